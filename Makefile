@@ -1,0 +1,64 @@
+# Shutter: `make run` starts the whole mesh on embedded defaults, `make test` runs the suite.
+# Both set everything up from a fresh clone: the virtualenv, pinned dependencies, Go tools.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := $(CURDIR)/.tools
+GOBIN := $(TOOLS)/bin
+GRPCURL_VERSION := v1.9.3
+HELM_VERSION := v3.19.5
+GHZ_VERSION := v0.120.0
+export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
+
+PROTOS := $(shell find protos -name '*.proto' | sort)
+
+.PHONY: run test venv tools proto check-gen lint bench bench-quick capacity clean
+
+run: venv
+	$(PY) -m services.runtime.mesh
+
+test: venv tools check-gen lint
+	$(PY) -m pytest
+
+venv: $(VENV)/.stamp
+
+$(VENV)/.stamp: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	# Generated code lives in gen/; make it importable the way the repo root is.
+	echo "$(CURDIR)/gen" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/shutter-gen.pth
+	touch $@
+
+tools: $(GOBIN)/grpcurl $(GOBIN)/helm
+
+$(GOBIN)/grpcurl:
+	GOBIN=$(GOBIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+$(GOBIN)/helm:
+	GOBIN=$(GOBIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(GOBIN)/ghz:
+	GOBIN=$(GOBIN) go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+
+proto: venv
+	$(PY) -m tools.protogen gen
+
+# Fails when gen/ does not match what protos/ generates.
+check-gen: venv
+	$(PY) -m tools.protogen --check gen
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv $(GOBIN)/ghz
+	$(PY) -m bench
+
+bench-quick: venv $(GOBIN)/ghz
+	$(PY) -m bench --quick
+
+capacity: venv
+	$(PY) -m bench.capacity
+
+clean:
+	rm -rf $(VENV) $(TOOLS) var

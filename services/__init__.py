@@ -1,0 +1,1 @@
+"""Shutter's services. Each subpackage is one gRPC service; `runtime` is what they share."""

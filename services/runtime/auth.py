@@ -1,0 +1,78 @@
+"""Signed access tokens (JWT, HS256) shared by every service.
+
+UserService issues user tokens at sign-in; the server interceptor verifies them on every service.
+Services mint their own short-lived service tokens for background calls (event consumers).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import jwt
+
+from services.runtime.callctx import Principal
+from services.runtime.errors import Unauthenticated
+
+ISSUER = "shutter"
+ALGORITHM = "HS256"
+
+# Methods anyone may call: signing up, signing in, health and reflection.
+PUBLIC_METHODS = frozenset(
+    {
+        "/shutter.user.v1.UserService/CreateUser",
+        "/shutter.user.v1.UserService/Authenticate",
+    }
+)
+PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def is_public(method: str) -> bool:
+    return method in PUBLIC_METHODS or method.startswith(PUBLIC_PREFIXES)
+
+
+class TokenAuthority:
+    def __init__(self, secret: str, ttl_seconds: int) -> None:
+        if len(secret) < 32:
+            raise ValueError("the auth secret must be at least 32 characters")
+        self._secret = secret
+        self._ttl = ttl_seconds
+
+    def issue_user_token(self, user_id: int) -> tuple[str, datetime]:
+        now = int(time.time())
+        expires = now + self._ttl
+        claims = {"iss": ISSUER, "sub": f"user:{user_id}", "iat": now, "exp": expires}
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM), datetime.fromtimestamp(expires, UTC)
+
+    def issue_service_token(self, service: str, ttl_seconds: int = 3600) -> str:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "sub": f"service:{service}", "iat": now, "exp": now + ttl_seconds}
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("access token expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated("invalid access token") from exc
+        kind, _, ident = str(claims["sub"]).partition(":")
+        if kind == "user" and ident.isdigit():
+            return Principal(token=token, user_id=int(ident))
+        if kind == "service" and ident:
+            return Principal(token=token, service=ident)
+        raise Unauthenticated("invalid access token")
+
+
+def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | None:
+    """The token from `authorization: Bearer …` metadata, if any."""
+    for key, value in metadata or ():
+        if key == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
+    return None

@@ -1,0 +1,69 @@
+"""What the current RPC is: who called, which request, and by when it must answer.
+
+Set by the server interceptor for the handler's task; read by handlers (who is acting) and by the
+client interceptor (forward the caller's token and request id, carve deadlines from what is left).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass
+
+from services.runtime.errors import PermissionDenied, Unauthenticated
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a user, or a service acting on its own behalf (consumers)."""
+
+    token: str
+    user_id: int | None = None
+    service: str | None = None
+
+
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+def bind(principal: Principal | None, request_id: str, time_remaining: float | None) -> None:
+    """Called once per RPC, inside the handler's own task."""
+    _principal.set(principal)
+    _request_id.set(request_id)
+    _deadline.set(None if time_remaining is None else time.monotonic() + time_remaining)
+
+
+def bind_principal(principal: Principal | None) -> None:
+    """For background work (event consumers) that calls other services as itself."""
+    _principal.set(principal)
+
+
+def principal() -> Principal | None:
+    return _principal.get()
+
+
+def request_id() -> str | None:
+    return _request_id.get()
+
+
+def time_remaining() -> float | None:
+    """Seconds left before the caller's deadline, or None when it set none."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def acting_user_id() -> int:
+    """The authenticated user's id; services acting alone have none."""
+    current = _principal.get()
+    if current is None:
+        raise Unauthenticated("authentication required")
+    if current.user_id is None:
+        raise PermissionDenied("this call must be made by a user")
+    return current.user_id
+
+
+def require_user(user_id: int, field: str) -> None:
+    """The request acts for `user_id` (named by `field`): it must be the authenticated user."""
+    if acting_user_id() != user_id:
+        raise PermissionDenied(f"{field} must be the authenticated user")

@@ -1,0 +1,96 @@
+"""Client channels: one long-lived channel per target, retries from the contracts themselves.
+
+Methods marked `idempotency_level = NO_SIDE_EFFECTS` or `IDEMPOTENT` in protos/ are retried on
+UNAVAILABLE by gRPC's own retry machinery (service config `retryPolicy` with `retryThrottling`);
+nothing else is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import descriptor_pb2
+from google.protobuf.descriptor import ServiceDescriptor
+
+from services.runtime.auth import TokenAuthority
+from services.runtime.config import Settings
+from services.runtime.interceptors import ClientInterceptor
+from services.runtime.topology import CALL_GRAPH, CONTRACTS
+
+StubT = TypeVar("StubT")
+
+KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+def retrying_methods(service: ServiceDescriptor) -> list[str]:
+    """Names of the methods the contract marks safe to retry."""
+    safe = (descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS, descriptor_pb2.MethodOptions.IDEMPOTENT)
+    return [method.name for method in service.methods if method.GetOptions().idempotency_level in safe]
+
+
+def service_config(service: ServiceDescriptor) -> dict[str, Any]:
+    methods = retrying_methods(service)
+    config: dict[str, Any] = {
+        "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+        "methodConfig": [],
+    }
+    if methods:
+        config["methodConfig"].append(
+            {
+                "name": [{"service": service.full_name, "method": name} for name in methods],
+                "retryPolicy": {
+                    "maxAttempts": 4,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        )
+    return config
+
+
+class Channels:
+    """The channels one process holds to the services it calls (and only those)."""
+
+    def __init__(self, caller: str, settings: Settings, authority: TokenAuthority) -> None:
+        self._caller = caller
+        self._settings = settings
+        self._allowed = CALL_GRAPH.get(caller, frozenset())
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._own_token = ""
+        self._authority = authority
+
+    def _token(self) -> str:
+        if not self._own_token:
+            self._own_token = self._authority.issue_service_token(self._caller, ttl_seconds=24 * 3600)
+        return self._own_token
+
+    def channel(self, target: str) -> grpc.aio.Channel:
+        if target not in self._allowed:
+            raise ValueError(f"{self._caller} does not call {target} (see topology.CALL_GRAPH)")
+        if target not in self._channels:
+            options = [
+                *KEEPALIVE_OPTIONS,
+                ("grpc.enable_retries", 1),
+                ("grpc.service_config", json.dumps(service_config(CONTRACTS[target]))),
+            ]
+            interceptor = ClientInterceptor(self._settings.default_deadline_seconds, self._token)
+            self._channels[target] = grpc.aio.insecure_channel(
+                self._settings.addresses[target], options=options, interceptors=[interceptor]
+            )
+        return self._channels[target]
+
+    def stub(self, target: str, stub_class: type[StubT]) -> StubT:
+        return stub_class(self.channel(target))  # type: ignore[call-arg]
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()

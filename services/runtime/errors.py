@@ -1,0 +1,111 @@
+"""Errors a handler raises; the server interceptor turns them into rich gRPC statuses.
+
+Handlers and stores raise these instead of calling `context.abort` so that validation and storage
+code stays free of gRPC plumbing. INVALID_ARGUMENT carries `google.rpc.BadRequest` field violations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+
+class ServiceError(Exception):
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> list[any_pb2.Any]:
+        return []
+
+    def to_status(self) -> grpc.Status:
+        status = status_pb2.Status(code=self.code.value[0], message=self.message)
+        for detail in self.details():
+            status.details.append(detail)
+        return rpc_status.to_status(status)
+
+
+class InvalidArgument(ServiceError):
+    """Bad input; names every offending field."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, field: str, description: str, *more: tuple[str, str]) -> None:
+        self.violations: list[tuple[str, str]] = [(field, description), *more]
+        super().__init__("; ".join(f"{f}: {d}" for f, d in self.violations))
+
+    def details(self) -> list[any_pb2.Any]:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in self.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad_request)
+        return [packed]
+
+
+class NotFound(ServiceError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(ServiceError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class PermissionDenied(ServiceError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(ServiceError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class ResourceExhausted(ServiceError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class FailedPrecondition(ServiceError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Unavailable(ServiceError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class DataLoss(ServiceError):
+    """Stored bytes no longer match their checksum."""
+
+    code = grpc.StatusCode.DATA_LOSS
+
+
+class Violations:
+    """Collects every bad field of a request, so one answer names them all."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, str]] = []
+
+    def add(self, field: str, description: str) -> None:
+        self._items.append((field, description))
+
+    def check(self, ok: bool, field: str, description: str) -> None:
+        if not ok:
+            self.add(field, description)
+
+    def extend(self, items: Iterable[tuple[str, str]]) -> None:
+        self._items.extend(items)
+
+    def raise_if_any(self) -> None:
+        if self._items:
+            first, *rest = self._items
+            raise InvalidArgument(*first, *rest)
+
+
+def status_code_name(code: grpc.StatusCode | None) -> str:
+    return (code or grpc.StatusCode.OK).name

@@ -1,0 +1,226 @@
+"""Events on NATS JetStream: subjects, the connection, publishing, and durable pull consumers.
+
+Publishing happens only through the outbox relay (services.runtime.outbox), so an event leaves a
+service only after the change it describes has committed. Consumers are durable pull consumers
+with explicit acks and bounded redelivery; a message that keeps failing goes to a dead-letter
+stream instead of blocking the ones behind it. Handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+import nats
+from google.protobuf.message import Message
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from services.runtime.ids import IdGenerator
+from services.runtime.requests import now_timestamp
+from shutter.events.v1 import events_pb2
+
+log = logging.getLogger("shutter.events")
+
+EVENTS_STREAM = "SHUTTER_EVENTS"
+DEAD_LETTER_STREAM = "SHUTTER_DLQ"
+DUPLICATE_WINDOW_SECONDS = 600.0
+
+# One subject per event type; consumers filter on the ones they handle.
+SUBJECTS: dict[type[Message], str] = {
+    events_pb2.PhotoPosted: "shutter.events.photo.posted",
+    events_pb2.PhotoDeleted: "shutter.events.photo.deleted",
+    events_pb2.FollowCreated: "shutter.events.follow.created",
+    events_pb2.FollowDeleted: "shutter.events.follow.deleted",
+    events_pb2.LikeChanged: "shutter.events.like.changed",
+    events_pb2.CommentChanged: "shutter.events.comment.changed",
+    events_pb2.UserDeleted: "shutter.events.user.deleted",
+}
+TYPES_BY_SUBJECT: dict[str, type[Message]] = {subject: kind for kind, subject in SUBJECTS.items()}
+
+EventT = TypeVar("EventT", bound=Message)
+
+
+def subject_for(event: Message) -> str:
+    return SUBJECTS[type(event)]
+
+
+def decode(subject: str, payload: bytes) -> Message:
+    event = TYPES_BY_SUBJECT[subject]()
+    event.ParseFromString(payload)
+    return event
+
+
+def new_meta(ids: IdGenerator, source: str) -> events_pb2.EventMeta:
+    return events_pb2.EventMeta(event_id=ids.next_id(), occurred_at=now_timestamp(), source=source)
+
+
+def message_id(event: Message) -> str:
+    """The Nats-Msg-Id: unique per event, so JetStream drops a re-published copy."""
+    meta = event.meta  # type: ignore[attr-defined]
+    return f"{meta.source}-{meta.event_id}"
+
+
+class EventBus:
+    """The process's NATS connection; start() waits until NATS is reachable and streams exist."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self._url = url
+        self._name = name
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        assert self._js is not None, "event bus not started"
+        return self._js
+
+    async def start(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                self._nc = await nats.connect(
+                    self._url,
+                    name=self._name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                )
+                break
+            except (OSError, NatsError) as exc:
+                log.warning("waiting for NATS", extra={"url": self._url, "error": str(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        self._js = self._nc.jetstream()
+        await self.ensure_streams()
+
+    async def ensure_streams(self) -> None:
+        """Create the streams, or bring their config up to date (idempotent)."""
+        for config in (
+            StreamConfig(
+                name=EVENTS_STREAM,
+                subjects=["shutter.events.>"],
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                max_age=7 * 24 * 3600,
+            ),
+            StreamConfig(
+                name=DEAD_LETTER_STREAM,
+                subjects=["shutter.dlq.>"],
+                storage=StorageType.FILE,
+                max_age=30 * 24 * 3600,
+            ),
+        ):
+            try:
+                await self.jetstream.stream_info(config.name)
+                await self.jetstream.update_stream(config)
+            except NotFoundError:
+                await self.jetstream.add_stream(config)
+
+    async def stop(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.drain()
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def publish(self, subject: str, payload: bytes, msg_id: str, timeout: float = 2.0) -> None:
+        """Publish and wait for the stream's ack; raises when it is not stored."""
+        await self.jetstream.publish(subject, payload, timeout=timeout, headers={"Nats-Msg-Id": msg_id})
+
+
+Handler = Callable[[Message], Awaitable[None]]
+
+
+class Consumer:
+    """A durable pull consumer running `handler` for each event, acking after it succeeds."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        durable: str,
+        event_types: Iterable[type[Message]],
+        handler: Handler,
+        *,
+        batch: int = 64,
+        max_deliver: int = 5,
+        ack_wait: float = 30.0,
+    ) -> None:
+        self._bus = bus
+        self.durable = durable
+        self._subjects = [SUBJECTS[kind] for kind in event_types]
+        self._handler = handler
+        self._batch = batch
+        self._max_deliver = max_deliver
+        self._ack_wait = ack_wait
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            filter_subjects=self._subjects,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self._max_deliver,
+            ack_wait=self._ack_wait,
+            max_ack_pending=10_000,
+        )
+        await self._bus.jetstream.add_consumer(EVENTS_STREAM, config)
+        subscription = await self._bus.jetstream.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
+        self._task = asyncio.create_task(self._run(subscription), name=f"consumer-{self.durable}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=5)
+            except TimeoutError:
+                self._task.cancel()
+
+    async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = await subscription.fetch(self._batch, timeout=1.0)
+            except NatsTimeoutError:
+                continue
+            except (NatsError, OSError) as exc:
+                log.warning("fetch failed", extra={"consumer": self.durable, "error": str(exc)})
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                await self._process(message)
+
+    async def _process(self, message: Msg) -> None:
+        try:
+            event = decode(message.subject, message.data)
+            await self._handler(event)
+        except Exception as exc:
+            attempts = message.metadata.num_delivered
+            if attempts >= self._max_deliver:
+                await self._dead_letter(message, exc)
+                return
+            log.warning(
+                "event handler failed; will retry",
+                exc_info=exc,
+                extra={"consumer": self.durable, "subject": message.subject, "attempt": attempts},
+            )
+            await message.nak(delay=min(0.2 * 2**attempts, 10.0))
+            return
+        await message.ack()
+
+    async def _dead_letter(self, message: Msg, exc: Exception) -> None:
+        subject = f"shutter.dlq.{self.durable}.{message.subject.removeprefix('shutter.events.')}"
+        log.error("event dead-lettered", exc_info=exc, extra={"consumer": self.durable, "subject": message.subject})
+        headers = dict(message.headers or {})
+        headers["Shutter-Error"] = repr(exc)[:500]
+        await self._bus.jetstream.publish(subject, message.data, headers=headers)
+        await message.term()

@@ -1,0 +1,156 @@
+"""Transactional outbox: events are written with the change they describe, then relayed.
+
+A service's store calls `enqueue` inside the same write transaction as the entity. The relay
+publishes pending rows to JetStream with Nats-Msg-Id = event id and marks them sent only after the
+stream acks. A NATS outage delays events; it never loses them. A crash between the ack and the
+mark re-publishes the row, and the stream's duplicate window drops the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from google.protobuf.message import Message
+
+from services.runtime.events import EventBus, message_id, subject_for
+from services.runtime.sqlite import Database
+
+log = logging.getLogger("shutter.outbox")
+
+OUTBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    msg_id TEXT NOT NULL UNIQUE,
+    subject TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
+"""
+
+SENT_RETENTION_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    seq: int
+    msg_id: str
+    subject: str
+    payload: bytes
+
+
+class OutboxStore(Protocol):
+    """What the relay needs from a backend's outbox table."""
+
+    async def pending(self, limit: int) -> list[PendingEvent]: ...
+
+    async def mark_sent(self, seqs: list[int]) -> None: ...
+
+    async def prune(self, sent_before: float) -> None: ...
+
+
+def enqueue(conn: sqlite3.Connection, event: Message) -> None:
+    """Add `event` to the outbox inside the caller's open write transaction."""
+    conn.execute(
+        "INSERT INTO outbox (msg_id, subject, payload, created_at) VALUES (?, ?, ?, ?)",
+        (message_id(event), subject_for(event), event.SerializeToString(), time.time()),
+    )
+
+
+class SqliteOutbox:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def pending(self, limit: int) -> list[PendingEvent]:
+        def query(conn: sqlite3.Connection) -> list[PendingEvent]:
+            rows = conn.execute(
+                "SELECT seq, msg_id, subject, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [PendingEvent(*row) for row in rows]
+
+        return await self._db.read(query)
+
+    async def mark_sent(self, seqs: list[int]) -> None:
+        now = time.time()
+        await self._db.write(
+            lambda conn: conn.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ?", [(now, s) for s in seqs])
+        )
+
+    async def prune(self, sent_before: float) -> None:
+        await self._db.write(
+            lambda conn: conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (sent_before,))
+        )
+
+
+class OutboxRelay:
+    """Background task: pending outbox rows → JetStream, in order, until each is acked."""
+
+    def __init__(self, store: OutboxStore, bus: EventBus, batch: int = 256) -> None:
+        self._store = store
+        self._bus = bus
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Give the relay a moment to flush what is pending; the rest goes out on next start."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=3)
+            except TimeoutError:
+                self._task.cancel()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        last_prune = 0.0
+        while True:
+            self._wake.clear()
+            try:
+                sent = await self.flush()
+                backoff = 0.1
+            except Exception as exc:
+                log.warning("relay publish failed; will retry", extra={"error": repr(exc)})
+                if self._stopping:
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            if self._stopping:
+                return
+            now = time.time()
+            if now - last_prune > 60:
+                await self._store.prune(now - SENT_RETENTION_SECONDS)
+                last_prune = now
+            if sent < self._batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    async def flush(self) -> int:
+        """Publish one batch; returns how many were sent."""
+        pending = await self._store.pending(self._batch)
+        sent: list[int] = []
+        try:
+            for event in pending:
+                await self._bus.publish(event.subject, event.payload, event.msg_id)
+                sent.append(event.seq)
+        finally:
+            if sent:
+                await self._store.mark_sent(sent)
+        return len(sent)

@@ -1,0 +1,177 @@
+"""Service bootstrap: every `python -m services.<name>` starts through `run_service`.
+
+Order of life: bind the port and answer health NOT_SERVING; start the service's components
+(stores, NATS, relays, consumers) in order; flip health to SERVING. On SIGTERM/SIGINT: health goes
+NOT_SERVING, the server stops taking new RPCs and gives in-flight ones the grace period, then the
+components stop in reverse order and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.runtime.auth import TokenAuthority
+from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
+from services.runtime.config import Settings
+from services.runtime.events import Consumer, EventBus, Handler
+from services.runtime.ids import IdGenerator
+from services.runtime.interceptors import Readiness, ServerInterceptor
+from services.runtime.logs import configure_logging
+from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, SqliteOutbox
+from services.runtime.sqlite import Database
+from services.runtime.topology import SERVICE_NAMES
+
+log = logging.getLogger("shutter.server")
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+class Component(Protocol):
+    """Something with a life: started before SERVING, stopped after the server drains."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class _Registration:
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
+    descriptor: ServiceDescriptor
+
+
+class Runtime:
+    """What a service's build function is given: settings, ids, peers, stores and events."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+        shard = settings.shard_id if settings.shard_id is not None else SERVICE_NAMES.index(name) + 1
+        self.ids = IdGenerator(shard)
+        self.tokens = TokenAuthority(settings.auth_secret, settings.token_ttl_seconds)
+        self.channels = Channels(name, settings, self.tokens)
+        self.components: list[Component] = []
+        self.registrations: list[_Registration] = []
+        self._bus: EventBus | None = None
+
+    def add_component(self, component: Component) -> None:
+        self.components.append(component)
+
+    def add_servicer(
+        self, add_to_server: Callable[[Any, grpc.aio.Server], None], servicer: Any, descriptor: ServiceDescriptor
+    ) -> None:
+        self.registrations.append(_Registration(add_to_server, servicer, descriptor))
+
+    def data_path(self, *parts: str) -> Path:
+        return self.settings.data_dir.joinpath(self.name, *parts)
+
+    def sqlite(self, schema: str, *, with_outbox: bool = False) -> Database:
+        """The service's own SQLite database (and its outbox relay when it emits events)."""
+        database = Database(self.data_path(f"{self.name}.db"), schema + (OUTBOX_SCHEMA if with_outbox else ""))
+        self.add_component(database)
+        if with_outbox:
+            relay = OutboxRelay(SqliteOutbox(database), self.events())
+            database.add_commit_listener(relay.wake)
+            self.add_component(relay)
+        return database
+
+    def events(self) -> EventBus:
+        """The NATS connection, started before anything that needs it."""
+        if self._bus is None:
+            self._bus = EventBus(self.settings.nats_url, f"shutter-{self.name}")
+            self.add_component(self._bus)
+        return self._bus
+
+    def consume(self, durable: str, event_types: list[type], handler: Handler, **options: Any) -> Consumer:
+        consumer = Consumer(self.events(), durable, event_types, handler, **options)
+        self.add_component(consumer)
+        return consumer
+
+
+def run_service(name: str, build: Callable[[Runtime], None]) -> None:
+    """Entry point of every service process."""
+    configure_logging(name)
+    settings = Settings.from_env()
+    code = asyncio.run(_serve(name, build, settings))
+    sys.exit(code)
+
+
+async def _serve(name: str, build: Callable[[Runtime], None], settings: Settings) -> int:
+    runtime = Runtime(name, settings)
+    build(runtime)
+    readiness = Readiness()
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor(runtime.tokens, readiness)],
+        options=[
+            *KEEPALIVE_OPTIONS,
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ],
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for registration in runtime.registrations:
+        registration.add_to_server(registration.servicer, server)
+    names = [r.descriptor.full_name for r in runtime.registrations]
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+
+    for service in ("", *names):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    address = f"{settings.host}:{settings.ports[name]}"
+    server.add_insecure_port(address)
+    await server.start()
+    log.info("listening", extra={"address": address})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    started: list[Component] = []
+    starting = asyncio.create_task(_start_components(runtime.components, started))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    exit_code = 0
+    if starting.done() and starting.exception() is None:
+        for service in ("", *names):
+            await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+        readiness.ready = True
+        log.info("serving", extra={"address": address})
+        await stopped
+    elif starting.done():
+        log.error("start-up failed", exc_info=starting.exception())
+        exit_code = 1
+    else:
+        starting.cancel()
+
+    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(settings.shutdown_grace_seconds)
+    await runtime.channels.close()
+    for component in reversed(started):
+        try:
+            await component.stop()
+        except Exception:
+            log.exception("component failed to stop", extra={"component": type(component).__name__})
+    log.info("stopped")
+    return exit_code
+
+
+async def _start_components(components: list[Component], started: list[Component]) -> None:
+    for component in components:
+        await component.start()
+        started.append(component)

@@ -1,0 +1,57 @@
+"""The mesh's shape: services, default ports, contracts, and who calls whom.
+
+This is the single source of truth for the call graph: client channels refuse targets a service
+does not declare here, and the Helm chart's NetworkPolicies are checked against it in tests.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.descriptor import ServiceDescriptor
+
+from shutter.comment.v1 import comment_pb2
+from shutter.feed.v1 import feed_pb2
+from shutter.follow.v1 import follow_pb2
+from shutter.like.v1 import like_pb2
+from shutter.photo.v1 import photo_pb2
+from shutter.search.v1 import search_pb2
+from shutter.user.v1 import user_pb2
+from shutter.view.v1 import view_pb2
+
+DEFAULT_PORTS: dict[str, int] = {
+    "user": 50051,
+    "follow": 50052,
+    "photo": 50053,
+    "like": 50054,
+    "comment": 50055,
+    "view": 50056,
+    "feed": 50057,
+    "search": 50058,
+}
+GATEWAY_PORT = 8080
+NATS_PORT = 4222
+
+SERVICE_NAMES: tuple[str, ...] = tuple(DEFAULT_PORTS)
+
+CONTRACTS: dict[str, ServiceDescriptor] = {
+    "user": user_pb2.DESCRIPTOR.services_by_name["UserService"],
+    "follow": follow_pb2.DESCRIPTOR.services_by_name["FollowService"],
+    "photo": photo_pb2.DESCRIPTOR.services_by_name["PhotoService"],
+    "like": like_pb2.DESCRIPTOR.services_by_name["LikeService"],
+    "comment": comment_pb2.DESCRIPTOR.services_by_name["CommentService"],
+    "view": view_pb2.DESCRIPTOR.services_by_name["ViewService"],
+    "feed": feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
+    "search": search_pb2.DESCRIPTOR.services_by_name["SearchService"],
+}
+
+# gRPC calls each process makes. Everyone also talks to NATS and the store.
+CALL_GRAPH: dict[str, frozenset[str]] = {
+    "gateway": frozenset(SERVICE_NAMES),
+    "user": frozenset(),
+    "follow": frozenset({"user"}),
+    "photo": frozenset(),
+    "like": frozenset({"photo"}),
+    "comment": frozenset({"photo"}),
+    "view": frozenset({"photo", "like", "comment"}),
+    "feed": frozenset({"follow", "photo"}),
+    "search": frozenset({"photo"}),
+}

@@ -1,0 +1,29 @@
+"""A service process whose one RPC takes a while, for testing graceful shutdown for real.
+
+It runs through the shared runtime exactly like a real service, answering ViewPhoto after
+SHUTTER_TEST_DELAY_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from services.runtime.server import Runtime, run_service
+from shutter.view.v1 import view_pb2, view_pb2_grpc
+
+
+class SlowView(view_pb2_grpc.ViewServiceServicer):
+    async def ViewPhoto(self, request: view_pb2.ViewPhotoRequest, context: object) -> view_pb2.ViewPhotoResponse:
+        await asyncio.sleep(float(os.environ.get("SHUTTER_TEST_DELAY_SECONDS", "1")))
+        return view_pb2.ViewPhotoResponse()
+
+
+def build(runtime: Runtime) -> None:
+    runtime.add_servicer(
+        view_pb2_grpc.add_ViewServiceServicer_to_server, SlowView(), view_pb2.DESCRIPTOR.services_by_name["ViewService"]
+    )
+
+
+if __name__ == "__main__":
+    run_service("view", build)
