@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run test venv tools proto check-gen lint bench bench-quick capacity clean
+.PHONY: run test venv tools proto check-gen chart-values lint bench bench-quick capacity clean
 
 run: venv
 	$(PY) -m services.runtime.mesh
@@ -47,6 +47,10 @@ proto: venv
 # Fails when gen/ does not match what protos/ generates.
 check-gen: venv
 	$(PY) -m tools.protogen --check gen
+
+# charts/shutter/topology.yaml from services/runtime/topology.py; tests/deploy fails when it is stale.
+chart-values: venv
+	$(PY) -m tools.chartgen
 
 lint: venv
 	$(VENV)/bin/ruff check .
