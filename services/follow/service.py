@@ -13,7 +13,7 @@ import grpc
 
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
 from services.follow.sqlite import SCHEMA, SqliteFollowStore
-from services.follow.store import FollowEdge, FollowStore
+from services.follow.store import DeletedUser, FollowEdge, FollowStore
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
@@ -84,7 +84,10 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
             followee_id=edge.followee_id,
             time_stamp=stamp,
         )
-        stored, created = await self._store.follow(edge, event)
+        try:
+            stored, created = await self._store.follow(edge, event)
+        except DeletedUser as exc:
+            raise NotFound(f"user {exc.user_id} does not exist") from exc
         return follow_pb2.FollowResponse(follow=to_proto(stored), created=created)
 
     async def Unfollow(
