@@ -57,9 +57,10 @@ class OutboxStore(Protocol):
 
 
 def enqueue(conn: sqlite3.Connection, event: Message) -> None:
-    """Add `event` to the outbox inside the caller's open write transaction."""
+    """Add `event` to the outbox inside the caller's open write transaction (once: a retried
+    write that enqueues the same event again leaves one row, as on CQL)."""
     conn.execute(
-        "INSERT INTO outbox (msg_id, subject, payload, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO outbox (msg_id, subject, payload, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING",
         (message_id(event), subject_for(event), event.SerializeToString(), time.time()),
     )
 
