@@ -94,10 +94,11 @@ class SqliteOutbox:
 class OutboxRelay:
     """Background task: pending outbox rows → JetStream, in order, until each is acked."""
 
-    def __init__(self, store: OutboxStore, bus: EventBus, batch: int = 256) -> None:
+    def __init__(self, store: OutboxStore, bus: EventBus, batch: int = 256, idle_poll_seconds: float = 1.0) -> None:
         self._store = store
         self._bus = bus
         self._batch = batch
+        self._idle_poll_seconds = idle_poll_seconds  # commits wake the relay; polling catches the rest
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -141,7 +142,7 @@ class OutboxRelay:
                 last_prune = now
             if sent < self._batch:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll_seconds)
 
     async def flush(self) -> int:
         """Publish one batch; returns how many were sent."""

@@ -107,7 +107,9 @@ class Runtime:
         if schema.with_outbox:
             outbox = CqlOutbox(database)
             self.add_component(outbox)
-            relay = OutboxRelay(outbox, self.events())
+            # This process's batches wake the relay; the slower poll finds rows whose writer died before
+            # relaying them, and costs OUTBOX_SHARDS queries per bucket in the late-write window.
+            relay = OutboxRelay(outbox, self.events(), idle_poll_seconds=5.0)
             database.add_commit_listener(relay.wake)
             self.add_component(relay)
         return database
