@@ -37,6 +37,9 @@ def retrying_methods(service: ServiceDescriptor) -> list[str]:
 def service_config(service: ServiceDescriptor) -> dict[str, Any]:
     methods = retrying_methods(service)
     config: dict[str, Any] = {
+        # Spread calls over every address the target resolves to (all pods behind a headless
+        # Service in a cluster; one address locally), rather than pinning one connection.
+        "loadBalancingConfig": [{"round_robin": {}}],
         "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
         "methodConfig": [],
     }

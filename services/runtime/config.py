@@ -46,6 +46,7 @@ class Settings:
     addresses: dict[str, str]
     gateway_port: int
     nats_url: str
+    nats_stream_replicas: int
     auth_secret: str
     token_ttl_seconds: int
     shutdown_grace_seconds: float
@@ -75,6 +76,7 @@ class Settings:
             addresses=addresses,
             gateway_port=env_int("SHUTTER_GATEWAY_PORT", GATEWAY_PORT, environ),
             nats_url=env_str("SHUTTER_NATS_URL", f"nats://127.0.0.1:{nats_port}", environ),
+            nats_stream_replicas=env_int("SHUTTER_NATS_STREAM_REPLICAS", 1, environ),
             auth_secret=environ.get("SHUTTER_AUTH_SECRET", "") or _local_secret(data_dir),
             token_ttl_seconds=env_int("SHUTTER_TOKEN_TTL_SECONDS", 3600, environ),
             shutdown_grace_seconds=env_float("SHUTTER_SHUTDOWN_GRACE_SECONDS", 5.0, environ),

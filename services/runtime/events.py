@@ -71,9 +71,11 @@ def message_id(event: Message) -> str:
 class EventBus:
     """The process's NATS connection; start() waits until NATS is reachable and streams exist."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, stream_replicas: int = 1) -> None:
         self._url = url
         self._name = name
+        # 3 on a NATS cluster, so losing one node's disk loses no events.
+        self._stream_replicas = stream_replicas
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
 
@@ -108,6 +110,7 @@ class EventBus:
                 name=EVENTS_STREAM,
                 subjects=["shutter.events.>"],
                 storage=StorageType.FILE,
+                num_replicas=self._stream_replicas,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS,
                 max_age=7 * 24 * 3600,
             ),
@@ -115,6 +118,7 @@ class EventBus:
                 name=DEAD_LETTER_STREAM,
                 subjects=["shutter.dlq.>"],
                 storage=StorageType.FILE,
+                num_replicas=self._stream_replicas,
                 max_age=30 * 24 * 3600,
             ),
         ):

@@ -117,7 +117,7 @@ class Runtime:
     def events(self) -> EventBus:
         """The NATS connection, started before anything that needs it."""
         if self._bus is None:
-            self._bus = EventBus(self.settings.nats_url, f"shutter-{self.name}")
+            self._bus = EventBus(self.settings.nats_url, f"shutter-{self.name}", self.settings.nats_stream_replicas)
             self.add_component(self._bus)
         return self._bus
 

@@ -248,17 +248,20 @@ def test_every_process_may_reach_dns_nats_and_scylla(rendered: Rendered) -> None
 
 
 def test_config_points_every_peer_at_its_service(rendered: Rendered) -> None:
-    """The ConfigMap read by the code's own Settings gives in-cluster Service addresses and the store."""
+    """The ConfigMap read by the code's own Settings gives each peer's headless Service (dns:/// so
+    the round_robin channels see every pod) and the store."""
     settings = Settings.from_env(rendered.config())
     assert settings.store == "cql"
     assert settings.host == "0.0.0.0"
     assert settings.nats_url.startswith("nats://")
     assert settings.cql_contact_points and settings.cql_keyspace
     assert settings.gateway_port == GATEWAY_PORT
+    assert settings.nats_stream_replicas >= 1
     for name in SERVICE_NAMES:
-        service = rendered.named("Service", f"{RELEASE}-{name}")
+        service = rendered.named("Service", f"{RELEASE}-{name}-pods")
+        assert service["spec"]["clusterIP"] == "None", name
         host, port = settings.addresses[name].rsplit(":", 1)
-        assert host == f"{RELEASE}-{name}.{NAMESPACE}.svc.cluster.local", name
+        assert host == f"dns:///{RELEASE}-{name}-pods.{NAMESPACE}.svc.cluster.local", name
         assert int(port) == service["spec"]["ports"][0]["port"] == settings.ports[name], name
 
 
@@ -288,6 +291,7 @@ def test_production_replicates_across_the_datacenter() -> None:
     docs = Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
     replication = docs.config()["SHUTTER_CQL_REPLICATION"]
     assert "NetworkTopologyStrategy" in replication
+    assert docs.config()["SHUTTER_NATS_STREAM_REPLICAS"] == "3"
     assert all(hpa["spec"]["minReplicas"] >= 3 for hpa in docs.of_kind("HorizontalPodAutoscaler"))
 
 

@@ -114,9 +114,13 @@ One component's settings as YAML: `defaults`, overridden by `components.<name>`,
 {{- if .Values.auth.existingSecret -}}{{ .Values.auth.existingSecretKey }}{{- else -}}auth-secret{{- end -}}
 {{- end -}}
 
-{{/* In-cluster address of a component's Service. Call with (dict "root" $ "name" $name "port" $port). */}}
+{{/*
+In-cluster gRPC target of a component: its headless Service through the dns resolver, so clients
+see every pod and the channels' round_robin policy spreads calls over them (a ClusterIP Service
+would pin each long-lived HTTP/2 connection to one pod). Call with (dict "root" $ "name" $name "port" $port).
+*/}}
 {{- define "shutter.address" -}}
-{{- printf "%s.%s.svc.%s:%v" (include "shutter.componentName" .) .root.Release.Namespace .root.Values.clusterDomain .port -}}
+{{- printf "dns:///%s-pods.%s.svc.%s:%v" (include "shutter.componentName" .) .root.Release.Namespace .root.Values.clusterDomain .port -}}
 {{- end -}}
 
 {{/*
@@ -131,6 +135,7 @@ ConfigMap exists).
   "SHUTTER_DATA_DIR" .Values.config.dataDir
   "SHUTTER_STORE" .Values.config.store
   "SHUTTER_NATS_URL" .Values.config.natsUrl
+  "SHUTTER_NATS_STREAM_REPLICAS" (toString .Values.config.natsStreamReplicas)
   "SHUTTER_CQL_CONTACT_POINTS" (join "," .Values.config.cql.contactPoints)
   "SHUTTER_CQL_PORT" (toString .Values.config.cql.port)
   "SHUTTER_CQL_KEYSPACE" .Values.config.cql.keyspace
