@@ -18,7 +18,6 @@ import grpc
 import nats
 import pytest
 from google.protobuf.message import Message
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.photo.blobs import FilesystemBlobStore, blob_key
@@ -87,7 +86,7 @@ async def eventually(check, timeout: float = 30.0) -> None:  # type: ignore[no-u
         if result:
             return
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"condition not met within {timeout}s: {getattr(check, '__name__', check)}")
         await asyncio.sleep(0.1)
 
 
@@ -106,7 +105,7 @@ async def stream_events(mesh: Mesh, event_type: type[Message]) -> list[Message]:
         while True:
             try:
                 batch = await subscription.fetch(256, timeout=1.0)
-            except NatsTimeoutError:
+            except TimeoutError:  # nats-py raises its own subclass or asyncio's
                 break
             for message in batch:
                 events.append(decode(message.subject, message.data))
