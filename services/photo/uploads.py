@@ -68,8 +68,9 @@ class Uploader:
             earlier = await self._store.by_idempotency_key(metadata.user_id, metadata.idempotency_key)
             if earlier is not None:
                 return earlier, False
-        staged = await self._staging.begin(self._max_bytes)
+        staged = self._staging.new(self._max_bytes)
         try:
+            await staged.open()
             async for request in requests:
                 if request.WhichOneof("payload") != "chunk":
                     raise InvalidArgument("metadata", "only the first message may carry metadata")
@@ -87,7 +88,7 @@ class Uploader:
 
     async def _render(self, staged: StagedUpload) -> Rendered:
         try:
-            return await self._images.render(str(staged.original), str(staged.directory))
+            return await staged.guard(self._images.render(str(staged.original), str(staged.directory)))
         except UnsupportedImage as exc:
             raise InvalidArgument("chunk", f"{exc}; accepted: JPEG, PNG, WebP, GIF") from exc
         except ImageTooLarge as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -54,7 +56,8 @@ async def test_keys_cannot_escape_the_root(blobs: FilesystemBlobStore) -> None:
 async def test_staging_refuses_past_the_limit_and_sweeps_leftovers(tmp_path: Path) -> None:
     staging = Staging(tmp_path / "tmp")
     await staging.start()
-    upload = await staging.begin(max_bytes=10)
+    upload = staging.new(max_bytes=10)
+    await upload.open()
     await upload.append(b"12345")
     await upload.append(b"67890")
     with pytest.raises(ResourceExhausted):
@@ -62,7 +65,8 @@ async def test_staging_refuses_past_the_limit_and_sweeps_leftovers(tmp_path: Pat
     await upload.discard()
     assert list((tmp_path / "tmp").iterdir()) == []
 
-    kept = await staging.begin(max_bytes=100)
+    kept = staging.new(max_bytes=100)
+    await kept.open()
     await kept.append(b"abc")
     assert await kept.finish() == hashlib.sha256(b"abc").hexdigest()
     assert kept.original.read_bytes() == b"abc"
@@ -94,3 +98,18 @@ async def test_sweep_removes_only_unreferenced_blobs(blobs: FilesystemBlobStore,
     sweeper = OrphanSweeper(_Rows({1}), blobs)  # type: ignore[arg-type]
     assert await sweeper.sweep() == 2
     assert sorted(await blobs.keys()) == ["1.display", "1.original"]
+
+
+async def test_a_cancellation_mid_operation_still_leaves_nothing(tmp_path: Path) -> None:
+    staging = Staging(tmp_path / "tmp")
+    await staging.start()
+    for _ in range(20):
+        upload = staging.new(max_bytes=10_000_000)
+        task = asyncio.create_task(upload.open())
+        await asyncio.sleep(0)  # the open is now running in a thread
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await upload.discard()
+        assert not upload.directory.exists()
+    await staging.stop()
