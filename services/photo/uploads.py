@@ -26,7 +26,7 @@ from services.photo.store import BlobInfo, PhotoRecord, PhotoStore
 from services.photo.validation import validate_metadata
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import InvalidArgument, ResourceExhausted
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import timestamp_from_unix_ms, timestamp_or_now
@@ -67,6 +67,7 @@ class Uploader:
         if metadata.idempotency_key:
             earlier = await self._store.by_idempotency_key(metadata.user_id, metadata.idempotency_key)
             if earlier is not None:
+                await self._drain(requests)
                 return earlier, False
         staged = self._staging.new(self._max_bytes)
         try:
@@ -85,6 +86,18 @@ class Uploader:
             return await asyncio.shield(self._commit(photo, staged, rendered))
         finally:
             await asyncio.shield(staged.discard())
+
+    async def _drain(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> None:
+        """Read a retry's bytes to the end (within the limit) before answering.
+
+        Answering a client stream before the client has finished sending makes grpc.aio clients
+        report INTERNAL instead of the answer (grpc/grpc#36066); a retry must see its success.
+        """
+        size = 0
+        async for request in requests:
+            size += len(request.chunk)
+            if size > self._max_bytes:
+                raise ResourceExhausted(f"photo is larger than the {self._max_bytes}-byte upload limit")
 
     async def _render(self, staged: StagedUpload) -> Rendered:
         try:

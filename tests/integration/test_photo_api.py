@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import secrets
 from collections.abc import AsyncIterator
 
@@ -204,10 +205,15 @@ async def test_uploading_as_someone_else_or_anonymously_is_refused(mesh: Mesh) -
 async def test_retry_with_the_same_idempotency_key_returns_the_first_photo(mesh: Mesh) -> None:
     user = new_user()
     token = mesh.user_token(user)
-    first = await upload_response(mesh, token, user, make_jpeg(80, 60), idempotency_key="upload-1")
-    retry = await upload_response(mesh, token, user, make_jpeg(80, 60), idempotency_key="upload-1")
-    assert first.created and not retry.created
-    assert retry.photo == first.photo
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (400, 300), os.urandom(400 * 300 * 3)).save(noise, format="PNG")
+    data = noise.getvalue()  # several chunks: the retry's stream is read to its end before the answer
+    assert len(data) > 4 * 64 * 1024
+    first = await upload_response(mesh, token, user, data, idempotency_key="upload-1")
+    for _ in range(3):
+        retry = await upload_response(mesh, token, user, data, idempotency_key="upload-1")
+        assert not retry.created and retry.photo == first.photo
+    assert first.created
     other = await upload_response(mesh, token, user, make_jpeg(80, 60), idempotency_key="upload-2")
     assert other.created and other.photo.photo_id != first.photo.photo_id
     # Another user's identical key is their own.
