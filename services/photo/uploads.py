@@ -158,8 +158,12 @@ class Deleter:
         event = events_pb2.PhotoDeleted(
             meta=new_meta(self._ids, self._source), photo_id=photo.photo_id, user_id=photo.user_id
         )
-        deleted = await asyncio.shield(self._store.delete(photo.photo_id, event))
-        await asyncio.shield(_delete_quietly(self._blobs, [blob_key(photo.photo_id, v) for v in VARIANTS]))
+        # Shielded as a whole: a caller that goes away mid-delete does not strand the blobs.
+        return await asyncio.shield(self._delete(photo, event))
+
+    async def _delete(self, photo: PhotoRecord, event: events_pb2.PhotoDeleted) -> bool:
+        deleted = await self._store.delete(photo.photo_id, event)
+        await _delete_quietly(self._blobs, [blob_key(photo.photo_id, v) for v in VARIANTS])
         return deleted is not None
 
 
