@@ -133,10 +133,10 @@ async def test_likers_page_newest_first(mesh: Mesh) -> None:
     assert pages == 3
 
     other = await new_photo(mesh, owner)
+    first = await likes(mesh).ListLikers(
+        like_pb2.ListLikersRequest(photo_id=photo.photo_id, page_size=1), metadata=token
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        first = await likes(mesh).ListLikers(
-            like_pb2.ListLikersRequest(photo_id=photo.photo_id, page_size=1), metadata=token
-        )
         await likes(mesh).ListLikers(
             like_pb2.ListLikersRequest(photo_id=other.photo_id, page_token=first.next_page_token), metadata=token
         )
