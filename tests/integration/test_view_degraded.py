@@ -45,9 +45,20 @@ async def photo(mesh: Mesh) -> photo_pb2.Photo:
 
 
 async def recovered(mesh: Mesh, photo: photo_pb2.Photo) -> None:
-    """After a dependency is back, views become whole again (channels reconnect on their own)."""
+    """After a dependency is back, views become whole again once the view's channel has reconnected
+    (gRPC's reconnect backoff grows while a peer is down, so this can take several seconds)."""
     viewer = new_user()
-    view = await eventually(lambda: view_photo(mesh, photo.photo_id, viewer), lambda v: not v.unavailable_parts, 30)
+
+    async def attempt() -> view_pb2.PhotoView | None:
+        try:
+            return await view_photo(mesh, photo.photo_id, viewer)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            return None
+
+    view = await eventually(attempt, lambda v: v is not None and not v.unavailable_parts, 60)
+    assert view is not None
     assert list(view.unavailable_parts) == []
 
 
