@@ -82,7 +82,7 @@ class SearchService(search_pb2_grpc.SearchServiceServicer):
         position = decode_page_token(request.page_token, ("before", "query"))
         before: int | None = None
         if position is not None:
-            if position["query"] != fingerprint or not isinstance(position["before"], int):
+            if position["query"] != fingerprint or type(position["before"]) is not int or position["before"] <= 0:
                 raise InvalidArgument("page_token", "belongs to a different query")
             before = position["before"]
         found = await self._store.search(terms, before, limit + 1)
