@@ -37,8 +37,9 @@ async def small_threshold_mesh(tmp_path_factory: pytest.TempPathFactory) -> Asyn
         await running.close()
 
 
-async def has(mesh: Mesh, reader: SignedUp, photo_id: int) -> bool:
-    return photo_id in await feed_photo_ids(mesh, reader.user_id)
+async def has(mesh: Mesh, reader: SignedUp, *photo_ids: int) -> bool:
+    """Whether every one of photo_ids is in the reader's feed."""
+    return set(photo_ids) <= set(await feed_photo_ids(mesh, reader.user_id))
 
 
 def feed_db_rows(mesh: Mesh, photo_id: int) -> int:
@@ -98,7 +99,7 @@ async def test_paging_merges_pulled_posts_without_gaps_or_repeats(small_threshol
     for i in range(4):
         posts.append(await upload(mesh, star.token, star.user_id, JPEG, title=f"star{i}"))
         posts.append(await upload(mesh, other.token, other.user_id, JPEG, title=f"other{i}"))
-    assert await wait_until(lambda: has(mesh, fan, posts[-1].photo_id) and has(mesh, fan, posts[-2].photo_id))
+    assert await wait_until(lambda: has(mesh, fan, posts[-1].photo_id, posts[-2].photo_id))
     assert await wait_until(lambda: _count_is(mesh, fan, len(posts)))
 
     seen: list[int] = []
