@@ -13,7 +13,7 @@ import grpc
 
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
 from services.follow.sqlite import SCHEMA, SqliteFollowStore
-from services.follow.store import FollowEdge, FollowStore
+from services.follow.store import DeletedUser, FollowEdge, FollowStore
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
@@ -45,8 +45,8 @@ def to_proto(edge: FollowEdge) -> follow_pb2.Follow:
     )
 
 
-def _edge_ids(follower_id: int, followee_id: int) -> None:
-    """Both ids positive and distinct, every problem named at once."""
+def _require_edge_ids(follower_id: int, followee_id: int) -> None:
+    """Both ids positive, every bad one named at once (self-follow is refused after authorisation)."""
     problems = Violations()
     problems.check(follower_id > 0, "follower_id", "must be a positive id")
     problems.check(followee_id > 0, "followee_id", "must be a positive id")
@@ -71,7 +71,7 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
     async def Follow(
         self, request: follow_pb2.FollowRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.FollowResponse:
-        _edge_ids(request.follower_id, request.followee_id)
+        _require_edge_ids(request.follower_id, request.followee_id)
         callctx.require_user(request.follower_id, "follower_id")
         if request.follower_id == request.followee_id:
             raise InvalidArgument("followee_id", "cannot follow yourself")
@@ -84,13 +84,16 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
             followee_id=edge.followee_id,
             time_stamp=stamp,
         )
-        stored, created = await self._store.follow(edge, event)
+        try:
+            stored, created = await self._store.follow(edge, event)
+        except DeletedUser as exc:
+            raise NotFound(f"user {exc.user_id} does not exist") from exc
         return follow_pb2.FollowResponse(follow=to_proto(stored), created=created)
 
     async def Unfollow(
         self, request: follow_pb2.UnfollowRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.UnfollowResponse:
-        _edge_ids(request.follower_id, request.followee_id)
+        _require_edge_ids(request.follower_id, request.followee_id)
         callctx.require_user(request.follower_id, "follower_id")
         stamp = timestamp_or_now(request.time_stamp, "time_stamp")
         event = events_pb2.FollowDeleted(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from services.follow.store import FollowCounts, FollowEdge
+from services.follow.store import DeletedUser, FollowCounts, FollowEdge
 from services.runtime.outbox import enqueue
 from services.runtime.sqlite import Database
 from shutter.events.v1 import events_pb2
@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS follow_counts (
     user_id INTEGER PRIMARY KEY,
     follower_count INTEGER NOT NULL DEFAULT 0,
     followee_count INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deleted_users (
+    user_id INTEGER PRIMARY KEY
 ) WITHOUT ROWID;
 """
 
@@ -70,6 +73,9 @@ class SqliteFollowStore:
             ).fetchone()
             if row is not None:
                 return FollowEdge(edge.follower_id, edge.followee_id, *row), False
+            for user_id in (edge.follower_id, edge.followee_id):
+                if conn.execute("SELECT 1 FROM deleted_users WHERE user_id = ?", (user_id,)).fetchone():
+                    raise DeletedUser(user_id)
             conn.execute(
                 "INSERT INTO follows (follower_id, followee_id, follow_id, time_stamp_ms) VALUES (?, ?, ?, ?)",
                 (edge.follower_id, edge.followee_id, edge.follow_id, edge.time_stamp_ms),
@@ -151,6 +157,9 @@ class SqliteFollowStore:
             return found
 
         return await self._db.read(work)
+
+    async def tombstone_user(self, user_id: int) -> None:
+        await self._db.write(lambda conn: conn.execute("INSERT OR IGNORE INTO deleted_users VALUES (?)", (user_id,)))
 
     async def remove_user_edges(self, user_id: int, limit: int) -> int:
         def work(conn: sqlite3.Connection) -> int:

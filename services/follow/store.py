@@ -5,7 +5,8 @@ Designed query-first for a wide-column backend:
 - followers_by_user(followee_id, follow_id DESC) → who follows a user, newest first (feed fan-out
   pages through it with a keyset cursor, so a 10,000-follower account costs 10,000 / page reads);
 - followees_by_user(follower_id, follow_id DESC) → whom a user follows, newest first;
-- follow_counts(user_id) → follower and followee counts.
+- follow_counts(user_id) → follower and followee counts;
+- deleted_users(user_id) → tombstones of deleted accounts, checked by every new edge.
 `follow_id` is a time-ordered id assigned when the edge is created: it orders the lists and is the
 cursor, so follows added while someone pages land above the cursor and never shift later pages.
 """
@@ -33,9 +34,21 @@ class FollowCounts:
     followee_count: int
 
 
+class DeletedUser(Exception):
+    """An edge would touch a user whose UserDeleted this service has already processed."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"user {user_id} was deleted")
+        self.user_id = user_id
+
+
 class FollowStore(Protocol):
     async def follow(self, edge: FollowEdge, event: events_pb2.FollowCreated) -> tuple[FollowEdge, bool]:
-        """Create the edge and enqueue `event`, or return the existing edge and False (no event)."""
+        """Create the edge and enqueue `event`, or return the existing edge and False (no event).
+
+        Raises DeletedUser when either end is tombstoned, so a follow racing the user's deletion
+        cannot leave an edge behind after the purge.
+        """
 
     async def unfollow(self, follower_id: int, followee_id: int, event: events_pb2.FollowDeleted) -> bool:
         """Remove the edge and enqueue `event`; False (and no event) when there was no edge."""
@@ -50,6 +63,9 @@ class FollowStore(Protocol):
 
     async def following(self, follower_id: int, followee_ids: Sequence[int]) -> set[int]:
         """Which of `followee_ids` the follower follows."""
+
+    async def tombstone_user(self, user_id: int) -> None:
+        """Remember that `user_id` is deleted: no new edge may touch it (idempotent)."""
 
     async def remove_user_edges(self, user_id: int, limit: int) -> int:
         """Remove up to `limit` edges to or from `user_id` (counts kept right); how many went.

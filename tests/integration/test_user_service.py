@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import grpc
@@ -264,3 +265,23 @@ async def test_only_the_owner_may_delete_and_a_deleted_account_is_gone(mesh: Mes
     # The username is free again, for a new account with a new id.
     again = await sign_up(mesh, alice.username, sign_in=False)
     assert again.user_id != alice.user_id
+
+
+async def test_racing_sign_ups_for_one_username_leave_exactly_one_account(mesh: Mesh) -> None:
+    base = unique_username("race")
+    spellings = [base, base.upper(), base.lower(), base.capitalize()]
+    results = await asyncio.gather(
+        *(
+            users(mesh).CreateUser(user_pb2.CreateUserRequest(username=name, password=DEFAULT_PASSWORD), timeout=30)
+            for name in spellings
+        ),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if isinstance(r, user_pb2.CreateUserResponse)]
+    losers = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(winners) == 1
+    assert [e.code() for e in losers] == [grpc.StatusCode.ALREADY_EXISTS] * 3
+    found = await users(mesh).GetUserByUsername(
+        user_pb2.GetUserByUsernameRequest(username=base), metadata=auth(mesh.user_token(1)), timeout=5
+    )
+    assert found.user == winners[0].user
