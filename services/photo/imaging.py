@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +111,20 @@ def _write_variant(image: Image.Image, stem: Path, longest_side: int) -> Rendere
     data = encoded.getvalue()
     stem.write_bytes(data)
     return RenderedVariant(str(stem), content_type, len(data), hashlib.sha256(data).hexdigest())
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the service process is gone, even by SIGKILL.
+
+    A spawned pool worker holds both ends of its task queue, so it would wait forever otherwise.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def warm_up() -> bool:

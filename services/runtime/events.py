@@ -9,6 +9,7 @@ stream instead of blocking the ones behind it. Handlers must be idempotent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
@@ -162,6 +163,7 @@ class Consumer:
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
         self._task: asyncio.Task[None] | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
@@ -176,6 +178,7 @@ class Consumer:
         )
         await self._bus.jetstream.add_consumer(EVENTS_STREAM, config)
         subscription = await self._bus.jetstream.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
+        self._subscription = subscription
         self._task = asyncio.create_task(self._run(subscription), name=f"consumer-{self.durable}")
 
     async def stop(self) -> None:
@@ -185,6 +188,11 @@ class Consumer:
                 await asyncio.wait_for(self._task, timeout=5)
             except TimeoutError:
                 self._task.cancel()
+        if self._subscription is not None:
+            # A pull subscription left open makes the connection's drain wait out its whole timeout
+            # (30 s), longer than any shutdown grace; the durable consumer itself stays on the server.
+            with contextlib.suppress(NatsError, ValueError):
+                await self._subscription.unsubscribe()
 
     async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
