@@ -96,9 +96,9 @@ class Fanout:
         written = 0
         page = await self._followers(post.author_id, "")
         while True:
-            upcoming = asyncio.ensure_future(self._followers(post.author_id, page.next_page_token)) if (
-                page.next_page_token
-            ) else None  # fmt: skip
+            upcoming: asyncio.Task[follow_pb2.ListFollowersResponse] | None = None
+            if page.next_page_token:
+                upcoming = asyncio.create_task(self._followers(post.author_id, page.next_page_token))
             try:
                 follower_ids = [follow.follower_id for follow in page.follows]
                 if follower_ids:
