@@ -226,17 +226,17 @@ class CqlFollowStore:
         await self._db.execute(TOMBSTONE, (user_id,))
 
     async def remove_user_edges(self, user_id: int, limit: int) -> int:
+        slots = asyncio.Semaphore(_PURGE_CONCURRENCY)
+
+        async def purge(row: Any) -> None:
+            async with slots:
+                await self._purge_edge(row.follower_id, row.followee_id, row.follow_id)
+
         removed = 0
         for source in (INBOUND_LEFT, OUTBOUND_LEFT, HALF_EDGES_LEFT):
             if removed >= limit:
                 break
             rows = await self._db.execute(source, (user_id, limit - removed))
-            slots = asyncio.Semaphore(_PURGE_CONCURRENCY)
-
-            async def purge(row: Any, slots: asyncio.Semaphore = slots) -> None:
-                async with slots:
-                    await self._purge_edge(row.follower_id, row.followee_id, row.follow_id)
-
             await asyncio.gather(*(purge(row) for row in rows))
             removed += len(rows)
         if removed == 0:
