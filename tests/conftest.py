@@ -1,13 +1,17 @@
-"""Session-wide fixtures: one real mesh (nats-server + every service) for the whole run."""
+"""Session-wide fixtures: one real mesh (nats-server + every service) for the whole run, and one real
+Cassandra node for everything that needs CQL (conformance suites, services run on SHUTTER_STORE=cql)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.cassandra import CassandraNode, CassandraUnavailable
 from tests.support.mesh import Mesh
+
+_cassandra_startup: list[float] = []
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +22,24 @@ async def mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Mesh]:
         yield running
     finally:
         await running.close()
+
+
+@pytest.fixture(scope="session")
+def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraNode]:
+    """One node per session, started on first use; if it cannot start, the tests using it fail (never skip)."""
+    node = CassandraNode(tmp_path_factory.mktemp("cassandra"))
+    try:
+        node.start()
+    except CassandraUnavailable as exc:
+        pytest.fail(f"these tests need a real Cassandra node; it did not start: {exc}", pytrace=False)
+    assert node.startup_seconds is not None
+    _cassandra_startup.append(node.startup_seconds)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _cassandra_startup:
+        terminalreporter.write_line(f"cassandra: node started and answered CQL in {_cassandra_startup[0]:.1f}s")

@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
+from services.follow import cql, sqlite
+from services.follow.cql import CqlFollowStore
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
-from services.follow.sqlite import SCHEMA, SqliteFollowStore
+from services.follow.sqlite import SqliteFollowStore
 from services.follow.store import DeletedUser, FollowEdge, FollowStore
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, Violations
@@ -165,8 +167,15 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         )
 
 
+def open_store(runtime: Runtime) -> FollowStore:
+    """The store for the configured backend (SHUTTER_STORE)."""
+    if runtime.store_backend == "cql":
+        return CqlFollowStore(runtime.cql(cql.SCHEMA))
+    return SqliteFollowStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
+
+
 def build(runtime: Runtime) -> None:
-    store = SqliteFollowStore(runtime.sqlite(SCHEMA, with_outbox=True))
+    store = open_store(runtime)
     runtime.consume(USER_DELETED_DURABLE, [events_pb2.UserDeleted], UserDeletedHandler(store, PURGE_BATCH))
     runtime.add_servicer(
         follow_pb2_grpc.add_FollowServiceServicer_to_server,

@@ -1,9 +1,9 @@
 """One conformance suite, two backends: every store test here runs on SQLite and on CQL.
 
 `backend` is parametrised ("sqlite", "cql"); `databases` opens started databases for one test and
-closes them after (CQL: a fresh keyspace per test, dropped afterwards). The CQL run uses one real
-Apache Cassandra 5.0 node per session, started on first use: a test selection that only touches
-SQLite never starts it. If the node cannot start, the CQL tests fail with the reason; they never skip.
+closes them after (CQL: a keyspace of its own, emptied afterwards). The CQL run uses the session's one
+real Apache Cassandra 5.0 node (the `cassandra` fixture in tests/conftest.py), started on first use: a
+test selection that only touches SQLite never starts it.
 """
 
 from __future__ import annotations
@@ -20,25 +20,9 @@ from services.runtime.cql import CqlDatabase, CqlSchema
 from services.runtime.outbox import OUTBOX_SCHEMA
 from services.runtime.outbox_cql import ddl
 from services.runtime.sqlite import Database
-from tests.support.cassandra import CassandraNode, CassandraUnavailable
+from tests.support.cassandra import CassandraNode
 
 BACKENDS = ("sqlite", "cql")
-_startup: list[float] = []
-
-
-@pytest.fixture(scope="session")
-def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraNode]:
-    node = CassandraNode(tmp_path_factory.mktemp("cassandra"))
-    try:
-        node.start()
-    except CassandraUnavailable as exc:
-        pytest.fail(f"CQL conformance tests need a real Cassandra node; it did not start: {exc}", pytrace=False)
-    assert node.startup_seconds is not None
-    _startup.append(node.startup_seconds)
-    try:
-        yield node
-    finally:
-        node.stop()
 
 
 class CqlAdmin:
@@ -73,11 +57,6 @@ def cql_admin(cassandra: CassandraNode) -> Iterator[CqlAdmin]:
         yield admin
     finally:
         cluster.shutdown()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _startup:
-        terminalreporter.write_line(f"cassandra: node started and answered CQL in {_startup[0]:.1f}s")
 
 
 @pytest.fixture(params=BACKENDS)
