@@ -27,6 +27,14 @@ KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.http2.max_pings_without_data", 0),
 ]
 
+# gRPC's default reconnect backoff grows to 120 s, so a peer that restarts can stay unreachable
+# from its callers long after it is back; cap it at 2 s.
+RECONNECT_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+]
+
 
 def retrying_methods(service: ServiceDescriptor) -> list[str]:
     """Names of the methods the contract marks safe to retry."""
@@ -81,6 +89,7 @@ class Channels:
         if target not in self._channels:
             options = [
                 *KEEPALIVE_OPTIONS,
+                *RECONNECT_OPTIONS,
                 ("grpc.enable_retries", 1),
                 ("grpc.service_config", json.dumps(service_config(CONTRACTS[target]))),
             ]

@@ -2,8 +2,10 @@
 
 Publishing happens only through the outbox relay (services.runtime.outbox), so an event leaves a
 service only after the change it describes has committed. Consumers are durable pull consumers
-with explicit acks and bounded redelivery; a message that keeps failing goes to a dead-letter
-stream instead of blocking the ones behind it. Handlers must be idempotent.
+with explicit acks. A handler failure caused by a dependency being down (a peer UNAVAILABLE, NATS
+or the store unreachable) is retried with backoff for as long as the outage lasts; any other
+failure is retried a bounded number of times, then the message goes to a dead-letter stream
+instead of blocking the ones behind it. Handlers must be idempotent.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
+import cassandra
+import grpc
 import nats
+from cassandra.cluster import NoHostAvailable
 from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -24,6 +30,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from services.runtime.errors import ServiceError, Unavailable
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import now_timestamp
 from shutter.events.v1 import events_pb2
@@ -144,6 +151,34 @@ class EventBus:
 
 Handler = Callable[[Message], Awaitable[None]]
 
+_TRANSIENT_GRPC_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+    }
+)
+_TRANSIENT_ERRORS = (
+    OSError,
+    TimeoutError,
+    NatsError,
+    sqlite3.OperationalError,  # "database is locked" and friends
+    cassandra.Unavailable,
+    cassandra.Timeout,
+    cassandra.OperationTimedOut,
+    NoHostAvailable,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a handler failed because something it depends on is down, not because of the event."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code() in _TRANSIENT_GRPC_CODES
+    if isinstance(exc, ServiceError):
+        return isinstance(exc, Unavailable)
+    return isinstance(exc, _TRANSIENT_ERRORS)
+
 
 class Consumer:
     """A durable pull consumer running `handler` for each event, acking after it succeeds."""
@@ -158,6 +193,7 @@ class Consumer:
         batch: int = 64,
         max_deliver: int = 5,
         ack_wait: float = 30.0,
+        retry_base_delay: float = 0.2,
     ) -> None:
         self._bus = bus
         self.durable = durable
@@ -166,6 +202,7 @@ class Consumer:
         self._batch = batch
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
+        self._retry_base_delay = retry_base_delay
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
@@ -176,7 +213,9 @@ class Consumer:
             filter_subjects=self._subjects,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self._max_deliver,
+            # Unlimited on the server: an outage must not exhaust deliveries. `_process` dead-letters
+            # messages that fail for other reasons after `max_deliver` attempts.
+            max_deliver=-1,
             ack_wait=self._ack_wait,
             max_ack_pending=10_000,
         )
@@ -217,15 +256,22 @@ class Consumer:
             await self._handler(event)
         except Exception as exc:
             attempts = message.metadata.num_delivered
-            if attempts >= self._max_deliver:
+            transient = is_transient(exc)
+            if not transient and attempts >= self._max_deliver:
                 await self._dead_letter(message, exc)
                 return
             log.warning(
                 "event handler failed; will retry",
-                exc_info=exc,
-                extra={"consumer": self.durable, "subject": message.subject, "attempt": attempts},
+                exc_info=None if transient else exc,
+                extra={
+                    "consumer": self.durable,
+                    "subject": message.subject,
+                    "attempt": attempts,
+                    "transient": transient,
+                    "error": repr(exc)[:300],
+                },
             )
-            await message.nak(delay=min(0.2 * 2**attempts, 10.0))
+            await message.nak(delay=min(self._retry_base_delay * 2 ** min(attempts, 16), 10.0))
             return
         await message.ack()
 

@@ -1,0 +1,113 @@
+"""The runtime's JetStream consumer against the mesh's real nats-server: retries and dead letters.
+
+A dependency outage must never push an event to the dead-letter stream (it would then never reach
+feeds or the index); a handler that fails for any other reason must not block the stream forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from google.protobuf.message import Message
+
+from services.runtime.errors import Unavailable
+from services.runtime.events import DEAD_LETTER_STREAM, SUBJECTS, Consumer, EventBus, is_transient, new_meta
+from services.runtime.ids import IdGenerator
+from shutter.events.v1 import events_pb2
+from tests.support.mesh import Mesh
+
+ids = IdGenerator(4000)
+
+
+async def _publish_like(bus: EventBus, photo_id: int) -> None:
+    event = events_pb2.LikeChanged(meta=new_meta(ids, "consumer-test"), photo_id=photo_id, user_id=1, liked=True)
+    await bus.publish(
+        SUBJECTS[events_pb2.LikeChanged], event.SerializeToString(), f"consumer-test-{event.meta.event_id}"
+    )
+
+
+async def _dead_letters(bus: EventBus, durable: str) -> list[bytes]:
+    subscription = await bus.jetstream.subscribe(
+        f"shutter.dlq.{durable}.>", stream=DEAD_LETTER_STREAM, ordered_consumer=True
+    )
+    found: list[bytes] = []
+    try:
+        while True:
+            found.append((await subscription.next_msg(timeout=1.0)).data)
+    except Exception:
+        return found
+    finally:
+        await subscription.unsubscribe()
+
+
+@pytest.fixture
+async def bus(mesh: Mesh) -> AsyncIterator[EventBus]:
+    connected = EventBus(mesh.settings.nats_url, "consumer-test")
+    await connected.start()
+    yield connected
+    await connected.stop()
+
+
+async def _run_consumer(
+    bus: EventBus,
+    photo_id: int,
+    fail: Callable[[int], Exception | None],
+    until: Callable[[Counter[str]], bool],
+) -> tuple[Counter[str], str]:
+    durable = f"test-{uuid.uuid4().hex[:10]}"
+    calls: Counter[str] = Counter()
+
+    async def handle(event: Message) -> None:
+        assert isinstance(event, events_pb2.LikeChanged)
+        if event.photo_id != photo_id:
+            return  # other tests' events on the shared stream
+        calls["delivered"] += 1
+        error = fail(calls["delivered"])
+        if error is not None:
+            raise error
+        calls["handled"] += 1
+
+    consumer = Consumer(bus, durable, [events_pb2.LikeChanged], handle, max_deliver=3, retry_base_delay=0.01)
+    await consumer.start()
+    try:
+        await _publish_like(bus, photo_id)
+        for _ in range(300):
+            if until(calls):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop()
+        await bus.jetstream.delete_consumer("SHUTTER_EVENTS", durable)
+    return calls, durable
+
+
+async def test_an_outage_longer_than_max_deliver_is_ridden_out(bus: EventBus) -> None:
+    photo_id = ids.next_id()
+    calls, durable = await _run_consumer(
+        bus, photo_id, fail=lambda n: Unavailable("follow is down") if n <= 7 else None, until=lambda c: c["handled"]
+    )
+    assert calls["delivered"] == 8 and calls["handled"] == 1
+    assert await _dead_letters(bus, durable) == []
+
+
+async def test_a_poison_event_is_dead_lettered_after_max_deliver(bus: EventBus) -> None:
+    photo_id = ids.next_id()
+    calls, durable = await _run_consumer(
+        bus, photo_id, fail=lambda n: ValueError("cannot handle this event"), until=lambda c: c["delivered"] >= 3
+    )
+    await asyncio.sleep(0.3)
+    letters = await _dead_letters(bus, durable)
+    assert calls["delivered"] == 3 and calls["handled"] == 0
+    assert len(letters) == 1
+    assert events_pb2.LikeChanged.FromString(letters[0]).photo_id == photo_id
+
+
+def test_transient_classification() -> None:
+    assert is_transient(Unavailable("down"))
+    assert is_transient(ConnectionRefusedError())
+    assert not is_transient(ValueError("bad event"))
+    assert not is_transient(KeyError("missing"))
