@@ -10,6 +10,7 @@ GRPCURL_VERSION := v1.9.3
 HELM_VERSION := v3.19.5
 GHZ_VERSION := v0.120.0
 VEGETA_VERSION := v12.13.0
+BENCH_TOOLS := $(GOBIN)/ghz $(GOBIN)/vegeta
 export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
@@ -54,8 +55,6 @@ check-gen: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-
-BENCH_TOOLS := $(GOBIN)/ghz $(GOBIN)/vegeta
 
 bench: venv $(BENCH_TOOLS)
 	$(PY) -m bench
