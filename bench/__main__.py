@@ -153,7 +153,7 @@ class Bench:
         rng = random.Random(42)
         graph = Graph()
         with tqdm(total=p.users, desc="seed users", unit="user") as bar:
-            graph.users = await seed_users(mesh.channel("user"), p.users, self.run_id, bar.update)
+            graph.users = await seed_users(mesh.channel("user"), p.users, self.run_id, mesh.user_token, bar.update)
         graph.followers = power_law_follows(graph.users, p.mean_follows, p.large_accounts, p.large_threshold + 5, rng)
         edges = sum(len(v) for v in graph.followers.values())
         with tqdm(total=edges, desc="seed follows", unit="follow") as bar:
