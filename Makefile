@@ -9,6 +9,8 @@ GOBIN := $(TOOLS)/bin
 GRPCURL_VERSION := v1.9.3
 HELM_VERSION := v3.19.5
 GHZ_VERSION := v0.120.0
+VEGETA_VERSION := v12.13.0
+BENCH_TOOLS := $(GOBIN)/ghz $(GOBIN)/vegeta
 export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
@@ -30,7 +32,7 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt
 	echo "$(CURDIR)/gen" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/shutter-gen.pth
 	touch $@
 
-tools: $(GOBIN)/grpcurl $(GOBIN)/helm
+tools: $(GOBIN)/grpcurl $(GOBIN)/helm $(BENCH_TOOLS)
 
 $(GOBIN)/grpcurl:
 	GOBIN=$(GOBIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
@@ -40,6 +42,9 @@ $(GOBIN)/helm:
 
 $(GOBIN)/ghz:
 	GOBIN=$(GOBIN) go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+
+$(GOBIN)/vegeta:
+	GOBIN=$(GOBIN) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 
 # Apache Cassandra 5.0 (CQL-compatible with ScyllaDB) for the CQL conformance tests, fetched by Maven
 # into .tools/cassandra/lib (artifacts also cached in ~/.m2). Re-fetched only when the pom changes.
@@ -68,10 +73,10 @@ chart-values: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-bench: venv $(GOBIN)/ghz
+bench: venv $(BENCH_TOOLS)
 	$(PY) -m bench
 
-bench-quick: venv $(GOBIN)/ghz
+bench-quick: venv $(BENCH_TOOLS)
 	$(PY) -m bench --quick
 
 capacity: venv

@@ -1,0 +1,482 @@
+"""`python -m bench [--quick]`: baselines, a fresh mesh, a seeded graph, open-loop load, a report.
+
+Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (vegeta), rate stepped;
+(2) a fresh mesh on embedded defaults, idle RSS; (3) seed users, a power-law follow graph, photos;
+(4) view via gRPC and via HTTP alone, rate stepped; (5) the design's mix (views 20 : uploads 1, plus
+likes, comments, follows, feed reads, searches) rate stepped; (6) freshness probes (post→feed,
+post→searchable) and fan-out throughput at the highest sustained mix; (7) peak RSS; report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime
+import json
+import os
+import random
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bench.capacity import capacity_table
+from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
+from bench.probes import probe_fanout_throughput, probe_freshness
+from bench.processes import Baseline, memory_kib, wait_for_port
+from bench.report import MEASUREMENT_HEADERS, markdown_table, measurement_rows, plot_latency, write_json
+from bench.seed import TAGS, Graph, power_law_follows, seed_follows, seed_photos, seed_users, small_jpeg
+from bench.stepping import Limits, geometric_rates, step_until_break
+from tests.support.mesh import Mesh
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The design's mix, relative to views (views 20 : uploads 1).
+MIX = {
+    "view": 1.0,
+    "upload": 1 / 20,
+    "like": 1 / 10,
+    "comment": 1 / 20,
+    "follow": 1 / 40,
+    "feed": 1 / 5,
+    "search": 1 / 10,
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    users: int
+    mean_follows: int
+    large_accounts: int
+    large_threshold: int
+    photos_per_user: int
+    step_seconds: float
+    single_rates: list[float]
+    baseline_rates: list[float]
+    mix_rates: list[float]
+    probe_posts: int
+    probe_rate: float
+
+
+QUICK = Profile(
+    users=30,
+    mean_follows=4,
+    large_accounts=1,
+    large_threshold=15,
+    photos_per_user=1,
+    step_seconds=2,
+    single_rates=[50, 200],
+    baseline_rates=[200, 800],
+    mix_rates=[40],
+    probe_posts=4,
+    probe_rate=2,
+)
+FULL = Profile(
+    users=1500,
+    mean_follows=15,
+    large_accounts=3,
+    large_threshold=400,
+    photos_per_user=2,
+    step_seconds=8,
+    single_rates=geometric_rates(50, 1.6, 9),
+    baseline_rates=geometric_rates(250, 1.6, 9),
+    mix_rates=geometric_rates(40, 1.6, 7),
+    probe_posts=40,
+    probe_rate=5,
+)
+
+
+class Bench:
+    def __init__(self, profile: Profile, out: Path, quick: bool) -> None:
+        self.profile = profile
+        self.out = out
+        self.quick = quick
+        self.limits = Limits(p99_ms=50.0)
+        self.protoset = build_protoset(out)
+        self.curves: dict[str, list[Measurement]] = {}
+        self.best: dict[str, Measurement | None] = {}
+        self.results: dict[str, object] = {"profile": asdict(profile), "quick": quick, "cores": os.cpu_count()}
+        self.run_id = f"{int(time.time()) % 100000}{random.randrange(100)}"
+
+    def log(self, message: str) -> None:
+        tqdm.write(f"[bench {time.strftime('%H:%M:%S')}] {message}")
+
+    def stepped(self, name: str, rates: list[float], run_at, limits: Limits | None = None) -> Measurement | None:  # type: ignore[no-untyped-def]
+        bar = tqdm(total=len(rates), desc=name, unit="step", leave=False)
+
+        def on_step(m: Measurement) -> None:
+            bar.update(1)
+            self.log(
+                f"{name:<22} offered {m.offered_rps:>7} achieved {m.achieved_rps:>8} "
+                f"p99 {m.p99_ms:>8} ms errors {m.error_rate:.2%}"
+            )
+
+        steps, best = step_until_break(run_at, rates, limits or self.limits, on_step)
+        bar.close()
+        self.curves[name], self.best[name] = steps, best
+        return best
+
+    # -- phases -------------------------------------------------------------------------------
+
+    def baselines(self) -> None:
+        p = self.profile
+        with Baseline("echo", self.out) as echo:
+            self.stepped(
+                "echo grpc (baseline)",
+                p.baseline_rates,
+                lambda r: run_ghz(
+                    self.protoset,
+                    "echo",
+                    f"127.0.0.1:{echo.port}",
+                    "shutter.view.v1.ViewService/ViewPhoto",
+                    r,
+                    p.step_seconds,
+                    data=[{"photo_id": str(i), "user_id": "1"} for i in range(1, 50)],
+                ),
+            )
+            self.results["baseline_echo_rss_kib"] = memory_kib(echo.pid)
+        with Baseline("hello", self.out) as hello:
+            self.stepped(
+                "hello asgi (baseline)",
+                p.baseline_rates,
+                lambda r: run_vegeta(
+                    "hello", [{"method": "GET", "url": f"http://127.0.0.1:{hello.port}/"}], r, p.step_seconds
+                ),
+            )
+
+    async def seed(self, mesh: Mesh) -> Graph:
+        p = self.profile
+        rng = random.Random(42)
+        graph = Graph()
+        with tqdm(total=p.users, desc="seed users", unit="user") as bar:
+            graph.users = await seed_users(mesh.channel("user"), p.users, self.run_id, mesh.user_token, bar.update)
+        graph.followers = power_law_follows(graph.users, p.mean_follows, p.large_accounts, p.large_threshold + 5, rng)
+        edges = sum(len(v) for v in graph.followers.values())
+        with tqdm(total=edges, desc="seed follows", unit="follow") as bar:
+            await seed_follows(mesh.channel("follow"), graph, bar.update)
+        with tqdm(total=p.users * p.photos_per_user, desc="seed photos", unit="photo") as bar:
+            await seed_photos(mesh.channel("photo"), graph, p.photos_per_user, rng, bar.update)
+        counts = sorted(graph.follower_counts(), reverse=True)
+        self.results["graph"] = {
+            "users": len(graph.users),
+            "follows": edges,
+            "photos": len(graph.photos),
+            "max_followers": counts[0],
+            "median_followers": counts[len(counts) // 2],
+            "large_accounts": sum(1 for c in counts if c > p.large_threshold),
+            "large_threshold": p.large_threshold,
+            "follower_counts": counts,
+        }
+        self.log(f"seeded {len(graph.users)} users, {edges} follows, {len(graph.photos)} photos")
+        return graph
+
+    def _ghz_ops(self, mesh: Mesh, graph: Graph) -> dict[str, tuple[str, str, object, dict[str, str]]]:
+        """operation -> (address, method, data, metadata) for ghz."""
+        users = graph.users
+        photo_ids = [str(pid) for pid, _ in graph.photos[:500]]
+
+        def md(index: int) -> dict[str, str]:
+            return {"authorization": f"Bearer {users[index].token}"}
+
+        viewer, liker, commenter, follower, reader, uploader = (users[i % len(users)] for i in range(1, 7))
+        image = base64.b64encode(small_jpeg(3)).decode()
+        return {
+            "view": (
+                mesh.address("view"),
+                "shutter.view.v1.ViewService/ViewPhoto",
+                [{"photo_id": p, "user_id": str(viewer.user_id)} for p in photo_ids],
+                md(1),
+            ),
+            "like": (
+                mesh.address("like"),
+                "shutter.like.v1.LikeService/LikePhoto",
+                [{"photo_id": p, "user_id": str(liker.user_id)} for p in photo_ids],
+                md(2),
+            ),
+            "comment": (
+                mesh.address("comment"),
+                "shutter.comment.v1.CommentService/PostComment",
+                [{"photo_id": p, "user_id": str(commenter.user_id), "text": "lovely light"} for p in photo_ids],
+                md(3),
+            ),
+            "follow": (
+                mesh.address("follow"),
+                "shutter.follow.v1.FollowService/Follow",
+                [
+                    {"follower_id": str(follower.user_id), "followee_id": str(u.user_id)}
+                    for u in users
+                    if u is not follower
+                ],
+                md(4),
+            ),
+            "feed": (
+                mesh.address("feed"),
+                "shutter.feed.v1.FeedService/GetFeed",
+                [{"user_id": str(reader.user_id), "page_size": 20}],
+                md(5),
+            ),
+            "search": (
+                mesh.address("search"),
+                "shutter.search.v1.SearchService/SearchPhotos",
+                [{"tag": t, "page_size": 20} for t in TAGS],
+                md(5),
+            ),
+            "upload": (
+                mesh.address("photo"),
+                "shutter.photo.v1.PhotoService/UploadPhoto",
+                [
+                    {"metadata": {"user_id": str(uploader.user_id), "title": "bench upload", "tags": ["bench"]}},
+                    {"chunk": image},
+                ],
+                md(6),
+            ),
+        }
+
+    def single_paths(self, mesh: Mesh, graph: Graph) -> None:
+        p = self.profile
+        ops = self._ghz_ops(mesh, graph)
+        address, method, data, metadata = ops["view"]
+        self.stepped(
+            "view grpc",
+            p.single_rates,
+            lambda r: run_ghz(self.protoset, "view grpc", address, method, r, p.step_seconds, data, metadata),
+        )
+        viewer = graph.users[1 % len(graph.users)]
+        gateway = f"http://127.0.0.1:{mesh.settings.gateway_port}"
+        targets = [
+            {
+                "method": "GET",
+                "url": f"{gateway}/v1/views/photos/{pid}?userId={viewer.user_id}",
+                "header": {"Authorization": [f"Bearer {viewer.token}"]},
+            }
+            for pid, _ in graph.photos[:500]
+        ]
+        self.stepped("view http", p.single_rates, lambda r: run_vegeta("view http", targets, r, p.step_seconds))
+
+    def mixed(self, mesh: Mesh, graph: Graph) -> float | None:
+        """Every operation at once, rates in the design's proportions; steps the view rate."""
+        p = self.profile
+        ops = self._ghz_ops(mesh, graph)
+        per_op: dict[str, list[Measurement]] = {name: [] for name in MIX}
+        sustained_step: int | None = None
+        with ThreadPoolExecutor(len(MIX)) as pool, tqdm(total=len(p.mix_rates), desc="mix", unit="step") as bar:
+            for index, rate in enumerate(p.mix_rates):
+                futures = {
+                    name: pool.submit(
+                        run_ghz,
+                        self.protoset,
+                        f"mix {name}",
+                        *ops[name][:2],
+                        max(rate * share, 1),
+                        p.step_seconds,
+                        ops[name][2],
+                        ops[name][3],
+                    )
+                    for name, share in MIX.items()
+                }
+                step = {name: future.result() for name, future in futures.items()}
+                for name, measurement in step.items():
+                    per_op[name].append(measurement)
+                bar.update(1)
+                self.log(
+                    f"mix at {rate}/s views: "
+                    + ", ".join(f"{n} p99 {m.p99_ms}ms err {m.error_rate:.1%}" for n, m in step.items())
+                )
+                # Views must meet the view target; the other operations only must not fail or fall behind.
+                if all(
+                    Limits(p99_ms=self.limits.p99_ms if n == "view" else 1000.0).sustained(m) for n, m in step.items()
+                ):
+                    sustained_step = index
+                else:
+                    break
+        for name, steps in per_op.items():
+            self.curves[f"mix {name}"] = steps
+            self.best[f"mix {name}"] = steps[sustained_step] if sustained_step is not None else None
+        sustained = p.mix_rates[sustained_step] if sustained_step is not None else None
+        self.results["mix_sustained_view_rate"] = sustained
+        return sustained
+
+    async def freshness(self, mesh: Mesh, graph: Graph) -> None:
+        p = self.profile
+        followers = graph.followers
+        small = [u for u in graph.users if 0 < len(followers.get(u.user_id, [])) <= p.large_threshold]
+        author = max(small, key=lambda u: len(followers[u.user_id]))
+        by_id = {u.user_id: u for u in graph.users}
+        follower = by_id[followers[author.user_id][0]]
+        self.log(
+            f"freshness probes: author with {len(followers[author.user_id])} followers, "
+            f"{p.probe_posts} posts at {p.probe_rate}/s"
+        )
+        fresh = await probe_freshness(
+            mesh.channel("photo"),
+            mesh.channel("feed"),
+            mesh.channel("search"),
+            author,
+            follower,
+            p.probe_posts,
+            p.probe_rate,
+            self.run_id,
+        )
+        fanout = await probe_fanout_throughput(
+            mesh.channel("photo"), mesh.channel("feed"), author, [by_id[f] for f in followers[author.user_id]]
+        )
+        fresh.fanout_entries_per_s = fanout
+        self.results["freshness"] = fresh.summary()
+
+    # -- report -------------------------------------------------------------------------------
+
+    def ratios(self) -> dict[str, float | None]:
+        def rate(name: str) -> float | None:
+            m = self.best.get(name)
+            return m.achieved_rps if m else None
+
+        def ratio(a: str, b: str) -> float | None:
+            x, y = rate(a), rate(b)
+            return round(x / y, 3) if x and y else None
+
+        return {
+            "view_grpc_over_echo": ratio("view grpc", "echo grpc (baseline)"),
+            "view_http_over_hello": ratio("view http", "hello asgi (baseline)"),
+        }
+
+    def write(self) -> None:
+        self.results["sustained"] = {k: (m.to_dict() if m else None) for k, m in self.best.items()}
+        self.results["ratios"] = ratios = self.ratios()
+        self.results["curves"] = {k: [m.to_dict() for m in v] for k, v in self.curves.items()}
+        write_json(self.out, self.results)
+        plot = plot_latency(self.out, self.curves)
+        lines = [
+            f"# Shutter bench — {self.results['started']}",
+            "",
+            f"Mode: {'quick' if self.quick else 'full'}; "
+            f"{os.cpu_count()} cores; open-loop (ghz --rps --async, vegeta); a step is sustained when p99 ≤ "
+            f"{self.limits.p99_ms:.0f} ms (views), errors ≤ 1% and ≥ 90% of the offered rate is achieved.",
+            "",
+            "## Ratios to this run's baselines",
+            "",
+        ]
+        targets = {"view_grpc_over_echo": 0.5, "view_http_over_hello": 0.25}
+        lines.append(
+            markdown_table(
+                ["ratio", "measured", "target", "verdict"],
+                [
+                    [
+                        k,
+                        v if v is not None else "n/a",
+                        f"≥ {targets[k]}",
+                        "n/a"
+                        if v is None
+                        else ("met" if v >= targets[k] else f"missed by {targets[k] / v:.1f}×" if v else "missed"),
+                    ]
+                    for k, v in ratios.items()
+                ],
+            )
+        )
+        fresh = self.results.get("freshness") or {}
+        lines += [
+            "",
+            "## Freshness and fan-out",
+            "",
+            markdown_table(
+                ["measure", "value", "target"],
+                [
+                    [
+                        "post→feed p50 / p99 (ms)",
+                        f"{fresh.get('post_to_feed_p50_ms')} / {fresh.get('post_to_feed_p99_ms')}",
+                        "p99 ≤ 1000",
+                    ],
+                    [
+                        "post→searchable p50 / p99 (ms)",
+                        f"{fresh.get('post_to_search_p50_ms')} / {fresh.get('post_to_search_p99_ms')}",
+                        "p99 ≤ 1000",
+                    ],
+                    [
+                        "missed (feed / search) of probes",
+                        f"{fresh.get('missed_feed')} / {fresh.get('missed_search')} of {fresh.get('probes')}",
+                        "0",
+                    ],
+                    ["fan-out feed entries/s (one post, lower bound)", fresh.get("fanout_entries_per_s"), ""],
+                ],
+            ),
+        ]
+        lines += [
+            "",
+            "## Every step",
+            "",
+            markdown_table(MEASUREMENT_HEADERS, measurement_rows(self.curves, self.best)),
+        ]
+        rss = self.results.get("rss_kib", {})
+        lines += [
+            "",
+            "## Memory (MiB)",
+            "",
+            markdown_table(
+                ["process", "idle RSS", "peak RSS", "idle ≤ 100 MB"],
+                [
+                    [
+                        name,
+                        round(v.get("idle", 0) / 1024, 1),
+                        round(v.get("peak", 0) / 1024, 1),
+                        "yes" if v.get("idle", 0) <= 100 * 1024 else "no",
+                    ]
+                    for name, v in rss.items()
+                ],
+            ),
+        ]
+        lines += ["", "## Capacity model", "", capacity_table(self.results), "", f"![latency]({plot.name})", ""]
+        (self.out / "report.md").write_text("\n".join(lines))
+
+
+async def run_mesh_phases(bench: Bench) -> None:
+    p = bench.profile
+    mesh = Mesh(
+        bench.out / "mesh",
+        extra_env={"SHUTTER_FEED_LARGE_ACCOUNT_FOLLOWERS": str(p.large_threshold), "SHUTTER_LOG_LEVEL": "WARNING"},
+    )
+    try:
+        bench.log("starting a fresh mesh")
+        await mesh.start()
+        mesh.start_gateway()
+        wait_for_port(mesh.settings.gateway_port)
+        await asyncio.sleep(1)
+        bench.results["rss_kib"] = {
+            name: {"idle": memory_kib(proc.pid).get("VmRSS", 0)} for name, proc in mesh.processes.items()
+        }
+        graph = await bench.seed(mesh)
+        await asyncio.to_thread(bench.single_paths, mesh, graph)
+        await asyncio.to_thread(bench.mixed, mesh, graph)
+        await bench.freshness(mesh, graph)
+        for name, proc in mesh.processes.items():
+            bench.results["rss_kib"][name]["peak"] = memory_kib(proc.pid).get("VmHWM", 0)  # type: ignore[index]
+    finally:
+        await mesh.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a smoke run, well under a minute")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    options = parser.parse_args()
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = options.out / (stamp + ("-quick" if options.quick else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    bench = Bench(QUICK if options.quick else FULL, out, options.quick)
+    bench.results["started"] = stamp
+    started = time.monotonic()
+    bench.baselines()
+    asyncio.run(run_mesh_phases(bench))
+    bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
+    bench.write()
+    latest = options.out / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(out.name)
+    print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplot: {out / 'latency.png'}")
+    print(json.dumps(bench.results["ratios"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The framework's own limits on this machine, measured in the same run as the mesh.
+
+`echo`: a bare grpc.aio server (no interceptors, no auth, no store) answering ViewPhoto with a
+fixed, realistic-size response: the same messages as the real view path, none of the work.
+`hello`: a bare ASGI app on uvicorn (uvloop + httptools) answering GET / with a short body.
+Every mesh path is reported as a ratio to these, since absolute numbers on a shared 2-core box
+are noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import grpc
+import uvicorn
+from grpc_reflection.v1alpha import reflection
+
+from shutter.comment.v1 import comment_pb2
+from shutter.photo.v1 import photo_pb2
+from shutter.view.v1 import view_pb2, view_pb2_grpc
+
+
+class EchoView(view_pb2_grpc.ViewServiceServicer):
+    """Answers with a constant view: the cheapest possible unary handler for the same contract."""
+
+    def __init__(self) -> None:
+        photo = photo_pb2.Photo(title="sunset over the bay", location="Lisbon", tags=["sunset", "sea", "travel"])
+        photo.width, photo.height, photo.byte_size, photo.content_type = 1080, 720, 200_000, "image/jpeg"
+        comments = [comment_pb2.Comment(comment_id=i, photo_id=1, user_id=i, text="lovely light") for i in range(1, 6)]
+        self._reply = view_pb2.ViewPhotoResponse(
+            view=view_pb2.PhotoView(photo=photo, like_count=42, comment_count=5, comments=comments)
+        )
+
+    async def ViewPhoto(self, request: view_pb2.ViewPhotoRequest, context: object) -> view_pb2.ViewPhotoResponse:
+        reply = view_pb2.ViewPhotoResponse()
+        reply.CopyFrom(self._reply)
+        reply.view.photo.photo_id = request.photo_id
+        return reply
+
+
+async def serve_echo(port: int) -> None:
+    server = grpc.aio.server()
+    view_pb2_grpc.add_ViewServiceServicer_to_server(EchoView(), server)
+    names = [view_pb2.DESCRIPTOR.services_by_name["ViewService"].full_name, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+async def hello_app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+    """A raw ASGI callable: no framework, no routing."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": b"hello"})  # type: ignore[operator]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["echo", "hello"])
+    parser.add_argument("--port", type=int, required=True)
+    options = parser.parse_args()
+    if options.kind == "echo":
+        asyncio.run(serve_echo(options.port))
+    else:
+        uvicorn.run(
+            hello_app, host="127.0.0.1", port=options.port, loop="uvloop", http="httptools", log_level="warning"
+        )
+
+
+if __name__ == "__main__":
+    main()

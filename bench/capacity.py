@@ -1,0 +1,188 @@
+"""Capacity model: what the design's load would cost, from what this machine measured.
+
+`make capacity` prints it from the latest bench results (bench/out/latest/results.json); the bench
+report includes it too. Every assumption is a named constant printed with the table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from bench.report import markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The design's load (shared/seed/system-design.md).
+VIEWS_PER_S = 20_000
+UPLOADS_PER_S = 1_000
+DAILY_ACTIVE_USERS = 500_000_000
+PHOTO_BYTES = 200 * 1024
+
+# Assumptions, stated.
+VARIANT_OVERHEAD = 0.6  # display (1080 px) + thumbnail (640 px) add ~60% of a 200 KB original
+REPLICATION_FACTOR = 3  # ScyllaDB RF=3 per datacentre
+NODE_CORES = 16  # application node size
+TARGET_UTILISATION = 0.6  # headroom for failover and spikes
+LARGE_ACCOUNT_THRESHOLD = 10_000
+FEED_ENTRY_BYTES = 40  # (user_id, photo_id, author_id, posted_at) + overhead per replica row
+EVENT_BYTES = 300  # a PhotoPosted protobuf with headers
+EVENTS_PER_UPLOAD = 1.0
+LIKES_PER_S = 10_000  # assumed: half the view rate likes something
+COMMENTS_PER_S = 2_000
+SCYLLA_OPS_PER_CORE = 12_500  # conservative ScyllaDB writes+reads/s per shard (core)
+SCYLLA_NODE_CORES = 16
+NATS_MSGS_PER_S_PER_NODE = 200_000  # JetStream file-storage publishes/s per node, R3, small messages
+FOLLOWERS_MEAN_DESIGN = 200  # mean followers per author at full scale (assumption)
+
+
+def _per_core(results: dict, name: str) -> float | None:
+    sustained = (results.get("sustained") or {}).get(name)
+    cores = results.get("cores") or 1
+    if not sustained:
+        return None
+    return sustained["achieved_rps"] / cores
+
+
+def feed_amplification(counts: list[int], threshold: int) -> tuple[float, float]:
+    """Feed writes per post: every follower (push only) vs. only authors under the threshold."""
+    if not counts:
+        return (FOLLOWERS_MEAN_DESIGN, FOLLOWERS_MEAN_DESIGN)
+    push_all = sum(counts) / len(counts)
+    hybrid = sum(c for c in counts if c <= threshold) / len(counts)
+    return push_all, hybrid
+
+
+def capacity_rows(results: dict) -> list[list[object]]:
+    rows: list[list[object]] = []
+    view_core = _per_core(results, "view grpc")
+    mix_view = results.get("mix_sustained_view_rate")
+    cores = results.get("cores") or 1
+    if view_core:
+        view_cores = VIEWS_PER_S / view_core
+        rows.append(
+            ["view path cores (gRPC, isolated)", f"{view_cores:,.0f}", f"{view_core:,.0f} views/s per core measured"]
+        )
+        rows.append(
+            [
+                "view path nodes",
+                f"{math.ceil(view_cores / (NODE_CORES * TARGET_UTILISATION)):,}",
+                f"{NODE_CORES}-core nodes at {TARGET_UTILISATION:.0%}",
+            ]
+        )
+    if mix_view:
+        mix_cores = VIEWS_PER_S / (mix_view / cores)
+        rows.append(
+            [
+                "whole-mix cores (views+uploads+…)",
+                f"{mix_cores:,.0f}",
+                f"{mix_view / cores:,.0f} mixed views/s per core (with 1/20 uploads etc.)",
+            ]
+        )
+        rows.append(
+            [
+                "whole-mix nodes",
+                f"{math.ceil(mix_cores / (NODE_CORES * TARGET_UTILISATION)):,}",
+                f"{NODE_CORES}-core nodes at {TARGET_UTILISATION:.0%}",
+            ]
+        )
+    daily = UPLOADS_PER_S * 86_400 * PHOTO_BYTES * (1 + VARIANT_OVERHEAD)
+    rows.append(
+        [
+            "photo bytes per day (1 copy)",
+            f"{daily / 1e12:,.1f} TB",
+            f"{UPLOADS_PER_S}/s × 200 KB × (1 + {VARIANT_OVERHEAD} variants)",
+        ]
+    )
+    rows.append(
+        ["photo bytes per day (replicated)", f"{daily * REPLICATION_FACTOR / 1e12:,.1f} TB", f"RF={REPLICATION_FACTOR}"]
+    )
+    rows.append(
+        [
+            "photo bytes per year (replicated)",
+            f"{daily * REPLICATION_FACTOR * 365 / 1e15:,.1f} PB",
+            "no deletes assumed",
+        ]
+    )
+    counts = (results.get("graph") or {}).get("follower_counts") or []
+    threshold = (results.get("graph") or {}).get("large_threshold") or LARGE_ACCOUNT_THRESHOLD
+    push_all, hybrid = feed_amplification(counts, threshold)
+    rows.append(["feed writes per post, push only", f"{push_all:,.1f}", "mean followers per author (measured graph)"])
+    rows.append(
+        ["feed writes per post, hybrid", f"{hybrid:,.1f}", f"authors above {threshold} followers pulled at read time"]
+    )
+    scale = FOLLOWERS_MEAN_DESIGN / push_all if push_all else 1.0
+    feed_writes = UPLOADS_PER_S * hybrid * scale
+    rows.append(
+        [
+            "feed entry writes/s at design scale",
+            f"{feed_writes:,.0f}",
+            f"uploads × hybrid amplification scaled to {FOLLOWERS_MEAN_DESIGN} mean followers",
+        ]
+    )
+    rows.append(
+        [
+            "feed storage growth per day (replicated)",
+            f"{feed_writes * 86_400 * FEED_ENTRY_BYTES * REPLICATION_FACTOR / 1e12:,.2f} TB",
+            "before the 800-entry cap trims it",
+        ]
+    )
+    events = UPLOADS_PER_S * EVENTS_PER_UPLOAD + LIKES_PER_S + COMMENTS_PER_S
+    rows.append(
+        [
+            "NATS JetStream publishes/s",
+            f"{events:,.0f}",
+            f"uploads + likes {LIKES_PER_S}/s + comments {COMMENTS_PER_S}/s",
+        ]
+    )
+    rows.append(
+        [
+            "NATS nodes (R3)",
+            f"{max(3, math.ceil(events / NATS_MSGS_PER_S_PER_NODE) * 3)}",
+            f"{NATS_MSGS_PER_S_PER_NODE:,} msgs/s per node; "
+            f"7-day retention ≈ {events * EVENT_BYTES * 86_400 * 7 / 1e12:,.1f} TB",
+        ]
+    )
+    chunks = math.ceil(PHOTO_BYTES * (1 + VARIANT_OVERHEAD) / (64 * 1024))
+    scylla_ops = (
+        UPLOADS_PER_S * (chunks + 3) + feed_writes + LIKES_PER_S * 2 + COMMENTS_PER_S * 2 + VIEWS_PER_S * (3 + 2)
+    ) * REPLICATION_FACTOR
+    rows.append(
+        [
+            "ScyllaDB ops/s (replicated)",
+            f"{scylla_ops:,.0f}",
+            f"{chunks} × 64 KB chunk rows per photo, views read photo+likes+comments",
+        ]
+    )
+    rows.append(
+        [
+            "ScyllaDB nodes",
+            f"{math.ceil(scylla_ops / (SCYLLA_OPS_PER_CORE * SCYLLA_NODE_CORES * TARGET_UTILISATION)):,}",
+            f"{SCYLLA_OPS_PER_CORE:,} ops/s per shard, {SCYLLA_NODE_CORES} shards per node",
+        ]
+    )
+    rows.append(
+        ["daily active users", f"{DAILY_ACTIVE_USERS:,}", "design input; views/uploads above are its peak rates"]
+    )
+    return rows
+
+
+def capacity_table(results: dict) -> str:
+    return markdown_table(["quantity", "estimate", "from"], capacity_rows(results))
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "out" / "latest" / "results.json"
+    if path.exists():
+        results = json.loads(path.read_text())
+        print(f"Capacity model from {path}\n")
+    else:
+        results = {}
+        print(f"No bench results at {path}: run `make bench` first. Showing the model with design defaults only.\n")
+    print(capacity_table(results))
+
+
+if __name__ == "__main__":
+    main()
