@@ -69,11 +69,11 @@ QUICK = Profile(
     large_threshold=15,
     photos_per_user=1,
     step_seconds=2,
-    single_rates=[50, 200],
-    baseline_rates=[200, 800],
+    single_rates=[100],
+    baseline_rates=[400],
     mix_rates=[40],
     probe_posts=4,
-    probe_rate=2,
+    probe_rate=4,
 )
 FULL = Profile(
     users=1500,

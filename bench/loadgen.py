@@ -82,6 +82,10 @@ def run_ghz(
         str(max(int(rps), 1)),
         "-z",
         f"{duration_s}s",
+        # Let calls in flight at the end finish; the default closes the connection under them and
+        # counts each as UNAVAILABLE, an artefact of the load generator rather than the server.
+        "--duration-stop",
+        "wait",
         "-c",
         str(concurrency),
         "--connections",
