@@ -13,12 +13,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run test venv tools proto check-gen lint bench bench-quick capacity clean
+.PHONY: run test venv tools cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick capacity clean
 
 run: venv
 	$(PY) -m services.runtime.mesh
 
-test: venv tools check-gen lint
+test: venv tools cassandra-jars check-gen lint
 	$(PY) -m pytest
 
 venv: $(VENV)/.stamp
@@ -41,12 +41,29 @@ $(GOBIN)/helm:
 $(GOBIN)/ghz:
 	GOBIN=$(GOBIN) go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 
+# Apache Cassandra 5.0 (CQL-compatible with ScyllaDB) for the CQL conformance tests, fetched by Maven
+# into .tools/cassandra/lib (artifacts also cached in ~/.m2). Re-fetched only when the pom changes.
+CASSANDRA_STAMP := $(TOOLS)/cassandra/lib.sha256
+
+cassandra-jars: $(CASSANDRA_STAMP)
+
+$(CASSANDRA_STAMP): tests/support/cassandra/pom.xml | venv
+	$(PY) -m tests.support.cassandra fetch
+
+# One local node on 127.0.0.1:$${SHUTTER_CQL_PORT:-9042} for `SHUTTER_STORE=cql make run`; Ctrl-C stops it.
+cassandra: venv cassandra-jars
+	$(PY) -m tests.support.cassandra run
+
 proto: venv
 	$(PY) -m tools.protogen gen
 
 # Fails when gen/ does not match what protos/ generates.
 check-gen: venv
 	$(PY) -m tools.protogen --check gen
+
+# charts/shutter/topology.yaml from services/runtime/topology.py; tests/deploy fails when it is stale.
+chart-values: venv
+	$(PY) -m tools.chartgen
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -57,9 +57,10 @@ class OutboxStore(Protocol):
 
 
 def enqueue(conn: sqlite3.Connection, event: Message) -> None:
-    """Add `event` to the outbox inside the caller's open write transaction."""
+    """Add `event` to the outbox inside the caller's open write transaction (once: a retried
+    write that enqueues the same event again leaves one row, as on CQL)."""
     conn.execute(
-        "INSERT INTO outbox (msg_id, subject, payload, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO outbox (msg_id, subject, payload, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING",
         (message_id(event), subject_for(event), event.SerializeToString(), time.time()),
     )
 
@@ -93,10 +94,11 @@ class SqliteOutbox:
 class OutboxRelay:
     """Background task: pending outbox rows → JetStream, in order, until each is acked."""
 
-    def __init__(self, store: OutboxStore, bus: EventBus, batch: int = 256) -> None:
+    def __init__(self, store: OutboxStore, bus: EventBus, batch: int = 256, idle_poll_seconds: float = 1.0) -> None:
         self._store = store
         self._bus = bus
         self._batch = batch
+        self._idle_poll_seconds = idle_poll_seconds  # commits wake the relay; polling catches the rest
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -140,7 +142,7 @@ class OutboxRelay:
                 last_prune = now
             if sent < self._batch:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll_seconds)
 
     async def flush(self) -> int:
         """Publish one batch; returns how many were sent."""

@@ -25,17 +25,20 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime.auth import TokenAuthority
 from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
 from services.runtime.config import Settings
+from services.runtime.cql import CqlDatabase, CqlSchema
 from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
 from services.runtime.interceptors import Readiness, ServerInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, SqliteOutbox
+from services.runtime.outbox_cql import CqlOutbox, ddl
 from services.runtime.sqlite import Database
 from services.runtime.topology import SERVICE_NAMES
 
 log = logging.getLogger("shutter.server")
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+STORE_BACKENDS = ("sqlite", "cql")
 
 
 class Component(Protocol):
@@ -84,6 +87,29 @@ class Runtime:
         self.add_component(database)
         if with_outbox:
             relay = OutboxRelay(SqliteOutbox(database), self.events())
+            database.add_commit_listener(relay.wake)
+            self.add_component(relay)
+        return database
+
+    @property
+    def store_backend(self) -> str:
+        """ "sqlite" (embedded, one machine) or "cql" (ScyllaDB), from SHUTTER_STORE; a service picks
+        its store implementation by this and nothing else."""
+        backend = self.settings.store
+        if backend not in STORE_BACKENDS:
+            raise SystemExit(f"SHUTTER_STORE must be one of {', '.join(STORE_BACKENDS)}, got {backend!r}")
+        return backend
+
+    def cql(self, schema: CqlSchema) -> CqlDatabase:
+        """The service's CQL keyspace, migrated on start (and its outbox relay when schema.with_outbox)."""
+        database = CqlDatabase(self.settings, self.name, ddl(schema))
+        self.add_component(database)
+        if schema.with_outbox:
+            outbox = CqlOutbox(database)
+            self.add_component(outbox)
+            # This process's batches wake the relay; the slower poll finds rows whose writer died before
+            # relaying them, and costs OUTBOX_SHARDS queries per bucket in the late-write window.
+            relay = OutboxRelay(outbox, self.events(), idle_poll_seconds=5.0)
             database.add_commit_listener(relay.wake)
             self.add_component(relay)
         return database

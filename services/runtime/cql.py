@@ -1,0 +1,235 @@
+"""The CQL store base (ScyllaDB in production, Apache Cassandra 5.0 in tests): what every service's cql.py uses.
+
+One keyspace per service (`<SHUTTER_CQL_KEYSPACE>_<service>`, e.g. `shutter_photo`), not one shared
+keyspace with prefixed tables: a service owns its data, so its tables (every emitting service has an
+`outbox`) never clash, its replication and backups can be changed alone, and a deployment can grant
+each service's role its own keyspace only. Schema statements use unqualified table names; the
+session is bound to the service's keyspace.
+
+Statements are declared up front as `Query` constants (CQL text + the consistency level chosen for
+that query, with the reason next to it in the service's schema file) and always run prepared: the
+first use prepares, later uses hit the cache. The driver's `execute_async` futures complete on the
+driver's I/O thread; `_bridge` hands the result to the asyncio loop, so nothing blocks the loop.
+
+Consistency levels by purpose (a service may choose another per query, and must say why):
+- WRITE_DURABLE = LOCAL_QUORUM: acknowledged by a majority of the local DC's replicas, so it survives
+  the loss of any one replica (RF=3). Photos, their metadata and every write carrying an event use it.
+- READ_STRONG = LOCAL_QUORUM: with WRITE_DURABLE, R + W > RF, so a read sees every acknowledged write
+  (e.g. checking a photo exists before liking it, reading your own profile after an edit).
+- READ_FAST = LOCAL_ONE: one replica answers; feeds, counts and lists prefer availability and
+  latency, and a moment of staleness is acceptable by design.
+- WRITE_FAST = LOCAL_ONE: derived data that can be rebuilt (feed entries fanned out, search terms).
+- SERIAL = LOCAL_SERIAL: lightweight transactions (`IF NOT EXISTS`, e.g. claiming a username) agree
+  within the local DC, which keeps them available when another DC is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from cassandra import ConsistencyLevel, InvalidRequest
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
+
+from services.runtime.config import Settings
+
+log = logging.getLogger("shutter.cql")
+
+WRITE_DURABLE = ConsistencyLevel.LOCAL_QUORUM
+READ_STRONG = ConsistencyLevel.LOCAL_QUORUM
+READ_FAST = ConsistencyLevel.LOCAL_ONE
+WRITE_FAST = ConsistencyLevel.LOCAL_ONE
+SERIAL = ConsistencyLevel.LOCAL_SERIAL
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,47}")
+_ALREADY_APPLIED = ("already exist", "conflicts with an existing column")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One CQL statement and how it runs. `idempotent=False` (counter updates, appends) is never
+    retried or speculatively executed by the driver, so a timeout cannot apply it twice."""
+
+    cql: str
+    consistency: int
+    idempotent: bool = True
+    serial_consistency: int | None = None
+
+
+@dataclass(frozen=True)
+class CqlSchema:
+    """A service's tables, each statement idempotent (`CREATE TABLE IF NOT EXISTS`, `ALTER … ADD`).
+
+    `with_outbox`: the service emits events, so its keyspace also gets the outbox tables and the
+    runtime starts a relay for them. `python -m services.runtime.cql_migrate` finds schemas by
+    convention: `SCHEMA` in `services/<name>/cql.py`.
+    """
+
+    statements: tuple[str, ...]
+    with_outbox: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows and the opaque state that fetches the next (None on the last page)."""
+
+    rows: list[Any]
+    paging_state: bytes | None
+
+
+def keyspace_for(settings: Settings, service: str) -> str:
+    keyspace = f"{settings.cql_keyspace}_{service}".lower()
+    if not _IDENTIFIER.fullmatch(keyspace):
+        raise SystemExit(f"SHUTTER_CQL_KEYSPACE gives an invalid keyspace name for {service}: {keyspace!r}")
+    return keyspace
+
+
+def connect_cluster(settings: Settings) -> Cluster:
+    """A driver cluster object: token-aware routing to the local DC's replicas."""
+    local_dc = settings.str_setting("SHUTTER_CQL_LOCAL_DC", "") or None
+    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=local_dc)))
+    return Cluster(
+        list(settings.cql_contact_points),
+        port=settings.cql_port,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        connect_timeout=10,
+    )
+
+
+class CqlDatabase:
+    """A service's keyspace: created (with the configured replication) and migrated on start."""
+
+    def __init__(self, settings: Settings, service: str, statements: Sequence[str]) -> None:
+        self.settings = settings
+        self.keyspace = keyspace_for(settings, service)
+        self._statements = tuple(statements)
+        self._cluster: Cluster | None = None
+        self._session: Session | None = None
+        self._prepared: dict[str, asyncio.Future[PreparedStatement]] = {}
+        # Connecting, DDL and PREPARE are blocking driver calls; they run here, never on the loop.
+        self._blocking = ThreadPoolExecutor(1, thread_name_prefix=f"cql-{service}")
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    async def start(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._blocking, self._connect_and_migrate)
+
+    async def stop(self) -> None:
+        if self._cluster is not None:
+            await asyncio.get_running_loop().run_in_executor(self._blocking, self._cluster.shutdown)
+        self._blocking.shutdown()
+
+    def _connect_and_migrate(self) -> None:
+        self._cluster = connect_cluster(self.settings)
+        session = self._cluster.connect()
+        create_keyspace(session, self.keyspace, self.settings.cql_replication)
+        session.set_keyspace(self.keyspace)
+        apply_statements(session, self._statements)
+        self._session = session
+        log.info("cql ready", extra={"keyspace": self.keyspace, "statements": len(self._statements)})
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Called on the event loop after every successful batch (the outbox relay wakes on it)."""
+        self._commit_listeners.append(listener)
+
+    async def prepare(self, query: Query) -> PreparedStatement:
+        """The prepared statement for `query`, prepared once per process."""
+        future = self._prepared.get(query.cql)
+        if future is None:
+            future = asyncio.get_running_loop().run_in_executor(
+                self._blocking, self._session_or_fail().prepare, query.cql
+            )
+            self._prepared[query.cql] = future
+        try:
+            return await asyncio.shield(future)
+        except Exception:
+            self._prepared.pop(query.cql, None)  # a failed prepare (e.g. node down) is retried next time
+            raise
+
+    async def _bind(self, query: Query, params: Sequence[Any]) -> Any:
+        prepared = await self.prepare(query)
+        bound = prepared.bind(params)
+        bound.consistency_level = query.consistency
+        bound.is_idempotent = query.idempotent
+        if query.serial_consistency is not None:
+            bound.serial_consistency_level = query.serial_consistency
+        return bound
+
+    async def execute(self, query: Query, params: Sequence[Any] = ()) -> list[Any]:
+        """All rows of a query that is bounded by design (a LIMIT or a single row); see `page` otherwise."""
+        bound = await self._bind(query, params)
+        bound.fetch_size = None
+        page = await _bridge(self._session_or_fail().execute_async(bound))
+        return page.rows
+
+    async def page(
+        self, query: Query, params: Sequence[Any], page_size: int, paging_state: bytes | None = None
+    ) -> Page:
+        """One page of a query whose result can be large (followers of a popular user, comments)."""
+        bound = await self._bind(query, params)
+        bound.fetch_size = page_size
+        return await _bridge(self._session_or_fail().execute_async(bound, paging_state=paging_state))
+
+    async def batch(self, writes: Iterable[tuple[Query, Sequence[Any]]], consistency: int = WRITE_DURABLE) -> None:
+        """One LOGGED batch: every statement is applied eventually, or none is (see outbox_cql for why)."""
+        batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=consistency)
+        for query, params in writes:
+            batch.add(await self._bind(query, params))
+        await _bridge(self._session_or_fail().execute_async(batch))
+        for listener in self._commit_listeners:
+            listener()
+
+    def _session_or_fail(self) -> Session:
+        assert self._session is not None, "cql database not started"
+        return self._session
+
+
+def applied(rows: list[Any]) -> bool:
+    """Whether a lightweight transaction (`… IF NOT EXISTS`, `… IF col = ?`) took effect."""
+    return bool(rows) and bool(getattr(rows[0], "applied", rows[0][0]))
+
+
+def create_keyspace(session: Session, keyspace: str, replication: str) -> None:
+    replication = replication.strip()
+    if not (replication.startswith("{") and replication.endswith("}")):
+        raise SystemExit(f"SHUTTER_CQL_REPLICATION must be a CQL map, got {replication!r}")
+    # DDL takes no bind markers; both values are checked configuration, never request data.
+    session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}")
+
+
+def apply_statements(session: Session, statements: Iterable[str]) -> None:
+    """Apply a schema idempotently. `ALTER TABLE … ADD` has no IF NOT EXISTS in every CQL dialect,
+    so an "already exists" answer to an ALTER counts as applied; any other error stops start-up."""
+    for statement in statements:
+        try:
+            session.execute(statement)
+        except InvalidRequest as exc:
+            if statement.lstrip().upper().startswith("ALTER") and any(s in str(exc) for s in _ALREADY_APPLIED):
+                continue
+            raise
+
+
+def _bridge(response: ResponseFuture) -> asyncio.Future[Page]:
+    """An asyncio future completed (on the loop's thread) when the driver's response arrives."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Page] = loop.create_future()
+
+    def resolve() -> None:
+        if not future.done():
+            result = response.result()  # already complete: returns at once
+            future.set_result(Page(list(result.current_rows), result.paging_state))
+
+    def fail(exc: BaseException) -> None:
+        if not future.done():
+            future.set_exception(exc)
+
+    response.add_callbacks(
+        lambda _rows: loop.call_soon_threadsafe(resolve), lambda exc: loop.call_soon_threadsafe(fail, exc)
+    )
+    return future

@@ -1,0 +1,96 @@
+"""The account rules and the password hasher, without a server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from argon2 import PasswordHasher
+
+from services.user import rules
+from services.user.passwords import Passwords
+
+
+@pytest.mark.parametrize("username", ["abc", "a" * 30, "Alice.B_2", "...", "___", "0123"])
+def test_good_usernames(username: str) -> None:
+    assert rules.username_problem(username) is None
+
+
+@pytest.mark.parametrize(
+    "username", ["", "ab", "a" * 31, "with space", "dash-ed", "émile", "ab\n", "tab\tx", "at@x", "ｆｕｌｌ"]
+)
+def test_bad_usernames(username: str) -> None:
+    assert rules.username_problem(username)
+
+
+def test_username_key_ignores_case_only() -> None:
+    assert rules.username_key("Alice.B_2") == rules.username_key("aLICE.b_2") == "alice.b_2"
+    assert rules.username_key("alice") != rules.username_key("alice_")
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"), [("", False), ("1234567", False), ("12345678", True), ("p" * 1024, True), ("p" * 1025, False)]
+)
+def test_password_length(password: str, ok: bool) -> None:
+    assert (rules.password_problem(password) is None) is ok
+
+
+def test_display_name_and_bio_limits() -> None:
+    assert rules.display_name_problem("") is None
+    assert rules.display_name_problem("Zoë 🌸") is None
+    assert rules.display_name_problem("n" * 65)
+    assert rules.display_name_problem("two\nlines")
+    assert rules.bio_problem("two\nlines") is None
+    assert rules.bio_problem("b" * 501)
+    assert rules.bio_problem("nul\x00")
+    assert rules.bio_problem("del\x7f")
+
+
+def _cheap_hasher() -> PasswordHasher:
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+async def test_verify_accepts_the_password_and_nothing_else() -> None:
+    passwords = Passwords(threads=1, hasher=_cheap_hasher())
+    try:
+        stored = await passwords.hash("right password")
+        assert stored.startswith("$argon2id$")
+        assert await passwords.verify(stored, "right password")
+        assert not await passwords.verify(stored, "wrong password")
+        assert not await passwords.verify("not a hash", "right password")
+        # Unknown user: no stored hash, the dummy is verified instead and the answer is no.
+        assert not await passwords.verify(None, "right password")
+    finally:
+        await passwords.stop()
+
+
+async def test_weaker_hashes_need_rehashing() -> None:
+    passwords = Passwords(threads=1, hasher=PasswordHasher())
+    try:
+        weak = _cheap_hasher().hash("pw-12345")
+        assert passwords.needs_rehash(weak)
+        assert not passwords.needs_rehash(await passwords.hash("pw-12345"))
+    finally:
+        await passwords.stop()
+
+
+async def test_hashing_leaves_the_event_loop_free() -> None:
+    """With the library's default (slow) parameters, the loop keeps ticking while a hash runs."""
+    passwords = Passwords(threads=1)
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    beating = asyncio.create_task(heartbeat())
+    try:
+        await asyncio.sleep(0)
+        before = ticks
+        await passwords.hash("a password of some length")
+        assert ticks > before
+    finally:
+        beating.cancel()
+        await passwords.stop()
