@@ -163,10 +163,10 @@ class CqlSearchStore:
         return rows[0].user_id, [Term(TermKind(kind), text) for kind, text in rows[0].terms or ()]
 
     async def index_photo(self, photo: IndexedPhoto, terms: Sequence[Term]) -> bool:
-        if await self._tombstoned(photo.photo_id):
+        tombstoned, filing = await asyncio.gather(self._tombstoned(photo.photo_id), self._filing(photo.photo_id))
+        if tombstoned:
             return False
         wanted = sorted(set(terms))
-        filing = await self._filing(photo.photo_id)
         previous = set(filing[1]) if filing else set()
         bucket = bucket_of(photo.photo_id)
         added = [term for term in wanted if term not in previous]
