@@ -68,12 +68,7 @@ async def users_in_stream(bus: EventBus) -> set[int]:
 
 
 async def users_in_index(store: SearchStore) -> set[int]:
-    users: set[int] = set()
-    after = 0
-    while page := await store.indexed_user_ids(after, 1000):
-        users.update(page)
-        after = page[-1]
-    return users
+    return {user_id async for user_id in store.indexed_user_ids()}
 
 
 async def photos_of(photos: photo_pb2_grpc.PhotoServiceStub, user_id: int) -> AsyncIterator[photo_pb2.Photo]:

@@ -14,9 +14,11 @@ import hashlib
 from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.requests import decode_page_token, encode_page_token, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.search import cql, sqlite
+from services.search.cql import CqlSearchStore
 from services.search.indexer import start_indexer
 from services.search.normalise import Term, query_terms, tag_key, words
-from services.search.sqlite import SCHEMA, SqliteSearchStore
+from services.search.sqlite import SqliteSearchStore
 from services.search.store import IndexedPhoto, SearchStore
 from shutter.search.v1 import search_pb2, search_pb2_grpc
 
@@ -94,8 +96,10 @@ class SearchService(search_pb2_grpc.SearchServiceServicer):
 
 
 def open_store(runtime: Runtime) -> SearchStore:
-    """The index the service and the reindex command share."""
-    return SqliteSearchStore(runtime.sqlite(SCHEMA))
+    """The index the service and the reindex command share, on the configured backend (SHUTTER_STORE)."""
+    if runtime.store_backend == "cql":
+        return CqlSearchStore(runtime.cql(cql.SCHEMA))
+    return SqliteSearchStore(runtime.sqlite(sqlite.SCHEMA))
 
 
 def build(runtime: Runtime) -> None:

@@ -1,4 +1,4 @@
-"""SQLite implementation of the search index, with tables laid out the way the CQL one will be.
+"""SQLite implementation of the search index, with tables laid out the way the CQL one (cql.py) is.
 
 postings(term_kind, term, photo_id DESC) is the reverse index: one partition per term, newest photo
 first, so a single-term page is one range read. term_stats keeps each posting list's length so a
@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 from services.runtime.sqlite import Database
 from services.search.normalise import Term, TermKind
@@ -176,11 +177,15 @@ class SqliteSearchStore:
 
         return await self._db.read(work)
 
-    async def indexed_user_ids(self, after_user_id: int, limit: int) -> list[int]:
-        def work(conn: sqlite3.Connection) -> list[int]:
+    async def indexed_user_ids(self, page_size: int = 1000) -> AsyncIterator[int]:
+        def work(conn: sqlite3.Connection, after: int) -> list[int]:
             rows = conn.execute(
-                "SELECT DISTINCT user_id FROM docs WHERE user_id > ? ORDER BY user_id LIMIT ?", (after_user_id, limit)
+                "SELECT DISTINCT user_id FROM docs WHERE user_id > ? ORDER BY user_id LIMIT ?", (after, page_size)
             )
             return [row[0] for row in rows]
 
-        return await self._db.read(work)
+        after = -1
+        while page := await self._db.read(partial(work, after=after)):
+            for user_id in page:
+                yield user_id
+            after = page[-1]

@@ -7,7 +7,7 @@ that a late or redelivered PhotoPosted never brings it back (photo ids are never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +43,8 @@ class SearchStore(Protocol):
         """Indexed photo ids of one user below a watermark (the reindex reconciles them with photo)."""
         ...
 
-    async def indexed_user_ids(self, after_user_id: int, limit: int) -> list[int]:
-        """Users with indexed photos, ascending, for paging through them all (the reindex)."""
+    def indexed_user_ids(self, page_size: int = 1000) -> AsyncIterator[int]:
+        """Every user with indexed photos, once each, in no promised order (the reindex visits them all).
+
+        No order, because CQL enumerates partitions in token order; read `page_size` at a time."""
         ...
