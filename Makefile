@@ -17,7 +17,8 @@ PROTOS := $(shell find protos -name '*.proto' | sort)
 
 .PHONY: run test venv tools cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick capacity clean
 
-run: venv
+# SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node.
+run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars)
 	$(PY) -m services.runtime.mesh
 
 test: venv tools cassandra-jars check-gen lint

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cassandra import ConsistencyLevel, InvalidRequest
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, ResponseFuture, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
@@ -118,7 +118,23 @@ class CqlDatabase:
         self._commit_listeners: list[Callable[[], None]] = []
 
     async def start(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._blocking, self._connect_and_migrate)
+        """Connect and migrate, waiting for the cluster the way the event bus waits for NATS:
+        health stays NOT_SERVING until both are reachable, so start-up order does not matter."""
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._blocking, self._connect_and_migrate)
+                return
+            except NoHostAvailable as exc:
+                if self._cluster is not None:
+                    self._cluster.shutdown()
+                    self._cluster = None
+                log.warning(
+                    "waiting for CQL",
+                    extra={"contact_points": self.settings.cql_contact_points, "error": str(exc)[:200]},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def stop(self) -> None:
         if self._cluster is not None:

@@ -44,6 +44,19 @@ def nats_command(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+def cassandra_command(settings: Settings) -> list[str]:
+    """A local Apache Cassandra 5.0 node (CQL-compatible with ScyllaDB) from the Maven-fetched jars,
+    for `SHUTTER_STORE=cql make run` on one machine; a cluster sets its own contact points instead."""
+    return [
+        sys.executable, "-m", "tests.support.cassandra", "run",
+        "--port", str(settings.cql_port), "--data", str(settings.data_dir / "cassandra"),
+    ]  # fmt: skip
+
+
+def runs_local_cassandra(settings: Settings) -> bool:
+    return settings.store == "cql" and settings.str_setting("SHUTTER_CQL_LOCAL_NODE", "1") == "1"
+
+
 def service_command(name: str) -> list[str]:
     return [sys.executable, "-m", f"services.{name}"]
 
@@ -98,10 +111,10 @@ def _exec(argv: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for SERVING")
     options = parser.parse_args()
     if options.announce:
-        announce(options.timeout)
+        announce(options.timeout or 60.0)
         return
 
     env = dict(os.environ)
@@ -109,13 +122,17 @@ def main() -> None:
     env.setdefault("PYTHONUNBUFFERED", "1")
     settings = Settings.from_env(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # A first Cassandra start (and the services' schema migrations) takes longer than SQLite.
+    timeout = options.timeout or (240.0 if settings.store == "cql" else 60.0)
     honcho.manager.KILL_WAIT = int(settings.shutdown_grace_seconds) + 3
     manager = honcho.manager.Manager()
     manager.add_process("nats", _exec(nats_command(settings)), env=env)
+    if runs_local_cassandra(settings):
+        manager.add_process("cassandra", _exec(cassandra_command(settings)), env=env)
     for name in SERVICE_NAMES:
         manager.add_process(name, _exec(service_command(name)), env=env)
     manager.add_process("gateway", _exec(gateway_command()), env=env)
-    announce_command = [sys.executable, "-m", "services.runtime.mesh", "--announce", "--timeout", str(options.timeout)]
+    announce_command = [sys.executable, "-m", "services.runtime.mesh", "--announce", "--timeout", str(timeout)]
     manager.add_process("mesh", _exec(announce_command), env=env)
     manager.loop()
     sys.exit(manager.returncode)
