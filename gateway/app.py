@@ -104,6 +104,11 @@ class Gateway:
         self.router = Router(routes_for(CONTRACTS))
         self.limits = Limits.from_settings(settings)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI: Starlette hands every method of every other path here."""
+        response = await self.dispatch(Request(scope, receive))
+        await response(scope, receive, send)
+
     async def dispatch(self, request: Request) -> Response:
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         match = self.router.match(request.method, path)
@@ -142,6 +147,11 @@ class Gateway:
             return rpc_error_response(error, PAYLOAD_TOO_LARGE if oversized else http_status(error.code()))
         except ClientDisconnect:
             return gateway_error_response(GatewayError(grpc.StatusCode.CANCELLED, "the client went away"))
+        except Exception as exc:
+            request_id = request.state.request_id
+            log.error("unhandled error", exc_info=exc, extra={"request_id": request_id, "path": path})
+            error = GatewayError(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
+            return gateway_error_response(error)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -150,12 +160,6 @@ def create_app(settings: Settings) -> Starlette:
 
     async def openapi_json(request: Request) -> JSONResponse:
         return JSONResponse(document)
-
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        request_id = request.state.request_id
-        log.error("unhandled error", exc_info=exc, extra={"request_id": request_id, "path": request.url.path})
-        error = GatewayError(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
-        return gateway_error_response(error)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -166,9 +170,8 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             StarletteRoute("/healthz", healthz, methods=["GET"]),
             StarletteRoute("/openapi.json", openapi_json, methods=["GET"]),
-            StarletteRoute("/{path:path}", gateway.dispatch, methods=None),
+            StarletteRoute("/{path:path}", gateway),
         ],
-        exception_handlers={Exception: internal_error},
         lifespan=lifespan,
     )
     app.state.backends = gateway.backends

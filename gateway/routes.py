@@ -71,10 +71,12 @@ class Template:
         """Bindings (field path → decoded value) when `path` (still percent-encoded) fits."""
         raw = path[1:] if path.startswith("/") else path
         if self.verb is not None:
+            head, _, last = raw.rpartition("/")
+            last = last.replace("%3A", ":").replace("%3a", ":")  # some clients escape the verb's colon
             suffix = ":" + self.verb
-            if not raw.endswith(suffix):
+            if not last.endswith(suffix):
                 return None
-            raw = raw[: -len(suffix)]
+            raw = f"{head}/{last[: -len(suffix)]}" if head else last[: -len(suffix)]
         parts = raw.split("/")
         if self.segments and self.segments[-1] == "**":
             if len(parts) < len(self.segments) - 1:

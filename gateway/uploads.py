@@ -9,7 +9,8 @@ so the service stores nothing).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -170,10 +171,10 @@ def _header_key(key: str, header_field: FieldDescriptor) -> str:
 
 
 async def _stream_form(
-    request: Request, form: _Form, header: Message, header_field: FieldDescriptor, sender: _Sender
+    body: AsyncIterator[bytes], form: _Form, header: Message, header_field: FieldDescriptor, sender: _Sender
 ) -> None:
     file_parts = 0
-    async for body_chunk in request.stream():
+    async for body_chunk in body:
         try:
             form.parser.write(body_chunk)
         except FormParserError as exc:
@@ -194,10 +195,10 @@ async def _stream_form(
         raise invalid_argument(FILE_PART, "the form has no file part")
 
 
-async def _discard_rest(request: Request, budget: int) -> None:
+async def _discard_rest(body: AsyncIterator[bytes], budget: int) -> None:
     """Read (and drop) what the client is still sending, so it can read our error answer."""
     try:
-        async for body_chunk in request.stream():
+        async for body_chunk in body:
             budget -= len(body_chunk)
             if budget < 0:
                 return
@@ -223,12 +224,13 @@ async def upload(
     for key, value in match.bindings.items():
         assign(header, _header_key(key, header_field), [value])
 
+    body = aiter(request.stream())
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     is_form = content_type == b"multipart/form-data"
     declared = request.headers.get("content-length", "")
     slack = FORM_OVERHEAD_BYTES if is_form else 0
     if declared.isdigit() and int(declared) > limits.max_bytes + slack:
-        await _discard_rest(request, limits.max_bytes)
+        await _discard_rest(body, limits.max_bytes)
         raise too_large(limits)
     if is_form and not options.get(b"boundary"):
         raise invalid_argument("content-type", "multipart/form-data needs a boundary")
@@ -237,19 +239,19 @@ async def upload(
     sender = _Sender(call, message_class(route.method.input_type), header_field, data_field, header, limits)
     try:
         if is_form:
-            await _stream_form(request, _Form(options[b"boundary"], data_field.name), header, header_field, sender)
+            await _stream_form(body, _Form(options[b"boundary"], data_field.name), header, header_field, sender)
         else:
-            async for body_chunk in request.stream():
+            async for body_chunk in body:
                 await sender.data(body_chunk)
         await sender.finish()
     except GatewayError:
         call.cancel()
-        await _discard_rest(request, limits.max_bytes)
+        await _discard_rest(body, limits.max_bytes)
         raise
     except ClientDisconnect as exc:
         call.cancel()
         raise GatewayError(grpc.StatusCode.CANCELLED, "the client went away during the upload") from exc
-    except (grpc.aio.AioRpcError, grpc.aio.UsageError, RuntimeError):
-        # The service ended the RPC early (e.g. UNAUTHENTICATED): its status is the answer.
-        await _discard_rest(request, limits.max_bytes)
+    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        # The service ended the RPC early (e.g. UNAUTHENTICATED): its status, awaited below, is the answer.
+        await _discard_rest(body, limits.max_bytes)
     return await call
