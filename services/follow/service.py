@@ -1,18 +1,172 @@
-"""FollowService handlers. Not built yet: every RPC answers UNIMPLEMENTED."""
+"""FollowService handlers: follow, unfollow, lists, counts and is-following checks.
+
+Writes act only for the authenticated follower and only between users the user service knows;
+they are idempotent and emit FollowCreated / FollowDeleted (via the outbox) only when the graph
+actually changed. Reads are open to any authenticated caller: the graph is public.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+import grpc
+
+from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
+from services.follow.sqlite import SCHEMA, SqliteFollowStore
+from services.follow.store import FollowEdge, FollowStore
+from services.runtime import callctx
+from services.runtime.errors import InvalidArgument, NotFound, Violations
+from services.runtime.events import new_meta
+from services.runtime.requests import (
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    timestamp_from_unix_ms,
+    timestamp_or_now,
+)
 from services.runtime.server import Runtime
+from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
+from shutter.user.v1 import user_pb2, user_pb2_grpc
+
+# Feed fan-out pages through followers; large pages keep a 10,000-follower account at 10 calls.
+MAX_LIST_PAGE = 1000
+MAX_CHECK_IDS = 1000
+PURGE_BATCH = 500
+
+Lister = Callable[[int, int | None, int], Awaitable[list[FollowEdge]]]
+
+
+def to_proto(edge: FollowEdge) -> follow_pb2.Follow:
+    return follow_pb2.Follow(
+        follower_id=edge.follower_id,
+        followee_id=edge.followee_id,
+        time_stamp=timestamp_from_unix_ms(edge.time_stamp_ms),
+    )
+
+
+def _edge_ids(follower_id: int, followee_id: int) -> None:
+    """Both ids positive and distinct, every problem named at once."""
+    problems = Violations()
+    problems.check(follower_id > 0, "follower_id", "must be a positive id")
+    problems.check(followee_id > 0, "followee_id", "must be a positive id")
+    problems.raise_if_any()
 
 
 class FollowService(follow_pb2_grpc.FollowServiceServicer):
-    """Inherits the generated UNIMPLEMENTED answers until the follow issue lands."""
+    def __init__(self, runtime: Runtime, store: FollowStore) -> None:
+        self._runtime = runtime
+        self._store = store
+        self._users = runtime.channels.stub("user", user_pb2_grpc.UserServiceStub)
+
+    async def _require_users(self, follower_id: int, followee_id: int) -> None:
+        """NOT_FOUND unless both accounts exist (a deleted user's leftover token cannot follow)."""
+        reply = await self._users.BatchGetUsers(user_pb2.BatchGetUsersRequest(user_ids=[follower_id, followee_id]))
+        found = {user.user_id for user in reply.users}
+        if follower_id not in found:
+            raise NotFound(f"follower {follower_id} does not exist")
+        if followee_id not in found:
+            raise NotFound(f"followee {followee_id} does not exist")
+
+    async def Follow(
+        self, request: follow_pb2.FollowRequest, context: grpc.aio.ServicerContext
+    ) -> follow_pb2.FollowResponse:
+        _edge_ids(request.follower_id, request.followee_id)
+        callctx.require_user(request.follower_id, "follower_id")
+        if request.follower_id == request.followee_id:
+            raise InvalidArgument("followee_id", "cannot follow yourself")
+        stamp = timestamp_or_now(request.time_stamp, "time_stamp")
+        await self._require_users(request.follower_id, request.followee_id)
+        edge = FollowEdge(request.follower_id, request.followee_id, self._runtime.ids.next_id(), stamp.ToMilliseconds())
+        event = events_pb2.FollowCreated(
+            meta=new_meta(self._runtime.ids, self._runtime.name),
+            follower_id=edge.follower_id,
+            followee_id=edge.followee_id,
+            time_stamp=stamp,
+        )
+        stored, created = await self._store.follow(edge, event)
+        return follow_pb2.FollowResponse(follow=to_proto(stored), created=created)
+
+    async def Unfollow(
+        self, request: follow_pb2.UnfollowRequest, context: grpc.aio.ServicerContext
+    ) -> follow_pb2.UnfollowResponse:
+        _edge_ids(request.follower_id, request.followee_id)
+        callctx.require_user(request.follower_id, "follower_id")
+        stamp = timestamp_or_now(request.time_stamp, "time_stamp")
+        event = events_pb2.FollowDeleted(
+            meta=new_meta(self._runtime.ids, self._runtime.name),
+            follower_id=request.follower_id,
+            followee_id=request.followee_id,
+            time_stamp=stamp,
+        )
+        removed = await self._store.unfollow(request.follower_id, request.followee_id, event)
+        return follow_pb2.UnfollowResponse(removed=removed)
+
+    async def _page(
+        self, kind: str, lister: Lister, user_id: int, size: int, token: str
+    ) -> tuple[list[follow_pb2.Follow], str]:
+        """One keyset page, newest first; the cursor names its list and user so it cannot be misused."""
+        if user_id <= 0:
+            raise InvalidArgument("user_id", "must be a positive id")
+        limit = page_size(size, maximum=MAX_LIST_PAGE)
+        position = decode_page_token(token, ("list", "user", "before"))
+        before = None
+        if position is not None:
+            before = position["before"]
+            if position["list"] != kind or position["user"] != user_id or not isinstance(before, int):
+                raise InvalidArgument("page_token", f"is not a {kind} page token for this user")
+        edges = await lister(user_id, before, limit + 1)
+        next_token = ""
+        if len(edges) > limit:
+            edges = edges[:limit]
+            next_token = encode_page_token({"list": kind, "user": user_id, "before": edges[-1].follow_id})
+        return [to_proto(edge) for edge in edges], next_token
+
+    async def ListFollowers(
+        self, request: follow_pb2.ListFollowersRequest, context: grpc.aio.ServicerContext
+    ) -> follow_pb2.ListFollowersResponse:
+        follows, token = await self._page(
+            "followers", self._store.followers, request.user_id, request.page_size, request.page_token
+        )
+        return follow_pb2.ListFollowersResponse(follows=follows, next_page_token=token)
+
+    async def ListFollowees(
+        self, request: follow_pb2.ListFolloweesRequest, context: grpc.aio.ServicerContext
+    ) -> follow_pb2.ListFolloweesResponse:
+        follows, token = await self._page(
+            "followees", self._store.followees, request.user_id, request.page_size, request.page_token
+        )
+        return follow_pb2.ListFolloweesResponse(follows=follows, next_page_token=token)
+
+    async def GetFollowCounts(
+        self, request: follow_pb2.GetFollowCountsRequest, context: grpc.aio.ServicerContext
+    ) -> follow_pb2.GetFollowCountsResponse:
+        if request.user_id <= 0:
+            raise InvalidArgument("user_id", "must be a positive id")
+        counts = await self._store.counts(request.user_id)
+        return follow_pb2.GetFollowCountsResponse(
+            follower_count=counts.follower_count, followee_count=counts.followee_count
+        )
+
+    async def CheckFollowing(
+        self, request: follow_pb2.CheckFollowingRequest, context: grpc.aio.ServicerContext
+    ) -> follow_pb2.CheckFollowingResponse:
+        problems = Violations()
+        problems.check(request.follower_id > 0, "follower_id", "must be a positive id")
+        problems.check(len(request.followee_ids) <= MAX_CHECK_IDS, "followee_ids", f"at most {MAX_CHECK_IDS} ids")
+        problems.check(all(i > 0 for i in request.followee_ids), "followee_ids", "must all be positive ids")
+        problems.raise_if_any()
+        following = await self._store.following(request.follower_id, list(dict.fromkeys(request.followee_ids)))
+        return follow_pb2.CheckFollowingResponse(
+            states=[follow_pb2.FollowState(followee_id=i, following=i in following) for i in request.followee_ids]
+        )
 
 
 def build(runtime: Runtime) -> None:
+    store = SqliteFollowStore(runtime.sqlite(SCHEMA, with_outbox=True))
+    runtime.consume(USER_DELETED_DURABLE, [events_pb2.UserDeleted], UserDeletedHandler(store, PURGE_BATCH))
     runtime.add_servicer(
         follow_pb2_grpc.add_FollowServiceServicer_to_server,
-        FollowService(),
+        FollowService(runtime, store),
         follow_pb2.DESCRIPTOR.services_by_name["FollowService"],
     )

@@ -1,18 +1,182 @@
-"""UserService handlers. Not built yet: every RPC answers UNIMPLEMENTED."""
+"""UserService handlers: sign-up, profiles, sign-in and account deletion.
+
+Handlers validate, authorise (a profile is changed or deleted only by its owner), call the store
+and emit events; storage lives in store.py/sqlite.py and the rules of a valid account in rules.py.
+"""
 
 from __future__ import annotations
 
+import time
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.runtime import callctx
+from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated, Violations
+from services.runtime.events import new_meta
+from services.runtime.requests import require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.user import rules
+from services.user.passwords import Passwords
+from services.user.sqlite import SCHEMA, SqliteUserStore
+from services.user.store import ProfileChange, UsernameTaken, UserRecord, UserStore
+from shutter.events.v1 import events_pb2
 from shutter.user.v1 import user_pb2, user_pb2_grpc
+
+MAX_BATCH_USERS = 500
+UPDATABLE_PATHS = ("display_name", "bio")
+WRONG_CREDENTIALS = "wrong username or password"
+
+
+def to_proto(user: UserRecord) -> user_pb2.User:
+    return user_pb2.User(
+        user_id=user.user_id,
+        username=user.username,
+        display_name=user.display_name,
+        bio=user.bio,
+        created_at=timestamp_from_unix_ms(user.created_at_ms),
+    )
+
+
+def _raise_problems(*checks: tuple[str, str | None]) -> None:
+    """INVALID_ARGUMENT naming every field whose check found a problem."""
+    problems = Violations()
+    for field, problem in checks:
+        if problem:
+            problems.add(field, problem)
+    problems.raise_if_any()
 
 
 class UserService(user_pb2_grpc.UserServiceServicer):
-    """Inherits the generated UNIMPLEMENTED answers until the user issue lands."""
+    def __init__(self, runtime: Runtime, store: UserStore, passwords: Passwords) -> None:
+        self._runtime = runtime
+        self._store = store
+        self._passwords = passwords
+
+    async def CreateUser(
+        self, request: user_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.CreateUserResponse:
+        _raise_problems(
+            ("username", rules.username_problem(request.username)),
+            ("display_name", rules.display_name_problem(request.display_name)),
+            ("bio", rules.bio_problem(request.bio)),
+            ("password", rules.password_problem(request.password)),
+        )
+        # A cheap early answer; the store re-checks inside the write, which settles races.
+        if await self._store.username_taken(rules.username_key(request.username)):
+            raise AlreadyExists(f"username {request.username!r} is taken")
+        password_hash = await self._passwords.hash(request.password)
+        user = UserRecord(
+            user_id=self._runtime.ids.next_id(),
+            username=request.username,
+            display_name=request.display_name,
+            bio=request.bio,
+            created_at_ms=int(time.time() * 1000),
+        )
+        try:
+            await self._store.create(user, password_hash)
+        except UsernameTaken as exc:
+            raise AlreadyExists(f"username {request.username!r} is taken") from exc
+        return user_pb2.CreateUserResponse(user=to_proto(user))
+
+    async def GetUser(
+        self, request: user_pb2.GetUserRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.GetUserResponse:
+        user = await self._store.get(require_id(request.user_id, "user_id"))
+        if user is None:
+            raise NotFound(f"user {request.user_id} not found")
+        return user_pb2.GetUserResponse(user=to_proto(user))
+
+    async def GetUserByUsername(
+        self, request: user_pb2.GetUserByUsernameRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.GetUserByUsernameResponse:
+        problem = rules.username_problem(request.username)
+        if problem:
+            raise InvalidArgument("username", problem)
+        user = await self._store.get_by_username(rules.username_key(request.username))
+        if user is None:
+            raise NotFound(f"username {request.username!r} not found")
+        return user_pb2.GetUserByUsernameResponse(user=to_proto(user))
+
+    async def BatchGetUsers(
+        self, request: user_pb2.BatchGetUsersRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.BatchGetUsersResponse:
+        if len(request.user_ids) > MAX_BATCH_USERS:
+            raise InvalidArgument("user_ids", f"at most {MAX_BATCH_USERS} ids per call")
+        for user_id in request.user_ids:
+            require_id(user_id, "user_ids")
+        wanted = list(dict.fromkeys(request.user_ids))
+        found = await self._store.get_many(wanted)
+        return user_pb2.BatchGetUsersResponse(users=[to_proto(found[i]) for i in wanted if i in found])
+
+    async def UpdateUser(
+        self, request: user_pb2.UpdateUserRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.UpdateUserResponse:
+        require_id(request.user_id, "user_id")
+        callctx.require_user(request.user_id, "user_id")
+        paths = list(request.update_mask.paths) or list(UPDATABLE_PATHS)
+        unknown = [path for path in paths if path not in UPDATABLE_PATHS]
+        if unknown:
+            raise InvalidArgument("update_mask", f"unknown paths {unknown}; updatable: {list(UPDATABLE_PATHS)}")
+        _raise_problems(
+            ("display_name", rules.display_name_problem(request.display_name) if "display_name" in paths else None),
+            ("bio", rules.bio_problem(request.bio) if "bio" in paths else None),
+        )
+        change = ProfileChange(
+            display_name=request.display_name if "display_name" in paths else None,
+            bio=request.bio if "bio" in paths else None,
+        )
+        user = await self._store.update(request.user_id, change)
+        if user is None:
+            raise NotFound(f"user {request.user_id} not found")
+        return user_pb2.UpdateUserResponse(user=to_proto(user))
+
+    async def DeleteUser(
+        self, request: user_pb2.DeleteUserRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.DeleteUserResponse:
+        require_id(request.user_id, "user_id")
+        callctx.require_user(request.user_id, "user_id")
+        event = events_pb2.UserDeleted(meta=new_meta(self._runtime.ids, self._runtime.name), user_id=request.user_id)
+        if not await self._store.delete(request.user_id, event):
+            raise NotFound(f"user {request.user_id} not found")
+        return user_pb2.DeleteUserResponse()
+
+    async def Authenticate(
+        self, request: user_pb2.AuthenticateRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.AuthenticateResponse:
+        problems = Violations()
+        problems.check(bool(request.username), "username", "is required")
+        problems.check(bool(request.password), "password", "is required")
+        problems.check(
+            len(request.password) <= rules.MAX_PASSWORD_CHARS,
+            "password",
+            f"must be at most {rules.MAX_PASSWORD_CHARS} characters",
+        )
+        problems.raise_if_any()
+        key = rules.username_key(request.username)
+        credentials = await self._store.credentials(key)
+        # Always verify (against a dummy hash when the name is unknown) so both misses take as long.
+        stored_hash = credentials.password_hash if credentials else None
+        if not await self._passwords.verify(stored_hash, request.password) or credentials is None:
+            raise Unauthenticated(WRONG_CREDENTIALS)
+        user = await self._store.get(credentials.user_id)
+        if user is None:  # deleted between the two reads
+            raise Unauthenticated(WRONG_CREDENTIALS)
+        if self._passwords.needs_rehash(credentials.password_hash):
+            new_hash = await self._passwords.hash(request.password)
+            await self._store.set_password_hash(key, user.user_id, new_hash)
+        token, expires = self._runtime.tokens.issue_user_token(user.user_id)
+        expires_at = Timestamp()
+        expires_at.FromDatetime(expires)
+        return user_pb2.AuthenticateResponse(access_token=token, expires_at=expires_at, user=to_proto(user))
 
 
 def build(runtime: Runtime) -> None:
+    database = runtime.sqlite(SCHEMA, with_outbox=True)
+    passwords = Passwords(threads=runtime.settings.int_setting("SHUTTER_PASSWORD_HASH_THREADS", 2))
+    runtime.add_component(passwords)
     runtime.add_servicer(
         user_pb2_grpc.add_UserServiceServicer_to_server,
-        UserService(),
+        UserService(runtime, SqliteUserStore(database), passwords),
         user_pb2.DESCRIPTOR.services_by_name["UserService"],
     )

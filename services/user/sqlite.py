@@ -1,0 +1,131 @@
+"""SQLite implementation of the user store (tables laid out as the CQL ones will be)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from services.runtime.outbox import enqueue
+from services.runtime.sqlite import Database
+from services.user import rules
+from services.user.store import Credentials, ProfileChange, UsernameTaken, UserRecord
+from shutter.events.v1 import events_pb2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    user_id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    bio TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users_by_username (
+    username_key TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    password_hash TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+_USER_COLUMNS = "user_id, username, display_name, bio, created_at_ms"
+# SQLite's default limit on bound parameters is far above this; chunks keep statements small.
+_IN_CHUNK = 500
+
+
+def _user(row: tuple | None) -> UserRecord | None:
+    return UserRecord(*row) if row else None
+
+
+class SqliteUserStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, user: UserRecord, password_hash: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            key = rules.username_key(user.username)
+            if conn.execute("SELECT 1 FROM users_by_username WHERE username_key = ?", (key,)).fetchone():
+                raise UsernameTaken(user.username)
+            conn.execute(
+                "INSERT INTO users_by_username (username_key, user_id, password_hash) VALUES (?, ?, ?)",
+                (key, user.user_id, password_hash),
+            )
+            conn.execute(
+                f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                (user.user_id, user.username, user.display_name, user.bio, user.created_at_ms),
+            )
+
+        await self._db.write(work)
+
+    async def username_taken(self, username_key: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            return conn.execute("SELECT 1 FROM users_by_username WHERE username_key = ?", (username_key,)).fetchone()
+
+        return bool(await self._db.read(work))
+
+    async def get(self, user_id: int) -> UserRecord | None:
+        return await self._db.read(
+            lambda conn: _user(
+                conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)).fetchone()
+            )
+        )
+
+    async def get_by_username(self, username_key: str) -> UserRecord | None:
+        def work(conn: sqlite3.Connection) -> UserRecord | None:
+            row = conn.execute(
+                "SELECT user_id FROM users_by_username WHERE username_key = ?", (username_key,)
+            ).fetchone()
+            if row is None:
+                return None
+            return _user(conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", row).fetchone())
+
+        return await self._db.read(work)
+
+    async def get_many(self, user_ids: Sequence[int]) -> dict[int, UserRecord]:
+        def work(conn: sqlite3.Connection) -> dict[int, UserRecord]:
+            found: dict[int, UserRecord] = {}
+            for start in range(0, len(user_ids), _IN_CHUNK):
+                chunk = list(user_ids[start : start + _IN_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id IN ({marks})", chunk):
+                    found[row[0]] = UserRecord(*row)
+            return found
+
+        return await self._db.read(work)
+
+    async def credentials(self, username_key: str) -> Credentials | None:
+        def work(conn: sqlite3.Connection) -> Credentials | None:
+            row = conn.execute(
+                "SELECT user_id, password_hash FROM users_by_username WHERE username_key = ?", (username_key,)
+            ).fetchone()
+            return Credentials(*row) if row else None
+
+        return await self._db.read(work)
+
+    async def set_password_hash(self, username_key: str, user_id: int, password_hash: str) -> None:
+        await self._db.write(
+            lambda conn: conn.execute(
+                "UPDATE users_by_username SET password_hash = ? WHERE username_key = ? AND user_id = ?",
+                (password_hash, username_key, user_id),
+            )
+        )
+
+    async def update(self, user_id: int, change: ProfileChange) -> UserRecord | None:
+        def work(conn: sqlite3.Connection) -> UserRecord | None:
+            if change.display_name is not None:
+                conn.execute("UPDATE users SET display_name = ? WHERE user_id = ?", (change.display_name, user_id))
+            if change.bio is not None:
+                conn.execute("UPDATE users SET bio = ? WHERE user_id = ?", (change.bio, user_id))
+            return _user(conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)).fetchone())
+
+        return await self._db.write(work)
+
+    async def delete(self, user_id: int, event: events_pb2.UserDeleted) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT username FROM users WHERE user_id = ?", (user_id,)).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM users_by_username WHERE username_key = ?", (rules.username_key(row[0]),))
+            enqueue(conn, event)
+            return True
+
+        return await self._db.write(work)

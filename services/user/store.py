@@ -1,0 +1,64 @@
+"""The user store: what UserService needs from a backend, free of SQL.
+
+Two lookups drive the design: by id (profiles, BatchGetUsers) and by case-folded username
+(sign-in, uniqueness). A CQL backend keeps them as `users` and `users_by_username` tables and
+claims a username with a lightweight transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from shutter.events.v1 import events_pb2
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    user_id: int
+    username: str
+    display_name: str
+    bio: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user_id: int
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    """Fields to overwrite; None leaves a field alone."""
+
+    display_name: str | None = None
+    bio: str | None = None
+
+
+class UsernameTaken(Exception):
+    """Another account already holds this username (in any letter case)."""
+
+
+class UserStore(Protocol):
+    async def create(self, user: UserRecord, password_hash: str) -> None:
+        """Store a new account; raises UsernameTaken when the username's key is held."""
+
+    async def username_taken(self, username_key: str) -> bool: ...
+
+    async def get(self, user_id: int) -> UserRecord | None: ...
+
+    async def get_by_username(self, username_key: str) -> UserRecord | None: ...
+
+    async def get_many(self, user_ids: Sequence[int]) -> dict[int, UserRecord]: ...
+
+    async def credentials(self, username_key: str) -> Credentials | None: ...
+
+    async def set_password_hash(self, username_key: str, user_id: int, password_hash: str) -> None: ...
+
+    async def update(self, user_id: int, change: ProfileChange) -> UserRecord | None:
+        """The updated profile, or None when there is no such user."""
+
+    async def delete(self, user_id: int, event: events_pb2.UserDeleted) -> bool:
+        """Remove the account and enqueue `event` with it; False when there was none."""
