@@ -1,18 +1,180 @@
-"""PhotoService handlers. Not built yet: every RPC answers UNIMPLEMENTED."""
+"""PhotoService handlers: validate, authorise, call the uploader or the store, map to protos."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import AsyncIterator
+
+import grpc
+
+from services.photo.blobs import BlobMissing, BlobStore, FilesystemBlobStore, blob_key
+from services.photo.events import UserDeletedHandler
+from services.photo.imaging import DEFAULT_MAX_PIXELS
+from services.photo.sqlite import SCHEMA, SqlitePhotoStore
+from services.photo.staging import Staging
+from services.photo.store import BlobInfo, PhotoRecord, PhotoStore
+from services.photo.sweeper import OrphanSweeper
+from services.photo.uploads import DEFAULT_MAX_UPLOAD_BYTES, Deleter, Uploader
+from services.photo.validation import validate_photo_ids
+from services.photo.workers import ImagePool
+from services.runtime import callctx
+from services.runtime.errors import DataLoss, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.requests import (
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    require_id,
+    timestamp_from_unix_ms,
+)
 from services.runtime.server import Runtime
+from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
+_VARIANT_NAMES = {
+    photo_pb2.PHOTO_VARIANT_ORIGINAL: "original",
+    photo_pb2.PHOTO_VARIANT_DISPLAY: "display",
+    photo_pb2.PHOTO_VARIANT_THUMBNAIL: "thumbnail",
+}
+
+
+def to_proto(photo: PhotoRecord) -> photo_pb2.Photo:
+    return photo_pb2.Photo(
+        photo_id=photo.photo_id,
+        user_id=photo.user_id,
+        title=photo.title,
+        location=photo.location,
+        time_stamp=timestamp_from_unix_ms(photo.time_stamp_ms),
+        tags=list(photo.tags),
+        created_at=timestamp_from_unix_ms(photo.created_at_ms),
+        width=photo.width,
+        height=photo.height,
+        byte_size=photo.original.byte_size,
+        sha256=photo.original.sha256,
+        content_type=photo.original.content_type,
+    )
 
 
 class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
-    """Inherits the generated UNIMPLEMENTED answers until the photo issue lands."""
+    def __init__(self, store: PhotoStore, blobs: BlobStore, uploader: Uploader, deleter: Deleter) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._uploader = uploader
+        self._deleter = deleter
+
+    async def UploadPhoto(
+        self, request_iterator: AsyncIterator[photo_pb2.UploadPhotoRequest], context: grpc.aio.ServicerContext
+    ) -> photo_pb2.UploadPhotoResponse:
+        photo, created = await self._uploader.upload(request_iterator)
+        return photo_pb2.UploadPhotoResponse(photo=to_proto(photo), created=created)
+
+    async def GetPhoto(
+        self, request: photo_pb2.GetPhotoRequest, context: grpc.aio.ServicerContext
+    ) -> photo_pb2.GetPhotoResponse:
+        return photo_pb2.GetPhotoResponse(photo=to_proto(await self._find(request.photo_id)))
+
+    async def BatchGetPhotos(
+        self, request: photo_pb2.BatchGetPhotosRequest, context: grpc.aio.ServicerContext
+    ) -> photo_pb2.BatchGetPhotosResponse:
+        photo_ids = validate_photo_ids(list(request.photo_ids))
+        found = await self._store.get_many(photo_ids) if photo_ids else {}
+        return photo_pb2.BatchGetPhotosResponse(photos=[to_proto(found[i]) for i in photo_ids if i in found])
+
+    async def DownloadPhoto(
+        self, request: photo_pb2.DownloadPhotoRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[photo_pb2.DownloadPhotoResponse]:
+        variant = request.variant or photo_pb2.PHOTO_VARIANT_ORIGINAL
+        if variant not in _VARIANT_NAMES:
+            raise InvalidArgument("variant", "is not a known photo variant")
+        photo = await self._find(request.photo_id)
+        if variant == photo_pb2.PHOTO_VARIANT_ORIGINAL and callctx.acting_user_id() != photo.user_id:
+            # The original keeps its EXIF (GPS and all); only its owner gets it back.
+            raise PermissionDenied("only the owner may download the original; ask for DISPLAY or THUMBNAIL")
+        info = {
+            photo_pb2.PHOTO_VARIANT_ORIGINAL: photo.original,
+            photo_pb2.PHOTO_VARIANT_DISPLAY: photo.display,
+            photo_pb2.PHOTO_VARIANT_THUMBNAIL: photo.thumbnail,
+        }[variant]
+        key = blob_key(photo.photo_id, _VARIANT_NAMES[variant])
+        await self._verify(key, info)
+        yield photo_pb2.DownloadPhotoResponse(
+            info=photo_pb2.ContentInfo(
+                content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
+            )
+        )
+        # Checked again while sending: bytes that changed since the check end the stream in DATA_LOSS.
+        hasher = hashlib.sha256()
+        async for chunk in self._blobs.read(key, DOWNLOAD_CHUNK_BYTES):
+            hasher.update(chunk)
+            yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
+        if hasher.hexdigest() != info.sha256:
+            raise DataLoss(f"stored bytes of photo {photo.photo_id} changed while being sent")
+
+    async def _verify(self, key: str, info: BlobInfo) -> None:
+        """DATA_LOSS unless the stored bytes still hash to what was acknowledged at upload."""
+        try:
+            digest, size = await self._blobs.digest(key)
+        except BlobMissing as exc:
+            raise DataLoss(f"stored bytes for {key} are missing") from exc
+        if digest != info.sha256 or size != info.byte_size:
+            raise DataLoss(f"stored bytes for {key} do not match their checksum")
+
+    async def ListUserPhotos(
+        self, request: photo_pb2.ListUserPhotosRequest, context: grpc.aio.ServicerContext
+    ) -> photo_pb2.ListUserPhotosResponse:
+        user_id = require_id(request.user_id, "user_id")
+        limit = page_size(request.page_size)
+        position = decode_page_token(request.page_token, required=("u", "before"))
+        before: int | None = None
+        if position is not None:
+            if position["u"] != user_id or not isinstance(position["before"], int):
+                raise InvalidArgument("page_token", "does not belong to this listing")
+            before = position["before"]
+        photos = await self._store.list_by_user(user_id, before, limit + 1)
+        page = photos[:limit]
+        next_token = encode_page_token({"u": user_id, "before": page[-1].photo_id}) if len(photos) > limit else ""
+        return photo_pb2.ListUserPhotosResponse(photos=[to_proto(p) for p in page], next_page_token=next_token)
+
+    async def DeletePhoto(
+        self, request: photo_pb2.DeletePhotoRequest, context: grpc.aio.ServicerContext
+    ) -> photo_pb2.DeletePhotoResponse:
+        photo = await self._find(request.photo_id)
+        if callctx.acting_user_id() != photo.user_id:
+            raise PermissionDenied("only the photo's owner may delete it")
+        await self._deleter.delete(photo)
+        return photo_pb2.DeletePhotoResponse()
+
+    async def _find(self, photo_id: int) -> PhotoRecord:
+        photo = await self._store.get(require_id(photo_id, "photo_id"))
+        if photo is None:
+            raise NotFound(f"photo {photo_id} not found")
+        return photo
 
 
 def build(runtime: Runtime) -> None:
+    database = runtime.sqlite(SCHEMA, with_outbox=True)
+    store = SqlitePhotoStore(database)
+    blobs = FilesystemBlobStore(runtime.data_path("blobs"))
+    staging = Staging(runtime.data_path("tmp"))
+    images = ImagePool(
+        runtime.settings.int_setting("SHUTTER_PHOTO_IMAGE_WORKERS", 2),
+        runtime.settings.int_setting("SHUTTER_PHOTO_MAX_PIXELS", DEFAULT_MAX_PIXELS),
+    )
+    for component in (blobs, staging, images, OrphanSweeper(store, blobs)):
+        runtime.add_component(component)
+    deleter = Deleter(store, blobs, runtime.ids, runtime.name)
+    uploader = Uploader(
+        store,
+        blobs,
+        staging,
+        images,
+        runtime.ids,
+        runtime.name,
+        max_bytes=runtime.settings.int_setting("SHUTTER_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+    )
+    runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
     runtime.add_servicer(
         photo_pb2_grpc.add_PhotoServiceServicer_to_server,
-        PhotoService(),
+        PhotoService(store, blobs, uploader, deleter),
         photo_pb2.DESCRIPTOR.services_by_name["PhotoService"],
     )

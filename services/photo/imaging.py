@@ -1,0 +1,133 @@
+"""Image work for uploads: decode the bytes to learn what they are, then render the variants.
+
+Pure functions on file paths, so they run in a worker process (the service's ImagePool) without
+touching the event loop. The format is decided by decoding with a closed list of Pillow decoders,
+never by a claimed content type. Variants are re-encoded from pixels only: orientation applied
+first, then no EXIF (GPS, camera serials), XMP or text chunks survive; the ICC profile is kept so
+colours stay right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+# Decoders we accept, and the content type each one means.
+CONTENT_TYPES: dict[str, str] = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+}
+# Pillow's own default: about 89 megapixels, enough for any camera sensor in use.
+DEFAULT_MAX_PIXELS = 89_478_485
+DISPLAY_LONGEST_SIDE = 1080
+THUMBNAIL_LONGEST_SIDE = 640
+JPEG_QUALITY = 85
+
+
+class UnsupportedImage(ValueError):
+    """The bytes are not a complete JPEG, PNG, WebP or GIF image."""
+
+
+class ImageTooLarge(ValueError):
+    """More pixels than the configured limit (a decompression bomb or just too big)."""
+
+
+@dataclass(frozen=True)
+class RenderedVariant:
+    path: str
+    content_type: str
+    byte_size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What the original turned out to be, and where its variants were written."""
+
+    content_type: str
+    width: int
+    height: int
+    display: RenderedVariant
+    thumbnail: RenderedVariant
+
+
+def render(source: str, out_dir: str, max_pixels: int) -> Rendered:
+    """Decode `source` fully, then write display and thumbnail variants into `out_dir`.
+
+    Raises UnsupportedImage for anything that is not a whole image in an accepted format, and
+    ImageTooLarge when the pixel count exceeds `max_pixels` (checked before decoding the pixels).
+    """
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    with warnings.catch_warnings():
+        # Pillow only warns between the limit and twice the limit; any excess is an error here.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(source, formats=list(CONTENT_TYPES)) as image:
+                kind = image.format or ""
+                image.load()
+                oriented = ImageOps.exif_transpose(image)
+                width, height = oriented.size
+                display = _write_variant(oriented, Path(out_dir) / "display", DISPLAY_LONGEST_SIDE)
+                thumbnail = _write_variant(oriented, Path(out_dir) / "thumbnail", THUMBNAIL_LONGEST_SIDE)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageTooLarge(f"image has more than {max_pixels} pixels") from exc
+        except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise UnsupportedImage(f"not a complete JPEG, PNG, WebP or GIF image ({type(exc).__name__})") from exc
+    if kind not in CONTENT_TYPES:
+        raise UnsupportedImage(f"format {kind!r} is not accepted")
+    return Rendered(CONTENT_TYPES[kind], width, height, display, thumbnail)
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (image.mode == "P" and "transparency" in image.info)
+
+
+def _write_variant(image: Image.Image, stem: Path, longest_side: int) -> RenderedVariant:
+    """Scale down (never up) and re-encode from bare pixels: PNG when transparent, JPEG otherwise."""
+    alpha = _has_alpha(image)
+    converted = image.convert("RGBA" if alpha else "RGB")
+    converted.thumbnail((longest_side, longest_side), Image.Resampling.LANCZOS)
+    # A new image from the raw pixels carries no info dict: no EXIF, XMP, comments or text chunks.
+    bare = Image.frombytes(converted.mode, converted.size, converted.tobytes())
+    icc_profile = image.info.get("icc_profile")
+    extra = {"icc_profile": icc_profile} if icc_profile else {}
+    encoded = io.BytesIO()
+    if alpha:
+        bare.save(encoded, format="PNG", optimize=True, **extra)
+        content_type = "image/png"
+    else:
+        bare.save(encoded, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True, **extra)
+        content_type = "image/jpeg"
+    data = encoded.getvalue()
+    stem.write_bytes(data)
+    return RenderedVariant(str(stem), content_type, len(data), hashlib.sha256(data).hexdigest())
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the service process is gone, even by SIGKILL.
+
+    A spawned pool worker holds both ends of its task queue, so it would wait forever otherwise.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def warm_up() -> bool:
+    """Run once in each worker at start so the first upload does not pay for importing Pillow."""
+    Image.init()
+    return True

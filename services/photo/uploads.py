@@ -1,0 +1,183 @@
+"""Taking a photo in and letting it go, in the order that loses nothing.
+
+Upload: metadata first → stream the bytes to a staging file (hash and size as they come) → decode
+and render variants in a worker process → move the three blobs durably into the blob store → one
+transaction writes the row and its PhotoPosted outbox event → acknowledge. Once the blobs start
+moving, the rest runs to the end even if the client goes away (shielded), so a committed photo
+never loses its blobs; a failure before the commit deletes the blobs it wrote, and a crash leaves
+only unreferenced blobs, which the start-up sweep removes.
+
+Delete: one transaction removes the row and enqueues PhotoDeleted; the blobs go after the commit
+(a crash in between leaves orphans for the sweep, never a row without bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from services.photo.blobs import BlobStore, blob_key
+from services.photo.imaging import ImageTooLarge, Rendered, RenderedVariant, UnsupportedImage
+from services.photo.staging import StagedUpload, Staging
+from services.photo.store import BlobInfo, PhotoRecord, PhotoStore
+from services.photo.validation import validate_metadata
+from services.photo.workers import ImagePool
+from services.runtime import callctx
+from services.runtime.errors import InvalidArgument
+from services.runtime.events import new_meta
+from services.runtime.ids import IdGenerator
+from services.runtime.requests import timestamp_from_unix_ms, timestamp_or_now
+from shutter.events.v1 import events_pb2
+from shutter.photo.v1 import photo_pb2
+
+log = logging.getLogger("shutter.photo.uploads")
+
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+VARIANTS = ("original", "display", "thumbnail")
+
+
+class Uploader:
+    def __init__(
+        self,
+        store: PhotoStore,
+        blobs: BlobStore,
+        staging: Staging,
+        images: ImagePool,
+        ids: IdGenerator,
+        source: str,
+        *,
+        max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._staging = staging
+        self._images = images
+        self._ids = ids
+        self._source = source
+        self._max_bytes = max_bytes
+
+    async def upload(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> tuple[PhotoRecord, bool]:
+        """The stored photo and whether this call created it (False: an idempotent retry)."""
+        metadata = await _first_metadata(requests)
+        validate_metadata(metadata)
+        callctx.require_user(metadata.user_id, "metadata.user_id")
+        if metadata.idempotency_key:
+            earlier = await self._store.by_idempotency_key(metadata.user_id, metadata.idempotency_key)
+            if earlier is not None:
+                return earlier, False
+        staged = await self._staging.begin(self._max_bytes)
+        try:
+            async for request in requests:
+                if request.WhichOneof("payload") != "chunk":
+                    raise InvalidArgument("metadata", "only the first message may carry metadata")
+                await staged.append(request.chunk)
+            sha256 = await staged.finish()
+            if staged.size == 0:
+                raise InvalidArgument("chunk", "the upload carried no image bytes")
+            rendered = await self._render(staged)
+            original = BlobInfo(rendered.content_type, staged.size, sha256)
+            photo = self._describe(metadata, rendered, original)
+            # From here on the photo is as good as stored: finish even if the client cancels.
+            return await asyncio.shield(self._commit(photo, staged, rendered))
+        finally:
+            await asyncio.shield(staged.discard())
+
+    async def _render(self, staged: StagedUpload) -> Rendered:
+        try:
+            return await self._images.render(str(staged.original), str(staged.directory))
+        except UnsupportedImage as exc:
+            raise InvalidArgument("chunk", f"{exc}; accepted: JPEG, PNG, WebP, GIF") from exc
+        except ImageTooLarge as exc:
+            raise InvalidArgument("chunk", str(exc)) from exc
+
+    def _describe(self, metadata: photo_pb2.PhotoMetadata, rendered: Rendered, original: BlobInfo) -> PhotoRecord:
+        """The row to commit, with a fresh time-ordered id."""
+        return PhotoRecord(
+            photo_id=self._ids.next_id(),
+            user_id=metadata.user_id,
+            title=metadata.title,
+            location=metadata.location,
+            time_stamp_ms=timestamp_or_now(metadata.time_stamp, "metadata.time_stamp").ToMilliseconds(),
+            tags=tuple(metadata.tags),
+            created_at_ms=int(time.time() * 1000),
+            width=rendered.width,
+            height=rendered.height,
+            original=original,
+            display=_blob_info(rendered.display),
+            thumbnail=_blob_info(rendered.thumbnail),
+            idempotency_key=metadata.idempotency_key,
+        )
+
+    async def _commit(self, photo: PhotoRecord, staged: StagedUpload, rendered: Rendered) -> tuple[PhotoRecord, bool]:
+        sources = {
+            "original": staged.original,
+            "display": Path(rendered.display.path),
+            "thumbnail": Path(rendered.thumbnail.path),
+        }
+        keys = [blob_key(photo.photo_id, variant) for variant in VARIANTS]
+        try:
+            await asyncio.gather(*(self._blobs.put(key, sources[v]) for key, v in zip(keys, VARIANTS, strict=True)))
+            stored, created = await self._store.create(photo, posted_event(photo, self._ids, self._source))
+        except BaseException:
+            await _delete_quietly(self._blobs, keys)
+            raise
+        if not created:
+            # A concurrent retry with the same key won the race: ours is a duplicate.
+            await _delete_quietly(self._blobs, keys)
+        return stored, created
+
+
+class Deleter:
+    """Deletes a photo: row + PhotoDeleted in one transaction, then its blobs."""
+
+    def __init__(self, store: PhotoStore, blobs: BlobStore, ids: IdGenerator, source: str) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._ids = ids
+        self._source = source
+
+    async def delete(self, photo: PhotoRecord) -> bool:
+        """False when it was already gone (deletes are retried and raced)."""
+        event = events_pb2.PhotoDeleted(
+            meta=new_meta(self._ids, self._source), photo_id=photo.photo_id, user_id=photo.user_id
+        )
+        deleted = await asyncio.shield(self._store.delete(photo.photo_id, event))
+        await asyncio.shield(_delete_quietly(self._blobs, [blob_key(photo.photo_id, v) for v in VARIANTS]))
+        return deleted is not None
+
+
+def posted_event(photo: PhotoRecord, ids: IdGenerator, source: str) -> events_pb2.PhotoPosted:
+    return events_pb2.PhotoPosted(
+        meta=new_meta(ids, source),
+        photo_id=photo.photo_id,
+        user_id=photo.user_id,
+        title=photo.title,
+        location=photo.location,
+        tags=list(photo.tags),
+        time_stamp=timestamp_from_unix_ms(photo.time_stamp_ms),
+        created_at=timestamp_from_unix_ms(photo.created_at_ms),
+    )
+
+
+async def _first_metadata(requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> photo_pb2.PhotoMetadata:
+    async for request in requests:
+        if request.WhichOneof("payload") != "metadata":
+            break
+        return request.metadata
+    raise InvalidArgument("metadata", "the first message must carry the photo's metadata")
+
+
+def _blob_info(variant: RenderedVariant) -> BlobInfo:
+    return BlobInfo(variant.content_type, variant.byte_size, variant.sha256)
+
+
+async def _delete_quietly(blobs: BlobStore, keys: list[str]) -> None:
+    """Best effort: a blob left behind is an orphan the next start-up sweep removes."""
+    for key in keys:
+        try:
+            await blobs.delete(key)
+        except Exception:
+            log.exception("could not delete blob; the start-up sweep will", extra={"key": key})

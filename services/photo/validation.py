@@ -1,0 +1,55 @@
+"""Limits on what an upload's metadata may say; every bad field is named in one answer."""
+
+from __future__ import annotations
+
+from services.runtime.errors import InvalidArgument, Violations
+from services.runtime.requests import timestamp_or_now
+from shutter.photo.v1 import photo_pb2
+
+MAX_TITLE_CHARS = 300
+MAX_LOCATION_CHARS = 200
+MAX_TAGS = 30
+MAX_TAG_CHARS = 100
+MAX_IDEMPOTENCY_KEY_CHARS = 128
+MAX_BATCH_IDS = 100
+
+
+def validate_metadata(metadata: photo_pb2.PhotoMetadata) -> None:
+    """INVALID_ARGUMENT naming each offending field (`metadata.title`, `metadata.tags[3]`, …)."""
+    violations = Violations()
+    violations.check(metadata.user_id > 0, "metadata.user_id", "must be a positive id")
+    violations.check(
+        len(metadata.title) <= MAX_TITLE_CHARS, "metadata.title", f"must be at most {MAX_TITLE_CHARS} characters"
+    )
+    violations.check(
+        len(metadata.location) <= MAX_LOCATION_CHARS,
+        "metadata.location",
+        f"must be at most {MAX_LOCATION_CHARS} characters",
+    )
+    violations.check(len(metadata.tags) <= MAX_TAGS, "metadata.tags", f"must have at most {MAX_TAGS} tags")
+    for index, tag in enumerate(metadata.tags):
+        if not tag.strip():
+            violations.add(f"metadata.tags[{index}]", "must not be blank")
+        elif len(tag) > MAX_TAG_CHARS:
+            violations.add(f"metadata.tags[{index}]", f"must be at most {MAX_TAG_CHARS} characters")
+    violations.check(
+        len(metadata.idempotency_key) <= MAX_IDEMPOTENCY_KEY_CHARS,
+        "metadata.idempotency_key",
+        f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters",
+    )
+    try:
+        timestamp_or_now(metadata.time_stamp, "metadata.time_stamp")
+    except InvalidArgument as exc:
+        violations.extend(exc.violations)
+    violations.raise_if_any()
+
+
+def validate_photo_ids(photo_ids: list[int]) -> list[int]:
+    """Distinct ids in request order, at most MAX_BATCH_IDS."""
+    if len(photo_ids) > MAX_BATCH_IDS:
+        raise InvalidArgument("photo_ids", f"must have at most {MAX_BATCH_IDS} ids")
+    violations = Violations()
+    for index, photo_id in enumerate(photo_ids):
+        violations.check(photo_id > 0, f"photo_ids[{index}]", "must be a positive id")
+    violations.raise_if_any()
+    return list(dict.fromkeys(photo_ids))

@@ -1,0 +1,57 @@
+"""The process pool that does the CPU-bound image work, so the event loop keeps answering RPCs.
+
+Workers are spawned, not forked: forking a process that runs gRPC's threads is unsafe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from services.photo import imaging
+from services.runtime.errors import Unavailable
+
+log = logging.getLogger("shutter.photo.workers")
+
+
+class ImagePool:
+    def __init__(self, workers: int, max_pixels: int) -> None:
+        self._workers = max(workers, 1)
+        self._max_pixels = max_pixels
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=imaging.exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+
+    async def start(self) -> None:
+        self._pool = self._new_pool()
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._pool, imaging.warm_up) for _ in range(self._workers)))
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def render(self, source: str, out_dir: str) -> imaging.Rendered:
+        """Decode and render in a worker; a worker that died (out of memory, say) is replaced."""
+        assert self._pool is not None, "image pool not started"
+        pool = self._pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, imaging.render, source, out_dir, self._max_pixels
+            )
+        except BrokenProcessPool as exc:
+            log.error("image worker died; starting a new pool")
+            if self._pool is pool:
+                self._pool = self._new_pool()
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise Unavailable("image processing failed; retry the upload") from exc
