@@ -1,18 +1,171 @@
-"""CommentService handlers. Not built yet: every RPC answers UNIMPLEMENTED."""
+"""CommentService handlers: validate, authorise, check the photo, call the store, emit events."""
 
 from __future__ import annotations
 
+import time
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.comment.events import PurgeOnDeletion
+from services.comment.sqlite import SCHEMA, SqliteCommentStore
+from services.comment.store import MAX_BATCH, Comment, CommentStore, PhotoGone
+from services.comment.text import clean_text
+from services.runtime.callctx import acting_user_id, require_user
+from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
+from services.runtime.events import new_meta
+from services.runtime.ids import IdGenerator
+from services.runtime.requests import decode_page_token, encode_page_token, page_size, require_id, timestamp_or_now
 from services.runtime.server import Runtime
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
+from shutter.events.v1 import events_pb2
+from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+
+_ORDERS = {
+    comment_pb2.COMMENT_ORDER_UNSPECIFIED: comment_pb2.COMMENT_ORDER_OLDEST_FIRST,
+    comment_pb2.COMMENT_ORDER_OLDEST_FIRST: comment_pb2.COMMENT_ORDER_OLDEST_FIRST,
+    comment_pb2.COMMENT_ORDER_NEWEST_FIRST: comment_pb2.COMMENT_ORDER_NEWEST_FIRST,
+}
+
+
+def _timestamp(micros: int) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromMicroseconds(micros)
+    return stamp
+
+
+def comment_message(comment: Comment) -> comment_pb2.Comment:
+    return comment_pb2.Comment(
+        comment_id=comment.comment_id,
+        photo_id=comment.photo_id,
+        user_id=comment.user_id,
+        text=comment.text,
+        time_stamp=_timestamp(comment.time_stamp_us),
+        created_at=_timestamp(comment.created_at_us),
+    )
 
 
 class CommentService(comment_pb2_grpc.CommentServiceServicer):
-    """Inherits the generated UNIMPLEMENTED answers until the comment issue lands."""
+    def __init__(self, store: CommentStore, photos: photo_pb2_grpc.PhotoServiceStub, ids: IdGenerator, source: str):
+        self._store = store
+        self._photos = photos
+        self._ids = ids
+        self._source = source
+
+    def _event(self, comment: Comment, change: events_pb2.CommentChange) -> events_pb2.CommentChanged:
+        return events_pb2.CommentChanged(
+            meta=new_meta(self._ids, self._source),
+            photo_id=comment.photo_id,
+            comment_id=comment.comment_id,
+            user_id=comment.user_id,
+            change=change,
+        )
+
+    async def _photo(self, photo_id: int) -> photo_pb2.Photo:
+        """The photo, or NOT_FOUND (UNAVAILABLE and the like pass through)."""
+        try:
+            reply = await self._photos.GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(f"photo {photo_id} not found") from exc
+            raise
+        return reply.photo
+
+    async def PostComment(
+        self, request: comment_pb2.PostCommentRequest, context: grpc.aio.ServicerContext
+    ) -> comment_pb2.PostCommentResponse:
+        violations = Violations()
+        violations.check(request.photo_id > 0, "photo_id", "must be a positive id")
+        violations.check(request.user_id > 0, "user_id", "must be a positive id")
+        text = ""
+        try:
+            text = clean_text(request.text)
+        except InvalidArgument as exc:
+            violations.extend(exc.violations)
+        try:
+            time_stamp = timestamp_or_now(request.time_stamp, "time_stamp")
+        except InvalidArgument as exc:
+            violations.extend(exc.violations)
+        violations.raise_if_any()
+        require_user(request.user_id, "user_id")
+        await self._photo(request.photo_id)
+        comment = Comment(
+            comment_id=self._ids.next_id(),
+            photo_id=request.photo_id,
+            user_id=request.user_id,
+            text=text,
+            time_stamp_us=time_stamp.ToMicroseconds(),
+            created_at_us=time.time_ns() // 1000,
+        )
+        try:
+            await self._store.post(comment, self._event(comment, events_pb2.COMMENT_CHANGE_CREATED))
+        except PhotoGone as exc:
+            raise NotFound(f"photo {request.photo_id} not found") from exc
+        return comment_pb2.PostCommentResponse(comment=comment_message(comment))
+
+    async def ListComments(
+        self, request: comment_pb2.ListCommentsRequest, context: grpc.aio.ServicerContext
+    ) -> comment_pb2.ListCommentsResponse:
+        photo_id = require_id(request.photo_id, "photo_id")
+        limit = page_size(request.page_size)
+        if request.order not in _ORDERS:
+            raise InvalidArgument("order", "is not a known CommentOrder")
+        order = _ORDERS[request.order]
+        position = decode_page_token(request.page_token, required=("p", "o", "c"))
+        if position is not None and (position["p"] != photo_id or position["o"] != order):
+            raise InvalidArgument("page_token", "belongs to another photo or order")
+        after = int(position["c"]) if position else None
+        newest_first = order == comment_pb2.COMMENT_ORDER_NEWEST_FIRST
+        comments = await self._store.page(photo_id, limit + 1, after, newest_first)
+        page, more = comments[:limit], len(comments) > limit
+        next_token = encode_page_token({"p": photo_id, "o": order, "c": page[-1].comment_id}) if more else ""
+        return comment_pb2.ListCommentsResponse(comments=[comment_message(c) for c in page], next_page_token=next_token)
+
+    async def DeleteComment(
+        self, request: comment_pb2.DeleteCommentRequest, context: grpc.aio.ServicerContext
+    ) -> comment_pb2.DeleteCommentResponse:
+        """Allowed to the comment's author and to the photo's owner; everyone else PERMISSION_DENIED."""
+        violations = Violations()
+        violations.check(request.photo_id > 0, "photo_id", "must be a positive id")
+        violations.check(request.comment_id > 0, "comment_id", "must be a positive id")
+        violations.raise_if_any()
+        acting = acting_user_id()
+        comment = await self._store.get(request.photo_id, request.comment_id)
+        if comment is None:
+            raise NotFound(f"comment {request.comment_id} not found on photo {request.photo_id}")
+        if comment.user_id != acting:
+            photo = await self._photo(request.photo_id)
+            if photo.user_id != acting:
+                raise PermissionDenied("only the comment's author or the photo's owner may delete it")
+        if not await self._store.delete(
+            request.photo_id, request.comment_id, self._event(comment, events_pb2.COMMENT_CHANGE_DELETED)
+        ):
+            raise NotFound(f"comment {request.comment_id} not found on photo {request.photo_id}")
+        return comment_pb2.DeleteCommentResponse()
+
+    async def BatchGetCommentCounts(
+        self, request: comment_pb2.BatchGetCommentCountsRequest, context: grpc.aio.ServicerContext
+    ) -> comment_pb2.BatchGetCommentCountsResponse:
+        photo_ids = list(request.photo_ids)
+        if len(photo_ids) > MAX_BATCH:
+            raise InvalidArgument("photo_ids", f"at most {MAX_BATCH} per call")
+        if any(photo_id <= 0 for photo_id in photo_ids):
+            raise InvalidArgument("photo_ids", "must all be positive ids")
+        counts = await self._store.counts(photo_ids)
+        return comment_pb2.BatchGetCommentCountsResponse(
+            counts=[
+                comment_pb2.CommentCount(photo_id=p, comment_count=n) for p, n in zip(photo_ids, counts, strict=True)
+            ]
+        )
 
 
 def build(runtime: Runtime) -> None:
+    store = SqliteCommentStore(runtime.sqlite(SCHEMA, with_outbox=True))
+    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
+    purge = PurgeOnDeletion(store)
+    runtime.consume("comment-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)
     runtime.add_servicer(
         comment_pb2_grpc.add_CommentServiceServicer_to_server,
-        CommentService(),
+        CommentService(store, photos, runtime.ids, runtime.name),
         comment_pb2.DESCRIPTOR.services_by_name["CommentService"],
     )

@@ -1,18 +1,150 @@
-"""LikeService handlers. Not built yet: every RPC answers UNIMPLEMENTED."""
+"""LikeService handlers: validate, authorise, check the photo exists, call the store, emit events."""
 
 from __future__ import annotations
 
+import time
+
+import grpc
+
+from services.like.events import PurgeOnDeletion
+from services.like.sqlite import SCHEMA, SqliteLikeStore
+from services.like.store import MAX_BATCH, LikerCursor, LikeStore, PhotoGone, Summary
+from services.runtime.callctx import require_user
+from services.runtime.errors import InvalidArgument, NotFound, Violations
+from services.runtime.events import new_meta
+from services.runtime.ids import IdGenerator
+from services.runtime.requests import (
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    require_id,
+    timestamp_from_unix_ms,
+)
 from services.runtime.server import Runtime
+from shutter.events.v1 import events_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
+from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+
+
+def _summary_message(summary: Summary) -> like_pb2.LikeSummary:
+    return like_pb2.LikeSummary(
+        photo_id=summary.photo_id, like_count=summary.like_count, viewer_has_liked=summary.viewer_has_liked
+    )
+
+
+def _require_photo_and_user(photo_id: int, user_id: int) -> None:
+    violations = Violations()
+    violations.check(photo_id > 0, "photo_id", "must be a positive id")
+    violations.check(user_id > 0, "user_id", "must be a positive id")
+    violations.raise_if_any()
+    require_user(user_id, "user_id")
+
+
+def _viewer(viewer_id: int) -> int:
+    """0 asks for counts only; otherwise has-liked is answered only for the caller themself."""
+    if viewer_id < 0:
+        raise InvalidArgument("viewer_id", "must be a positive id, or 0 for no viewer")
+    if viewer_id:
+        require_user(viewer_id, "viewer_id")
+    return viewer_id
 
 
 class LikeService(like_pb2_grpc.LikeServiceServicer):
-    """Inherits the generated UNIMPLEMENTED answers until the like issue lands."""
+    def __init__(self, store: LikeStore, photos: photo_pb2_grpc.PhotoServiceStub, ids: IdGenerator, source: str):
+        self._store = store
+        self._photos = photos
+        self._ids = ids
+        self._source = source
+
+    def _event(self, photo_id: int, user_id: int, liked: bool) -> events_pb2.LikeChanged:
+        return events_pb2.LikeChanged(
+            meta=new_meta(self._ids, self._source), photo_id=photo_id, user_id=user_id, liked=liked
+        )
+
+    async def _require_photo(self, photo_id: int) -> None:
+        """NOT_FOUND unless the photo service knows the photo (UNAVAILABLE and the like pass through)."""
+        try:
+            await self._photos.GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotFound(f"photo {photo_id} not found") from exc
+            raise
+
+    async def _summary(self, photo_id: int, viewer_id: int) -> like_pb2.LikeSummary:
+        return _summary_message((await self._store.summaries([photo_id], viewer_id))[0])
+
+    async def LikePhoto(
+        self, request: like_pb2.LikePhotoRequest, context: grpc.aio.ServicerContext
+    ) -> like_pb2.LikePhotoResponse:
+        _require_photo_and_user(request.photo_id, request.user_id)
+        await self._require_photo(request.photo_id)
+        event = self._event(request.photo_id, request.user_id, liked=True)
+        try:
+            created = await self._store.like(request.photo_id, request.user_id, int(time.time() * 1000), event)
+        except PhotoGone as exc:
+            raise NotFound(f"photo {request.photo_id} not found") from exc
+        summary = await self._summary(request.photo_id, request.user_id)
+        return like_pb2.LikePhotoResponse(summary=summary, created=created)
+
+    async def UnlikePhoto(
+        self, request: like_pb2.UnlikePhotoRequest, context: grpc.aio.ServicerContext
+    ) -> like_pb2.UnlikePhotoResponse:
+        """No photo check: removing a like that is not there is a successful no-op, even for a deleted photo."""
+        _require_photo_and_user(request.photo_id, request.user_id)
+        removed = await self._store.unlike(
+            request.photo_id, request.user_id, self._event(request.photo_id, request.user_id, liked=False)
+        )
+        summary = await self._summary(request.photo_id, request.user_id)
+        return like_pb2.UnlikePhotoResponse(summary=summary, removed=removed)
+
+    async def GetLikeSummary(
+        self, request: like_pb2.GetLikeSummaryRequest, context: grpc.aio.ServicerContext
+    ) -> like_pb2.GetLikeSummaryResponse:
+        photo_id = require_id(request.photo_id, "photo_id")
+        viewer_id = _viewer(request.viewer_id)
+        return like_pb2.GetLikeSummaryResponse(summary=await self._summary(photo_id, viewer_id))
+
+    async def BatchGetLikeSummaries(
+        self, request: like_pb2.BatchGetLikeSummariesRequest, context: grpc.aio.ServicerContext
+    ) -> like_pb2.BatchGetLikeSummariesResponse:
+        photo_ids = list(request.photo_ids)
+        if len(photo_ids) > MAX_BATCH:
+            raise InvalidArgument("photo_ids", f"at most {MAX_BATCH} per call")
+        if any(photo_id <= 0 for photo_id in photo_ids):
+            raise InvalidArgument("photo_ids", "must all be positive ids")
+        viewer_id = _viewer(request.viewer_id)
+        summaries = await self._store.summaries(photo_ids, viewer_id)
+        return like_pb2.BatchGetLikeSummariesResponse(summaries=[_summary_message(s) for s in summaries])
+
+    async def ListLikers(
+        self, request: like_pb2.ListLikersRequest, context: grpc.aio.ServicerContext
+    ) -> like_pb2.ListLikersResponse:
+        photo_id = require_id(request.photo_id, "photo_id")
+        limit = page_size(request.page_size)
+        position = decode_page_token(request.page_token, required=("p", "t", "u"))
+        if position is not None and position["p"] != photo_id:
+            raise InvalidArgument("page_token", "belongs to another photo")
+        after = LikerCursor(int(position["t"]), int(position["u"])) if position else None
+        likes = await self._store.likers(photo_id, limit + 1, after)
+        page, more = likes[:limit], len(likes) > limit
+        next_token = (
+            encode_page_token({"p": photo_id, "t": page[-1].liked_at_ms, "u": page[-1].user_id}) if more else ""
+        )
+        return like_pb2.ListLikersResponse(
+            likers=[
+                like_pb2.Liker(user_id=like.user_id, liked_at=timestamp_from_unix_ms(like.liked_at_ms)) for like in page
+            ],
+            next_page_token=next_token,
+        )
 
 
 def build(runtime: Runtime) -> None:
+    store = SqliteLikeStore(runtime.sqlite(SCHEMA, with_outbox=True))
+    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
+    purge = PurgeOnDeletion(store)
+    runtime.consume("like-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)
     runtime.add_servicer(
         like_pb2_grpc.add_LikeServiceServicer_to_server,
-        LikeService(),
+        LikeService(store, photos, runtime.ids, runtime.name),
         like_pb2.DESCRIPTOR.services_by_name["LikeService"],
     )

@@ -99,6 +99,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _wrap_unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            budget = context.time_remaining()
             code = grpc.StatusCode.OK
             try:
                 self._begin(method, context)
@@ -108,7 +109,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 await _abort(context, method, exc)
                 raise
             finally:
-                _log_rpc(method, context, code, started)
+                _log_rpc(method, context, code, started, budget)
 
         return wrapped
 
@@ -117,6 +118,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            budget = context.time_remaining()
             code = grpc.StatusCode.OK
             try:
                 self._begin(method, context)
@@ -127,7 +129,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 await _abort(context, method, exc)
                 raise
             finally:
-                _log_rpc(method, context, code, started)
+                _log_rpc(method, context, code, started, budget)
 
         return wrapped
 
@@ -164,7 +166,10 @@ async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseExcept
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {callctx.request_id()})")
 
 
-def _log_rpc(method: str, context: grpc.aio.ServicerContext, code: grpc.StatusCode, started: float) -> None:
+def _log_rpc(
+    method: str, context: grpc.aio.ServicerContext, code: grpc.StatusCode, started: float, budget: float | None
+) -> None:
+    """One line per RPC; `deadline_ms` is what the caller allowed on arrival, so propagation is visible."""
     current = callctx.principal()
     rpc_log.info(
         "rpc",
@@ -172,6 +177,7 @@ def _log_rpc(method: str, context: grpc.aio.ServicerContext, code: grpc.StatusCo
             "method": method,
             "status": code.name,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "deadline_ms": None if budget is None else round(budget * 1000, 1),
             "request_id": callctx.request_id(),
             "user_id": current.user_id if current else None,
         },

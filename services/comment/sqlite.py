@@ -1,0 +1,182 @@
+"""SQLite implementation of CommentStore, with tables laid out the way a Cassandra schema would be.
+
+- comments_by_photo (photo_id, comment_id): ids are time-ordered, so the clustering order is
+  creation order and a page in either direction is one range read.
+- comments_by_user (user_id, photo_id, comment_id): only to find a deleted user's comments.
+- comment_counts (photo_id) → comment_count: a counter kept beside the rows, so counts never scan.
+- deleted_photos (photo_id): a tombstone, so a comment racing a photo's deletion cannot outlive it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from services.comment.store import MAX_BATCH, Comment, PhotoGone
+from services.runtime.outbox import enqueue
+from services.runtime.sqlite import Database
+from shutter.events.v1 import events_pb2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS comments_by_photo (
+    photo_id INTEGER NOT NULL,
+    comment_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    time_stamp_us INTEGER NOT NULL,
+    created_at_us INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, comment_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS comments_by_user (
+    user_id INTEGER NOT NULL,
+    photo_id INTEGER NOT NULL,
+    comment_id INTEGER NOT NULL,
+    PRIMARY KEY (user_id, photo_id, comment_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS comment_counts (
+    photo_id INTEGER PRIMARY KEY,
+    comment_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deleted_photos (
+    photo_id INTEGER PRIMARY KEY
+);
+"""
+
+_COLUMNS = "comment_id, photo_id, user_id, text, time_stamp_us, created_at_us"
+
+# Rows removed per write transaction when purging, so one huge purge never holds the writer long.
+PURGE_CHUNK = 500
+
+
+class SqliteCommentStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def post(self, comment: Comment, event: events_pb2.CommentChanged) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM deleted_photos WHERE photo_id = ?", (comment.photo_id,)).fetchone():
+                raise PhotoGone(comment.photo_id)
+            conn.execute(
+                f"INSERT INTO comments_by_photo ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    comment.comment_id,
+                    comment.photo_id,
+                    comment.user_id,
+                    comment.text,
+                    comment.time_stamp_us,
+                    comment.created_at_us,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO comments_by_user (user_id, photo_id, comment_id) VALUES (?, ?, ?)",
+                (comment.user_id, comment.photo_id, comment.comment_id),
+            )
+            _add_to_count(conn, comment.photo_id, 1)
+            enqueue(conn, event)
+
+        await self._db.write(work)
+
+    async def get(self, photo_id: int, comment_id: int) -> Comment | None:
+        def work(conn: sqlite3.Connection) -> Comment | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM comments_by_photo WHERE photo_id = ? AND comment_id = ?",
+                (photo_id, comment_id),
+            ).fetchone()
+            return Comment(*row) if row else None
+
+        return await self._db.read(work)
+
+    async def delete(self, photo_id: int, comment_id: int, event: events_pb2.CommentChanged) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            if not _remove(conn, photo_id, comment_id):
+                return False
+            enqueue(conn, event)
+            return True
+
+        return await self._db.write(work)
+
+    async def page(self, photo_id: int, limit: int, after_comment_id: int | None, newest_first: bool) -> list[Comment]:
+        direction, comparison = ("DESC", "<") if newest_first else ("ASC", ">")
+        sql = f"SELECT {_COLUMNS} FROM comments_by_photo WHERE photo_id = ?"
+        params: tuple[int, ...] = (photo_id,)
+        if after_comment_id is not None:
+            sql += f" AND comment_id {comparison} ?"
+            params += (after_comment_id,)
+        sql += f" ORDER BY comment_id {direction} LIMIT ?"
+
+        def work(conn: sqlite3.Connection) -> list[Comment]:
+            return [Comment(*row) for row in conn.execute(sql, (*params, limit))]
+
+        return await self._db.read(work)
+
+    async def counts(self, photo_ids: list[int]) -> list[int]:
+        if len(photo_ids) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} photos per batch")
+        unique = sorted(set(photo_ids))
+
+        def work(conn: sqlite3.Connection) -> list[int]:
+            if not unique:
+                return []
+            marks = ",".join("?" * len(unique))
+            found = dict(
+                conn.execute(f"SELECT photo_id, comment_count FROM comment_counts WHERE photo_id IN ({marks})", unique)
+            )
+            return [found.get(photo_id, 0) for photo_id in photo_ids]
+
+        return await self._db.read(work)
+
+    async def purge_photo(self, photo_id: int) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT OR IGNORE INTO deleted_photos (photo_id) VALUES (?)", (photo_id,))
+            rows = conn.execute(
+                "SELECT user_id, comment_id FROM comments_by_photo WHERE photo_id = ?", (photo_id,)
+            ).fetchall()
+            conn.executemany(
+                "DELETE FROM comments_by_user WHERE user_id = ? AND photo_id = ? AND comment_id = ?",
+                [(user_id, photo_id, comment_id) for user_id, comment_id in rows],
+            )
+            conn.execute("DELETE FROM comments_by_photo WHERE photo_id = ?", (photo_id,))
+            conn.execute("DELETE FROM comment_counts WHERE photo_id = ?", (photo_id,))
+            return len(rows)
+
+        return await self._db.write(work)
+
+    async def purge_user(self, user_id: int) -> int:
+        def chunk(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "SELECT photo_id, comment_id FROM comments_by_user WHERE user_id = ? LIMIT ?", (user_id, PURGE_CHUNK)
+            ).fetchall()
+            for photo_id, comment_id in rows:
+                # The by-user row goes even when the comment itself is already gone, so the loop ends.
+                conn.execute(
+                    "DELETE FROM comments_by_user WHERE user_id = ? AND photo_id = ? AND comment_id = ?",
+                    (user_id, photo_id, comment_id),
+                )
+                _remove(conn, photo_id, comment_id)
+            return len(rows)
+
+        dropped = 0
+        while removed := await self._db.write(chunk):
+            dropped += removed
+        return dropped
+
+
+def _remove(conn: sqlite3.Connection, photo_id: int, comment_id: int) -> bool:
+    """Delete one comment from both tables and its count; False when there was none."""
+    row = conn.execute(
+        "DELETE FROM comments_by_photo WHERE photo_id = ? AND comment_id = ? RETURNING user_id", (photo_id, comment_id)
+    ).fetchone()
+    if row is None:
+        return False
+    conn.execute(
+        "DELETE FROM comments_by_user WHERE user_id = ? AND photo_id = ? AND comment_id = ?",
+        (row[0], photo_id, comment_id),
+    )
+    _add_to_count(conn, photo_id, -1)
+    return True
+
+
+def _add_to_count(conn: sqlite3.Connection, photo_id: int, delta: int) -> None:
+    conn.execute("INSERT OR IGNORE INTO comment_counts (photo_id, comment_count) VALUES (?, 0)", (photo_id,))
+    conn.execute(
+        "UPDATE comment_counts SET comment_count = max(comment_count + ?, 0) WHERE photo_id = ?", (delta, photo_id)
+    )

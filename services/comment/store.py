@@ -1,0 +1,54 @@
+"""The comment repository: what CommentService needs from storage, free of any backend's query language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from shutter.events.v1 import events_pb2
+
+# Most photos a batch call may ask about at once (one page of a profile or a feed).
+MAX_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Comment:
+    comment_id: int
+    photo_id: int
+    user_id: int
+    text: str
+    # When the client says it was written, and when we stored it (microseconds since the epoch).
+    time_stamp_us: int
+    created_at_us: int
+
+
+class PhotoGone(Exception):
+    """The photo was deleted (its PhotoDeleted was consumed); it takes no new comments."""
+
+
+class CommentStore(Protocol):
+    async def post(self, comment: Comment, event: events_pb2.CommentChanged) -> None:
+        """Store the comment and enqueue `event` in the same write. Raises PhotoGone for a deleted photo."""
+        ...
+
+    async def get(self, photo_id: int, comment_id: int) -> Comment | None: ...
+
+    async def delete(self, photo_id: int, comment_id: int, event: events_pb2.CommentChanged) -> bool:
+        """Remove it and enqueue `event` in the same write; False (and no event) when it was not there."""
+        ...
+
+    async def page(self, photo_id: int, limit: int, after_comment_id: int | None, newest_first: bool) -> list[Comment]:
+        """A photo's comments in id (= creation) order, strictly after the cursor."""
+        ...
+
+    async def counts(self, photo_ids: list[int]) -> list[int]:
+        """Comment counts, one per id in the order given."""
+        ...
+
+    async def purge_photo(self, photo_id: int) -> int:
+        """Drop a deleted photo's comments and refuse new ones; idempotent. Returns comments dropped."""
+        ...
+
+    async def purge_user(self, user_id: int) -> int:
+        """Drop a deleted user's comments, fixing each photo's count; idempotent. Returns comments dropped."""
+        ...

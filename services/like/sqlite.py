@@ -1,0 +1,164 @@
+"""SQLite implementation of LikeStore, with tables laid out the way a Cassandra schema would be.
+
+- likes_by_photo (photo_id, user_id) → liked_at: has-liked is a point read; the likers index
+  clusters each photo's likes newest first for keyset paging.
+- likes_by_user (user_id, photo_id): only to find a deleted user's likes.
+- like_counts (photo_id) → like_count: a counter kept beside the rows, so counts never scan.
+- deleted_photos (photo_id): a tombstone, so a like racing a photo's deletion cannot outlive it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from services.like.store import MAX_BATCH, Like, LikerCursor, PhotoGone, Summary
+from services.runtime.outbox import enqueue
+from services.runtime.sqlite import Database
+from shutter.events.v1 import events_pb2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS likes_by_photo (
+    photo_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    liked_at INTEGER NOT NULL,
+    PRIMARY KEY (photo_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS likers_newest_first ON likes_by_photo (photo_id, liked_at DESC, user_id DESC);
+CREATE TABLE IF NOT EXISTS likes_by_user (
+    user_id INTEGER NOT NULL,
+    photo_id INTEGER NOT NULL,
+    PRIMARY KEY (user_id, photo_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS like_counts (
+    photo_id INTEGER PRIMARY KEY,
+    like_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deleted_photos (
+    photo_id INTEGER PRIMARY KEY
+);
+"""
+
+# Rows removed per write transaction when purging, so one huge purge never holds the writer long.
+PURGE_CHUNK = 500
+
+
+class SqliteLikeStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def like(self, photo_id: int, user_id: int, liked_at_ms: int, event: events_pb2.LikeChanged) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute("SELECT 1 FROM deleted_photos WHERE photo_id = ?", (photo_id,)).fetchone():
+                raise PhotoGone(photo_id)
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO likes_by_photo (photo_id, user_id, liked_at) VALUES (?, ?, ?)",
+                (photo_id, user_id, liked_at_ms),
+            ).rowcount
+            if not inserted:
+                return False
+            conn.execute("INSERT OR IGNORE INTO likes_by_user (user_id, photo_id) VALUES (?, ?)", (user_id, photo_id))
+            _add_to_count(conn, photo_id, 1)
+            enqueue(conn, event)
+            return True
+
+        return await self._db.write(work)
+
+    async def unlike(self, photo_id: int, user_id: int, event: events_pb2.LikeChanged) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            if not _remove_like(conn, photo_id, user_id):
+                return False
+            enqueue(conn, event)
+            return True
+
+        return await self._db.write(work)
+
+    async def summaries(self, photo_ids: list[int], viewer_id: int) -> list[Summary]:
+        if len(photo_ids) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} photos per batch")
+        unique = sorted(set(photo_ids))
+
+        def work(conn: sqlite3.Connection) -> list[Summary]:
+            if not unique:
+                return []
+            marks = ",".join("?" * len(unique))
+            counts = dict(
+                conn.execute(f"SELECT photo_id, like_count FROM like_counts WHERE photo_id IN ({marks})", unique)
+            )
+            liked: set[int] = set()
+            if viewer_id:
+                liked = {
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT photo_id FROM likes_by_photo WHERE user_id = ? AND photo_id IN ({marks})",
+                        (viewer_id, *unique),
+                    )
+                }
+            return [Summary(pid, counts.get(pid, 0), pid in liked) for pid in photo_ids]
+
+        return await self._db.read(work)
+
+    async def likers(self, photo_id: int, limit: int, after: LikerCursor | None) -> list[Like]:
+        def work(conn: sqlite3.Connection) -> list[Like]:
+            if after is None:
+                rows = conn.execute(
+                    "SELECT user_id, liked_at FROM likes_by_photo WHERE photo_id = ?"
+                    " ORDER BY liked_at DESC, user_id DESC LIMIT ?",
+                    (photo_id, limit),
+                )
+            else:
+                rows = conn.execute(
+                    "SELECT user_id, liked_at FROM likes_by_photo WHERE photo_id = ? AND (liked_at, user_id) < (?, ?)"
+                    " ORDER BY liked_at DESC, user_id DESC LIMIT ?",
+                    (photo_id, after.liked_at_ms, after.user_id, limit),
+                )
+            return [Like(user_id, liked_at) for user_id, liked_at in rows]
+
+        return await self._db.read(work)
+
+    async def purge_photo(self, photo_id: int) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT OR IGNORE INTO deleted_photos (photo_id) VALUES (?)", (photo_id,))
+            users = [
+                row[0] for row in conn.execute("SELECT user_id FROM likes_by_photo WHERE photo_id = ?", (photo_id,))
+            ]
+            conn.executemany(
+                "DELETE FROM likes_by_user WHERE user_id = ? AND photo_id = ?", [(u, photo_id) for u in users]
+            )
+            conn.execute("DELETE FROM likes_by_photo WHERE photo_id = ?", (photo_id,))
+            conn.execute("DELETE FROM like_counts WHERE photo_id = ?", (photo_id,))
+            return len(users)
+
+        return await self._db.write(work)
+
+    async def purge_user(self, user_id: int) -> int:
+        def chunk(conn: sqlite3.Connection) -> int:
+            photos = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT photo_id FROM likes_by_user WHERE user_id = ? LIMIT ?", (user_id, PURGE_CHUNK)
+                )
+            ]
+            for photo_id in photos:
+                _remove_like(conn, photo_id, user_id)
+            return len(photos)
+
+        dropped = 0
+        while removed := await self._db.write(chunk):
+            dropped += removed
+        return dropped
+
+
+def _remove_like(conn: sqlite3.Connection, photo_id: int, user_id: int) -> bool:
+    """Delete one like from both tables and its count; False when there was none."""
+    conn.execute("DELETE FROM likes_by_user WHERE user_id = ? AND photo_id = ?", (user_id, photo_id))
+    removed = conn.execute(
+        "DELETE FROM likes_by_photo WHERE photo_id = ? AND user_id = ?", (photo_id, user_id)
+    ).rowcount
+    if removed:
+        _add_to_count(conn, photo_id, -1)
+    return bool(removed)
+
+
+def _add_to_count(conn: sqlite3.Connection, photo_id: int, delta: int) -> None:
+    conn.execute("INSERT OR IGNORE INTO like_counts (photo_id, like_count) VALUES (?, 0)", (photo_id,))
+    conn.execute("UPDATE like_counts SET like_count = max(like_count + ?, 0) WHERE photo_id = ?", (delta, photo_id))

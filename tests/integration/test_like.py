@@ -1,0 +1,214 @@
+"""LikeService over real gRPC against the real mesh: idempotency, counts, batches, paging, authz, purges."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from shutter.events.v1 import events_pb2
+from shutter.like.v1 import like_pb2, like_pb2_grpc
+from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+from tests.support.mesh import Mesh, auth
+from tests.support.social import (
+    eventually,
+    new_photo,
+    new_user,
+    publish_event,
+    stream_events,
+    user_deleted,
+    violated_fields,
+)
+
+
+def likes(mesh: Mesh) -> like_pb2_grpc.LikeServiceStub:
+    return like_pb2_grpc.LikeServiceStub(mesh.channel("like"))
+
+
+async def like(mesh: Mesh, photo_id: int, user_id: int) -> like_pb2.LikePhotoResponse:
+    return await likes(mesh).LikePhoto(
+        like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=user_id),
+        metadata=auth(mesh.user_token(user_id)),
+        timeout=10,
+    )
+
+
+async def summary(mesh: Mesh, photo_id: int, viewer: int) -> like_pb2.LikeSummary:
+    reply = await likes(mesh).GetLikeSummary(
+        like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=viewer),
+        metadata=auth(mesh.user_token(viewer)),
+        timeout=10,
+    )
+    return reply.summary
+
+
+async def test_like_is_idempotent_and_unlike_reverts(mesh: Mesh) -> None:
+    owner, fan = new_user(), new_user()
+    photo = await new_photo(mesh, owner)
+    first = await like(mesh, photo.photo_id, fan)
+    assert first.created is True
+    assert (first.summary.like_count, first.summary.viewer_has_liked) == (1, True)
+    again = await like(mesh, photo.photo_id, fan)
+    assert again.created is False
+    assert again.summary.like_count == 1
+
+    token = auth(mesh.user_token(fan))
+    request = like_pb2.UnlikePhotoRequest(photo_id=photo.photo_id, user_id=fan)
+    removed = await likes(mesh).UnlikePhoto(request, metadata=token, timeout=10)
+    assert removed.removed is True
+    assert (removed.summary.like_count, removed.summary.viewer_has_liked) == (0, False)
+    assert (await likes(mesh).UnlikePhoto(request, metadata=token, timeout=10)).removed is False
+    assert (await summary(mesh, photo.photo_id, owner)).like_count == 0
+
+
+async def test_like_changed_is_emitted_once_per_change(mesh: Mesh) -> None:
+    owner, fan = new_user(), new_user()
+    photo = await new_photo(mesh, owner)
+    await like(mesh, photo.photo_id, fan)
+    await like(mesh, photo.photo_id, fan)  # no change, no event
+    await likes(mesh).UnlikePhoto(
+        like_pb2.UnlikePhotoRequest(photo_id=photo.photo_id, user_id=fan),
+        metadata=auth(mesh.user_token(fan)),
+        timeout=10,
+    )
+    events = await stream_events(mesh, events_pb2.LikeChanged, lambda e: e.photo_id == photo.photo_id)
+    assert [(e.user_id, e.liked) for e in events] == [(fan, True), (fan, False)]
+    assert all(e.meta.source == "like" and e.meta.event_id > 0 for e in events)
+
+
+async def test_counts_has_liked_and_batch_in_request_order(mesh: Mesh) -> None:
+    owner, fans = new_user(), [new_user() for _ in range(3)]
+    busy, quiet = await new_photo(mesh, owner), await new_photo(mesh, owner)
+    for fan in fans:
+        await like(mesh, busy.photo_id, fan)
+    await like(mesh, quiet.photo_id, fans[0])
+
+    assert (await summary(mesh, busy.photo_id, fans[1])).like_count == 3
+    reply = await likes(mesh).BatchGetLikeSummaries(
+        like_pb2.BatchGetLikeSummariesRequest(photo_ids=[quiet.photo_id, 987654321, busy.photo_id], viewer_id=fans[1]),
+        metadata=auth(mesh.user_token(fans[1])),
+        timeout=10,
+    )
+    assert [(s.photo_id, s.like_count, s.viewer_has_liked) for s in reply.summaries] == [
+        (quiet.photo_id, 1, False),
+        (987654321, 0, False),
+        (busy.photo_id, 3, True),
+    ]
+
+
+async def test_batch_is_capped_and_ids_checked(mesh: Mesh) -> None:
+    viewer = new_user()
+    for ids, in_error in (([*range(1, 102)], "photo_ids"), ([5, 0], "photo_ids")):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await likes(mesh).BatchGetLikeSummaries(
+                like_pb2.BatchGetLikeSummariesRequest(photo_ids=ids, viewer_id=viewer),
+                metadata=auth(mesh.user_token(viewer)),
+                timeout=10,
+            )
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violated_fields(caught.value) == [in_error]
+
+
+async def test_likers_page_newest_first(mesh: Mesh) -> None:
+    owner, fans = new_user(), [new_user() for _ in range(5)]
+    photo = await new_photo(mesh, owner)
+    for fan in fans:
+        await like(mesh, photo.photo_id, fan)
+    token = auth(mesh.user_token(owner))
+    seen: list[int] = []
+    page_token = ""
+    pages = 0
+    while True:
+        reply = await likes(mesh).ListLikers(
+            like_pb2.ListLikersRequest(photo_id=photo.photo_id, page_size=2, page_token=page_token),
+            metadata=token,
+            timeout=10,
+        )
+        seen.extend(liker.user_id for liker in reply.likers)
+        assert all(liker.liked_at.seconds > 0 for liker in reply.likers)
+        pages += 1
+        page_token = reply.next_page_token
+        if not page_token:
+            break
+    assert seen == list(reversed(fans))
+    assert pages == 3
+
+    other = await new_photo(mesh, owner)
+    first = await likes(mesh).ListLikers(
+        like_pb2.ListLikersRequest(photo_id=photo.photo_id, page_size=1), metadata=token
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).ListLikers(
+            like_pb2.ListLikersRequest(photo_id=other.photo_id, page_token=first.next_page_token), metadata=token
+        )
+    assert violated_fields(caught.value) == ["page_token"]
+
+
+@pytest.mark.parametrize(
+    ("photo_id", "user_id", "fields"),
+    [(0, 1, ["photo_id"]), (1, 0, ["user_id"]), (-1, -1, ["photo_id", "user_id"])],
+)
+async def test_bad_ids_are_invalid_argument(mesh: Mesh, photo_id: int, user_id: int, fields: list[str]) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).LikePhoto(
+            like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=user_id), metadata=auth(mesh.user_token(1)), timeout=10
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(caught.value) == fields
+
+
+async def test_liking_as_someone_else_is_denied_and_writes_nothing(mesh: Mesh) -> None:
+    owner, victim, attacker = new_user(), new_user(), new_user()
+    photo = await new_photo(mesh, owner)
+    token = auth(mesh.user_token(attacker))
+    for call, request in (
+        (likes(mesh).LikePhoto, like_pb2.LikePhotoRequest(photo_id=photo.photo_id, user_id=victim)),
+        (likes(mesh).UnlikePhoto, like_pb2.UnlikePhotoRequest(photo_id=photo.photo_id, user_id=victim)),
+        (likes(mesh).GetLikeSummary, like_pb2.GetLikeSummaryRequest(photo_id=photo.photo_id, viewer_id=victim)),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call(request, metadata=token, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert (await summary(mesh, photo.photo_id, victim)).like_count == 0
+
+
+async def test_unknown_photo_is_not_found(mesh: Mesh) -> None:
+    fan = new_user()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await like(mesh, 424242424242, fan)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert (await summary(mesh, 424242424242, fan)).like_count == 0
+
+
+async def test_deleting_the_photo_purges_its_likes(mesh: Mesh) -> None:
+    owner, fans = new_user(), [new_user(), new_user()]
+    photo, kept = await new_photo(mesh, owner), await new_photo(mesh, owner)
+    for fan in fans:
+        await like(mesh, photo.photo_id, fan)
+    await like(mesh, kept.photo_id, fans[0])
+    await photo_pb2_grpc.PhotoServiceStub(mesh.channel("photo")).DeletePhoto(
+        photo_pb2.DeletePhotoRequest(photo_id=photo.photo_id), metadata=auth(mesh.user_token(owner)), timeout=10
+    )
+    after = await eventually(lambda: summary(mesh, photo.photo_id, fans[0]), lambda s: s.like_count == 0)
+    assert (after.like_count, after.viewer_has_liked) == (0, False)
+    listed = await likes(mesh).ListLikers(
+        like_pb2.ListLikersRequest(photo_id=photo.photo_id), metadata=auth(mesh.user_token(owner)), timeout=10
+    )
+    assert list(listed.likers) == []
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await like(mesh, photo.photo_id, fans[1])
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert (await summary(mesh, kept.photo_id, fans[0])).like_count == 1
+
+
+async def test_user_deleted_drops_their_likes_and_fixes_counts(mesh: Mesh) -> None:
+    owner, leaving, staying = new_user(), new_user(), new_user()
+    photos = [await new_photo(mesh, owner) for _ in range(2)]
+    for photo in photos:
+        await like(mesh, photo.photo_id, leaving)
+        await like(mesh, photo.photo_id, staying)
+    event = user_deleted(leaving)
+    await publish_event(mesh, event)
+    await publish_event(mesh, user_deleted(leaving))  # a second deletion event must be harmless
+    for photo in photos:
+        after = await eventually(lambda p=photo: summary(mesh, p.photo_id, staying), lambda s: s.like_count == 1)
+        assert (after.like_count, after.viewer_has_liked) == (1, True)
