@@ -1,18 +1,117 @@
-"""FeedService handlers. Not built yet: every RPC answers UNIMPLEMENTED."""
+"""FeedService: a user's home feed, newest first, with large accounts' posts merged in at read time."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import grpc
+
+from services.feed.fanout import FANOUT_EVENTS, Fanout
+from services.feed.sqlite import SCHEMA, SqliteFeedStore
+from services.feed.store import FeedStore, Post
+from services.runtime.callctx import require_user
+from services.runtime.errors import InvalidArgument
+from services.runtime.requests import (
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    require_id,
+    timestamp_from_unix_ms,
+)
 from services.runtime.server import Runtime
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
+from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
+
+DURABLE = "feed-fanout"
+DEFAULT_LARGE_ACCOUNT_FOLLOWERS = 10_000
+# How many large accounts one CheckFollowing call asks about.
+CHECK_FOLLOWING_BATCH = 100
 
 
 class FeedService(feed_pb2_grpc.FeedServiceServicer):
-    """Inherits the generated UNIMPLEMENTED answers until the feed issue lands."""
+    def __init__(self, store: FeedStore, follow: follow_pb2_grpc.FollowServiceStub) -> None:
+        self._store = store
+        self._follow = follow
+
+    async def GetFeed(
+        self, request: feed_pb2.GetFeedRequest, context: grpc.aio.ServicerContext
+    ) -> feed_pb2.GetFeedResponse:
+        user_id = require_id(request.user_id, "user_id")
+        size = page_size(request.page_size)
+        before = _cursor(request.page_token)
+        require_user(user_id, "user_id")
+
+        # One extra row tells whether another page exists.
+        pushed = await self._store.feed(user_id, before, size + 1)
+        pulled = await self._pulled(user_id, before, size + 1)
+        merged = _merge_newest_first(pushed, pulled)
+        page, more = merged[:size], len(merged) > size
+        return feed_pb2.GetFeedResponse(
+            items=[
+                feed_pb2.FeedItem(
+                    photo_id=post.photo_id, author_id=post.author_id, posted_at=timestamp_from_unix_ms(post.posted_ms)
+                )
+                for post in page
+            ],
+            next_page_token=encode_page_token({"before": page[-1].photo_id}) if more else "",
+        )
+
+    async def _pulled(self, user_id: int, before: int | None, limit: int) -> list[Post]:
+        """Posts of the large accounts the reader follows (never fanned out to anyone)."""
+        large = await self._store.large_accounts()
+        followed: list[int] = []
+        for start in range(0, len(large), CHECK_FOLLOWING_BATCH):
+            reply = await self._follow.CheckFollowing(
+                follow_pb2.CheckFollowingRequest(
+                    follower_id=user_id, followee_ids=large[start : start + CHECK_FOLLOWING_BATCH]
+                )
+            )
+            followed.extend(state.followee_id for state in reply.states if state.following)
+        if not followed:
+            return []
+        return await self._store.pulled_posts(followed, before, limit)
+
+
+def _cursor(token: str) -> int | None:
+    """The photo id the next page starts below: a keyset cursor, stable while new posts arrive."""
+    position = decode_page_token(token, ("before",))
+    if position is None:
+        return None
+    before = position["before"]
+    if not isinstance(before, int) or isinstance(before, bool) or before <= 0:
+        raise InvalidArgument("page_token", "is not a token this service issued")
+    return before
+
+
+def _merge_newest_first(*sources: Sequence[Post]) -> list[Post]:
+    by_id = {post.photo_id: post for source in sources for post in source}
+    return sorted(by_id.values(), key=lambda post: post.photo_id, reverse=True)
 
 
 def build(runtime: Runtime) -> None:
+    settings = runtime.settings
+    store = SqliteFeedStore(
+        runtime.sqlite(SCHEMA),
+        feed_capacity=settings.int_setting("SHUTTER_FEED_CAPACITY", 800),
+    )
+    follow = runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub)
+    fanout = Fanout(
+        store,
+        follow,
+        large_account_followers=settings.int_setting(
+            "SHUTTER_FEED_LARGE_ACCOUNT_FOLLOWERS", DEFAULT_LARGE_ACCOUNT_FOLLOWERS
+        ),
+        followers_page_size=settings.int_setting("SHUTTER_FEED_FOLLOWERS_PAGE_SIZE", 1000),
+        backfill_posts=settings.int_setting("SHUTTER_FEED_FOLLOW_BACKFILL", 50),
+    )
+    runtime.consume(
+        DURABLE,
+        FANOUT_EVENTS,
+        fanout.handle,
+        ack_wait=settings.float_setting("SHUTTER_FEED_ACK_WAIT_SECONDS", 30.0),
+    )
     runtime.add_servicer(
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
-        FeedService(),
+        FeedService(store, follow),
         feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
     )

@@ -1,0 +1,128 @@
+"""Fan-out on write: the JetStream consumer that keeps followers' feeds up to date.
+
+PhotoPosted writes an entry into every follower's feed, one transaction per page of followers —
+except for large accounts (more followers than the threshold), whose posts are only recorded and
+merged into their followers' feeds at read time. FollowCreated backfills the followee's recent
+posts; FollowDeleted, PhotoDeleted and UserDeleted purge. Every step is an idempotent upsert or
+delete, so redelivery after a crash or a failed attempt neither duplicates nor loses an entry.
+
+Events are handled one at a time in stream order (the runtime consumer does that), which is what
+makes a fan-out that raced an unfollow safe: the FollowDeleted behind it purges what it wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from google.protobuf.message import Message
+
+from services.feed.store import FeedStore, Post
+from services.runtime.ids import id_timestamp_ms
+from shutter.events.v1 import events_pb2
+from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
+
+log = logging.getLogger("shutter.feed.fanout")
+
+FANOUT_EVENTS: list[type[Message]] = [
+    events_pb2.PhotoPosted,
+    events_pb2.PhotoDeleted,
+    events_pb2.FollowCreated,
+    events_pb2.FollowDeleted,
+    events_pb2.UserDeleted,
+]
+
+
+def posted_ms(event: events_pb2.PhotoPosted) -> int:
+    """When the post was acknowledged; the photo id's own time when the event lacks it."""
+    if event.HasField("created_at"):
+        return event.created_at.ToMilliseconds()
+    return id_timestamp_ms(event.photo_id)
+
+
+class Fanout:
+    """The event handler behind the feed's durable consumer."""
+
+    def __init__(
+        self,
+        store: FeedStore,
+        follow: follow_pb2_grpc.FollowServiceStub,
+        *,
+        large_account_followers: int,
+        followers_page_size: int = 1000,
+        backfill_posts: int = 50,
+    ) -> None:
+        self._store = store
+        self._follow = follow
+        self._large_account_followers = large_account_followers
+        self._page_size = followers_page_size
+        self._backfill_posts = backfill_posts
+
+    async def handle(self, event: Message) -> None:
+        if isinstance(event, events_pb2.PhotoPosted):
+            await self.photo_posted(event)
+        elif isinstance(event, events_pb2.PhotoDeleted):
+            await self._store.remove_photo(event.photo_id, event.user_id)
+        elif isinstance(event, events_pb2.FollowCreated):
+            await self.follow_created(event)
+        elif isinstance(event, events_pb2.FollowDeleted):
+            await self._store.remove_author_from_feed(event.follower_id, event.followee_id)
+        elif isinstance(event, events_pb2.UserDeleted):
+            await self._store.remove_user(event.user_id)
+
+    async def photo_posted(self, event: events_pb2.PhotoPosted) -> None:
+        started = time.monotonic()
+        post = Post(photo_id=event.photo_id, author_id=event.user_id, posted_ms=posted_ms(event))
+        counts = await self._follow.GetFollowCounts(follow_pb2.GetFollowCountsRequest(user_id=post.author_id))
+        large = counts.follower_count > self._large_account_followers
+        if not await self._store.record_post(post, pulled=large):
+            return  # the photo or its author is already deleted
+        if large:
+            log.info("large account: merged at read time", extra={"photo_id": post.photo_id})
+            return
+        entries = await self._to_followers(post)
+        log.info(
+            "fanned out",
+            extra={
+                "photo_id": post.photo_id,
+                "entries": entries,
+                "ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+
+    async def _to_followers(self, post: Post) -> int:
+        """Page through the author's followers, fetching the next page while writing this one."""
+        written = 0
+        page = await self._followers(post.author_id, "")
+        while True:
+            upcoming = asyncio.ensure_future(self._followers(post.author_id, page.next_page_token)) if (
+                page.next_page_token
+            ) else None  # fmt: skip
+            try:
+                follower_ids = [follow.follower_id for follow in page.follows]
+                if follower_ids:
+                    written += await self._store.add_to_feeds(post, follower_ids)
+            except BaseException:
+                if upcoming is not None:
+                    upcoming.cancel()
+                raise
+            if upcoming is None:
+                return written
+            page = await upcoming
+
+    async def _followers(self, user_id: int, token: str) -> follow_pb2.ListFollowersResponse:
+        request = follow_pb2.ListFollowersRequest(user_id=user_id, page_size=self._page_size, page_token=token)
+        return await self._follow.ListFollowers(request)
+
+    async def follow_created(self, event: events_pb2.FollowCreated) -> None:
+        # A redelivered FollowCreated may arrive after the FollowDeleted that undid it: ask the
+        # follow service, the source of truth, before backfilling.
+        reply = await self._follow.CheckFollowing(
+            follow_pb2.CheckFollowingRequest(follower_id=event.follower_id, followee_ids=[event.followee_id])
+        )
+        if not any(state.following for state in reply.states if state.followee_id == event.followee_id):
+            return
+        posts = await self._store.recent_posts(event.followee_id, self._backfill_posts)
+        if posts:
+            await self._store.add_to_feed(event.follower_id, posts)

@@ -1,0 +1,117 @@
+"""The pull path: a large account's posts reach followers at read time, not through fan-out.
+
+A mesh of its own with the large-account threshold at 2 followers, so three followers make one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
+from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+from tests.support.feeds import feed_items, feed_page, feed_photo_ids, wait_until
+from tests.support.mesh import Mesh
+from tests.support.photos import make_jpeg, upload
+from tests.support.users import SignedUp, sign_up_many
+
+JPEG = make_jpeg(32, 24)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+async def small_threshold_mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Mesh]:
+    running = Mesh(
+        Path(tmp_path_factory.mktemp("feed-large")),
+        services=("user", "follow", "photo", "feed"),
+        extra_env={"SHUTTER_FEED_LARGE_ACCOUNT_FOLLOWERS": "2"},
+    )
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.close()
+
+
+async def has(mesh: Mesh, reader: SignedUp, *photo_ids: int) -> bool:
+    """Whether every one of photo_ids is in the reader's feed."""
+    return set(photo_ids) <= set(await feed_photo_ids(mesh, reader.user_id))
+
+
+def feed_db_rows(mesh: Mesh, photo_id: int) -> int:
+    """Fan-out rows for a photo, read straight from the feed's database (read-only, WAL-safe)."""
+    path = mesh.workdir / "data" / "feed" / "feed.db"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT count(*) FROM feed WHERE photo_id = ?", (photo_id,)).fetchone()[0]
+
+
+async def test_large_accounts_posts_are_merged_at_read_time(small_threshold_mesh: Mesh) -> None:
+    mesh = small_threshold_mesh
+    star, fan1, fan2, fan3, small, stranger = await sign_up_many(mesh, 6, "large")
+    for fan in (fan1, fan2, fan3):
+        await fan.follow(mesh, star)
+    await fan1.follow(mesh, small)
+    fanned_out = await upload(mesh, small.token, small.user_id, JPEG, title="small account")
+    pulled = await upload(mesh, star.token, star.user_id, JPEG, title="large account")
+
+    for fan in (fan1, fan2, fan3):
+        assert await wait_until(lambda f=fan: has(mesh, f, pulled.photo_id)), mesh.log_tail("feed")
+    assert await wait_until(lambda: has(mesh, fan1, fanned_out.photo_id))
+    # Both kinds merge in id (time) order, with the right author.
+    items = await feed_items(mesh, fan1.user_id)
+    assert [(i.photo_id, i.author_id) for i in items] == sorted(
+        [(pulled.photo_id, star.user_id), (fanned_out.photo_id, small.user_id)], reverse=True
+    )
+    # The large account's post was never written into anyone's feed; the small one's was.
+    assert feed_db_rows(mesh, pulled.photo_id) == 0
+    assert feed_db_rows(mesh, fanned_out.photo_id) == 1
+    assert await feed_photo_ids(mesh, stranger.user_id) == []
+
+    # Unfollowing stops the merge at once; deleting the post removes it for everyone.
+    await follow_pb2_grpc.FollowServiceStub(mesh.channel("follow")).Unfollow(
+        follow_pb2.UnfollowRequest(follower_id=fan3.user_id, followee_id=star.user_id),
+        metadata=fan3.metadata,
+        timeout=10,
+    )
+    assert await feed_photo_ids(mesh, fan3.user_id) == []
+    await photo_pb2_grpc.PhotoServiceStub(mesh.channel("photo")).DeletePhoto(
+        photo_pb2.DeletePhotoRequest(photo_id=pulled.photo_id), metadata=star.metadata, timeout=10
+    )
+    for fan in (fan1, fan2):
+        assert await wait_until(lambda f=fan: _lacks(mesh, f, pulled.photo_id))
+
+
+async def _lacks(mesh: Mesh, reader: SignedUp, photo_id: int) -> bool:
+    return not await has(mesh, reader, photo_id)
+
+
+async def test_paging_merges_pulled_posts_without_gaps_or_repeats(small_threshold_mesh: Mesh) -> None:
+    mesh = small_threshold_mesh
+    star, other, fan, extra1, extra2 = await sign_up_many(mesh, 5, "largepage")
+    for follower in (fan, extra1, extra2):
+        await follower.follow(mesh, star)
+    await fan.follow(mesh, other)
+    posts = []
+    for i in range(4):
+        posts.append(await upload(mesh, star.token, star.user_id, JPEG, title=f"star{i}"))
+        posts.append(await upload(mesh, other.token, other.user_id, JPEG, title=f"other{i}"))
+    assert await wait_until(lambda: has(mesh, fan, posts[-1].photo_id, posts[-2].photo_id))
+    assert await wait_until(lambda: _count_is(mesh, fan, len(posts)))
+
+    seen: list[int] = []
+    token = ""
+    while True:
+        reply = await feed_page(mesh, fan.user_id, page_size=3, page_token=token)
+        seen.extend(i.photo_id for i in reply.items)
+        token = reply.next_page_token
+        if not token:
+            break
+    assert seen == sorted((p.photo_id for p in posts), reverse=True)
+
+
+async def _count_is(mesh: Mesh, reader: SignedUp, count: int) -> bool:
+    return len(await feed_photo_ids(mesh, reader.user_id)) == count

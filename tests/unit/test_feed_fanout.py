@@ -1,0 +1,160 @@
+"""Fan-out decisions against an in-memory follow graph: paging, large accounts, backfill, purges."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from services.feed.fanout import Fanout, posted_ms
+from services.feed.sqlite import SCHEMA, SqliteFeedStore
+from services.runtime.ids import IdGenerator, id_timestamp_ms
+from services.runtime.requests import decode_page_token, encode_page_token
+from services.runtime.sqlite import Database
+from shutter.events.v1 import events_pb2
+from shutter.follow.v1 import follow_pb2
+
+
+class FollowGraph:
+    """Answers the follow RPCs the fan-out uses, as the follow service's contract says."""
+
+    def __init__(self) -> None:
+        self.followers: dict[int, list[int]] = {}
+        self.pages_served = 0
+
+    def follow(self, follower_id: int, followee_id: int) -> None:
+        self.followers.setdefault(followee_id, []).append(follower_id)
+
+    def unfollow(self, follower_id: int, followee_id: int) -> None:
+        self.followers[followee_id].remove(follower_id)
+
+    async def GetFollowCounts(self, request: follow_pb2.GetFollowCountsRequest) -> follow_pb2.GetFollowCountsResponse:
+        return follow_pb2.GetFollowCountsResponse(follower_count=len(self.followers.get(request.user_id, [])))
+
+    async def ListFollowers(self, request: follow_pb2.ListFollowersRequest) -> follow_pb2.ListFollowersResponse:
+        self.pages_served += 1
+        everyone = self.followers.get(request.user_id, [])
+        start = (decode_page_token(request.page_token) or {"at": 0})["at"]
+        page = everyone[start : start + request.page_size]
+        more = start + request.page_size < len(everyone)
+        return follow_pb2.ListFollowersResponse(
+            follows=[follow_pb2.Follow(follower_id=f, followee_id=request.user_id) for f in page],
+            next_page_token=encode_page_token({"at": start + request.page_size}) if more else "",
+        )
+
+    async def CheckFollowing(self, request: follow_pb2.CheckFollowingRequest) -> follow_pb2.CheckFollowingResponse:
+        return follow_pb2.CheckFollowingResponse(
+            states=[
+                follow_pb2.FollowState(followee_id=f, following=request.follower_id in self.followers.get(f, []))
+                for f in request.followee_ids
+            ]
+        )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteFeedStore]:
+    database = Database(tmp_path / "feed.db", SCHEMA)
+    await database.start()
+    try:
+        yield SqliteFeedStore(database)
+    finally:
+        await database.stop()
+
+
+@pytest.fixture
+def graph() -> FollowGraph:
+    return FollowGraph()
+
+
+@pytest.fixture
+def fanout(store: SqliteFeedStore, graph: FollowGraph) -> Fanout:
+    return Fanout(store, graph, large_account_followers=50, followers_page_size=7, backfill_posts=3)  # type: ignore[arg-type]
+
+
+ids = IdGenerator(3)
+
+
+def posted(author_id: int) -> events_pb2.PhotoPosted:
+    return events_pb2.PhotoPosted(photo_id=ids.next_id(), user_id=author_id)
+
+
+async def feed_ids(store: SqliteFeedStore, user_id: int) -> list[int]:
+    return [p.photo_id for p in await store.feed(user_id, None, 1000)]
+
+
+async def test_post_reaches_every_follower_across_pages_once(
+    fanout: Fanout, store: SqliteFeedStore, graph: FollowGraph
+) -> None:
+    for follower in range(1, 31):
+        graph.follow(follower, 500)
+    event = posted(500)
+    await fanout.handle(event)
+    await fanout.handle(event)  # redelivered
+    assert graph.pages_served == 2 * 5  # 30 followers in pages of 7
+    for follower in range(1, 31):
+        assert await feed_ids(store, follower) == [event.photo_id]
+    assert await feed_ids(store, 500) == []
+
+
+async def test_large_account_is_recorded_not_fanned_out(
+    fanout: Fanout, store: SqliteFeedStore, graph: FollowGraph
+) -> None:
+    for follower in range(1, 52):
+        graph.follow(follower, 600)
+    event = posted(600)
+    await fanout.handle(event)
+    assert graph.pages_served == 0
+    assert await feed_ids(store, 1) == []
+    assert await store.large_accounts() == [600]
+    assert [p.photo_id for p in await store.pulled_posts([600], None, 10)] == [event.photo_id]
+
+
+async def test_follow_backfills_recent_posts_and_unfollow_purges(
+    fanout: Fanout, store: SqliteFeedStore, graph: FollowGraph
+) -> None:
+    events = [posted(700) for _ in range(5)]
+    for event in events:
+        await fanout.handle(event)
+    graph.follow(9, 700)
+    await fanout.handle(events_pb2.FollowCreated(follower_id=9, followee_id=700))
+    assert await feed_ids(store, 9) == [e.photo_id for e in reversed(events)][:3]
+    graph.unfollow(9, 700)
+    await fanout.handle(events_pb2.FollowDeleted(follower_id=9, followee_id=700))
+    assert await feed_ids(store, 9) == []
+    # A late copy of the FollowCreated (the follow is gone) backfills nothing.
+    await fanout.handle(events_pb2.FollowCreated(follower_id=9, followee_id=700))
+    assert await feed_ids(store, 9) == []
+
+
+async def test_photo_deleted_before_a_redelivered_post_stays_deleted(
+    fanout: Fanout, store: SqliteFeedStore, graph: FollowGraph
+) -> None:
+    graph.follow(1, 800)
+    event = posted(800)
+    await fanout.handle(event)
+    await fanout.handle(events_pb2.PhotoDeleted(photo_id=event.photo_id, user_id=800))
+    await fanout.handle(event)
+    assert await feed_ids(store, 1) == []
+
+
+async def test_user_deleted_purges_their_entries_and_feed(
+    fanout: Fanout, store: SqliteFeedStore, graph: FollowGraph
+) -> None:
+    graph.follow(1, 900)
+    graph.follow(900, 901)
+    theirs, followed = posted(900), posted(901)
+    await fanout.handle(theirs)
+    await fanout.handle(followed)
+    await fanout.handle(events_pb2.UserDeleted(user_id=900))
+    assert await feed_ids(store, 1) == []
+    assert await feed_ids(store, 900) == []
+    await fanout.handle(followed)  # redelivered after the delete
+    assert await feed_ids(store, 900) == []
+
+
+def test_posted_time_comes_from_the_event_or_the_id() -> None:
+    event = posted(1)
+    assert posted_ms(event) == id_timestamp_ms(event.photo_id)
+    event.created_at.FromMilliseconds(1_750_000_000_123)
+    assert posted_ms(event) == 1_750_000_000_123
