@@ -1,18 +1,108 @@
-"""SearchService handlers. Not built yet: every RPC answers UNIMPLEMENTED."""
+"""SearchService handlers: validate the query, turn it into terms, page through the index.
+
+Any authenticated caller may search (the server interceptor enforces the token).
+
+Hits come from the index's own documents, so a search never waits on the photo service. Pages are
+keyset pages on photo_id (ids are time-ordered, so this is newest first); the opaque token carries
+the last id and a fingerprint of the query, so a token cannot be replayed against another query.
+"""
 
 from __future__ import annotations
 
+import hashlib
+
+from services.runtime.errors import InvalidArgument, Violations
+from services.runtime.requests import decode_page_token, encode_page_token, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.search.indexer import start_indexer
+from services.search.normalise import Term, query_terms, tag_key, words
+from services.search.sqlite import SCHEMA, SqliteSearchStore
+from services.search.store import IndexedPhoto, SearchStore
 from shutter.search.v1 import search_pb2, search_pb2_grpc
+
+MAX_TAG_CHARS = 100
+MAX_TEXT_CHARS = 200
+MAX_LOCATION_CHARS = 200
+MAX_WORDS_PER_FIELD = 8
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+def validate_query(request: search_pb2.SearchPhotosRequest) -> list[Term]:
+    """The terms every hit must carry; INVALID_ARGUMENT naming each bad field."""
+    violations = Violations()
+    if not (request.tag.strip() or request.text.strip() or request.location.strip()):
+        for field in ("tag", "text", "location"):
+            violations.add(field, "give at least one of tag, text or location")
+        violations.raise_if_any()
+    if len(request.tag) > MAX_TAG_CHARS:
+        violations.add("tag", f"must be at most {MAX_TAG_CHARS} characters")
+    elif request.tag.strip() and not tag_key(request.tag):
+        violations.add("tag", "has no letters or digits")
+    for field, value, limit in (
+        ("text", request.text, MAX_TEXT_CHARS),
+        ("location", request.location, MAX_LOCATION_CHARS),
+    ):
+        if len(value) > limit:
+            violations.add(field, f"must be at most {limit} characters")
+        elif value.strip() and not words(value):
+            violations.add(field, "has no letters or digits")
+        elif len(set(words(value))) > MAX_WORDS_PER_FIELD:
+            violations.add(field, f"must have at most {MAX_WORDS_PER_FIELD} distinct words")
+    violations.raise_if_any()
+    return query_terms(request.tag, request.text, request.location)
+
+
+def query_fingerprint(terms: list[Term]) -> str:
+    digest = hashlib.sha256("\x00".join(f"{t.kind.value}:{t.text}" for t in terms).encode())
+    return digest.hexdigest()[:16]
+
+
+def to_hit(photo: IndexedPhoto) -> search_pb2.SearchHit:
+    return search_pb2.SearchHit(
+        photo_id=photo.photo_id,
+        user_id=photo.user_id,
+        title=photo.title,
+        location=photo.location,
+        tags=list(photo.tags),
+        created_at=timestamp_from_unix_ms(photo.created_at_ms),
+    )
 
 
 class SearchService(search_pb2_grpc.SearchServiceServicer):
-    """Inherits the generated UNIMPLEMENTED answers until the search issue lands."""
+    def __init__(self, store: SearchStore) -> None:
+        self._store = store
+
+    async def SearchPhotos(
+        self, request: search_pb2.SearchPhotosRequest, context: object
+    ) -> search_pb2.SearchPhotosResponse:
+        terms = validate_query(request)
+        limit = page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        fingerprint = query_fingerprint(terms)
+        position = decode_page_token(request.page_token, ("before", "query"))
+        before: int | None = None
+        if position is not None:
+            if position["query"] != fingerprint or not isinstance(position["before"], int):
+                raise InvalidArgument("page_token", "belongs to a different query")
+            before = position["before"]
+        found = await self._store.search(terms, before, limit + 1)
+        page = found[:limit]
+        token = ""
+        if len(found) > limit:
+            token = encode_page_token({"before": page[-1].photo_id, "query": fingerprint})
+        return search_pb2.SearchPhotosResponse(hits=[to_hit(p) for p in page], next_page_token=token)
+
+
+def open_store(runtime: Runtime) -> SearchStore:
+    """The index the service and the reindex command share."""
+    return SqliteSearchStore(runtime.sqlite(SCHEMA))
 
 
 def build(runtime: Runtime) -> None:
+    store = open_store(runtime)
+    start_indexer(runtime, store)
     runtime.add_servicer(
         search_pb2_grpc.add_SearchServiceServicer_to_server,
-        SearchService(),
+        SearchService(store),
         search_pb2.DESCRIPTOR.services_by_name["SearchService"],
     )

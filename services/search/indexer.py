@@ -1,0 +1,59 @@
+"""The JetStream consumer that keeps the index: PhotoPosted files a photo, PhotoDeleted removes it.
+
+Both handlers are idempotent (upsert by photo id; tombstone + delete), so redelivery, restarts and
+replays change nothing. Order does not matter either: a delete that arrives before its post leaves a
+tombstone the post then respects. UserDeleted needs no consumer here: the photo service deletes the
+user's photos and emits PhotoDeleted for each.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from google.protobuf.message import Message
+
+from services.runtime.server import Runtime
+from services.search.normalise import Term, document_terms
+from services.search.store import IndexedPhoto, SearchStore
+from shutter.events.v1 import events_pb2
+
+log = logging.getLogger("shutter.search.indexer")
+
+DURABLE = "search-indexer"
+
+
+def indexed_photo(
+    photo_id: int, user_id: int, title: str, location: str, tags: list[str], created_at_ms: int
+) -> tuple[IndexedPhoto, list[Term]]:
+    """The document and its terms, built the same way from an event or from the photo service."""
+    document = IndexedPhoto(photo_id, user_id, title, location, tuple(tags), created_at_ms)
+    return document, document_terms(title, location, tags)
+
+
+class SearchIndexer:
+    def __init__(self, store: SearchStore) -> None:
+        self._store = store
+
+    async def handle(self, event: Message) -> None:
+        if isinstance(event, events_pb2.PhotoPosted):
+            await self.photo_posted(event)
+        elif isinstance(event, events_pb2.PhotoDeleted):
+            await self._store.remove_photo(event.photo_id)
+
+    async def photo_posted(self, event: events_pb2.PhotoPosted) -> None:
+        document, terms = indexed_photo(
+            event.photo_id,
+            event.user_id,
+            event.title,
+            event.location,
+            list(event.tags),
+            event.created_at.ToMilliseconds(),
+        )
+        if not await self._store.index_photo(document, terms):
+            log.info("skipped a deleted photo", extra={"photo_id": event.photo_id})
+
+
+def start_indexer(runtime: Runtime, store: SearchStore) -> SearchIndexer:
+    indexer = SearchIndexer(store)
+    runtime.consume(DURABLE, [events_pb2.PhotoPosted, events_pb2.PhotoDeleted], indexer.handle)
+    return indexer

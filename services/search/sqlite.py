@@ -1,0 +1,186 @@
+"""SQLite implementation of the search index, with tables laid out the way the CQL one will be.
+
+postings(term_kind, term, photo_id DESC) is the reverse index: one partition per term, newest photo
+first, so a single-term page is one range read. term_stats keeps each posting list's length so a
+multi-term query can drive from the rarest list and probe the others by primary key (CROSS JOIN
+fixes SQLite's join order to the one we chose). docs answers the hits; tombstones remember deletes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+
+from services.runtime.sqlite import Database
+from services.search.normalise import Term, TermKind
+from services.search.store import IndexedPhoto
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS postings (
+    term_kind TEXT NOT NULL,
+    term TEXT NOT NULL,
+    photo_id INTEGER NOT NULL,
+    PRIMARY KEY (term_kind, term, photo_id DESC)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS term_stats (
+    term_kind TEXT NOT NULL,
+    term TEXT NOT NULL,
+    postings INTEGER NOT NULL,
+    PRIMARY KEY (term_kind, term)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS docs (
+    photo_id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    location TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_by_user ON docs (user_id, photo_id DESC);
+CREATE TABLE IF NOT EXISTS tombstones (
+    photo_id INTEGER PRIMARY KEY,
+    deleted_at_ms INTEGER NOT NULL
+);
+"""
+
+_DOC_COLUMNS = "d.photo_id, d.user_id, d.title, d.location, d.tags, d.created_at_ms"
+
+
+def _doc(row: sqlite3.Row | tuple) -> IndexedPhoto:
+    photo_id, user_id, title, location, tags, created_at_ms = row
+    return IndexedPhoto(photo_id, user_id, title, location, tuple(json.loads(tags)), created_at_ms)
+
+
+def _add_posting(conn: sqlite3.Connection, term: Term, photo_id: int) -> None:
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO postings (term_kind, term, photo_id) VALUES (?, ?, ?)", (term.kind, term.text, photo_id)
+    )
+    if cursor.rowcount:
+        conn.execute(
+            "INSERT INTO term_stats (term_kind, term, postings) VALUES (?, ?, 1) "
+            "ON CONFLICT (term_kind, term) DO UPDATE SET postings = postings + 1",
+            (term.kind, term.text),
+        )
+
+
+def _drop_posting(conn: sqlite3.Connection, term: Term, photo_id: int) -> None:
+    cursor = conn.execute(
+        "DELETE FROM postings WHERE term_kind = ? AND term = ? AND photo_id = ?", (term.kind, term.text, photo_id)
+    )
+    if cursor.rowcount:
+        conn.execute(
+            "UPDATE term_stats SET postings = postings - 1 WHERE term_kind = ? AND term = ?", (term.kind, term.text)
+        )
+        conn.execute(
+            "DELETE FROM term_stats WHERE term_kind = ? AND term = ? AND postings <= 0", (term.kind, term.text)
+        )
+
+
+def _stored_terms(conn: sqlite3.Connection, photo_id: int) -> list[Term] | None:
+    row = conn.execute("SELECT terms FROM docs WHERE photo_id = ?", (photo_id,)).fetchone()
+    if row is None:
+        return None
+    return [Term(TermKind(kind), text) for kind, text in json.loads(row[0])]
+
+
+class SqliteSearchStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def index_photo(self, photo: IndexedPhoto, terms: Sequence[Term]) -> bool:
+        wanted = sorted(set(terms))
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute("SELECT 1 FROM tombstones WHERE photo_id = ?", (photo.photo_id,)).fetchone():
+                return False
+            previous = _stored_terms(conn, photo.photo_id) or []
+            for term in set(previous) - set(wanted):
+                _drop_posting(conn, term, photo.photo_id)
+            for term in wanted:
+                _add_posting(conn, term, photo.photo_id)
+            conn.execute(
+                "INSERT INTO docs (photo_id, user_id, title, location, tags, created_at_ms, terms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (photo_id) DO UPDATE SET user_id = excluded.user_id, "
+                "title = excluded.title, location = excluded.location, tags = excluded.tags, "
+                "created_at_ms = excluded.created_at_ms, terms = excluded.terms",
+                (
+                    photo.photo_id,
+                    photo.user_id,
+                    photo.title,
+                    photo.location,
+                    json.dumps(list(photo.tags), ensure_ascii=False),
+                    photo.created_at_ms,
+                    json.dumps([[t.kind.value, t.text] for t in wanted], ensure_ascii=False),
+                ),
+            )
+            return True
+
+        return await self._db.write(work)
+
+    async def remove_photo(self, photo_id: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO tombstones (photo_id, deleted_at_ms) VALUES (?, ?)",
+                (photo_id, int(time.time() * 1000)),
+            )
+            for term in _stored_terms(conn, photo_id) or []:
+                _drop_posting(conn, term, photo_id)
+            conn.execute("DELETE FROM docs WHERE photo_id = ?", (photo_id,))
+
+        await self._db.write(work)
+
+    async def search(self, terms: Sequence[Term], before_photo_id: int | None, limit: int) -> list[IndexedPhoto]:
+        unique = sorted(set(terms))
+        if not unique or limit <= 0:
+            return []
+
+        def work(conn: sqlite3.Connection) -> list[IndexedPhoto]:
+            sizes: list[tuple[int, Term]] = []
+            for term in unique:
+                row = conn.execute(
+                    "SELECT postings FROM term_stats WHERE term_kind = ? AND term = ?", (term.kind, term.text)
+                ).fetchone()
+                if row is None:
+                    return []  # a term nobody used: nothing can match every term
+                sizes.append((row[0], term))
+            driver, *probes = [term for _, term in sorted(sizes)]
+            sql = ["SELECT", _DOC_COLUMNS, "FROM postings p0"]
+            params: list[object] = []
+            for i, term in enumerate(probes, start=1):
+                sql.append(
+                    f"CROSS JOIN postings p{i} ON p{i}.term_kind = ? AND p{i}.term = ? AND p{i}.photo_id = p0.photo_id"
+                )
+                params += [term.kind, term.text]
+            sql.append("CROSS JOIN docs d ON d.photo_id = p0.photo_id")
+            sql.append("WHERE p0.term_kind = ? AND p0.term = ?")
+            params += [driver.kind, driver.text]
+            if before_photo_id is not None:
+                sql.append("AND p0.photo_id < ?")
+                params.append(before_photo_id)
+            sql.append("ORDER BY p0.photo_id DESC LIMIT ?")
+            params.append(limit)
+            return [_doc(row) for row in conn.execute(" ".join(sql), params)]
+
+        return await self._db.read(work)
+
+    async def user_photo_ids(self, user_id: int, below_photo_id: int) -> list[int]:
+        def work(conn: sqlite3.Connection) -> list[int]:
+            rows = conn.execute(
+                "SELECT photo_id FROM docs WHERE user_id = ? AND photo_id < ? ORDER BY photo_id DESC",
+                (user_id, below_photo_id),
+            )
+            return [row[0] for row in rows]
+
+        return await self._db.read(work)
+
+    async def indexed_user_ids(self, after_user_id: int, limit: int) -> list[int]:
+        def work(conn: sqlite3.Connection) -> list[int]:
+            rows = conn.execute(
+                "SELECT DISTINCT user_id FROM docs WHERE user_id > ? ORDER BY user_id LIMIT ?", (after_user_id, limit)
+            )
+            return [row[0] for row in rows]
+
+        return await self._db.read(work)

@@ -1,0 +1,48 @@
+"""The search index's repository interface: documents, posting lists and tombstones, backend-neutral.
+
+A photo is filed under its terms (posting lists keyed by term, newest photo first) and kept as a
+document that answers hits without calling the photo service. A deleted photo leaves a tombstone so
+that a late or redelivered PhotoPosted never brings it back (photo ids are never reused).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from services.search.normalise import Term
+
+
+@dataclass(frozen=True)
+class IndexedPhoto:
+    """What a hit shows: the photo's searchable metadata as it was posted."""
+
+    photo_id: int
+    user_id: int
+    title: str
+    location: str
+    tags: tuple[str, ...]
+    created_at_ms: int
+
+
+class SearchStore(Protocol):
+    async def index_photo(self, photo: IndexedPhoto, terms: Sequence[Term]) -> bool:
+        """File `photo` under exactly `terms` (replacing earlier terms). False when it is tombstoned."""
+        ...
+
+    async def remove_photo(self, photo_id: int) -> None:
+        """Tombstone the photo and drop it from every posting list (idempotent; works before its post)."""
+        ...
+
+    async def search(self, terms: Sequence[Term], before_photo_id: int | None, limit: int) -> list[IndexedPhoto]:
+        """Photos filed under every one of `terms`, photo_id descending, below `before_photo_id`."""
+        ...
+
+    async def user_photo_ids(self, user_id: int, below_photo_id: int) -> list[int]:
+        """Indexed photo ids of one user below a watermark (the reindex reconciles them with photo)."""
+        ...
+
+    async def indexed_user_ids(self, after_user_id: int, limit: int) -> list[int]:
+        """Users with indexed photos, ascending, for paging through them all (the reindex)."""
+        ...
