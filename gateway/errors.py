@@ -90,7 +90,7 @@ def status_from_rpc_error(error: grpc.aio.AioRpcError) -> status_pb2.Status:
 
 
 def status_response(status: status_pb2.Status, http: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = json_format.MessageToDict(status, always_print_fields_with_no_presence=True)
+    body = json_format.MessageToDict(status)
     return JSONResponse(body, status_code=http, headers=headers)
 
 

@@ -79,16 +79,11 @@ def _json_value(field: FieldDescriptor, text: str) -> Any:
     return text  # json_format reads numbers, enums (names or numbers), bytes and WKTs from strings
 
 
-def assign(message: Message, dotted: str, values: list[str], *, strict: bool = True) -> None:
-    """Set the field at `dotted` from text values (a path variable, a query parameter, a form field).
-
-    Unknown names raise when `strict`, and are ignored otherwise (query parameters, like grpc-gateway).
-    """
+def assign(message: Message, dotted: str, values: list[str]) -> None:
+    """Set the field at `dotted` from text values (a path variable, a query parameter, a form field)."""
     path = resolve_field_path(message.DESCRIPTOR, dotted)
     if path is None:
-        if strict:
-            raise invalid_argument(dotted, "no such field")
-        return
+        raise invalid_argument(dotted, "no such field")
     leaf = path[-1]
     if not is_query_leaf(leaf) or any(_is_repeated(f) for f in path[:-1]):
         raise invalid_argument(dotted, "cannot be set from a text value")
@@ -115,10 +110,16 @@ def _clean(exc: Exception) -> str:
     return str(exc).rstrip(".") or type(exc).__name__
 
 
-def group_query(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+def group_query(descriptor: Descriptor, items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Values per field (proto path), in order, whichever name style each parameter used.
+
+    Names that are no field are dropped (like grpc-gateway: cache busters and the like pass).
+    """
     grouped: dict[str, list[str]] = {}
     for key, value in items:
-        grouped.setdefault(key, []).append(value)
+        path = resolve_field_path(descriptor, key)
+        if path is not None:
+            grouped.setdefault(".".join(field.name for field in path), []).append(value)
     return grouped
 
 
@@ -139,9 +140,9 @@ def build_request(
     if route.body and body:
         parse_body(route, body, request)
     if route.body != "*":
-        for key, values in group_query(query).items():
+        for key, values in group_query(route.method.input_type, query).items():
             if not _bound(route, key):
-                assign(request, key, values, strict=False)
+                assign(request, key, values)
     for dotted, value in bindings.items():
         assign(request, dotted, [value])
     return request

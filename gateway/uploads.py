@@ -219,8 +219,9 @@ async def upload(
     assert fields is not None, "routes of kind UPLOAD have media fields"
     header_field, data_field = fields
     header = message_class(header_field.message_type)()
-    for key, values in group_query(request.query_params.multi_items()).items():
-        assign(header, _header_key(key, header_field), values, strict=False)
+    query = [(_header_key(key, header_field), value) for key, value in request.query_params.multi_items()]
+    for key, values in group_query(header_field.message_type, query).items():
+        assign(header, key, values)
     for key, value in match.bindings.items():
         assign(header, _header_key(key, header_field), [value])
 
