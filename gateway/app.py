@@ -22,7 +22,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import downloads, openapi, streams, uploads
-from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata
+from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata, call_timeout
 from gateway.errors import (
     PAYLOAD_TOO_LARGE,
     GatewayError,
@@ -43,6 +43,7 @@ log = logging.getLogger("shutter.gateway")
 @dataclass(frozen=True)
 class Limits:
     max_json_bytes: int
+    timeout_seconds: float
     download_timeout_seconds: float
     upload: uploads.UploadLimits
 
@@ -50,6 +51,7 @@ class Limits:
     def from_settings(cls, settings: Settings) -> Limits:
         return cls(
             max_json_bytes=settings.int_setting("SHUTTER_GATEWAY_MAX_JSON_BYTES", 1024 * 1024),
+            timeout_seconds=settings.default_deadline_seconds,
             download_timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_DOWNLOAD_TIMEOUT_SECONDS", 300.0),
             upload=uploads.UploadLimits.from_settings(settings),
         )
@@ -127,18 +129,21 @@ class Gateway:
             call = self.backends.callable(match.route)
             metadata = call_metadata(request)
             if kind is Kind.UPLOAD:
-                reply = await uploads.upload(request, match, call, metadata, self.limits.upload)
+                timeout = call_timeout(request, self.limits.upload.timeout_seconds)
+                reply = await uploads.upload(request, match, call, metadata, self.limits.upload, timeout)
                 return JSONResponse(to_json(reply, match.route))
             if kind is Kind.DOWNLOAD:
-                timeout = self.limits.download_timeout_seconds
+                timeout = call_timeout(request, self.limits.download_timeout_seconds)
                 return await downloads.download(request, match, call, metadata, timeout)
+            timeout = call_timeout(request, self.limits.timeout_seconds)
             if kind is Kind.CLIENT_STREAM:
-                return JSONResponse(to_json(await streams.client_stream(request, match, call, metadata), match.route))
+                reply = await streams.client_stream(request, match, call, metadata, timeout)
+                return JSONResponse(to_json(reply, match.route))
             body = await read_body(request, self.limits.max_json_bytes) if match.route.body else b""
             if kind is Kind.SERVER_STREAM:
-                return streams.server_stream(request, match, call, metadata, body)
+                return streams.server_stream(request, match, call, metadata, body, timeout)
             grpc_request = build_request(match.route, match.bindings, request.query_params.multi_items(), body)
-            reply = await call(grpc_request, metadata=metadata)
+            reply = await call(grpc_request, metadata=metadata, timeout=timeout)
             return JSONResponse(to_json(reply, match.route))
         except GatewayError as error:
             return gateway_error_response(error)

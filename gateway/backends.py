@@ -11,12 +11,16 @@ from typing import Any
 
 from starlette.requests import Request
 
+from gateway.errors import invalid_argument
 from gateway.routes import Route
 from gateway.transcoding import message_class
 from services.runtime.channels import Channels
 from services.runtime.config import Settings
 
 REQUEST_ID_HEADER = "x-request-id"
+# grpc-gateway's way for a client to set its deadline: `Grpc-Timeout: 30S` (gRPC's own wire format).
+TIMEOUT_HEADER = "grpc-timeout"
+_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 
 
 class Backends:
@@ -53,3 +57,14 @@ def call_metadata(request: Request) -> tuple[tuple[str, str], ...]:
     if authorization:
         metadata.append(("authorization", authorization))
     return tuple(metadata)
+
+
+def call_timeout(request: Request, default: float) -> float:
+    """The client's `Grpc-Timeout` in seconds, else `default`; a malformed one is the client's error."""
+    raw = request.headers.get(TIMEOUT_HEADER)
+    if raw is None:
+        return default
+    digits, unit = raw[:-1], raw[-1:]
+    if not (digits.isdigit() and len(digits) <= 8 and unit in _TIMEOUT_UNITS):
+        raise invalid_argument(TIMEOUT_HEADER, "must be up to 8 digits and a unit (H, M, S, m, u, n), e.g. 30S")
+    return int(digits) * _TIMEOUT_UNITS[unit]

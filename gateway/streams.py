@@ -29,9 +29,10 @@ def server_stream(
     call_factory: Callable[..., grpc.aio.UnaryStreamCall],
     metadata: tuple[tuple[str, str], ...],
     body: bytes,
+    timeout: float,
 ) -> StreamingResponse:
     grpc_request = build_request(match.route, match.bindings, request.query_params.multi_items(), body)
-    call = call_factory(grpc_request, metadata=metadata)
+    call = call_factory(grpc_request, metadata=metadata, timeout=timeout)
 
     async def lines() -> AsyncIterator[bytes]:
         try:
@@ -51,9 +52,10 @@ async def client_stream(
     match: Match,
     call_factory: Callable[..., grpc.aio.StreamUnaryCall],
     metadata: tuple[tuple[str, str], ...],
+    timeout: float,
 ) -> Message:
     request_class = message_class(match.route.method.input_type)
-    call = call_factory(metadata=metadata)
+    call = call_factory(metadata=metadata, timeout=timeout)
     pending = b""
     try:
         async for chunk in request.stream():

@@ -212,6 +212,7 @@ async def upload(
     call_factory: Callable[..., grpc.aio.StreamUnaryCall],
     metadata: tuple[tuple[str, str], ...],
     limits: UploadLimits,
+    timeout: float,
 ) -> Message:
     """Stream the body into the RPC; the service's response, or an error (GatewayError / AioRpcError)."""
     route = match.route
@@ -236,7 +237,7 @@ async def upload(
     if is_form and not options.get(b"boundary"):
         raise invalid_argument("content-type", "multipart/form-data needs a boundary")
 
-    call = call_factory(metadata=metadata, timeout=limits.timeout_seconds)
+    call = call_factory(metadata=metadata, timeout=timeout)
     sender = _Sender(call, message_class(route.method.input_type), header_field, data_field, header, limits)
     try:
         if is_form:
