@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import downloads, openapi, streams, uploads
+from gateway import downloads, openapi, uploads
 from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata, call_timeout
 from gateway.errors import (
     PAYLOAD_TOO_LARGE,
@@ -136,12 +136,7 @@ class Gateway:
                 timeout = call_timeout(request, self.limits.download_timeout_seconds)
                 return await downloads.download(request, match, call, metadata, timeout)
             timeout = call_timeout(request, self.limits.timeout_seconds)
-            if kind is Kind.CLIENT_STREAM:
-                reply = await streams.client_stream(request, match, call, metadata, timeout)
-                return JSONResponse(to_json(reply, match.route))
             body = await read_body(request, self.limits.max_json_bytes) if match.route.body else b""
-            if kind is Kind.SERVER_STREAM:
-                return streams.server_stream(request, match, call, metadata, body, timeout)
             grpc_request = build_request(match.route, match.bindings, request.query_params.multi_items(), body)
             reply = await call(grpc_request, metadata=metadata, timeout=timeout)
             return JSONResponse(to_json(reply, match.route))

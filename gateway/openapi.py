@@ -216,11 +216,7 @@ def _responses(schemas: _Schemas, route: Route) -> dict[str, Any]:
         schema = schemas.field(output.fields_by_name[route.response_body])
     else:
         schema = schemas.message(output)
-    if route.kind is Kind.SERVER_STREAM:
-        content = {"application/x-ndjson": {"schema": {"type": "object", "properties": {"result": schema}}}}
-    else:
-        content = {"application/json": {"schema": schema}}
-    return {"200": {"description": "OK", "content": content}, "default": error}
+    return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}, "default": error}
 
 
 def _operation(schemas: _Schemas, route: Route) -> dict[str, Any]:

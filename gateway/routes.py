@@ -165,8 +165,6 @@ class Kind(enum.Enum):
     UNARY = "unary"
     UPLOAD = "upload"  # client stream of oneof {metadata message, bytes chunk}
     DOWNLOAD = "download"  # server stream of oneof {info message, bytes chunk}
-    CLIENT_STREAM = "client_stream"  # other client streams: newline-delimited JSON in
-    SERVER_STREAM = "server_stream"  # other server streams: newline-delimited JSON out
 
 
 @dataclass(frozen=True)
@@ -202,12 +200,13 @@ def media_fields(message: Descriptor) -> tuple[FieldDescriptor, FieldDescriptor]
 
 
 def _kind(method: MethodDescriptor) -> Kind:
-    if method.client_streaming and method.server_streaming:
-        raise TemplateError(f"{method.full_name}: bidirectional streams have no HTTP mapping here")
-    if method.client_streaming:
-        return Kind.UPLOAD if media_fields(method.input_type) else Kind.CLIENT_STREAM
-    if method.server_streaming:
-        return Kind.DOWNLOAD if media_fields(method.output_type) else Kind.SERVER_STREAM
+    """Streams map to HTTP only as media; any other annotated stream stops the gateway at start-up."""
+    if method.client_streaming and not method.server_streaming and media_fields(method.input_type):
+        return Kind.UPLOAD
+    if method.server_streaming and not method.client_streaming and media_fields(method.output_type):
+        return Kind.DOWNLOAD
+    if method.client_streaming or method.server_streaming:
+        raise TemplateError(f"{method.full_name}: only byte streams (oneof {{header, bytes}}) have an HTTP mapping")
     return Kind.UNARY
 
 

@@ -79,3 +79,35 @@ def test_byte_streams_are_media_routes() -> None:
     assert kinds["UploadPhoto"] is Kind.UPLOAD
     assert kinds["DownloadPhoto"] is Kind.DOWNLOAD
     assert kinds["GetPhoto"] is Kind.UNARY
+
+
+def _contract(name: str, *, server_streaming: bool) -> dict:
+    """A contract the gateway has never seen, built at run time: one annotated RPC."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    file = descriptor_pb2.FileDescriptorProto(
+        name=f"{name}.proto", package=name, syntax="proto3", dependency=["google/api/annotations.proto"]
+    )
+    file.message_type.add(name="Req").field.add(
+        name="thing_id", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64
+    )
+    file.message_type.add(name="Resp")
+    method = file.service.add(name="ThingService").method.add(
+        name="GetThing", input_type=f".{name}.Req", output_type=f".{name}.Resp", server_streaming=server_streaming
+    )
+    method.options.Extensions[annotations_pb2.http].get = "/v9/things/{thing_id}"
+    pool = descriptor_pool.Default()
+    pool.Add(file)
+    return {"thing": pool.FindServiceByName(f"{name}.ThingService")}
+
+
+def test_a_newly_annotated_rpc_becomes_a_route_without_gateway_code() -> None:
+    router = Router(routes_for(_contract("fresh", server_streaming=False)))
+    match = router.match("GET", "/v9/things/5")
+    assert match is not None and match.route.grpc_path == "/fresh.ThingService/GetThing"
+    assert match.route.service == "thing" and match.bindings == {"thing_id": "5"}
+
+
+def test_streams_that_carry_no_bytes_are_refused_at_start_up() -> None:
+    with pytest.raises(TemplateError, match="byte streams"):
+        routes_for(_contract("streamy", server_streaming=True))
