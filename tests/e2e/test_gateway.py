@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -170,7 +171,12 @@ async def test_request_ids_are_forwarded_or_made(http: httpx.AsyncClient, mesh: 
     request_id = f"e2e-{uuid.uuid4().hex}"
     response = await http.get("/v1/users/1", headers={**bearer(mesh.user_token(1)), "X-Request-Id": request_id})
     assert response.headers["x-request-id"] == request_id
-    assert request_id in mesh.log_tail("user", 400)  # the service logged the RPC under the same id
+    # The service logs the RPC under the same id (the line is written just after it answers).
+    for _ in range(50):
+        if request_id in mesh.log_tail("user", 2000):
+            break
+        await asyncio.sleep(0.1)
+    assert request_id in mesh.log_tail("user", 2000)
     made = await http.get("/v1/users/1")
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
 
