@@ -1,62 +1,199 @@
-"""The HTTP gateway's ASGI app. For now only /healthz, which aggregates the mesh's health.
+"""The HTTP gateway's ASGI app: every annotated RPC, /openapi.json and /healthz.
 
-Routes from google.api.http annotations come with the gateway issue.
+Requests are matched against the routes read from the contracts (gateway.routes), transcoded
+(gateway.transcoding, or streamed for media: gateway.uploads / gateway.downloads), sent over the
+runtime's channels (gateway.backends), and failures answered as google.rpc.Status (gateway.errors).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import logging
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import grpc
 import uvicorn
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import downloads, openapi, uploads
+from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata, call_timeout
+from gateway.errors import (
+    PAYLOAD_TOO_LARGE,
+    GatewayError,
+    gateway_error_response,
+    http_status,
+    rpc_error_response,
+)
+from gateway.health import healthz
+from gateway.routes import Kind, Router, routes_for
+from gateway.transcoding import build_request, to_json
 from services.runtime.config import Settings
 from services.runtime.logs import configure_logging
-from services.runtime.topology import SERVICE_NAMES
+from services.runtime.topology import CONTRACTS
+
+log = logging.getLogger("shutter.gateway")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_json_bytes: int
+    timeout_seconds: float
+    download_timeout_seconds: float
+    upload: uploads.UploadLimits
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_json_bytes=settings.int_setting("SHUTTER_GATEWAY_MAX_JSON_BYTES", 1024 * 1024),
+            timeout_seconds=settings.default_deadline_seconds,
+            download_timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_DOWNLOAD_TIMEOUT_SECONDS", 300.0),
+            upload=uploads.UploadLimits.from_settings(settings),
+        )
+
+
+class RequestIdMiddleware:
+    """Every request gets an id (the client's `X-Request-Id`, or a new one), echoed in the answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()), b"")
+        request_id = given.decode("latin-1")[:128] if given else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole (JSON) body, refused with 413 past `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise GatewayError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, f"the body is larger than {limit} bytes", http=PAYLOAD_TOO_LARGE
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise GatewayError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, f"the body is larger than {limit} bytes", http=PAYLOAD_TOO_LARGE
+            )
+    return bytes(body)
+
+
+class Gateway:
+    """Dispatches any request that is not /healthz or /openapi.json to its RPC."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backends = Backends(settings)
+        self.router = Router(routes_for(CONTRACTS))
+        self.limits = Limits.from_settings(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI: Starlette hands every method of every other path here."""
+        response = await self.dispatch(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def dispatch(self, request: Request) -> Response:
+        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        match = self.router.match(request.method, path)
+        kind = match.route.kind if match else None
+        try:
+            if match is None:
+                allowed = self.router.allowed_methods(path)
+                if allowed:
+                    raise GatewayError(
+                        grpc.StatusCode.UNIMPLEMENTED,
+                        f"{request.method} is not allowed on {path}",
+                        http=405,
+                        headers={"Allow": ", ".join(allowed)},
+                    )
+                raise GatewayError(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {path}")
+            call = self.backends.callable(match.route)
+            metadata = call_metadata(request)
+            if kind is Kind.UPLOAD:
+                timeout = call_timeout(request, self.limits.upload.timeout_seconds)
+                reply = await uploads.upload(request, match, call, metadata, self.limits.upload, timeout)
+                return JSONResponse(to_json(reply, match.route))
+            if kind is Kind.DOWNLOAD:
+                timeout = call_timeout(request, self.limits.download_timeout_seconds)
+                return await downloads.download(request, match, call, metadata, timeout)
+            timeout = call_timeout(request, self.limits.timeout_seconds)
+            body = await read_body(request, self.limits.max_json_bytes) if match.route.body else b""
+            grpc_request = build_request(match.route, match.bindings, request.query_params.multi_items(), body)
+            reply = await call(grpc_request, metadata=metadata, timeout=timeout)
+            return JSONResponse(to_json(reply, match.route))
+        except GatewayError as error:
+            return gateway_error_response(error)
+        except grpc.aio.AioRpcError as error:
+            oversized = kind is Kind.UPLOAD and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            return rpc_error_response(error, PAYLOAD_TOO_LARGE if oversized else http_status(error.code()))
+        except ClientDisconnect:
+            return gateway_error_response(GatewayError(grpc.StatusCode.CANCELLED, "the client went away"))
+        except Exception as exc:
+            request_id = request.state.request_id
+            log.error("unhandled error", exc_info=exc, extra={"request_id": request_id, "path": path})
+            error = GatewayError(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
+            return gateway_error_response(error)
 
 
 def create_app(settings: Settings) -> Starlette:
-    channels = {name: grpc.aio.insecure_channel(settings.addresses[name]) for name in SERVICE_NAMES}
+    gateway = Gateway(settings)
+    document = openapi.document(gateway.router.routes)
 
-    async def check(name: str) -> str:
-        try:
-            reply = await health_pb2_grpc.HealthStub(channels[name]).Check(health_pb2.HealthCheckRequest(), timeout=1)
-        except grpc.aio.AioRpcError as exc:
-            return exc.code().name
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-
-    async def healthz(request: Request) -> JSONResponse:
-        statuses = await asyncio.gather(*(check(name) for name in SERVICE_NAMES))
-        services = dict(zip(SERVICE_NAMES, statuses, strict=True))
-        healthy = all(status == "SERVING" for status in statuses)
-        return JSONResponse(
-            {"status": "SERVING" if healthy else "NOT_SERVING", "services": services},
-            status_code=200 if healthy else 503,
-        )
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(document)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        for channel in channels.values():
-            await channel.close()
+        await gateway.backends.close()
 
-    return Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    app = Starlette(
+        routes=[
+            StarletteRoute("/healthz", healthz, methods=["GET"]),
+            StarletteRoute("/openapi.json", openapi_json, methods=["GET"]),
+            StarletteRoute("/{path:path}", gateway),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.backends = gateway.backends
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The factory each uvicorn worker calls."""
+    configure_logging("gateway")
+    return create_app(Settings.from_env())
 
 
 def main() -> None:
     configure_logging("gateway")
     settings = Settings.from_env()
     uvicorn.run(
-        create_app(settings),
+        "gateway.app:app_from_env",
+        factory=True,
         host=settings.host,
         port=settings.gateway_port,
+        workers=settings.int_setting("SHUTTER_GATEWAY_WORKERS", 1),
         loop="uvloop",
         http="httptools",
         log_config=None,

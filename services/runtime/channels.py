@@ -68,9 +68,13 @@ def service_config(service: ServiceDescriptor) -> dict[str, Any]:
 
 
 class Channels:
-    """The channels one process holds to the services it calls (and only those)."""
+    """The channels one process holds to the services it calls (and only those).
 
-    def __init__(self, caller: str, settings: Settings, authority: TokenAuthority) -> None:
+    Without an `authority` (the HTTP gateway) calls carry only the caller's own token, given as
+    call metadata: a request without one stays unauthenticated instead of borrowing a service token.
+    """
+
+    def __init__(self, caller: str, settings: Settings, authority: TokenAuthority | None) -> None:
         self._caller = caller
         self._settings = settings
         self._allowed = CALL_GRAPH.get(caller, frozenset())
@@ -79,6 +83,7 @@ class Channels:
         self._authority = authority
 
     def _token(self) -> str:
+        assert self._authority is not None, "only called when the process has an authority"
         if not self._own_token:
             self._own_token = self._authority.issue_service_token(self._caller, ttl_seconds=24 * 3600)
         return self._own_token
@@ -93,7 +98,8 @@ class Channels:
                 ("grpc.enable_retries", 1),
                 ("grpc.service_config", json.dumps(service_config(CONTRACTS[target]))),
             ]
-            interceptor = ClientInterceptor(self._settings.default_deadline_seconds, self._token)
+            own_token = self._token if self._authority is not None else None
+            interceptor = ClientInterceptor(self._settings.default_deadline_seconds, own_token)
             self._channels[target] = grpc.aio.insecure_channel(
                 self._settings.addresses[target], options=options, interceptors=[interceptor]
             )

@@ -190,9 +190,13 @@ class ClientInterceptor(
     grpc.aio.StreamUnaryClientInterceptor,
     grpc.aio.StreamStreamClientInterceptor,
 ):
-    """Adds auth and request id metadata and a deadline to every outgoing call."""
+    """Adds auth and request id metadata and a deadline to every outgoing call.
 
-    def __init__(self, default_deadline: float, own_token: Callable[[], str]) -> None:
+    `own_token` is the process's service token for calls made outside any user's request; None
+    means never add one (the gateway forwards only what its client sent).
+    """
+
+    def __init__(self, default_deadline: float, own_token: Callable[[], str] | None) -> None:
         self._default_deadline = default_deadline
         self._own_token = own_token
 
@@ -204,8 +208,9 @@ class ClientInterceptor(
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         if "authorization" not in metadata:
             current = callctx.principal()
-            token = current.token if current else self._own_token()
-            metadata["authorization"] = f"Bearer {token}"
+            token = current.token if current else (self._own_token() if self._own_token else None)
+            if token:
+                metadata["authorization"] = f"Bearer {token}"
         request_id = callctx.request_id()
         if request_id and "x-request-id" not in metadata:
             metadata["x-request-id"] = request_id

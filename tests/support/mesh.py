@@ -7,6 +7,7 @@ output goes to a log file that is printed when a test needs to explain a failure
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import grpc
+import httpx
 
 from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
@@ -84,6 +86,21 @@ class Mesh:
 
     def start_gateway(self) -> None:
         self._spawn("gateway", gateway_command())
+
+    async def wait_gateway(self, timeout: float = 60) -> None:
+        """Wait until the gateway answers HTTP (its /openapi.json needs no service)."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(base_url=self.gateway_url, timeout=1) as client:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/openapi.json")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"the gateway did not answer:\n{self.log_tail('gateway')}")
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.gateway_port}"
 
     async def start(self) -> None:
         self.start_nats()

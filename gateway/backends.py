@@ -1,0 +1,70 @@
+"""The gateway's side of the mesh: one long-lived channel per service, from the shared runtime.
+
+Channels come from services.runtime.channels (retry service config from the contracts, keepalive,
+deadlines). The gateway has no token of its own: it forwards the client's `Authorization` header
+and request id as call metadata, and the services decide.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from gateway.errors import invalid_argument
+from gateway.routes import Route
+from gateway.transcoding import message_class
+from services.runtime.channels import Channels
+from services.runtime.config import Settings
+
+REQUEST_ID_HEADER = "x-request-id"
+# grpc-gateway's way for a client to set its deadline: `Grpc-Timeout: 30S` (gRPC's own wire format).
+TIMEOUT_HEADER = "grpc-timeout"
+_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+class Backends:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.channels = Channels("gateway", settings, authority=None)
+        self._callables: dict[tuple[str, str], Any] = {}
+
+    def callable(self, route: Route) -> Any:
+        """The multi-callable for a route's RPC, made once per process."""
+        key = (route.service, route.grpc_path)
+        if key not in self._callables:
+            channel = self.channels.channel(route.service)
+            serialize = message_class(route.method.input_type).SerializeToString
+            deserialize = message_class(route.method.output_type).FromString
+            kind = {
+                (False, False): channel.unary_unary,
+                (True, False): channel.stream_unary,
+                (False, True): channel.unary_stream,
+            }[(route.method.client_streaming, route.method.server_streaming)]
+            self._callables[key] = kind(
+                route.grpc_path, request_serializer=serialize, response_deserializer=deserialize
+            )
+        return self._callables[key]
+
+    async def close(self) -> None:
+        await self.channels.close()
+
+
+def call_metadata(request: Request) -> tuple[tuple[str, str], ...]:
+    """What travels to the service: the client's credentials and the request id, nothing else."""
+    metadata = [(REQUEST_ID_HEADER, request.state.request_id)]
+    authorization = request.headers.get("authorization")
+    if authorization:
+        metadata.append(("authorization", authorization))
+    return tuple(metadata)
+
+
+def call_timeout(request: Request, default: float) -> float:
+    """The client's `Grpc-Timeout` in seconds, else `default`; a malformed one is the client's error."""
+    raw = request.headers.get(TIMEOUT_HEADER)
+    if raw is None:
+        return default
+    digits, unit = raw[:-1], raw[-1:]
+    if not (digits.isdigit() and len(digits) <= 8 and unit in _TIMEOUT_UNITS):
+        raise invalid_argument(TIMEOUT_HEADER, "must be up to 8 digits and a unit (H, M, S, m, u, n), e.g. 30S")
+    return int(digits) * _TIMEOUT_UNITS[unit]

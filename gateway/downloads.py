@@ -1,0 +1,85 @@
+"""Downloads: a server-streaming RPC of `oneof {Info info; bytes chunk}` as a plain HTTP body.
+
+The first message (the info) becomes the headers — Content-Type, Content-Length, a strong ETag
+(the content's SHA-256) and `Cache-Control: immutable`, since a photo's bytes never change —
+and the chunks are streamed to the client as they arrive. `If-None-Match` answers 304 without
+sending any byte.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+from google.protobuf.message import Message
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from gateway.errors import GatewayError
+from gateway.routes import Match, media_fields
+from gateway.transcoding import build_request
+
+log = logging.getLogger("shutter.gateway")
+
+# Authorised content: browsers may keep it for a year, shared caches may not keep it at all.
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+def _info_value(info: Message, name: str) -> object | None:
+    return getattr(info, name) if name in info.DESCRIPTOR.fields_by_name else None
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: weak comparison against a list of tags, or '*'."""
+    if not if_none_match:
+        return False
+    candidates = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in candidates or any(tag.removeprefix("W/") == etag for tag in candidates)
+
+
+async def download(
+    request: Request,
+    match: Match,
+    call_factory: Callable[..., grpc.aio.UnaryStreamCall],
+    metadata: tuple[tuple[str, str], ...],
+    timeout_seconds: float,
+) -> Response:
+    route = match.route
+    fields = media_fields(route.method.output_type)
+    assert fields is not None, "routes of kind DOWNLOAD have media fields"
+    info_field, data_field = fields
+    grpc_request = build_request(route, match.bindings, request.query_params.multi_items(), None)
+    call = call_factory(grpc_request, metadata=metadata, timeout=timeout_seconds)
+    first = await call.read()
+    if first is grpc.aio.EOF or first.WhichOneof(info_field.containing_oneof.name) != info_field.name:
+        call.cancel()
+        raise GatewayError(grpc.StatusCode.INTERNAL, f"{route.method.name} did not start with {info_field.name}")
+    info = getattr(first, info_field.name)
+
+    headers: dict[str, str] = {}
+    sha256 = _info_value(info, "sha256")
+    if sha256:
+        headers["ETag"] = f'"{sha256}"'
+        headers["Cache-Control"] = CACHE_CONTROL
+        if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+            call.cancel()
+            return Response(status_code=304, headers=headers)
+    size = _info_value(info, "byte_size")
+    if isinstance(size, int) and size >= 0:
+        headers["Content-Length"] = str(size)
+    media_type = str(_info_value(info, "content_type") or "application/octet-stream")
+    return StreamingResponse(_chunks(call, data_field.name, route.grpc_path), media_type=media_type, headers=headers)
+
+
+async def _chunks(call: grpc.aio.UnaryStreamCall, data_field: str, method: str) -> AsyncIterator[bytes]:
+    """The bytes as they come; an error after the headers cuts the body short of Content-Length."""
+    try:
+        while (message := await call.read()) is not grpc.aio.EOF:
+            if message.HasField(data_field):
+                yield getattr(message, data_field)
+    except grpc.aio.AioRpcError as exc:
+        log.warning("download broke off", extra={"method": method, "status": exc.code().name})
+        raise
+    finally:
+        call.cancel()

@@ -1,0 +1,113 @@
+"""Path templates (google/api/http.proto grammar) and the router built from the contracts."""
+
+from __future__ import annotations
+
+import pytest
+from google.api import annotations_pb2
+
+from gateway.routes import Kind, Router, Template, TemplateError, routes_for
+from services.runtime.topology import CONTRACTS
+
+ROUTER = Router(routes_for(CONTRACTS))
+
+
+def test_plain_variables_bind_one_decoded_segment() -> None:
+    template = Template.parse("/v1/photos/{photo_id}/likes/{user_id}")
+    assert template.match("/v1/photos/12/likes/34") == {"photo_id": "12", "user_id": "34"}
+    assert template.match("/v1/photos/a%20b/likes/34") == {"photo_id": "a b", "user_id": "34"}
+    assert template.match("/v1/photos/12/likes") is None
+    assert template.match("/v1/photos//likes/34") is None
+    assert template.match("/v1/photos/12/liked/34") is None
+
+
+def test_variables_with_sub_patterns_and_double_wildcards() -> None:
+    template = Template.parse("/v1/{name=shelves/*/books/*}")
+    assert template.match("/v1/shelves/s1/books/b2") == {"name": "shelves/s1/books/b2"}
+    assert template.match("/v1/shelves/s1/tomes/b2") is None
+    rest = Template.parse("/v1/files/{path=**}")
+    assert rest.match("/v1/files/a/b/c") == {"path": "a/b/c"}
+    assert rest.match("/v1/files/a%2Fb/c") == {"path": "a%2Fb/c"}  # an escaped slash stays escaped
+
+
+def test_nested_field_paths() -> None:
+    assert Template.parse("/v1/{book.name}").match("/v1/x") == {"book.name": "x"}
+
+
+def test_custom_verbs() -> None:
+    template = Template.parse("/v1/users/{follower_id}/following:check")
+    assert template.verb == "check"
+    assert template.match("/v1/users/5/following:check") == {"follower_id": "5"}
+    assert template.match("/v1/users/5/following%3Acheck") == {"follower_id": "5"}
+    assert template.match("/v1/users/5/following") is None
+    assert Template.parse("/v1/users:batchGet").match("/v1/users:batchGet") == {}
+
+
+@pytest.mark.parametrize(
+    "text", ["v1/users", "/v1/{user_id", "/v1/{a{b}}", "/v1/{bad-name}", "/v1/**/x", "/v1//x", "/v1/}"]
+)
+def test_malformed_templates_are_refused(text: str) -> None:
+    with pytest.raises(TemplateError):
+        Template.parse(text)
+
+
+def test_every_annotated_rpc_has_a_route() -> None:
+    annotated = {
+        f"/{method.containing_service.full_name}/{method.name}"
+        for service in CONTRACTS.values()
+        for method in service.methods
+        if method.GetOptions().HasExtension(annotations_pb2.http)
+    }
+    assert annotated
+    assert {route.grpc_path for route in ROUTER.routes} == annotated
+
+
+def test_verbs_win_over_variables_and_methods_are_told_apart() -> None:
+    match = ROUTER.match("GET", "/v1/users/7/following:check")
+    assert match is not None and match.route.method.name == "CheckFollowing"
+    assert ROUTER.match("GET", "/v1/users:batchGet").route.method.name == "BatchGetUsers"  # type: ignore[union-attr]
+    get = ROUTER.match("GET", "/v1/users/7/following")
+    post = ROUTER.match("POST", "/v1/users/7/following")
+    assert get is not None and get.route.method.name == "ListFollowees" and get.bindings == {"user_id": "7"}
+    assert post is not None and post.route.method.name == "Follow" and post.bindings == {"follower_id": "7"}
+    assert ROUTER.match("PUT", "/v1/users/7") is None
+    assert ROUTER.allowed_methods("/v1/users/7") == ["DELETE", "GET", "PATCH"]
+    assert ROUTER.allowed_methods("/v2/nothing") == []
+
+
+def test_byte_streams_are_media_routes() -> None:
+    kinds = {route.method.name: route.kind for route in ROUTER.routes}
+    assert kinds["UploadPhoto"] is Kind.UPLOAD
+    assert kinds["DownloadPhoto"] is Kind.DOWNLOAD
+    assert kinds["GetPhoto"] is Kind.UNARY
+
+
+def _contract(name: str, *, server_streaming: bool) -> dict:
+    """A contract the gateway has never seen, built at run time: one annotated RPC."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    file = descriptor_pb2.FileDescriptorProto(
+        name=f"{name}.proto", package=name, syntax="proto3", dependency=["google/api/annotations.proto"]
+    )
+    file.message_type.add(name="Req").field.add(
+        name="thing_id", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64
+    )
+    file.message_type.add(name="Resp")
+    method = file.service.add(name="ThingService").method.add(
+        name="GetThing", input_type=f".{name}.Req", output_type=f".{name}.Resp", server_streaming=server_streaming
+    )
+    method.options.Extensions[annotations_pb2.http].get = "/v9/things/{thing_id}"
+    pool = descriptor_pool.Default()
+    pool.Add(file)
+    return {"thing": pool.FindServiceByName(f"{name}.ThingService")}
+
+
+def test_a_newly_annotated_rpc_becomes_a_route_without_gateway_code() -> None:
+    router = Router(routes_for(_contract("fresh", server_streaming=False)))
+    match = router.match("GET", "/v9/things/5")
+    assert match is not None and match.route.grpc_path == "/fresh.ThingService/GetThing"
+    assert match.route.service == "thing" and match.bindings == {"thing_id": "5"}
+
+
+def test_streams_that_carry_no_bytes_are_refused_at_start_up() -> None:
+    with pytest.raises(TemplateError, match="byte streams"):
+        routes_for(_contract("streamy", server_streaming=True))
