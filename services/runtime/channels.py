@@ -8,6 +8,7 @@ nothing else is retried.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, TypeVar
 
 import grpc
@@ -20,6 +21,8 @@ from services.runtime.interceptors import ClientInterceptor
 from services.runtime.topology import CALL_GRAPH, CONTRACTS
 
 StubT = TypeVar("StubT")
+
+SERVICE_TOKEN_TTL_SECONDS = 3600
 
 KEEPALIVE_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -80,12 +83,16 @@ class Channels:
         self._allowed = CALL_GRAPH.get(caller, frozenset())
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._own_token = ""
+        self._own_token_renew_at = 0.0
         self._authority = authority
 
     def _token(self) -> str:
+        """The process's own service token, re-issued well before it expires (consumers run for days)."""
         assert self._authority is not None, "only called when the process has an authority"
-        if not self._own_token:
-            self._own_token = self._authority.issue_service_token(self._caller, ttl_seconds=24 * 3600)
+        now = time.monotonic()
+        if now >= self._own_token_renew_at:
+            self._own_token = self._authority.issue_service_token(self._caller, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
+            self._own_token_renew_at = now + SERVICE_TOKEN_TTL_SECONDS / 2
         return self._own_token
 
     def channel(self, target: str) -> grpc.aio.Channel:

@@ -52,6 +52,6 @@ CALL_GRAPH: dict[str, frozenset[str]] = {
     "like": frozenset({"photo"}),
     "comment": frozenset({"photo"}),
     "view": frozenset({"photo", "like", "comment"}),
-    "feed": frozenset({"follow", "photo"}),
+    "feed": frozenset({"follow"}),
     "search": frozenset({"photo"}),
 }
