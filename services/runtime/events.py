@@ -241,7 +241,7 @@ class Consumer:
         while not self._stopping.is_set():
             try:
                 messages = await subscription.fetch(self._batch, timeout=1.0)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when a fetch times out
                 continue
             except (NatsError, OSError) as exc:
                 log.warning("fetch failed", extra={"consumer": self.durable, "error": str(exc)})

@@ -55,7 +55,7 @@ async def users_in_stream(bus: EventBus) -> set[int]:
             while True:
                 try:
                     messages = await subscription.fetch(256, timeout=2)
-                except NatsTimeoutError:
+                except (NatsTimeoutError, TimeoutError):  # nats-py raises either when a fetch times out
                     break
                 for message in messages:
                     users.add(events_pb2.PhotoPosted.FromString(message.data).user_id)

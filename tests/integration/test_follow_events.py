@@ -41,7 +41,7 @@ class StreamTap:
         while time.monotonic() < (settle_until or deadline):
             try:
                 batch = await self._subscription.fetch(100, timeout=0.5)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when a fetch times out
                 batch = []
             for message in batch:
                 self.events.append((message.headers.get("Nats-Msg-Id", ""), decode(message.subject, message.data)))

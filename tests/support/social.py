@@ -80,7 +80,7 @@ async def stream_events(
         while time.monotonic() < deadline:
             try:
                 message = await subscription.next_msg(timeout=0.5)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
                 if found:
                     break
                 continue
