@@ -30,9 +30,11 @@ reconciliation job that recounts a photo's partition would fix it, and is not bu
 
 Deleted photos: purge_photo writes the marker first and only then reads the photo's comments; post
 checks the marker before writing (a cheap refusal) and again after, removing its own comment if the
-photo went meanwhile — so either the purge sees the comment or the post sees the marker. The
-comment's event has already left in that race; consumers of CommentChanged already live with deleted
-photos.
+photo went meanwhile — so either the purge sees the comment or the post sees the marker. A post's
+increment can land after the purge deleted the photo's counter (a CQL counter incremented after its
+deletion comes back), so the post that finds the marker deletes the counter again, after its increment.
+The comment's event has already left in that race; consumers of CommentChanged already live with
+deleted photos.
 
 Batch counts: concurrent single-partition counter reads rather than one `photo_id IN ?` over up to 100
 partitions, which would route every read through one coordinator (an extra hop, no token awareness),
@@ -160,6 +162,8 @@ class CqlCommentStore:
             await self._refuse_deleted(comment.photo_id)
         except PhotoGone:  # deleted while we wrote: the purge may have missed this comment, so drop it here
             await self._drop(comment.photo_id, comment.comment_id, comment.user_id)
+            # Our increment may have landed after the purge deleted the counter; deleting it again shadows it.
+            await self._db.execute(DROP_PHOTO_COUNT, (comment.photo_id,))
             raise
 
     async def get(self, photo_id: int, comment_id: int) -> Comment | None:

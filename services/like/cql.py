@@ -31,8 +31,11 @@ not built.
 
 Deleted photos: purge_photo writes the marker first and only then reads the photo's likes; `like`
 checks the marker before its claim (a cheap refusal) and again after its writes, removing its own like
-if the photo went meanwhile. So either the purge sees the like or the like sees the marker. The like's
-event has already left in that race; consumers of LikeChanged already live with deleted photos.
+if the photo went meanwhile. So either the purge sees the like or the like sees the marker. The purge
+deletes the photo's counter for good; a like's increment can land after that delete (a CQL counter
+incremented after its deletion comes back), so the like that finds the marker deletes the counter
+again, after its increment. The like's event has already left in that race; consumers of LikeChanged
+already live with deleted photos.
 
 Batch summaries (up to 100 photos): has-liked is one single-partition read of the viewer's
 likes_by_user with `IN` on the clustering key. Counts are concurrent single-partition reads, not one
@@ -169,6 +172,8 @@ class CqlLikeStore:
             await self._refuse_deleted(photo_id)
         except PhotoGone:  # deleted while we wrote: the purge may have missed this like, so drop it here
             await self._drop(photo_id, user_id, like_id, liked_at_ms)
+            # Our increment may have landed after the purge deleted the counter; deleting it again shadows it.
+            await self._db.execute(DROP_PHOTO_COUNT, (photo_id,))
             raise
         return True
 

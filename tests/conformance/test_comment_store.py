@@ -8,6 +8,7 @@ user purges fixing counts. Absorbs the SQLite-only tests/unit/test_comment_store
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -16,12 +17,14 @@ from services.comment import cql, sqlite
 from services.comment.cql import CqlCommentStore
 from services.comment.sqlite import SqliteCommentStore
 from services.comment.store import Comment, CommentStore, PhotoGone
+from services.runtime.cql import Query
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.outbox import OutboxStore, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox
 from shutter.events.v1 import events_pb2
 from tests.conformance.conftest import Databases
+from tests.conformance.test_like_store import PurgeMidway
 
 ids = IdGenerator(94)
 CREATED, DELETED = events_pb2.COMMENT_CHANGE_CREATED, events_pb2.COMMENT_CHANGE_DELETED
@@ -193,3 +196,27 @@ async def test_purge_user_fixes_counts_and_is_idempotent(comments: Comments) -> 
 
     assert await comments.store.counts([1, 2, photos[-1]]) == [1, 0, 0]
     assert await comments.store.page(1, 10, None, newest_first=False) == [other]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        pytest.param(lambda query: query is cql.INSERT_COMMENT, id="before-the-batch"),
+        pytest.param(lambda query: query is cql.BUMP, id="before-the-count"),
+    ],
+)
+async def test_cql_a_comment_racing_the_photos_purge_does_not_outlive_it(
+    databases: Databases, moment: Callable[[Query], bool]
+) -> None:
+    database = await databases.cql(cql.SCHEMA, service="comment")
+    purger = CqlCommentStore(database)
+    racing = CqlCommentStore(PurgeMidway(database, moment, lambda: purger.purge_photo(5)))  # type: ignore[arg-type]
+    comment = Comment(ids.next_id(), 5, 50, "late", time_stamp_us=1, created_at_us=2)
+
+    with pytest.raises(PhotoGone):
+        await racing.post(comment, event(comment, CREATED))
+
+    assert await purger.counts([5]) == [0]
+    assert await purger.page(5, 10, None, newest_first=False) == []
+    assert await purger.purge_user(50) == 0  # no by-user row left behind either
+    assert await purger.purge_photo(5) == 0
