@@ -7,8 +7,10 @@ import time
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.comment import cql, sqlite
+from services.comment.cql import CqlCommentStore
 from services.comment.events import PurgeOnDeletion
-from services.comment.sqlite import SCHEMA, SqliteCommentStore
+from services.comment.sqlite import SqliteCommentStore
 from services.comment.store import MAX_BATCH, Comment, CommentStore, PhotoGone
 from services.comment.text import clean_text
 from services.runtime.callctx import acting_user_id, require_user
@@ -159,8 +161,15 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         )
 
 
+def open_store(runtime: Runtime) -> CommentStore:
+    """The store for the configured backend (SHUTTER_STORE)."""
+    if runtime.store_backend == "cql":
+        return CqlCommentStore(runtime.cql(cql.SCHEMA))
+    return SqliteCommentStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
+
+
 def build(runtime: Runtime) -> None:
-    store = SqliteCommentStore(runtime.sqlite(SCHEMA, with_outbox=True))
+    store = open_store(runtime)
     photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
     purge = PurgeOnDeletion(store)
     runtime.consume("comment-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)

@@ -6,8 +6,10 @@ import time
 
 import grpc
 
+from services.like import cql, sqlite
+from services.like.cql import CqlLikeStore
 from services.like.events import PurgeOnDeletion
-from services.like.sqlite import SCHEMA, SqliteLikeStore
+from services.like.sqlite import SqliteLikeStore
 from services.like.store import MAX_BATCH, LikerCursor, LikeStore, PhotoGone, Summary
 from services.runtime.callctx import require_user
 from services.runtime.errors import InvalidArgument, NotFound, Violations
@@ -138,8 +140,15 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         )
 
 
+def open_store(runtime: Runtime) -> LikeStore:
+    """The store for the configured backend (SHUTTER_STORE)."""
+    if runtime.store_backend == "cql":
+        return CqlLikeStore(runtime.cql(cql.SCHEMA))
+    return SqliteLikeStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
+
+
 def build(runtime: Runtime) -> None:
-    store = SqliteLikeStore(runtime.sqlite(SCHEMA, with_outbox=True))
+    store = open_store(runtime)
     photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
     purge = PurgeOnDeletion(store)
     runtime.consume("like-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)

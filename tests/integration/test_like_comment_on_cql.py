@@ -1,0 +1,154 @@
+"""The real like and comment services on SHUTTER_STORE=cql, seen through the view service, over real gRPC.
+
+A mesh of its own (nats-server + photo + like + comment + view) with its own keyspaces in the session's
+Cassandra. The photo service has no CQL store on this branch and ignores SHUTTER_STORE, so it runs on
+SQLite here (it will move to CQL from the same settings once its store exists). Rows are checked in
+Cassandra itself, so a service silently falling back to SQLite fails the test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from cassandra.cluster import Cluster, Session
+
+from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
+from shutter.like.v1 import like_pb2, like_pb2_grpc
+from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+from shutter.view.v1 import view_pb2, view_pb2_grpc
+from tests.support.cassandra import CassandraNode
+from tests.support.mesh import Mesh, auth
+from tests.support.social import eventually, new_photo, new_user, publish_event, user_deleted
+
+
+@pytest.fixture(scope="module")
+def keyspace_prefix() -> str:
+    return f"meshsocial{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+async def cql_mesh(
+    tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
+) -> AsyncIterator[Mesh]:
+    env = {
+        "SHUTTER_STORE": "cql",
+        "SHUTTER_CQL_CONTACT_POINTS": "127.0.0.1",
+        "SHUTTER_CQL_PORT": str(cassandra.native_port),
+        "SHUTTER_CQL_KEYSPACE": keyspace_prefix,
+    }
+    running = Mesh(
+        Path(tmp_path_factory.mktemp("socialcql")), services=("photo", "like", "comment", "view"), extra_env=env
+    )
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.close()
+
+
+@pytest.fixture(scope="module")
+def cql_session(cassandra: CassandraNode) -> Iterator[Session]:
+    cluster = Cluster(["127.0.0.1"], port=cassandra.native_port)
+    try:
+        yield cluster.connect()
+    finally:
+        cluster.shutdown()
+
+
+async def view(mesh: Mesh, photo_id: int, viewer: int) -> view_pb2.PhotoView:
+    reply = await view_pb2_grpc.ViewServiceStub(mesh.channel("view")).ViewPhoto(
+        view_pb2.ViewPhotoRequest(photo_id=photo_id, user_id=viewer), metadata=auth(mesh.user_token(viewer)), timeout=10
+    )
+    assert not reply.view.unavailable_parts, reply.view.unavailable_parts
+    return reply.view
+
+
+async def test_like_comment_view_and_delete_on_cql(cql_mesh: Mesh, cql_session: Session, keyspace_prefix: str) -> None:
+    owner, fan, leaving = new_user(), new_user(), new_user()
+    photo = await new_photo(cql_mesh, owner)
+    photo_id = photo.photo_id
+    likes = like_pb2_grpc.LikeServiceStub(cql_mesh.channel("like"))
+    comments = comment_pb2_grpc.CommentServiceStub(cql_mesh.channel("comment"))
+    as_fan, as_owner = auth(cql_mesh.user_token(fan)), auth(cql_mesh.user_token(owner))
+
+    fan_likes = like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=fan)
+    liked = await likes.LikePhoto(fan_likes, metadata=as_fan, timeout=10)
+    assert liked.created and liked.summary.like_count == 1
+    again = await likes.LikePhoto(fan_likes, metadata=as_fan, timeout=10)
+    assert not again.created and again.summary.like_count == 1
+    await likes.LikePhoto(
+        like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=leaving),
+        metadata=auth(cql_mesh.user_token(leaving)),
+        timeout=10,
+    )
+    seen = await view(cql_mesh, photo_id, fan)
+    assert (seen.like_count, seen.viewer_has_liked, seen.comment_count) == (2, True, 0)
+
+    posted = await comments.PostComment(
+        comment_pb2.PostCommentRequest(photo_id=photo_id, user_id=fan, text="  lovely light\n"),
+        metadata=as_fan,
+        timeout=10,
+    )
+    await comments.PostComment(
+        comment_pb2.PostCommentRequest(photo_id=photo_id, user_id=leaving, text="bye"),
+        metadata=auth(cql_mesh.user_token(leaving)),
+        timeout=10,
+    )
+    seen = await view(cql_mesh, photo_id, owner)
+    assert (seen.like_count, seen.viewer_has_liked, seen.comment_count) == (2, False, 2)
+    assert [c.text for c in seen.comments] == ["lovely light", "bye"]
+
+    # The rows live in each service's own keyspace in Cassandra; neither service made a SQLite file.
+    claim = cql_session.execute(
+        f"SELECT like_id FROM {keyspace_prefix}_like.likes_by_photo WHERE photo_id = %s AND user_id = %s",
+        (photo_id, fan),
+    ).one()
+    assert claim is not None
+    stored = cql_session.execute(
+        f"SELECT text FROM {keyspace_prefix}_comment.comments_by_photo WHERE photo_id = %s AND comment_id = %s",
+        (photo_id, posted.comment.comment_id),
+    ).one()
+    assert stored.text == "lovely light"
+    for service in ("like", "comment"):
+        assert not list((cql_mesh.workdir / "data" / service).glob("**/*.db"))
+
+    # The photo's owner deletes the fan's comment; the next view shows it gone.
+    await comments.DeleteComment(
+        comment_pb2.DeleteCommentRequest(photo_id=photo_id, comment_id=posted.comment.comment_id),
+        metadata=as_owner,
+        timeout=10,
+    )
+    seen = await view(cql_mesh, photo_id, owner)
+    assert (seen.comment_count, [c.text for c in seen.comments]) == (1, ["bye"])
+
+    # A deleted user's like and comment go (UserDeleted over JetStream into the CQL purges).
+    await publish_event(cql_mesh, user_deleted(leaving))
+    seen = await eventually(lambda: view(cql_mesh, photo_id, fan), lambda v: (v.like_count, v.comment_count) == (1, 0))
+    assert (seen.like_count, seen.viewer_has_liked, seen.comment_count, list(seen.comments)) == (1, True, 0, [])
+
+    # Deleting the photo: PhotoDeleted leaves the photo service's outbox and both CQL stores purge it.
+    await photo_pb2_grpc.PhotoServiceStub(cql_mesh.channel("photo")).DeletePhoto(
+        photo_pb2.DeletePhotoRequest(photo_id=photo_id), metadata=as_owner, timeout=10
+    )
+
+    def marked(service: str) -> bool:
+        table = f"{keyspace_prefix}_{service}.deleted_photos"
+        return cql_session.execute(f"SELECT photo_id FROM {table} WHERE photo_id = %s", (photo_id,)).one() is not None
+
+    async def remaining() -> tuple[int, bool, int, bool, bool]:
+        summary = await likes.GetLikeSummary(
+            like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=fan), metadata=as_fan, timeout=10
+        )
+        counts = await comments.BatchGetCommentCounts(
+            comment_pb2.BatchGetCommentCountsRequest(photo_ids=[photo_id]), metadata=as_fan, timeout=10
+        )
+        like_count, has_liked = summary.summary.like_count, summary.summary.viewer_has_liked
+        return like_count, has_liked, counts.counts[0].comment_count, marked("like"), marked("comment")
+
+    gone = (0, False, 0, True, True)
+    assert await eventually(remaining, lambda left: left == gone) == gone, cql_mesh.log_tail("like")
+    left = cql_session.execute(f"SELECT photo_id FROM {keyspace_prefix}_like.likes_by_user WHERE user_id = %s", (fan,))
+    assert left.all() == []
