@@ -33,8 +33,10 @@ go as individual prepared, token-aware inserts, at most WRITE_CONCURRENCY in fli
 straight to a replica of its own partition. A multi-partition UNLOGGED batch would make one
 coordinator hold and forward the whole page — the Scylla anti-pattern. The feed_by_photo rows of the
 page all share the photo's partition, so they go as single-partition batches of INDEX_BATCH rows:
-one mutation each (a batch within one partition skips the batchlog and applies atomically). Every
-write is an upsert keyed by (user_id, photo_id): redelivery rewrites the same cells.
+one mutation each. CqlDatabase.batch is LOGGED, but a batch within one partition skips the batchlog
+(Cassandra's BatchStatement logs only when a batch spans more than one partition), so it costs what an
+unlogged one would. Every write is an upsert keyed by (user_id, photo_id): redelivery rewrites the
+same cells.
 
 Deletes versus late writes. Removers write their tombstone first and then read what to delete;
 writers check the tombstones before writing and again afterwards (undoing their own rows if a delete
