@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import grpc
 
+from services.feed import cql, sqlite
+from services.feed.cql import CqlFeedStore
 from services.feed.fanout import FANOUT_EVENTS, Fanout
-from services.feed.sqlite import SCHEMA, SqliteFeedStore
+from services.feed.sqlite import SqliteFeedStore
 from services.feed.store import FeedStore, Post
 from services.runtime.callctx import require_user
 from services.runtime.errors import InvalidArgument
@@ -88,12 +90,21 @@ def _merge_newest_first(*sources: Sequence[Post]) -> list[Post]:
     return sorted(by_id.values(), key=lambda post: post.photo_id, reverse=True)
 
 
+def open_store(runtime: Runtime) -> FeedStore:
+    """The store for the configured backend (SHUTTER_STORE)."""
+    capacity = runtime.settings.int_setting("SHUTTER_FEED_CAPACITY", 800)
+    if runtime.store_backend == "cql":
+        return CqlFeedStore(
+            runtime.cql(cql.SCHEMA),
+            feed_capacity=capacity,
+            trim_every=runtime.settings.int_setting("SHUTTER_FEED_TRIM_EVERY", 32),
+        )
+    return SqliteFeedStore(runtime.sqlite(sqlite.SCHEMA), feed_capacity=capacity)
+
+
 def build(runtime: Runtime) -> None:
     settings = runtime.settings
-    store = SqliteFeedStore(
-        runtime.sqlite(SCHEMA),
-        feed_capacity=settings.int_setting("SHUTTER_FEED_CAPACITY", 800),
-    )
+    store = open_store(runtime)
     follow = runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub)
     fanout = Fanout(
         store,

@@ -123,12 +123,12 @@ class SqliteFeedStore:
             if _photo_deleted(conn, post.photo_id) or _user_deleted(conn, post.author_id):
                 return 0
             targets = _without_deleted_users(conn, list(dict.fromkeys(user_ids)))
-            added = conn.executemany(
+            conn.executemany(
                 "INSERT OR IGNORE INTO feed (user_id, photo_id, author_id, posted_ms) VALUES (?, ?, ?, ?)",
                 [(user_id, post.photo_id, post.author_id, post.posted_ms) for user_id in targets],
-            ).rowcount
+            )
             self._trim(conn, targets)
-            return added
+            return len(targets)
 
         return await self._db.write(work)
 
@@ -137,16 +137,16 @@ class SqliteFeedStore:
             if _user_deleted(conn, user_id):
                 return 0
             deleted = _deleted_photo_ids(conn, [post.photo_id for post in posts])
-            added = conn.executemany(
-                "INSERT OR IGNORE INTO feed (user_id, photo_id, author_id, posted_ms) VALUES (?, ?, ?, ?)",
-                [
-                    (user_id, post.photo_id, post.author_id, post.posted_ms)
-                    for post in posts
-                    if post.photo_id not in deleted and not _user_deleted(conn, post.author_id)
-                ],
-            ).rowcount
+            kept = [
+                (user_id, post.photo_id, post.author_id, post.posted_ms)
+                for post in posts
+                if post.photo_id not in deleted and not _user_deleted(conn, post.author_id)
+            ]
+            conn.executemany(
+                "INSERT OR IGNORE INTO feed (user_id, photo_id, author_id, posted_ms) VALUES (?, ?, ?, ?)", kept
+            )
             self._trim(conn, [user_id])
-            return added
+            return len(kept)
 
         return await self._db.write(work)
 

@@ -1,6 +1,8 @@
 """The feed repository: per-user home feeds, authors' recent posts, large accounts and tombstones.
 
-Backend-neutral (SQLite now, CQL later). Every write is idempotent so that a redelivered event
+Backend-neutral (SQLite and CQL; tests/conformance/test_feed_store.py holds both to it). Each feed
+keeps its newest `feed_capacity` entries: SQLite trims exactly on every write, CQL lazily (a feed may
+briefly hold a short tail more; see cql.py). Every write is idempotent so that a redelivered event
 neither duplicates nor loses a feed entry: feed rows are keyed (user_id, photo_id), and deletions
 leave tombstones so that a late copy of an older event cannot bring a deleted entry back.
 """
@@ -32,11 +34,15 @@ class FeedStore(Protocol):
         ...
 
     async def add_to_feeds(self, post: Post, user_ids: Sequence[int]) -> int:
-        """Put `post` into each user's feed (deleted users and photos skipped); trims; returns rows new."""
+        """Put `post` into each user's feed (deleted users and photos skipped) and trim them.
+
+        Returns how many feeds it was written to. A redelivered entry is written again (an upsert of the
+        same row) and counts again: CQL cannot tell a new row from a rewritten one without reading first.
+        """
         ...
 
     async def add_to_feed(self, user_id: int, posts: Sequence[Post]) -> int:
-        """Backfill one user's feed with several posts (deleted photos skipped); trims; returns rows new."""
+        """Backfill one user's feed with several posts (deleted photos skipped); trims; returns posts written."""
         ...
 
     async def recent_posts(self, author_id: int, limit: int) -> list[Post]:
