@@ -9,14 +9,15 @@ test selection that only touches SQLite never starts it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cassandra.cluster import Cluster, Session
 
 from services.runtime.config import Settings
-from services.runtime.cql import CqlDatabase, CqlSchema
+from services.runtime.cql import WRITE_DURABLE, CqlDatabase, CqlSchema, Query
 from services.runtime.outbox import OUTBOX_SCHEMA
 from services.runtime.outbox_cql import ddl
 from services.runtime.sqlite import Database
@@ -119,3 +120,28 @@ async def databases(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield opened
     finally:
         await opened.close()
+
+
+class PurgeMidway:
+    """A CqlDatabase that runs `purge` just before the first statement `when` picks: the photo's deletion
+    landing at the worst moment of a like or a comment, which no ordering of whole calls can produce.
+    Used by the like and comment suites' race tests."""
+
+    def __init__(self, db: CqlDatabase, when: Callable[[Query], bool], purge: Callable[[], Awaitable[int]]) -> None:
+        self._db = db
+        self._when = when
+        self._purge: Callable[[], Awaitable[int]] | None = purge
+
+    async def _maybe_purge(self, queries: list[Query]) -> None:
+        if self._purge is not None and any(self._when(query) for query in queries):
+            purge, self._purge = self._purge, None
+            await purge()
+
+    async def execute(self, query: Query, params: Sequence[Any] = ()) -> list[Any]:
+        await self._maybe_purge([query])
+        return await self._db.execute(query, params)
+
+    async def batch(self, writes: Iterable[tuple[Query, Sequence[Any]]], consistency: int = WRITE_DURABLE) -> None:
+        writes = list(writes)
+        await self._maybe_purge([query for query, _ in writes])
+        await self._db.batch(writes, consistency)

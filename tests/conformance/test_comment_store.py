@@ -23,8 +23,7 @@ from services.runtime.ids import IdGenerator
 from services.runtime.outbox import OutboxStore, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox
 from shutter.events.v1 import events_pb2
-from tests.conformance.conftest import Databases
-from tests.conformance.test_like_store import PurgeMidway
+from tests.conformance.conftest import Databases, PurgeMidway
 
 ids = IdGenerator(94)
 CREATED, DELETED = events_pb2.COMMENT_CHANGE_CREATED, events_pb2.COMMENT_CHANGE_DELETED

@@ -8,9 +8,8 @@ and the photo and user purges fixing counts. Absorbs the SQLite-only tests/unit/
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
@@ -18,13 +17,13 @@ from services.like import cql, sqlite
 from services.like.cql import CqlLikeStore
 from services.like.sqlite import SqliteLikeStore
 from services.like.store import Like, LikerCursor, LikeStore, PhotoGone, Summary
-from services.runtime.cql import WRITE_DURABLE, CqlDatabase, Query
+from services.runtime.cql import Query
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.outbox import OutboxStore, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox
 from shutter.events.v1 import events_pb2
-from tests.conformance.conftest import Databases
+from tests.conformance.conftest import Databases, PurgeMidway
 
 ids = IdGenerator(93)
 
@@ -208,31 +207,6 @@ async def test_purge_user_fixes_counts_everywhere_and_is_idempotent(likes: Likes
     assert [like.user_id for like in await likes.store.likers(2, 10, None)] == [44]
     assert await likes.store.summaries([1, 2], 43) == [Summary(1, 1, True), Summary(2, 1, False)]
     assert await likes.like(1, 42) is True  # nothing of the old like is left to collide with
-
-
-class PurgeMidway:
-    """A CqlDatabase that runs `purge` just before the first statement `when` picks: the photo's deletion
-    landing at the worst moment of a like or a comment, which no ordering of whole calls can produce.
-    (The comment suite imports it; it belongs in conftest.py once both suites are merged.)"""
-
-    def __init__(self, db: CqlDatabase, when: Callable[[Query], bool], purge: Callable[[], Awaitable[int]]) -> None:
-        self._db = db
-        self._when = when
-        self._purge: Callable[[], Awaitable[int]] | None = purge
-
-    async def _maybe_purge(self, queries: list[Query]) -> None:
-        if self._purge is not None and any(self._when(query) for query in queries):
-            purge, self._purge = self._purge, None
-            await purge()
-
-    async def execute(self, query: Query, params: Sequence[Any] = ()) -> list[Any]:
-        await self._maybe_purge([query])
-        return await self._db.execute(query, params)
-
-    async def batch(self, writes: Iterable[tuple[Query, Sequence[Any]]], consistency: int = WRITE_DURABLE) -> None:
-        writes = list(writes)
-        await self._maybe_purge([query for query, _ in writes])
-        await self._db.batch(writes, consistency)
 
 
 @pytest.mark.parametrize(
