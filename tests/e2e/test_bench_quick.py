@@ -1,0 +1,47 @@
+"""`make bench-quick` works: `make test` runs the bench's short mode only to check it works end to end.
+
+Speed is not asserted here (that is the bench's own report); correctness is: every path answered
+without errors, the freshness probes found every post, and the report, JSON and plot were written.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.mesh import ROOT
+
+
+@pytest.mark.slow
+def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    run = tmp_path / "latest"
+    results = json.loads((run / "results.json").read_text())
+    assert (run / "latency.png").stat().st_size > 10_000
+    report = (run / "report.md").read_text()
+    assert "## Ratios to this run's baselines" in report and "## Capacity model" in report
+
+    curves = results["curves"]
+    expected = {"echo grpc (baseline)", "hello asgi (baseline)", "view grpc", "view http"}
+    expected |= {f"mix {op}" for op in ("view", "upload", "like", "comment", "follow", "feed", "search")}
+    assert expected <= set(curves)
+    for name, steps in curves.items():
+        assert steps and all(step["count"] > 0 for step in steps), name
+        assert all(step["error_rate"] <= 0.01 for step in steps), (name, steps)
+
+    freshness = results["freshness"]
+    assert freshness["missed_feed"] == 0 and freshness["missed_search"] == 0
+    assert freshness["post_to_feed_p99_ms"] is not None and freshness["post_to_search_p99_ms"] is not None
+    assert set(results["rss_kib"]) >= {"nats", "gateway", "user", "photo", "view"}
