@@ -104,3 +104,33 @@ async def test_upload_get_download_and_delete_a_photo_on_cql(
         (photo.photo_id, "original"),
     ).all()
     assert chunks == [], cql_mesh.log_tail("photo")
+
+
+async def test_a_retry_while_an_earlier_attempt_may_still_commit_is_unavailable(
+    cql_mesh: Mesh, cql_session: Session, keyspace_prefix: str
+) -> None:
+    keyspace = f"{keyspace_prefix}_photo"
+    user = secrets.randbelow(2**40) + 1_000
+    token = cql_mesh.user_token(user)
+    # An attempt that claimed the key a moment ago and has not committed (or died doing so).
+    cql_session.execute(
+        f"INSERT INTO {keyspace}.upload_keys (user_id, idempotency_key, photo_id, claimed_at_ms)"
+        " VALUES (%s, %s, %s, toUnixTimestamp(now()))",
+        (user, "k2", 12345),
+    )
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await upload_response(cql_mesh, token, user, make_jpeg(320, 240), idempotency_key="k2")
+
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "idempotency_key" in (refused.value.details() or "")
+    listed = await photo_pb2_grpc.PhotoServiceStub(cql_mesh.channel("photo")).ListUserPhotos(
+        photo_pb2.ListUserPhotosRequest(user_id=user, page_size=10), metadata=auth(token), timeout=10
+    )
+    assert list(listed.photos) == []
+    # The refused attempt's own bytes were removed: every blob left belongs to a committed photo.
+    stored = {
+        row.photo_id for row in cql_session.execute(f"SELECT DISTINCT photo_id, variant FROM {keyspace}.photo_blobs")
+    }
+    committed = {row.photo_id for row in cql_session.execute(f"SELECT photo_id FROM {keyspace}.photos")}
+    assert stored <= committed
