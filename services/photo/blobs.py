@@ -1,9 +1,14 @@
-"""Where photo bytes live: a small blob-store interface and its filesystem implementation.
+"""Where photo bytes live: a small blob-store interface, its filesystem implementation, and the checks
+every download makes whatever the store.
 
 Blobs are named by key (`<photo_id>.<variant>`), written once and never modified. `put` moves a
 finished local file in and returns only when it is durable: the file is fsync'd, renamed
 atomically into place, and its directory fsync'd, so a crash leaves either the whole blob or none.
-An S3 or CQL store can implement the same Protocol later.
+The CQL implementation (chunked rows in the cluster) is in cql_blobs.py.
+
+Orphans. Bytes are written before their photo's row, and deleted after it, so a crash can leave
+bytes no photo refers to. `sweep_candidates` lists the keys whose fate the sweep (sweeper.py) must
+decide, in batches; `expect_deletion` makes sure a delete that dies half-way is among them.
 """
 
 from __future__ import annotations
@@ -17,12 +22,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+from services.photo.store import BlobInfo
+from services.runtime.errors import DataLoss
+
 READ_CHUNK_BYTES = 64 * 1024
 _HASH_CHUNK_BYTES = 1024 * 1024
+SWEEP_BATCH = 500
 
 
 class BlobMissing(Exception):
     """A key the metadata refers to has no blob (lost or never written)."""
+
+
+class BlobCorrupt(Exception):
+    """The stored bytes do not match the checksum the store recorded for them."""
 
 
 class BlobStore(Protocol):
@@ -31,19 +44,27 @@ class BlobStore(Protocol):
         ...
 
     async def digest(self, key: str) -> tuple[str, int]:
-        """Hex SHA-256 and size of the stored bytes, read back from storage."""
+        """Hex SHA-256 and size of the stored bytes as storage has them: the filesystem hashes the
+        file; CQL reads the checksum it recorded, and `read` verifies every chunk against it."""
         ...
 
     def read(self, key: str, chunk_bytes: int = READ_CHUNK_BYTES) -> AsyncIterator[bytes]:
-        """The stored bytes in chunks."""
+        """The stored bytes in chunks; BlobMissing, or BlobCorrupt where the store can tell."""
         ...
 
     async def delete(self, key: str) -> None:
         """Remove the blob; a missing key is not an error (deletes are retried)."""
         ...
 
-    async def keys(self) -> list[str]:
-        """Every stored key (for the start-up sweep of orphans)."""
+    async def expect_deletion(self, keys: list[str]) -> None:
+        """Called before the photo row of `keys` is deleted: if the blobs' own delete never happens
+        (a crash in between), the sweep must still find them."""
+        ...
+
+    def sweep_candidates(self) -> AsyncIterator[list[str]]:
+        """Keys the orphan sweep must judge, in batches: stored keys whose photo row may not exist, old
+        enough that no upload is still on its way to committing them. A batch counts as judged when
+        the next one is asked for; a sweep that stops early is shown it again next time."""
         ...
 
 
@@ -65,8 +86,40 @@ def fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
+async def check_stored(blobs: BlobStore, key: str, info: BlobInfo) -> None:
+    """DATA_LOSS unless the stored bytes still have the checksum and size acknowledged at upload."""
+    try:
+        digest, size = await blobs.digest(key)
+    except BlobMissing as exc:
+        raise DataLoss(f"stored bytes for {key} are missing") from exc
+    if digest != info.sha256 or size != info.byte_size:
+        raise DataLoss(f"stored bytes for {key} do not match their checksum")
+
+
+async def verified_chunks(
+    blobs: BlobStore, key: str, info: BlobInfo, chunk_bytes: int = READ_CHUNK_BYTES
+) -> AsyncIterator[bytes]:
+    """The stored bytes, hashed as they go: the stream ends in DATA_LOSS when they are missing, when
+    the store finds a chunk corrupt (before sending it), or when the whole is not what was acknowledged."""
+    hasher = hashlib.sha256()
+    try:
+        async for chunk in blobs.read(key, chunk_bytes):
+            hasher.update(chunk)
+            yield chunk
+    except BlobMissing as exc:
+        raise DataLoss(f"stored bytes for {key} are missing") from exc
+    except BlobCorrupt as exc:
+        raise DataLoss(f"stored bytes for {key} are corrupt: {exc}") from exc
+    if hasher.hexdigest() != info.sha256:
+        raise DataLoss(f"stored bytes for {key} changed while being sent")
+
+
 class FilesystemBlobStore:
-    """Blobs as files under `root`, fanned out into 256 directories by a hash of the key."""
+    """Blobs as files under `root`, fanned out into 256 directories by a hash of the key.
+
+    The directory is private to one process, so at start-up no upload is in flight: every file is a
+    sweep candidate then, and the sweep runs only at start-up (a crash is what leaves orphans here).
+    """
 
     def __init__(self, root: Path, threads: int = 4) -> None:
         self.root = root
@@ -136,7 +189,16 @@ class FilesystemBlobStore:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
+    async def expect_deletion(self, keys: list[str]) -> None:
+        """Nothing to record: the start-up sweep lists every file."""
+
+    async def sweep_candidates(self) -> AsyncIterator[list[str]]:
+        keys = await self.keys()
+        for start in range(0, len(keys), SWEEP_BATCH):
+            yield keys[start : start + SWEEP_BATCH]
+
     async def keys(self) -> list[str]:
+        """Every stored key."""
         return await self._run(self._keys)
 
     def _keys(self) -> list[str]:

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 
 import grpc
 
-from services.photo.blobs import BlobMissing, BlobStore, FilesystemBlobStore, blob_key
+from services.photo import cql, sqlite
+from services.photo.blobs import BlobStore, FilesystemBlobStore, blob_key, check_stored, verified_chunks
+from services.photo.cql import CqlPhotoStore
+from services.photo.cql_blobs import CqlBlobStore
 from services.photo.events import UserDeletedHandler
 from services.photo.imaging import DEFAULT_MAX_PIXELS
-from services.photo.sqlite import SCHEMA, SqlitePhotoStore
+from services.photo.sqlite import SqlitePhotoStore
 from services.photo.staging import Staging
-from services.photo.store import BlobInfo, PhotoRecord, PhotoStore
+from services.photo.store import PhotoRecord, PhotoStore
 from services.photo.sweeper import OrphanSweeper
 from services.photo.uploads import DEFAULT_MAX_UPLOAD_BYTES, Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import DataLoss, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.requests import (
     decode_page_token,
     encode_page_token,
@@ -96,28 +98,15 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             photo_pb2.PHOTO_VARIANT_THUMBNAIL: photo.thumbnail,
         }[variant]
         key = blob_key(photo.photo_id, _VARIANT_NAMES[variant])
-        await self._verify(key, info)
+        await check_stored(self._blobs, key, info)
         yield photo_pb2.DownloadPhotoResponse(
             info=photo_pb2.ContentInfo(
                 content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
             )
         )
-        # Checked again while sending: bytes that changed since the check end the stream in DATA_LOSS.
-        hasher = hashlib.sha256()
-        async for chunk in self._blobs.read(key, DOWNLOAD_CHUNK_BYTES):
-            hasher.update(chunk)
+        # Checked again while sending: bytes that are corrupt or changed since the check end the stream in DATA_LOSS.
+        async for chunk in verified_chunks(self._blobs, key, info, DOWNLOAD_CHUNK_BYTES):
             yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
-        if hasher.hexdigest() != info.sha256:
-            raise DataLoss(f"stored bytes of photo {photo.photo_id} changed while being sent")
-
-    async def _verify(self, key: str, info: BlobInfo) -> None:
-        """DATA_LOSS unless the stored bytes still hash to what was acknowledged at upload."""
-        try:
-            digest, size = await self._blobs.digest(key)
-        except BlobMissing as exc:
-            raise DataLoss(f"stored bytes for {key} are missing") from exc
-        if digest != info.sha256 or size != info.byte_size:
-            raise DataLoss(f"stored bytes for {key} do not match their checksum")
 
     async def ListUserPhotos(
         self, request: photo_pb2.ListUserPhotosRequest, context: grpc.aio.ServicerContext
@@ -151,16 +140,26 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         return photo
 
 
+def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
+    """The photo store, the blob store and the orphan sweep's period for the configured backend
+    (SHUTTER_STORE): CQL keeps rows and bytes in the cluster, shared by every replica, so its sweep runs
+    periodically; SQLite and the filesystem are private to the process, swept at start-up only."""
+    if runtime.store_backend == "cql":
+        database = runtime.cql(cql.SCHEMA)
+        sweep_seconds = runtime.settings.int_setting("SHUTTER_PHOTO_SWEEP_SECONDS", 300)
+        return CqlPhotoStore(database), CqlBlobStore(database), float(sweep_seconds)
+    database = runtime.sqlite(sqlite.SCHEMA, with_outbox=True)
+    return SqlitePhotoStore(database), FilesystemBlobStore(runtime.data_path("blobs")), None
+
+
 def build(runtime: Runtime) -> None:
-    database = runtime.sqlite(SCHEMA, with_outbox=True)
-    store = SqlitePhotoStore(database)
-    blobs = FilesystemBlobStore(runtime.data_path("blobs"))
+    store, blobs, sweep_seconds = open_stores(runtime)
     staging = Staging(runtime.data_path("tmp"))
     images = ImagePool(
         runtime.settings.int_setting("SHUTTER_PHOTO_IMAGE_WORKERS", 2),
         runtime.settings.int_setting("SHUTTER_PHOTO_MAX_PIXELS", DEFAULT_MAX_PIXELS),
     )
-    for component in (blobs, staging, images, OrphanSweeper(store, blobs)):
+    for component in (blobs, staging, images, OrphanSweeper(store, blobs, sweep_seconds)):
         runtime.add_component(component)
     deleter = Deleter(store, blobs, runtime.ids, runtime.name)
     uploader = Uploader(

@@ -8,6 +8,16 @@ from typing import Protocol
 from shutter.events.v1 import events_pb2
 
 
+class KeyInUse(Exception):
+    """An earlier upload claimed this idempotency key moments ago and has not committed its photo yet
+    (still in flight, or its commit may yet be applied). Retrying with the same key later answers."""
+
+
+class CommitOutcomeUnknown(Exception):
+    """The commit timed out: it may or may not be applied (a CQL batch in the batchlog is replayed).
+    The caller must not delete the photo's blobs; the orphan sweep decides once the outcome is settled."""
+
+
 @dataclass(frozen=True)
 class BlobInfo:
     """One stored rendition of a photo: what to send and how to check it."""
@@ -39,11 +49,14 @@ class PhotoStore(Protocol):
         """Insert the photo and enqueue its event atomically.
 
         When the photo carries an idempotency key this user already used, nothing is written and
-        the earlier photo is returned with False.
+        the earlier photo is returned with False. KeyInUse: an earlier attempt with the key has not
+        committed yet; CommitOutcomeUnknown: this attempt's commit may or may not have been applied.
         """
         ...
 
-    async def by_idempotency_key(self, user_id: int, key: str) -> PhotoRecord | None: ...
+    async def by_idempotency_key(self, user_id: int, key: str) -> PhotoRecord | None:
+        """The committed photo an earlier upload with this key made, if any."""
+        ...
 
     async def get(self, photo_id: int) -> PhotoRecord | None: ...
 

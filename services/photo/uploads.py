@@ -5,10 +5,14 @@ and render variants in a worker process → move the three blobs durably into th
 transaction writes the row and its PhotoPosted outbox event → acknowledge. Once the blobs start
 moving, the rest runs to the end even if the client goes away (shielded), so a committed photo
 never loses its blobs; a failure before the commit deletes the blobs it wrote, and a crash leaves
-only unreferenced blobs, which the start-up sweep removes.
+only unreferenced blobs, which the orphan sweep removes. A commit whose outcome is unknown (a CQL
+batch that timed out may still be applied from the batchlog) keeps its blobs: the sweep deletes
+them only once it is certain no row refers to them. Both that case and an idempotency key whose
+earlier attempt has not committed yet answer UNAVAILABLE: retrying with the same key is safe.
 
-Delete: one transaction removes the row and enqueues PhotoDeleted; the blobs go after the commit
-(a crash in between leaves orphans for the sweep, never a row without bytes).
+Delete: the blob store is told first (so the sweep can find the blobs if the process dies), then
+one transaction removes the row and enqueues PhotoDeleted, then the blobs go (a crash in between
+leaves orphans for the sweep, never a row without bytes).
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ from pathlib import Path
 from services.photo.blobs import BlobStore, blob_key
 from services.photo.imaging import ImageTooLarge, Rendered, RenderedVariant, UnsupportedImage
 from services.photo.staging import StagedUpload, Staging
-from services.photo.store import BlobInfo, PhotoRecord, PhotoStore
+from services.photo.store import BlobInfo, CommitOutcomeUnknown, KeyInUse, PhotoRecord, PhotoStore
 from services.photo.validation import validate_metadata
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import InvalidArgument, ResourceExhausted
+from services.runtime.errors import InvalidArgument, ResourceExhausted, Unavailable
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import timestamp_from_unix_ms, timestamp_or_now
@@ -135,6 +139,12 @@ class Uploader:
         try:
             await asyncio.gather(*(self._blobs.put(key, sources[v]) for key, v in zip(keys, VARIANTS, strict=True)))
             stored, created = await self._store.create(photo, posted_event(photo, self._ids, self._source))
+        except CommitOutcomeUnknown as exc:
+            # The photo may yet be committed: its blobs must stay (the sweep removes them if it is not).
+            raise Unavailable("storing the photo timed out; retry with the same idempotency_key") from exc
+        except KeyInUse as exc:
+            await _delete_quietly(self._blobs, keys)
+            raise Unavailable("an earlier upload with this idempotency_key is still being stored; retry") from exc
         except BaseException:
             await _delete_quietly(self._blobs, keys)
             raise
@@ -145,7 +155,8 @@ class Uploader:
 
 
 class Deleter:
-    """Deletes a photo: row + PhotoDeleted in one transaction, then its blobs."""
+    """Deletes a photo: row + PhotoDeleted in one transaction, then its blobs (announced to the blob
+    store first, so a crash between the two leaves the blobs to the sweep)."""
 
     def __init__(self, store: PhotoStore, blobs: BlobStore, ids: IdGenerator, source: str) -> None:
         self._store = store
@@ -162,8 +173,10 @@ class Deleter:
         return await asyncio.shield(self._delete(photo, event))
 
     async def _delete(self, photo: PhotoRecord, event: events_pb2.PhotoDeleted) -> bool:
+        keys = [blob_key(photo.photo_id, v) for v in VARIANTS]
+        await self._blobs.expect_deletion(keys)
         deleted = await self._store.delete(photo.photo_id, event)
-        await _delete_quietly(self._blobs, [blob_key(photo.photo_id, v) for v in VARIANTS])
+        await _delete_quietly(self._blobs, keys)
         return deleted is not None
 
 
@@ -193,9 +206,9 @@ def _blob_info(variant: RenderedVariant) -> BlobInfo:
 
 
 async def _delete_quietly(blobs: BlobStore, keys: list[str]) -> None:
-    """Best effort: a blob left behind is an orphan the next start-up sweep removes."""
+    """Best effort: a blob left behind is an orphan the sweep removes."""
     for key in keys:
         try:
             await blobs.delete(key)
         except Exception:
-            log.exception("could not delete blob; the start-up sweep will", extra={"key": key})
+            log.exception("could not delete blob; the orphan sweep will", extra={"key": key})

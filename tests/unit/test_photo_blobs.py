@@ -1,4 +1,5 @@
-"""Filesystem blob store, upload staging and the start-up sweep, on a real temp directory."""
+"""Filesystem blob store specifics and upload staging, on a real temp directory. What every blob store
+must do (round trips, DATA_LOSS, deletes, the orphan sweep) is in tests/conformance/test_photo_blobs.py."""
 
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from services.photo.blobs import BlobMissing, FilesystemBlobStore, blob_key
+from services.photo.blobs import SWEEP_BATCH, FilesystemBlobStore
 from services.photo.staging import Staging
-from services.photo.store import PhotoRecord
-from services.photo.sweeper import OrphanSweeper
 from services.runtime.errors import ResourceExhausted
 
 
@@ -32,19 +31,13 @@ async def _put(blobs: FilesystemBlobStore, tmp_path: Path, key: str, data: bytes
     assert not source.exists()  # moved, not copied
 
 
-async def test_put_read_digest_delete(blobs: FilesystemBlobStore, tmp_path: Path) -> None:
-    data = bytes(range(256)) * 1000
-    await _put(blobs, tmp_path, "1.original", data)
-    assert await blobs.digest("1.original") == (hashlib.sha256(data).hexdigest(), len(data))
-    chunks = [chunk async for chunk in blobs.read("1.original", 4096)]
-    assert b"".join(chunks) == data and max(map(len, chunks)) == 4096
-    assert await blobs.keys() == ["1.original"]
-    await blobs.delete("1.original")
-    await blobs.delete("1.original")  # idempotent
-    with pytest.raises(BlobMissing):
-        await blobs.digest("1.original")
-    with pytest.raises(BlobMissing):
-        _ = [chunk async for chunk in blobs.read("1.original")]
+async def test_at_start_up_every_stored_file_is_a_sweep_candidate(blobs: FilesystemBlobStore, tmp_path: Path) -> None:
+    stored = [f"{photo_id}.original" for photo_id in range(1, SWEEP_BATCH + 4)]  # more than one batch
+    for key in stored:
+        await _put(blobs, tmp_path, key, b"x")
+    batches = [batch async for batch in blobs.sweep_candidates()]
+    assert sorted(key for batch in batches for key in batch) == sorted(stored)
+    assert max(map(len, batches)) <= SWEEP_BATCH
 
 
 async def test_keys_cannot_escape_the_root(blobs: FilesystemBlobStore) -> None:
@@ -76,28 +69,6 @@ async def test_staging_refuses_past_the_limit_and_sweeps_leftovers(tmp_path: Pat
     await again.start()
     assert list((tmp_path / "tmp").iterdir()) == []
     await again.stop()
-
-
-class _Rows:
-    """Just enough of a PhotoStore for the sweeper: which photo ids have rows."""
-
-    def __init__(self, ids: set[int]) -> None:
-        self.ids = ids
-
-    async def existing(self, photo_ids: list[int]) -> set[int]:
-        return self.ids & set(photo_ids)
-
-    async def get(self, photo_id: int) -> PhotoRecord | None:
-        raise AssertionError("not used")
-
-
-async def test_sweep_removes_only_unreferenced_blobs(blobs: FilesystemBlobStore, tmp_path: Path) -> None:
-    for photo_id in (1, 2):
-        for variant in ("original", "display"):
-            await _put(blobs, tmp_path, blob_key(photo_id, variant), b"x")
-    sweeper = OrphanSweeper(_Rows({1}), blobs)  # type: ignore[arg-type]
-    assert await sweeper.sweep() == 2
-    assert sorted(await blobs.keys()) == ["1.display", "1.original"]
 
 
 async def test_a_cancellation_mid_operation_still_leaves_nothing(tmp_path: Path) -> None:

@@ -1,0 +1,258 @@
+"""Photo store conformance: the same assertions on SQLite and on CQL, through the PhotoStore Protocol.
+
+A photo and its PhotoPosted commit together; get and batch get; profile listings newest first with
+keyset pages across CQL's time buckets; idempotency keys (also under concurrent duplicates); delete
+with its PhotoDeleted. The CQL-only tests at the end cover what only CQL can get wrong: an upload
+that died (or whose commit is still landing) between claiming its idempotency key and committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from services.photo import cql, sqlite
+from services.photo.cql import CLAIM_LEASE_MS, CqlPhotoStore, bucket_of
+from services.photo.sqlite import SqlitePhotoStore
+from services.photo.store import BlobInfo, KeyInUse, PhotoRecord, PhotoStore
+from services.runtime.cql import WRITE_DURABLE, CqlDatabase, Query
+from services.runtime.events import decode, new_meta
+from services.runtime.ids import SEQUENCE_BITS, IdGenerator, min_id_at
+from services.runtime.outbox import OutboxStore, SqliteOutbox
+from services.runtime.outbox_cql import CqlOutbox
+from shutter.events.v1 import events_pb2
+from tests.conformance.conftest import Databases
+
+ids = IdGenerator(93)
+_sequence = iter(range(1, 1 << SEQUENCE_BITS))
+
+
+def new_photo(
+    user_id: int, key: str = "", *, photo_id: int | None = None, tags: tuple[str, ...] = ("a", "b")
+) -> PhotoRecord:
+    blob = BlobInfo("image/jpeg", 10, "ab" * 32)
+    return PhotoRecord(
+        photo_id=photo_id or ids.next_id(), user_id=user_id, title="t", location="l", time_stamp_ms=1, tags=tags,
+        created_at_ms=int(time.time() * 1000), width=3, height=4, original=blob,
+        display=BlobInfo("image/jpeg", 5, "cd" * 32), thumbnail=BlobInfo("image/webp", 2, "ef" * 32),
+        idempotency_key=key,
+    )  # fmt: skip
+
+
+def id_days_ago(days: float) -> int:
+    """A photo id made `days` ago (unique within the test run), to spread photos over CQL buckets."""
+    return min_id_at(int(time.time() * 1000 - days * 86_400_000)) | next(_sequence)
+
+
+def posted(photo: PhotoRecord) -> events_pb2.PhotoPosted:
+    return events_pb2.PhotoPosted(meta=new_meta(ids, "photo"), photo_id=photo.photo_id, user_id=photo.user_id)
+
+
+def deleted(photo: PhotoRecord) -> events_pb2.PhotoDeleted:
+    return events_pb2.PhotoDeleted(meta=new_meta(ids, "photo"), photo_id=photo.photo_id, user_id=photo.user_id)
+
+
+@dataclass
+class Photos:
+    store: PhotoStore
+    outbox: OutboxStore
+
+    async def create(self, photo: PhotoRecord) -> tuple[PhotoRecord, bool]:
+        return await self.store.create(photo, posted(photo))
+
+    async def events(self) -> list[tuple[str, int]]:
+        """(kind, photo_id) of every pending event, oldest first."""
+        found = []
+        for pending in await self.outbox.pending(1000):
+            event = decode(pending.subject, pending.payload)
+            found.append((type(event).__name__, event.photo_id))  # type: ignore[attr-defined]
+        return found
+
+    async def all_listed(self, user_id: int, page: int) -> list[int]:
+        seen: list[int] = []
+        cursor = None
+        while photos := await self.store.list_by_user(user_id, cursor, page):
+            assert len(photos) <= page
+            seen.extend(p.photo_id for p in photos)
+            cursor = photos[-1].photo_id
+        return seen
+
+
+@pytest.fixture
+async def photos(backend: str, databases: Databases) -> Photos:
+    if backend == "sqlite":
+        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        return Photos(SqlitePhotoStore(database), SqliteOutbox(database))
+    database = await databases.cql(cql.SCHEMA, service="photo")
+    outbox = CqlOutbox(database)
+    await outbox.start()
+    return Photos(CqlPhotoStore(database), outbox)
+
+
+async def test_create_commits_the_photo_with_its_event(photos: Photos) -> None:
+    photo, untagged = new_photo(1), new_photo(1, tags=())
+
+    assert await photos.create(photo) == (photo, True)
+    assert await photos.create(untagged) == (untagged, True)
+
+    assert await photos.store.get(photo.photo_id) == photo
+    assert await photos.store.get(untagged.photo_id) == untagged  # no tags reads back as (), not None
+    assert await photos.store.get(12345) is None
+    assert await photos.events() == [("PhotoPosted", photo.photo_id), ("PhotoPosted", untagged.photo_id)]
+
+
+async def test_get_many_finds_what_exists_and_existing_says_which(photos: Photos) -> None:
+    mine = [new_photo(1) for _ in range(3)]
+    for photo in mine:
+        await photos.create(photo)
+    wanted = [mine[2].photo_id, 12345, mine[0].photo_id, mine[2].photo_id]
+
+    found = await photos.store.get_many(wanted)
+
+    assert found == {mine[2].photo_id: mine[2], mine[0].photo_id: mine[0]}
+    assert await photos.store.get_many([]) == {}
+    assert await photos.store.existing([mine[1].photo_id, 12345]) == {mine[1].photo_id}
+    assert await photos.store.existing([]) == set()
+
+
+async def test_listing_pages_newest_first_across_months_without_skips_or_repeats(photos: Photos) -> None:
+    # Photos made over ~5 months (several CQL buckets, one of them emptied by a delete) and another user's.
+    ages = [150, 149, 125, 90, 55, 54, 20, 0.5, 0]
+    mine = [new_photo(7, photo_id=id_days_ago(days)) for days in ages]
+    assert len({bucket_of(p.photo_id) for p in mine}) >= 5
+    for photo in [*mine, new_photo(8)]:
+        await photos.create(photo)
+    gone = mine.pop(3)
+    assert bucket_of(gone.photo_id) not in {bucket_of(p.photo_id) for p in mine}  # it was its bucket's only photo
+    await photos.store.delete(gone.photo_id, deleted(gone))
+    newest_first = [p.photo_id for p in sorted(mine, key=lambda p: p.photo_id, reverse=True)]
+
+    for page in (1, 2, 3, 20):
+        assert await photos.all_listed(7, page) == newest_first
+    first = await photos.store.list_by_user(7, None, 3)
+    assert first == sorted(mine, key=lambda p: p.photo_id, reverse=True)[:3]  # full records
+    assert [p.photo_id for p in await photos.store.list_by_user(7, newest_first[4], 2)] == newest_first[5:7]
+    assert await photos.store.list_by_user(9, None, 10) == []
+
+
+async def test_a_photo_posted_while_paging_appears_above_the_cursor(photos: Photos) -> None:
+    older = [new_photo(5) for _ in range(4)]
+    for photo in older:
+        await photos.create(photo)
+    first_page = await photos.store.list_by_user(5, None, 2)
+    newer = new_photo(5)
+    await photos.create(newer)
+
+    rest = await photos.store.list_by_user(5, first_page[-1].photo_id, 10)
+
+    assert [p.photo_id for p in first_page + rest] == [p.photo_id for p in reversed(older)]
+    assert (await photos.store.list_by_user(5, None, 1))[0] == newer
+
+
+async def test_an_idempotency_key_gives_the_first_photo_and_no_second_event(photos: Photos) -> None:
+    first, retry, other_user = new_photo(1, "k1"), new_photo(1, "k1"), new_photo(2, "k1")
+
+    assert await photos.create(first) == (first, True)
+    assert await photos.create(retry) == (first, False)
+    assert await photos.create(other_user) == (other_user, True)  # keys are per user
+
+    assert await photos.store.get(retry.photo_id) is None
+    assert await photos.store.by_idempotency_key(1, "k1") == first
+    assert await photos.store.by_idempotency_key(1, "other") is None
+    assert await photos.all_listed(1, 10) == [first.photo_id]
+    assert await photos.events() == [("PhotoPosted", first.photo_id), ("PhotoPosted", other_user.photo_id)]
+
+
+async def test_concurrent_uploads_with_one_key_make_one_photo(photos: Photos) -> None:
+    attempts = [new_photo(3, "same") for _ in range(5)]
+
+    results = await asyncio.gather(*(photos.create(photo) for photo in attempts))
+
+    assert [created for _, created in results].count(True) == 1
+    winner = next(photo for photo, created in results if created)
+    assert all(photo == winner for photo, _ in results)
+    assert await photos.all_listed(3, 10) == [winner.photo_id]
+    assert await photos.events() == [("PhotoPosted", winner.photo_id)]
+
+
+async def test_delete_removes_photo_listing_and_key_with_one_event(photos: Photos) -> None:
+    photo, kept = new_photo(4, "key"), new_photo(4)
+    await photos.create(photo)
+    await photos.create(kept)
+
+    assert await photos.store.delete(photo.photo_id, deleted(photo)) == photo
+    assert await photos.store.delete(photo.photo_id, deleted(photo)) is None  # already gone: no second event
+
+    assert await photos.store.get(photo.photo_id) is None
+    assert await photos.store.get_many([photo.photo_id]) == {}
+    assert await photos.all_listed(4, 10) == [kept.photo_id]
+    assert await photos.store.by_idempotency_key(4, "key") is None
+    assert await photos.events() == [
+        ("PhotoPosted", photo.photo_id),
+        ("PhotoPosted", kept.photo_id),
+        ("PhotoDeleted", photo.photo_id),
+    ]
+    again = new_photo(4, "key")  # the key is free again: a new upload with it makes a new photo
+    assert await photos.create(again) == (again, True)
+
+
+# CQL only: the idempotency claim and the commit are two writes, so an attempt can stop between them.
+
+CLAIM_ONLY = Query(
+    "INSERT INTO upload_keys (user_id, idempotency_key, photo_id, claimed_at_ms) VALUES (?, ?, ?, ?)", WRITE_DURABLE
+)
+
+
+async def cql_photos(databases: Databases) -> tuple[CqlDatabase, Photos]:
+    database = await databases.cql(cql.SCHEMA, service="photo")
+    outbox = CqlOutbox(database)
+    await outbox.start()
+    return database, Photos(CqlPhotoStore(database), outbox)
+
+
+async def test_cql_a_retry_while_the_first_attempt_may_still_commit_is_told_to_retry(databases: Databases) -> None:
+    database, photos = await cql_photos(databases)
+    dead = new_photo(6, "k")
+    await database.execute(CLAIM_ONLY, (6, "k", dead.photo_id, int(time.time() * 1000)))  # claimed, never committed
+    retry = new_photo(6, "k")
+
+    with pytest.raises(KeyInUse):
+        await photos.create(retry)
+
+    assert await photos.store.get(retry.photo_id) is None
+    assert await photos.store.by_idempotency_key(6, "k") is None  # a claim without a photo is no photo
+    assert await photos.events() == []
+
+
+async def test_cql_a_retry_after_the_lease_takes_the_key_of_a_dead_attempt(databases: Databases) -> None:
+    database, photos = await cql_photos(databases)
+    dead = new_photo(6, "k")
+    claimed_at_ms = int(time.time() * 1000) - CLAIM_LEASE_MS - 1_000
+    await database.execute(CLAIM_ONLY, (6, "k", dead.photo_id, claimed_at_ms))
+    retry, late = new_photo(6, "k"), new_photo(6, "k")
+
+    assert await photos.create(retry) == (retry, True)
+    assert await photos.create(late) == (retry, False)
+
+    assert await photos.store.by_idempotency_key(6, "k") == retry
+    assert await photos.all_listed(6, 10) == [retry.photo_id]
+    assert await photos.events() == [("PhotoPosted", retry.photo_id)]
+
+
+async def test_cql_a_retry_waits_for_a_live_attempt_whose_commit_is_landing(databases: Databases) -> None:
+    database, photos = await cql_photos(databases)
+    first = new_photo(6, "k")
+    await database.execute(CLAIM_ONLY, (6, "k", first.photo_id, int(time.time() * 1000)))
+
+    async def commit_later() -> tuple[PhotoRecord, bool]:
+        await asyncio.sleep(0.15)
+        return await photos.create(first)  # finds its own claim and commits
+
+    committed, retried = await asyncio.gather(commit_later(), photos.create(new_photo(6, "k")))
+
+    assert committed == (first, True)
+    assert retried == (first, False)
+    assert await photos.events() == [("PhotoPosted", first.photo_id)]
