@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run test venv tools cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick capacity clean
+.PHONY: run test venv tools cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
 
 # SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node.
 run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars)
@@ -79,6 +79,10 @@ bench: venv $(BENCH_TOOLS)
 
 bench-quick: venv $(BENCH_TOOLS)
 	$(PY) -m bench --quick
+
+# Where the view path spends its time: py-spy on view, photo, like and comment under ghz load.
+profile: venv $(GOBIN)/ghz
+	$(PY) -m bench.profile
 
 capacity: venv
 	$(PY) -m bench.capacity

@@ -12,14 +12,17 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import nats
 import yaml
+from cassandra.cluster import Cluster
 
 from services.runtime.events import DEAD_LETTER_STREAM, EVENTS_STREAM
 from services.runtime.mesh import nats_server_binary
 from services.runtime.topology import SERVICE_NAMES
+from tests.support.cassandra import CassandraNode
 from tests.support.mesh import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +107,33 @@ async def stream_names(url: str) -> set[str]:
         await client.close()
 
 
+def migrate_step(name: str) -> dict:
+    (step,) = [step for step in CHART_VALUES["migrate"]["steps"] if step["name"] == name]
+    return step
+
+
+async def test_default_migrate_step_creates_the_cql_schema(tmp_path: Path, cassandra: CassandraNode) -> None:
+    """The chart's CQL step, run from the image layout against a real Cassandra node."""
+    app = image_layout(tmp_path)
+    prefix = f"chartmig{uuid.uuid4().hex[:8]}"
+    step = migrate_step("cql-schema")
+    assert step["command"][0] == "python"
+    env = image_env(app, SHUTTER_STORE="cql", SHUTTER_CQL_PORT=str(cassandra.native_port), SHUTTER_CQL_KEYSPACE=prefix)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *step["command"][1:], cwd=app, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, stderr.decode()
+    cluster = Cluster(["127.0.0.1"], port=cassandra.native_port)
+    try:
+        rows = cluster.connect().execute("SELECT keyspace_name FROM system_schema.keyspaces")
+        keyspaces = {row.keyspace_name for row in rows}
+    finally:
+        cluster.shutdown()
+    stateful = {"user", "follow", "photo", "like", "comment", "feed", "search"}
+    assert {f"{prefix}_{name}" for name in stateful} <= keyspaces
+
+
 async def test_default_migrate_step_creates_the_jetstream_streams(tmp_path: Path) -> None:
     """The chart's hook Job command, run from the image layout against a real nats-server."""
     app = image_layout(tmp_path)
@@ -115,7 +145,7 @@ async def test_default_migrate_step_creates_the_jetstream_streams(tmp_path: Path
         stderr=subprocess.DEVNULL,
     )
     try:
-        (step,) = CHART_VALUES["migrate"]["steps"]
+        step = migrate_step("jetstream-streams")
         assert step["command"][0] == "python"
         command = [sys.executable, *step["command"][1:]]
         process = await asyncio.create_subprocess_exec(

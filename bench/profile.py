@@ -1,0 +1,123 @@
+"""`make profile`: where the view path spends its time, from py-spy samples under open-loop load.
+
+Starts a fresh mesh, seeds a few users and photos, drives ViewPhoto with ghz at a fixed rate and
+records every process on the path (view, photo, like, comment) with py-spy at the same time.
+Prints, per process, the functions with the most samples (own time and cumulative) and writes
+the raw collapsed stacks (flamegraph input) next to a summary under bench/out/profile-<stamp>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import random
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from bench.loadgen import build_protoset, run_ghz
+from bench.seed import Graph, seed_photos, seed_users
+from tests.support.mesh import Mesh
+
+ROOT = Path(__file__).resolve().parent.parent
+PATH_PROCESSES = ("view", "photo", "like", "comment")
+
+
+def summarise(collapsed: Path, top: int) -> list[str]:
+    """Own-time and cumulative leaders from py-spy's raw (collapsed) output."""
+    own: Counter[str] = Counter()
+    cumulative: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [
+            frame.split(" (")[0] + " " + frame.split(" (")[-1].rsplit(":", 1)[0].split("/")[-1]
+            for frame in stack.split(";")
+        ]
+        own[frames[-1]] += count
+        for frame in set(frames):
+            cumulative[frame] += count
+    if not total:
+        return ["  (no samples)"]
+    lines = [f"  samples: {total}", "  own time:"]
+    lines += [f"    {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(top)]
+    lines.append("  cumulative:")
+    lines += [f"    {100 * n / total:5.1f}%  {name}" for name, n in cumulative.most_common(top)]
+    return lines
+
+
+def start_recorders(py_spy: str, pids: dict[str, int], out: Path, seconds: float) -> dict[str, subprocess.Popen[bytes]]:
+    """One `py-spy record` per process, sampling for `seconds` into collapsed-stack files."""
+    return {
+        name: subprocess.Popen(
+            [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+             "--format", "raw", "--output", str(out / f"{name}.collapsed"), "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for name, pid in pids.items()
+    }  # fmt: skip
+
+
+def wait_for_recorders(recorders: dict[str, subprocess.Popen[bytes]]) -> None:
+    for name, recorder in recorders.items():
+        _, err = recorder.communicate(timeout=120)
+        if recorder.returncode != 0:
+            raise SystemExit(f"py-spy failed on {name}: {err.decode()[-500:]}")
+
+
+async def profile(out: Path, rate: float, seconds: float, top: int) -> str:
+    py_spy = shutil.which("py-spy")
+    if not py_spy:
+        raise SystemExit("py-spy not found: `make venv` installs it (requirements-dev.txt)")
+    mesh = Mesh(out / "mesh", extra_env={"SHUTTER_LOG_LEVEL": "WARNING"})
+    try:
+        await mesh.start()
+        graph = Graph()
+        graph.users = await seed_users(mesh.channel("user"), 6, "prof", mesh.user_token, lambda n: None)
+        await seed_photos(mesh.channel("photo"), graph, 5, random.Random(1), lambda n: None)
+        viewer = graph.users[1]
+        data = [{"photo_id": str(pid), "user_id": str(viewer.user_id)} for pid, _ in graph.photos]
+        metadata = {"authorization": f"Bearer {viewer.token}"}
+        protoset = build_protoset(out)
+        call = "shutter.view.v1.ViewService/ViewPhoto"
+        await asyncio.to_thread(run_ghz, protoset, "warm-up", mesh.address("view"), call, rate, 2, data, metadata)
+        recorders = start_recorders(py_spy, {name: mesh.processes[name].pid for name in PATH_PROCESSES}, out, seconds)
+        load = await asyncio.to_thread(
+            run_ghz, protoset, "view grpc", mesh.address("view"), call, rate, seconds, data, metadata
+        )
+        await asyncio.to_thread(wait_for_recorders, recorders)
+    finally:
+        await mesh.close()
+    lines = [
+        f"ViewPhoto at {rate:.0f}/s for {seconds:.0f}s: achieved {load.achieved_rps}/s, "
+        f"p50 {load.p50_ms} ms, p99 {load.p99_ms} ms, errors {load.error_rate:.2%}",
+    ]
+    for name in PATH_PROCESSES:
+        lines += ["", f"{name}:", *summarise(out / f"{name}.collapsed", top)]
+    summary = "\n".join(lines)
+    (out / "summary.txt").write_text(summary + "\n")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=150)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--top", type=int, default=12)
+    options = parser.parse_args()
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = ROOT / "bench" / "out" / f"profile-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    print(asyncio.run(profile(out, options.rate, options.seconds, options.top)))
+    print(f"\nraw stacks and summary in {out}")
+
+
+if __name__ == "__main__":
+    main()
