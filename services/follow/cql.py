@@ -128,6 +128,7 @@ FOLLOWEES_PAGE = Query(
     " WHERE follower_id = ? AND follow_id < ? LIMIT ?",
     READ_FAST,
 )
+_CLUSTERING_IN_LIMIT = 100
 FOLLOWING = Query("SELECT followee_id FROM follows WHERE follower_id = ? AND followee_id IN ?", READ_FAST)
 COUNTS = Query("SELECT follower_count, followee_count FROM follow_counts WHERE user_id = ?", READ_FAST)
 BUMP_FOLLOWERS = Query(
@@ -219,8 +220,12 @@ class CqlFollowStore:
     async def following(self, follower_id: int, followee_ids: Sequence[int]) -> set[int]:
         if not followee_ids:
             return set()
-        rows = await self._db.execute(FOLLOWING, (follower_id, list(followee_ids)))
-        return {row.followee_id for row in rows}
+        # ScyllaDB refuses clustering-key IN lists longer than max_clustering_key_restrictions_per_query
+        # (100 by default), and CheckFollowing takes up to 1,000 ids: ask in chunks, concurrently.
+        ids = list(dict.fromkeys(followee_ids))
+        chunks = [ids[i : i + _CLUSTERING_IN_LIMIT] for i in range(0, len(ids), _CLUSTERING_IN_LIMIT)]
+        pages = await asyncio.gather(*(self._db.execute(FOLLOWING, (follower_id, chunk)) for chunk in chunks))
+        return {row.followee_id for rows in pages for row in rows}
 
     async def tombstone_user(self, user_id: int) -> None:
         await self._db.execute(TOMBSTONE, (user_id,))

@@ -138,8 +138,11 @@ class OutboxRelay:
                 return
             now = time.time()
             if now - last_prune > 60:
-                await self._store.prune(now - SENT_RETENTION_SECONDS)
                 last_prune = now
+                try:
+                    await self._store.prune(now - SENT_RETENTION_SECONDS)
+                except Exception as exc:  # pruning is housekeeping: it must never stop the relay
+                    log.warning("outbox prune failed; will retry", extra={"error": repr(exc)})
             if sent < self._batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll_seconds)

@@ -157,6 +157,14 @@ async def test_following_answers_for_each_asked_id(follows: Follows) -> None:
     assert await follows.store.following(9, [2, 4]) == set()
 
 
+async def test_following_answers_for_as_many_ids_as_check_following_accepts(follows: Follows) -> None:
+    """CheckFollowing takes up to 1,000 ids; ScyllaDB caps clustering-key IN lists at 100."""
+    followed = {10, 150, 999}
+    for followee in followed:
+        await follows.follow(1, followee)
+    assert await follows.store.following(1, list(range(2, 1002))) == followed
+
+
 async def test_purging_a_user_is_bounded_per_call_and_keeps_counts(follows: Follows) -> None:
     doomed = 100
     for other in range(1, 8):
