@@ -16,13 +16,20 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from services.runtime.errors import ResourceExhausted
+
 T = TypeVar("T")
 
 
 class Passwords:
-    def __init__(self, threads: int = 2, hasher: PasswordHasher | None = None) -> None:
+    def __init__(self, threads: int = 2, hasher: PasswordHasher | None = None, max_queued: int | None = None) -> None:
         self._hasher = hasher or PasswordHasher()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
+        # Admission control: sign-up and sign-in are public and each costs a hash. Beyond this many
+        # hashes waiting, answer RESOURCE_EXHAUSTED at once rather than let a flood queue every
+        # legitimate sign-in until its deadline passes.
+        self._max_in_flight = threads + (max_queued if max_queued is not None else 16 * threads)
+        self._in_flight = 0
         # Verified against when the username does not exist, so a miss costs what a hit costs.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
@@ -33,7 +40,13 @@ class Passwords:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        if self._in_flight >= self._max_in_flight:
+            raise ResourceExhausted("too many sign-ins at once; retry shortly")
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            self._in_flight -= 1
 
     async def hash(self, password: str) -> str:
         return await self._run(self._hasher.hash, password)

@@ -154,6 +154,11 @@ class UserService(user_pb2_grpc.UserServiceServicer):
             f"must be at most {rules.MAX_PASSWORD_CHARS} characters",
         )
         problems.raise_if_any()
+        if rules.username_problem(request.username) is not None:
+            # No such account can exist; don't look it up (an oversized key would fail in the store),
+            # but take as long as a real miss so the answer's timing says nothing.
+            await self._passwords.verify(None, request.password)
+            raise Unauthenticated(WRONG_CREDENTIALS)
         key = rules.username_key(request.username)
         credentials = await self._store.credentials(key)
         # Always verify (against a dummy hash when the name is unknown) so both misses take as long.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from argon2 import PasswordHasher
 
+from services.runtime.errors import ResourceExhausted
 from services.user import rules
 from services.user.passwords import Passwords
 
@@ -94,3 +96,31 @@ async def test_hashing_leaves_the_event_loop_free() -> None:
     finally:
         beating.cancel()
         await passwords.stop()
+
+
+class _GatedHasher(PasswordHasher):
+    """Hashes only when the test lets it, so the pool can be held full deterministically."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__(time_cost=1, memory_cost=8, parallelism=1)
+        self._gate = gate
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        self._gate.wait(10)
+        return super().hash(password, salt=salt)
+
+
+async def test_hashing_beyond_the_queue_bound_is_refused_at_once() -> None:
+    gate = threading.Event()
+    gate.set()  # let the constructor's dummy hash through
+    passwords = Passwords(threads=1, hasher=_GatedHasher(gate), max_queued=1)
+    gate.clear()
+    running = [asyncio.ensure_future(passwords.hash(f"password-{n}")) for n in range(2)]
+    await asyncio.sleep(0.05)
+    with pytest.raises(ResourceExhausted):
+        await passwords.hash("one too many")
+    gate.set()
+    hashes = await asyncio.gather(*running)
+    assert all(h.startswith("$argon2") for h in hashes)
+    assert (await passwords.hash("room again")).startswith("$argon2")
+    await passwords.stop()
