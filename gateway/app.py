@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class Limits:
         )
 
 
+REQUEST_ID_PATTERN = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
 class RequestIdMiddleware:
     """Every request gets an id (the client's `X-Request-Id`, or a new one), echoed in the answer."""
 
@@ -68,7 +72,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()), b"")
-        request_id = given.decode("latin-1")[:128] if given else uuid.uuid4().hex
+        # The id travels on as gRPC metadata and into logs: accept only a plain token, else make one.
+        request_id = given.decode("ascii") if REQUEST_ID_PATTERN.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

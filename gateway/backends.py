@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 from starlette.requests import Request
 
-from gateway.errors import invalid_argument
+from gateway.errors import GatewayError, invalid_argument
 from gateway.routes import Route
 from gateway.transcoding import message_class
 from services.runtime.channels import Channels
@@ -55,6 +56,9 @@ def call_metadata(request: Request) -> tuple[tuple[str, str], ...]:
     metadata = [(REQUEST_ID_HEADER, request.state.request_id)]
     authorization = request.headers.get("authorization")
     if authorization:
+        if not authorization.isascii() or not authorization.isprintable():
+            # gRPC metadata cannot carry it, and no token we issue looks like that.
+            raise GatewayError(grpc.StatusCode.UNAUTHENTICATED, "the Authorization header is not a bearer token")
         metadata.append(("authorization", authorization))
     return tuple(metadata)
 

@@ -28,6 +28,8 @@ from services.runtime.config import Settings
 # The form part carrying the bytes; any part with a filename is taken as the file too.
 FILE_PART = "file"
 MAX_FORM_FIELD_BYTES = 64 * 1024
+# Metadata fields before the file: enough for 30 tags and the rest, with room to spare.
+MAX_FORM_FIELDS = 64
 # Boundaries and part headers around the file in a form; a declared length beyond
 # limit + this cannot fit under the limit.
 FORM_OVERHEAD_BYTES = 256 * 1024
@@ -174,6 +176,8 @@ async def _stream_form(
     body: AsyncIterator[bytes], form: _Form, header: Message, header_field: FieldDescriptor, sender: _Sender
 ) -> None:
     file_parts = 0
+    field_count = 0
+    field_bytes = 0
     async for body_chunk in body:
         try:
             form.parser.write(body_chunk)
@@ -183,6 +187,13 @@ async def _stream_form(
             if kind == "field":
                 if file_parts:
                     raise invalid_argument(name, "form fields must come before the file part")
+                # Fields are held in memory until the file part: bound them, however the body is framed.
+                field_count += 1
+                field_bytes += len(value)
+                if field_count > MAX_FORM_FIELDS or field_bytes > FORM_OVERHEAD_BYTES:
+                    raise invalid_argument(
+                        "body", f"at most {MAX_FORM_FIELDS} form fields of {FORM_OVERHEAD_BYTES} bytes in all"
+                    )
                 assign(header, _header_key(name, header_field), [value.decode("utf-8", "replace")])
             elif kind == "file":
                 file_parts += 1
