@@ -6,8 +6,10 @@ merged into their followers' feeds at read time. FollowCreated backfills the fol
 posts; FollowDeleted, PhotoDeleted and UserDeleted purge. Every step is an idempotent upsert or
 delete, so redelivery after a crash or a failed attempt neither duplicates nor loses an entry.
 
-Events are handled one at a time in stream order (the runtime consumer does that), which is what
-makes a fan-out that raced an unfollow safe: the FollowDeleted behind it purges what it wrote.
+Events are handled one at a time, mostly in stream order; a retried event (nak with delay, an
+expired ack) can come later than events behind it. A fan-out racing an unfollow stays safe because
+it reads the follower list live, and the FollowDeleted purge removes whatever the author wrote into
+that feed whenever it runs; a follow's backfill checks CheckFollowing first for the same reason.
 """
 
 from __future__ import annotations
