@@ -17,7 +17,14 @@ from services.runtime.callctx import acting_user_id, require_user
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
-from services.runtime.requests import decode_page_token, encode_page_token, page_size, require_id, timestamp_or_now
+from services.runtime.requests import (
+    CursorField,
+    decode_cursor,
+    encode_page_token,
+    page_size,
+    require_id,
+    timestamp_or_now,
+)
 from services.runtime.server import Runtime
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
@@ -113,10 +120,10 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         if request.order not in _ORDERS:
             raise InvalidArgument("order", "is not a known CommentOrder")
         order = _ORDERS[request.order]
-        position = decode_page_token(request.page_token, required=("p", "o", "c"))
+        position = decode_cursor(request.page_token, {"p": CursorField.ID, "o": CursorField.COUNT, "c": CursorField.ID})
         if position is not None and (position["p"] != photo_id or position["o"] != order):
             raise InvalidArgument("page_token", "belongs to another photo or order")
-        after = int(position["c"]) if position else None
+        after = position["c"] if position else None
         newest_first = order == comment_pb2.COMMENT_ORDER_NEWEST_FIRST
         comments = await self._store.page(photo_id, limit + 1, after, newest_first)
         page, more = comments[:limit], len(comments) > limit

@@ -13,9 +13,9 @@ from services.feed.fanout import FANOUT_EVENTS, Fanout
 from services.feed.sqlite import SqliteFeedStore
 from services.feed.store import FeedStore, Post
 from services.runtime.callctx import require_user
-from services.runtime.errors import InvalidArgument
 from services.runtime.requests import (
-    decode_page_token,
+    CursorField,
+    decode_cursor,
     encode_page_token,
     page_size,
     require_id,
@@ -81,13 +81,8 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
 
 def _cursor(token: str) -> int | None:
     """The photo id the next page starts below: a keyset cursor, stable while new posts arrive."""
-    position = decode_page_token(token, ("before",))
-    if position is None:
-        return None
-    before = position["before"]
-    if not isinstance(before, int) or isinstance(before, bool) or before <= 0:
-        raise InvalidArgument("page_token", "is not a token this service issued")
-    return before
+    position = decode_cursor(token, {"before": CursorField.ID})
+    return None if position is None else position["before"]
 
 
 def _merge_newest_first(*sources: Sequence[Post]) -> list[Post]:

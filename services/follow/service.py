@@ -20,7 +20,8 @@ from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.requests import (
-    decode_page_token,
+    CursorField,
+    decode_cursor,
     encode_page_token,
     page_size,
     timestamp_from_unix_ms,
@@ -114,11 +115,11 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         if user_id <= 0:
             raise InvalidArgument("user_id", "must be a positive id")
         limit = page_size(size, maximum=MAX_LIST_PAGE)
-        position = decode_page_token(token, ("list", "user", "before"))
+        position = decode_cursor(token, {"list": CursorField.TEXT, "user": CursorField.ID, "before": CursorField.ID})
         before = None
         if position is not None:
             before = position["before"]
-            if position["list"] != kind or position["user"] != user_id or not isinstance(before, int):
+            if position["list"] != kind or position["user"] != user_id:
                 raise InvalidArgument("page_token", f"is not a {kind} page token for this user")
         edges = await lister(user_id, before, limit + 1)
         next_token = ""

@@ -16,7 +16,8 @@ from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import (
-    decode_page_token,
+    CursorField,
+    decode_cursor,
     encode_page_token,
     page_size,
     require_id,
@@ -123,10 +124,10 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
     ) -> like_pb2.ListLikersResponse:
         photo_id = require_id(request.photo_id, "photo_id")
         limit = page_size(request.page_size)
-        position = decode_page_token(request.page_token, required=("p", "t", "u"))
+        position = decode_cursor(request.page_token, {"p": CursorField.ID, "t": CursorField.COUNT, "u": CursorField.ID})
         if position is not None and position["p"] != photo_id:
             raise InvalidArgument("page_token", "belongs to another photo")
-        after = LikerCursor(int(position["t"]), int(position["u"])) if position else None
+        after = LikerCursor(position["t"], position["u"]) if position else None
         likes = await self._store.likers(photo_id, limit + 1, after)
         page, more = likes[:limit], len(likes) > limit
         next_token = (

@@ -22,7 +22,8 @@ from services.photo.workers import ImagePool
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.requests import (
-    decode_page_token,
+    CursorField,
+    decode_cursor,
     encode_page_token,
     page_size,
     require_id,
@@ -113,10 +114,10 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     ) -> photo_pb2.ListUserPhotosResponse:
         user_id = require_id(request.user_id, "user_id")
         limit = page_size(request.page_size)
-        position = decode_page_token(request.page_token, required=("u", "before"))
+        position = decode_cursor(request.page_token, {"u": CursorField.ID, "before": CursorField.ID})
         before: int | None = None
         if position is not None:
-            if position["u"] != user_id or not isinstance(position["before"], int):
+            if position["u"] != user_id:
                 raise InvalidArgument("page_token", "does not belong to this listing")
             before = position["before"]
         photos = await self._store.list_by_user(user_id, before, limit + 1)

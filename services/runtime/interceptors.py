@@ -24,6 +24,8 @@ from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
 rpc_log = logging.getLogger("shutter.rpc")
 error_log = logging.getLogger("shutter.error")
 
+_STATUS_DETAILS = "grpc-status-details-bin"
+
 # Statuses a downstream service may answer that we pass on unchanged rather than hide as INTERNAL.
 _PASS_THROUGH = {
     grpc.StatusCode.UNAVAILABLE,
@@ -161,7 +163,9 @@ async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseExcept
     if isinstance(exc, NotImplementedError):
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
     if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _PASS_THROUGH:
-        await context.abort(exc.code(), exc.details() or exc.code().name.lower())
+        # The rich details (e.g. BadRequest naming page_token) travel on, so callers still learn which field.
+        details = tuple((key, value) for key, value in exc.trailing_metadata() or () if key == _STATUS_DETAILS)
+        await context.abort(exc.code(), exc.details() or exc.code().name.lower(), details)
     error_log.error("unhandled error", exc_info=exc, extra={"method": method, "request_id": callctx.request_id()})
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {callctx.request_id()})")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from services.runtime.errors import InvalidArgument, Violations
-from services.runtime.requests import decode_page_token, encode_page_token, page_size, timestamp_from_unix_ms
+from services.runtime.requests import CursorField, decode_cursor, encode_page_token, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.search import cql, sqlite
 from services.search.cql import CqlSearchStore
@@ -26,8 +26,6 @@ MAX_TAG_CHARS = 100
 MAX_TEXT_CHARS = 200
 MAX_LOCATION_CHARS = 200
 MAX_WORDS_PER_FIELD = 8
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 
 
 def validate_query(request: search_pb2.SearchPhotosRequest) -> list[Term]:
@@ -79,12 +77,12 @@ class SearchService(search_pb2_grpc.SearchServiceServicer):
         self, request: search_pb2.SearchPhotosRequest, context: object
     ) -> search_pb2.SearchPhotosResponse:
         terms = validate_query(request)
-        limit = page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        limit = page_size(request.page_size)
         fingerprint = query_fingerprint(terms)
-        position = decode_page_token(request.page_token, ("before", "query"))
+        position = decode_cursor(request.page_token, {"before": CursorField.ID, "query": CursorField.TEXT})
         before: int | None = None
         if position is not None:
-            if position["query"] != fingerprint or type(position["before"]) is not int or position["before"] <= 0:
+            if position["query"] != fingerprint:
                 raise InvalidArgument("page_token", "belongs to a different query")
             before = position["before"]
         found = await self._store.search(terms, before, limit + 1)

@@ -3,6 +3,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.requests import (
+    INT64_MAX,
+    CursorField,
+    decode_cursor,
     decode_page_token,
     encode_page_token,
     page_size,
@@ -23,6 +26,54 @@ def test_foreign_page_token_is_invalid_argument_naming_the_field(token: str) -> 
     with pytest.raises(InvalidArgument) as caught:
         decode_page_token(token, required=("before",))
     assert caught.value.violations[0][0] == "page_token"
+
+
+CURSOR = {"before": CursorField.ID, "at": CursorField.COUNT, "query": CursorField.TEXT}
+
+
+def test_cursor_returns_exactly_its_fields_at_the_int64_edges() -> None:
+    token = encode_page_token({"before": INT64_MAX, "at": 0, "query": "abc", "extra": [1]})
+    assert decode_cursor(token, CURSOR) == {"before": 2**63 - 1, "at": 0, "query": "abc"}
+    assert decode_cursor(encode_page_token({"before": 1, "at": INT64_MAX, "query": ""}), CURSOR) == {
+        "before": 1,
+        "at": INT64_MAX,
+        "query": "",
+    }
+    assert decode_cursor("", CURSOR) is None
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"before": "5", "at": 0, "query": "q"},  # a string where an int goes
+        {"before": [5], "at": 0, "query": "q"},
+        {"before": None, "at": 0, "query": "q"},
+        {"before": True, "at": 0, "query": "q"},  # bool is not an int here
+        {"before": 1, "at": False, "query": "q"},
+        {"before": 5.0, "at": 0, "query": "q"},
+        {"before": 1, "at": 1e3, "query": "q"},
+        {"before": 0, "at": 0, "query": "q"},  # ids start at 1
+        {"before": -5, "at": 0, "query": "q"},
+        {"before": 1, "at": -1, "query": "q"},
+        {"before": 2**63, "at": 0, "query": "q"},  # past int64
+        {"before": 2**70, "at": 0, "query": "q"},
+        {"before": 1, "at": 2**63, "query": "q"},
+        {"before": 1, "at": 0, "query": 7},  # an int where text goes
+        {"before": 1, "at": 0, "query": {"a": 1}},
+        {"before": 1, "at": 0},  # a field missing
+        {"x": "y"},
+    ],
+)
+def test_crafted_cursor_is_invalid_argument_on_page_token(position: dict[str, object]) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        decode_cursor(encode_page_token(position), CURSOR)
+    assert caught.value.violations == [("page_token", "is not a token this service issued")]
+
+
+@pytest.mark.parametrize("token", ["!!!", encode_page_token([1, 2]), encode_page_token("before")])
+def test_cursor_that_is_not_a_json_object_is_invalid_argument(token: str) -> None:
+    with pytest.raises(InvalidArgument, match="page_token"):
+        decode_cursor(token, CURSOR)
 
 
 def test_page_size_defaults_caps_and_rejects_negative() -> None:
