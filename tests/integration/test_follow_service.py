@@ -251,7 +251,7 @@ async def test_deleting_a_user_removes_their_follows_both_ways(mesh: Mesh) -> No
         follows(mesh).Follow(
             follow_pb2.FollowRequest(follower_id=doomed.user_id, followee_id=idol.user_id), metadata=doomed.metadata
         ),
-        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.UNAUTHENTICATED,
     )
     await expect(
         follows(mesh).Follow(
