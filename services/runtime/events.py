@@ -252,6 +252,9 @@ class Consumer:
 
     async def _process(self, message: Msg) -> None:
         try:
+            # A batch is handled one message at a time; restart this one's ack_wait so the tail of a
+            # slow batch is not redelivered (to another replica) while it waits its turn.
+            await message.in_progress()
             event = decode(message.subject, message.data)
             await self._handler(event)
         except Exception as exc:

@@ -1,6 +1,7 @@
 """Server and client interceptors shared by every service.
 
-Server side, around every handler: request id, authentication, readiness, one JSON log line per
+Server side, around every handler: request id, readiness, authentication (refusing tokens of
+deleted accounts), one JSON log line per
 RPC, and errors turned into statuses (ServiceError → its code with details; anything unexpected →
 INTERNAL with no internals leaked). Client side: forward the caller's token and request id, and
 give every call a deadline no later than what the caller has left.
@@ -13,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -46,10 +47,23 @@ class Readiness:
         self.ready = False
 
 
+class DeletedUserCheck(Protocol):
+    """Whether a user id belongs to a deleted account (services.runtime.revocation.DeletedUsers)."""
+
+    def is_deleted(self, user_id: int) -> bool: ...
+
+
+# Health and reflection answer during start-up (health says NOT_SERVING itself); everything else waits.
+_READINESS_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authority: TokenAuthority, readiness: Readiness) -> None:
+    def __init__(
+        self, authority: TokenAuthority, readiness: Readiness, deleted_users: DeletedUserCheck | None = None
+    ) -> None:
         self._authority = authority
         self._readiness = readiness
+        self._deleted_users = deleted_users
 
     async def intercept_service(
         self,
@@ -89,14 +103,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         metadata = context.invocation_metadata() or ()
         request_id = next((str(v) for k, v in metadata if k == "x-request-id"), "") or uuid.uuid4().hex
         callctx.bind(None, request_id, context.time_remaining())
-        if is_public(method):
+        if method.startswith(_READINESS_EXEMPT_PREFIXES):
             return
+        # Before the public check: CreateUser/Authenticate need the store as much as anything else.
         if not self._readiness.ready:
             raise Unavailable("service is starting")
+        if is_public(method):
+            return
         token = bearer_token(metadata)
         if token is None:
             raise Unauthenticated("missing 'authorization: Bearer <token>' metadata")
-        callctx.bind_principal(self._authority.verify(token))
+        principal = self._authority.verify(token)
+        if principal.user_id is not None and self._deleted_users and self._deleted_users.is_deleted(principal.user_id):
+            raise Unauthenticated("account deleted")
+        callctx.bind_principal(principal)
 
     def _wrap_unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:

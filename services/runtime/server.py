@@ -1,9 +1,11 @@
 """Service bootstrap: every `python -m services.<name>` starts through `run_service`.
 
 Order of life: bind the port and answer health NOT_SERVING; start the service's components
-(stores, NATS, relays, consumers) in order; flip health to SERVING. On SIGTERM/SIGINT: health goes
-NOT_SERVING, the server stops taking new RPCs and gives in-flight ones the grace period, then the
-components stop in reverse order and the process exits 0.
+(stores, NATS, relays, consumers, then the deleted-users list) in order; flip health to SERVING.
+On SIGTERM/SIGINT: health goes NOT_SERVING, the server stops taking new RPCs and gives in-flight ones
+the grace period, then the components stop in reverse order (consumers and relays finish their
+current event while the channels to peers are still open), then the channels close and the process
+exits 0.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from services.runtime.interceptors import Readiness, ServerInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox, ddl
+from services.runtime.revocation import DeletedUsers
 from services.runtime.sqlite import Database
 from services.runtime.topology import SERVICE_NAMES
 
@@ -127,20 +130,30 @@ class Runtime:
         return consumer
 
 
-def run_service(name: str, build: Callable[[Runtime], None]) -> None:
-    """Entry point of every service process."""
+def run_service(name: str, build: Callable[[Runtime], None], *, refuse_deleted_users: bool = True) -> None:
+    """Entry point of every service process.
+
+    refuse_deleted_users=False only for test doubles that run without NATS: every real service must
+    refuse the tokens of deleted accounts (services.runtime.revocation).
+    """
     configure_logging(name)
     settings = Settings.from_env()
-    code = asyncio.run(_serve(name, build, settings))
+    code = asyncio.run(_serve(name, build, settings, refuse_deleted_users))
     sys.exit(code)
 
 
-async def _serve(name: str, build: Callable[[Runtime], None], settings: Settings) -> int:
+async def _serve(
+    name: str, build: Callable[[Runtime], None], settings: Settings, refuse_deleted_users: bool = True
+) -> int:
     runtime = Runtime(name, settings)
     build(runtime)
+    deleted_users = None
+    if refuse_deleted_users:
+        deleted_users = DeletedUsers(runtime.events(), settings.token_ttl_seconds)
+        runtime.add_component(deleted_users)
     readiness = Readiness()
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(runtime.tokens, readiness)],
+        interceptors=[ServerInterceptor(runtime.tokens, readiness, deleted_users)],
         options=[
             *KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -187,12 +200,14 @@ async def _serve(name: str, build: Callable[[Runtime], None], settings: Settings
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     await health_servicer.enter_graceful_shutdown()
     await server.stop(settings.shutdown_grace_seconds)
-    await runtime.channels.close()
+    # Components before channels: a consumer mid-handler (a fan-out calling peers) must not see its
+    # channel closed under it, which fails the event with a non-transient error and burns a delivery.
     for component in reversed(started):
         try:
             await component.stop()
         except Exception:
             log.exception("component failed to stop", extra={"component": type(component).__name__})
+    await runtime.channels.close()
     log.info("stopped")
     return exit_code
 

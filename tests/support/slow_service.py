@@ -26,4 +26,5 @@ def build(runtime: Runtime) -> None:
 
 
 if __name__ == "__main__":
-    run_service("view", build)
+    # No NATS in this test double, so no deleted-users list (real services always have one).
+    run_service("view", build, refuse_deleted_users=False)
