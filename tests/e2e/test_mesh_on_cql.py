@@ -104,10 +104,20 @@ async def test_user_journey_on_cql_through_the_gateway(cql_mesh: Mesh, keyspace_
         )
         assert commented.status_code == 200, commented.text
 
-        view = (await http.get(f"/v1/views/photos/{photo_id}", params={"userId": bob_id}, headers=bob)).json()["view"]
+        view: dict = {}
+
+        async def whole_view() -> bool:
+            # A first view on a cold CQL mesh may come back with parts marked unavailable (the like and
+            # comment services prepare their statements within the view's part budget): that is the
+            # designed degradation. The journey needs the whole view, which must come.
+            nonlocal view
+            answer = await http.get(f"/v1/views/photos/{photo_id}", params={"userId": bob_id}, headers=bob)
+            view = answer.json()["view"]
+            return not view.get("unavailableParts")
+
+        await eventually(whole_view)
         assert view["likeCount"] == "1" and view["viewerHasLiked"] is True
         assert view["commentCount"] == "1" and [c["text"] for c in view["comments"]] == ["lovely"]
-        assert "unavailableParts" not in view
 
         deleted = await http.delete(f"/v1/photos/{photo_id}", headers=alice)
         assert deleted.status_code == 200, deleted.text
