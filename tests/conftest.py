@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from cassandra.cluster import Cluster, Session
 
 from tests.support.cassandra import CassandraNode, CassandraUnavailable
 from tests.support.mesh import Mesh
@@ -43,3 +44,13 @@ def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraNod
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _cassandra_startup:
         terminalreporter.write_line(f"cassandra: node started and answered CQL in {_cassandra_startup[0]:.1f}s")
+
+
+@pytest.fixture(scope="session")
+def cql_session(cassandra: CassandraNode) -> Iterator[Session]:
+    """A driver session on the session's node, for checking what services stored."""
+    cluster = Cluster(["127.0.0.1"], port=cassandra.native_port)
+    try:
+        yield cluster.connect()
+    finally:
+        cluster.shutdown()

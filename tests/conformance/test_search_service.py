@@ -9,7 +9,6 @@ is lost. Photo picks its own store from the same setting (today it always uses S
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from services.search import cql
 from services.search.cql import CqlSearchStore
 from services.search.indexer import indexed_photo
 from tests.conformance.conftest import CqlAdmin
-from tests.support.cassandra import CassandraNode
+from tests.support.cassandra import CassandraNode, cql_env
 from tests.support.mesh import ROOT, Mesh
 from tests.support.photos import make_jpeg, upload
 from tests.support.search import ids, unique_word, until_ids
@@ -36,24 +35,10 @@ KEYSPACE_PREFIX = "searchmesh"
 
 @pytest.fixture(scope="module")
 async def cql_mesh(tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode) -> AsyncIterator[Mesh]:
-    running = Mesh(
-        Path(tmp_path_factory.mktemp("search-cql-mesh")),
-        services=("photo", "search"),
-        extra_env={
-            "SHUTTER_STORE": "cql",
-            "SHUTTER_CQL_CONTACT_POINTS": "127.0.0.1",
-            "SHUTTER_CQL_PORT": str(cassandra.native_port),
-            "SHUTTER_CQL_KEYSPACE": KEYSPACE_PREFIX,
-        },
-    )
-    try:
-        await running.start()
+    workdir = Path(tmp_path_factory.mktemp("search-cql-mesh"))
+    env = cql_env(cassandra, KEYSPACE_PREFIX)
+    async with Mesh(workdir, services=("photo", "search"), extra_env=env) as running:
         yield running
-    finally:
-        for name in running.services:  # stop them together: each may take its whole grace to exit
-            if name in running.processes:
-                running.send_signal(name, signal.SIGTERM)
-        await running.close()
 
 
 async def run_reindex(mesh: Mesh) -> str:

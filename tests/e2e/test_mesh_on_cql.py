@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cassandra.cluster import Cluster
+from cassandra.cluster import Session
 
-from tests.support.cassandra import CassandraNode
+from tests.support.cassandra import CassandraNode, cql_env
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg
 
@@ -34,20 +34,11 @@ def keyspace_prefix() -> str:
 async def cql_mesh(
     tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
 ) -> AsyncIterator[Mesh]:
-    env = {
-        "SHUTTER_STORE": "cql",
-        "SHUTTER_CQL_CONTACT_POINTS": "127.0.0.1",
-        "SHUTTER_CQL_PORT": str(cassandra.native_port),
-        "SHUTTER_CQL_KEYSPACE": keyspace_prefix,
-    }
-    running = Mesh(Path(tmp_path_factory.mktemp("e2ecql")), extra_env=env)
-    try:
-        await running.start()
+    workdir = Path(tmp_path_factory.mktemp("e2ecql"))
+    async with Mesh(workdir, extra_env=cql_env(cassandra, keyspace_prefix)) as running:
         running.start_gateway()
         await running.wait_gateway()
         yield running
-    finally:
-        await running.close()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
@@ -67,7 +58,9 @@ async def sign_up(http: httpx.AsyncClient, name: str) -> tuple[str, dict[str, st
 
 
 @pytest.mark.slow
-async def test_user_journey_on_cql_through_the_gateway(cql_mesh: Mesh, keyspace_prefix: str) -> None:
+async def test_user_journey_on_cql_through_the_gateway(
+    cql_mesh: Mesh, cql_session: Session, keyspace_prefix: str
+) -> None:
     async with httpx.AsyncClient(base_url=cql_mesh.gateway_url, timeout=30) as http:
         alice_id, alice = await sign_up(http, "alice")
         bob_id, bob = await sign_up(http, "bob")
@@ -130,11 +123,6 @@ async def test_user_journey_on_cql_through_the_gateway(cql_mesh: Mesh, keyspace_
 
     data_dir = Path(cql_mesh.settings.data_dir)
     assert not list(data_dir.rglob("*.db")), "a service wrote SQLite instead of CQL"
-    cluster = Cluster(["127.0.0.1"], port=int(cql_mesh.env["SHUTTER_CQL_PORT"]))
-    try:
-        session = cluster.connect()
-        keyspaces = {row.keyspace_name for row in session.execute("SELECT keyspace_name FROM system_schema.keyspaces")}
-        assert {f"{keyspace_prefix}_{name}" for name in STATEFUL} <= keyspaces
-        assert session.execute(f"SELECT count(*) FROM {keyspace_prefix}_user.users").one()[0] >= 2
-    finally:
-        cluster.shutdown()
+    keyspaces = {row.keyspace_name for row in cql_session.execute("SELECT keyspace_name FROM system_schema.keyspaces")}
+    assert {f"{keyspace_prefix}_{name}" for name in STATEFUL} <= keyspaces
+    assert cql_session.execute(f"SELECT count(*) FROM {keyspace_prefix}_user.users").one()[0] >= 2

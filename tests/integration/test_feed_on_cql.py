@@ -8,19 +8,19 @@ The feed rows are checked in Cassandra itself, so a feed silently falling back t
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
 import pytest
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import Session
 
 from services.runtime.events import SUBJECTS, message_id
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import now_timestamp
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
-from tests.support.cassandra import CassandraNode
+from tests.support.cassandra import CassandraNode, cql_env
 from tests.support.feeds import feed_photo_ids, wait_until
 from tests.support.mesh import Mesh
 from tests.support.users import sign_up_many
@@ -37,27 +37,11 @@ def keyspace_prefix() -> str:
 async def cql_mesh(
     tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
 ) -> AsyncIterator[Mesh]:
-    env = {
-        "SHUTTER_STORE": "cql",
-        "SHUTTER_CQL_CONTACT_POINTS": "127.0.0.1",
-        "SHUTTER_CQL_PORT": str(cassandra.native_port),
-        "SHUTTER_CQL_KEYSPACE": keyspace_prefix,
-    }
-    running = Mesh(Path(tmp_path_factory.mktemp("feedcql")), services=("user", "follow", "feed"), extra_env=env)
-    try:
-        await running.start()
+    workdir = Path(tmp_path_factory.mktemp("feedcql"))
+    async with Mesh(
+        workdir, services=("user", "follow", "feed"), extra_env=cql_env(cassandra, keyspace_prefix)
+    ) as running:
         yield running
-    finally:
-        await running.close()
-
-
-@pytest.fixture(scope="module")
-def cql_session(cassandra: CassandraNode) -> Iterator[Session]:
-    cluster = Cluster(["127.0.0.1"], port=cassandra.native_port)
-    try:
-        yield cluster.connect()
-    finally:
-        cluster.shutdown()
 
 
 async def publish_photo_posted(mesh: Mesh, author_id: int) -> int:

@@ -9,17 +9,17 @@ Cassandra itself, so a service silently falling back to SQLite fails the test.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import Session
 
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
-from tests.support.cassandra import CassandraNode
+from tests.support.cassandra import CassandraNode, cql_env
 from tests.support.mesh import Mesh, auth
 from tests.support.social import eventually, new_photo, new_user, publish_event, user_deleted
 
@@ -33,29 +33,11 @@ def keyspace_prefix() -> str:
 async def cql_mesh(
     tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
 ) -> AsyncIterator[Mesh]:
-    env = {
-        "SHUTTER_STORE": "cql",
-        "SHUTTER_CQL_CONTACT_POINTS": "127.0.0.1",
-        "SHUTTER_CQL_PORT": str(cassandra.native_port),
-        "SHUTTER_CQL_KEYSPACE": keyspace_prefix,
-    }
-    running = Mesh(
-        Path(tmp_path_factory.mktemp("socialcql")), services=("photo", "like", "comment", "view"), extra_env=env
-    )
-    try:
-        await running.start()
+    workdir = Path(tmp_path_factory.mktemp("socialcql"))
+    async with Mesh(
+        workdir, services=("photo", "like", "comment", "view"), extra_env=cql_env(cassandra, keyspace_prefix)
+    ) as running:
         yield running
-    finally:
-        await running.close()
-
-
-@pytest.fixture(scope="module")
-def cql_session(cassandra: CassandraNode) -> Iterator[Session]:
-    cluster = Cluster(["127.0.0.1"], port=cassandra.native_port)
-    try:
-        yield cluster.connect()
-    finally:
-        cluster.shutdown()
 
 
 async def view(mesh: Mesh, photo_id: int, viewer: int) -> view_pb2.PhotoView:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import Session
 
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
-from tests.support.cassandra import CassandraNode
+from tests.support.cassandra import CassandraNode, cql_env
 from tests.support.mesh import Mesh, auth
 from tests.support.photos import download, make_jpeg, sha256, upload_response
 
@@ -33,27 +33,10 @@ def keyspace_prefix() -> str:
 async def cql_mesh(
     tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
 ) -> AsyncIterator[Mesh]:
-    env = {
-        "SHUTTER_STORE": "cql",
-        "SHUTTER_CQL_CONTACT_POINTS": "127.0.0.1",
-        "SHUTTER_CQL_PORT": str(cassandra.native_port),
-        "SHUTTER_CQL_KEYSPACE": keyspace_prefix,
-    }
-    running = Mesh(Path(tmp_path_factory.mktemp("photocqlmesh")), services=("photo",), extra_env=env)
-    try:
-        await running.start()
+    workdir = Path(tmp_path_factory.mktemp("photocqlmesh"))
+    env = cql_env(cassandra, keyspace_prefix)
+    async with Mesh(workdir, services=("photo",), extra_env=env) as running:
         yield running
-    finally:
-        await running.close()
-
-
-@pytest.fixture(scope="module")
-def cql_session(cassandra: CassandraNode) -> Iterator[Session]:
-    cluster = Cluster(["127.0.0.1"], port=cassandra.native_port)
-    try:
-        yield cluster.connect()
-    finally:
-        cluster.shutdown()
 
 
 async def test_upload_get_download_and_delete_a_photo_on_cql(

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import Session
 
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
-from tests.support.cassandra import CassandraNode
+from tests.support.cassandra import CassandraNode, cql_env
 from tests.support.mesh import Mesh
 from tests.support.users import sign_up
 
@@ -30,27 +30,10 @@ def keyspace_prefix() -> str:
 async def cql_mesh(
     tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
 ) -> AsyncIterator[Mesh]:
-    env = {
-        "SHUTTER_STORE": "cql",
-        "SHUTTER_CQL_CONTACT_POINTS": "127.0.0.1",
-        "SHUTTER_CQL_PORT": str(cassandra.native_port),
-        "SHUTTER_CQL_KEYSPACE": keyspace_prefix,
-    }
-    running = Mesh(Path(tmp_path_factory.mktemp("cqlmesh")), services=("user", "follow"), extra_env=env)
-    try:
-        await running.start()
+    workdir = Path(tmp_path_factory.mktemp("cqlmesh"))
+    env = cql_env(cassandra, keyspace_prefix)
+    async with Mesh(workdir, services=("user", "follow"), extra_env=env) as running:
         yield running
-    finally:
-        await running.close()
-
-
-@pytest.fixture(scope="module")
-def cql_session(cassandra: CassandraNode) -> Iterator[Session]:
-    cluster = Cluster(["127.0.0.1"], port=cassandra.native_port)
-    try:
-        yield cluster.connect()
-    finally:
-        cluster.shutdown()
 
 
 async def test_sign_up_sign_in_follow_and_list_on_cql(

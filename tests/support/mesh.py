@@ -131,6 +131,13 @@ class Mesh:
             process.kill()
             return process.wait()
 
+    async def __aenter__(self) -> Mesh:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         for channel in self._channels.values():
             await channel.close()
