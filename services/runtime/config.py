@@ -77,7 +77,7 @@ class Settings:
             gateway_port=env_int("SHUTTER_GATEWAY_PORT", GATEWAY_PORT, environ),
             nats_url=env_str("SHUTTER_NATS_URL", f"nats://127.0.0.1:{nats_port}", environ),
             nats_stream_replicas=env_int("SHUTTER_NATS_STREAM_REPLICAS", 1, environ),
-            auth_secret=environ.get("SHUTTER_AUTH_SECRET", "") or _local_secret(data_dir),
+            auth_secret=environ.get("SHUTTER_AUTH_SECRET", ""),
             token_ttl_seconds=env_int("SHUTTER_TOKEN_TTL_SECONDS", 3600, environ),
             shutdown_grace_seconds=env_float("SHUTTER_SHUTDOWN_GRACE_SECONDS", 5.0, environ),
             default_deadline_seconds=env_float("SHUTTER_DEFAULT_DEADLINE_SECONDS", 5.0, environ),
@@ -93,6 +93,14 @@ class Settings:
             shard_id=int(shard) if shard else None,
             extra={k: v for k, v in environ.items() if k.startswith("SHUTTER_")},
         )
+
+    def signing_secret(self) -> str:
+        """The token signing key: SHUTTER_AUTH_SECRET, or one shared through the data directory.
+
+        Only processes that verify or sign tokens ask for it; the gateway only forwards them and
+        neither holds nor needs the key.
+        """
+        return self.auth_secret or _local_secret(self.data_dir)
 
     def int_setting(self, name: str, default: int) -> int:
         """A service-specific integer setting, e.g. SHUTTER_MAX_UPLOAD_BYTES."""

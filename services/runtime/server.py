@@ -67,7 +67,7 @@ class Runtime:
         self.settings = settings
         shard = settings.shard_id if settings.shard_id is not None else SERVICE_NAMES.index(name) + 1
         self.ids = IdGenerator(shard)
-        self.tokens = TokenAuthority(settings.auth_secret, settings.token_ttl_seconds)
+        self.tokens = TokenAuthority(settings.signing_secret(), settings.token_ttl_seconds)
         self.channels = Channels(name, settings, self.tokens)
         self.components: list[Component] = []
         self.registrations: list[_Registration] = []

@@ -57,12 +57,18 @@ spec:
       envFrom:
         - configMapRef:
             name: {{ include "shutter.fullname" $root }}-config
+      {{- /* Services verify and sign tokens; the internet-facing gateway only forwards them, so it never holds the key. */}}
+      {{- $signsTokens := ne $c.name "gateway" }}
+      {{- if or $signsTokens $sharded $c.env }}
       env:
+      {{- end }}
+        {{- if $signsTokens }}
         - name: SHUTTER_AUTH_SECRET
           valueFrom:
             secretKeyRef:
               name: {{ include "shutter.secretName" $root }}
               key: {{ include "shutter.secretKey" $root }}
+        {{- end }}
         {{- if $sharded }}
         - name: POD_NAME
           valueFrom:
