@@ -13,6 +13,7 @@ from services.comment.events import PurgeOnDeletion
 from services.comment.sqlite import SqliteCommentStore
 from services.comment.store import MAX_BATCH, Comment, CommentStore, PhotoGone
 from services.comment.text import clean_text
+from services.photo.client import existing_photo
 from services.runtime.callctx import acting_user_id, require_user
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
@@ -28,7 +29,7 @@ from services.runtime.requests import (
 from services.runtime.server import Runtime
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
-from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+from shutter.photo.v1 import photo_pb2_grpc
 
 _ORDERS = {
     comment_pb2.COMMENT_ORDER_UNSPECIFIED: comment_pb2.COMMENT_ORDER_OLDEST_FIRST,
@@ -70,16 +71,6 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             change=change,
         )
 
-    async def _photo(self, photo_id: int) -> photo_pb2.Photo:
-        """The photo, or NOT_FOUND (UNAVAILABLE and the like pass through)."""
-        try:
-            reply = await self._photos.GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo_id))
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(f"photo {photo_id} not found") from exc
-            raise
-        return reply.photo
-
     async def PostComment(
         self, request: comment_pb2.PostCommentRequest, context: grpc.aio.ServicerContext
     ) -> comment_pb2.PostCommentResponse:
@@ -97,7 +88,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             violations.extend(exc.violations)
         violations.raise_if_any()
         require_user(request.user_id, "user_id")
-        await self._photo(request.photo_id)
+        await existing_photo(self._photos, request.photo_id)
         comment = Comment(
             comment_id=self._ids.next_id(),
             photo_id=request.photo_id,
@@ -143,7 +134,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         if comment is None:
             raise NotFound(f"comment {request.comment_id} not found on photo {request.photo_id}")
         if comment.user_id != acting:
-            photo = await self._photo(request.photo_id)
+            photo = await existing_photo(self._photos, request.photo_id)
             if photo.user_id != acting:
                 raise PermissionDenied("only the comment's author or the photo's owner may delete it")
         if not await self._store.delete(

@@ -11,6 +11,7 @@ from services.like.cql import CqlLikeStore
 from services.like.events import PurgeOnDeletion
 from services.like.sqlite import SqliteLikeStore
 from services.like.store import MAX_BATCH, LikerCursor, LikeStore, PhotoGone, Summary
+from services.photo.client import existing_photo
 from services.runtime.callctx import require_user
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
@@ -26,7 +27,7 @@ from services.runtime.requests import (
 from services.runtime.server import Runtime
 from shutter.events.v1 import events_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
-from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+from shutter.photo.v1 import photo_pb2_grpc
 
 
 def _summary_message(summary: Summary) -> like_pb2.LikeSummary:
@@ -64,15 +65,6 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
             meta=new_meta(self._ids, self._source), photo_id=photo_id, user_id=user_id, liked=liked
         )
 
-    async def _require_photo(self, photo_id: int) -> None:
-        """NOT_FOUND unless the photo service knows the photo (UNAVAILABLE and the like pass through)."""
-        try:
-            await self._photos.GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo_id))
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(f"photo {photo_id} not found") from exc
-            raise
-
     async def _summary(self, photo_id: int, viewer_id: int) -> like_pb2.LikeSummary:
         return _summary_message((await self._store.summaries([photo_id], viewer_id))[0])
 
@@ -80,7 +72,7 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         self, request: like_pb2.LikePhotoRequest, context: grpc.aio.ServicerContext
     ) -> like_pb2.LikePhotoResponse:
         _require_photo_and_user(request.photo_id, request.user_id)
-        await self._require_photo(request.photo_id)
+        await existing_photo(self._photos, request.photo_id)
         event = self._event(request.photo_id, request.user_id, liked=True)
         try:
             created = await self._store.like(request.photo_id, request.user_id, int(time.time() * 1000), event)
