@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import grpc
@@ -116,10 +117,14 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             raise InvalidArgument("page_token", "belongs to another photo or order")
         after = position["c"] if position else None
         newest_first = order == comment_pb2.COMMENT_ORDER_NEWEST_FIRST
-        comments = await self._store.page(photo_id, limit + 1, after, newest_first)
+        comments, (total,) = await asyncio.gather(
+            self._store.page(photo_id, limit + 1, after, newest_first), self._store.counts([photo_id])
+        )
         page, more = comments[:limit], len(comments) > limit
         next_token = encode_page_token({"p": photo_id, "o": order, "c": page[-1].comment_id}) if more else ""
-        return comment_pb2.ListCommentsResponse(comments=[comment_message(c) for c in page], next_page_token=next_token)
+        return comment_pb2.ListCommentsResponse(
+            comments=[comment_message(c) for c in page], next_page_token=next_token, total_size=total
+        )
 
     async def DeleteComment(
         self, request: comment_pb2.DeleteCommentRequest, context: grpc.aio.ServicerContext

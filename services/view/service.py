@@ -103,20 +103,15 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             )
             return None
 
-    async def _comments_part(
-        self, photo_id: int, timeout: float
-    ) -> tuple[comment_pb2.BatchGetCommentCountsResponse, comment_pb2.ListCommentsResponse] | None:
-        counts = self._comments.BatchGetCommentCounts(
-            comment_pb2.BatchGetCommentCountsRequest(photo_ids=[photo_id]), timeout=timeout
-        )
+    async def _comments_part(self, photo_id: int, timeout: float) -> comment_pb2.ListCommentsResponse | None:
+        """The first page and the total in one call (the view path is bound by gRPC calls per view)."""
         first_page = self._comments.ListComments(
             comment_pb2.ListCommentsRequest(
                 photo_id=photo_id, page_size=self._comments_page_size, order=comment_pb2.COMMENT_ORDER_OLDEST_FIRST
             ),
             timeout=timeout,
         )
-        answers = await self._optional(asyncio.gather(counts, first_page), "comments")
-        return None if answers is None else (answers[0], answers[1])
+        return await self._optional(first_page, "comments")
 
     # -- RPCs -------------------------------------------------------------------------------------
 
@@ -153,12 +148,11 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             raise failed.exceptions[0] from None
         view = view_pb2.PhotoView(photo=photo.result().photo)
         _add_likes(view, likes.result().summary if likes.result() else None)
-        comment_answers = comments.result()
-        if comment_answers is None:
+        first_page = comments.result()
+        if first_page is None:
             view.unavailable_parts.append(view_pb2.VIEW_PART_COMMENTS)
         else:
-            counts, first_page = comment_answers
-            view.comment_count = counts.counts[0].comment_count
+            view.comment_count = first_page.total_size
             view.comments.extend(first_page.comments)
             view.comments_next_page_token = first_page.next_page_token
         return view_pb2.ViewPhotoResponse(view=view)

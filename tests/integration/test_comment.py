@@ -42,8 +42,9 @@ async def count(mesh: Mesh, photo_id: int) -> int:
 
 
 async def listing(mesh: Mesh, photo_id: int, order: int, page_size: int) -> list[list[str]]:
-    """Every page's texts, following next_page_token to the end."""
+    """Every page's texts, following next_page_token to the end; every page states the same total."""
     pages: list[list[str]] = []
+    totals: set[int] = set()
     token = ""
     while True:
         reply = await comments(mesh).ListComments(
@@ -52,8 +53,10 @@ async def listing(mesh: Mesh, photo_id: int, order: int, page_size: int) -> list
             timeout=10,
         )
         pages.append([c.text for c in reply.comments])
+        totals.add(reply.total_size)
         token = reply.next_page_token
         if not token:
+            assert totals == {sum(len(page) for page in pages)}
             return pages
 
 

@@ -163,7 +163,8 @@ async def test_deadline_is_carved_from_the_callers_and_visible_downstream(mesh: 
     (photo_line,) = rpc_lines(mesh, "photo", request_id)
     (like_line,) = rpc_lines(mesh, "like", request_id)
     comment_lines = rpc_lines(mesh, "comment", request_id)
-    assert {e["method"].rsplit("/", 1)[1] for e in comment_lines} == {"BatchGetCommentCounts", "ListComments"}
+    # Three downstream calls per view: the comment total comes with the first page.
+    assert [e["method"].rsplit("/", 1)[1] for e in comment_lines] == ["ListComments"]
     assert all(e["status"] == "OK" for e in [view_line, photo_line, like_line, *comment_lines])
     # The view saw the caller's 3 s; Photo got what was left of it; Like and Comment a shorter budget.
     assert 0 < view_line["deadline_ms"] <= 3000 + TIMEOUT_HEADER_SLACK_MS

@@ -67,12 +67,14 @@ class ListCommentsRequest(_message.Message):
     def __init__(self, photo_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order: _Optional[_Union[CommentOrder, str]] = ...) -> None: ...
 
 class ListCommentsResponse(_message.Message):
-    __slots__ = ("comments", "next_page_token")
+    __slots__ = ("comments", "next_page_token", "total_size")
     COMMENTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     comments: _containers.RepeatedCompositeFieldContainer[Comment]
     next_page_token: str
-    def __init__(self, comments: _Optional[_Iterable[_Union[Comment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total_size: int
+    def __init__(self, comments: _Optional[_Iterable[_Union[Comment, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class DeleteCommentRequest(_message.Message):
     __slots__ = ("photo_id", "comment_id")
