@@ -8,8 +8,6 @@ is lost. Photo picks its own store from the same setting (today it always uses S
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,9 +21,9 @@ from services.search.cql import CqlSearchStore
 from services.search.indexer import indexed_photo
 from tests.conformance.conftest import CqlAdmin
 from tests.support.cassandra import CassandraNode, cql_env
-from tests.support.mesh import ROOT, Mesh
+from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
-from tests.support.search import ids, unique_word, until_ids
+from tests.support.search import ids, run_reindex, unique_word, until_ids
 
 pytestmark = pytest.mark.slow
 
@@ -39,21 +37,6 @@ async def cql_mesh(tmp_path_factory: pytest.TempPathFactory, cassandra: Cassandr
     env = cql_env(cassandra, KEYSPACE_PREFIX)
     async with Mesh(workdir, services=("photo", "search"), extra_env=env) as running:
         yield running
-
-
-async def run_reindex(mesh: Mesh) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.search.reindex",
-        cwd=ROOT,
-        env=mesh.env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, output.decode(errors="replace")
-    return output.decode(errors="replace")
 
 
 async def test_posts_are_indexed_in_cql_and_the_reindex_rebuilds_a_lost_index(

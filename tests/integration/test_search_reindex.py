@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
 import pytest
 
 from services.runtime.sqlite import Database
 from services.search.indexer import indexed_photo
 from services.search.sqlite import SCHEMA, SqliteSearchStore
-from tests.support.mesh import ROOT, Mesh
+from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
-from tests.support.search import ids, unique_word, until_ids
+from tests.support.search import ids, run_reindex, unique_word, until_ids
 
 USER = 7002
-
-
-async def run_reindex(mesh: Mesh, *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.search.reindex",
-        *args,
-        cwd=ROOT,
-        env=mesh.env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode == 0, output.decode(errors="replace")
-    return output.decode(errors="replace")
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 from shutter.search.v1 import search_pb2, search_pb2_grpc
-from tests.support.mesh import Mesh, auth
+from tests.support.mesh import ROOT, Mesh, auth
 
 SEARCHER = 7001
 
@@ -61,3 +62,20 @@ def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
                 if detail.Unpack(bad_request):
                     return {v.field: v.description for v in bad_request.field_violations}
     return {}
+
+
+async def run_reindex(mesh: Mesh, *args: str) -> str:
+    """The real reindex command against `mesh`'s settings; its output, or a failure showing it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.search.reindex",
+        *args,
+        cwd=ROOT,
+        env=mesh.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, output.decode(errors="replace")
+    return output.decode(errors="replace")
