@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway.errors import GatewayError
 from gateway.routes import Match, media_fields
-from gateway.transcoding import build_request
+from gateway.transcoding import build_request, query_items
 
 log = logging.getLogger("shutter.gateway")
 
@@ -49,7 +49,7 @@ async def download(
     fields = media_fields(route.method.output_type)
     assert fields is not None, "routes of kind DOWNLOAD have media fields"
     info_field, data_field = fields
-    grpc_request = build_request(route, match.bindings, request.query_params.multi_items(), None)
+    grpc_request = build_request(route, match.bindings, query_items(request.scope.get("query_string", b"")), None)
     call = call_factory(grpc_request, metadata=metadata, timeout=timeout_seconds)
     first = await call.read()
     if first is grpc.aio.EOF or first.WhichOneof(info_field.containing_oneof.name) != info_field.name:
