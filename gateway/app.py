@@ -115,7 +115,10 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: Starlette hands every method of every other path here."""
         response = await self.dispatch(Request(scope, receive))
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        except ClientDisconnect:  # a streamed answer the client stopped reading (ASGI spec 2.4 servers)
+            log.info("the client went away", extra={"request_id": scope["state"].get("request_id")})
 
     async def dispatch(self, request: Request) -> Response:
         # Still percent-encoded; raw bytes that are not UTF-8 stay as surrogates for the field to refuse.

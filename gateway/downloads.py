@@ -8,6 +8,7 @@ sending any byte.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -74,12 +75,20 @@ async def download(
 
 async def _chunks(call: grpc.aio.UnaryStreamCall, data_field: str, method: str) -> AsyncIterator[bytes]:
     """The bytes as they come; an error after the headers cuts the body short of Content-Length."""
+    sent = 0
     try:
         while (message := await call.read()) is not grpc.aio.EOF:
             if message.HasField(data_field):
-                yield getattr(message, data_field)
+                chunk = getattr(message, data_field)
+                yield chunk
+                sent += len(chunk)
     except grpc.aio.AioRpcError as exc:
         log.warning("download broke off", extra={"method": method, "status": exc.code().name})
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client went away (closed the connection): normal for a browser or a player; not an error.
+        # Cancelled mid-read, or closed while the response waited to send (the generator is then closed).
+        log.info("download cancelled by the client", extra={"method": method, "status": "CANCELLED", "sent": sent})
         raise
     finally:
         call.cancel()

@@ -402,12 +402,15 @@ def query_items(raw: bytes) -> list[tuple[str, str]]:
     return parse_qsl(raw.decode("utf-8", "surrogateescape"), keep_blank_values=True, errors="surrogateescape")
 
 
-def assign(message: Message, dotted: str, values: list[str]) -> None:
-    """Set the field at `dotted` from text values (a path variable, a query parameter, a form field)."""
+def assign(message: Message, dotted: str, values: list[str], prefix: str = "") -> None:
+    """Set the field at `dotted` from text values (a path variable, a query parameter, a form field).
+
+    Errors name the field's proto path, after `prefix` when `message` sits inside the request.
+    """
     path = resolve_field_path(message.DESCRIPTOR, dotted)
     if path is None:
         raise invalid_argument(shown(dotted), "no such field")
-    where = ".".join(field.name for field in path)
+    where = prefix + ".".join(field.name for field in path)
     leaf = path[-1]
     if not is_query_leaf(leaf) or any(f.is_repeated for f in path[:-1]):
         raise invalid_argument(where, "cannot be set from a text value")

@@ -209,7 +209,8 @@ async def _stream_form(
                         "body", f"at most {MAX_FORM_FIELDS} form fields of {FORM_OVERHEAD_BYTES} bytes in all"
                     )
                 # Not UTF-8: kept as surrogates (not U+FFFD), so the field refuses the value by name.
-                assign(header, _header_key(name, header_field), [value.decode("utf-8", "surrogateescape")])
+                value_text = value.decode("utf-8", "surrogateescape")
+                assign(header, _header_key(name, header_field), [value_text], f"{header_field.name}.")
             elif kind == "file":
                 file_parts += 1
                 if file_parts > 1:
@@ -249,9 +250,9 @@ async def upload(
     raw_query = query_items(request.scope.get("query_string", b""))
     query = [(_header_key(key, header_field), value) for key, value in raw_query]
     for key, values in group_query(header_field.message_type, query).items():
-        assign(header, key, values)
+        assign(header, key, values, f"{header_field.name}.")
     for key, value in match.bindings.items():
-        assign(header, _header_key(key, header_field), [value])
+        assign(header, _header_key(key, header_field), [value], f"{header_field.name}.")
 
     body = aiter(request.stream())
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
