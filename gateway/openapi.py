@@ -12,8 +12,9 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from gateway.routes import Kind, Route, media_fields
-from gateway.transcoding import IDEMPOTENCY_KEY, enum_spellings, is_query_leaf
+from gateway.transcoding import IDEMPOTENCY_KEY, is_query_leaf
 from gateway.uploads import FILE_PART
+from gateway.values import enum_spellings
 from services.runtime.auth import is_public
 
 STATUS_SCHEMA = "google.rpc.Status"

@@ -230,6 +230,23 @@ async def test_the_idempotency_key_header_makes_uploads_retry_safe(http: httpx.A
     assert len(await list_photos(http, user_id, headers)) == 1
 
 
+# -- 16. enum values by their short names --------------------------------------------------------
+
+
+async def test_variants_by_short_name_number_or_full_name(http: httpx.AsyncClient, mesh: Mesh) -> None:
+    user_id, headers = new_user(mesh)
+    photo_id = (await upload(http, user_id, headers, make_jpeg(1600, 1200)))["photo"]["photoId"]
+    answers = set()
+    for spelled in ("display", "DISPLAY", "Display", "2", "PHOTO_VARIANT_DISPLAY", "photo_variant_display"):
+        response = await http.get(f"/v1/photos/{photo_id}/content", params={"variant": spelled}, headers=headers)
+        assert response.status_code == 200, (spelled, response.text)
+        answers.add(response.headers["etag"])
+    thumbnail = await http.get(f"/v1/photos/{photo_id}/content?variant=thumbnail", headers=headers)
+    assert len(answers) == 1 and thumbnail.headers["etag"] not in answers
+    unknown = await http.get(f"/v1/photos/{photo_id}/content?variant=sepia", headers=headers)
+    assert unknown.status_code == 400 and "display" in violations(unknown)["variant"]
+
+
 # -- 13. downloads a client walks away from -------------------------------------------------------
 
 

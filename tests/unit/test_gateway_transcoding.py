@@ -11,7 +11,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool, field_mask_pb2
 
 from gateway.errors import GatewayError
 from gateway.routes import Kind, Route, Router, Template, routes_for
-from gateway.transcoding import build_request, enum_spellings, query_items, to_json
+from gateway.transcoding import build_request, query_items, to_json
+from gateway.values import enum_spellings
 from services.runtime.topology import CONTRACTS
 from shutter.photo.v1 import photo_pb2
 from shutter.search.v1 import search_pb2
@@ -300,10 +301,10 @@ def test_the_implied_mask_is_generic_and_recurses_into_messages() -> None:
     method = pool.FindServiceByName("test.library.Library").methods_by_name["UpdateBook"]
     patch = Route("PATCH", Template.parse("/v1/books/{book.book_id}"), "library", method, "book", "", Kind.UNARY,
                   frozenset({"book.book_id", "book"}))  # fmt: skip
-    body = b'{"title": "T", "author": {"bornYear": 1815}, "tags": ["a"]}'
+    body = b'{"bookId": "9", "title": "T", "author": {"bornYear": 1815}, "tags": ["a"]}'
     request = build_request(patch, {"book.book_id": "3"}, [], body)
     assert list(request.update_mask.paths) == ["title", "author.born_year", "tags"]
-    assert request.book.book_id == 3
+    assert request.book.book_id == 3  # the path names the book; its id is no update
     whole = build_request(patch, {"book.book_id": "3"}, [], b'{"author": {}}')
     assert list(whole.update_mask.paths) == ["author"]
     put = dataclasses.replace(patch, http_method="PUT")  # a PUT replaces: no mask is implied
