@@ -230,6 +230,24 @@ async def test_the_idempotency_key_header_makes_uploads_retry_safe(http: httpx.A
     assert len(await list_photos(http, user_id, headers)) == 1
 
 
+async def test_a_key_reused_for_a_different_upload_is_422(http: httpx.AsyncClient, mesh: Mesh) -> None:
+    """The photo service refuses it with FAILED_PRECONDITION and a PreconditionFailure (IETF draft: 422)."""
+    user_id, headers = new_user(mesh)
+    key = f"reused-{random.randrange(10**9)}"
+    first = await upload(http, user_id, headers, make_jpeg(40, 30), title="first", idempotencyKey=key)
+    other = await http.post(
+        "/v1/photos",
+        data={"userId": str(user_id), "title": "second"},
+        files={"file": ("a.jpg", make_jpeg(40, 30))},
+        headers={**headers, "Idempotency-Key": key},
+    )
+    assert other.status_code == 422, other.text
+    body = other.json()
+    assert body["code"] == 9 and not INTERNALS.search(body["message"])
+    assert body["details"][0]["violations"][0]["subject"] == "metadata.idempotency_key"
+    assert [p["photoId"] for p in await list_photos(http, user_id, headers)] == [first["photo"]["photoId"]]
+
+
 # -- 16. enum values by their short names --------------------------------------------------------
 
 
