@@ -89,7 +89,7 @@ class RequestIdMiddleware:
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole (JSON) body, refused with 413 past `limit` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise GatewayError(
             grpc.StatusCode.RESOURCE_EXHAUSTED, f"the body is larger than {limit} bytes", http=PAYLOAD_TOO_LARGE
         )

@@ -190,34 +190,37 @@ async def _stream_form(
     body: AsyncIterator[bytes], form: _Form, header: Message, header_field: FieldDescriptor, sender: _Sender
 ) -> None:
     file_parts = 0
-    field_count = 0
     field_bytes = 0
+    fields: dict[str, list[str]] = {}  # held until the file part, so a field given twice is seen as such
     async for body_chunk in body:
         try:
             form.parser.write(body_chunk)
         except FormParserError as exc:
-            raise invalid_argument("body", f"malformed multipart/form-data: {exc}") from exc
+            raise invalid_argument("body", "is not well-formed multipart/form-data") from exc
         for kind, name, value in form.drain():
             if kind == "field":
                 if file_parts:
                     raise invalid_argument(name, "form fields must come before the file part")
                 # Fields are held in memory until the file part: bound them, however the body is framed.
-                field_count += 1
                 field_bytes += len(value)
-                if field_count > MAX_FORM_FIELDS or field_bytes > FORM_OVERHEAD_BYTES:
+                if sum(map(len, fields.values())) >= MAX_FORM_FIELDS or field_bytes > FORM_OVERHEAD_BYTES:
                     raise invalid_argument(
                         "body", f"at most {MAX_FORM_FIELDS} form fields of {FORM_OVERHEAD_BYTES} bytes in all"
                     )
                 # Not UTF-8: kept as surrogates (not U+FFFD), so the field refuses the value by name.
-                value_text = value.decode("utf-8", "surrogateescape")
-                assign(header, _header_key(name, header_field), [value_text], f"{header_field.name}.")
+                fields.setdefault(_header_key(name, header_field), []).append(value.decode("utf-8", "surrogateescape"))
             elif kind == "file":
                 file_parts += 1
                 if file_parts > 1:
                     raise invalid_argument(name, "only one file part is allowed")
+                for key, values in fields.items():
+                    assign(header, key, values, f"{header_field.name}.")
             else:
                 await sender.data(value)
-    form.parser.finalize()
+    try:
+        form.parser.finalize()
+    except FormParserError as exc:
+        raise invalid_argument("body", "is not well-formed multipart/form-data") from exc
     if not file_parts:
         raise invalid_argument(FILE_PART, "the form has no file part")
 
@@ -259,7 +262,7 @@ async def upload(
     is_form = content_type == b"multipart/form-data"
     declared = request.headers.get("content-length", "")
     slack = FORM_OVERHEAD_BYTES if is_form else 0
-    if declared.isdigit() and int(declared) > limits.max_bytes + slack:
+    if declared.isascii() and declared.isdigit() and int(declared) > limits.max_bytes + slack:
         await _discard_rest(body, limits.max_bytes)
         raise too_large(limits)
     if is_form and not options.get(b"boundary"):

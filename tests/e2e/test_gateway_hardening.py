@@ -248,6 +248,32 @@ async def test_a_key_reused_for_a_different_upload_is_422(http: httpx.AsyncClien
     assert [p["photoId"] for p in await list_photos(http, user_id, headers)] == [first["photo"]["photoId"]]
 
 
+# -- 15. forms: repeated tags, fields before the file --------------------------------------------
+
+
+async def test_form_fields_tags_order_and_duplicates(http: httpx.AsyncClient, mesh: Mesh) -> None:
+    user_id, headers = new_user(mesh)
+    boundary = "f0rm"
+    multipart = {**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    fields = [("userId", str(user_id).encode()), ("tags", b"a,b"), ("tags", b"c"), ("location", b"Lisbon"),
+              ("timeStamp", b"2024-05-01T10:00:00Z")]  # fmt: skip
+    uploaded = await http.post("/v1/photos", content=form(boundary, fields, make_jpeg(16, 16)), headers=multipart)
+    assert uploaded.status_code == 200, uploaded.text
+    photo = uploaded.json()["photo"]
+    assert (photo["tags"], photo["location"], photo["timeStamp"]) == (["a,b", "c"], "Lisbon", "2024-05-01T10:00:00Z")
+
+    twice = form(boundary, [("userId", str(user_id).encode()), ("title", b"a"), ("title", b"b")], make_jpeg(8, 8))
+    response = await http.post("/v1/photos", content=twice, headers=multipart)
+    assert response.status_code == 400 and set(violations(response)) == {"metadata.title"}, response.text
+    after_file = f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nx\r\n--{boundary}--'
+    late = form(boundary, [("userId", str(user_id).encode())], make_jpeg(8, 8)).replace(
+        f"--{boundary}--".encode(), after_file.encode()
+    )
+    response = await http.post("/v1/photos", content=late, headers=multipart)
+    assert violations(response) == {"title": "form fields must come before the file part"}
+    assert [p["photoId"] for p in await list_photos(http, user_id, headers)] == [photo["photoId"]]
+
+
 # -- 16. enum values by their short names --------------------------------------------------------
 
 
