@@ -71,7 +71,8 @@ class WebClient:
         self.version = digest.hexdigest()[:16]
         self.prefix = f"/assets/{self.version}"
         self.assets = assets
-        self.index = File.of(index.replace(ASSETS_PLACEHOLDER.encode(), self.prefix.encode()), "text/html; charset=utf-8")
+        named = index.replace(ASSETS_PLACEHOLDER.encode(), self.prefix.encode())
+        self.index = File.of(named, "text/html; charset=utf-8")
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -177,9 +177,8 @@ def test_two_people_share_a_photo(app: WebApp, tmp_path: Path) -> None:
     app.field("Search for").send_keys(f"#{tag}")
     app.button("Search").click()
     app.browser.wait(lambda d: f"tag={tag}" in d.execute_script("return location.hash"))
-    app.until_shown(
-        f"#/search?tag={tag}", lambda: bool(app.main().find_elements(By.CSS_SELECTOR, f".grid a[href='#/p/{photo_id}']"))
-    )
+    found = f".grid a[href='#/p/{photo_id}']"
+    app.until_shown(f"#/search?tag={tag}", lambda: bool(app.main().find_elements(By.CSS_SELECTOR, found)))
     assert not app.capture("search")
 
     # An expired session (the server refuses the token) sends B to sign in, then back to the photo.

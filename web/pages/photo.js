@@ -23,7 +23,7 @@ export const photoPage = {
     try {
       view = await api.viewPhoto(params.id, me.userId, signal);
     } catch (error) {
-      if (error.name === 'AbortError') throw error;
+      if (![400, 403, 404].includes(error.status)) throw error; // the router offers "Try again"
       fill(main, h('div', { class: 'column' }, heading('Photo not available'), h('p', {}, describe(error))));
       return;
     }

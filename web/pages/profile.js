@@ -13,9 +13,8 @@ export async function loadUser(main, username, signal) {
   try {
     return await api.getUserByUsername(username, signal);
   } catch (error) {
-    if (error.name === 'AbortError') throw error;
-    const text = error.status === 404 || error.status === 400 ? `No one here is called @${username}.` : describe(error);
-    fill(main, h('div', { class: 'column' }, heading('Profile not found'), h('p', {}, text)));
+    if (error.status !== 404 && error.status !== 400) throw error; // the router offers "Try again"
+    fill(main, h('div', { class: 'column' }, heading('Profile not found'), h('p', {}, `No one here is called @${username}.`)));
     return null;
   }
 }
