@@ -88,16 +88,20 @@ export async function render() {
   first = false;
 }
 
-/** A page that could not load says why, in plain words, with a way to try again. */
+/**
+ * A page that could not load says why, in plain words, with a way to try again (when Shutter
+ * cannot be reached, the banner above already offers one).
+ */
 function failed(main, error) {
   if (error.status === undefined) console.error(error);
+  const banner = error.status === 0 || error.status === 503;
   main.replaceChildren(
     h(
       'div',
       { class: 'column' },
       h('h1', { tabindex: '-1' }, 'This page didn’t load'),
       h('p', {}, describe(error)),
-      h('button', { type: 'button', class: 'button', onclick: render }, 'Try again'),
+      banner ? null : h('button', { type: 'button', class: 'button', onclick: render }, 'Try again'),
     ),
   );
 }

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import httpx
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 
 from tests.browser.people import PASSWORD, ApiUser, unique
 from tests.browser.scenes import scene_jpeg
@@ -96,3 +98,68 @@ def test_edit_your_profile(app: WebApp, gateway: str) -> None:
     assert "Street photos,\nmostly at night." in app.text()
     app.driver.refresh()
     assert app.heading() == "Erin Night", "saved, not just shown"
+
+
+def test_keyboard_only_sign_in_with_visible_focus(app: WebApp, gateway: str) -> None:
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        person = ApiUser.sign_up(http, unique("fay"), "Fay")
+    app.open("#/signin")
+    body = app.driver.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    focused = app.driver.switch_to.active_element
+    assert focused.text == "Skip to content" and focused.rect["x"] >= 0, "the skip link shows when focused"
+    focused.send_keys(Keys.ENTER)
+    assert app.driver.switch_to.active_element.get_attribute("id") == "main"
+
+    def tab_to(label: str) -> WebElement:
+        for _ in range(10):
+            app.driver.switch_to.active_element.send_keys(Keys.TAB)
+            if app.driver.switch_to.active_element == app.field(label):
+                return app.driver.switch_to.active_element
+        raise AssertionError(f"Tab never reached {label}")
+
+    tab_to("Username").send_keys(person.username)
+    password = tab_to("Password")
+    outline = app.js("const s = getComputedStyle(arguments[0]); return [s.outlineStyle, s.outlineWidth]", password)
+    assert outline[0] != "none" and outline[1] != "0px", f"focus is visible: {outline}"
+    password.send_keys(PASSWORD, Keys.ENTER)
+    app.browser.wait(lambda d: app.heading() == "Home")
+
+
+def test_a_dropped_photo_is_previewed(app: WebApp, gateway: str) -> None:
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        person = ApiUser.sign_up(http, unique("gil"), "Gil")
+    app.open("#/signin")
+    app.sign_in(person.username, PASSWORD)
+    app.go("#/upload")
+    app.driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const canvas = Object.assign(document.createElement('canvas'), {width: 300, height: 200});
+        canvas.getContext('2d').fillRect(0, 0, 300, 200);
+        canvas.toBlob((blob) => {
+          const files = new DataTransfer();
+          files.items.add(new File([blob], 'dropped.jpg', {type: 'image/jpeg'}));
+          document.querySelector('.drop').dispatchEvent(new DragEvent('drop', {dataTransfer: files, bubbles: true}));
+          done();
+        }, 'image/jpeg');
+        """
+    )
+    preview = app.browser.wait(lambda d: d.find_element(By.CSS_SELECTOR, "img.preview:not([hidden])"))
+    assert preview.get_attribute("alt") == "Preview of dropped.jpg"
+    assert int(preview.get_attribute("naturalWidth")) == 300
+
+
+def test_a_session_past_its_expiry_signs_in_again_and_returns(app: WebApp, gateway: str) -> None:
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        person = ApiUser.sign_up(http, unique("hal"), "Hal")
+    app.open("#/signin")
+    app.sign_in(person.username, PASSWORD)
+    app.js(
+        "const s = JSON.parse(localStorage.getItem('shutter.session')); s.expiresAt = '2000-01-01T00:00:00Z';"
+        "localStorage.setItem('shutter.session', JSON.stringify(s));"
+    )
+    app.open("#/settings")
+    assert app.js("return location.hash") == "#/signin?next=%23%2Fsettings"
+    app.sign_in(person.username, PASSWORD)
+    assert app.heading() == "Edit profile"
