@@ -171,6 +171,8 @@ def test_two_people_share_a_photo(app: WebApp, tmp_path: Path) -> None:
     app.browser.wait(lambda d: app.heading() == "People following Ada Lovelace")
     assert "Bob Marley" in app.text()
     assert not app.capture("followers")
+    app.go(f"#/u/{bob}/following")
+    assert app.heading() == "People Bob Marley follows" and "Ada Lovelace" in app.text()
 
     # Search by the tag (indexed from events: search again until it is there).
     app.go("#/search")
@@ -180,6 +182,16 @@ def test_two_people_share_a_photo(app: WebApp, tmp_path: Path) -> None:
     found = f".grid a[href='#/p/{photo_id}']"
     app.until_shown(f"#/search?tag={tag}", lambda: bool(app.main().find_elements(By.CSS_SELECTOR, found)))
     assert not app.capture("search")
+    # ... and by words in the title, and by place (the same index, already up to date).
+    app.driver.find_element(By.XPATH, "//label[normalize-space()='Words']").click()
+    words = app.field("Search for")
+    words.clear()
+    words.send_keys("dawn harbour")
+    app.button("Search").click()
+    app.browser.wait(lambda d: "text=dawn%20harbour" in d.execute_script("return location.hash"))
+    assert app.wait_ready().find_elements(By.CSS_SELECTOR, found)
+    app.go(f"#/search?location={place}")
+    assert app.main().find_elements(By.CSS_SELECTOR, found)
 
     # An expired session (the server refuses the token) sends B to sign in, then back to the photo.
     app.js(

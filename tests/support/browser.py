@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -37,7 +38,8 @@ FLAGS = (
     "--disable-dev-shm-usage",
     "--window-size=1280,800",
 )
-AXE_VERSION = "4.14.1"  # keep in step with the Makefile's AXE_VERSION
+# One pin, in the Makefile, which installs it (`make browser`): npm's axe-core into .tools.
+AXE_VERSION = re.search(r"^AXE_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1)  # type: ignore[union-attr]
 AXE_SCRIPT = ROOT / ".tools" / f"axe-core-{AXE_VERSION}" / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -116,7 +118,7 @@ class Browser:
     def axe(self) -> list[dict[str, Any]]:
         """axe-core's violations on the current page (WCAG 2.x A and AA rules and best practices)."""
         if not AXE_SCRIPT.exists():
-            raise BrowserUnavailable(f"missing {AXE_SCRIPT}: run `make axe` (npm install axe-core@{AXE_VERSION})")
+            raise BrowserUnavailable(f"missing {AXE_SCRIPT}: run `make browser` (npm install axe-core@{AXE_VERSION})")
         if not self.js("return typeof window.axe === 'object'"):
             self.js(AXE_SCRIPT.read_text())
         result = self.driver.execute_async_script(
