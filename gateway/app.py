@@ -1,4 +1,4 @@
-"""The HTTP gateway's ASGI app: every annotated RPC, /openapi.json and /healthz.
+"""The HTTP gateway's ASGI app: every annotated RPC, /openapi.json, /healthz and the web client at /.
 
 Requests are matched against the routes read from the contracts (gateway.routes), transcoded
 (gateway.transcoding, or streamed for media: gateway.uploads / gateway.downloads), sent over the
@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import downloads, openapi, uploads
+from gateway import downloads, middleware, openapi, uploads, web
 from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata, call_timeout
 from gateway.errors import (
     PAYLOAD_TOO_LARGE,
@@ -183,11 +183,13 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             StarletteRoute("/healthz", healthz, methods=["GET"]),
             StarletteRoute("/openapi.json", openapi_json, methods=["GET"]),
+            *web.routes(settings),
             StarletteRoute("/{path:path}", gateway),
         ],
         lifespan=lifespan,
     )
     app.state.backends = gateway.backends
+    middleware.install(app, settings)
     app.add_middleware(RequestIdMiddleware)
     return app
 
