@@ -13,7 +13,6 @@ from services.comment.cql import CqlCommentStore
 from services.comment.events import PurgeOnDeletion
 from services.comment.sqlite import SqliteCommentStore
 from services.comment.store import MAX_BATCH, Comment, CommentStore, PhotoGone
-from services.comment.text import clean_text
 from services.photo.client import existing_photo
 from services.runtime.callctx import acting_user_id, require_user
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
@@ -31,6 +30,8 @@ from services.runtime.server import Runtime
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2_grpc
+
+MAX_TEXT_CHARS = 2200
 
 _ORDERS = {
     comment_pb2.COMMENT_ORDER_UNSPECIFIED: comment_pb2.COMMENT_ORDER_OLDEST_FIRST,
@@ -54,6 +55,16 @@ def comment_message(comment: Comment) -> comment_pb2.Comment:
         time_stamp=_timestamp(comment.time_stamp_us),
         created_at=_timestamp(comment.created_at_us),
     )
+
+
+def clean_text(text: str) -> str:
+    """The text trimmed: 1–2,200 characters, multi-line, under the runtime's text rule (INVALID_ARGUMENT on text)."""
+    trimmed = text.strip()
+    violations = Violations()
+    violations.check(bool(trimmed), "text", "must not be empty")
+    violations.check_text("text", trimmed, MAX_TEXT_CHARS, multiline=True)
+    violations.raise_if_any()
+    return trimmed
 
 
 class CommentService(comment_pb2_grpc.CommentServiceServicer):

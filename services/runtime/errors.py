@@ -13,6 +13,8 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from services.runtime.text import text_problem
+
 
 class ServiceError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
@@ -97,6 +99,12 @@ class Violations:
     def check(self, ok: bool, field: str, description: str) -> None:
         if not ok:
             self.add(field, description)
+
+    def check_text(self, field: str, value: str, max_chars: int, *, multiline: bool = False) -> None:
+        """Name `field` unless `value` passes the one text rule every service applies (runtime/text.py)."""
+        problem = text_problem(value, max_chars, multiline=multiline)
+        if problem is not None:
+            self.add(field, problem)
 
     def extend(self, items: Iterable[tuple[str, str]]) -> None:
         self._items.extend(items)

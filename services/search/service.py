@@ -35,17 +35,17 @@ def validate_query(request: search_pb2.SearchPhotosRequest) -> list[Term]:
         for field in ("tag", "text", "location"):
             violations.add(field, "give at least one of tag, text or location")
         violations.raise_if_any()
-    if len(request.tag) > MAX_TAG_CHARS:
-        violations.add("tag", f"must be at most {MAX_TAG_CHARS} characters")
-    elif request.tag.strip() and not tag_key(request.tag):
-        violations.add("tag", "has no letters or digits")
     for field, value, limit in (
+        ("tag", request.tag, MAX_TAG_CHARS),
         ("text", request.text, MAX_TEXT_CHARS),
         ("location", request.location, MAX_LOCATION_CHARS),
     ):
-        if len(value) > limit:
-            violations.add(field, f"must be at most {limit} characters")
-        elif value.strip() and not words(value):
+        violations.check_text(field, value, limit)
+    violations.raise_if_any()  # the checks below fold the text: only text that passed the rule
+    if request.tag.strip() and not tag_key(request.tag):
+        violations.add("tag", "has no letters or digits")
+    for field, value in (("text", request.text), ("location", request.location)):
+        if value.strip() and not words(value):
             violations.add(field, "has no letters or digits")
         elif len(set(words(value))) > MAX_WORDS_PER_FIELD:
             violations.add(field, f"must have at most {MAX_WORDS_PER_FIELD} distinct words")
