@@ -18,14 +18,7 @@ from services.runtime.callctx import acting_user_id, require_user
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
-from services.runtime.requests import (
-    CursorField,
-    decode_cursor,
-    encode_page_token,
-    page_size,
-    require_id,
-    timestamp_or_now,
-)
+from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_or_now
 from services.runtime.server import Runtime
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
@@ -68,8 +61,16 @@ def clean_text(text: str) -> str:
 
 
 class CommentService(comment_pb2_grpc.CommentServiceServicer):
-    def __init__(self, store: CommentStore, photos: photo_pb2_grpc.PhotoServiceStub, ids: IdGenerator, source: str):
+    def __init__(
+        self,
+        store: CommentStore,
+        photos: photo_pb2_grpc.PhotoServiceStub,
+        ids: IdGenerator,
+        source: str,
+        pages: PageTokens,
+    ) -> None:
         self._store = store
+        self._pages = pages
         self._photos = photos
         self._ids = ids
         self._source = source
@@ -123,7 +124,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         if request.order not in _ORDERS:
             raise InvalidArgument("order", "is not a known CommentOrder")
         order = _ORDERS[request.order]
-        position = decode_cursor(request.page_token, {"p": CursorField.ID, "o": CursorField.COUNT, "c": CursorField.ID})
+        position = self._pages.decode(request, {"p": CursorField.ID, "o": CursorField.COUNT, "c": CursorField.ID})
         if position is not None and (position["p"] != photo_id or position["o"] != order):
             raise InvalidArgument("page_token", "belongs to another photo or order")
         after = position["c"] if position else None
@@ -132,7 +133,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             self._store.page(photo_id, limit + 1, after, newest_first), self._store.counts([photo_id])
         )
         page, more = comments[:limit], len(comments) > limit
-        next_token = encode_page_token({"p": photo_id, "o": order, "c": page[-1].comment_id}) if more else ""
+        next_token = self._pages.encode(request, {"p": photo_id, "o": order, "c": page[-1].comment_id}) if more else ""
         return comment_pb2.ListCommentsResponse(
             comments=[comment_message(c) for c in page], next_page_token=next_token, total_size=total
         )
@@ -189,6 +190,6 @@ def build(runtime: Runtime) -> None:
     runtime.consume("comment-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)
     runtime.add_servicer(
         comment_pb2_grpc.add_CommentServiceServicer_to_server,
-        CommentService(store, photos, runtime.ids, runtime.name),
+        CommentService(store, photos, runtime.ids, runtime.name, PageTokens(runtime.settings.signing_secret())),
         comment_pb2.DESCRIPTOR.services_by_name["CommentService"],
     )

@@ -16,14 +16,7 @@ from services.runtime.callctx import require_user
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
-from services.runtime.requests import (
-    CursorField,
-    decode_cursor,
-    encode_page_token,
-    page_size,
-    require_id,
-    timestamp_from_unix_ms,
-)
+from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from shutter.events.v1 import events_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
@@ -54,8 +47,16 @@ def _viewer(viewer_id: int) -> int:
 
 
 class LikeService(like_pb2_grpc.LikeServiceServicer):
-    def __init__(self, store: LikeStore, photos: photo_pb2_grpc.PhotoServiceStub, ids: IdGenerator, source: str):
+    def __init__(
+        self,
+        store: LikeStore,
+        photos: photo_pb2_grpc.PhotoServiceStub,
+        ids: IdGenerator,
+        source: str,
+        pages: PageTokens,
+    ) -> None:
         self._store = store
+        self._pages = pages
         self._photos = photos
         self._ids = ids
         self._source = source
@@ -116,14 +117,16 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
     ) -> like_pb2.ListLikersResponse:
         photo_id = require_id(request.photo_id, "photo_id")
         limit = page_size(request.page_size)
-        position = decode_cursor(request.page_token, {"p": CursorField.ID, "t": CursorField.COUNT, "u": CursorField.ID})
+        position = self._pages.decode(request, {"p": CursorField.ID, "t": CursorField.COUNT, "u": CursorField.ID})
         if position is not None and position["p"] != photo_id:
             raise InvalidArgument("page_token", "belongs to another photo")
         after = LikerCursor(position["t"], position["u"]) if position else None
         likes = await self._store.likers(photo_id, limit + 1, after)
         page, more = likes[:limit], len(likes) > limit
         next_token = (
-            encode_page_token({"p": photo_id, "t": page[-1].liked_at_ms, "u": page[-1].user_id}) if more else ""
+            self._pages.encode(request, {"p": photo_id, "t": page[-1].liked_at_ms, "u": page[-1].user_id})
+            if more
+            else ""
         )
         return like_pb2.ListLikersResponse(
             likers=[
@@ -147,6 +150,6 @@ def build(runtime: Runtime) -> None:
     runtime.consume("like-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)
     runtime.add_servicer(
         like_pb2_grpc.add_LikeServiceServicer_to_server,
-        LikeService(store, photos, runtime.ids, runtime.name),
+        LikeService(store, photos, runtime.ids, runtime.name, PageTokens(runtime.settings.signing_secret())),
         like_pb2.DESCRIPTOR.services_by_name["LikeService"],
     )

@@ -21,14 +21,7 @@ from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
-from services.runtime.requests import (
-    CursorField,
-    decode_cursor,
-    encode_page_token,
-    page_size,
-    require_id,
-    timestamp_from_unix_ms,
-)
+from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
@@ -59,8 +52,11 @@ def to_proto(photo: PhotoRecord) -> photo_pb2.Photo:
 
 
 class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
-    def __init__(self, store: PhotoStore, blobs: BlobStore, uploader: Uploader, deleter: Deleter) -> None:
+    def __init__(
+        self, store: PhotoStore, blobs: BlobStore, uploader: Uploader, deleter: Deleter, pages: PageTokens
+    ) -> None:
         self._store = store
+        self._pages = pages
         self._blobs = blobs
         self._uploader = uploader
         self._deleter = deleter
@@ -114,7 +110,7 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     ) -> photo_pb2.ListUserPhotosResponse:
         user_id = require_id(request.user_id, "user_id")
         limit = page_size(request.page_size)
-        position = decode_cursor(request.page_token, {"u": CursorField.ID, "before": CursorField.ID})
+        position = self._pages.decode(request, {"u": CursorField.ID, "before": CursorField.ID})
         before: int | None = None
         if position is not None:
             if position["u"] != user_id:
@@ -122,7 +118,8 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             before = position["before"]
         photos = await self._store.list_by_user(user_id, before, limit + 1)
         page = photos[:limit]
-        next_token = encode_page_token({"u": user_id, "before": page[-1].photo_id}) if len(photos) > limit else ""
+        more = len(photos) > limit
+        next_token = self._pages.encode(request, {"u": user_id, "before": page[-1].photo_id}) if more else ""
         return photo_pb2.ListUserPhotosResponse(photos=[to_proto(p) for p in page], next_page_token=next_token)
 
     async def DeletePhoto(
@@ -175,6 +172,6 @@ def build(runtime: Runtime) -> None:
     runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
     runtime.add_servicer(
         photo_pb2_grpc.add_PhotoServiceServicer_to_server,
-        PhotoService(store, blobs, uploader, deleter),
+        PhotoService(store, blobs, uploader, deleter, PageTokens(runtime.settings.signing_secret())),
         photo_pb2.DESCRIPTOR.services_by_name["PhotoService"],
     )
