@@ -74,7 +74,27 @@ class ResourceExhausted(ServiceError):
 
 
 class FailedPrecondition(ServiceError):
+    """The request cannot be served as things stand; each violation (type, subject, description) goes into a
+    `google.rpc.PreconditionFailure` detail, so a client can tell which precondition failed and on what."""
+
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+    def __init__(self, message: str, *violations: tuple[str, str, str]) -> None:
+        super().__init__(message)
+        self.violations = list(violations)
+
+    def details(self) -> list[any_pb2.Any]:
+        if not self.violations:
+            return []
+        failure = error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(type=kind, subject=subject, description=description)
+                for kind, subject, description in self.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(failure)
+        return [packed]
 
 
 class Unavailable(ServiceError):

@@ -89,8 +89,11 @@ async def test_raw_streamed_upload_with_metadata_in_the_query(http: httpx.AsyncC
     assert uploaded.status_code == 200, uploaded.text
     photo = uploaded.json()["photo"]
     assert (photo["title"], photo["tags"], photo["contentType"]) == ("raw", ["a", "b"], "image/png")
-    again = await http.post(
-        "/v1/photos", params={"userId": user_id, "idempotencyKey": "raw-1"}, content=png, headers=headers
+    again = await http.post(  # a true retry: the same metadata and bytes under the same key
+        "/v1/photos",
+        params={"userId": user_id, "title": "raw", "tags": ["a", "b"], "idempotencyKey": "raw-1"},
+        content=png,
+        headers={**headers, "Content-Type": "image/png"},
     )
     assert again.status_code == 200 and again.json()["created"] is False
     assert again.json()["photo"]["photoId"] == photo["photoId"]
