@@ -20,7 +20,7 @@ from services.photo.uploads import DEFAULT_MAX_UPLOAD_BYTES, Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, storage_faults
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from shutter.events.v1 import events_pb2
@@ -95,15 +95,16 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             photo_pb2.PHOTO_VARIANT_THUMBNAIL: photo.thumbnail,
         }[variant]
         key = blob_key(photo.photo_id, _VARIANT_NAMES[variant])
-        await check_stored(self._blobs, key, info)
-        yield photo_pb2.DownloadPhotoResponse(
-            info=photo_pb2.ContentInfo(
-                content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
+        with storage_faults("reading a photo's bytes"):  # EIO on our disk is UNAVAILABLE, not INTERNAL
+            await check_stored(self._blobs, key, info)
+            yield photo_pb2.DownloadPhotoResponse(
+                info=photo_pb2.ContentInfo(
+                    content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
+                )
             )
-        )
-        # Checked again while sending: bytes that are corrupt or changed since the check end the stream in DATA_LOSS.
-        async for chunk in verified_chunks(self._blobs, key, info, DOWNLOAD_CHUNK_BYTES):
-            yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
+            # Checked again while sending: bytes corrupt or changed since the check end the stream in DATA_LOSS.
+            async for chunk in verified_chunks(self._blobs, key, info, DOWNLOAD_CHUNK_BYTES):
+                yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
 
     async def ListUserPhotos(
         self, request: photo_pb2.ListUserPhotosRequest, context: grpc.aio.ServicerContext

@@ -45,7 +45,13 @@ from services.photo.store import (
 from services.photo.validation import validate_metadata
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, Unavailable
+from services.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    Unavailable,
+    storage_faults,
+)
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import timestamp_from_unix_ms, timestamp_or_now
@@ -79,7 +85,15 @@ class Uploader:
         self._max_bytes = max_bytes
 
     async def upload(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> tuple[PhotoRecord, bool]:
-        """The stored photo and whether this call created it (False: an idempotent retry)."""
+        """The stored photo and whether this call created it (False: an idempotent retry).
+
+        A fault of our own storage anywhere on the way (staging, variants, blobs, the database) is the
+        server's: RESOURCE_EXHAUSTED when out of space, UNAVAILABLE otherwise, never the image's fault.
+        """
+        with storage_faults("storing an upload"):
+            return await self._upload(requests)
+
+    async def _upload(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> tuple[PhotoRecord, bool]:
         metadata = await _first_metadata(requests)
         validate_metadata(metadata)
         callctx.require_user(metadata.user_id, "metadata.user_id")
@@ -199,7 +213,8 @@ class Deleter:
             meta=new_meta(self._ids, self._source), photo_id=photo.photo_id, user_id=photo.user_id
         )
         # Shielded as a whole: a caller that goes away mid-delete does not strand the blobs.
-        return await asyncio.shield(self._delete(photo, event))
+        with storage_faults("deleting a photo"):
+            return await asyncio.shield(self._delete(photo, event))
 
     async def _delete(self, photo: PhotoRecord, event: events_pb2.PhotoDeleted) -> bool:
         keys = [blob_key(photo.photo_id, v) for v in VARIANTS]
