@@ -14,7 +14,7 @@ from services.comment.events import PurgeOnDeletion
 from services.comment.sqlite import SqliteCommentStore
 from services.comment.store import MAX_BATCH, Comment, CommentStore, PhotoGone
 from services.photo.client import existing_photo
-from services.runtime.callctx import acting_user_id, require_user
+from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, acting_user_id
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
@@ -89,7 +89,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
     ) -> comment_pb2.PostCommentResponse:
         violations = Violations()
         violations.check(request.photo_id > 0, "photo_id", "must be a positive id")
-        violations.check(request.user_id > 0, "user_id", "must be a positive id")
+        violations.check(request.user_id >= 0, "user_id", UNSET_MEANS_CALLER)
         text = ""
         try:
             text = clean_text(request.text)
@@ -100,12 +100,12 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         except InvalidArgument as exc:
             violations.extend(exc.violations)
         violations.raise_if_any()
-        require_user(request.user_id, "user_id")
+        user_id = acting_as(request.user_id, "user_id")
         await existing_photo(self._photos, request.photo_id)
         comment = Comment(
             comment_id=self._ids.next_id(),
             photo_id=request.photo_id,
-            user_id=request.user_id,
+            user_id=user_id,
             text=text,
             time_stamp_us=time_stamp.ToMicroseconds(),
             created_at_us=time.time_ns() // 1000,

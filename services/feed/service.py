@@ -12,8 +12,8 @@ from services.feed.cql import CqlFeedStore
 from services.feed.fanout import FANOUT_EVENTS, Fanout
 from services.feed.sqlite import SqliteFeedStore
 from services.feed.store import FeedStore, Post
-from services.runtime.callctx import require_user
-from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
+from services.runtime.callctx import acting_as
+from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
@@ -33,12 +33,11 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
     async def GetFeed(
         self, request: feed_pb2.GetFeedRequest, context: grpc.aio.ServicerContext
     ) -> feed_pb2.GetFeedResponse:
-        user_id = require_id(request.user_id, "user_id")
+        user_id = acting_as(request.user_id, "user_id")  # only the owner reads a feed; unset means the caller
         size = page_size(request.page_size)
         # A keyset cursor on photo id: stable while new posts arrive.
         position = self._pages.decode(request, {"before": CursorField.ID})
         before = None if position is None else position["before"]
-        require_user(user_id, "user_id")
 
         # One extra row tells whether another page exists.
         pushed = await self._store.feed(user_id, before, size + 1)

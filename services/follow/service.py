@@ -47,12 +47,14 @@ def to_proto(edge: FollowEdge) -> follow_pb2.Follow:
     )
 
 
-def _require_edge_ids(follower_id: int, followee_id: int) -> None:
-    """Both ids positive, every bad one named at once (self-follow is refused after authorisation)."""
+def _edge(follower_id: int, followee_id: int) -> tuple[int, int]:
+    """The follower (the caller when unset) and a positive followee, every bad id named at once;
+    self-follow is refused after authorisation."""
     problems = Violations()
-    problems.check(follower_id > 0, "follower_id", "must be a positive id")
+    problems.check(follower_id >= 0, "follower_id", callctx.UNSET_MEANS_CALLER)
     problems.check(followee_id > 0, "followee_id", "must be a positive id")
     problems.raise_if_any()
+    return callctx.acting_as(follower_id, "follower_id"), followee_id
 
 
 class FollowService(follow_pb2_grpc.FollowServiceServicer):
@@ -74,13 +76,12 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
     async def Follow(
         self, request: follow_pb2.FollowRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.FollowResponse:
-        _require_edge_ids(request.follower_id, request.followee_id)
-        callctx.require_user(request.follower_id, "follower_id")
-        if request.follower_id == request.followee_id:
+        follower_id, followee_id = _edge(request.follower_id, request.followee_id)
+        if follower_id == followee_id:
             raise InvalidArgument("followee_id", "cannot follow yourself")
         stamp = timestamp_or_now(request.time_stamp, "time_stamp")
-        await self._require_users(request.follower_id, request.followee_id)
-        edge = FollowEdge(request.follower_id, request.followee_id, self._runtime.ids.next_id(), stamp.ToMilliseconds())
+        await self._require_users(follower_id, followee_id)
+        edge = FollowEdge(follower_id, followee_id, self._runtime.ids.next_id(), stamp.ToMilliseconds())
         event = events_pb2.FollowCreated(
             meta=new_meta(self._runtime.ids, self._runtime.name),
             follower_id=edge.follower_id,
@@ -96,16 +97,15 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
     async def Unfollow(
         self, request: follow_pb2.UnfollowRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.UnfollowResponse:
-        _require_edge_ids(request.follower_id, request.followee_id)
-        callctx.require_user(request.follower_id, "follower_id")
+        follower_id, followee_id = _edge(request.follower_id, request.followee_id)
         stamp = timestamp_or_now(request.time_stamp, "time_stamp")
         event = events_pb2.FollowDeleted(
             meta=new_meta(self._runtime.ids, self._runtime.name),
-            follower_id=request.follower_id,
-            followee_id=request.followee_id,
+            follower_id=follower_id,
+            followee_id=followee_id,
             time_stamp=stamp,
         )
-        removed = await self._store.unfollow(request.follower_id, request.followee_id, event)
+        removed = await self._store.unfollow(follower_id, followee_id, event)
         return follow_pb2.UnfollowResponse(removed=removed)
 
     async def _page(

@@ -82,7 +82,8 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     async def DownloadPhoto(
         self, request: photo_pb2.DownloadPhotoRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[photo_pb2.DownloadPhotoResponse]:
-        variant = request.variant or photo_pb2.PHOTO_VARIANT_ORIGINAL
+        # DISPLAY by default: what anyone may see (the original, EXIF and all, is its owner's alone).
+        variant = request.variant or photo_pb2.PHOTO_VARIANT_DISPLAY
         if variant not in _VARIANT_NAMES:
             raise InvalidArgument("variant", "is not a known photo variant")
         photo = await self._find(request.photo_id)

@@ -96,7 +96,7 @@ class Uploader:
     async def _upload(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> tuple[PhotoRecord, bool]:
         metadata = await _first_metadata(requests)
         validate_metadata(metadata)
-        callctx.require_user(metadata.user_id, "metadata.user_id")
+        metadata.user_id = callctx.acting_as(metadata.user_id, "metadata.user_id")  # unset: the caller
         if metadata.idempotency_key:
             earlier = await self._store.by_idempotency_key(metadata.user_id, metadata.idempotency_key)
             if earlier is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.runtime.callctx import UNSET_MEANS_CALLER
 from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.requests import timestamp_or_now
 from shutter.photo.v1 import photo_pb2
@@ -20,7 +21,7 @@ def validate_metadata(metadata: photo_pb2.PhotoMetadata) -> None:
     Every text field is single-line and follows the runtime's text rule (no control characters, …).
     """
     violations = Violations()
-    violations.check(metadata.user_id > 0, "metadata.user_id", "must be a positive id")
+    violations.check(metadata.user_id >= 0, "metadata.user_id", UNSET_MEANS_CALLER)
     violations.check_text("metadata.title", metadata.title, MAX_TITLE_CHARS)
     violations.check_text("metadata.location", metadata.location, MAX_LOCATION_CHARS)
     violations.check(len(metadata.tags) <= MAX_TAGS, "metadata.tags", f"must have at most {MAX_TAGS} tags")

@@ -21,7 +21,7 @@ def test_good_metadata_passes() -> None:
 
 def test_each_bad_field_is_named() -> None:
     bad = photo_pb2.PhotoMetadata(
-        user_id=0,
+        user_id=-1,  # 0 (unset) is the caller
         title="t" * 301,
         location="l" * 201,
         tags=["ok", "", "fine", "x" * 101],
