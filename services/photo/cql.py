@@ -13,7 +13,8 @@ columns into every table that lists it costs nothing to keep in sync:
   buckets that ever held a photo (a user posting once a year is not read month by empty month). A
   bucket row is never removed (a delete cannot know whether an upload into the same bucket races it),
   so a listing may visit an emptied bucket: at most 13 a year.
-- upload_keys((user_id, idempotency_key)): who holds an upload's idempotency key.
+- upload_keys((user_id, idempotency_key)): who holds an upload's idempotency key, and the fingerprint of
+  the request that claimed it (metadata + SHA-256 of the bytes; added by ALTER, so older claims have none).
 
 Idempotency. The key is claimed with a lightweight transaction (`INSERT … IF NOT EXISTS`, Paxos at
 LOCAL_SERIAL) carrying the new photo's id and the claim time; only the winner writes the photo. CQL
@@ -21,6 +22,7 @@ cannot make that claim and the photo's rows one transaction (a conditional batch
 partition), so an attempt can die, or its batch time out, between claim and commit. What a retry with
 the same key gets, by what it finds:
 - the claimed photo is committed → that photo, created=False, nothing written (its own blobs deleted);
+  KeyReused instead when the claim's fingerprint says it was a different request (other metadata or bytes);
 - the claim is our own photo id (the driver retried our LWT after it applied) → we go on and commit;
 - the claimed photo is not committed and the claim is younger than CLAIM_LEASE_MS → after waiting
   briefly (a live attempt commits within milliseconds of its claim), KeyInUse: UNAVAILABLE, retry.
@@ -62,7 +64,15 @@ from typing import Any
 from cassandra import OperationTimedOut, WriteTimeout
 
 from services.photo.cql_blobs import BLOB_TABLES
-from services.photo.store import BlobInfo, CommitOutcomeUnknown, KeyInUse, PhotoRecord
+from services.photo.store import (
+    BlobInfo,
+    CommitOutcomeUnknown,
+    KeyedUpload,
+    KeyInUse,
+    KeyReused,
+    PhotoRecord,
+    same_request,
+)
 from services.runtime.cql import READ_FAST, READ_STRONG, SERIAL, WRITE_DURABLE, CqlDatabase, CqlSchema, Query, applied
 from services.runtime.ids import id_timestamp_ms
 from services.runtime.outbox_cql import write_with_events
@@ -115,6 +125,7 @@ SCHEMA = CqlSchema(
             claimed_at_ms bigint,
             PRIMARY KEY ((user_id, idempotency_key))
         )""",
+        "ALTER TABLE upload_keys ADD request_fingerprint text",
         *BLOB_TABLES,
     ),
     with_outbox=True,
@@ -138,16 +149,20 @@ LIST_BUCKET = Query(
     f"SELECT {_COLUMNS} FROM photos_by_user WHERE user_id = ? AND bucket = ? AND photo_id < ? LIMIT ?", READ_FAST
 )
 CLAIM_KEY = Query(
-    "INSERT INTO upload_keys (user_id, idempotency_key, photo_id, claimed_at_ms) VALUES (?, ?, ?, ?) IF NOT EXISTS",
+    "INSERT INTO upload_keys (user_id, idempotency_key, photo_id, claimed_at_ms, request_fingerprint)"
+    " VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
     WRITE_DURABLE,
     serial_consistency=SERIAL,
 )
 TAKE_OVER_KEY = Query(
-    "UPDATE upload_keys SET photo_id = ?, claimed_at_ms = ? WHERE user_id = ? AND idempotency_key = ? IF photo_id = ?",
+    "UPDATE upload_keys SET photo_id = ?, claimed_at_ms = ?, request_fingerprint = ?"
+    " WHERE user_id = ? AND idempotency_key = ? IF photo_id = ?",
     WRITE_DURABLE,
     serial_consistency=SERIAL,
 )
-READ_KEY = Query("SELECT photo_id FROM upload_keys WHERE user_id = ? AND idempotency_key = ?", READ_STRONG)
+READ_KEY = Query(
+    "SELECT photo_id, request_fingerprint FROM upload_keys WHERE user_id = ? AND idempotency_key = ?", READ_STRONG
+)
 DELETE_PHOTO = Query("DELETE FROM photos WHERE photo_id = ?", WRITE_DURABLE)
 DELETE_LISTED = Query("DELETE FROM photos_by_user WHERE user_id = ? AND bucket = ? AND photo_id = ?", WRITE_DURABLE)
 DELETE_KEY = Query("DELETE FROM upload_keys WHERE user_id = ? AND idempotency_key = ?", WRITE_DURABLE)
@@ -200,10 +215,12 @@ class CqlPhotoStore:
     def __init__(self, db: CqlDatabase) -> None:
         self._db = db
 
-    async def create(self, photo: PhotoRecord, event: events_pb2.PhotoPosted) -> tuple[PhotoRecord, bool]:
+    async def create(
+        self, photo: PhotoRecord, event: events_pb2.PhotoPosted, fingerprint: str = ""
+    ) -> tuple[PhotoRecord, bool]:
         try:
             if photo.idempotency_key:
-                earlier = await self._claim_key(photo)
+                earlier = await self._claim_key(photo, fingerprint)
                 if earlier is not None:
                     return earlier, False
             writes = [
@@ -216,23 +233,27 @@ class CqlPhotoStore:
             raise CommitOutcomeUnknown(str(exc)) from exc
         return photo, True
 
-    async def _claim_key(self, photo: PhotoRecord) -> PhotoRecord | None:
+    async def _claim_key(self, photo: PhotoRecord, fingerprint: str) -> PhotoRecord | None:
         """None when this upload now holds its key; the committed photo of the attempt that holds it
-        otherwise. KeyInUse while that attempt may still commit (see the module docstring)."""
+        otherwise (KeyReused if that attempt was a different request). KeyInUse while that attempt may
+        still commit (see the module docstring)."""
         user_id, key = photo.user_id, photo.idempotency_key
         for _ in range(3):  # a take-over lost to another retry, or a key freed by a delete: look again
             now = _now_ms()
-            rows = await self._db.execute(CLAIM_KEY, (user_id, key, photo.photo_id, now))
+            rows = await self._db.execute(CLAIM_KEY, (user_id, key, photo.photo_id, now, fingerprint))
             if applied(rows) or rows[0].photo_id == photo.photo_id:
                 return None
             holder, claimed_at_ms = rows[0].photo_id, rows[0].claimed_at_ms
             recent = now - claimed_at_ms < CLAIM_LEASE_MS
             earlier = await self._committed(holder, wait=recent)
             if earlier is not None:
+                if not same_request(rows[0].request_fingerprint or "", fingerprint):
+                    raise KeyReused(holder)
                 return earlier
             if recent:
                 raise KeyInUse(f"photo {holder} holds idempotency key {key!r} and has not committed yet")
-            if applied(await self._db.execute(TAKE_OVER_KEY, (photo.photo_id, now, user_id, key, holder))):
+            take_over = (photo.photo_id, now, fingerprint, user_id, key, holder)
+            if applied(await self._db.execute(TAKE_OVER_KEY, take_over)):
                 return None
         raise KeyInUse(f"idempotency key {key!r} keeps changing hands")
 
@@ -246,9 +267,10 @@ class CqlPhotoStore:
             photo = await self.get(photo_id)
         return photo
 
-    async def by_idempotency_key(self, user_id: int, key: str) -> PhotoRecord | None:
+    async def by_idempotency_key(self, user_id: int, key: str) -> KeyedUpload | None:
         rows = await self._db.execute(READ_KEY, (user_id, key))
-        return await self.get(rows[0].photo_id) if rows else None
+        photo = await self.get(rows[0].photo_id) if rows else None
+        return KeyedUpload(photo, rows[0].request_fingerprint or "") if photo is not None else None
 
     async def get(self, photo_id: int) -> PhotoRecord | None:
         rows = await self._db.execute(READ_PHOTO, (photo_id,))

@@ -20,15 +20,8 @@ from services.photo.uploads import DEFAULT_MAX_UPLOAD_BYTES, Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
-from services.runtime.requests import (
-    CursorField,
-    decode_cursor,
-    encode_page_token,
-    page_size,
-    require_id,
-    timestamp_from_unix_ms,
-)
+from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, storage_faults
+from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
@@ -59,8 +52,11 @@ def to_proto(photo: PhotoRecord) -> photo_pb2.Photo:
 
 
 class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
-    def __init__(self, store: PhotoStore, blobs: BlobStore, uploader: Uploader, deleter: Deleter) -> None:
+    def __init__(
+        self, store: PhotoStore, blobs: BlobStore, uploader: Uploader, deleter: Deleter, pages: PageTokens
+    ) -> None:
         self._store = store
+        self._pages = pages
         self._blobs = blobs
         self._uploader = uploader
         self._deleter = deleter
@@ -86,7 +82,8 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     async def DownloadPhoto(
         self, request: photo_pb2.DownloadPhotoRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[photo_pb2.DownloadPhotoResponse]:
-        variant = request.variant or photo_pb2.PHOTO_VARIANT_ORIGINAL
+        # DISPLAY by default: what anyone may see (the original, EXIF and all, is its owner's alone).
+        variant = request.variant or photo_pb2.PHOTO_VARIANT_DISPLAY
         if variant not in _VARIANT_NAMES:
             raise InvalidArgument("variant", "is not a known photo variant")
         photo = await self._find(request.photo_id)
@@ -99,22 +96,23 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             photo_pb2.PHOTO_VARIANT_THUMBNAIL: photo.thumbnail,
         }[variant]
         key = blob_key(photo.photo_id, _VARIANT_NAMES[variant])
-        await check_stored(self._blobs, key, info)
-        yield photo_pb2.DownloadPhotoResponse(
-            info=photo_pb2.ContentInfo(
-                content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
+        with storage_faults("reading a photo's bytes"):  # EIO on our disk is UNAVAILABLE, not INTERNAL
+            await check_stored(self._blobs, key, info)
+            yield photo_pb2.DownloadPhotoResponse(
+                info=photo_pb2.ContentInfo(
+                    content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
+                )
             )
-        )
-        # Checked again while sending: bytes that are corrupt or changed since the check end the stream in DATA_LOSS.
-        async for chunk in verified_chunks(self._blobs, key, info, DOWNLOAD_CHUNK_BYTES):
-            yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
+            # Checked again while sending: bytes corrupt or changed since the check end the stream in DATA_LOSS.
+            async for chunk in verified_chunks(self._blobs, key, info, DOWNLOAD_CHUNK_BYTES):
+                yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
 
     async def ListUserPhotos(
         self, request: photo_pb2.ListUserPhotosRequest, context: grpc.aio.ServicerContext
     ) -> photo_pb2.ListUserPhotosResponse:
         user_id = require_id(request.user_id, "user_id")
         limit = page_size(request.page_size)
-        position = decode_cursor(request.page_token, {"u": CursorField.ID, "before": CursorField.ID})
+        position = self._pages.decode(request, {"u": CursorField.ID, "before": CursorField.ID})
         before: int | None = None
         if position is not None:
             if position["u"] != user_id:
@@ -122,7 +120,8 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             before = position["before"]
         photos = await self._store.list_by_user(user_id, before, limit + 1)
         page = photos[:limit]
-        next_token = encode_page_token({"u": user_id, "before": page[-1].photo_id}) if len(photos) > limit else ""
+        more = len(photos) > limit
+        next_token = self._pages.encode(request, {"u": user_id, "before": page[-1].photo_id}) if more else ""
         return photo_pb2.ListUserPhotosResponse(photos=[to_proto(p) for p in page], next_page_token=next_token)
 
     async def DeletePhoto(
@@ -175,6 +174,6 @@ def build(runtime: Runtime) -> None:
     runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
     runtime.add_servicer(
         photo_pb2_grpc.add_PhotoServiceServicer_to_server,
-        PhotoService(store, blobs, uploader, deleter),
+        PhotoService(store, blobs, uploader, deleter, PageTokens(runtime.settings.signing_secret())),
         photo_pb2.DESCRIPTOR.services_by_name["PhotoService"],
     )

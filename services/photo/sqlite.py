@@ -2,7 +2,11 @@
 
 Tables are laid out query-first, as they would be in Cassandra: `photos` by id (get, batch get),
 `photos_by_user` clustered by photo id for the newest-first profile listing, and `upload_keys`
-partitioned by user for idempotent retries. Every write is one transaction with its outbox event.
+partitioned by user for idempotent retries (with the fingerprint of the request that claimed the key).
+Every write is one transaction with its outbox event.
+
+No migrations yet: a database made before `upload_keys.request_fingerprint` existed needs the column
+added (ALTER TABLE upload_keys ADD COLUMN request_fingerprint TEXT NOT NULL DEFAULT '').
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import json
 import sqlite3
 from typing import Any
 
-from services.photo.store import BlobInfo, PhotoRecord
+from services.photo.store import BlobInfo, KeyedUpload, KeyReused, PhotoRecord, same_request
 from services.runtime.outbox import enqueue
 from services.runtime.sqlite import Database
 from shutter.events.v1 import events_pb2
@@ -47,6 +51,7 @@ CREATE TABLE IF NOT EXISTS upload_keys (
     user_id INTEGER NOT NULL,
     idempotency_key TEXT NOT NULL,
     photo_id INTEGER NOT NULL,
+    request_fingerprint TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (user_id, idempotency_key)
 ) WITHOUT ROWID;
 """
@@ -105,15 +110,20 @@ class SqlitePhotoStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, photo: PhotoRecord, event: events_pb2.PhotoPosted) -> tuple[PhotoRecord, bool]:
+    async def create(
+        self, photo: PhotoRecord, event: events_pb2.PhotoPosted, fingerprint: str = ""
+    ) -> tuple[PhotoRecord, bool]:
         def work(conn: sqlite3.Connection) -> tuple[PhotoRecord, bool]:
             if photo.idempotency_key:
                 earlier = _by_key(conn, photo.user_id, photo.idempotency_key)
                 if earlier is not None:
-                    return earlier, False
+                    if not same_request(earlier.fingerprint, fingerprint):
+                        raise KeyReused(earlier.photo.photo_id)
+                    return earlier.photo, False
                 conn.execute(
-                    "INSERT INTO upload_keys (user_id, idempotency_key, photo_id) VALUES (?, ?, ?)",
-                    (photo.user_id, photo.idempotency_key, photo.photo_id),
+                    "INSERT INTO upload_keys (user_id, idempotency_key, photo_id, request_fingerprint)"
+                    " VALUES (?, ?, ?, ?)",
+                    (photo.user_id, photo.idempotency_key, photo.photo_id, fingerprint),
                 )
             placeholders = ", ".join("?" * len(_row(photo)))
             conn.execute(f"INSERT INTO photos ({_COLUMNS}) VALUES ({placeholders})", _row(photo))
@@ -125,7 +135,7 @@ class SqlitePhotoStore:
 
         return await self._db.write(work)
 
-    async def by_idempotency_key(self, user_id: int, key: str) -> PhotoRecord | None:
+    async def by_idempotency_key(self, user_id: int, key: str) -> KeyedUpload | None:
         return await self._db.read(lambda conn: _by_key(conn, user_id, key))
 
     async def get(self, photo_id: int) -> PhotoRecord | None:
@@ -184,8 +194,12 @@ class SqlitePhotoStore:
         return await self._db.read(query)
 
 
-def _by_key(conn: sqlite3.Connection, user_id: int, key: str) -> PhotoRecord | None:
+def _by_key(conn: sqlite3.Connection, user_id: int, key: str) -> KeyedUpload | None:
     row = conn.execute(
-        "SELECT photo_id FROM upload_keys WHERE user_id = ? AND idempotency_key = ?", (user_id, key)
+        "SELECT photo_id, request_fingerprint FROM upload_keys WHERE user_id = ? AND idempotency_key = ?",
+        (user_id, key),
     ).fetchone()
-    return _get(conn, row[0]) if row else None
+    if row is None:
+        return None
+    photo = _get(conn, row[0])
+    return KeyedUpload(photo, row[1]) if photo is not None else None

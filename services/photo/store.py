@@ -13,6 +13,14 @@ class KeyInUse(Exception):
     (still in flight, or its commit may yet be applied). Retrying with the same key later answers."""
 
 
+class KeyReused(Exception):
+    """The idempotency key already made a photo from a different request (other metadata or other bytes)."""
+
+    def __init__(self, photo_id: int) -> None:
+        super().__init__(f"the idempotency key already made photo {photo_id} from a different request")
+        self.photo_id = photo_id
+
+
 class CommitOutcomeUnknown(Exception):
     """The commit timed out: it may or may not be applied (a CQL batch in the batchlog is replayed).
     The caller must not delete the photo's blobs; the orphan sweep decides once the outcome is settled."""
@@ -25,6 +33,12 @@ class BlobInfo:
     content_type: str
     byte_size: int
     sha256: str
+
+
+def same_request(stored_fingerprint: str, fingerprint: str) -> bool:
+    """Whether a retry is the request that claimed the key. A claim stored before fingerprints were
+    recorded has none: it is taken to be the same request, as it always was."""
+    return not stored_fingerprint or stored_fingerprint == fingerprint
 
 
 @dataclass(frozen=True)
@@ -44,18 +58,30 @@ class PhotoRecord:
     idempotency_key: str = field(default="")
 
 
-class PhotoStore(Protocol):
-    async def create(self, photo: PhotoRecord, event: events_pb2.PhotoPosted) -> tuple[PhotoRecord, bool]:
-        """Insert the photo and enqueue its event atomically.
+@dataclass(frozen=True)
+class KeyedUpload:
+    """What an idempotency key stands for: the photo its first upload made, and that request's fingerprint."""
 
-        When the photo carries an idempotency key this user already used, nothing is written and
-        the earlier photo is returned with False. KeyInUse: an earlier attempt with the key has not
-        committed yet; CommitOutcomeUnknown: this attempt's commit may or may not have been applied.
+    photo: PhotoRecord
+    fingerprint: str
+
+
+class PhotoStore(Protocol):
+    async def create(
+        self, photo: PhotoRecord, event: events_pb2.PhotoPosted, fingerprint: str = ""
+    ) -> tuple[PhotoRecord, bool]:
+        """Insert the photo and enqueue its event atomically; with an idempotency key, claim the key for the
+        request `fingerprint` stands for (metadata and bytes, see uploads.request_fingerprint).
+
+        When this user already used the key, nothing is written: for the same request the earlier photo
+        is returned with False; for a different one, KeyReused. KeyInUse: an earlier attempt with the
+        key has not committed yet; CommitOutcomeUnknown: this attempt's commit may or may not have been
+        applied.
         """
         ...
 
-    async def by_idempotency_key(self, user_id: int, key: str) -> PhotoRecord | None:
-        """The committed photo an earlier upload with this key made, if any."""
+    async def by_idempotency_key(self, user_id: int, key: str) -> KeyedUpload | None:
+        """The committed photo an earlier upload with this key made, with its request's fingerprint."""
         ...
 
     async def get(self, photo_id: int) -> PhotoRecord | None: ...

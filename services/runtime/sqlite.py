@@ -75,7 +75,10 @@ class Database:
             try:
                 result = work(writer)
             except BaseException:
-                writer.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, …); a second
+                # ROLLBACK would fail and hide the error that matters.
+                if writer.in_transaction:
+                    writer.execute("ROLLBACK")
                 raise
             writer.execute("COMMIT")
             return result
