@@ -316,7 +316,7 @@ async def test_cancelled_downloads_and_304s_log_no_error(http: httpx.AsyncClient
             "/v1/photos", params={"userId": user_id}, content=image, headers={**headers, "Content-Type": "image/png"}
         )
     ).json()["photo"]
-    content = f"/v1/photos/{photo['photoId']}/content"
+    content = f"/v1/photos/{photo['photoId']}/content?variant=original"  # the owner; the default is DISPLAY
     offset = (mesh.logs / "gateway.log").stat().st_size
 
     for _ in range(5):
