@@ -235,10 +235,11 @@ _VERSION_TABLES = {
     "schema_lock": "CREATE TABLE IF NOT EXISTS schema_lock (name text PRIMARY KEY, owner text)",
 }
 _TABLE_NAME = re.compile(r"\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
-# Global QUORUM and SERIAL: a schema is the whole cluster's, not one DC's.
-_READ_VERSION = SimpleStatement(
-    "SELECT version FROM schema_version WHERE name = 'schema'", consistency_level=ConsistencyLevel.QUORUM
-)
+# Changing a schema takes the whole cluster (global QUORUM and SERIAL: a schema is not one DC's);
+# seeing that nothing needs changing takes only the local DC, so a start never waits for another DC.
+_VERSION = "SELECT version FROM schema_version WHERE name = 'schema'"
+_READ_VERSION_LOCAL = SimpleStatement(_VERSION, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+_READ_VERSION = SimpleStatement(_VERSION, consistency_level=ConsistencyLevel.QUORUM)
 _WRITE_VERSION = SimpleStatement(
     "INSERT INTO schema_version (name, version) VALUES ('schema', %s)", consistency_level=ConsistencyLevel.QUORUM
 )
@@ -286,7 +287,7 @@ def migrate_keyspace(
     target = len(schema.steps)
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     while True:
-        version = _version(session)
+        version = _version(session, _READ_VERSION_LOCAL)
         if version >= target and _missing_runtime_tables(session, keyspace, schema) == []:
             if version > target:
                 log.warning("keyspace is newer than this code", extra={"keyspace": keyspace, "version": version})
@@ -298,7 +299,7 @@ def migrate_keyspace(
     try:
         for statement in schema.runtime_tables:
             _apply_step(session, statement)
-        version = _version(session)
+        version = _version(session, _READ_VERSION)
         for number in range(version + 1, target + 1):
             if not applied(list(session.execute(_RENEW_LOCK, (lease_seconds, owner, owner)))):
                 raise RuntimeError(f"lost the schema lock of {keyspace} before step {number}")
@@ -307,7 +308,10 @@ def migrate_keyspace(
             log.info("schema step applied", extra={"keyspace": keyspace, "version": number})
         return max(version, target)
     finally:
-        session.execute(_DROP_LOCK, (owner,))
+        try:
+            session.execute(_DROP_LOCK, (owner,))
+        except Exception as exc:  # the lease ends by itself; the error that matters is the step's
+            log.warning("schema lock not released", extra={"keyspace": keyspace, "error": repr(exc)[:200]})
 
 
 def _tables(session: Session, keyspace: str) -> set[str]:
@@ -321,8 +325,8 @@ def _missing_runtime_tables(session: Session, keyspace: str, schema: CqlSchema) 
     return [table for table in wanted if table not in existing]
 
 
-def _version(session: Session) -> int:
-    row = session.execute(_READ_VERSION).one()
+def _version(session: Session, read: SimpleStatement) -> int:
+    row = session.execute(read).one()
     return row.version if row is not None else 0
 
 

@@ -363,6 +363,24 @@ async def test_cql_a_keyspace_newer_than_the_code_still_starts(databases: Databa
     await old.stop()
 
 
+async def test_cql_a_keyspace_from_before_versioning_keeps_the_columns_it_has(
+    databases: Databases, fresh_prefix: str, legacy_session: Session
+) -> None:
+    """Unversioned code ran every statement on every start; its ALTER already applied."""
+    settings = databases.cql_settings(fresh_prefix)
+    keyspace = f"{fresh_prefix}_items"
+    create_keyspace(legacy_session, keyspace, settings.cql_replication)
+    legacy_session.set_keyspace(keyspace)
+    for statement in (CQL_ITEMS, CQL_ADD_COLOUR):
+        legacy_session.execute(statement)
+    legacy_session.execute("INSERT INTO items (item_id, name, colour) VALUES (1, 'old', 'red')")
+
+    await (await started(settings, CqlSchema((CQL_ITEMS, CQL_ADD_COLOUR)))).stop()
+
+    assert version_of(legacy_session, keyspace) == 2
+    assert legacy_session.execute("SELECT colour FROM items WHERE item_id = 1").one().colour == "red"
+
+
 async def test_cql_a_photo_keyspace_written_by_f676c60_upgrades_and_keeps_answering_retries(
     databases: Databases, fresh_prefix: str, legacy_session: Session
 ) -> None:
@@ -413,5 +431,30 @@ async def test_cql_a_like_keyspace_keeps_its_tombstones_through_the_upgrade(
         event = events_pb2.LikeChanged(meta=new_meta(ids, "like"), photo_id=5, user_id=1, liked=True)
         with pytest.raises(PhotoGone):
             await CqlLikeStore(database).like(5, 1, 1000, event)
+    finally:
+        await database.stop()
+
+
+async def test_cql_a_feed_keyspace_keeps_its_tombstones_and_their_age(
+    databases: Databases, fresh_prefix: str, legacy_session: Session
+) -> None:
+    settings = databases.cql_settings(fresh_prefix)
+    keyspace = f"{fresh_prefix}_feed"
+    create_keyspace(legacy_session, keyspace, settings.cql_replication)
+    legacy_session.set_keyspace(keyspace)
+    for statement in FEED_STORAGE.cql_schema().steps:
+        if isinstance(statement, str):
+            legacy_session.execute(statement)
+    now_ms = int(time.time() * 1000)
+    insert = "INSERT INTO deleted_photos (photo_id, deleted_ms) VALUES (%s, %s)"
+    legacy_session.execute(insert, (1, now_ms - 1000))
+    legacy_session.execute(insert, (2, now_ms - RETENTION_MS - 1000))
+    legacy_session.execute("INSERT INTO deleted_users (user_id, deleted_ms) VALUES (%s, %s)", (3, now_ms - 1000))
+
+    database = await started(settings, FEED_STORAGE.cql_schema(), service="feed")
+    try:
+        assert await tombstoned(database, Kind.PHOTO, 1)
+        assert not await tombstoned(database, Kind.PHOTO, 2)  # older than the retention: expired
+        assert await tombstoned(database, Kind.USER, 3)
     finally:
         await database.stop()
