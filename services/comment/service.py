@@ -8,18 +8,16 @@ import time
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.comment import cql, sqlite
-from services.comment.cql import CqlCommentStore
-from services.comment.events import PurgeOnDeletion
-from services.comment.sqlite import SqliteCommentStore
-from services.comment.store import MAX_BATCH, Comment, CommentStore, PhotoGone
+from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore, PhotoGone
 from services.photo.client import existing_photo
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, acting_user_id
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
+from services.runtime.purges import purge_on_deletion
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_or_now
 from services.runtime.server import Runtime
+from services.runtime.stores import open_store
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2_grpc
@@ -176,18 +174,10 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         )
 
 
-def open_store(runtime: Runtime) -> CommentStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlCommentStore(runtime.cql(cql.SCHEMA))
-    return SqliteCommentStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: CommentStore = open_store(runtime, STORAGE)
     photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
-    purge = PurgeOnDeletion(store)
-    runtime.consume("comment-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)
+    purge_on_deletion(runtime, "comment-purge", store, "comments")
     runtime.add_servicer(
         comment_pb2_grpc.add_CommentServiceServicer_to_server,
         CommentService(store, photos, runtime.ids, runtime.name, PageTokens(runtime.settings.signing_secret())),

@@ -7,14 +7,12 @@ from collections.abc import Sequence
 
 import grpc
 
-from services.feed import cql, sqlite
-from services.feed.cql import CqlFeedStore
 from services.feed.fanout import FANOUT_EVENTS, Fanout
-from services.feed.sqlite import SqliteFeedStore
-from services.feed.store import FeedStore, Post
+from services.feed.store import STORAGE, FeedStore, Post
 from services.runtime.callctx import acting_as
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.runtime.stores import open_store
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
@@ -79,21 +77,12 @@ def _merge_newest_first(*sources: Sequence[Post]) -> list[Post]:
     return sorted(by_id.values(), key=lambda post: post.photo_id, reverse=True)
 
 
-def open_store(runtime: Runtime) -> FeedStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    capacity = runtime.settings.int_setting("SHUTTER_FEED_CAPACITY", 800)
-    if runtime.store_backend == "cql":
-        return CqlFeedStore(
-            runtime.cql(cql.SCHEMA),
-            feed_capacity=capacity,
-            trim_every=runtime.settings.int_setting("SHUTTER_FEED_TRIM_EVERY", 32),
-        )
-    return SqliteFeedStore(runtime.sqlite(sqlite.SCHEMA), feed_capacity=capacity)
-
-
 def build(runtime: Runtime) -> None:
     settings = runtime.settings
-    store = open_store(runtime)
+    options = {"feed_capacity": settings.int_setting("SHUTTER_FEED_CAPACITY", 800)}
+    if runtime.store_backend == "cql":  # CQL trims lazily: one write in this many trims its feed
+        options["trim_every"] = settings.int_setting("SHUTTER_FEED_TRIM_EVERY", 32)
+    store: FeedStore = open_store(runtime, STORAGE, **options)
     follow = runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub)
     fanout = Fanout(
         store,

@@ -11,11 +11,8 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
-from services.follow import cql, sqlite
-from services.follow.cql import CqlFollowStore
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
-from services.follow.sqlite import SqliteFollowStore
-from services.follow.store import DeletedUser, FollowEdge, FollowStore
+from services.follow.store import STORAGE, DeletedUser, FollowEdge, FollowStore
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
@@ -27,6 +24,7 @@ from services.runtime.requests import (
     timestamp_or_now,
 )
 from services.runtime.server import Runtime
+from services.runtime.stores import open_store
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
@@ -165,15 +163,8 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         )
 
 
-def open_store(runtime: Runtime) -> FollowStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlFollowStore(runtime.cql(cql.SCHEMA))
-    return SqliteFollowStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: FollowStore = open_store(runtime, STORAGE)
     runtime.consume(USER_DELETED_DURABLE, [events_pb2.UserDeleted], UserDeletedHandler(store, PURGE_BATCH))
     runtime.add_servicer(
         follow_pb2_grpc.add_FollowServiceServicer_to_server,

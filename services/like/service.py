@@ -6,18 +6,16 @@ import time
 
 import grpc
 
-from services.like import cql, sqlite
-from services.like.cql import CqlLikeStore
-from services.like.events import PurgeOnDeletion
-from services.like.sqlite import SqliteLikeStore
-from services.like.store import MAX_BATCH, LikerCursor, LikeStore, PhotoGone, Summary
+from services.like.store import MAX_BATCH, STORAGE, LikerCursor, LikeStore, PhotoGone, Summary
 from services.photo.client import existing_photo
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, viewer
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
+from services.runtime.purges import purge_on_deletion
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.runtime.stores import open_store
 from shutter.events.v1 import events_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2_grpc
@@ -126,18 +124,10 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         )
 
 
-def open_store(runtime: Runtime) -> LikeStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlLikeStore(runtime.cql(cql.SCHEMA))
-    return SqliteLikeStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: LikeStore = open_store(runtime, STORAGE)
     photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
-    purge = PurgeOnDeletion(store)
-    runtime.consume("like-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)
+    purge_on_deletion(runtime, "like-purge", store, "likes")
     runtime.add_servicer(
         like_pb2_grpc.add_LikeServiceServicer_to_server,
         LikeService(store, photos, runtime.ids, runtime.name, PageTokens(runtime.settings.signing_secret())),

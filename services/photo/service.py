@@ -6,15 +6,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from services.photo import cql, sqlite
 from services.photo.blobs import BlobStore, FilesystemBlobStore, blob_key, check_stored, verified_chunks
-from services.photo.cql import CqlPhotoStore
-from services.photo.cql_blobs import CqlBlobStore
 from services.photo.events import UserDeletedHandler
 from services.photo.imaging import DEFAULT_MAX_PIXELS
-from services.photo.sqlite import SqlitePhotoStore
 from services.photo.staging import Staging
-from services.photo.store import PhotoRecord, PhotoStore
+from services.photo.store import STORAGE, PhotoRecord, PhotoStore
 from services.photo.sweeper import OrphanSweeper
 from services.photo.uploads import DEFAULT_MAX_UPLOAD_BYTES, Deleter, Uploader
 from services.photo.validation import validate_photo_ids
@@ -23,6 +19,7 @@ from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, storage_faults
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.runtime.stores import open_database
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 
@@ -144,12 +141,14 @@ def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
     """The photo store, the blob store and the orphan sweep's period for the configured backend
     (SHUTTER_STORE): CQL keeps rows and bytes in the cluster, shared by every replica, so its sweep runs
     periodically; SQLite and the filesystem are private to the process, swept at start-up only."""
+    database = open_database(runtime, STORAGE)
+    store = STORAGE.store_class(runtime.store_backend)(database)
     if runtime.store_backend == "cql":
-        database = runtime.cql(cql.SCHEMA)
+        from services.photo.cql_blobs import CqlBlobStore  # the CQL driver only when CQL is chosen
+
         sweep_seconds = runtime.settings.int_setting("SHUTTER_PHOTO_SWEEP_SECONDS", 300)
-        return CqlPhotoStore(database), CqlBlobStore(database), float(sweep_seconds)
-    database = runtime.sqlite(sqlite.SCHEMA, with_outbox=True)
-    return SqlitePhotoStore(database), FilesystemBlobStore(runtime.data_path("blobs")), None
+        return store, CqlBlobStore(database), float(sweep_seconds)
+    return store, FilesystemBlobStore(runtime.data_path("blobs")), None
 
 
 def build(runtime: Runtime) -> None:

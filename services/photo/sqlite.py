@@ -4,23 +4,29 @@ Tables are laid out query-first, as they would be in Cassandra: `photos` by id (
 `photos_by_user` clustered by photo id for the newest-first profile listing, and `upload_keys`
 partitioned by user for idempotent retries (with the fingerprint of the request that claimed the key).
 Every write is one transaction with its outbox event.
-
-No migrations yet: a database made before `upload_keys.request_fingerprint` existed needs the column
-added (ALTER TABLE upload_keys ADD COLUMN request_fingerprint TEXT NOT NULL DEFAULT '').
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
-from services.photo.store import BlobInfo, KeyedUpload, KeyReused, PhotoRecord, same_request
+from services.photo.store import (
+    PHOTO_COLUMNS,
+    PHOTO_MARKS,
+    KeyedUpload,
+    KeyReused,
+    PhotoRecord,
+    photo_record,
+    photo_values,
+    same_request,
+)
 from services.runtime.outbox import enqueue
-from services.runtime.sqlite import Database
+from services.runtime.requests import INT64_MAX
+from services.runtime.sqlite import Database, SqliteSchema
 from shutter.events.v1 import events_pb2
 
-SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS photos (
     photo_id INTEGER PRIMARY KEY,
     user_id INTEGER NOT NULL,
@@ -51,50 +57,26 @@ CREATE TABLE IF NOT EXISTS upload_keys (
     user_id INTEGER NOT NULL,
     idempotency_key TEXT NOT NULL,
     photo_id INTEGER NOT NULL,
-    request_fingerprint TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (user_id, idempotency_key)
 ) WITHOUT ROWID;
 """
 
-_COLUMNS = (
-    "photo_id, user_id, title, location, time_stamp_ms, tags, created_at_ms, width, height, "
-    "original_type, original_size, original_sha256, display_type, display_size, display_sha256, "
-    "thumbnail_type, thumbnail_size, thumbnail_sha256, idempotency_key"
+SCHEMA = SqliteSchema(
+    (
+        _STEP_1,
+        # Idempotency keys remember the request that claimed them; claims from before have none.
+        "ALTER TABLE upload_keys ADD COLUMN request_fingerprint TEXT NOT NULL DEFAULT ''",
+    )
 )
-_SELECT = f"SELECT {_COLUMNS} FROM photos"
+
+_SELECT = f"SELECT {PHOTO_COLUMNS} FROM photos"
+_INSERT = f"INSERT INTO photos ({PHOTO_COLUMNS}) VALUES ({PHOTO_MARKS})"
 # SQLite's default limit on bound parameters per statement is 999 on older builds.
 _IN_BATCH = 500
 
 
-def _row(photo: PhotoRecord) -> tuple[Any, ...]:
-    return (
-        photo.photo_id, photo.user_id, photo.title, photo.location, photo.time_stamp_ms, json.dumps(photo.tags),
-        photo.created_at_ms, photo.width, photo.height,
-        photo.original.content_type, photo.original.byte_size, photo.original.sha256,
-        photo.display.content_type, photo.display.byte_size, photo.display.sha256,
-        photo.thumbnail.content_type, photo.thumbnail.byte_size, photo.thumbnail.sha256,
-        photo.idempotency_key,
-    )  # fmt: skip
-
-
-def _record(row: tuple[Any, ...]) -> PhotoRecord:
-    (photo_id, user_id, title, location, time_stamp_ms, tags, created_at_ms, width, height,
-     o_type, o_size, o_sha, d_type, d_size, d_sha, t_type, t_size, t_sha, key) = row  # fmt: skip
-    return PhotoRecord(
-        photo_id=photo_id,
-        user_id=user_id,
-        title=title,
-        location=location,
-        time_stamp_ms=time_stamp_ms,
-        tags=tuple(json.loads(tags)),
-        created_at_ms=created_at_ms,
-        width=width,
-        height=height,
-        original=BlobInfo(o_type, o_size, o_sha),
-        display=BlobInfo(d_type, d_size, d_sha),
-        thumbnail=BlobInfo(t_type, t_size, t_sha),
-        idempotency_key=key,
-    )
+def _record(row: tuple) -> PhotoRecord:
+    return photo_record(row, json.loads)
 
 
 def _get(conn: sqlite3.Connection, photo_id: int) -> PhotoRecord | None:
@@ -125,8 +107,7 @@ class SqlitePhotoStore:
                     " VALUES (?, ?, ?, ?)",
                     (photo.user_id, photo.idempotency_key, photo.photo_id, fingerprint),
                 )
-            placeholders = ", ".join("?" * len(_row(photo)))
-            conn.execute(f"INSERT INTO photos ({_COLUMNS}) VALUES ({placeholders})", _row(photo))
+            conn.execute(_INSERT, photo_values(photo, json.dumps))
             conn.execute(
                 "INSERT INTO photos_by_user (user_id, photo_id) VALUES (?, ?)", (photo.user_id, photo.photo_id)
             )
@@ -158,7 +139,7 @@ class SqlitePhotoStore:
             rows = conn.execute(
                 f"{_SELECT} WHERE photo_id IN (SELECT photo_id FROM photos_by_user"
                 " WHERE user_id = ? AND photo_id < ? ORDER BY photo_id DESC LIMIT ?) ORDER BY photo_id DESC",
-                (user_id, before_photo_id if before_photo_id is not None else 2**63 - 1, limit),
+                (user_id, before_photo_id if before_photo_id is not None else INT64_MAX, limit),
             ).fetchall()
             return [_record(row) for row in rows]
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
+
+STORAGE = Storage(
+    sqlite="services.photo.sqlite:SqlitePhotoStore", cql="services.photo.cql:CqlPhotoStore", emits_events=True
+)
 
 
 class KeyInUse(Exception):
@@ -56,6 +62,49 @@ class PhotoRecord:
     display: BlobInfo
     thumbnail: BlobInfo
     idempotency_key: str = field(default="")
+
+
+# A photo as a row, the same on both backends: these columns, in this order.
+PHOTO_COLUMNS = (
+    "photo_id, user_id, title, location, time_stamp_ms, tags, created_at_ms, width, height, "
+    "original_type, original_size, original_sha256, display_type, display_size, display_sha256, "
+    "thumbnail_type, thumbnail_size, thumbnail_sha256, idempotency_key"
+)
+# Their bind markers, in SQL and CQL alike.
+PHOTO_MARKS = ", ".join("?" for _ in PHOTO_COLUMNS.split(", "))
+
+
+def photo_values(photo: PhotoRecord, encode_tags: Callable[[tuple[str, ...]], Any]) -> tuple[Any, ...]:
+    """The row for `photo`, in PHOTO_COLUMNS order; `encode_tags` stores the tags as the backend keeps them."""
+    return (
+        photo.photo_id, photo.user_id, photo.title, photo.location, photo.time_stamp_ms, encode_tags(photo.tags),
+        photo.created_at_ms, photo.width, photo.height,
+        photo.original.content_type, photo.original.byte_size, photo.original.sha256,
+        photo.display.content_type, photo.display.byte_size, photo.display.sha256,
+        photo.thumbnail.content_type, photo.thumbnail.byte_size, photo.thumbnail.sha256,
+        photo.idempotency_key,
+    )  # fmt: skip
+
+
+def photo_record(row: Sequence[Any], decode_tags: Callable[[Any], Any] = lambda tags: tags) -> PhotoRecord:
+    """The photo in a row read in PHOTO_COLUMNS order. CQL reads an empty list or text back as null."""
+    (photo_id, user_id, title, location, time_stamp_ms, tags, created_at_ms, width, height,
+     o_type, o_size, o_sha, d_type, d_size, d_sha, t_type, t_size, t_sha, key) = row  # fmt: skip
+    return PhotoRecord(
+        photo_id=photo_id,
+        user_id=user_id,
+        title=title,
+        location=location,
+        time_stamp_ms=time_stamp_ms,
+        tags=tuple(decode_tags(tags) or ()),
+        created_at_ms=created_at_ms,
+        width=width,
+        height=height,
+        original=BlobInfo(o_type, o_size, o_sha),
+        display=BlobInfo(d_type, d_size, d_sha),
+        thumbnail=BlobInfo(t_type, t_size, t_sha),
+        idempotency_key=key or "",
+    )
 
 
 @dataclass(frozen=True)

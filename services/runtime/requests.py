@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -20,7 +21,9 @@ from services.runtime.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# The int64 range of id columns: keyset cursors start from one end ("no cursor yet").
 INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 _FOREIGN_TOKEN = "is not a page token this listing issued"
 # Ours are under 200 characters; anything far longer is refused before it is even decoded.
 MAX_PAGE_TOKEN_CHARS = 1024
@@ -132,6 +135,11 @@ def timestamp_from_unix_ms(unix_ms: int) -> Timestamp:
     stamp = Timestamp()
     stamp.FromMilliseconds(unix_ms)
     return stamp
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, the unit stores keep times in."""
+    return int(time.time() * 1000)
 
 
 def now_timestamp() -> Timestamp:

@@ -14,12 +14,10 @@ import hashlib
 from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
-from services.search import cql, sqlite
-from services.search.cql import CqlSearchStore
+from services.runtime.stores import open_store
 from services.search.indexer import start_indexer
 from services.search.normalise import Term, query_terms, tag_key, words
-from services.search.sqlite import SqliteSearchStore
-from services.search.store import IndexedPhoto, SearchStore
+from services.search.store import STORAGE, IndexedPhoto, SearchStore
 from shutter.search.v1 import search_pb2, search_pb2_grpc
 
 MAX_TAG_CHARS = 100
@@ -94,15 +92,8 @@ class SearchService(search_pb2_grpc.SearchServiceServicer):
         return search_pb2.SearchPhotosResponse(hits=[to_hit(p) for p in page], next_page_token=token)
 
 
-def open_store(runtime: Runtime) -> SearchStore:
-    """The index the service and the reindex command share, on the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlSearchStore(runtime.cql(cql.SCHEMA))
-    return SqliteSearchStore(runtime.sqlite(sqlite.SCHEMA))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: SearchStore = open_store(runtime, STORAGE)
     start_indexer(runtime, store)
     runtime.add_servicer(
         search_pb2_grpc.add_SearchServiceServicer_to_server,

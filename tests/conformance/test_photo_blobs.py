@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from services.photo import cql, sqlite
 from services.photo.blobs import BlobMissing, BlobStore, FilesystemBlobStore, blob_key, check_stored, verified_chunks
 from services.photo.cql import CqlPhotoStore
 from services.photo.cql_blobs import CHUNK_BYTES, SWEEP_MIN_AGE_MS, WINDOW_CHUNKS, CqlBlobStore
 from services.photo.sqlite import SqlitePhotoStore
-from services.photo.store import BlobInfo, PhotoRecord, PhotoStore
+from services.photo.store import STORAGE, BlobInfo, PhotoRecord, PhotoStore
 from services.photo.sweeper import OrphanSweeper
 from services.photo.uploads import VARIANTS, Deleter
 from services.runtime.cql import WRITE_DURABLE, CqlDatabase, Query
@@ -105,7 +104,7 @@ FLIP_CHUNK = Query(
 async def blobs(backend: str, databases: Databases, tmp_path: Path) -> AsyncIterator[Blobs]:
     clock = Clock()
     if backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         files = FilesystemBlobStore(tmp_path / "blobs")
 
         async def corrupt_file(key: str) -> None:
@@ -116,7 +115,7 @@ async def blobs(backend: str, databases: Databases, tmp_path: Path) -> AsyncIter
 
         harness = Blobs(files, SqlitePhotoStore(database), SqliteOutbox(database), tmp_path, clock, corrupt_file)
     else:
-        cql_db = await databases.cql(cql.SCHEMA, service="photo")
+        cql_db = await databases.cql(STORAGE, service="photo")
         chunks = CqlBlobStore(cql_db, clock=clock)
         outbox = CqlOutbox(cql_db)
         await outbox.start()
@@ -241,7 +240,7 @@ async def test_the_deleter_removes_the_row_its_blobs_and_emits_one_event(blobs: 
 
 
 async def cql_blobs(databases: Databases) -> tuple[CqlDatabase, CqlBlobStore, CqlPhotoStore, Clock]:
-    database = await databases.cql(cql.SCHEMA, service="photo")
+    database = await databases.cql(STORAGE, service="photo")
     clock = Clock()
     store = CqlBlobStore(database, clock=clock)
     await store.start()

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.photo import cql, sqlite
 from services.photo.cql import CLAIM_LEASE_MS, CqlPhotoStore, bucket_of
 from services.photo.sqlite import SqlitePhotoStore
-from services.photo.store import BlobInfo, KeyedUpload, KeyInUse, KeyReused, PhotoRecord, PhotoStore
+from services.photo.store import STORAGE, BlobInfo, KeyedUpload, KeyInUse, KeyReused, PhotoRecord, PhotoStore
 from services.runtime.cql import WRITE_DURABLE, CqlDatabase, Query
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import SEQUENCE_BITS, IdGenerator, min_id_at
@@ -85,9 +84,9 @@ class Photos:
 @pytest.fixture
 async def photos(backend: str, databases: Databases) -> Photos:
     if backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         return Photos(SqlitePhotoStore(database), SqliteOutbox(database))
-    database = await databases.cql(cql.SCHEMA, service="photo")
+    database = await databases.cql(STORAGE, service="photo")
     outbox = CqlOutbox(database)
     await outbox.start()
     return Photos(CqlPhotoStore(database), outbox)
@@ -238,7 +237,7 @@ CLAIM_ONLY = Query(
 
 
 async def cql_photos(databases: Databases) -> tuple[CqlDatabase, Photos]:
-    database = await databases.cql(cql.SCHEMA, service="photo")
+    database = await databases.cql(STORAGE, service="photo")
     outbox = CqlOutbox(database)
     await outbox.start()
     return database, Photos(CqlPhotoStore(database), outbox)

@@ -22,14 +22,14 @@ import pytest
 
 from services.photo.blobs import FilesystemBlobStore
 from services.photo.imaging import DEFAULT_MAX_PIXELS
-from services.photo.sqlite import SCHEMA, SqlitePhotoStore
+from services.photo.sqlite import SqlitePhotoStore
 from services.photo.staging import Staging
+from services.photo.store import STORAGE
 from services.photo.uploads import Uploader
 from services.photo.workers import ImagePool
 from services.runtime import callctx
 from services.runtime.errors import ResourceExhausted
 from services.runtime.ids import IdGenerator
-from services.runtime.outbox import OUTBOX_SCHEMA
 from services.runtime.sqlite import Database
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from tests.support.mesh import Mesh, auth
@@ -153,7 +153,7 @@ async def test_uploads_work_again_once_the_disk_has_room(full_disk_mesh: Mesh) -
 
 
 async def test_a_full_sqlite_database_is_resource_exhausted_and_keeps_no_blobs(tmp_path: Path) -> None:
-    database = Database(tmp_path / "photo.db", SCHEMA + OUTBOX_SCHEMA)
+    database = Database(tmp_path / "photo.db", STORAGE.sqlite_schema())
     blobs = FilesystemBlobStore(tmp_path / "blobs")
     staging = Staging(tmp_path / "tmp")
     images = ImagePool(1, DEFAULT_MAX_PIXELS)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from services.feed.fanout import Fanout, posted_ms
-from services.feed.sqlite import SCHEMA, SqliteFeedStore
+from services.feed.sqlite import SqliteFeedStore
+from services.feed.store import STORAGE
 from services.runtime.ids import IdGenerator, id_timestamp_ms
 from services.runtime.requests import CursorField, PageTokens
 from services.runtime.sqlite import Database
@@ -56,7 +57,7 @@ class FollowGraph:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteFeedStore]:
-    database = Database(tmp_path / "feed.db", SCHEMA)
+    database = Database(tmp_path / "feed.db", STORAGE.sqlite_schema())
     await database.start()
     try:
         yield SqliteFeedStore(database)
