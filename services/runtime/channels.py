@@ -18,6 +18,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
 from services.runtime.interceptors import ClientInterceptor
+from services.runtime.telemetry import client_interceptors
 from services.runtime.topology import CALL_GRAPH, CONTRACTS
 
 StubT = TypeVar("StubT")
@@ -108,7 +109,7 @@ class Channels:
             own_token = self._token if self._authority is not None else None
             interceptor = ClientInterceptor(self._settings.default_deadline_seconds, own_token)
             self._channels[target] = grpc.aio.insecure_channel(
-                self._settings.addresses[target], options=options, interceptors=[interceptor]
+                self._settings.addresses[target], options=options, interceptors=[*client_interceptors(), interceptor]
             )
         return self._channels[target]
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
@@ -30,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from services.runtime import metrics, tracing
 from services.runtime.errors import ServiceError, Unavailable
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import now_timestamp
@@ -40,6 +42,8 @@ log = logging.getLogger("shutter.events")
 EVENTS_STREAM = "SHUTTER_EVENTS"
 DEAD_LETTER_STREAM = "SHUTTER_DLQ"
 DUPLICATE_WINDOW_SECONDS = 600.0
+# How often a consumer reads its pending and ack-pending counts from JetStream (for metrics).
+LAG_REPORT_SECONDS = 5.0
 
 # One subject per event type; consumers filter on the ones they handle.
 SUBJECTS: dict[type[Message], str] = {
@@ -144,9 +148,13 @@ class EventBus:
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
-    async def publish(self, subject: str, payload: bytes, msg_id: str, timeout: float = 2.0) -> None:
-        """Publish and wait for the stream's ack; raises when it is not stored."""
-        await self.jetstream.publish(subject, payload, timeout=timeout, headers={"Nats-Msg-Id": msg_id})
+    async def publish(
+        self, subject: str, payload: bytes, msg_id: str, timeout: float = 2.0, headers: dict[str, str] | None = None
+    ) -> None:
+        """Publish and wait for the stream's ack; raises when it is not stored. `headers`: the trace context."""
+        await self.jetstream.publish(
+            subject, payload, timeout=timeout, headers={**(headers or {}), "Nats-Msg-Id": msg_id}
+        )
 
 
 Handler = Callable[[Message], Awaitable[None]]
@@ -206,6 +214,7 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
+        self._lag_due = 0.0
 
     async def start(self) -> None:
         config = ConsumerConfig(
@@ -239,6 +248,8 @@ class Consumer:
 
     async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
+            if time.monotonic() >= self._lag_due:
+                await self._report_lag()
             try:
                 messages = await subscription.fetch(self._batch, timeout=1.0)
             except (NatsTimeoutError, TimeoutError):  # nats-py raises either when a fetch times out
@@ -248,9 +259,34 @@ class Consumer:
                 await asyncio.sleep(0.5)
                 continue
             for message in messages:
-                await self._process(message)
+                await self._observed(message)
 
-    async def _process(self, message: Msg) -> None:
+    async def _observed(self, message: Msg) -> None:
+        """`_process` inside the delivery's trace span, timed and counted by outcome."""
+        started = time.perf_counter()
+        outcome = "failed"  # _process raised: acking or the dead-letter publish failed; the message comes again
+        try:
+            with tracing.consuming(self.durable, message.subject, message.headers):
+                outcome = await self._process(message)
+                if outcome != "acked":
+                    tracing.mark_error(f"event {outcome}")
+        finally:
+            deliveries = message.metadata.num_delivered or 1
+            metrics.observe_event(self.durable, message.subject, outcome, deliveries, time.perf_counter() - started)
+
+    async def _report_lag(self) -> None:
+        """Pending and ack-pending from JetStream's view of this durable consumer, every few seconds."""
+        self._lag_due = time.monotonic() + LAG_REPORT_SECONDS
+        try:
+            info = await self._bus.jetstream.consumer_info(EVENTS_STREAM, self.durable)
+        except (NatsError, OSError, TimeoutError) as exc:
+            log.debug("consumer info failed", extra={"consumer": self.durable, "error": repr(exc)})
+            return
+        metrics.CONSUMER_PENDING.labels(self.durable).set(info.num_pending or 0)
+        metrics.CONSUMER_ACK_PENDING.labels(self.durable).set(info.num_ack_pending or 0)
+
+    async def _process(self, message: Msg) -> str:
+        """Handle one delivery; returns its outcome: acked, retried or dead_lettered."""
         try:
             # A batch is handled one message at a time; restart this one's ack_wait so the tail of a
             # slow batch is not redelivered (to another replica) while it waits its turn.
@@ -262,7 +298,7 @@ class Consumer:
             transient = is_transient(exc)
             if not transient and attempts >= self._max_deliver:
                 await self._dead_letter(message, exc)
-                return
+                return "dead_lettered"
             log.warning(
                 "event handler failed; will retry",
                 exc_info=None if transient else exc,
@@ -275,8 +311,9 @@ class Consumer:
                 },
             )
             await message.nak(delay=min(self._retry_base_delay * 2 ** min(attempts, 16), 10.0))
-            return
+            return "retried"
         await message.ack()
+        return "acked"
 
     async def _dead_letter(self, message: Msg, exc: Exception) -> None:
         subject = f"shutter.dlq.{self.durable}.{message.subject.removeprefix('shutter.events.')}"

@@ -53,8 +53,8 @@ class DeletedUserCheck(Protocol):
     def is_deleted(self, user_id: int) -> bool: ...
 
 
-# Health and reflection answer during start-up (health says NOT_SERVING itself); everything else waits.
-_READINESS_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Health, reflection and channelz answer during start-up (health says NOT_SERVING itself); the rest waits.
+_READINESS_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/grpc.channelz.")
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
+from services.runtime import metrics, tracing
 from services.runtime.events import EventBus, message_id, subject_for
 from services.runtime.sqlite import Database
 
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
+ALTER TABLE outbox ADD COLUMN trace_context TEXT;
 """
 
 SENT_RETENTION_SECONDS = 3600.0
@@ -44,6 +46,8 @@ class PendingEvent:
     msg_id: str
     subject: str
     payload: bytes
+    created_at: float  # seconds since the epoch: when the change and its event were written
+    trace_context: str | None = None  # the writing request's W3C trace context (services.runtime.tracing)
 
 
 class OutboxStore(Protocol):
@@ -60,8 +64,9 @@ def enqueue(conn: sqlite3.Connection, event: Message) -> None:
     """Add `event` to the outbox inside the caller's open write transaction (once: a retried
     write that enqueues the same event again leaves one row, as on CQL)."""
     conn.execute(
-        "INSERT INTO outbox (msg_id, subject, payload, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING",
-        (message_id(event), subject_for(event), event.SerializeToString(), time.time()),
+        "INSERT INTO outbox (msg_id, subject, payload, created_at, trace_context) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (msg_id) DO NOTHING",
+        (message_id(event), subject_for(event), event.SerializeToString(), time.time(), tracing.outbox_context()),
     )
 
 
@@ -72,7 +77,8 @@ class SqliteOutbox:
     async def pending(self, limit: int) -> list[PendingEvent]:
         def query(conn: sqlite3.Connection) -> list[PendingEvent]:
             rows = conn.execute(
-                "SELECT seq, msg_id, subject, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
+                "SELECT seq, msg_id, subject, payload, created_at, trace_context FROM outbox"
+                " WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
             return [PendingEvent(*row) for row in rows]
@@ -153,9 +159,14 @@ class OutboxRelay:
         sent: list[int] = []
         try:
             for event in pending:
-                await self._bus.publish(event.subject, event.payload, event.msg_id)
+                with tracing.publishing(event.subject, event.trace_context) as headers:
+                    await self._bus.publish(event.subject, event.payload, event.msg_id, headers=headers)
                 sent.append(event.seq)
         finally:
+            # What is left of this read is what is still waiting (newer rows show at the next read).
+            left = pending[len(sent) :]
+            metrics.OUTBOX.unsent = len(left)
+            metrics.OUTBOX.oldest_created_at = left[0].created_at if left else None
             if sent:
                 await self._store.mark_sent(sent)
         return len(sent)

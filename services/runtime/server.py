@@ -36,6 +36,7 @@ from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox, ddl
 from services.runtime.revocation import DeletedUsers
 from services.runtime.sqlite import Database
+from services.runtime.telemetry import Telemetry, add_channelz
 from services.runtime.topology import SERVICE_NAMES
 
 log = logging.getLogger("shutter.server")
@@ -138,12 +139,21 @@ def run_service(name: str, build: Callable[[Runtime], None], *, refuse_deleted_u
     """
     configure_logging(name)
     settings = Settings.from_env()
-    code = asyncio.run(_serve(name, build, settings, refuse_deleted_users))
+    telemetry = Telemetry(name, settings)
+    telemetry.start()  # first: channels made while building get its interceptors; a slow start can be scraped
+    try:
+        code = asyncio.run(_serve(name, build, settings, refuse_deleted_users, telemetry))
+    finally:
+        telemetry.stop()
     sys.exit(code)
 
 
 async def _serve(
-    name: str, build: Callable[[Runtime], None], settings: Settings, refuse_deleted_users: bool = True
+    name: str,
+    build: Callable[[Runtime], None],
+    settings: Settings,
+    refuse_deleted_users: bool = True,
+    telemetry: Telemetry | None = None,
 ) -> int:
     runtime = Runtime(name, settings)
     build(runtime)
@@ -153,7 +163,10 @@ async def _serve(
         runtime.add_component(deleted_users)
     readiness = Readiness()
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(runtime.tokens, readiness, deleted_users)],
+        interceptors=[
+            *(telemetry.server_interceptors() if telemetry else []),
+            ServerInterceptor(runtime.tokens, readiness, deleted_users),
+        ],
         options=[
             *KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -166,7 +179,8 @@ async def _serve(
     for registration in runtime.registrations:
         registration.add_to_server(registration.servicer, server)
     names = [r.descriptor.full_name for r in runtime.registrations]
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    debugging = add_channelz(server) if telemetry and telemetry.settings.channelz else []
+    reflection.enable_server_reflection([*names, *debugging, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
 
     for service in ("", *names):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)

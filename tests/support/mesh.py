@@ -22,7 +22,7 @@ import httpx
 from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
 from services.runtime.mesh import gateway_command, nats_command, service_command, wait_until_serving
-from services.runtime.topology import SERVICE_NAMES
+from services.runtime.topology import METRICS_PORTS, SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_SECRET = "test-secret-" + "x" * 40
@@ -52,6 +52,7 @@ class Mesh:
             "SHUTTER_GATEWAY_PORT": str(free_port()),
             "SHUTTER_SHUTDOWN_GRACE_SECONDS": "5",
             **{f"SHUTTER_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
+            **{f"SHUTTER_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS_PORTS},
             **(extra_env or {}),
         }
         self.settings = Settings.from_env(self.env)
@@ -154,6 +155,10 @@ class Mesh:
 
     def address(self, name: str) -> str:
         return self.settings.addresses[name]
+
+    def metrics_url(self, name: str) -> str:
+        """Where process `name` (a service or "gateway") serves its Prometheus metrics."""
+        return f"http://{self.settings.host}:{self.env[f'SHUTTER_{name.upper()}_METRICS_PORT']}/metrics"
 
     def channel(self, name: str) -> grpc.aio.Channel:
         if name not in self._channels:
