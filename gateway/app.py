@@ -32,9 +32,11 @@ from gateway.errors import (
 )
 from gateway.health import healthz
 from gateway.routes import Kind, Router, routes_for
+from gateway.telemetry import UNMATCHED, HttpMetrics, name_route, traced, worker_registry
 from gateway.transcoding import build_request, query_items, to_json
 from services.runtime.config import Settings
 from services.runtime.logs import configure_logging
+from services.runtime.telemetry import Telemetry
 from services.runtime.topology import CONTRACTS
 
 log = logging.getLogger("shutter.gateway")
@@ -126,6 +128,7 @@ class Gateway:
         match = self.router.match(request.method, path)
         kind = match.route.kind if match else None
         try:
+            name_route(request.scope, match.route.template.text if match else UNMATCHED)
             if match is None:
                 allowed = self.router.allowed_methods(path)
                 if allowed:
@@ -191,24 +194,37 @@ def create_app(settings: Settings) -> Starlette:
     app.state.backends = gateway.backends
     middleware.install(app, settings)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HttpMetrics, routes=app.routes)
     return app
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> ASGIApp:
     """The factory each uvicorn worker calls."""
     configure_logging("gateway")
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    Telemetry("gateway", settings).start(serve_metrics=False)  # the process running uvicorn serves them
+    return traced(create_app(settings))
 
 
 def main() -> None:
     configure_logging("gateway")
     settings = Settings.from_env()
+    workers = settings.int_setting("SHUTTER_GATEWAY_WORKERS", 1)
+    telemetry = Telemetry("gateway", settings, worker_registry(workers))
+    telemetry.start(trace=False)  # each worker installs its own tracer (app_from_env)
+    try:
+        _serve(settings, workers)
+    finally:
+        telemetry.stop()
+
+
+def _serve(settings: Settings, workers: int) -> None:
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.gateway_port,
-        workers=settings.int_setting("SHUTTER_GATEWAY_WORKERS", 1),
+        workers=workers,
         loop="uvloop",
         http="httptools",
         log_config=None,

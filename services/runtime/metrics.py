@@ -17,6 +17,7 @@ can measure what metrics cost, not as a production mode.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from typing import Any
 
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from services.runtime.errors import ServiceError
 
 log = logging.getLogger("shutter.metrics")
 
@@ -108,7 +111,7 @@ CLIENT_RPCS = RpcMetrics(
 )
 
 
-class _Labelled:
+class Labelled:
     """A family whose children are cached by label values (see RpcMetrics)."""
 
     def __init__(self, family: Any) -> None:
@@ -122,7 +125,7 @@ class _Labelled:
         return found
 
 
-_STORE_SECONDS = _Labelled(
+_STORE_SECONDS = Labelled(
     Histogram(
         "shutter_store_operation_seconds",
         "Time a store call took, by backend and operation (the store method, or the CQL statement).",
@@ -151,28 +154,28 @@ def call_site(work: Callable[..., Any]) -> str:
     return site
 
 
-_CONSUMED = _Labelled(
+_CONSUMED = Labelled(
     Counter(
         "shutter_events_handled",
         "Events a consumer finished with, by outcome: acked, retried (nak, to come again) or dead_lettered.",
         ["consumer", "subject", "outcome"],
     )
 )
-_REDELIVERED = _Labelled(
+_REDELIVERED = Labelled(
     Counter(
         "shutter_events_redelivered",
         "Deliveries of an event a consumer had been given before (a retry, an expired ack, a restart).",
         ["consumer", "subject"],
     )
 )
-_DEAD_LETTERED = _Labelled(
+_DEAD_LETTERED = Labelled(
     Counter(
         "shutter_events_dead_lettered",
         "Events a consumer gave up on and moved to the dead-letter stream.",
         ["consumer", "subject"],
     )
 )
-_HANDLER_SECONDS = _Labelled(
+_HANDLER_SECONDS = Labelled(
     Histogram(
         "shutter_event_handler_seconds",
         "Time a consumer's handler took for one event, whatever its outcome.",
@@ -227,6 +230,17 @@ _OUTBOX_AGE = Gauge(
 # Read at scrape time, so the age grows while the relay is stuck rather than freezing at its last read.
 _OUTBOX_UNSENT.set_function(lambda: OUTBOX.unsent)
 _OUTBOX_AGE.set_function(OUTBOX.age_seconds)
+
+
+def outcome_of(exc: BaseException) -> str:
+    """A failure as a label: the status it is answered with (`invalid_argument`), `cancelled`, `internal`."""
+    if isinstance(exc, ServiceError):
+        return exc.code.name.lower()
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code().name.lower()
+    return "internal"
 
 
 def event_lag_seconds(occurred_ms: int) -> float:

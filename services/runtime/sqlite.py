@@ -10,6 +10,7 @@ Schemas are versioned, forward-only steps (SqliteSchema; the rules are in docs/s
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import sqlite3
@@ -108,9 +109,11 @@ class Database:
         def transaction() -> T:
             return _in_transaction(writer, work)
 
+        # The caller's context goes with the work to the writer thread: the outbox row takes the trace from it.
+        context = contextvars.copy_context()
         started = time.perf_counter()
         try:
-            result = await asyncio.get_running_loop().run_in_executor(self._write_thread, transaction)
+            result = await asyncio.get_running_loop().run_in_executor(self._write_thread, context.run, transaction)
         finally:
             observe_store("sqlite", call_site(work), time.perf_counter() - started)
         for listener in self._commit_listeners:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from services.runtime import metrics, tracing
 from services.runtime.config import Settings
@@ -64,16 +65,18 @@ class TelemetrySettings:
 class Telemetry:
     """A process's /metrics endpoint and tracer: started before anything else, stopped after everything."""
 
-    def __init__(self, process: str, settings: Settings) -> None:
+    def __init__(self, process: str, settings: Settings, registry: CollectorRegistry = REGISTRY) -> None:
         self.process = process
         self.settings = TelemetrySettings.from_settings(process, settings)
-        self.endpoint = metrics.MetricsEndpoint(settings.host, self.settings.metrics_port)
+        self.endpoint = metrics.MetricsEndpoint(settings.host, self.settings.metrics_port, registry)
 
-    def start(self) -> None:
+    def start(self, *, serve_metrics: bool = True, trace: bool = True) -> None:
+        """Serve /metrics and install the tracer; a gateway worker only traces, its parent only serves."""
         metrics.set_enabled(self.settings.metrics)
-        if self.settings.metrics:
+        if self.settings.metrics and serve_metrics:
             self.endpoint.start()
-        tracing.configure(self.process, self.settings.tracing)
+        if trace:
+            tracing.configure(self.process, self.settings.tracing)
 
     def stop(self) -> None:
         tracing.shutdown()

@@ -66,7 +66,7 @@ def enabled() -> bool:
 
 def configure(service: str, settings: TracingSettings) -> None:
     """Install the process's tracer provider (when tracing is on); call once, before any channel is made."""
-    if not settings.enabled:
+    if not settings.enabled or _STATE.provider is not None:
         return
     # Imported only when on: a process that does not trace never loads the SDK or the exporter.
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
