@@ -10,13 +10,20 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+# The sample names a family of each type exposes, besides the family's own name.
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "summary": ("_count", "_sum", "_created"),
+}
+
 
 @dataclass(frozen=True)
 class Scrape:
-    """One scrape: every sample as (name, labels, value), and the families' names."""
+    """One scrape: every sample as (name, labels, value), and each family's type by name."""
 
     samples: list[tuple[str, dict[str, str], float]]
-    families: set[str]
+    families: dict[str, str]
 
     def value(self, name: str, **labels: str) -> float:
         """The sum of `name`'s samples whose labels include `labels` (0 when there are none)."""
@@ -27,8 +34,10 @@ class Scrape:
         return {ls[label] for n, ls, _ in self.samples if n == name and label in ls}
 
     def names(self) -> set[str]:
-        """Every sample name (families' names plus _total, _bucket, _count, _sum, … as exposed)."""
-        return {n for n, _, _ in self.samples} | self.families
+        """Every name a query could use: each family's, and each of its sample names (`_total`,
+        `_bucket`, …), including those of labelled families that have no series yet."""
+        declared = {family + suffix for family, kind in self.families.items() for suffix in _SUFFIXES.get(kind, ())}
+        return {n for n, _, _ in self.samples} | set(self.families) | declared
 
 
 async def scrape(url: str) -> Scrape:
@@ -37,9 +46,9 @@ async def scrape(url: str) -> Scrape:
     reply.raise_for_status()
     assert reply.headers["content-type"].startswith("text/plain"), reply.headers["content-type"]
     samples: list[tuple[str, dict[str, str], float]] = []
-    families: set[str] = set()
+    families: dict[str, str] = {}
     for family in text_string_to_metric_families(reply.text):
-        families.add(family.name)
+        families[family.name] = family.type
         samples.extend((s.name, dict(s.labels), s.value) for s in family.samples)
     return Scrape(samples, families)
 
