@@ -18,11 +18,15 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run test venv tools jaeger browser cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
+.PHONY: run run-traced test venv tools jaeger browser cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
 
 # SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node.
-run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars)
+# SHUTTER_TRACING=1 make run (or make run-traced): every request traced into a local Jaeger.
+run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars) $(if $(filter 1,$(SHUTTER_TRACING)),$(GOBIN)/jaeger)
 	$(PY) -m services.runtime.mesh
+
+run-traced: venv $(GOBIN)/jaeger
+	SHUTTER_TRACING=1 $(PY) -m services.runtime.mesh
 
 test: venv tools cassandra-jars browser check-gen lint
 	$(PY) -m pytest

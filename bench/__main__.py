@@ -4,7 +4,8 @@ Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (veget
 (2) a fresh mesh on embedded defaults, idle RSS; (3) seed users, a power-law follow graph, photos;
 (4) view via gRPC and via HTTP alone, rate stepped; (5) the design's mix (views 20 : uploads 1, plus
 likes, comments, follows, feed reads, searches) rate stepped; (6) freshness probes (post→feed,
-post→searchable) and fan-out throughput at the highest sustained mix; (7) peak RSS; report.
+post→searchable) and fan-out throughput at the highest sustained mix; (7) peak RSS; (8) what telemetry
+costs (bench.telemetry); report, with per-process CPU and pipeline lags read from the mesh's metrics.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from bench.processes import Baseline, memory_kib, wait_for_port
 from bench.report import MEASUREMENT_HEADERS, markdown_table, measurement_rows, plot_latency, write_json
 from bench.seed import TAGS, Graph, power_law_follows, seed_follows, seed_photos, seed_users, small_jpeg
 from bench.stepping import Limits, geometric_rates, step_until_break
+from bench.telemetry import MeshReadings, cpu_used, pipeline_lags, report_lines, telemetry_cost
+from services.runtime.topology import SERVICE_NAMES
 from tests.support.mesh import Mesh
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -427,6 +430,7 @@ class Bench:
                 ],
             ),
         ]
+        lines += report_lines(self.results)
         lines += ["", "## Capacity model", "", capacity_table(self.results), "", f"![latency]({plot.name})", ""]
         (self.out / "report.md").write_text("\n".join(lines))
 
@@ -446,10 +450,18 @@ async def run_mesh_phases(bench: Bench) -> None:
         bench.results["rss_kib"] = {
             name: {"idle": memory_kib(proc.pid).get("VmRSS", 0)} for name, proc in mesh.processes.items()
         }
+        processes = (*SERVICE_NAMES, "gateway")
+        started = await MeshReadings.take(mesh, processes)
         graph = await bench.seed(mesh)
         await asyncio.to_thread(bench.single_paths, mesh, graph)
         await asyncio.to_thread(bench.mixed, mesh, graph)
+        before_freshness = await MeshReadings.take(mesh, processes)
         await bench.freshness(mesh, graph)
+        ended = await MeshReadings.take(mesh, processes)
+        bench.results["from_metrics"] = {
+            "cpu_seconds": cpu_used(started, ended),
+            "lags": pipeline_lags(before_freshness, ended),
+        }
         for name, proc in mesh.processes.items():
             bench.results["rss_kib"][name]["peak"] = memory_kib(proc.pid).get("VmHWM", 0)  # type: ignore[index]
     finally:
@@ -469,6 +481,8 @@ def main() -> None:
     started = time.monotonic()
     bench.baselines()
     asyncio.run(run_mesh_phases(bench))
+    rounds, seconds = (1, 3.0) if options.quick else (3, 10.0)
+    bench.results["telemetry"] = asyncio.run(telemetry_cost(out, seconds, rounds, bench.log))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()
     latest = options.out / "latest"

@@ -1,7 +1,9 @@
 """`make run`: nats-server, every service and the gateway as separate processes, under honcho.
 
-Prints one line per service with its address once each reports SERVING, then `ready`. Ctrl-C or
-SIGTERM stops them all (honcho sends SIGTERM, waits, then SIGKILLs stragglers).
+Prints one line per service with its address and metrics URL once each reports SERVING, then `ready`.
+With SHUTTER_TRACING=1 (`make run-traced`) and no SHUTTER_OTLP_ENDPOINT of its own, a local Jaeger
+runs beside the mesh and its UI's address is printed too. Ctrl-C or SIGTERM stops them all (honcho
+sends SIGTERM, waits, then SIGKILLs stragglers).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import honcho.manager
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.config import Settings
+from services.runtime.telemetry import TelemetrySettings
 from services.runtime.topology import SERVICE_NAMES
 
 
@@ -57,6 +60,26 @@ def runs_local_cassandra(settings: Settings) -> bool:
     return settings.store == "cql" and settings.str_setting("SHUTTER_CQL_LOCAL_NODE", "1") == "1"
 
 
+# The local Jaeger's OTLP/gRPC and UI ports (its query gRPC port is any free one).
+JAEGER_OTLP_PORT = ("SHUTTER_JAEGER_OTLP_PORT", 4317)
+JAEGER_UI_PORT = ("SHUTTER_JAEGER_UI_PORT", 16686)
+
+
+def runs_local_jaeger(env: dict[str, str]) -> bool:
+    """Tracing asked for (SHUTTER_TRACING=1) with no collector of its own: run Jaeger beside the mesh."""
+    settings = Settings.from_env(env)
+    return TelemetrySettings.from_settings("gateway", settings).tracing.enabled and not env.get("SHUTTER_OTLP_ENDPOINT")
+
+
+def jaeger_command(settings: Settings) -> list[str]:
+    return [
+        sys.executable, "-m", "tests.support.jaeger", "run",
+        "--otlp-port", str(settings.int_setting(*JAEGER_OTLP_PORT)),
+        "--query-port", str(settings.int_setting(*JAEGER_UI_PORT)), "--query-grpc-port", "0",
+        "--workdir", str(settings.data_dir / "jaeger"),
+    ]  # fmt: skip
+
+
 def service_command(name: str) -> list[str]:
     return [sys.executable, "-m", f"services.{name}"]
 
@@ -81,14 +104,24 @@ async def wait_until_serving(address: str, timeout: float) -> bool:
     return False
 
 
+def metrics_url(name: str, settings: Settings) -> str:
+    """Where process `name` serves Prometheus metrics ("" when SHUTTER_METRICS=0)."""
+    telemetry = TelemetrySettings.from_settings(name, settings)
+    return f"  metrics http://{settings.host}:{telemetry.metrics_port}/metrics" if telemetry.metrics else ""
+
+
 async def _announce(settings: Settings, timeout: float) -> int:
     for name in SERVICE_NAMES:
         address = settings.addresses[name]
         if not await wait_until_serving(address, timeout):
             print(f"{name:<8} {address} did not become SERVING within {timeout:.0f}s", flush=True)
             return 1
-        print(f"{name:<8} grpc://{address}", flush=True)
-    print(f"{'gateway':<8} http://{settings.host}:{settings.gateway_port}", flush=True)
+        print(f"{name:<8} grpc://{address}{metrics_url(name, settings)}", flush=True)
+    print(
+        f"{'gateway':<8} http://{settings.host}:{settings.gateway_port}{metrics_url('gateway', settings)}", flush=True
+    )
+    if os.environ.get("SHUTTER_LOCAL_JAEGER") == "1":
+        print(f"{'jaeger':<8} http://127.0.0.1:{settings.int_setting(*JAEGER_UI_PORT)} (traces)", flush=True)
     print("ready", flush=True)
     return 0
 
@@ -129,6 +162,10 @@ def main() -> None:
     manager.add_process("nats", _exec(nats_command(settings)), env=env)
     if runs_local_cassandra(settings):
         manager.add_process("cassandra", _exec(cassandra_command(settings)), env=env)
+    if runs_local_jaeger(env):
+        otlp = f"http://127.0.0.1:{settings.int_setting(*JAEGER_OTLP_PORT)}"
+        env.update(SHUTTER_OTLP_ENDPOINT=otlp, SHUTTER_LOCAL_JAEGER="1")
+        manager.add_process("jaeger", _exec(jaeger_command(settings)), env=env)
     for name in SERVICE_NAMES:
         manager.add_process(name, _exec(service_command(name)), env=env)
     manager.add_process("gateway", _exec(gateway_command()), env=env)

@@ -183,3 +183,26 @@ class Trace:
     def roots(self) -> list[Span]:
         ids = {span.span_id for span in self.spans}
         return [span for span in self.spans if span.parent_id not in ids]
+
+
+def main() -> None:
+    """`python -m tests.support.jaeger run`: Jaeger in the foreground for `make run` (SHUTTER_TRACING=1)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--otlp-port", type=int, default=4317)
+    parser.add_argument("--query-port", type=int, default=16686)
+    parser.add_argument("--query-grpc-port", type=int, default=16685)
+    parser.add_argument("--workdir", type=Path, default=Path("var") / "jaeger")
+    options = parser.parse_args()
+    if not os.access(JAEGER_BINARY, os.X_OK):
+        raise SystemExit(f"{JAEGER_BINARY} is missing: `make tools` builds it")
+    options.workdir.mkdir(parents=True, exist_ok=True)
+    path = options.workdir / "jaeger.yaml"
+    path.write_text(config(options.otlp_port, options.query_port, options.query_grpc_port))
+    os.execv(JAEGER_BINARY, [str(JAEGER_BINARY), "--config", f"file:{path}"])
+
+
+if __name__ == "__main__":
+    main()
