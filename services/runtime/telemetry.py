@@ -89,7 +89,7 @@ class Telemetry:
 
 def client_interceptors() -> list[Any]:
     """Telemetry's client interceptors for a channel, before the runtime's (none when all is off)."""
-    return [*tracing.client_interceptors(), *([ClientMetrics()] if metrics.SWITCH.on else [])]
+    return [*tracing.client_interceptors(), *(client_metrics() if metrics.SWITCH.on else [])]
 
 
 def add_channelz(server: grpc.aio.Server) -> list[str]:
@@ -171,29 +171,35 @@ def _timed_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., An
     return timed
 
 
-class ClientMetrics(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """grpc_client_handled_total and grpc_client_handling_seconds for every call a channel makes.
-
-    A unary answer is awaited here (the caller awaits it anyway); a streamed one is observed when it
-    ends, from a done callback, so the caller reads the stream while it flows.
-    """
-
+class _UnaryUnaryMetrics(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
         return await _finished(await_code=True, method=_method(details), call=continuation(details, request))
 
+
+class _StreamUnaryMetrics(grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
         return await _finished(await_code=True, method=_method(details), call=continuation(details, request_iterator))
 
+
+class _UnaryStreamMetrics(grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
         return await _finished(await_code=False, method=_method(details), call=continuation(details, request))
 
+
+class _StreamStreamMetrics(grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
         return await _finished(await_code=False, method=_method(details), call=continuation(details, request_iterator))
+
+
+def client_metrics() -> list[Any]:
+    """grpc_client_handled_total and grpc_client_handling_seconds for every call a channel makes.
+
+    One interceptor per kind of call: grpc.aio files an interceptor under the first kind it
+    implements only, so one object implementing all four would see unary-unary calls alone. A unary
+    answer is awaited here (the caller awaits it anyway); a streamed one is observed when it ends,
+    from a done callback, so the caller reads the stream while it flows.
+    """
+    return [_UnaryUnaryMetrics(), _StreamUnaryMetrics(), _UnaryStreamMetrics(), _StreamStreamMetrics()]
 
 
 async def _finished(*, await_code: bool, method: str, call: Any) -> Any:

@@ -1,0 +1,281 @@
+"""The runtime's telemetry pieces in-process: settings, the metrics interceptors on a real grpc.aio server
+and channel over loopback, the /metrics endpoint, labels, log lines inside a trace, and "off"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
+
+from bench.telemetry import histogram_quantile
+from services.runtime import metrics, tracing
+from services.runtime.auth import TokenAuthority
+from services.runtime.config import Settings
+from services.runtime.cql import operation
+from services.runtime.errors import InvalidArgument
+from services.runtime.interceptors import Readiness, ServerInterceptor
+from services.runtime.logs import JsonFormatter
+from services.runtime.telemetry import ServerMetrics, TelemetrySettings, client_metrics
+from services.runtime.topology import METRICS_PORTS
+from tests.support.mesh import free_port
+
+SERVICE = "test.telemetry.v1.Probe"
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_env(env)
+
+
+def test_settings_default_to_metrics_on_tracing_and_channelz_off() -> None:
+    found = TelemetrySettings.from_settings("like", settings())
+    assert (found.metrics, found.channelz, found.tracing.enabled) == (True, False, False)
+    assert found.metrics_port == METRICS_PORTS["like"]
+    assert found.tracing.sample_ratio == 1.0
+
+
+def test_each_process_reads_its_own_metrics_port_and_the_shared_switches() -> None:
+    env = {"SHUTTER_LIKE_METRICS_PORT": "9999", "SHUTTER_TRACING": "1", "SHUTTER_TRACE_SAMPLE_RATIO": "0.01"}
+    like = TelemetrySettings.from_settings("like", settings(**env))
+    view = TelemetrySettings.from_settings("view", settings(**env))
+    assert (like.metrics_port, view.metrics_port) == (9999, METRICS_PORTS["view"])
+    assert like.tracing.enabled and like.tracing.sample_ratio == 0.01
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SHUTTER_METRICS": "maybe"}, "SHUTTER_METRICS"),
+        ({"SHUTTER_TRACING": "2"}, "SHUTTER_TRACING"),
+        ({"SHUTTER_TRACE_SAMPLE_RATIO": "1.5"}, "SHUTTER_TRACE_SAMPLE_RATIO"),
+        ({"SHUTTER_TRACE_SAMPLE_RATIO": "often"}, "SHUTTER_TRACE_SAMPLE_RATIO"),
+        ({"SHUTTER_VIEW_METRICS_PORT": "http"}, "SHUTTER_VIEW_METRICS_PORT"),
+    ],
+)
+def test_a_bad_setting_stops_the_start_naming_it(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SystemExit, match=named):
+        TelemetrySettings.from_settings("view", settings(**env))
+
+
+def test_tracing_off_adds_nothing_anywhere() -> None:
+    assert not tracing.enabled()
+    assert tracing.server_interceptors() == [] and tracing.client_interceptors() == []
+    assert tracing.outbox_context() is None
+    with tracing.publishing("shutter.events.photo.posted", '{"traceparent": "00-ab-cd-01"}') as headers:
+        assert headers is None
+    with tracing.consuming("feed-fanout", "shutter.events.photo.posted", {"traceparent": "x"}):
+        assert tracing.current_ids() is None
+
+
+def test_store_operations_are_named_by_method_or_statement() -> None:
+    class SqliteThings:
+        def like(self) -> Any:
+            return lambda conn: conn
+
+    assert metrics.call_site(SqliteThings().like()) == "test_store_operations_are_named_by_method_or_statement"
+    assert metrics.call_site(SqliteThings.like) == "test_store_operations_are_named_by_method_or_statement"
+    assert metrics.call_site(len) == "len"
+    assert operation("SELECT a, b FROM likes_by_photo WHERE photo_id = ?") == "SELECT likes_by_photo"
+    assert operation("INSERT INTO outbox (a) VALUES (?)") == "INSERT outbox"
+    assert operation("UPDATE users USING TTL 5 SET a = ? WHERE k = ?") == "UPDATE users"
+    assert operation("DELETE FROM outbox WHERE shard = ?") == "DELETE outbox"
+
+
+def test_histogram_quantile_interpolates_like_prometheus() -> None:
+    # 10 observations: 5 under 0.1 s, 4 more under 0.5 s, 1 over 1 s.
+    buckets = [(0.1, 5.0), (0.5, 9.0), (1.0, 9.0), (float("inf"), 10.0)]
+    assert histogram_quantile(0.5, buckets) == pytest.approx(0.1)
+    assert histogram_quantile(0.7, buckets) == pytest.approx(0.1 + 0.4 * (7 - 5) / 4)
+    assert histogram_quantile(0.99, buckets) == 1.0  # in +Inf: the last finite bound
+    assert histogram_quantile(0.5, [(0.1, 0.0), (float("inf"), 0.0)]) is None
+
+
+# -- the interceptors on a real server and channel -------------------------------------------------
+
+
+async def _say(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    if request == b"bad":
+        raise InvalidArgument("text", "must not be bad")
+    if request == b"gone":
+        await context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+    return request
+
+
+async def _count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    for index in range(int(request)):
+        yield str(index).encode()
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[tuple[grpc.aio.Channel, Readiness]]:
+    """A grpc.aio server with the runtime's interceptor stack (metrics, then the runtime's own) behind a
+    channel with the metrics client interceptor; its methods are public by way of the readiness gate."""
+    readiness = Readiness()
+    readiness.ready = True
+    server = grpc.aio.server(interceptors=[ServerMetrics(), ServerInterceptor(TokenAuthority("k" * 40, 60), readiness)])
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                SERVICE,
+                {
+                    "Say": grpc.unary_unary_rpc_method_handler(_say),
+                    "Count": grpc.unary_stream_rpc_method_handler(_count),
+                },
+            )
+        ]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=client_metrics())
+    token = TokenAuthority("k" * 40, 60).issue_service_token("probe", ttl_seconds=60)
+    channel_metadata = (("authorization", f"Bearer {token}"),)
+    try:
+        yield _Authed(channel, channel_metadata), readiness  # type: ignore[misc]
+    finally:
+        await channel.close()
+        await server.stop(None)
+
+
+class _Authed:
+    """The probe channel's calls, each with a valid service token."""
+
+    def __init__(self, channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> None:
+        self._channel = channel
+        self._metadata = metadata
+
+    async def say(self, text: bytes) -> bytes:
+        return await self._channel.unary_unary(f"/{SERVICE}/Say")(text, metadata=self._metadata, timeout=5)
+
+    async def count(self, n: int) -> list[bytes]:
+        return [
+            r async for r in self._channel.unary_stream(f"/{SERVICE}/Count")(str(n).encode(), metadata=self._metadata)
+        ]
+
+
+def value(name: str, method: str, code: str | None = None) -> float:
+    labels = {"grpc_service": SERVICE, "grpc_method": method}
+    if code is not None:
+        labels["grpc_code"] = code
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def eventually_equal(read: Any, expected: float) -> float:
+    """Streamed calls are observed from a done callback, a moment after the caller's last read."""
+    for _ in range(100):
+        if read() == expected:
+            break
+        await asyncio.sleep(0.01)
+    return read()
+
+
+async def test_server_and_client_count_each_call_by_the_status_it_ended_with(probe: Any) -> None:
+    calls, readiness = probe
+    before = {
+        (side, code): value(f"grpc_{side}_handled_total", "Say", code)
+        for side in ("server", "client")
+        for code in ("OK", "INVALID_ARGUMENT", "NOT_FOUND", "UNAVAILABLE")
+    }
+    timed = value("grpc_server_handling_seconds_count", "Say")
+
+    assert await calls.say(b"hello") == b"hello"
+    for text, code in ((b"bad", grpc.StatusCode.INVALID_ARGUMENT), (b"gone", grpc.StatusCode.NOT_FOUND)):
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await calls.say(text)
+        assert failed.value.code() == code
+    readiness.ready = False  # refused by the runtime's interceptor before any handler runs
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await calls.say(b"hello")
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+    for side in ("server", "client"):
+        for code in ("OK", "INVALID_ARGUMENT", "NOT_FOUND", "UNAVAILABLE"):
+            moved = value(f"grpc_{side}_handled_total", "Say", code) - before[(side, code)]
+            assert moved == 1, (side, code)
+    assert value("grpc_server_handling_seconds_count", "Say") - timed == 4
+
+
+async def test_a_streamed_answer_is_counted_once_when_it_ends(probe: Any) -> None:
+    calls, _ = probe
+    before = {side: value(f"grpc_{side}_handled_total", "Count", "OK") for side in ("server", "client")}
+    assert await calls.count(3) == [b"0", b"1", b"2"]
+    for side in ("server", "client"):
+        read = lambda s=side: value(f"grpc_{s}_handled_total", "Count", "OK")  # noqa: E731
+        assert await eventually_equal(read, before[side] + 1) == before[side] + 1, side
+
+
+async def test_switched_off_the_interceptors_observe_nothing(probe: Any) -> None:
+    calls, _ = probe
+    before = value("grpc_server_handled_total", "Say", "OK")
+    metrics.set_enabled(False)
+    try:
+        assert await calls.say(b"quiet") == b"quiet"
+    finally:
+        metrics.set_enabled(True)
+    assert value("grpc_server_handled_total", "Say", "OK") == before
+
+
+# -- the endpoint and the log lines -------------------------------------------------------------------
+
+
+def test_the_endpoint_serves_the_registry_over_http_and_a_taken_port_stops_the_start() -> None:
+    endpoint = metrics.MetricsEndpoint("127.0.0.1", 0)
+    endpoint.start()
+    try:
+        reply = httpx.get(endpoint.url, timeout=5)
+        assert reply.status_code == 200
+        assert "grpc_server_handled_total" in reply.text or "# HELP grpc_server_handled" in reply.text
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", free_port()))
+            taken.listen()
+            clash = metrics.MetricsEndpoint("127.0.0.1", taken.getsockname()[1])
+            with pytest.raises(SystemExit, match="cannot serve metrics"):
+                clash.start()
+    finally:
+        endpoint.stop()
+
+
+@pytest.fixture
+def in_memory_tracing() -> Iterator[TracerProvider]:
+    """Tracing switched on in this process only for the test (no exporter: nothing leaves)."""
+    provider = TracerProvider()
+    tracing._STATE.provider, tracing._STATE.tracer = provider, provider.get_tracer("test")
+    try:
+        yield provider
+    finally:
+        tracing._STATE.provider, tracing._STATE.tracer = None, None
+
+
+def test_log_lines_carry_the_trace_and_span_they_were_written_in(in_memory_tracing: TracerProvider) -> None:
+    formatter = JsonFormatter("like")
+    record = logging.LogRecord("shutter.rpc", logging.INFO, __file__, 1, "rpc", None, None)
+    assert "trace_id" not in json.loads(formatter.format(record))
+    with in_memory_tracing.get_tracer("test").start_as_current_span("request") as span:
+        line = json.loads(formatter.format(record))
+    context = span.get_span_context()
+    assert line["trace_id"] == format(context.trace_id, "032x")
+    assert line["span_id"] == format(context.span_id, "016x")
+
+
+def test_an_outbox_row_keeps_the_trace_and_the_relay_continues_it(in_memory_tracing: TracerProvider) -> None:
+    with in_memory_tracing.get_tracer("test").start_as_current_span("upload") as upload:
+        stored = tracing.outbox_context()
+    assert stored is not None
+    trace_id = format(upload.get_span_context().trace_id, "032x")
+    assert json.loads(stored)["traceparent"].split("-")[1] == trace_id
+    with tracing.publishing("shutter.events.photo.posted", stored) as headers:
+        assert headers is not None
+        _version, carried_trace, publish_span, flags = headers["traceparent"].split("-")
+    assert carried_trace == trace_id
+    assert int(flags, 16) & 1  # sampled, as its parent was
+    assert publish_span != format(upload.get_span_context().span_id, "016x")  # the publish span's own
+    with tracing.consuming("feed-fanout", "shutter.events.photo.posted", headers):
+        assert tracing.current_ids() is not None
+        assert tracing.current_ids()[0] == trace_id  # type: ignore[index]
