@@ -178,7 +178,7 @@ class _UnaryUnaryMetrics(grpc.aio.UnaryUnaryClientInterceptor):
 
 class _StreamUnaryMetrics(grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
-        return await _finished(await_code=True, method=_method(details), call=continuation(details, request_iterator))
+        return await _finished(await_code=False, method=_method(details), call=continuation(details, request_iterator))
 
 
 class _UnaryStreamMetrics(grpc.aio.UnaryStreamClientInterceptor):
@@ -195,9 +195,11 @@ def client_metrics() -> list[Any]:
     """grpc_client_handled_total and grpc_client_handling_seconds for every call a channel makes.
 
     One interceptor per kind of call: grpc.aio files an interceptor under the first kind it
-    implements only, so one object implementing all four would see unary-unary calls alone. A unary
-    answer is awaited here (the caller awaits it anyway); a streamed one is observed when it ends,
-    from a done callback, so the caller reads the stream while it flows.
+    implements only, so one object implementing all four would see unary-unary calls alone. A
+    unary-unary answer is awaited here (the caller awaits it anyway). Any call with a stream is
+    observed when it ends, from a done callback: the caller reads a response stream while it flows,
+    and a request stream written with `call.write()` (the gateway's uploads) cannot start until the
+    interceptors have returned, so awaiting its status here would wait forever.
     """
     return [_UnaryUnaryMetrics(), _StreamUnaryMetrics(), _UnaryStreamMetrics(), _StreamStreamMetrics()]
 

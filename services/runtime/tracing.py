@@ -25,6 +25,7 @@ dropped together, where a linked trace would be sampled again, on its own, per e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -32,6 +33,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -110,12 +112,72 @@ def server_interceptors() -> list[Any]:
 
 
 def client_interceptors() -> list[Any]:
-    """The grpc.aio client interceptors that open a CLIENT span per call and send `traceparent`."""
-    if _STATE.provider is None:
+    """The grpc.aio client interceptors that open a CLIENT span per call and send `traceparent`.
+
+    The library's, except for client-streaming calls: its stream-unary interceptor awaits the call's
+    status before returning the call, and a request stream written with `call.write()` (the gateway's
+    uploads) cannot start until the interceptors have returned, so the call would hang until its
+    deadline. That one is ours: it ends the span from a done callback.
+    """
+    if _STATE.provider is None or _STATE.tracer is None:
         return []
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-    return aio_client_interceptors(tracer_provider=_STATE.provider, filter_=_traced)
+    library = aio_client_interceptors(tracer_provider=_STATE.provider, filter_=_traced)
+    return [i for i in library if not isinstance(i, grpc.aio.StreamUnaryClientInterceptor)] + [
+        _StreamUnaryTracing(_STATE.tracer)
+    ]
+
+
+class _StreamUnaryTracing(grpc.aio.StreamUnaryClientInterceptor):
+    """A CLIENT span around a client-streaming call, ended when the call ends (see client_interceptors)."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    async def intercept_stream_unary(self, continuation: Any, details: Any, request_iterator: Any) -> Any:
+        if not _traced(details):
+            return await continuation(details, request_iterator)
+        method = details.method.decode() if isinstance(details.method, bytes) else details.method
+        service, _, name = method.lstrip("/").rpartition("/")
+        span = self._tracer.start_span(
+            method,
+            kind=SpanKind.CLIENT,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+        )
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        propagate.inject(metadata, context=trace.set_span_in_context(span))
+        try:
+            call = await continuation(
+                grpc.aio.ClientCallDetails(
+                    details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+                ),
+                request_iterator,
+            )
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, repr(exc)[:200]))
+            span.end()
+            raise
+
+        async def end() -> None:
+            code = await call.code()
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            if code != grpc.StatusCode.OK:
+                span.set_status(Status(StatusCode.ERROR, code.name))
+            span.end()
+
+        call.add_done_callback(lambda _: _hold(asyncio.ensure_future(end())))
+        return call
+
+
+_ending: set[asyncio.Future[None]] = set()
+
+
+def _hold(future: asyncio.Future[None]) -> None:
+    """Keep a span-ending task until it ends (the loop keeps only weak references to tasks)."""
+    _ending.add(future)
+    future.add_done_callback(_ending.discard)
 
 
 def outbox_context() -> str | None:

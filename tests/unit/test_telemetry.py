@@ -14,6 +14,8 @@ import grpc
 import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from bench.telemetry import histogram_quantile
@@ -114,6 +116,26 @@ async def _count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIter
         yield str(index).encode()
 
 
+async def _upload(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+    return b"".join([chunk async for chunk in requests])
+
+
+HANDLERS = {
+    "Say": grpc.unary_unary_rpc_method_handler(_say),
+    "Count": grpc.unary_stream_rpc_method_handler(_count),
+    "Upload": grpc.stream_unary_rpc_method_handler(_upload),
+}
+
+
+async def write_upload(channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> bytes:
+    """A client stream written with call.write(), as the gateway's uploads are."""
+    call = channel.stream_unary(f"/{SERVICE}/Upload")(metadata=metadata, timeout=5)
+    for chunk in (b"a", b"b", b"c"):
+        await call.write(chunk)
+    await call.done_writing()
+    return await call
+
+
 @pytest.fixture
 async def probe() -> AsyncIterator[tuple[grpc.aio.Channel, Readiness]]:
     """A grpc.aio server with the runtime's interceptor stack (metrics, then the runtime's own) behind a
@@ -121,17 +143,7 @@ async def probe() -> AsyncIterator[tuple[grpc.aio.Channel, Readiness]]:
     readiness = Readiness()
     readiness.ready = True
     server = grpc.aio.server(interceptors=[ServerMetrics(), ServerInterceptor(TokenAuthority("k" * 40, 60), readiness)])
-    server.add_generic_rpc_handlers(
-        [
-            grpc.method_handlers_generic_handler(
-                SERVICE,
-                {
-                    "Say": grpc.unary_unary_rpc_method_handler(_say),
-                    "Count": grpc.unary_stream_rpc_method_handler(_count),
-                },
-            )
-        ]
-    )
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, HANDLERS)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=client_metrics())
@@ -153,6 +165,9 @@ class _Authed:
 
     async def say(self, text: bytes) -> bytes:
         return await self._channel.unary_unary(f"/{SERVICE}/Say")(text, metadata=self._metadata, timeout=5)
+
+    async def upload(self) -> bytes:
+        return await write_upload(self._channel, self._metadata)
 
     async def count(self, n: int) -> list[bytes]:
         return [
@@ -211,6 +226,15 @@ async def test_a_streamed_answer_is_counted_once_when_it_ends(probe: Any) -> Non
         assert await eventually_equal(read, before[side] + 1) == before[side] + 1, side
 
 
+async def test_a_written_client_stream_goes_through_and_is_counted_when_it_ends(probe: Any) -> None:
+    calls, _ = probe
+    before = {side: value(f"grpc_{side}_handled_total", "Upload", "OK") for side in ("server", "client")}
+    assert await asyncio.wait_for(calls.upload(), 10) == b"abc"  # a status awaited too early would hang here
+    for side in ("server", "client"):
+        read = lambda s=side: value(f"grpc_{s}_handled_total", "Upload", "OK")  # noqa: E731
+        assert await eventually_equal(read, before[side] + 1) == before[side] + 1, side
+
+
 async def test_switched_off_the_interceptors_observe_nothing(probe: Any) -> None:
     calls, _ = probe
     before = value("grpc_server_handled_total", "Say", "OK")
@@ -244,8 +268,10 @@ def test_the_endpoint_serves_the_registry_over_http_and_a_taken_port_stops_the_s
 
 @pytest.fixture
 def in_memory_tracing() -> Iterator[TracerProvider]:
-    """Tracing switched on in this process only for the test (no exporter: nothing leaves)."""
+    """Tracing switched on in this process only for the test; finished spans stay in memory."""
     provider = TracerProvider()
+    provider.spans = InMemorySpanExporter()  # type: ignore[attr-defined]
+    provider.add_span_processor(SimpleSpanProcessor(provider.spans))  # type: ignore[attr-defined]
     tracing._STATE.provider, tracing._STATE.tracer = provider, provider.get_tracer("test")
     try:
         yield provider
@@ -279,3 +305,36 @@ def test_an_outbox_row_keeps_the_trace_and_the_relay_continues_it(in_memory_trac
     with tracing.consuming("feed-fanout", "shutter.events.photo.posted", headers):
         assert tracing.current_ids() is not None
         assert tracing.current_ids()[0] == trace_id  # type: ignore[index]
+
+
+async def test_traced_calls_of_every_kind_go_through_and_carry_the_trace(in_memory_tracing: TracerProvider) -> None:
+    """The tracing client interceptors on a real channel: a written client stream must not hang."""
+    seen: list[str] = []
+
+    async def say(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        seen.append(dict(context.invocation_metadata()).get("traceparent", ""))
+        return request
+
+    server = grpc.aio.server()
+    handlers = {**HANDLERS, "Say": grpc.unary_unary_rpc_method_handler(say)}
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=tracing.client_interceptors())
+    try:
+        with in_memory_tracing.get_tracer("test").start_as_current_span("request") as parent:
+            assert await channel.unary_unary(f"/{SERVICE}/Say")(b"hi", timeout=5) == b"hi"
+            assert await asyncio.wait_for(write_upload(channel, ()), 10) == b"abc"
+    finally:
+        await channel.close()
+        await server.stop(None)
+    trace_id = parent.get_span_context().trace_id
+    assert seen and seen[0].split("-")[1] == format(trace_id, "032x")
+    exporter = in_memory_tracing.spans  # type: ignore[attr-defined]
+    for _ in range(100):
+        if f"/{SERVICE}/Upload" in {span.name for span in exporter.get_finished_spans()}:
+            break
+        await asyncio.sleep(0.01)
+    clients = {span.name: span for span in exporter.get_finished_spans() if span.parent}
+    assert {f"/{SERVICE}/Say", f"/{SERVICE}/Upload"} <= set(clients)
+    assert all(span.context.trace_id == trace_id for span in clients.values())
