@@ -16,10 +16,9 @@ import pytest
 
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
-from shutter.photo.v1 import photo_pb2_grpc
 from tests.support.jaeger import Jaeger, Trace
-from tests.support.mesh import Mesh, auth
-from tests.support.photos import make_jpeg, metadata, requests, upload
+from tests.support.mesh import Mesh
+from tests.support.photos import make_jpeg, upload
 from tests.support.search import unique_word
 from tests.support.users import sign_up_many
 
@@ -116,30 +115,41 @@ async def test_an_uploads_trace_continues_through_the_relay_into_fanout_and_inde
     await follower.follow(traced, author)
 
     trace_id, header = traceparent()
-    stub = photo_pb2_grpc.PhotoServiceStub(traced.channel("photo"))
-    await stub.UploadPhoto(
-        requests(metadata(author.user_id, "traced upload", [unique_word()], "", ""), make_jpeg(30, 20)),
-        metadata=(*auth(author.token), ("traceparent", header)),
-        timeout=30,
-    )
+    async with httpx.AsyncClient(base_url=traced.gateway_url, timeout=30) as client:
+        reply = await client.post(
+            "/v1/photos",
+            data={"title": "traced upload", "tags": [unique_word()]},
+            files={"file": ("traced.jpg", make_jpeg(30, 20), "image/jpeg")},
+            headers={"Authorization": f"Bearer {author.token}", "traceparent": header},
+        )
+    assert reply.status_code == 200, reply.text
 
     def reached(found: Trace) -> bool:
         return bool(found.named("feed", "feed-fanout process") and found.named("search", "search-indexer process"))
 
     found = await trace_until(jaeger, trace_id, reached)
+    [root] = found.roots()
+    assert (root.service, root.name) == ("gateway", "POST /v1/photos")
+    [uploaded] = found.named("photo", "/shutter.photo.v1.PhotoService/UploadPhoto")
+    assert uploaded.kind == "server"
+    caller = found.parent(uploaded)
+    assert caller is not None and (caller.service, caller.kind) == ("gateway", "client")
     [publish] = found.named("photo", "publish shutter.events.photo.posted")
     assert publish.kind == "producer"
-    # The relay's publish is a child of the upload that wrote the event.
-    upload_span = found.parent(publish)
-    assert upload_span is not None and upload_span.name == "/shutter.photo.v1.PhotoService/UploadPhoto"
-    # Each consumer's handling is a child of the publish (through the NATS headers).
+    # The relay's publish is a child of the upload that wrote the event (through the outbox row).
+    assert publish.parent_id == uploaded.span_id
+    # Each consumer's handling is a child of the publish (through the NATS message headers).
     for service, name in (("feed", "feed-fanout process"), ("search", "search-indexer process")):
         [handled] = found.named(service, name)
         assert handled.kind == "consumer"
         assert handled.parent_id == publish.span_id
         assert handled.tags["messaging.destination.name"] == "shutter.events.photo.posted"
     # Fan-out's calls to follow happen inside its handling, so follow's spans are in the trace too.
-    assert "follow" in found.services
+    follow_calls = [s for s in found.spans if s.service == "follow" and s.kind == "server"]
+    assert follow_calls
+    for span in follow_calls:
+        client_span = found.parent(span)
+        assert client_span is not None and found.parent(client_span) == found.named("feed", "feed-fanout process")[0]
 
 
 async def test_a_request_its_caller_did_not_sample_is_not_recorded_anywhere(traced: Mesh, jaeger: Jaeger) -> None:
