@@ -481,8 +481,8 @@ def main() -> None:
     started = time.monotonic()
     bench.baselines()
     asyncio.run(run_mesh_phases(bench))
-    rounds, seconds = (1, 3.0) if options.quick else (3, 10.0)
-    bench.results["telemetry"] = asyncio.run(telemetry_cost(out, seconds, rounds, bench.log))
+    rounds, seconds, social = (1, 2.0, 5) if options.quick else (3, 10.0, 20)
+    bench.results["telemetry"] = asyncio.run(telemetry_cost(out, seconds, rounds, bench.log, social))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()
     latest = options.out / "latest"

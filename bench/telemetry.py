@@ -142,18 +142,22 @@ def closed_loop_ghz(protoset: Path, address: str, data: dict[str, object], token
     }
 
 
-async def measure_mode(mode: str, workdir: Path, protoset: Path, jaeger: Jaeger, seconds: float) -> dict[str, object]:
-    """One fresh mesh in `mode`: seed, warm up, then views/s and CPU per view of each process."""
+async def measure_mode(
+    mode: str, workdir: Path, protoset: Path, jaeger: Jaeger, seconds: float, social: int = 20
+) -> dict[str, object]:
+    """One fresh mesh in `mode`: a photo with `social` likes and comments, a warm-up, then views/s and
+    the CPU per view of each process."""
     env = {**MODES[mode], "SHUTTER_LOG_LEVEL": "WARNING"}
     if env.get("SHUTTER_TRACING") == "1":
         env["SHUTTER_OTLP_ENDPOINT"] = jaeger.otlp_endpoint
     mesh = Mesh(workdir, services=SERVICES, extra_env=env)
     try:
         await mesh.start()
-        photo_id = await seed(mesh, photos=2, likers=20, comments=20)
+        photo_id = await seed(mesh, photos=1, likers=social, comments=social)
         data = {"photo_id": str(photo_id), "user_id": str(VIEWER)}
         token = mesh.user_token(VIEWER)
-        await asyncio.to_thread(closed_loop_ghz, protoset, mesh.address("view"), data, token, 2)  # warm-up
+        warm_up = min(2.0, seconds / 2)
+        await asyncio.to_thread(closed_loop_ghz, protoset, mesh.address("view"), data, token, warm_up)
         metrics_on = mode != "off"
         pids = {name: mesh.processes[name].pid for name in SERVICES}
         before = await MeshReadings.take(mesh, SERVICES) if metrics_on else None
@@ -174,7 +178,7 @@ async def measure_mode(mode: str, workdir: Path, protoset: Path, jaeger: Jaeger,
         await mesh.close()
 
 
-async def telemetry_cost(out: Path, seconds: float, rounds: int, log=print) -> dict[str, object]:  # type: ignore[no-untyped-def]
+async def telemetry_cost(out: Path, seconds: float, rounds: int, log=print, social: int = 20) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Every mode, `rounds` times interleaved; the median views/s per mode and its ratio to "off"."""
     protoset = build_protoset(out)
     jaeger = Jaeger(out / "jaeger")
@@ -183,7 +187,8 @@ async def telemetry_cost(out: Path, seconds: float, rounds: int, log=print) -> d
     try:
         for round_ in range(rounds):
             for index, mode in enumerate(MODES):
-                measured = await measure_mode(mode, out / f"telemetry-{round_}-{index}", protoset, jaeger, seconds)
+                workdir = out / f"telemetry-{round_}-{index}"
+                measured = await measure_mode(mode, workdir, protoset, jaeger, seconds, social)
                 runs[mode].append(measured)
                 log(f"telemetry {mode:<22} round {round_ + 1}: {measured['views_per_s']:>7} views/s")
     finally:

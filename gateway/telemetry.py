@@ -13,7 +13,9 @@ process serves the sum on the gateway's metrics port.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable
@@ -104,6 +106,7 @@ def worker_registry(workers: int) -> CollectorRegistry:
     if workers <= 1:
         return REGISTRY
     directory = tempfile.mkdtemp(prefix="shutter-gateway-metrics-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=directory)

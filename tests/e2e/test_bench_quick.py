@@ -45,3 +45,15 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
     assert freshness["missed_feed"] == 0 and freshness["missed_search"] == 0
     assert freshness["post_to_feed_p99_ms"] is not None and freshness["post_to_search_p99_ms"] is not None
     assert set(results["rss_kib"]) >= {"nats", "gateway", "user", "photo", "view"}
+
+    # What telemetry costs: every mode measured, as a ratio to "off" in the same run.
+    telemetry = results["telemetry"]
+    assert set(telemetry["ratio_to_off"]) == {"off", "metrics", "metrics + traces 1%", "metrics + traces 100%"}
+    assert all(views > 0 for views in telemetry["views_per_s"].values()), telemetry["views_per_s"]
+    assert telemetry["ratio_to_off"]["off"] == 1.0
+    assert "## What telemetry costs" in report and "## From the mesh's own metrics" in report
+    # Read from the mesh's own metrics: every process used CPU, and the probes' posts show in the lags.
+    readings = results["from_metrics"]
+    assert all(seconds > 0 for seconds in readings["cpu_seconds"].values()), readings["cpu_seconds"]
+    assert readings["lags"]["post_to_feed_events"] >= freshness["probes"]
+    assert readings["lags"]["post_to_feed_p99_ms"] is not None and readings["lags"]["post_to_search_p99_ms"] is not None

@@ -6,6 +6,8 @@ checks that the series moved (by exactly one where nothing else can move it).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import httpx
 import pytest
@@ -189,3 +191,23 @@ async def test_the_gateway_counts_requests_by_route_template_never_the_raw_path(
     assert after.value("grpc_client_handled_total", grpc_service="shutter.view.v1.ViewService") > before.value(
         "grpc_client_handled_total", grpc_service="shutter.view.v1.ViewService"
     )
+
+
+@pytest.mark.slow
+async def test_with_several_gateway_workers_the_metrics_port_serves_their_sum(tmp_path: Path) -> None:
+    """uvicorn workers are processes of their own; the gateway's parent process serves them all."""
+    alone = Mesh(tmp_path, services=(), extra_env={"SHUTTER_GATEWAY_WORKERS": "2"})
+    alone.start_gateway()
+    try:
+        await alone.wait_gateway()
+        url = alone.metrics_url("gateway")
+        before = (await scrape(url)).value("shutter_http_requests_total", route="/openapi.json")
+        for _ in range(20):  # a connection each, so both workers take some
+            async with httpx.AsyncClient(base_url=alone.gateway_url, timeout=10) as client:
+                assert (await client.get("/openapi.json")).status_code == 200
+        after = await scrape_until(
+            url, lambda s: s.value("shutter_http_requests_total", route="/openapi.json") >= before + 20
+        )
+        assert after.value("shutter_http_requests_total", route="/openapi.json") == before + 20
+    finally:
+        await alone.close()
