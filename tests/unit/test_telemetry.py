@@ -338,3 +338,62 @@ async def test_traced_calls_of_every_kind_go_through_and_carry_the_trace(in_memo
     clients = {span.name: span for span in exporter.get_finished_spans() if span.parent}
     assert {f"/{SERVICE}/Say", f"/{SERVICE}/Upload"} <= set(clients)
     assert all(span.context.trace_id == trace_id for span in clients.values())
+
+
+async def test_a_request_its_caller_did_not_sample_passes_its_trace_on_and_records_nothing(
+    in_memory_tracing: TracerProvider,
+) -> None:
+    """Through a traced server that calls another: unsampled, the caller's traceparent travels on
+    unchanged and no span is made; sampled, both hops record spans of the caller's trace."""
+    received: list[str] = []
+    logged: list[str | None] = []
+
+    async def leaf(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        received.append(dict(context.invocation_metadata()).get("traceparent", ""))
+        return request
+
+    leaf_server = grpc.aio.server(interceptors=tracing.server_interceptors())
+    leaf_server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(SERVICE, {"Say": grpc.unary_unary_rpc_method_handler(leaf)})]
+    )
+    leaf_port = leaf_server.add_insecure_port("127.0.0.1:0")
+    await leaf_server.start()
+    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=tracing.client_interceptors())
+
+    async def middle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        ids = tracing.current_ids()
+        logged.append(ids[0] if ids else None)
+        return await downstream.unary_unary(f"/{SERVICE}/Say")(request, timeout=5)
+
+    middle_server = grpc.aio.server(interceptors=tracing.server_interceptors())
+    middle_server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(SERVICE, {"Relay": grpc.unary_unary_rpc_method_handler(middle)})]
+    )
+    middle_port = middle_server.add_insecure_port("127.0.0.1:0")
+    await middle_server.start()
+    caller = grpc.aio.insecure_channel(f"127.0.0.1:{middle_port}")
+    exporter = in_memory_tracing.spans  # type: ignore[attr-defined]
+    try:
+        unsampled = f"00-{'a' * 32}-{'b' * 16}-00"
+        await caller.unary_unary(f"/{SERVICE}/Relay")(b"x", metadata=(("traceparent", unsampled),), timeout=5)
+        assert received == [unsampled]  # passed on unchanged
+        assert logged == ["a" * 32]  # the trace id is still in the middle's log lines
+        assert exporter.get_finished_spans() == ()
+
+        sampled = f"00-{'c' * 32}-{'d' * 16}-01"
+        await caller.unary_unary(f"/{SERVICE}/Relay")(b"x", metadata=(("traceparent", sampled),), timeout=5)
+        assert received[1].split("-")[1] == "c" * 32 and received[1] != sampled  # a new parent: our span
+        for _ in range(100):
+            if len(exporter.get_finished_spans()) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        spans = exporter.get_finished_spans()
+        assert {format(s.context.trace_id, "032x") for s in spans} == {"c" * 32}
+        assert sorted(s.name for s in spans) == sorted(
+            [f"/{SERVICE}/Relay", f"/{SERVICE}/Say", f"/{SERVICE}/Say"]  # the middle's client span, the leaf's
+        )
+    finally:
+        await caller.close()
+        await downstream.close()
+        await middle_server.stop(None)
+        await leaf_server.stop(None)
