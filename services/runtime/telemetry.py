@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from services.runtime import metrics, tracing
+from services.runtime import metrics, tracing, tracing_grpc
 from services.runtime.config import Settings
 from services.runtime.topology import METRICS_PORTS
 
@@ -84,12 +84,12 @@ class Telemetry:
 
     def server_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
         """Telemetry's server interceptors, to go before the runtime's own (none when all is off)."""
-        return [*tracing.server_interceptors(), *([ServerMetrics()] if self.settings.metrics else [])]
+        return [*tracing_grpc.server_interceptors(), *([ServerMetrics()] if self.settings.metrics else [])]
 
 
 def client_interceptors() -> list[Any]:
     """Telemetry's client interceptors for a channel, before the runtime's (none when all is off)."""
-    return [*tracing.client_interceptors(), *(client_metrics() if metrics.SWITCH.on else [])]
+    return [*tracing_grpc.client_interceptors(), *(client_metrics() if metrics.SWITCH.on else [])]
 
 
 def add_channelz(server: grpc.aio.Server) -> list[str]:

@@ -13,13 +13,14 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from bench.telemetry import histogram_quantile
-from services.runtime import metrics, tracing
+from services.runtime import metrics, tracing, tracing_grpc
 from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
 from services.runtime.cql import operation
@@ -69,7 +70,7 @@ def test_a_bad_setting_stops_the_start_naming_it(env: dict[str, str], named: str
 
 def test_tracing_off_adds_nothing_anywhere() -> None:
     assert not tracing.enabled()
-    assert tracing.server_interceptors() == [] and tracing.client_interceptors() == []
+    assert tracing_grpc.server_interceptors() == [] and tracing_grpc.client_interceptors() == []
     assert tracing.outbox_context() is None
     with tracing.publishing("shutter.events.photo.posted", '{"traceparent": "00-ab-cd-01"}') as headers:
         assert headers is None
@@ -320,7 +321,7 @@ async def test_traced_calls_of_every_kind_go_through_and_carry_the_trace(in_memo
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=tracing.client_interceptors())
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=tracing_grpc.client_interceptors())
     try:
         with in_memory_tracing.get_tracer("test").start_as_current_span("request") as parent:
             assert await channel.unary_unary(f"/{SERVICE}/Say")(b"hi", timeout=5) == b"hi"
@@ -352,20 +353,20 @@ async def test_a_request_its_caller_did_not_sample_passes_its_trace_on_and_recor
         received.append(dict(context.invocation_metadata()).get("traceparent", ""))
         return request
 
-    leaf_server = grpc.aio.server(interceptors=tracing.server_interceptors())
+    leaf_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
     leaf_server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Say": grpc.unary_unary_rpc_method_handler(leaf)})]
     )
     leaf_port = leaf_server.add_insecure_port("127.0.0.1:0")
     await leaf_server.start()
-    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=tracing.client_interceptors())
+    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=tracing_grpc.client_interceptors())
 
     async def middle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         ids = tracing.current_ids()
         logged.append(ids[0] if ids else None)
         return await downstream.unary_unary(f"/{SERVICE}/Say")(request, timeout=5)
 
-    middle_server = grpc.aio.server(interceptors=tracing.server_interceptors())
+    middle_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
     middle_server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Relay": grpc.unary_unary_rpc_method_handler(middle)})]
     )
@@ -397,3 +398,26 @@ async def test_a_request_its_caller_did_not_sample_passes_its_trace_on_and_recor
         await downstream.close()
         await middle_server.stop(None)
         await leaf_server.stop(None)
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "fast"),
+    [
+        (f"00-{'a' * 32}-{'b' * 16}-00", True),
+        (f"00-{'a' * 32}-{'b' * 16}-02", True),  # W3C level 2's random-trace-id flag, not sampled
+        (f"00-{'a' * 32}-{'b' * 16}-01", False),  # sampled: the library records it
+        (f"00-{'a' * 32}-{'b' * 16}-03", False),
+        (f"01-{'a' * 32}-{'b' * 16}-00", False),  # versions we do not know go to the library
+        (f"00-{'A' * 32}-{'b' * 16}-00", False),  # upper-case hex is invalid
+        (f"00-{'0' * 32}-{'b' * 16}-00", False),  # all-zero ids are invalid
+        (f"00-{'a' * 32}-{'0' * 16}-00", False),
+        (f"00-{'a' * 31}-{'b' * 16}-00", False),
+        ("garbage", False),
+    ],
+)
+def test_only_well_formed_unsampled_contexts_take_the_fast_path(traceparent: str, fast: bool) -> None:
+    assert tracing_grpc._unsampled(traceparent) is fast
+    if fast:
+        context = trace.get_current_span(tracing_grpc._unsampled_parent(traceparent)).get_span_context()
+        assert (format(context.trace_id, "032x"), format(context.span_id, "016x")) == ("a" * 32, "b" * 16)
+        assert context.is_remote and not context.trace_flags.sampled
