@@ -481,7 +481,7 @@ def main() -> None:
     started = time.monotonic()
     bench.baselines()
     asyncio.run(run_mesh_phases(bench))
-    rounds, seconds, social = (1, 2.0, 5) if options.quick else (3, 10.0, 20)
+    rounds, seconds, social = (1, 2.0, 5) if options.quick else (8, 5.0, 20)
     bench.results["telemetry"] = asyncio.run(telemetry_cost(out, seconds, rounds, bench.log, social))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()

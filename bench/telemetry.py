@@ -3,10 +3,11 @@
     .venv/bin/python -m bench.telemetry [--seconds 8] [--rounds 2]
 
 Cost: view throughput (ViewPhoto through view → photo, like, comment; ghz closed loop at a fixed
-concurrency) on a fresh small mesh per mode — telemetry off, metrics on, metrics + traces sampled at 1%
-and at 100% (spans over OTLP into a real Jaeger) — as ratios to "off" measured in the same run. Modes
-are interleaved over rounds and each mode's median is kept, so a noisy neighbour hurts every mode
-alike. Per-process CPU per view comes from each process's `process_cpu_seconds_total` (from /proc when
+concurrency) on a small mesh per mode — telemetry off, metrics on, metrics + traces sampled at 1% and
+at 100% (spans over OTLP into a real Jaeger) — as ratios to "off" measured in the same run. The four
+meshes run side by side (idle but for the one under load) and short runs rotate through them, round
+after round, so a noisy neighbour's load lands on every mode alike; each mode's median is kept.
+Per-process CPU per view comes from each process's `process_cpu_seconds_total` (from /proc when
 metrics are off: there is no endpoint then).
 
 Readings: `MeshReadings` scrapes every process of a mesh before and after a phase; the bench report
@@ -142,11 +143,18 @@ def closed_loop_ghz(protoset: Path, address: str, data: dict[str, object], token
     }
 
 
-async def measure_mode(
-    mode: str, workdir: Path, protoset: Path, jaeger: Jaeger, seconds: float, social: int = 20
-) -> dict[str, object]:
-    """One fresh mesh in `mode`: a photo with `social` likes and comments, a warm-up, then views/s and
-    the CPU per view of each process."""
+@dataclass
+class ModeMesh:
+    """A running mesh in one telemetry mode, seeded with the photo every view asks for."""
+
+    mode: str
+    mesh: Mesh
+    data: dict[str, object]
+    token: str
+
+
+async def start_mode(mode: str, workdir: Path, jaeger: Jaeger, social: int) -> ModeMesh:
+    """A mesh in `mode`, with a photo that has `social` likes and comments."""
     env = {**MODES[mode], "SHUTTER_LOG_LEVEL": "WARNING"}
     if env.get("SHUTTER_TRACING") == "1":
         env["SHUTTER_OTLP_ENDPOINT"] = jaeger.otlp_endpoint
@@ -154,44 +162,56 @@ async def measure_mode(
     try:
         await mesh.start()
         photo_id = await seed(mesh, photos=1, likers=social, comments=social)
-        data = {"photo_id": str(photo_id), "user_id": str(VIEWER)}
-        token = mesh.user_token(VIEWER)
-        warm_up = min(2.0, seconds / 2)
-        await asyncio.to_thread(closed_loop_ghz, protoset, mesh.address("view"), data, token, warm_up)
-        metrics_on = mode != "off"
-        pids = {name: mesh.processes[name].pid for name in SERVICES}
-        before = await MeshReadings.take(mesh, SERVICES) if metrics_on else None
-        cpu_start = {name: _proc_cpu_seconds(pid) for name, pid in pids.items()}
-        result = await asyncio.to_thread(closed_loop_ghz, protoset, mesh.address("view"), data, token, seconds)
-        if before is not None:
-            cpu = cpu_used(before, await MeshReadings.take(mesh, SERVICES))
-        else:
-            cpu = {name: round(_proc_cpu_seconds(pid) - cpu_start[name], 3) for name, pid in pids.items()}
-        views = max(result["ok"], 1)
-        return {
-            "views_per_s": round(result["rps"], 1),
-            "errors": result["count"] - result["ok"],
-            "cpu_ms_per_view": {name: round(used * 1000 / views, 3) for name, used in cpu.items()},
-            "cpu_source": "process_cpu_seconds_total" if metrics_on else "/proc (metrics off)",
-        }
-    finally:
+    except BaseException:
         await mesh.close()
+        raise
+    return ModeMesh(mode, mesh, {"photo_id": str(photo_id), "user_id": str(VIEWER)}, mesh.user_token(VIEWER))
+
+
+async def measure(running: ModeMesh, protoset: Path, seconds: float) -> dict[str, object]:
+    """Views/s of one closed-loop run against `running`, and the CPU per view of each of its processes."""
+    mesh, address = running.mesh, running.mesh.address("view")
+    metrics_on = running.mode != "off"
+    pids = {name: mesh.processes[name].pid for name in SERVICES}
+    before = await MeshReadings.take(mesh, SERVICES) if metrics_on else None
+    cpu_start = {name: _proc_cpu_seconds(pid) for name, pid in pids.items()}
+    result = await asyncio.to_thread(closed_loop_ghz, protoset, address, running.data, running.token, seconds)
+    if before is not None:
+        cpu = cpu_used(before, await MeshReadings.take(mesh, SERVICES))
+    else:
+        cpu = {name: round(_proc_cpu_seconds(pid) - cpu_start[name], 3) for name, pid in pids.items()}
+    views = max(result["ok"], 1)
+    return {
+        "views_per_s": round(result["rps"], 1),
+        "errors": result["count"] - result["ok"],
+        "cpu_ms_per_view": {name: round(used * 1000 / views, 3) for name, used in cpu.items()},
+        "cpu_source": "process_cpu_seconds_total" if metrics_on else "/proc (metrics off)",
+    }
 
 
 async def telemetry_cost(out: Path, seconds: float, rounds: int, log=print, social: int = 20) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """Every mode, `rounds` times interleaved; the median views/s per mode and its ratio to "off"."""
+    """One mesh per mode, all running; `rounds` rounds of one short run each, the order rotating every
+    round, so a neighbour's load lands on every mode alike. The median views/s per mode, as a ratio
+    to "off"."""
     protoset = build_protoset(out)
     jaeger = Jaeger(out / "jaeger")
     await asyncio.to_thread(jaeger.start)
     runs: dict[str, list[dict[str, object]]] = {mode: [] for mode in MODES}
+    meshes: list[ModeMesh] = []
     try:
+        for index, mode in enumerate(MODES):
+            meshes.append(await start_mode(mode, out / f"telemetry-{index}", jaeger, social))
+        for running in meshes:  # warm-up: connections, caches, the first prepared statements
+            await measure(running, protoset, min(2.0, seconds / 2))
         for round_ in range(rounds):
-            for index, mode in enumerate(MODES):
-                workdir = out / f"telemetry-{round_}-{index}"
-                measured = await measure_mode(mode, workdir, protoset, jaeger, seconds, social)
-                runs[mode].append(measured)
-                log(f"telemetry {mode:<22} round {round_ + 1}: {measured['views_per_s']:>7} views/s")
+            shift = round_ % len(meshes)
+            for running in meshes[shift:] + meshes[:shift]:
+                measured = await measure(running, protoset, seconds)
+                runs[running.mode].append(measured)
+                log(f"telemetry {running.mode:<22} round {round_ + 1}: {measured['views_per_s']:>7} views/s")
     finally:
+        for running in meshes:
+            await running.mesh.close()
         jaeger.stop()
     medians = {mode: statistics.median(float(r["views_per_s"]) for r in found) for mode, found in runs.items()}
     off = medians["off"] or None
@@ -220,7 +240,7 @@ def markdown(result: dict[str, object]) -> list[str]:
     rows = [[mode, views[mode], ratios[mode]] for mode in MODES]  # type: ignore[index]
     lines = [
         f"ViewPhoto, closed loop at concurrency {result['concurrency']}, {result['seconds']} s per run, "
-        f"median of {result['rounds']} interleaved rounds, a fresh mesh per run.",
+        f"median of {result['rounds']} rounds rotating through one mesh per mode.",
         "",
         markdown_table(["telemetry", "views/s", "ratio to off"], rows),
         "",
@@ -273,8 +293,8 @@ def report_lines(results: dict[str, object]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--out", type=Path, default=None)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-telemetry-") as workdir:
