@@ -15,10 +15,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run test venv tools cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
+.PHONY: run test venv tools weed seaweedfs cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
 
-# SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node.
-run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars)
+# SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node and a local
+# SeaweedFS for the photo bytes (the object store).
+run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars $(GOBIN)/weed)
 	$(PY) -m services.runtime.mesh
 
 test: venv tools cassandra-jars check-gen lint
@@ -33,7 +34,7 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt
 	echo "$(CURDIR)/gen" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/shutter-gen.pth
 	touch $@
 
-tools: $(GOBIN)/grpcurl $(GOBIN)/helm $(BENCH_TOOLS)
+tools: $(GOBIN)/grpcurl $(GOBIN)/helm $(BENCH_TOOLS) $(GOBIN)/weed
 
 $(GOBIN)/grpcurl:
 	GOBIN=$(GOBIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
@@ -46,6 +47,18 @@ $(GOBIN)/ghz:
 
 $(GOBIN)/vegeta:
 	GOBIN=$(GOBIN) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+
+# SeaweedFS (the S3 object store for photo bytes) for tests, benchmarks and `SHUTTER_STORE=cql make run`.
+# `go install` refuses its module (replace directives), so it is built from the pinned module in a
+# writable copy (~5.5 min cold on 2 cores, niced; seconds warm) and renamed into place when done.
+weed: $(GOBIN)/weed
+
+$(GOBIN)/weed: | venv
+	$(PY) -m tests.support.seaweedfs build
+
+# One local SeaweedFS with S3 on 127.0.0.1:$${SHUTTER_S3_PORT:-8333}; Ctrl-C stops it.
+seaweedfs: venv $(GOBIN)/weed
+	$(PY) -m tests.support.seaweedfs run
 
 # Apache Cassandra 5.0 (CQL-compatible with ScyllaDB) for the CQL conformance tests, fetched by Maven
 # into .tools/cassandra/lib (artifacts also cached in ~/.m2). Re-fetched only when the pom changes.
@@ -74,7 +87,7 @@ chart-values: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-bench: venv $(BENCH_TOOLS)
+bench: venv $(BENCH_TOOLS) $(GOBIN)/weed
 	$(PY) -m bench
 
 bench-quick: venv $(BENCH_TOOLS)

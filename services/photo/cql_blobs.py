@@ -1,13 +1,12 @@
 """Photo bytes in the CQL cluster: chunked rows behind the BlobStore Protocol.
 
-Why rows in ScyllaDB rather than S3 (or another object store): no object store is reachable where
-this project is built and tested, so S3 could not be tested for real; bytes in the cluster are one
-less system to operate, back up and secure; and splitting each blob into 64 KB chunks keeps every
-mutation small (Scylla/Cassandra handle many small writes well, multi-MB cells badly) and a
-partition bounded by the upload limit (20 MB). Switch to S3 when bytes dominate the cluster: with
-photos at 1,000/s (~2 MB each, plus renditions, ×3 replicas) the cluster would grow by ~0.5 PB a
-month, and object storage is far cheaper per byte, serves downloads through a CDN without passing
-through us, and has no partitions or compaction to mind. The Protocol stays; only this module changes.
+Kept for small clusters (SHUTTER_BLOB_STORE=cql): bytes in the cluster are one system fewer to
+operate, back up and secure, and up to a few TB of photos ScyllaDB carries them well — 64 KB chunks
+keep every mutation small (many small writes suit it, multi-MB cells do not) and a partition is
+bounded by the upload limit (20 MB). Past that, use the object store (s3_blobs.py, the default on the
+cluster path): at the design's 1,000 photos/s the cluster would grow by ~0.5 PB a month at RF=3,
+which object storage holds for a fraction of the price (erasure coded, no compaction, no partitions
+to mind) and serves through presigned URLs or a CDN without passing through us.
 
 Tables:
 - photo_blobs((photo_id, variant), chunk_index): the chunks, each with its own SHA-256, and the
@@ -54,7 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from services.photo.blobs import READ_CHUNK_BYTES, BlobCorrupt, BlobMissing, blob_key
+from services.photo.blobs import READ_CHUNK_BYTES, SWEEP_MIN_AGE_MS, BlobCorrupt, BlobMissing, blob_key
 from services.runtime.cql import READ_FAST, READ_STRONG, SERIAL, WRITE_DURABLE, CqlDatabase, Query
 
 log = logging.getLogger("shutter.photo.cql_blobs")
@@ -64,7 +63,6 @@ WINDOW_CHUNKS = 16
 SWEEP_SHARD_BITS = 4
 SWEEP_SHARDS = 1 << SWEEP_SHARD_BITS
 SWEEP_BUCKET_MS = 60_000
-SWEEP_MIN_AGE_MS = 3_600_000
 _SWEEP_PAGE = 500
 _CURSOR_NAME = "sweep"
 
