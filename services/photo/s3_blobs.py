@@ -55,6 +55,8 @@ CACHE_CONTROL = "private, max-age=31536000, immutable"
 MINUTE_MS = 60_000
 _HASH_CHUNK_BYTES = 1024 * 1024
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+# Worth a retry: the store is overloaded, or the bytes arrived other than sent (its checksum refused them).
+_TRANSIENT = {"SlowDown", "ServiceUnavailable", "RequestTimeout", "BadDigest", "XAmzContentChecksumMismatch"}
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,8 @@ class S3BlobStore:
         config = AioConfig(
             s3={"addressing_style": "path"},
             signature_version="s3v4",
-            retries={"mode": "standard", "max_attempts": 3},
+            # One retry: a client retrying with its idempotency key beats a long wait inside one upload.
+            retries={"mode": "standard", "total_max_attempts": 2},
             connect_timeout=self.config.timeout_seconds,
             read_timeout=self.config.timeout_seconds,
             max_pool_connections=self.config.max_connections,
@@ -214,7 +217,7 @@ class S3BlobStore:
             raise Unavailable(f"object store unavailable while {doing}: {exc}") from exc
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if status >= 500 or _code(exc) in {"SlowDown", "ServiceUnavailable", "RequestTimeout"}:
+            if status >= 500 or _code(exc) in _TRANSIENT:
                 raise Unavailable(f"object store unavailable while {doing}: {_code(exc)}") from exc
             raise
 

@@ -8,6 +8,8 @@ and only while they last; an unreachable store is UNAVAILABLE.
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import hashlib
 import os
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from services.photo import sqlite
 from services.photo.blobs import SWEEP_MIN_AGE_MS, BlobCorrupt, BlobMissing, blob_key
@@ -50,7 +53,7 @@ def clock() -> Clock:
 async def store(seaweedfs: SeaweedServer, clock: Clock) -> AsyncIterator[S3BlobStore]:
     """A store on its own prefix, with 5 MiB parts so a 12 MiB original takes three."""
     config = s3_config(
-        seaweedfs, "s3-store", prefix=f"t{uuid.uuid4().hex[:12]}/", multipart_threshold=5 * MIB, part_bytes=5 * MIB
+        seaweedfs, "conformance", prefix=f"t{uuid.uuid4().hex[:12]}/", multipart_threshold=5 * MIB, part_bytes=5 * MIB
     )
     objects = S3BlobStore(config, clock=clock)
     await objects.start()
@@ -195,7 +198,7 @@ async def test_a_presigned_url_serves_one_object_with_immutable_caching_while_it
         unsigned = f"{seaweedfs.endpoint}/{store.config.bucket}/{store.object_name(key)}"
         assert (await http.get(unsigned)).status_code == 403
 
-    short = S3BlobStore(S3Config(**{**store.config.__dict__, "presign_seconds": 1}))
+    short = S3BlobStore(dataclasses.replace(store.config, presign_seconds=1))
     await short.start()
     try:
         expiring, _ = await short.presigned_url(key, "image/jpeg")
@@ -230,3 +233,14 @@ async def test_an_unreachable_store_is_unavailable_and_start_waits_for_it(tmp_pa
             await asyncio.wait_for(store.start(), timeout=3)
     finally:
         await store.stop()
+
+
+async def test_the_store_refuses_bytes_that_do_not_match_the_checksum_sent(store: S3BlobStore) -> None:
+    """What `put` relies on: bytes that arrive other than sent are refused, never stored."""
+    name = store.object_name(blob_key(ids.next_id(), "original"))
+    wrong = base64.b64encode(hashlib.sha256(b"other bytes").digest()).decode()
+    with pytest.raises(ClientError) as refused:
+        await store.client.put_object(Bucket=store.config.bucket, Key=name, Body=b"these bytes", ChecksumSHA256=wrong)
+    assert refused.value.response["Error"]["Code"] == "BadDigest"
+    with pytest.raises(ClientError):
+        await store.client.head_object(Bucket=store.config.bucket, Key=name)

@@ -12,6 +12,7 @@ servers, reads keep working after one is killed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -27,12 +28,14 @@ import pytest
 
 from services.photo.blobs import blob_key
 from services.photo.s3_blobs import CACHE_CONTROL, S3BlobStore
+from services.runtime.ids import IdGenerator
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from tests.support.mesh import Mesh, auth
 from tests.support.photos import download, make_jpeg, sha256, upload_response
 from tests.support.seaweedfs import SeaweedServer, s3_config
 
 BUCKET = "photos-it"
+ids = IdGenerator(96)
 
 
 @pytest.fixture(scope="module")
@@ -132,12 +135,26 @@ async def test_the_store_down_during_uploads_is_unavailable_and_a_retry_with_the
         store_server.start()
 
     assert await stored_keys(objects) == before  # not a byte of it was stored either
-    stored = await upload_response(s3_mesh, token, owner, data, idempotency_key=key)
+    stored = await retry_until_stored(s3_mesh, token, owner, data, key)
     assert stored.created
     again = await upload_response(s3_mesh, token, owner, data, idempotency_key=key)
     assert not again.created and again.photo == stored.photo
     _, body = await download(s3_mesh, token, stored.photo.photo_id)
     assert body == data
+
+
+async def retry_until_stored(
+    mesh: Mesh, token: str, owner: int, data: bytes, key: str, timeout: float = 60
+) -> photo_pb2.UploadPhotoResponse:
+    """What a client does with UNAVAILABLE: the same upload, same idempotency key, until it lands."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await upload_response(mesh, token, owner, data, idempotency_key=key)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
 
 
 @pytest.mark.slow
@@ -153,12 +170,15 @@ async def test_reads_keep_working_with_a_volume_server_killed_under_replication_
         try:
             workdir = Path(tmp_path_factory.mktemp("staged001"))
             blobs = {}
-            for index in range(12):
-                key = blob_key(int(time.time() * 1000) << 23 | index, "display")
+            for _ in range(12):
+                key = blob_key(ids.next_id(), "display")
                 blobs[key] = os.urandom(200 * 1024)
                 (workdir / key).write_bytes(blobs[key])
                 await store.put(key, workdir / key)
-            assert replicated_on_two_servers(server, "replicated")
+            deadline = time.monotonic() + 30  # the master learns of volumes by heartbeat
+            while not replicated_on_two_servers(server, "replicated"):
+                assert time.monotonic() < deadline, "volumes were not replicated on both volume servers"
+                await asyncio.sleep(0.5)
 
             second.kill()
             second.wait(10)
@@ -180,6 +200,6 @@ def replicated_on_two_servers(server: SeaweedServer, collection: str) -> bool:
         for rack in center.values():
             for node, volumes in rack.items():
                 for volume in volumes or []:
-                    if volume["Collection"] == collection and volume["FileCount"] > 0:
+                    if volume["Collection"] == collection:
                         holders.setdefault(volume["Id"], set()).add(node)
     return bool(holders) and all(len(nodes) == 2 for nodes in holders.values())

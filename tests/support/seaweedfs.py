@@ -161,7 +161,10 @@ class SeaweedServer:
         return [
             str(WEED), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={self.master_port}", f"-master.port.grpc={self.master_grpc}",
-            "-master.volumeSizeLimitMB=64", "-master.telemetry=false",
+            # Small volumes, enough slots: every bucket is a collection that grows 7 volumes at once.
+            "-master.volumeSizeLimitMB=64", "-volume.max=100", "-master.telemetry=false",
+            # One master: nobody to wait for, so a restarted one leads after 1 s instead of 10.
+            "-master.electionTimeout=1s",
             *([f"-master.defaultReplication={self.replication}"] if self.replication else []),
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
             "-filer", f"-filer.localSocket={self.workdir / 'filer.sock'}",
@@ -175,6 +178,8 @@ class SeaweedServer:
         self.process = self._spawn(self.command(), "weed.log")
         try:
             self._wait_for_s3(began + timeout)
+            if self.replication in ("", "000"):  # a replicated layout needs its other volume servers first
+                self.wait_writable(began + timeout)
         except BaseException:
             self.kill()
             raise
@@ -197,7 +202,7 @@ class SeaweedServer:
         port, grpc_port = free_port(), free_port()
         argv = [
             str(WEED), "volume", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-port={port}", f"-port.grpc={grpc_port}", f"-master={self.master}", "-max=8",
+            f"-port={port}", f"-port.grpc={grpc_port}", f"-master={self.master}", "-max=100",
         ]  # fmt: skip
         process = self._spawn(argv, f"volume{index}.log")
         self.volumes.append(process)
@@ -238,6 +243,22 @@ class SeaweedServer:
                 last_error = repr(exc)
             time.sleep(0.2)
         raise SeaweedUnavailable(f"SeaweedFS S3 did not answer in time ({last_error}):\n{self.log_tail()}")
+
+    def wait_writable(self, deadline: float) -> None:
+        """S3 answers reads before the master can place writes (a restarted master elects itself and
+        warms up first): wait until it hands out a file id."""
+        last_error = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.master_port}/dir/assign", timeout=5) as reply:
+                    answer = json.load(reply)
+                if answer.get("fid"):
+                    return
+                last_error = str(answer.get("error"))
+            except (OSError, ValueError) as exc:
+                last_error = repr(exc)
+            time.sleep(0.2)
+        raise SeaweedUnavailable(f"SeaweedFS did not accept writes in time ({last_error}):\n{self.log_tail()}")
 
     def list_buckets(self) -> list[str]:
         import botocore.session
