@@ -14,6 +14,9 @@ SHUTTER_BLOB_STORE=s3, then measures closed-loop throughput at a fixed concurren
 - download presigned: the same with `accept_url=true`: a 307 from the gateway, then the bytes from
   SeaweedFS.
 
+For the photo paths it also reports the CPU the photo service and the gateway spent per operation:
+what a presigned download saves is Python CPU per byte served, which is what sizes those fleets.
+
 The load generator runs in this process, on the same cores: the ratios are what carry over to other
 machines, not the absolute rates.
 """
@@ -63,6 +66,8 @@ class Rate:
     errors: int
     seconds: float
     bytes: int
+    # CPU the mesh's Python processes (photo service + gateway) spent per operation, when measured.
+    python_cpu_ms_per_op: float | None = None
 
     @property
     def ops_per_s(self) -> float:
@@ -76,8 +81,31 @@ class Rate:
         return {**asdict(self), "ops_per_s": self.ops_per_s, "mib_per_s": self.mib_per_s}
 
 
-async def closed_loop(name: str, op: Callable[[int], Awaitable[int]], count: int, concurrency: int) -> Rate:
-    """`count` operations by `concurrency` workers, each starting the next as soon as one ends."""
+def with_descendants(pids: list[int]) -> list[int]:
+    """The processes and all their children (the photo service's image workers do the rendering)."""
+    found, pending = [], list(pids)
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            pending.extend(int(child) for child in children.read_text().split())
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their children so far (/proc/<pid>/stat)."""
+    ticks = 0
+    for pid in with_descendants(pids):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def closed_loop(
+    name: str, op: Callable[[int], Awaitable[int]], count: int, concurrency: int, cpu_of: list[int] | None = None
+) -> Rate:
+    """`count` operations by `concurrency` workers, each starting the next as soon as one ends; with
+    `cpu_of`, also the CPU those processes spent per operation."""
     next_index = 0
     done_bytes = 0
     errors = 0
@@ -88,14 +116,18 @@ async def closed_loop(name: str, op: Callable[[int], Awaitable[int]], count: int
             index = next_index
             next_index += 1
             try:
-                done_bytes += await op(index)
+                moved = await op(index)
             except Exception:
                 errors += 1
+            else:
+                done_bytes += moved  # after the await: `x += await f()` would read x before awaiting
 
+    cpu_before = cpu_seconds(cpu_of) if cpu_of else 0.0
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.perf_counter() - began
-    return Rate(name, count - errors, errors, seconds, done_bytes)
+    cpu_ms = (cpu_seconds(cpu_of) - cpu_before) * 1000 / max(count - errors, 1) if cpu_of else None
+    return Rate(name, count - errors, errors, seconds, done_bytes, round(cpu_ms, 2) if cpu_ms is not None else None)
 
 
 def photo_jpeg(target: int = PHOTO_BYTES, seed: int = 7) -> bytes:
@@ -191,7 +223,8 @@ async def _photo_paths(
             photo_ids.append(reply.photo.photo_id)
             return len(image)
 
-        upload_rate = await closed_loop("upload (gRPC)", upload, sizes.uploads, sizes.concurrency)
+        python = [process.pid for name, process in mesh.processes.items() if name in ("photo", "gateway")]
+        upload_rate = await closed_loop("upload (gRPC)", upload, sizes.uploads, sizes.concurrency, python)
         log(f"upload: {upload_rate.ops_per_s}/s of {len(image)} B photos")
         headers = {"Authorization": f"Bearer {token}"}
         async with (
@@ -214,11 +247,11 @@ async def _photo_paths(
                 return len(reply.content)
 
             streamed_rate = await closed_loop(
-                "download streamed (gateway)", streamed, sizes.downloads, sizes.concurrency
+                "download streamed (gateway)", streamed, sizes.downloads, sizes.concurrency, python
             )
             log(f"download streamed: {streamed_rate.ops_per_s}/s")
             presigned_rate = await closed_loop(
-                "download presigned (307 + store)", presigned, sizes.downloads, sizes.concurrency
+                "download presigned (307 + store)", presigned, sizes.downloads, sizes.concurrency, python
             )
             log(f"download presigned: {presigned_rate.ops_per_s}/s")
     finally:
@@ -239,8 +272,11 @@ def report_section(results: dict[str, object]) -> list[str]:
         "own PUT and GET measured in this run.",
         "",
         markdown_table(
-            ["operation", "ops/s", "MiB/s", "errors"],
-            [[name, r["ops_per_s"], r["mib_per_s"], r["errors"]] for name, r in rates.items()],
+            ["operation", "ops/s", "MiB/s", "errors", "Python CPU ms/op (photo + gateway)"],
+            [
+                [name, r["ops_per_s"], r["mib_per_s"], r["errors"], r.get("python_cpu_ms_per_op") or ""]
+                for name, r in rates.items()
+            ],
         ),
         "",
         markdown_table(["ratio", "measured"], [[name, value] for name, value in ratios.items()]),
@@ -250,9 +286,12 @@ def report_section(results: dict[str, object]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-s3-") as workdir:
         results = asyncio.run(measure(Path(workdir), QUICK if options.quick else FULL))
+    if options.json:
+        options.json.write_text(json.dumps(results, indent=2))
     print("\n".join(report_section(results)))
     print(json.dumps(results["ratios"]))
 
