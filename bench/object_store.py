@@ -148,7 +148,7 @@ def photo_jpeg(target: int = PHOTO_BYTES, seed: int = 7) -> bytes:
 async def measure(workdir: Path, sizes: Sizes, log: Callable[[str], None] = print) -> dict[str, object]:
     """Every rate and the ratios; starts and stops its own SeaweedFS and mesh under `workdir`."""
     server = SeaweedServer(workdir / "seaweedfs")
-    await asyncio.to_thread(server.start)
+    server.start()  # in this thread: the server ends with the thread that started it
     rates: dict[str, Rate] = {}
     try:
         rates.update(await _baselines(server, sizes, log))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -189,7 +190,12 @@ class SeaweedServer:
         output = open(self.workdir / log_name, "ab")  # noqa: SIM115 - the child keeps it
         try:
             return subprocess.Popen(
-                argv, cwd=self.workdir, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                cwd=self.workdir,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_terminate_with_parent,
             )
         finally:
             output.close()
@@ -305,6 +311,13 @@ class SeaweedServer:
         if not path.exists():
             return "(no output)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies, even by SIGKILL (a test
+    run killed, or `make run`'s supervisor giving up on a slow stop), so no weed outlives its owner.
+    Linux sends it when the starting *thread* ends: start servers from a thread that lives as long."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _run_foreground(port: int, workdir: Path | None) -> None:
