@@ -17,6 +17,7 @@ WORKDIR /app
 COPY gen/ gen/
 COPY services/ services/
 COPY gateway/ gateway/
+COPY web/ web/
 # Bytecode compiled now, checked by hash not mtime: the running container cannot write __pycache__.
 RUN /opt/venv/bin/python -m compileall -q --invalidation-mode unchecked-hash /opt/venv /app
 

@@ -10,19 +10,20 @@ GRPCURL_VERSION := v1.9.3
 HELM_VERSION := v3.19.5
 GHZ_VERSION := v0.120.0
 VEGETA_VERSION := v12.13.0
+AXE_VERSION := 4.14.1
 BENCH_TOOLS := $(GOBIN)/ghz $(GOBIN)/vegeta
 export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run test venv tools weed seaweedfs cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
+.PHONY: run test venv tools weed seaweedfs browser cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
 
 # SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node and a local
 # SeaweedFS for the photo bytes (the object store).
 run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars $(GOBIN)/weed)
 	$(PY) -m services.runtime.mesh
 
-test: venv tools cassandra-jars check-gen lint
+test: venv tools cassandra-jars browser check-gen lint
 	$(PY) -m pytest
 
 venv: $(VENV)/.stamp
@@ -59,6 +60,20 @@ $(GOBIN)/weed: | venv
 # One local SeaweedFS with S3 on 127.0.0.1:$${SHUTTER_S3_PORT:-8333}; Ctrl-C stops it.
 seaweedfs: venv $(GOBIN)/weed
 	$(PY) -m tests.support.seaweedfs run
+
+# tests/browser drive Debian's chromium through chromium-driver (installed here when missing: CI is a
+# fresh root machine; never a browser download) and check pages with axe-core, pinned, from npm.
+AXE := $(TOOLS)/axe-core-$(AXE_VERSION)/node_modules/axe-core/axe.min.js
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser: $(AXE)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium chromium-driver; \
+	fi
+
+$(AXE):
+	npm install --prefix $(TOOLS)/axe-core-$(AXE_VERSION) --no-save --no-package-lock --no-audit --no-fund axe-core@$(AXE_VERSION)
 
 # Apache Cassandra 5.0 (CQL-compatible with ScyllaDB) for the CQL conformance tests, fetched by Maven
 # into .tools/cassandra/lib (artifacts also cached in ~/.m2). Re-fetched only when the pom changes.

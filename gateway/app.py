@@ -1,4 +1,4 @@
-"""The HTTP gateway's ASGI app: every annotated RPC, /openapi.json and /healthz.
+"""The HTTP gateway's ASGI app: every annotated RPC, /openapi.json, /healthz and the web client at /.
 
 Requests are matched against the routes read from the contracts (gateway.routes), transcoded
 (gateway.transcoding, or streamed for media: gateway.uploads / gateway.downloads), sent over the
@@ -22,18 +22,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import downloads, openapi, uploads
+from gateway import downloads, middleware, openapi, uploads, web
 from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata, call_timeout
 from gateway.errors import (
     PAYLOAD_TOO_LARGE,
     GatewayError,
     gateway_error_response,
-    http_status,
     rpc_error_response,
 )
 from gateway.health import healthz
 from gateway.routes import Kind, Router, routes_for
-from gateway.transcoding import build_request, to_json
+from gateway.transcoding import build_request, query_items, to_json
 from services.runtime.config import Settings
 from services.runtime.logs import configure_logging
 from services.runtime.topology import CONTRACTS
@@ -46,6 +45,7 @@ class Limits:
     max_json_bytes: int
     timeout_seconds: float
     download_timeout_seconds: float
+    max_timeout_seconds: float  # the most a client's Grpc-Timeout may ask for
     upload: uploads.UploadLimits
 
     @classmethod
@@ -54,6 +54,7 @@ class Limits:
             max_json_bytes=settings.int_setting("SHUTTER_GATEWAY_MAX_JSON_BYTES", 1024 * 1024),
             timeout_seconds=settings.default_deadline_seconds,
             download_timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_DOWNLOAD_TIMEOUT_SECONDS", 300.0),
+            max_timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_MAX_TIMEOUT_SECONDS", 300.0),
             upload=uploads.UploadLimits.from_settings(settings),
         )
 
@@ -88,7 +89,7 @@ class RequestIdMiddleware:
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole (JSON) body, refused with 413 past `limit` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise GatewayError(
             grpc.StatusCode.RESOURCE_EXHAUSTED, f"the body is larger than {limit} bytes", http=PAYLOAD_TOO_LARGE
         )
@@ -114,10 +115,14 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: Starlette hands every method of every other path here."""
         response = await self.dispatch(Request(scope, receive))
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        except ClientDisconnect:  # a streamed answer the client stopped reading (ASGI spec 2.4 servers)
+            log.info("the client went away", extra={"request_id": scope["state"].get("request_id")})
 
     async def dispatch(self, request: Request) -> Response:
-        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        # Still percent-encoded; raw bytes that are not UTF-8 stay as surrogates for the field to refuse.
+        path = request.scope.get("raw_path", b"").decode("utf-8", "surrogateescape") or request.url.path
         match = self.router.match(request.method, path)
         kind = match.route.kind if match else None
         try:
@@ -133,23 +138,26 @@ class Gateway:
                 raise GatewayError(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {path}")
             call = self.backends.callable(match.route)
             metadata = call_metadata(request)
+            maximum = self.limits.max_timeout_seconds
             if kind is Kind.UPLOAD:
-                timeout = call_timeout(request, self.limits.upload.timeout_seconds)
+                timeout = call_timeout(request, self.limits.upload.timeout_seconds, maximum)
                 reply = await uploads.upload(request, match, call, metadata, self.limits.upload, timeout)
                 return JSONResponse(to_json(reply, match.route))
             if kind is Kind.DOWNLOAD:
-                timeout = call_timeout(request, self.limits.download_timeout_seconds)
+                timeout = call_timeout(request, self.limits.download_timeout_seconds, maximum)
                 return await downloads.download(request, match, call, metadata, timeout)
-            timeout = call_timeout(request, self.limits.timeout_seconds)
+            timeout = call_timeout(request, self.limits.timeout_seconds, maximum)
             body = await read_body(request, self.limits.max_json_bytes) if match.route.body else b""
-            grpc_request = build_request(match.route, match.bindings, request.query_params.multi_items(), body)
+            query = query_items(request.scope.get("query_string", b""))
+            grpc_request = build_request(match.route, match.bindings, query, body, request.headers)
             reply = await call(grpc_request, metadata=metadata, timeout=timeout)
             return JSONResponse(to_json(reply, match.route))
         except GatewayError as error:
             return gateway_error_response(error)
         except grpc.aio.AioRpcError as error:
+            assert match is not None  # only calls raise it
             oversized = kind is Kind.UPLOAD and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            return rpc_error_response(error, PAYLOAD_TOO_LARGE if oversized else http_status(error.code()))
+            return rpc_error_response(error, match.route.service, PAYLOAD_TOO_LARGE if oversized else None)
         except ClientDisconnect:
             return gateway_error_response(GatewayError(grpc.StatusCode.CANCELLED, "the client went away"))
         except Exception as exc:
@@ -175,11 +183,13 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             StarletteRoute("/healthz", healthz, methods=["GET"]),
             StarletteRoute("/openapi.json", openapi_json, methods=["GET"]),
+            *web.routes(settings),
             StarletteRoute("/{path:path}", gateway),
         ],
         lifespan=lifespan,
     )
     app.state.backends = gateway.backends
+    middleware.install(app, settings)
     app.add_middleware(RequestIdMiddleware)
     return app
 

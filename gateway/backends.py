@@ -7,21 +7,27 @@ and request id as call metadata, and the services decide.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import grpc
 from starlette.requests import Request
 
-from gateway.errors import GatewayError, invalid_argument
+from gateway.errors import HEADERS_TOO_LARGE, GatewayError, invalid_argument
 from gateway.routes import Route
 from gateway.transcoding import message_class
 from services.runtime.channels import Channels
 from services.runtime.config import Settings
 
 REQUEST_ID_HEADER = "x-request-id"
-# grpc-gateway's way for a client to set its deadline: `Grpc-Timeout: 30S` (gRPC's own wire format).
+# grpc-gateway's way for a client to set its deadline: `Grpc-Timeout: 30S` (gRPC's own wire format:
+# at most 8 ASCII digits and a unit).
 TIMEOUT_HEADER = "grpc-timeout"
+_TIMEOUT = re.compile(r"([0-9]{1,8})([HMSmun])")
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+# gRPC refuses metadata over 8 KiB (its default soft limit) with RESOURCE_EXHAUSTED; the token is the
+# only large thing forwarded, and no token we issue comes near this.
+MAX_AUTHORIZATION_BYTES = 4096
 
 
 class Backends:
@@ -53,9 +59,15 @@ class Backends:
 
 def call_metadata(request: Request) -> tuple[tuple[str, str], ...]:
     """What travels to the service: the client's credentials and the request id, nothing else."""
-    metadata = [(REQUEST_ID_HEADER, request.state.request_id)]
+    metadata = [(REQUEST_ID_HEADER, request.state.request_id)]  # bounded by RequestIdMiddleware
     authorization = request.headers.get("authorization")
     if authorization:
+        if len(authorization) > MAX_AUTHORIZATION_BYTES:
+            raise GatewayError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the Authorization header is longer than {MAX_AUTHORIZATION_BYTES} bytes",
+                http=HEADERS_TOO_LARGE,
+            )
         if not authorization.isascii() or not authorization.isprintable():
             # gRPC metadata cannot carry it, and no token we issue looks like that.
             raise GatewayError(grpc.StatusCode.UNAUTHENTICATED, "the Authorization header is not a bearer token")
@@ -63,12 +75,13 @@ def call_metadata(request: Request) -> tuple[tuple[str, str], ...]:
     return tuple(metadata)
 
 
-def call_timeout(request: Request, default: float) -> float:
-    """The client's `Grpc-Timeout` in seconds, else `default`; a malformed one is the client's error."""
+def call_timeout(request: Request, default: float, maximum: float) -> float:
+    """The client's `Grpc-Timeout` in seconds (at most `maximum`), else `default`; a malformed one is
+    the client's error. Clamped because a huge one (99999999H) overflows gRPC's deadline into "now"."""
     raw = request.headers.get(TIMEOUT_HEADER)
     if raw is None:
         return default
-    digits, unit = raw[:-1], raw[-1:]
-    if not (digits.isdigit() and len(digits) <= 8 and unit in _TIMEOUT_UNITS):
+    parsed = _TIMEOUT.fullmatch(raw)
+    if parsed is None:
         raise invalid_argument(TIMEOUT_HEADER, "must be up to 8 digits and a unit (H, M, S, m, u, n), e.g. 30S")
-    return int(digits) * _TIMEOUT_UNITS[unit]
+    return min(int(parsed[1]) * _TIMEOUT_UNITS[parsed[2]], maximum)

@@ -9,6 +9,7 @@ with `accept_url=true`) becomes a 307 to it: the bytes flow from the store, not 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway.errors import GatewayError
 from gateway.routes import Match, media_fields
-from gateway.transcoding import build_request
+from gateway.transcoding import build_request, query_items
 
 log = logging.getLogger("shutter.gateway")
 
@@ -51,7 +52,7 @@ async def download(
     fields = media_fields(route.method.output_type)
     assert fields is not None, "routes of kind DOWNLOAD have media fields"
     info_field, data_field = fields
-    grpc_request = build_request(route, match.bindings, request.query_params.multi_items(), None)
+    grpc_request = build_request(route, match.bindings, query_items(request.scope.get("query_string", b"")), None)
     call = call_factory(grpc_request, metadata=metadata, timeout=timeout_seconds)
     first = await call.read()
     if first is grpc.aio.EOF or first.WhichOneof(info_field.containing_oneof.name) != info_field.name:
@@ -86,12 +87,20 @@ def _redirect(url: str, expires_at: object) -> Response:
 
 async def _chunks(call: grpc.aio.UnaryStreamCall, data_field: str, method: str) -> AsyncIterator[bytes]:
     """The bytes as they come; an error after the headers cuts the body short of Content-Length."""
+    sent = 0
     try:
         while (message := await call.read()) is not grpc.aio.EOF:
             if message.HasField(data_field):
-                yield getattr(message, data_field)
+                chunk = getattr(message, data_field)
+                yield chunk
+                sent += len(chunk)
     except grpc.aio.AioRpcError as exc:
         log.warning("download broke off", extra={"method": method, "status": exc.code().name})
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client went away (closed the connection): normal for a browser or a player; not an error.
+        # Cancelled mid-read, or closed while the response waited to send (the generator is then closed).
+        log.info("download cancelled by the client", extra={"method": method, "status": "CANCELLED", "sent": sent})
         raise
     finally:
         call.cancel()

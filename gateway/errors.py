@@ -2,6 +2,16 @@
 
 Errors the gateway finds itself (malformed JSON, an unknown path, an oversized upload) use the
 same body shape, so a client reads every failure the same way.
+
+Two departures from the table, both about what the status says rather than its code:
+- FAILED_PRECONDITION carrying a `google.rpc.PreconditionFailure` is 422, not 400: the request was
+  well-formed but the state it depends on rules it out — e.g. an idempotency key already used for a
+  different request, which the IETF Idempotency-Key draft answers with 422. A service opts in by
+  sending that detail; a bare FAILED_PRECONDITION stays 400.
+- A status the service did not write — no `google.rpc.Status` details (every error the shared runtime
+  raises has them) and a code the gRPC library makes up itself when the service cannot be reached or
+  the call dies in transport — gets a plain message naming the service, never the library's text,
+  which names upstream addresses ("ipv4:127.0.0.1:50051: Failed to connect…").
 """
 
 from __future__ import annotations
@@ -34,10 +44,35 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
 }
 
 PAYLOAD_TOO_LARGE = 413
+HEADERS_TOO_LARGE = 431
+UNPROCESSABLE = 422
+# Codes the gRPC library reports by itself (unreachable service, broken transport, no answer in time).
+_LIBRARY_MESSAGES = {
+    grpc.StatusCode.UNAVAILABLE: "the {service} service is unavailable, try again",
+    grpc.StatusCode.UNKNOWN: "the call to the {service} service failed, try again",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "the {service} service did not answer in time",
+    grpc.StatusCode.CANCELLED: "the call to the {service} service was cancelled",
+}
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def http_status(code: grpc.StatusCode) -> int:
     return HTTP_STATUS.get(code, 500)
+
+
+# Client-given names are echoed in errors: bounded, and undecodable bytes escaped (JSON cannot carry them).
+_MAX_ECHOED_NAME = 64
+
+
+def shown(name: str) -> str:
+    """A name the client sent, as an error may quote it."""
+    return _escaped(name[:_MAX_ECHOED_NAME])
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class GatewayError(Exception):
@@ -52,10 +87,11 @@ class GatewayError(Exception):
         http: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        message = _escaped(message)
         super().__init__(message)
         self.code = code
         self.message = message
-        self.violations = violations
+        self.violations = tuple((_escaped(name), _escaped(text)) for name, text in violations)
         self.http = http if http is not None else http_status(code)
         self.headers = headers or {}
 
@@ -75,18 +111,33 @@ class GatewayError(Exception):
 
 
 def invalid_argument(field: str, description: str) -> GatewayError:
+    """400 naming `field` (a proto field path, or `body`, or a header) with a plain description."""
     return GatewayError(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {description}", violations=((field, description),))
 
 
-def status_from_rpc_error(error: grpc.aio.AioRpcError) -> status_pb2.Status:
-    """The rich status a service sent (`grpc-status-details-bin`), or one built from code + message."""
+def status_from_rpc_error(error: grpc.aio.AioRpcError, service: str) -> status_pb2.Status:
+    """The rich status a service sent (`grpc-status-details-bin`), or one built from code + message
+    — with the gateway's own words when the gRPC library, not the service, wrote the message."""
     try:
         rich = rpc_status.from_call(error)  # type: ignore[arg-type]
     except ValueError:  # details inconsistent with the status line: trust the status line
         rich = None
     if rich is not None:
         return rich
-    return status_pb2.Status(code=error.code().value[0], message=error.details() or "")
+    code = error.code()
+    template = _LIBRARY_MESSAGES.get(code)
+    message = template.format(service=service) if template else error.details() or code.name.lower()
+    return status_pb2.Status(code=code.value[0], message=message)
+
+
+def http_status_for(status: status_pb2.Status) -> int:
+    """The table's answer, except FAILED_PRECONDITION with a PreconditionFailure detail: 422."""
+    code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+    if code == grpc.StatusCode.FAILED_PRECONDITION and any(
+        detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR) for detail in status.details
+    ):
+        return UNPROCESSABLE
+    return http_status(code)
 
 
 def status_response(status: status_pb2.Status, http: int, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -94,8 +145,10 @@ def status_response(status: status_pb2.Status, http: int, headers: dict[str, str
     return JSONResponse(body, status_code=http, headers=headers)
 
 
-def rpc_error_response(error: grpc.aio.AioRpcError, http: int | None = None) -> JSONResponse:
-    return status_response(status_from_rpc_error(error), http if http is not None else http_status(error.code()))
+def rpc_error_response(error: grpc.aio.AioRpcError, service: str, http: int | None = None) -> JSONResponse:
+    """The answer for a failed call to `service` (a topology name, used in messages the gateway writes)."""
+    status = status_from_rpc_error(error, service)
+    return status_response(status, http if http is not None else http_status_for(status))
 
 
 def gateway_error_response(error: GatewayError) -> JSONResponse:

@@ -12,13 +12,16 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from gateway.routes import Kind, Route, media_fields
-from gateway.transcoding import is_query_leaf
+from gateway.transcoding import IDEMPOTENCY_KEY, is_query_leaf
 from gateway.uploads import FILE_PART
+from gateway.values import enum_spellings
 from services.runtime.auth import is_public
 
 STATUS_SCHEMA = "google.rpc.Status"
-_INT64 = {"type": "string", "format": "int64", "pattern": "^-?[0-9]{1,18}$"}
-_UINT64 = {"type": "string", "format": "uint64", "pattern": "^[0-9]{1,19}$"}
+# Canonical decimal only (what the gateway accepts): no leading zero, no '+'; 18 digits keep the
+# pattern inside the type's range.
+_INT64 = {"type": "string", "format": "int64", "pattern": "^(0|-?[1-9][0-9]{0,17})$"}
+_UINT64 = {"type": "string", "format": "uint64", "pattern": "^(0|[1-9][0-9]{0,18})$"}
 _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_DOUBLE: {"type": "number", "format": "double"},
     FieldDescriptor.TYPE_FLOAT: {"type": "number", "format": "float"},
@@ -100,7 +103,12 @@ class _Schemas:
     def single(self, field: FieldDescriptor) -> dict[str, Any]:
         """The schema of one value of `field` (ignoring repetition)."""
         if field.type == FieldDescriptor.TYPE_ENUM:
-            return {"type": "string", "enum": [value.name for value in field.enum_type.values]}
+            return {
+                "type": "string",
+                "enum": enum_spellings(field.enum_type),
+                "description": "Answers use the full name; requests may also use the short name in any case, "
+                "or the number.",
+            }
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             return self.message(field.message_type)
         return dict(_SCALARS[field.type])
@@ -226,16 +234,34 @@ def _responses(schemas: _Schemas, route: Route) -> dict[str, Any]:
     return {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}, "default": error}
 
 
-def _operation(schemas: _Schemas, route: Route) -> dict[str, Any]:
-    parameters = _path_parameters(schemas, route)
+def _settable(route: Route) -> Descriptor:
+    """The message the client's fields fill: the request, or an upload's metadata message."""
     if route.kind is Kind.UPLOAD:
         header, _ = media_fields(route.method.input_type) or (None, None)
         assert header is not None
-        parameters += _query_parameters(schemas, header.message_type, frozenset())
+        return header.message_type
+    return route.method.input_type
+
+
+def _operation(schemas: _Schemas, route: Route) -> dict[str, Any]:
+    parameters = _path_parameters(schemas, route)
+    if route.kind is Kind.UPLOAD:
+        parameters += _query_parameters(schemas, _settable(route), frozenset())
     elif route.body != "*":
         parameters += _query_parameters(schemas, route.method.input_type, route.bound_fields)
     if route.kind is Kind.DOWNLOAD:
         parameters.append({"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}})
+    if IDEMPOTENCY_KEY in _settable(route).fields_by_name:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": f"Sets {IDEMPOTENCY_KEY} (printable ASCII, bare or in double quotes): a retry "
+                "with the same key and request returns the first answer.",
+                "schema": {"type": "string", "pattern": "^[!#-\\[\\]-~]+$"},
+            }
+        )
     operation: dict[str, Any] = {
         "operationId": f"{route.method.containing_service.name}_{route.method.name}",
         "tags": [route.method.containing_service.name],

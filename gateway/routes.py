@@ -91,13 +91,16 @@ class Template:
                     return None
             elif unquote(part) != pattern:
                 return None
+        # Bytes that are not UTF-8 stay as surrogates (not U+FFFD), so the field refuses them by name.
         bindings = {}
         for variable in self.variables:
             taken = parts[variable.start : variable.end]
             if len(taken) == 1:
-                bindings[variable.field_path] = unquote(taken[0])
+                bindings[variable.field_path] = unquote(taken[0], errors="surrogateescape")
             else:  # multi-segment values keep their slashes; an escaped one stays escaped
-                bindings[variable.field_path] = "/".join(unquote(p.replace("%2F", "%252F")) for p in taken)
+                bindings[variable.field_path] = "/".join(
+                    unquote(p.replace("%2F", "%252F"), errors="surrogateescape") for p in taken
+                )
         return bindings
 
     @property

@@ -22,7 +22,15 @@ from starlette.requests import ClientDisconnect, Request
 
 from gateway.errors import PAYLOAD_TOO_LARGE, GatewayError, invalid_argument
 from gateway.routes import Match, media_fields
-from gateway.transcoding import assign, group_query, message_class
+from gateway.transcoding import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY,
+    apply_idempotency_key,
+    assign,
+    group_query,
+    message_class,
+    query_items,
+)
 from services.runtime.config import Settings
 
 # The form part carrying the bytes; any part with a filename is taken as the file too.
@@ -69,6 +77,7 @@ class _Sender:
         data_field: FieldDescriptor,
         header: Message,
         limits: UploadLimits,
+        idempotency_header: str | None,
     ) -> None:
         self._call = call
         self._request_class = request_class
@@ -76,6 +85,7 @@ class _Sender:
         self._data_field = data_field
         self._header = header
         self._limits = limits
+        self._idempotency_header = idempotency_header
         self._buffer = bytearray()
         self.started = False
         self.total = 0
@@ -83,6 +93,9 @@ class _Sender:
     async def _start(self) -> None:
         if not self.started:
             self.started = True
+            # Once every form field is in, so a differing idempotency_key field is caught.
+            where = f"{self._header_field.name}.{IDEMPOTENCY_KEY}"
+            apply_idempotency_key(self._header, self._idempotency_header, where)
             await self._call.write(self._request_class(**{self._header_field.name: self._header}))
 
     async def data(self, data: bytes) -> None:
@@ -142,7 +155,8 @@ class _Form:
 
     def _headers_finished(self) -> None:
         _, options = parse_options_header(self._headers.get("content-disposition", b""))
-        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        # Not UTF-8: kept as surrogates, so the name matches no field and is refused, escaped.
+        self._name = options.get(b"name", b"").decode("utf-8", "surrogateescape")
         self._is_file = b"filename" in options or self._name in (FILE_PART, self.file_field)
         if self._is_file:
             self.events.append(("file", self._name, b""))
@@ -176,32 +190,37 @@ async def _stream_form(
     body: AsyncIterator[bytes], form: _Form, header: Message, header_field: FieldDescriptor, sender: _Sender
 ) -> None:
     file_parts = 0
-    field_count = 0
     field_bytes = 0
+    fields: dict[str, list[str]] = {}  # held until the file part, so a field given twice is seen as such
     async for body_chunk in body:
         try:
             form.parser.write(body_chunk)
         except FormParserError as exc:
-            raise invalid_argument("body", f"malformed multipart/form-data: {exc}") from exc
+            raise invalid_argument("body", "is not well-formed multipart/form-data") from exc
         for kind, name, value in form.drain():
             if kind == "field":
                 if file_parts:
                     raise invalid_argument(name, "form fields must come before the file part")
                 # Fields are held in memory until the file part: bound them, however the body is framed.
-                field_count += 1
                 field_bytes += len(value)
-                if field_count > MAX_FORM_FIELDS or field_bytes > FORM_OVERHEAD_BYTES:
+                if sum(map(len, fields.values())) >= MAX_FORM_FIELDS or field_bytes > FORM_OVERHEAD_BYTES:
                     raise invalid_argument(
                         "body", f"at most {MAX_FORM_FIELDS} form fields of {FORM_OVERHEAD_BYTES} bytes in all"
                     )
-                assign(header, _header_key(name, header_field), [value.decode("utf-8", "replace")])
+                # Not UTF-8: kept as surrogates (not U+FFFD), so the field refuses the value by name.
+                fields.setdefault(_header_key(name, header_field), []).append(value.decode("utf-8", "surrogateescape"))
             elif kind == "file":
                 file_parts += 1
                 if file_parts > 1:
                     raise invalid_argument(name, "only one file part is allowed")
+                for key, values in fields.items():
+                    assign(header, key, values, f"{header_field.name}.")
             else:
                 await sender.data(value)
-    form.parser.finalize()
+    try:
+        form.parser.finalize()
+    except FormParserError as exc:
+        raise invalid_argument("body", "is not well-formed multipart/form-data") from exc
     if not file_parts:
         raise invalid_argument(FILE_PART, "the form has no file part")
 
@@ -231,25 +250,34 @@ async def upload(
     assert fields is not None, "routes of kind UPLOAD have media fields"
     header_field, data_field = fields
     header = message_class(header_field.message_type)()
-    query = [(_header_key(key, header_field), value) for key, value in request.query_params.multi_items()]
+    raw_query = query_items(request.scope.get("query_string", b""))
+    query = [(_header_key(key, header_field), value) for key, value in raw_query]
     for key, values in group_query(header_field.message_type, query).items():
-        assign(header, key, values)
+        assign(header, key, values, f"{header_field.name}.")
     for key, value in match.bindings.items():
-        assign(header, _header_key(key, header_field), [value])
+        assign(header, _header_key(key, header_field), [value], f"{header_field.name}.")
 
     body = aiter(request.stream())
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     is_form = content_type == b"multipart/form-data"
     declared = request.headers.get("content-length", "")
     slack = FORM_OVERHEAD_BYTES if is_form else 0
-    if declared.isdigit() and int(declared) > limits.max_bytes + slack:
+    if declared.isascii() and declared.isdigit() and int(declared) > limits.max_bytes + slack:
         await _discard_rest(body, limits.max_bytes)
         raise too_large(limits)
     if is_form and not options.get(b"boundary"):
         raise invalid_argument("content-type", "multipart/form-data needs a boundary")
 
     call = call_factory(metadata=metadata, timeout=timeout)
-    sender = _Sender(call, message_class(route.method.input_type), header_field, data_field, header, limits)
+    sender = _Sender(
+        call,
+        message_class(route.method.input_type),
+        header_field,
+        data_field,
+        header,
+        limits,
+        request.headers.get(IDEMPOTENCY_HEADER),
+    )
     try:
         if is_form:
             await _stream_form(body, _Form(options[b"boundary"], data_field.name), header, header_field, sender)

@@ -29,6 +29,17 @@ async def mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Mesh]:
 
 
 @pytest.fixture(scope="session")
+async def gateway(mesh: Mesh) -> AsyncIterator[str]:
+    """The gateway in front of the session's mesh, started once (e2e and browser tests share it): its base URL."""
+    mesh.start_gateway()
+    try:
+        await mesh.wait_gateway()
+        yield mesh.gateway_url
+    finally:
+        mesh.stop("gateway")
+
+
+@pytest.fixture(scope="session")
 def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraNode]:
     """One node per session, started on first use; if it cannot start, the tests using it fail (never skip)."""
     node = CassandraNode(tmp_path_factory.mktemp("cassandra"))

@@ -1,61 +1,18 @@
 """CQL (ScyllaDB) implementation of the comment store.
 
-Tables, query-first:
-- comments_by_photo((photo_id), comment_id ASC) → the comment. Ids are time-ordered, so clustering
-  order is creation order: ListComments oldest first reads the partition forwards
-  (`comment_id > cursor`), newest first reads it backwards (`ORDER BY comment_id DESC`, `< cursor`),
-  each page one keyset range read that neither skips nor repeats while comments arrive. The same
-  partition answers DeleteComment's authorisation lookup: the request names the photo, so
-  ((photo_id), comment_id) is a point read and no separate comments(comment_id) table is needed.
-  A photo with millions of comments would want time buckets in the partition key; the cursor already
-  carries the comment id a bucket derives from, so they can be added without changing page tokens.
-- comments_by_user((user_id), photo_id, comment_id): only the work list of a deleted user's purge.
-- comment_counts(photo_id): a CQL counter, so a count never scans a partition.
-- deleted_photos(photo_id): the marker PhotoDeleted leaves, so a comment racing the deletion cannot
-  outlive it.
-
-Post writes the comment, its by-user row and CommentChanged in one logged batch (atomic, via
-services.runtime.outbox_cql), then moves the counter, which cannot join a logged batch. A post needs no
-claim: every post is a new comment with a new server-made id. Delete does need one winner — the
-author and the photo's owner deleting at once, or a client retrying, must not emit two events or
-count twice — so it removes the comment with `DELETE … IF EXISTS` (Paxos), and only the winner writes
-the by-user delete + event batch and moves the counter. (The row was written without Paxos; mixing is
-safe here because the conditional delete always comes after the insert it removes, by far more than
-any clock skew between coordinators.)
-
-Counters are not idempotent and are never retried by the driver (Query.idempotent=False). The price is
-drift, as in the follow and like stores: a process dying between the batch and the counter, or a
-counter write that timed out, leaves a count off by one. Counts are approximate by nature; a
-reconciliation job that recounts a photo's partition would fix it, and is not built.
-
-Deleted photos: purge_photo writes the marker first and only then reads the photo's comments; post
-checks the marker before writing (a cheap refusal) and again after, removing its own comment if the
-photo went meanwhile — so either the purge sees the comment or the post sees the marker. A post's
-increment can land after the purge deleted the photo's counter (a CQL counter incremented after its
-deletion comes back), so the post that finds the marker deletes the counter again, after its increment.
-The comment's event has already left in that race; consumers of CommentChanged already live with
-deleted photos.
-
-Batch counts: concurrent single-partition counter reads rather than one `photo_id IN ?` over up to 100
-partitions, which would route every read through one coordinator (an extra hop, no token awareness),
-hold all results in its memory and be as slow as the slowest partition (see services/like/cql.py).
-
-Consistency, per statement (levels in services.runtime.cql):
-- the conditional delete: LWT, serial LOCAL_SERIAL, commit LOCAL_QUORUM;
-- comments, by-user rows, events, markers, purges: LOCAL_QUORUM — acknowledged writes survive a
-  replica's loss;
-- reads that decide a write (the comment read for delete authorisation, the marker, the purges'
-  work lists): LOCAL_QUORUM, so they see every acknowledged write;
-- pages and counts: LOCAL_ONE — the hot reads behind every view; a moment of staleness is fine.
+A post writes the comment, its by-user row and its event in one logged batch, then moves the counter;
+a delete needs one winner, so it removes the comment with `DELETE … IF EXISTS` and only the winner
+emits and counts. A comment racing its photo's purge checks the tombstone before and after writing.
+Tables, paging, counters' drift and consistency: docs/storage/comment.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from services.comment.store import MAX_BATCH, Comment, PhotoGone
+from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import (
     READ_FAST,
     READ_STRONG,
@@ -67,6 +24,9 @@ from services.runtime.cql import (
     applied,
 )
 from services.runtime.outbox_cql import write_with_events
+from services.runtime.requests import INT64_MAX, INT64_MIN
+from services.runtime.tombstones import Kind
+from services.runtime.tombstones_cql import CqlTombstones, copy_legacy_marks
 from shutter.events.v1 import events_pb2
 
 SCHEMA = CqlSchema(
@@ -88,8 +48,8 @@ SCHEMA = CqlSchema(
         )""",
         "CREATE TABLE IF NOT EXISTS comment_counts (photo_id bigint PRIMARY KEY, comment_count counter)",
         "CREATE TABLE IF NOT EXISTS deleted_photos (photo_id bigint PRIMARY KEY)",
+        copy_legacy_marks("deleted_photos", "photo_id", Kind.PHOTO),
     ),
-    with_outbox=True,
 )
 
 _COLUMNS = "comment_id, photo_id, user_id, text, time_stamp_us, created_at_us"
@@ -116,8 +76,6 @@ COUNT = Query("SELECT comment_count FROM comment_counts WHERE photo_id = ?", REA
 BUMP = Query(
     "UPDATE comment_counts SET comment_count = comment_count + ? WHERE photo_id = ?", WRITE_DURABLE, idempotent=False
 )
-MARK_DELETED = Query("INSERT INTO deleted_photos (photo_id) VALUES (?)", WRITE_DURABLE)
-IS_DELETED = Query("SELECT photo_id FROM deleted_photos WHERE photo_id = ?", READ_STRONG)
 # The purges' work lists, walked by keyset so one call never rescans the tombstones it just left.
 PHOTO_COMMENTS = Query(
     "SELECT comment_id, user_id FROM comments_by_photo WHERE photo_id = ? AND comment_id > ? LIMIT ?", READ_STRONG
@@ -130,8 +88,6 @@ DROP_PHOTO_COMMENTS = Query("DELETE FROM comments_by_photo WHERE photo_id = ?", 
 # Final by design: a deleted photo is never counted again (its marker refuses new comments).
 DROP_PHOTO_COUNT = Query("DELETE FROM comment_counts WHERE photo_id = ?", WRITE_DURABLE)
 
-_NO_CURSOR = 2**63 - 1
-_BEFORE_ANY_ID = -(2**63)
 # Rows read per step of a purge, and writes in flight at once: a big purge never floods the cluster.
 PURGE_CHUNK = 500
 _PURGE_CONCURRENCY = 32
@@ -144,6 +100,7 @@ def _comment(row: Any) -> Comment:
 class CqlCommentStore:
     def __init__(self, db: CqlDatabase) -> None:
         self._db = db
+        self._marks = CqlTombstones(db)
 
     async def post(self, comment: Comment, event: events_pb2.CommentChanged) -> None:
         await self._refuse_deleted(comment.photo_id)
@@ -182,9 +139,9 @@ class CqlCommentStore:
 
     async def page(self, photo_id: int, limit: int, after_comment_id: int | None, newest_first: bool) -> list[Comment]:
         if newest_first:
-            query, cursor = NEWEST_FIRST, _NO_CURSOR if after_comment_id is None else after_comment_id
+            query, cursor = NEWEST_FIRST, INT64_MAX if after_comment_id is None else after_comment_id
         else:
-            query, cursor = OLDEST_FIRST, _BEFORE_ANY_ID if after_comment_id is None else after_comment_id
+            query, cursor = OLDEST_FIRST, INT64_MIN if after_comment_id is None else after_comment_id
         return [_comment(row) for row in await self._db.execute(query, (photo_id, cursor, limit))]
 
     async def counts(self, photo_ids: list[int]) -> list[int]:
@@ -202,11 +159,15 @@ class CqlCommentStore:
     async def purge_photo(self, photo_id: int) -> int:
         """Marker first, then the authors' by-user rows, then the photo's partition (the work list) last,
         so a purge that dies half-way is finished by the redelivered event."""
-        await self._db.execute(MARK_DELETED, (photo_id,))
+        await self._marks.mark(Kind.PHOTO, photo_id)
         dropped = 0
-        after = _BEFORE_ANY_ID
+        after = INT64_MIN
         while rows := await self._db.execute(PHOTO_COMMENTS, (photo_id, after, PURGE_CHUNK)):
-            await _bounded(self._db.execute(DELETE_BY_USER, (row.user_id, photo_id, row.comment_id)) for row in rows)
+            await bounded_gather(
+                rows,
+                lambda row: self._db.execute(DELETE_BY_USER, (row.user_id, photo_id, row.comment_id)),
+                _PURGE_CONCURRENCY,
+            )
             dropped += len(rows)
             after = rows[-1].comment_id
         await self._db.execute(DROP_PHOTO_COMMENTS, (photo_id,))
@@ -215,9 +176,11 @@ class CqlCommentStore:
 
     async def purge_user(self, user_id: int) -> int:
         dropped = 0
-        after = (_BEFORE_ANY_ID, _BEFORE_ANY_ID)
+        after = (INT64_MIN, INT64_MIN)
         while rows := await self._db.execute(USER_COMMENTS, (user_id, *after, PURGE_CHUNK)):
-            await _bounded(self._drop(row.photo_id, row.comment_id, user_id) for row in rows)
+            await bounded_gather(
+                rows, lambda row: self._drop(row.photo_id, row.comment_id, user_id), _PURGE_CONCURRENCY
+            )
             dropped += len(rows)
             after = (rows[-1].photo_id, rows[-1].comment_id)
         return dropped
@@ -230,15 +193,5 @@ class CqlCommentStore:
         await self._db.execute(DELETE_BY_USER, (user_id, photo_id, comment_id))
 
     async def _refuse_deleted(self, photo_id: int) -> None:
-        if await self._db.execute(IS_DELETED, (photo_id,)):
+        if await self._marks.is_marked(Kind.PHOTO, photo_id):
             raise PhotoGone(photo_id)
-
-
-async def _bounded(work: Iterable[Awaitable[Any]]) -> None:
-    slots = asyncio.Semaphore(_PURGE_CONCURRENCY)
-
-    async def run(step: Awaitable[Any]) -> None:
-        async with slots:
-            await step
-
-    await asyncio.gather(*(run(step) for step in work))

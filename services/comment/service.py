@@ -8,29 +8,21 @@ import time
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.comment import cql, sqlite
-from services.comment.cql import CqlCommentStore
-from services.comment.events import PurgeOnDeletion
-from services.comment.sqlite import SqliteCommentStore
-from services.comment.store import MAX_BATCH, Comment, CommentStore, PhotoGone
-from services.comment.text import clean_text
+from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore, PhotoGone
 from services.photo.client import existing_photo
-from services.runtime.callctx import acting_user_id, require_user
+from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, acting_user_id
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
-from services.runtime.requests import (
-    CursorField,
-    decode_cursor,
-    encode_page_token,
-    page_size,
-    require_id,
-    timestamp_or_now,
-)
+from services.runtime.purges import purge_on_deletion
+from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_or_now
 from services.runtime.server import Runtime
+from services.runtime.stores import open_store
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2_grpc
+
+MAX_TEXT_CHARS = 2200
 
 _ORDERS = {
     comment_pb2.COMMENT_ORDER_UNSPECIFIED: comment_pb2.COMMENT_ORDER_OLDEST_FIRST,
@@ -56,9 +48,27 @@ def comment_message(comment: Comment) -> comment_pb2.Comment:
     )
 
 
+def clean_text(text: str) -> str:
+    """The text trimmed: 1–2,200 characters, multi-line, under the runtime's text rule (INVALID_ARGUMENT on text)."""
+    trimmed = text.strip()
+    violations = Violations()
+    violations.check(bool(trimmed), "text", "must not be empty")
+    violations.check_text("text", trimmed, MAX_TEXT_CHARS, multiline=True)
+    violations.raise_if_any()
+    return trimmed
+
+
 class CommentService(comment_pb2_grpc.CommentServiceServicer):
-    def __init__(self, store: CommentStore, photos: photo_pb2_grpc.PhotoServiceStub, ids: IdGenerator, source: str):
+    def __init__(
+        self,
+        store: CommentStore,
+        photos: photo_pb2_grpc.PhotoServiceStub,
+        ids: IdGenerator,
+        source: str,
+        pages: PageTokens,
+    ) -> None:
         self._store = store
+        self._pages = pages
         self._photos = photos
         self._ids = ids
         self._source = source
@@ -77,7 +87,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
     ) -> comment_pb2.PostCommentResponse:
         violations = Violations()
         violations.check(request.photo_id > 0, "photo_id", "must be a positive id")
-        violations.check(request.user_id > 0, "user_id", "must be a positive id")
+        violations.check(request.user_id >= 0, "user_id", UNSET_MEANS_CALLER)
         text = ""
         try:
             text = clean_text(request.text)
@@ -88,12 +98,12 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         except InvalidArgument as exc:
             violations.extend(exc.violations)
         violations.raise_if_any()
-        require_user(request.user_id, "user_id")
+        user_id = acting_as(request.user_id, "user_id")
         await existing_photo(self._photos, request.photo_id)
         comment = Comment(
             comment_id=self._ids.next_id(),
             photo_id=request.photo_id,
-            user_id=request.user_id,
+            user_id=user_id,
             text=text,
             time_stamp_us=time_stamp.ToMicroseconds(),
             created_at_us=time.time_ns() // 1000,
@@ -112,7 +122,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         if request.order not in _ORDERS:
             raise InvalidArgument("order", "is not a known CommentOrder")
         order = _ORDERS[request.order]
-        position = decode_cursor(request.page_token, {"p": CursorField.ID, "o": CursorField.COUNT, "c": CursorField.ID})
+        position = self._pages.decode(request, {"p": CursorField.ID, "o": CursorField.COUNT, "c": CursorField.ID})
         if position is not None and (position["p"] != photo_id or position["o"] != order):
             raise InvalidArgument("page_token", "belongs to another photo or order")
         after = position["c"] if position else None
@@ -121,7 +131,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             self._store.page(photo_id, limit + 1, after, newest_first), self._store.counts([photo_id])
         )
         page, more = comments[:limit], len(comments) > limit
-        next_token = encode_page_token({"p": photo_id, "o": order, "c": page[-1].comment_id}) if more else ""
+        next_token = self._pages.encode(request, {"p": photo_id, "o": order, "c": page[-1].comment_id}) if more else ""
         return comment_pb2.ListCommentsResponse(
             comments=[comment_message(c) for c in page], next_page_token=next_token, total_size=total
         )
@@ -164,20 +174,12 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         )
 
 
-def open_store(runtime: Runtime) -> CommentStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlCommentStore(runtime.cql(cql.SCHEMA))
-    return SqliteCommentStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: CommentStore = open_store(runtime, STORAGE)
     photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
-    purge = PurgeOnDeletion(store)
-    runtime.consume("comment-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)
+    purge_on_deletion(runtime, "comment-purge", store, "comments")
     runtime.add_servicer(
         comment_pb2_grpc.add_CommentServiceServicer_to_server,
-        CommentService(store, photos, runtime.ids, runtime.name),
+        CommentService(store, photos, runtime.ids, runtime.name, PageTokens(runtime.settings.signing_secret())),
         comment_pb2.DESCRIPTOR.services_by_name["CommentService"],
     )

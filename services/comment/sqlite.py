@@ -4,7 +4,7 @@
   creation order and a page in either direction is one range read.
 - comments_by_user (user_id, photo_id, comment_id): only to find a deleted user's comments.
 - comment_counts (photo_id) → comment_count: a counter kept beside the rows, so counts never scan.
-- deleted_photos (photo_id): a tombstone, so a comment racing a photo's deletion cannot outlive it.
+A purged photo is tombstoned (services.runtime.tombstones), so a comment racing its deletion cannot outlive it.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import sqlite3
 
 from services.comment.store import MAX_BATCH, Comment, PhotoGone
 from services.runtime.outbox import enqueue
-from services.runtime.sqlite import Database
+from services.runtime.sqlite import Database, SqliteSchema
+from services.runtime.tombstones import Kind, SqliteTombstones
 from shutter.events.v1 import events_pb2
 
-SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS comments_by_photo (
     photo_id INTEGER NOT NULL,
     comment_id INTEGER NOT NULL,
@@ -41,6 +42,18 @@ CREATE TABLE IF NOT EXISTS deleted_photos (
 );
 """
 
+SCHEMA = SqliteSchema(
+    (
+        _STEP_1,
+        # The store's own tombstones move into the runtime's deleted_ids; they had no time: now it is.
+        """
+        INSERT OR IGNORE INTO deleted_ids (kind, id, marked_ms)
+            SELECT 'photo', photo_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM deleted_photos;
+        DROP TABLE deleted_photos;
+        """,
+    )
+)
+
 _COLUMNS = "comment_id, photo_id, user_id, text, time_stamp_us, created_at_us"
 
 # Rows removed per write transaction when purging, so one huge purge never holds the writer long.
@@ -50,10 +63,11 @@ PURGE_CHUNK = 500
 class SqliteCommentStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._marks = SqliteTombstones()
 
     async def post(self, comment: Comment, event: events_pb2.CommentChanged) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            if conn.execute("SELECT 1 FROM deleted_photos WHERE photo_id = ?", (comment.photo_id,)).fetchone():
+            if self._marks.is_marked(conn, Kind.PHOTO, comment.photo_id):
                 raise PhotoGone(comment.photo_id)
             conn.execute(
                 f"INSERT INTO comments_by_photo ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
@@ -126,7 +140,7 @@ class SqliteCommentStore:
 
     async def purge_photo(self, photo_id: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
-            conn.execute("INSERT OR IGNORE INTO deleted_photos (photo_id) VALUES (?)", (photo_id,))
+            self._marks.mark(conn, Kind.PHOTO, photo_id)
             rows = conn.execute(
                 "SELECT user_id, comment_id FROM comments_by_photo WHERE photo_id = ?", (photo_id,)
             ).fetchall()

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
+
+STORAGE = Storage(
+    sqlite="services.comment.sqlite:SqliteCommentStore",
+    cql="services.comment.cql:CqlCommentStore",
+    emits_events=True,
+    tombstones=True,
+)
 
 # Most photos a batch call may ask about at once (one page of a profile or a feed).
 MAX_BATCH = 100

@@ -1,77 +1,23 @@
 """CQL (ScyllaDB) implementation of FeedStore: fan-out on write into capped per-user partitions.
 
-Tables, query-first:
-- feeds((user_id), photo_id DESC) → author_id, posted_ms: a home feed, read newest first with a keyset
-  cursor (`photo_id < ? LIMIT n`). Capped at the newest `feed_capacity` entries (see "Trimming").
-- feed_by_photo((photo_id), user_id): every feed a photo reached, so deleting a photo (or a purge) is
-  a read of one partition, never a scan. A photo fans out only while its author has at most
-  SHUTTER_FEED_LARGE_ACCOUNT_FOLLOWERS (10,000) followers, plus later followers' backfills, so one
-  partition holds ~10k rows of two bigints (~200 KB): comfortably small, read in pages.
-- author_posts((author_id), pulled, photo_id DESC) → posted_ms: an author's newest posts, capped at
-  `author_posts_kept` across both kinds; `pulled` in the key makes "fanned-out posts for a follow
-  backfill" and "large accounts' posts merged at read time" each one slice of the partition.
-- large_accounts((bucket), author_id): the large-account set in one partition (bucket is always 0),
-  read whole by GetFeed. A few hundred thousand ids at most; every GetFeed reads it, so at scale the
-  service should cache it in memory (it changes rarely) rather than read it per request.
-- deleted_photos(photo_id), deleted_users(user_id): tombstones that stop a late or redelivered event
-  from writing a deleted photo or user back. They expire after 8 days (table default TTL): the events
-  stream keeps messages 7 days and ids are never reused, so nothing can need them longer.
-
-Trimming. CQL cannot count a partition cheaply, so a feed is trimmed lazily: a write of photo p into
-user u's feed trims that feed when hash(u, p) % trim_every == 0 (deterministic, so a redelivery makes
-the same choice, and spread evenly over feeds and posts). A trim reads the partition's photo ids
-(capacity + the few rows added since the last trim), range-deletes `photo_id <= the (capacity+1)th
-newest` (one range tombstone at the cold end, never scanned by newest-first reads) and deletes the
-trimmed rows' feed_by_photo entries, so the index never points at rows that are gone. A feed holds
-at most capacity + a tail of ~trim_every rows between trims (a run of k untrimmed writes has
-probability (1 - 1/trim_every)^k: at 32, a tail of 1,000 rows is ~1e-14): no unbounded partition.
-A trim costs ~capacity small reads, so every 32nd write costs ~26 row reads per entry on average.
-TTLs were the alternative; they would empty inactive users' feeds and still not bound an active one.
-
-Fan-out writes. The feed rows of a page of followers are in as many partitions as followers, so they
-go as individual prepared, token-aware inserts, at most WRITE_CONCURRENCY in flight: each goes
-straight to a replica of its own partition. A multi-partition UNLOGGED batch would make one
-coordinator hold and forward the whole page — the Scylla anti-pattern. The feed_by_photo rows of the
-page all share the photo's partition, so they go as single-partition batches of INDEX_BATCH rows:
-one mutation each. CqlDatabase.batch is LOGGED, but a batch within one partition skips the batchlog
-(Cassandra's BatchStatement logs only when a batch spans more than one partition), so it costs what an
-unlogged one would. Every write is an upsert keyed by (user_id, photo_id): redelivery rewrites the
-same cells.
-
-Deletes versus late writes. Removers write their tombstone first and then read what to delete;
-writers check the tombstones before writing and again afterwards (undoing their own rows if a delete
-landed in between). Either the remover reads the writer's rows or the writer sees the tombstone, so a
-deleted photo cannot stay in a feed. That needs the index and feed writes and the removers' reads at
-LOCAL_QUORUM (R + W > RF). What the purges cannot reach: a deleted user's posts that are older than
-the `author_posts_kept` newest; the photo service emits a PhotoDeleted for each of a deleted user's
-photos, which removes those through feed_by_photo.
-
-Consistency, per statement (levels in services.runtime.cql):
-- every write (feed rows, index rows, author posts, trims, tombstones): LOCAL_QUORUM. Feeds are
-  derived data, but the purges rely on reading every acknowledged entry — a missed one shows a
-  deleted photo or an unfollowed author. Replicas receive every write whatever the level; quorum
-  only waits for the second acknowledgement.
-- reads that decide a write or a purge (photo and author tombstones, the index, a feed searched on
-  unfollow, a trim's partition read): LOCAL_QUORUM, so they see every acknowledged write.
-- GetFeed, backfill, pulled posts, large accounts: LOCAL_ONE — the hot reads; a moment of staleness
-  is what the design accepts for feeds.
-- skipping deleted followers in a fan-out: LOCAL_ONE. The follow service already drops a deleted
-  user's edges; this filter only covers that purge's lag, and its worst miss is a row in the feed of
-  an account that no longer exists, which nobody can read.
+Feeds are trimmed lazily (a deterministic 1-in-`trim_every` write trims), fan-out writes go as
+token-aware single-partition inserts at most WRITE_CONCURRENCY at a time, and deletes win over late
+writes because removers mark first and read second while writers write first and check second.
+Tables, trimming, consistency per statement and why: docs/storage/feed.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from services.feed.sqlite import PHOTO_TOMBSTONE_MS
 from services.feed.store import Post
+from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import READ_FAST, READ_STRONG, WRITE_DURABLE, CqlDatabase, CqlSchema, Query
-
-TOMBSTONE_TTL_SECONDS = PHOTO_TOMBSTONE_MS // 1000
+from services.runtime.requests import INT64_MAX, now_ms
+from services.runtime.tombstones import Kind
+from services.runtime.tombstones_cql import CqlTombstones, copy_legacy_marks
 
 SCHEMA = CqlSchema(
     (
@@ -100,14 +46,17 @@ SCHEMA = CqlSchema(
             marked_ms bigint,
             PRIMARY KEY ((bucket), author_id)
         )""",
-        f"""CREATE TABLE IF NOT EXISTS deleted_photos (
+        # The feed's own tombstones, before the runtime's (steps 7 and 8 copy them there).
+        """CREATE TABLE IF NOT EXISTS deleted_photos (
             photo_id bigint PRIMARY KEY,
             deleted_ms bigint
-        ) WITH default_time_to_live = {TOMBSTONE_TTL_SECONDS}""",
-        f"""CREATE TABLE IF NOT EXISTS deleted_users (
+        ) WITH default_time_to_live = 691200""",
+        """CREATE TABLE IF NOT EXISTS deleted_users (
             user_id bigint PRIMARY KEY,
             deleted_ms bigint
-        ) WITH default_time_to_live = {TOMBSTONE_TTL_SECONDS}""",
+        ) WITH default_time_to_live = 691200""",
+        copy_legacy_marks("deleted_photos", "photo_id", Kind.PHOTO, "deleted_ms"),
+        copy_legacy_marks("deleted_users", "user_id", Kind.USER, "deleted_ms"),
     )
 )
 
@@ -147,20 +96,11 @@ MARK_LARGE = Query("INSERT INTO large_accounts (bucket, author_id, marked_ms) VA
 UNMARK_LARGE = Query("DELETE FROM large_accounts WHERE bucket = 0 AND author_id = ?", WRITE_DURABLE)
 LARGE_ACCOUNTS = Query("SELECT author_id FROM large_accounts WHERE bucket = 0", READ_FAST)
 
-TOMBSTONE_PHOTO = Query("INSERT INTO deleted_photos (photo_id, deleted_ms) VALUES (?, ?)", WRITE_DURABLE)
-TOMBSTONE_USER = Query("INSERT INTO deleted_users (user_id, deleted_ms) VALUES (?, ?)", WRITE_DURABLE)
-PHOTOS_DELETED = Query("SELECT photo_id FROM deleted_photos WHERE photo_id IN ?", READ_STRONG)
-USERS_DELETED = Query("SELECT user_id FROM deleted_users WHERE user_id IN ?", READ_STRONG)
-FOLLOWERS_DELETED = Query("SELECT user_id FROM deleted_users WHERE user_id IN ?", READ_FAST)
-
-_NO_CURSOR = 2**63 - 1
 # Requests in flight for one fan-out page or purge: enough to keep a few nodes busy, few enough that
 # one large purge cannot crowd out the other work of the cluster.
 WRITE_CONCURRENCY = 64
 # Rows of one partition per batch: well under Cassandra's 5 KiB warning (Scylla warns at 128 KiB).
 INDEX_BATCH = 100
-# Keys per `IN` lookup of tombstones: the coordinator reads each key; keep its fan-out moderate.
-IN_CHUNK = 100
 
 _T = TypeVar("_T")
 
@@ -178,10 +118,6 @@ def _chunks(values: Sequence[_T], size: int) -> Iterable[Sequence[_T]]:
         yield values[start : start + size]
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class CqlFeedStore:
     def __init__(
         self,
@@ -197,6 +133,7 @@ class CqlFeedStore:
         self._author_posts_kept = author_posts_kept
         self._trim_every = trim_every
         self._read_page = read_page
+        self._marks = CqlTombstones(db)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -212,7 +149,7 @@ class CqlFeedStore:
             WRITE_DURABLE,
         )
         if pulled:
-            await self._db.execute(MARK_LARGE, (post.author_id, _now_ms()))
+            await self._db.execute(MARK_LARGE, (post.author_id, now_ms()))
         if await self._deleted(post.photo_id, post.author_id):  # deleted while we wrote: undo
             await self._forget_author_post(post.author_id, post.photo_id)
             return False
@@ -228,12 +165,14 @@ class CqlFeedStore:
         for chunk in _chunks(targets, INDEX_BATCH):
             await self._db.batch([(INSERT_REACHED, (post.photo_id, user_id)) for user_id in chunk], WRITE_DURABLE)
         entry = (post.photo_id, post.author_id, post.posted_ms)
-        await _bounded(targets, lambda user_id: self._db.execute(INSERT_ENTRY, (user_id, *entry)))
+        await bounded_gather(
+            targets, lambda user_id: self._db.execute(INSERT_ENTRY, (user_id, *entry)), WRITE_CONCURRENCY
+        )
         if await self._deleted(post.photo_id, post.author_id):
             await self._purge_photo_from_feeds(post.photo_id)
             return 0
         due = [user_id for user_id in targets if _trim_due(user_id, post.photo_id, self._trim_every)]
-        await _bounded(due, self._trim_feed)
+        await bounded_gather(due, self._trim_feed, WRITE_CONCURRENCY)
         return len(targets)
 
     async def add_to_feed(self, user_id: int, posts: Sequence[Post]) -> int:
@@ -244,7 +183,9 @@ class CqlFeedStore:
         kept = [p for p in posts if p.photo_id not in deleted_photos and p.author_id not in deleted_authors]
         if not kept:
             return 0
-        await _bounded(kept, lambda post: self._db.execute(INSERT_REACHED, (post.photo_id, user_id)))
+        await bounded_gather(
+            kept, lambda post: self._db.execute(INSERT_REACHED, (post.photo_id, user_id)), WRITE_CONCURRENCY
+        )
         for chunk in _chunks(kept, INDEX_BATCH):  # the feed rows share the user's partition
             await self._db.batch(
                 [(INSERT_ENTRY, (user_id, p.photo_id, p.author_id, p.posted_ms)) for p in chunk], WRITE_DURABLE
@@ -252,26 +193,28 @@ class CqlFeedStore:
         late_photos = await self._deleted_photos([post.photo_id for post in kept])
         late_authors = await self._deleted_users(list({post.author_id for post in kept}))
         undo = [p for p in kept if p.photo_id in late_photos or p.author_id in late_authors]
-        await _bounded(undo, lambda post: self._remove_entry(user_id, post.photo_id))
+        await bounded_gather(undo, lambda post: self._remove_entry(user_id, post.photo_id), WRITE_CONCURRENCY)
         await self._trim_feed(user_id)
         return len(kept) - len(undo)
 
     async def remove_author_from_feed(self, user_id: int, author_id: int) -> int:
         entries = await self._all_rows(FEED_ENTRIES, (user_id,))
         photo_ids = [row.photo_id for row in entries if row.author_id == author_id]
-        await _bounded(photo_ids, lambda photo_id: self._remove_entry(user_id, photo_id))
+        await bounded_gather(photo_ids, lambda photo_id: self._remove_entry(user_id, photo_id), WRITE_CONCURRENCY)
         return len(photo_ids)
 
     async def remove_photo(self, photo_id: int, author_id: int) -> int:
-        await self._db.execute(TOMBSTONE_PHOTO, (photo_id, _now_ms()))
+        await self._marks.mark(Kind.PHOTO, photo_id)
         await self._forget_author_post(author_id, photo_id)
         return await self._purge_photo_from_feeds(photo_id)
 
     async def remove_user(self, user_id: int) -> None:
-        await self._db.execute(TOMBSTONE_USER, (user_id, _now_ms()))
+        await self._marks.mark(Kind.USER, user_id)
         # Their own feed: the index rows that point into it, then the partition.
         entries = await self._all_rows(FEED_ENTRIES, (user_id,))
-        await _bounded(entries, lambda row: self._db.execute(DELETE_REACHED, (row.photo_id, user_id)))
+        await bounded_gather(
+            entries, lambda row: self._db.execute(DELETE_REACHED, (row.photo_id, user_id)), WRITE_CONCURRENCY
+        )
         await self._db.execute(DELETE_FEED, (user_id,))
         # Their posts in other feeds, one post at a time so a redelivered event resumes cheaply.
         for row in await self._all_rows(AUTHOR_POST_KEYS, (user_id,)):
@@ -282,11 +225,11 @@ class CqlFeedStore:
     # -- reads -------------------------------------------------------------------------------
 
     async def recent_posts(self, author_id: int, limit: int) -> list[Post]:
-        rows = await self._db.execute(AUTHOR_POSTS_PAGE, (author_id, False, _NO_CURSOR, limit))
+        rows = await self._db.execute(AUTHOR_POSTS_PAGE, (author_id, False, INT64_MAX, limit))
         return [Post(row.photo_id, author_id, row.posted_ms) for row in rows]
 
     async def feed(self, user_id: int, before: int | None, limit: int) -> list[Post]:
-        cursor = before if before is not None else _NO_CURSOR
+        cursor = before if before is not None else INT64_MAX
         rows = await self._db.execute(FEED_PAGE, (user_id, cursor, limit))
         return [Post(row.photo_id, row.author_id, row.posted_ms) for row in rows]
 
@@ -294,19 +237,16 @@ class CqlFeedStore:
         return [row.author_id for row in await self._all_rows(LARGE_ACCOUNTS, ())]
 
     async def pulled_posts(self, author_ids: Sequence[int], before: int | None, limit: int) -> list[Post]:
-        cursor = before if before is not None else _NO_CURSOR
+        cursor = before if before is not None else INT64_MAX
         found: list[Post] = []
 
         async def read(author_id: int) -> None:
             rows = await self._db.execute(AUTHOR_POSTS_PAGE, (author_id, True, cursor, limit))
             found.extend(Post(row.photo_id, author_id, row.posted_ms) for row in rows)
 
-        await _bounded(list(dict.fromkeys(author_ids)), read)
+        await bounded_gather(list(dict.fromkeys(author_ids)), read, WRITE_CONCURRENCY)
         found.sort(key=lambda post: post.photo_id, reverse=True)
         return found[:limit]
-
-    async def is_deleted_user(self, user_id: int) -> bool:
-        return bool(await self._deleted_users([user_id]))
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -322,7 +262,9 @@ class CqlFeedStore:
         state: bytes | None = None
         while True:
             page = await self._db.page(REACHED, (photo_id,), self._read_page, state)
-            await _bounded(page.rows, lambda row: self._db.execute(DELETE_ENTRY, (row.user_id, photo_id)))
+            await bounded_gather(
+                page.rows, lambda row: self._db.execute(DELETE_ENTRY, (row.user_id, photo_id)), WRITE_CONCURRENCY
+            )
             removed += len(page.rows)
             if page.paging_state is None:
                 break
@@ -342,7 +284,9 @@ class CqlFeedStore:
             return
         cut = photo_ids[self._capacity :]  # newest first: everything from the (capacity+1)th on
         await self._db.execute(TRIM_FEED, (user_id, cut[0]))
-        await _bounded(cut, lambda photo_id: self._db.execute(DELETE_REACHED, (photo_id, user_id)))
+        await bounded_gather(
+            cut, lambda photo_id: self._db.execute(DELETE_REACHED, (photo_id, user_id)), WRITE_CONCURRENCY
+        )
 
     async def _trim_author_posts(self, author_id: int) -> None:
         """Keep the author's newest `author_posts_kept` posts, pulled or not."""
@@ -366,32 +310,19 @@ class CqlFeedStore:
             state = page.paging_state
 
     async def _deleted(self, photo_id: int, author_id: int) -> bool:
-        photos, authors = await asyncio.gather(self._deleted_photos([photo_id]), self._deleted_users([author_id]))
-        return bool(photos or authors)
+        photos, authors = await asyncio.gather(
+            self._marks.is_marked(Kind.PHOTO, photo_id), self._marks.is_marked(Kind.USER, author_id)
+        )
+        return photos or authors
 
     async def _deleted_photos(self, photo_ids: Sequence[int]) -> set[int]:
-        return await self._lookup(PHOTOS_DELETED, photo_ids, "photo_id")
+        return await self._marks.which_marked(Kind.PHOTO, photo_ids)
 
     async def _deleted_users(self, user_ids: Sequence[int]) -> set[int]:
-        return await self._lookup(USERS_DELETED, user_ids, "user_id")
+        return await self._marks.which_marked(Kind.USER, user_ids)
 
     async def _without_deleted_followers(self, user_ids: list[int]) -> list[int]:
-        deleted = await self._lookup(FOLLOWERS_DELETED, user_ids, "user_id")
+        # One replica is enough here: the follow service already drops a deleted user's edges, and a
+        # miss only leaves a row in the feed of an account nobody can read any more.
+        deleted = await self._marks.which_marked(Kind.USER, user_ids, fast=True)
         return [user_id for user_id in user_ids if user_id not in deleted]
-
-    async def _lookup(self, query: Query, keys: Sequence[int], column: str) -> set[int]:
-        found: set[int] = set()
-        for chunk in _chunks(list(dict.fromkeys(keys)), IN_CHUNK):
-            found.update(getattr(row, column) for row in await self._db.execute(query, (list(chunk),)))
-        return found
-
-
-async def _bounded(items: Sequence[_T], work: Callable[[_T], Awaitable[Any]]) -> None:
-    """Run `work` for every item, at most WRITE_CONCURRENCY at a time; the first failure propagates."""
-    slots = asyncio.Semaphore(WRITE_CONCURRENCY)
-
-    async def one(item: _T) -> None:
-        async with slots:
-            await work(item)
-
-    await asyncio.gather(*(one(item) for item in items))

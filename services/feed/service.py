@@ -7,21 +7,12 @@ from collections.abc import Sequence
 
 import grpc
 
-from services.feed import cql, sqlite
-from services.feed.cql import CqlFeedStore
 from services.feed.fanout import FANOUT_EVENTS, Fanout
-from services.feed.sqlite import SqliteFeedStore
-from services.feed.store import FeedStore, Post
-from services.runtime.callctx import require_user
-from services.runtime.requests import (
-    CursorField,
-    decode_cursor,
-    encode_page_token,
-    page_size,
-    require_id,
-    timestamp_from_unix_ms,
-)
+from services.feed.store import STORAGE, FeedStore, Post
+from services.runtime.callctx import acting_as
+from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.runtime.stores import open_store
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
@@ -32,17 +23,19 @@ CHECK_FOLLOWING_BATCH = 100
 
 
 class FeedService(feed_pb2_grpc.FeedServiceServicer):
-    def __init__(self, store: FeedStore, follow: follow_pb2_grpc.FollowServiceStub) -> None:
+    def __init__(self, store: FeedStore, follow: follow_pb2_grpc.FollowServiceStub, pages: PageTokens) -> None:
         self._store = store
+        self._pages = pages
         self._follow = follow
 
     async def GetFeed(
         self, request: feed_pb2.GetFeedRequest, context: grpc.aio.ServicerContext
     ) -> feed_pb2.GetFeedResponse:
-        user_id = require_id(request.user_id, "user_id")
+        user_id = acting_as(request.user_id, "user_id")  # only the owner reads a feed; unset means the caller
         size = page_size(request.page_size)
-        before = _cursor(request.page_token)
-        require_user(user_id, "user_id")
+        # A keyset cursor on photo id: stable while new posts arrive.
+        position = self._pages.decode(request, {"before": CursorField.ID})
+        before = None if position is None else position["before"]
 
         # One extra row tells whether another page exists.
         pushed = await self._store.feed(user_id, before, size + 1)
@@ -56,7 +49,7 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
                 )
                 for post in page
             ],
-            next_page_token=encode_page_token({"before": page[-1].photo_id}) if more else "",
+            next_page_token=self._pages.encode(request, {"before": page[-1].photo_id}) if more else "",
         )
 
     async def _pulled(self, user_id: int, before: int | None, limit: int) -> list[Post]:
@@ -79,32 +72,17 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         return await self._store.pulled_posts(followed, before, limit)
 
 
-def _cursor(token: str) -> int | None:
-    """The photo id the next page starts below: a keyset cursor, stable while new posts arrive."""
-    position = decode_cursor(token, {"before": CursorField.ID})
-    return None if position is None else position["before"]
-
-
 def _merge_newest_first(*sources: Sequence[Post]) -> list[Post]:
     by_id = {post.photo_id: post for source in sources for post in source}
     return sorted(by_id.values(), key=lambda post: post.photo_id, reverse=True)
 
 
-def open_store(runtime: Runtime) -> FeedStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    capacity = runtime.settings.int_setting("SHUTTER_FEED_CAPACITY", 800)
-    if runtime.store_backend == "cql":
-        return CqlFeedStore(
-            runtime.cql(cql.SCHEMA),
-            feed_capacity=capacity,
-            trim_every=runtime.settings.int_setting("SHUTTER_FEED_TRIM_EVERY", 32),
-        )
-    return SqliteFeedStore(runtime.sqlite(sqlite.SCHEMA), feed_capacity=capacity)
-
-
 def build(runtime: Runtime) -> None:
     settings = runtime.settings
-    store = open_store(runtime)
+    options = {"feed_capacity": settings.int_setting("SHUTTER_FEED_CAPACITY", 800)}
+    if runtime.store_backend == "cql":  # CQL trims lazily: one write in this many trims its feed
+        options["trim_every"] = settings.int_setting("SHUTTER_FEED_TRIM_EVERY", 32)
+    store: FeedStore = open_store(runtime, STORAGE, **options)
     follow = runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub)
     fanout = Fanout(
         store,
@@ -126,6 +104,6 @@ def build(runtime: Runtime) -> None:
     )
     runtime.add_servicer(
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
-        FeedService(store, follow),
+        FeedService(store, follow, PageTokens(settings.signing_secret())),
         feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
     )

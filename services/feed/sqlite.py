@@ -7,7 +7,9 @@
   one cheap query per page of followers rather than a count per user.
 - author_posts(author_id, photo_id DESC): each author's newest posts, for follow backfill and for
   the read-time merge of large accounts' posts (pulled = 1).
-- large_accounts, deleted_photos, deleted_users: the large-account set and tombstones.
+- large_accounts: authors whose posts are pulled at read time, not fanned out.
+Deleted photos and users are tombstoned (services.runtime.tombstones) in the same transaction as the
+purge, and every write checks the marks in its own transaction.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import time
 from collections.abc import Iterable, Sequence
 
 from services.feed.store import Post
-from services.runtime.sqlite import Database
+from services.runtime.requests import INT64_MAX
+from services.runtime.sqlite import Database, SqliteSchema
+from services.runtime.tombstones import Kind, SqliteTombstones
 
-SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS feed (
     user_id   INTEGER NOT NULL,
     photo_id  INTEGER NOT NULL,
@@ -67,15 +71,23 @@ CREATE TABLE IF NOT EXISTS deleted_users (
 );
 """
 
-# A photo tombstone must outlive every copy of the event it guards against: the events stream keeps
-# messages for 7 days.
-PHOTO_TOMBSTONE_MS = 8 * 24 * 3600 * 1000
+SCHEMA = SqliteSchema(
+    (
+        _STEP_1,
+        # The feed's own tombstones move into the runtime's deleted_ids (one retention for every store).
+        """
+        INSERT OR IGNORE INTO deleted_ids (kind, id, marked_ms)
+            SELECT 'photo', photo_id, deleted_ms FROM deleted_photos;
+        INSERT OR IGNORE INTO deleted_ids (kind, id, marked_ms)
+            SELECT 'user', user_id, deleted_ms FROM deleted_users;
+        DROP TABLE deleted_photos;
+        DROP TABLE deleted_users;
+        """,
+    )
+)
+
 # SQLite's limit on bound parameters is 32,766; stay far below it.
 IN_CHUNK = 500
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _chunks(values: Sequence[int], size: int = IN_CHUNK) -> Iterable[Sequence[int]]:
@@ -92,12 +104,18 @@ class SqliteFeedStore:
         self._db = database
         self._capacity = feed_capacity
         self._author_posts_kept = author_posts_kept
+        self._marks = SqliteTombstones()
+
+    def _deleted(self, conn: sqlite3.Connection, post: Post) -> bool:
+        return self._marks.is_marked(conn, Kind.PHOTO, post.photo_id) or self._marks.is_marked(
+            conn, Kind.USER, post.author_id
+        )
 
     # -- writes ------------------------------------------------------------------------------
 
     async def record_post(self, post: Post, *, pulled: bool) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
-            if _photo_deleted(conn, post.photo_id) or _user_deleted(conn, post.author_id):
+            if self._deleted(conn, post):
                 return False
             conn.execute(
                 "INSERT INTO author_posts (author_id, photo_id, posted_ms, pulled) VALUES (?, ?, ?, ?)"
@@ -112,7 +130,7 @@ class SqliteFeedStore:
             if pulled:
                 conn.execute(
                     "INSERT OR IGNORE INTO large_accounts (author_id, marked_ms) VALUES (?, ?)",
-                    (post.author_id, _now_ms()),
+                    (post.author_id, int(time.time() * 1000)),
                 )
             return True
 
@@ -120,9 +138,11 @@ class SqliteFeedStore:
 
     async def add_to_feeds(self, post: Post, user_ids: Sequence[int]) -> int:
         def work(conn: sqlite3.Connection) -> int:
-            if _photo_deleted(conn, post.photo_id) or _user_deleted(conn, post.author_id):
+            if self._deleted(conn, post):
                 return 0
-            targets = _without_deleted_users(conn, list(dict.fromkeys(user_ids)))
+            followers = list(dict.fromkeys(user_ids))
+            deleted = self._marks.which_marked(conn, Kind.USER, followers)
+            targets = [user_id for user_id in followers if user_id not in deleted]
             conn.executemany(
                 "INSERT OR IGNORE INTO feed (user_id, photo_id, author_id, posted_ms) VALUES (?, ?, ?, ?)",
                 [(user_id, post.photo_id, post.author_id, post.posted_ms) for user_id in targets],
@@ -134,13 +154,14 @@ class SqliteFeedStore:
 
     async def add_to_feed(self, user_id: int, posts: Sequence[Post]) -> int:
         def work(conn: sqlite3.Connection) -> int:
-            if _user_deleted(conn, user_id):
+            if self._marks.is_marked(conn, Kind.USER, user_id):
                 return 0
-            deleted = _deleted_photo_ids(conn, [post.photo_id for post in posts])
+            photos = self._marks.which_marked(conn, Kind.PHOTO, [post.photo_id for post in posts])
+            authors = self._marks.which_marked(conn, Kind.USER, [post.author_id for post in posts])
             kept = [
                 (user_id, post.photo_id, post.author_id, post.posted_ms)
                 for post in posts
-                if post.photo_id not in deleted and not _user_deleted(conn, post.author_id)
+                if post.photo_id not in photos and post.author_id not in authors
             ]
             conn.executemany(
                 "INSERT OR IGNORE INTO feed (user_id, photo_id, author_id, posted_ms) VALUES (?, ?, ?, ?)", kept
@@ -172,12 +193,7 @@ class SqliteFeedStore:
 
     async def remove_photo(self, photo_id: int, author_id: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
-            now = _now_ms()
-            conn.execute(
-                "INSERT OR IGNORE INTO deleted_photos (photo_id, deleted_ms) VALUES (?, ?)",
-                (photo_id, now),
-            )
-            conn.execute("DELETE FROM deleted_photos WHERE deleted_ms < ?", (now - PHOTO_TOMBSTONE_MS,))
+            self._marks.mark(conn, Kind.PHOTO, photo_id)
             conn.execute("DELETE FROM author_posts WHERE author_id = ? AND photo_id = ?", (author_id, photo_id))
             return conn.execute("DELETE FROM feed WHERE photo_id = ?", (photo_id,)).rowcount
 
@@ -185,10 +201,7 @@ class SqliteFeedStore:
 
     async def remove_user(self, user_id: int) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT OR IGNORE INTO deleted_users (user_id, deleted_ms) VALUES (?, ?)",
-                (user_id, _now_ms()),
-            )
+            self._marks.mark(conn, Kind.USER, user_id)
             conn.execute("DELETE FROM feed WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM feed WHERE author_id = ?", (user_id,))
             conn.execute("DELETE FROM feed_sizes WHERE user_id = ?", (user_id,))
@@ -215,7 +228,7 @@ class SqliteFeedStore:
             rows = conn.execute(
                 "SELECT photo_id, author_id, posted_ms FROM feed WHERE user_id = ? AND photo_id < ?"
                 " ORDER BY photo_id DESC LIMIT ?",
-                (user_id, before if before is not None else 2**63 - 1, limit),
+                (user_id, before if before is not None else INT64_MAX, limit),
             )
             return [Post(*row) for row in rows]
 
@@ -229,7 +242,7 @@ class SqliteFeedStore:
 
     async def pulled_posts(self, author_ids: Sequence[int], before: int | None, limit: int) -> list[Post]:
         def work(conn: sqlite3.Connection) -> list[Post]:
-            upper = before if before is not None else 2**63 - 1
+            upper = before if before is not None else INT64_MAX
             found: list[Post] = []
             for author_id in author_ids:
                 rows = conn.execute(
@@ -242,30 +255,3 @@ class SqliteFeedStore:
             return found[:limit]
 
         return await self._db.read(work)
-
-    async def is_deleted_user(self, user_id: int) -> bool:
-        return await self._db.read(lambda conn: _user_deleted(conn, user_id))
-
-
-def _photo_deleted(conn: sqlite3.Connection, photo_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM deleted_photos WHERE photo_id = ?", (photo_id,)).fetchone() is not None
-
-
-def _user_deleted(conn: sqlite3.Connection, user_id: int) -> bool:
-    return conn.execute("SELECT 1 FROM deleted_users WHERE user_id = ?", (user_id,)).fetchone() is not None
-
-
-def _deleted_photo_ids(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> set[int]:
-    deleted: set[int] = set()
-    for chunk in _chunks(photo_ids):
-        rows = conn.execute(f"SELECT photo_id FROM deleted_photos WHERE photo_id IN ({_marks(len(chunk))})", chunk)
-        deleted.update(row[0] for row in rows)
-    return deleted
-
-
-def _without_deleted_users(conn: sqlite3.Connection, user_ids: list[int]) -> list[int]:
-    deleted: set[int] = set()
-    for chunk in _chunks(user_ids):
-        rows = conn.execute(f"SELECT user_id FROM deleted_users WHERE user_id IN ({_marks(len(chunk))})", chunk)
-        deleted.update(row[0] for row in rows)
-    return [user_id for user_id in user_ids if user_id not in deleted]

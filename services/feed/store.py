@@ -13,6 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.stores import Storage
+
+STORAGE = Storage(
+    sqlite="services.feed.sqlite:SqliteFeedStore",
+    cql="services.feed.cql:CqlFeedStore",
+    tombstones=True,
+)
+
 
 @dataclass(frozen=True)
 class Post:
@@ -72,5 +80,3 @@ class FeedStore(Protocol):
     async def remove_user(self, user_id: int) -> None:
         """User deleted: their feed, their posts and their entries in every feed; leave a tombstone."""
         ...
-
-    async def is_deleted_user(self, user_id: int) -> bool: ...

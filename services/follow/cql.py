@@ -1,47 +1,9 @@
 """CQL (ScyllaDB) implementation of the follow store.
 
-Tables, query-first (see store.py for what each answers):
-- follows((follower_id), followee_id): the edge; CheckFollowing reads one partition with `IN`.
-- followers_by_user((followee_id), follow_id DESC) and followees_by_user((follower_id), follow_id
-  DESC): the lists, newest first, paged by keyset on the clustering key (`follow_id < cursor LIMIT n`),
-  so a follow added while someone pages lands above the cursor and pages never shift or repeat.
-  A celebrity's followers sit in one partition; at tens of millions of rows that partition should be
-  split into time buckets ((followee_id, bucket), follow_id DESC) read newest bucket first. Not done
-  yet: the keyset cursor already carries follow_id, from which a bucket is derived, so it can be added
-  without changing the page tokens clients hold.
-- follow_counts(user_id): CQL counters.
-- deleted_users(user_id): tombstones of deleted accounts.
-
-One change to the graph = one winner. Follow claims the edge with a lightweight transaction
-(`INSERT … IF NOT EXISTS`); unfollow and the purge remove it with `DELETE … IF follow_id = ?`. Only
-the request whose LWT applied writes the list rows + event (one logged batch with the outbox row) and
-moves the counters, so a repeated or concurrent follow/unfollow yields one edge, one event and one
-count. A read-before-write would let two concurrent requests (a client retrying while its first
-attempt still runs) both see "no edge" and both emit and count.
-
-Counts are counters, not `COUNT(*)` (a scan of a partition that can hold millions of rows per
-GetFollowCounts). Counters cannot join a logged batch with normal rows and are not idempotent, so
-they are updated after the batch, never retried by the driver (Query.idempotent=False). The price is
-drift: a process dying between the LWT, the batch and the counters, or a counter write that timed
-out, leaves a count off by one, and a death between the follow LWT and its batch leaves a "half
-edge" (an edge row without list rows or event). Each needs a crash inside a window of milliseconds;
-counts shown to people are approximate anyway. A periodic reconciliation that recounts a user's
-partitions and rewrites the counters is the path if that ever matters; it is not built.
-
-Deleted users: the UserDeleted consumer writes a tombstone, then purges. A follow checks the
-tombstones before its LWT (a cheap refusal) and again after its writes: the purge reads edges only
-after writing the tombstone, so either it sees the new edge or the follow's second check sees the
-tombstone and removes the edge itself — an edge to a deleted user cannot survive. The purge treats
-the list rows as its work queue (inbound, then outbound, then leftover half edges), a bounded number
-per call; a redelivered event resumes where it stopped, and the LWT on each edge keeps the other
-user's counts exact even when an unfollow races the purge.
-
-Consistency, per statement (levels in services.runtime.cql):
-- edge LWTs: serial LOCAL_SERIAL, commit LOCAL_QUORUM; list rows, events, tombstones: LOCAL_QUORUM;
-- the reads that decide a write (the edge before unfollow, tombstones, the purge's work queue):
-  LOCAL_QUORUM, so they see every acknowledged write;
-- lists, counts and is-following checks: LOCAL_ONE — feeds and profiles tolerate a moment of
-  staleness, and these are the hot reads.
+One change to the graph, one winner: follow claims the edge with a lightweight transaction and
+unfollow or the purge removes it with `DELETE … IF follow_id = ?`; only the winner writes the list rows
+and the event (one logged batch) and moves the counters. A follow racing its user's deletion checks
+the tombstone before and after writing. Tables, counters' drift and consistency: docs/storage/follow.md.
 """
 
 from __future__ import annotations
@@ -51,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.follow.store import DeletedUser, FollowCounts, FollowEdge
+from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import (
     READ_FAST,
     READ_STRONG,
@@ -62,6 +25,9 @@ from services.runtime.cql import (
     applied,
 )
 from services.runtime.outbox_cql import write_with_events
+from services.runtime.requests import INT64_MAX
+from services.runtime.tombstones import Kind
+from services.runtime.tombstones_cql import CqlTombstones, copy_legacy_marks
 from shutter.events.v1 import events_pb2
 
 SCHEMA = CqlSchema(
@@ -93,8 +59,8 @@ SCHEMA = CqlSchema(
             followee_count counter
         )""",
         "CREATE TABLE IF NOT EXISTS deleted_users (user_id bigint PRIMARY KEY)",
+        copy_legacy_marks("deleted_users", "user_id", Kind.USER),
     ),
-    with_outbox=True,
 )
 
 CLAIM_EDGE = Query(
@@ -138,8 +104,6 @@ BUMP_FOLLOWEES = Query(
     "UPDATE follow_counts SET followee_count = followee_count + ? WHERE user_id = ?", WRITE_DURABLE, idempotent=False
 )
 DELETE_COUNTS = Query("DELETE FROM follow_counts WHERE user_id = ?", WRITE_DURABLE)
-TOMBSTONE = Query("INSERT INTO deleted_users (user_id) VALUES (?)", WRITE_DURABLE)
-IS_DELETED = Query("SELECT user_id FROM deleted_users WHERE user_id = ?", READ_STRONG)
 # The purge's work queue: what is left of a deleted user's edges, read at quorum so nothing is missed.
 INBOUND_LEFT = Query(
     "SELECT follower_id, followee_id, follow_id FROM followers_by_user WHERE followee_id = ? LIMIT ?", READ_STRONG
@@ -151,7 +115,6 @@ HALF_EDGES_LEFT = Query(
     "SELECT follower_id, followee_id, follow_id FROM follows WHERE follower_id = ? LIMIT ?", READ_STRONG
 )
 
-_NO_CURSOR = 2**63 - 1
 # Edges purged at once: bounded so a huge account's purge never floods the cluster.
 _PURGE_CONCURRENCY = 32
 
@@ -170,6 +133,7 @@ def _list_deletes(follower_id: int, followee_id: int, follow_id: int) -> list[tu
 class CqlFollowStore:
     def __init__(self, db: CqlDatabase) -> None:
         self._db = db
+        self._marks = CqlTombstones(db)
 
     async def follow(self, edge: FollowEdge, event: events_pb2.FollowCreated) -> tuple[FollowEdge, bool]:
         await self._refuse_deleted(edge.follower_id, edge.followee_id)
@@ -202,12 +166,12 @@ class CqlFollowStore:
         return True
 
     async def followers(self, user_id: int, before_follow_id: int | None, limit: int) -> list[FollowEdge]:
-        cursor = before_follow_id if before_follow_id is not None else _NO_CURSOR
+        cursor = before_follow_id if before_follow_id is not None else INT64_MAX
         rows = await self._db.execute(FOLLOWERS_PAGE, (user_id, cursor, limit))
         return [FollowEdge(row.follower_id, user_id, row.follow_id, row.time_stamp_ms) for row in rows]
 
     async def followees(self, user_id: int, before_follow_id: int | None, limit: int) -> list[FollowEdge]:
-        cursor = before_follow_id if before_follow_id is not None else _NO_CURSOR
+        cursor = before_follow_id if before_follow_id is not None else INT64_MAX
         rows = await self._db.execute(FOLLOWEES_PAGE, (user_id, cursor, limit))
         return [FollowEdge(user_id, row.followee_id, row.follow_id, row.time_stamp_ms) for row in rows]
 
@@ -228,21 +192,18 @@ class CqlFollowStore:
         return {row.followee_id for rows in pages for row in rows}
 
     async def tombstone_user(self, user_id: int) -> None:
-        await self._db.execute(TOMBSTONE, (user_id,))
+        await self._marks.mark(Kind.USER, user_id)
 
     async def remove_user_edges(self, user_id: int, limit: int) -> int:
-        slots = asyncio.Semaphore(_PURGE_CONCURRENCY)
-
         async def purge(row: Any) -> None:
-            async with slots:
-                await self._purge_edge(row.follower_id, row.followee_id, row.follow_id)
+            await self._purge_edge(row.follower_id, row.followee_id, row.follow_id)
 
         removed = 0
         for source in (INBOUND_LEFT, OUTBOUND_LEFT, HALF_EDGES_LEFT):
             if removed >= limit:
                 break
             rows = await self._db.execute(source, (user_id, limit - removed))
-            await asyncio.gather(*(purge(row) for row in rows))
+            await bounded_gather(rows, purge, _PURGE_CONCURRENCY)
             removed += len(rows)
         if removed == 0:
             await self._db.execute(DELETE_COUNTS, (user_id,))  # tombstoned: nothing will count it again
@@ -261,7 +222,7 @@ class CqlFollowStore:
         )
 
     async def _refuse_deleted(self, *user_ids: int) -> None:
-        answers = await asyncio.gather(*(self._db.execute(IS_DELETED, (user_id,)) for user_id in user_ids))
-        for user_id, rows in zip(user_ids, answers, strict=True):
-            if rows:
+        deleted = await self._marks.which_marked(Kind.USER, user_ids)
+        for user_id in user_ids:
+            if user_id in deleted:
                 raise DeletedUser(user_id)

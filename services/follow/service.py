@@ -11,23 +11,20 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
-from services.follow import cql, sqlite
-from services.follow.cql import CqlFollowStore
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
-from services.follow.sqlite import SqliteFollowStore
-from services.follow.store import DeletedUser, FollowEdge, FollowStore
+from services.follow.store import STORAGE, DeletedUser, FollowEdge, FollowStore
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.requests import (
     CursorField,
-    decode_cursor,
-    encode_page_token,
+    PageTokens,
     page_size,
     timestamp_from_unix_ms,
     timestamp_or_now,
 )
 from services.runtime.server import Runtime
+from services.runtime.stores import open_store
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
@@ -48,18 +45,21 @@ def to_proto(edge: FollowEdge) -> follow_pb2.Follow:
     )
 
 
-def _require_edge_ids(follower_id: int, followee_id: int) -> None:
-    """Both ids positive, every bad one named at once (self-follow is refused after authorisation)."""
+def _edge(follower_id: int, followee_id: int) -> tuple[int, int]:
+    """The follower (the caller when unset) and a positive followee, every bad id named at once;
+    self-follow is refused after authorisation."""
     problems = Violations()
-    problems.check(follower_id > 0, "follower_id", "must be a positive id")
+    problems.check(follower_id >= 0, "follower_id", callctx.UNSET_MEANS_CALLER)
     problems.check(followee_id > 0, "followee_id", "must be a positive id")
     problems.raise_if_any()
+    return callctx.acting_as(follower_id, "follower_id"), followee_id
 
 
 class FollowService(follow_pb2_grpc.FollowServiceServicer):
     def __init__(self, runtime: Runtime, store: FollowStore) -> None:
         self._runtime = runtime
         self._store = store
+        self._pages = PageTokens(runtime.settings.signing_secret())
         self._users = runtime.channels.stub("user", user_pb2_grpc.UserServiceStub)
 
     async def _require_users(self, follower_id: int, followee_id: int) -> None:
@@ -74,13 +74,12 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
     async def Follow(
         self, request: follow_pb2.FollowRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.FollowResponse:
-        _require_edge_ids(request.follower_id, request.followee_id)
-        callctx.require_user(request.follower_id, "follower_id")
-        if request.follower_id == request.followee_id:
+        follower_id, followee_id = _edge(request.follower_id, request.followee_id)
+        if follower_id == followee_id:
             raise InvalidArgument("followee_id", "cannot follow yourself")
         stamp = timestamp_or_now(request.time_stamp, "time_stamp")
-        await self._require_users(request.follower_id, request.followee_id)
-        edge = FollowEdge(request.follower_id, request.followee_id, self._runtime.ids.next_id(), stamp.ToMilliseconds())
+        await self._require_users(follower_id, followee_id)
+        edge = FollowEdge(follower_id, followee_id, self._runtime.ids.next_id(), stamp.ToMilliseconds())
         event = events_pb2.FollowCreated(
             meta=new_meta(self._runtime.ids, self._runtime.name),
             follower_id=edge.follower_id,
@@ -96,52 +95,48 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
     async def Unfollow(
         self, request: follow_pb2.UnfollowRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.UnfollowResponse:
-        _require_edge_ids(request.follower_id, request.followee_id)
-        callctx.require_user(request.follower_id, "follower_id")
+        follower_id, followee_id = _edge(request.follower_id, request.followee_id)
         stamp = timestamp_or_now(request.time_stamp, "time_stamp")
         event = events_pb2.FollowDeleted(
             meta=new_meta(self._runtime.ids, self._runtime.name),
-            follower_id=request.follower_id,
-            followee_id=request.followee_id,
+            follower_id=follower_id,
+            followee_id=followee_id,
             time_stamp=stamp,
         )
-        removed = await self._store.unfollow(request.follower_id, request.followee_id, event)
+        removed = await self._store.unfollow(follower_id, followee_id, event)
         return follow_pb2.UnfollowResponse(removed=removed)
 
     async def _page(
-        self, kind: str, lister: Lister, user_id: int, size: int, token: str
+        self, request: follow_pb2.ListFollowersRequest | follow_pb2.ListFolloweesRequest, lister: Lister
     ) -> tuple[list[follow_pb2.Follow], str]:
-        """One keyset page, newest first; the cursor names its list and user so it cannot be misused."""
+        """One keyset page, newest first; the token is bound to its list (followers or followees) and user."""
+        user_id = request.user_id
         if user_id <= 0:
             raise InvalidArgument("user_id", "must be a positive id")
-        limit = page_size(size, maximum=MAX_LIST_PAGE)
-        position = decode_cursor(token, {"list": CursorField.TEXT, "user": CursorField.ID, "before": CursorField.ID})
+        limit = page_size(request.page_size, maximum=MAX_LIST_PAGE)
+        position = self._pages.decode(request, {"user": CursorField.ID, "before": CursorField.ID})
         before = None
         if position is not None:
             before = position["before"]
-            if position["list"] != kind or position["user"] != user_id:
-                raise InvalidArgument("page_token", f"is not a {kind} page token for this user")
+            if position["user"] != user_id:
+                raise InvalidArgument("page_token", "belongs to another user's list")
         edges = await lister(user_id, before, limit + 1)
         next_token = ""
         if len(edges) > limit:
             edges = edges[:limit]
-            next_token = encode_page_token({"list": kind, "user": user_id, "before": edges[-1].follow_id})
+            next_token = self._pages.encode(request, {"user": user_id, "before": edges[-1].follow_id})
         return [to_proto(edge) for edge in edges], next_token
 
     async def ListFollowers(
         self, request: follow_pb2.ListFollowersRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.ListFollowersResponse:
-        follows, token = await self._page(
-            "followers", self._store.followers, request.user_id, request.page_size, request.page_token
-        )
+        follows, token = await self._page(request, self._store.followers)
         return follow_pb2.ListFollowersResponse(follows=follows, next_page_token=token)
 
     async def ListFollowees(
         self, request: follow_pb2.ListFolloweesRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.ListFolloweesResponse:
-        follows, token = await self._page(
-            "followees", self._store.followees, request.user_id, request.page_size, request.page_token
-        )
+        follows, token = await self._page(request, self._store.followees)
         return follow_pb2.ListFolloweesResponse(follows=follows, next_page_token=token)
 
     async def GetFollowCounts(
@@ -168,15 +163,8 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         )
 
 
-def open_store(runtime: Runtime) -> FollowStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlFollowStore(runtime.cql(cql.SCHEMA))
-    return SqliteFollowStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: FollowStore = open_store(runtime, STORAGE)
     runtime.consume(USER_DELETED_DURABLE, [events_pb2.UserDeleted], UserDeletedHandler(store, PURGE_BATCH))
     runtime.add_servicer(
         follow_pb2_grpc.add_FollowServiceServicer_to_server,

@@ -1,4 +1,4 @@
-"""SQLite implementation of the follow store (tables laid out as the CQL ones will be)."""
+"""SQLite implementation of the follow store (tables laid out as the CQL ones are)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from collections.abc import Sequence
 
 from services.follow.store import DeletedUser, FollowCounts, FollowEdge
 from services.runtime.outbox import enqueue
-from services.runtime.sqlite import Database
+from services.runtime.requests import INT64_MAX
+from services.runtime.sqlite import Database, SqliteSchema
+from services.runtime.tombstones import Kind, SqliteTombstones
 from shutter.events.v1 import events_pb2
 
-SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS follows (
     follower_id INTEGER NOT NULL,
     followee_id INTEGER NOT NULL,
@@ -42,6 +44,18 @@ CREATE TABLE IF NOT EXISTS deleted_users (
 ) WITHOUT ROWID;
 """
 
+SCHEMA = SqliteSchema(
+    (
+        _STEP_1,
+        # The store's own tombstones move into the runtime's deleted_ids; they had no time: now it is.
+        """
+        INSERT OR IGNORE INTO deleted_ids (kind, id, marked_ms)
+            SELECT 'user', user_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM deleted_users;
+        DROP TABLE deleted_users;
+        """,
+    )
+)
+
 _IN_CHUNK = 500
 
 
@@ -64,6 +78,7 @@ def _remove_edge(conn: sqlite3.Connection, follower_id: int, followee_id: int, f
 class SqliteFollowStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._marks = SqliteTombstones()
 
     async def follow(self, edge: FollowEdge, event: events_pb2.FollowCreated) -> tuple[FollowEdge, bool]:
         def work(conn: sqlite3.Connection) -> tuple[FollowEdge, bool]:
@@ -74,7 +89,7 @@ class SqliteFollowStore:
             if row is not None:
                 return FollowEdge(edge.follower_id, edge.followee_id, *row), False
             for user_id in (edge.follower_id, edge.followee_id):
-                if conn.execute("SELECT 1 FROM deleted_users WHERE user_id = ?", (user_id,)).fetchone():
+                if self._marks.is_marked(conn, Kind.USER, user_id):
                     raise DeletedUser(user_id)
             conn.execute(
                 "INSERT INTO follows (follower_id, followee_id, follow_id, time_stamp_ms) VALUES (?, ?, ?, ?)",
@@ -115,7 +130,7 @@ class SqliteFollowStore:
             rows = conn.execute(
                 "SELECT follower_id, followee_id, follow_id, time_stamp_ms FROM followers_by_user"
                 " WHERE followee_id = ? AND follow_id < ? ORDER BY follow_id DESC LIMIT ?",
-                (user_id, before_follow_id if before_follow_id is not None else 2**63 - 1, limit),
+                (user_id, before_follow_id if before_follow_id is not None else INT64_MAX, limit),
             ).fetchall()
             return [FollowEdge(*row) for row in rows]
 
@@ -126,7 +141,7 @@ class SqliteFollowStore:
             rows = conn.execute(
                 "SELECT follower_id, followee_id, follow_id, time_stamp_ms FROM followees_by_user"
                 " WHERE follower_id = ? AND follow_id < ? ORDER BY follow_id DESC LIMIT ?",
-                (user_id, before_follow_id if before_follow_id is not None else 2**63 - 1, limit),
+                (user_id, before_follow_id if before_follow_id is not None else INT64_MAX, limit),
             ).fetchall()
             return [FollowEdge(*row) for row in rows]
 
@@ -159,7 +174,7 @@ class SqliteFollowStore:
         return await self._db.read(work)
 
     async def tombstone_user(self, user_id: int) -> None:
-        await self._db.write(lambda conn: conn.execute("INSERT OR IGNORE INTO deleted_users VALUES (?)", (user_id,)))
+        await self._db.write(lambda conn: self._marks.mark(conn, Kind.USER, user_id))
 
     async def remove_user_edges(self, user_id: int, limit: int) -> int:
         def work(conn: sqlite3.Connection) -> int:

@@ -6,7 +6,7 @@ Designed query-first for a wide-column backend:
   pages through it with a keyset cursor, so a 10,000-follower account costs 10,000 / page reads);
 - followees_by_user(follower_id, follow_id DESC) → whom a user follows, newest first;
 - follow_counts(user_id) → follower and followee counts;
-- deleted_users(user_id) → tombstones of deleted accounts, checked by every new edge.
+- deleted users are tombstoned (services.runtime.tombstones), and every new edge checks the marks.
 `follow_id` is a time-ordered id assigned when the edge is created: it orders the lists and is the
 cursor, so follows added while someone pages land above the cursor and never shift later pages.
 """
@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
+
+STORAGE = Storage(
+    sqlite="services.follow.sqlite:SqliteFollowStore",
+    cql="services.follow.cql:CqlFollowStore",
+    emits_events=True,
+    tombstones=True,
+)
 
 
 @dataclass(frozen=True)

@@ -1,67 +1,17 @@
 """CQL (ScyllaDB) implementation of the like store.
 
-Tables, query-first:
-- likes_by_photo((photo_id), user_id) → like_id, liked_at_ms: the like itself. Has-this-user-liked is
-  a point read, and the row is the lightweight-transaction claim that makes a like happen once.
-  like_id is the id of the LikeChanged event that created it: unique per like, so a conditional
-  delete (`IF like_id = ?`) removes exactly the like it read, never a newer one for the same pair.
-- likers_by_photo((photo_id), liked_at_ms DESC, user_id DESC): ListLikers, newest first, paged by
-  keyset on the clustering key (`(liked_at_ms, user_id) < (?, ?)`): ties on the millisecond are
-  broken by user id, and a like arriving while someone pages lands above the cursor and shifts nothing.
-- likes_by_user((user_id), photo_id) → like_id, liked_at_ms: a viewer's has-liked for a whole batch
-  in one single-partition read (`photo_id IN ?` on the clustering key), and the work list of a deleted
-  user's purge (it carries the listing row's key, so the purge needs no read of the photo's side).
-- like_counts(photo_id): a CQL counter, so a count never scans a partition that can hold millions.
-- deleted_photos(photo_id): the marker PhotoDeleted leaves, so a like racing a deletion cannot outlive it.
-
-One like = one winner. `like` claims the (photo, user) pair with `INSERT … IF NOT EXISTS`; `unlike` and
-the user purge remove it with `DELETE … IF like_id = ?`. Only the request whose LWT applied writes the
-listing rows + its event (one logged batch with the outbox row, services.runtime.outbox_cql) and moves
-the counter, so concurrent double-likes (a double tap, a client retrying while its first attempt still
-runs) count once and emit one event. A read-before-write would let both see "not liked" and both count.
-
-Counters cannot join a logged batch and are not idempotent: they move after the batch and are never
-retried by the driver (Query.idempotent=False). The price is drift, as in the follow store: a process
-dying between the claim, the batch and the counter, or a counter write that timed out, leaves a count
-off by one; a death (or an LWT timeout whose Paxos round did commit) between the claim and the batch
-leaves a "half like": the claim row without listing rows or event, which a retry reports as
-already-liked. Each needs a failure inside a window of milliseconds and costs one like in a count that
-people read as approximate; a reconciliation job that recounts a photo's claims would fix both, and is
-not built.
-
-Deleted photos: purge_photo writes the marker first and only then reads the photo's likes; `like`
-checks the marker before its claim (a cheap refusal) and again after its writes, removing its own like
-if the photo went meanwhile. So either the purge sees the like or the like sees the marker. The purge
-deletes the photo's counter for good; a like's increment can land after that delete (a CQL counter
-incremented after its deletion comes back), so the like that finds the marker deletes the counter
-again, after its increment. The like's event has already left in that race; consumers of LikeChanged
-already live with deleted photos.
-
-Batch summaries (up to 100 photos): has-liked is one single-partition read of the viewer's
-likes_by_user with `IN` on the clustering key. Counts are concurrent single-partition reads, not one
-`photo_id IN ?` over 100 partitions: that would send every read through one coordinator (an extra hop,
-no token awareness), hold all results in its memory, and make the whole batch as slow as its slowest
-partition and fail with any one of them. Per-photo reads go straight to a replica of each partition,
-spread over the cluster's shards, and cost only client-side requests we can afford at 100.
-
-Consistency, per statement (levels in services.runtime.cql):
-- claim and conditional deletes: LWT, serial LOCAL_SERIAL (agreement within the local DC stays
-  available when another DC is unreachable), commit LOCAL_QUORUM;
-- listing rows, events, markers, purges: LOCAL_QUORUM — acknowledged writes survive a replica's loss;
-- reads that decide a write (the claim before unlike, the marker, the purges' work lists): LOCAL_QUORUM,
-  so they see every acknowledged write;
-- the viewer's has-liked: LOCAL_QUORUM — one partition per call, and the heart someone just tapped
-  must show in the reply to that tap and in their next view;
-- counts and ListLikers: LOCAL_ONE — the hot reads, approximate by nature, a moment stale is fine.
+One like, one winner: the (photo, user) pair is claimed with a lightweight transaction, and only the
+request whose claim applied writes the listing rows and the event (one logged batch) and moves the
+counter, so double taps and retries count once. A like racing its photo's purge checks the tombstone
+before and after writing. Tables, counters' drift, batch reads and consistency: docs/storage/like.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
-from typing import Any
 
 from services.like.store import MAX_BATCH, Like, LikerCursor, PhotoGone, Summary
+from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import (
     READ_FAST,
     READ_STRONG,
@@ -73,6 +23,9 @@ from services.runtime.cql import (
     applied,
 )
 from services.runtime.outbox_cql import write_with_events
+from services.runtime.requests import INT64_MAX, INT64_MIN
+from services.runtime.tombstones import Kind
+from services.runtime.tombstones_cql import CqlTombstones, copy_legacy_marks
 from shutter.events.v1 import events_pb2
 
 SCHEMA = CqlSchema(
@@ -99,8 +52,8 @@ SCHEMA = CqlSchema(
         )""",
         "CREATE TABLE IF NOT EXISTS like_counts (photo_id bigint PRIMARY KEY, like_count counter)",
         "CREATE TABLE IF NOT EXISTS deleted_photos (photo_id bigint PRIMARY KEY)",
+        copy_legacy_marks("deleted_photos", "photo_id", Kind.PHOTO),
     ),
-    with_outbox=True,
 )
 
 CLAIM = Query(
@@ -129,8 +82,6 @@ LIKERS_PAGE = Query(
 VIEWER_LIKED = Query("SELECT photo_id FROM likes_by_user WHERE user_id = ? AND photo_id IN ?", READ_STRONG)
 COUNT = Query("SELECT like_count FROM like_counts WHERE photo_id = ?", READ_FAST)
 BUMP = Query("UPDATE like_counts SET like_count = like_count + ? WHERE photo_id = ?", WRITE_DURABLE, idempotent=False)
-MARK_DELETED = Query("INSERT INTO deleted_photos (photo_id) VALUES (?)", WRITE_DURABLE)
-IS_DELETED = Query("SELECT photo_id FROM deleted_photos WHERE photo_id = ?", READ_STRONG)
 # The purges' work lists, walked by keyset so one call never rescans the tombstones it just left.
 PHOTO_CLAIMS = Query("SELECT user_id FROM likes_by_photo WHERE photo_id = ? AND user_id > ? LIMIT ?", READ_STRONG)
 USER_LIKES = Query(
@@ -142,8 +93,6 @@ DROP_PHOTO_CLAIMS = Query("DELETE FROM likes_by_photo WHERE photo_id = ?", WRITE
 # Final by design: a deleted photo is never counted again (its marker refuses new likes).
 DROP_PHOTO_COUNT = Query("DELETE FROM like_counts WHERE photo_id = ?", WRITE_DURABLE)
 
-_NO_CURSOR = 2**63 - 1
-_BEFORE_ANY_ID = -(2**63)
 # Rows read per step of a purge, and writes in flight at once: a viral photo's purge never floods the cluster.
 PURGE_CHUNK = 500
 _PURGE_CONCURRENCY = 32
@@ -152,6 +101,7 @@ _PURGE_CONCURRENCY = 32
 class CqlLikeStore:
     def __init__(self, db: CqlDatabase) -> None:
         self._db = db
+        self._marks = CqlTombstones(db)
 
     async def like(self, photo_id: int, user_id: int, liked_at_ms: int, event: events_pb2.LikeChanged) -> bool:
         await self._refuse_deleted(photo_id)
@@ -207,18 +157,20 @@ class CqlLikeStore:
         return [Summary(photo_id, counts[photo_id], photo_id in liked) for photo_id in photo_ids]
 
     async def likers(self, photo_id: int, limit: int, after: LikerCursor | None) -> list[Like]:
-        cursor = (after.liked_at_ms, after.user_id) if after else (_NO_CURSOR, _NO_CURSOR)
+        cursor = (after.liked_at_ms, after.user_id) if after else (INT64_MAX, INT64_MAX)
         rows = await self._db.execute(LIKERS_PAGE, (photo_id, *cursor, limit))
         return [Like(row.user_id, row.liked_at_ms) for row in rows]
 
     async def purge_photo(self, photo_id: int) -> int:
         """Marker first, then the likers' by-user rows, then the photo's partitions (the work list) last,
         so a purge that dies half-way is finished by the redelivered event."""
-        await self._db.execute(MARK_DELETED, (photo_id,))
+        await self._marks.mark(Kind.PHOTO, photo_id)
         dropped = 0
-        after = _BEFORE_ANY_ID
+        after = INT64_MIN
         while rows := await self._db.execute(PHOTO_CLAIMS, (photo_id, after, PURGE_CHUNK)):
-            await _bounded(self._db.execute(DELETE_BY_USER, (row.user_id, photo_id)) for row in rows)
+            await bounded_gather(
+                rows, lambda row: self._db.execute(DELETE_BY_USER, (row.user_id, photo_id)), _PURGE_CONCURRENCY
+            )
             dropped += len(rows)
             after = rows[-1].user_id
         await self._db.execute(DROP_PHOTO_LIKERS, (photo_id,))
@@ -228,9 +180,11 @@ class CqlLikeStore:
 
     async def purge_user(self, user_id: int) -> int:
         dropped = 0
-        after = _BEFORE_ANY_ID
+        after = INT64_MIN
         while rows := await self._db.execute(USER_LIKES, (user_id, after, PURGE_CHUNK)):
-            await _bounded(self._drop(row.photo_id, user_id, row.like_id, row.liked_at_ms) for row in rows)
+            await bounded_gather(
+                rows, lambda row: self._drop(row.photo_id, user_id, row.like_id, row.liked_at_ms), _PURGE_CONCURRENCY
+            )
             dropped += len(rows)
             after = rows[-1].photo_id
         return dropped
@@ -242,19 +196,9 @@ class CqlLikeStore:
         await self._db.batch(_listing_deletes(photo_id, user_id, liked_at_ms))
 
     async def _refuse_deleted(self, photo_id: int) -> None:
-        if await self._db.execute(IS_DELETED, (photo_id,)):
+        if await self._marks.is_marked(Kind.PHOTO, photo_id):
             raise PhotoGone(photo_id)
 
 
 def _listing_deletes(photo_id: int, user_id: int, liked_at_ms: int) -> list[tuple[Query, tuple[int, ...]]]:
     return [(DELETE_LIKER, (photo_id, liked_at_ms, user_id)), (DELETE_BY_USER, (user_id, photo_id))]
-
-
-async def _bounded(work: Iterable[Awaitable[Any]]) -> None:
-    slots = asyncio.Semaphore(_PURGE_CONCURRENCY)
-
-    async def run(step: Awaitable[Any]) -> None:
-        async with slots:
-            await step
-
-    await asyncio.gather(*(run(step) for step in work))

@@ -6,25 +6,16 @@ import time
 
 import grpc
 
-from services.like import cql, sqlite
-from services.like.cql import CqlLikeStore
-from services.like.events import PurgeOnDeletion
-from services.like.sqlite import SqliteLikeStore
-from services.like.store import MAX_BATCH, LikerCursor, LikeStore, PhotoGone, Summary
+from services.like.store import MAX_BATCH, STORAGE, LikerCursor, LikeStore, PhotoGone, Summary
 from services.photo.client import existing_photo
-from services.runtime.callctx import require_user
+from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, viewer
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
-from services.runtime.requests import (
-    CursorField,
-    decode_cursor,
-    encode_page_token,
-    page_size,
-    require_id,
-    timestamp_from_unix_ms,
-)
+from services.runtime.purges import purge_on_deletion
+from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.runtime.stores import open_store
 from shutter.events.v1 import events_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2_grpc
@@ -36,26 +27,26 @@ def _summary_message(summary: Summary) -> like_pb2.LikeSummary:
     )
 
 
-def _require_photo_and_user(photo_id: int, user_id: int) -> None:
+def _photo_and_liker(photo_id: int, user_id: int) -> tuple[int, int]:
+    """A positive photo id and the liker: the caller (user_id may be left unset for them, not set to another)."""
     violations = Violations()
     violations.check(photo_id > 0, "photo_id", "must be a positive id")
-    violations.check(user_id > 0, "user_id", "must be a positive id")
+    violations.check(user_id >= 0, "user_id", UNSET_MEANS_CALLER)
     violations.raise_if_any()
-    require_user(user_id, "user_id")
-
-
-def _viewer(viewer_id: int) -> int:
-    """0 asks for counts only; otherwise has-liked is answered only for the caller themself."""
-    if viewer_id < 0:
-        raise InvalidArgument("viewer_id", "must be a positive id, or 0 for no viewer")
-    if viewer_id:
-        require_user(viewer_id, "viewer_id")
-    return viewer_id
+    return photo_id, acting_as(user_id, "user_id")
 
 
 class LikeService(like_pb2_grpc.LikeServiceServicer):
-    def __init__(self, store: LikeStore, photos: photo_pb2_grpc.PhotoServiceStub, ids: IdGenerator, source: str):
+    def __init__(
+        self,
+        store: LikeStore,
+        photos: photo_pb2_grpc.PhotoServiceStub,
+        ids: IdGenerator,
+        source: str,
+        pages: PageTokens,
+    ) -> None:
         self._store = store
+        self._pages = pages
         self._photos = photos
         self._ids = ids
         self._source = source
@@ -71,32 +62,30 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
     async def LikePhoto(
         self, request: like_pb2.LikePhotoRequest, context: grpc.aio.ServicerContext
     ) -> like_pb2.LikePhotoResponse:
-        _require_photo_and_user(request.photo_id, request.user_id)
-        await existing_photo(self._photos, request.photo_id)
-        event = self._event(request.photo_id, request.user_id, liked=True)
+        photo_id, user_id = _photo_and_liker(request.photo_id, request.user_id)
+        await existing_photo(self._photos, photo_id)
+        event = self._event(photo_id, user_id, liked=True)
         try:
-            created = await self._store.like(request.photo_id, request.user_id, int(time.time() * 1000), event)
+            created = await self._store.like(photo_id, user_id, int(time.time() * 1000), event)
         except PhotoGone as exc:
-            raise NotFound(f"photo {request.photo_id} not found") from exc
-        summary = await self._summary(request.photo_id, request.user_id)
+            raise NotFound(f"photo {photo_id} not found") from exc
+        summary = await self._summary(photo_id, user_id)
         return like_pb2.LikePhotoResponse(summary=summary, created=created)
 
     async def UnlikePhoto(
         self, request: like_pb2.UnlikePhotoRequest, context: grpc.aio.ServicerContext
     ) -> like_pb2.UnlikePhotoResponse:
         """No photo check: removing a like that is not there is a successful no-op, even for a deleted photo."""
-        _require_photo_and_user(request.photo_id, request.user_id)
-        removed = await self._store.unlike(
-            request.photo_id, request.user_id, self._event(request.photo_id, request.user_id, liked=False)
-        )
-        summary = await self._summary(request.photo_id, request.user_id)
+        photo_id, user_id = _photo_and_liker(request.photo_id, request.user_id)
+        removed = await self._store.unlike(photo_id, user_id, self._event(photo_id, user_id, liked=False))
+        summary = await self._summary(photo_id, user_id)
         return like_pb2.UnlikePhotoResponse(summary=summary, removed=removed)
 
     async def GetLikeSummary(
         self, request: like_pb2.GetLikeSummaryRequest, context: grpc.aio.ServicerContext
     ) -> like_pb2.GetLikeSummaryResponse:
         photo_id = require_id(request.photo_id, "photo_id")
-        viewer_id = _viewer(request.viewer_id)
+        viewer_id = viewer(request.viewer_id, "viewer_id")
         return like_pb2.GetLikeSummaryResponse(summary=await self._summary(photo_id, viewer_id))
 
     async def BatchGetLikeSummaries(
@@ -107,7 +96,7 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
             raise InvalidArgument("photo_ids", f"at most {MAX_BATCH} per call")
         if any(photo_id <= 0 for photo_id in photo_ids):
             raise InvalidArgument("photo_ids", "must all be positive ids")
-        viewer_id = _viewer(request.viewer_id)
+        viewer_id = viewer(request.viewer_id, "viewer_id")
         summaries = await self._store.summaries(photo_ids, viewer_id)
         return like_pb2.BatchGetLikeSummariesResponse(summaries=[_summary_message(s) for s in summaries])
 
@@ -116,14 +105,16 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
     ) -> like_pb2.ListLikersResponse:
         photo_id = require_id(request.photo_id, "photo_id")
         limit = page_size(request.page_size)
-        position = decode_cursor(request.page_token, {"p": CursorField.ID, "t": CursorField.COUNT, "u": CursorField.ID})
+        position = self._pages.decode(request, {"p": CursorField.ID, "t": CursorField.COUNT, "u": CursorField.ID})
         if position is not None and position["p"] != photo_id:
             raise InvalidArgument("page_token", "belongs to another photo")
         after = LikerCursor(position["t"], position["u"]) if position else None
         likes = await self._store.likers(photo_id, limit + 1, after)
         page, more = likes[:limit], len(likes) > limit
         next_token = (
-            encode_page_token({"p": photo_id, "t": page[-1].liked_at_ms, "u": page[-1].user_id}) if more else ""
+            self._pages.encode(request, {"p": photo_id, "t": page[-1].liked_at_ms, "u": page[-1].user_id})
+            if more
+            else ""
         )
         return like_pb2.ListLikersResponse(
             likers=[
@@ -133,20 +124,12 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         )
 
 
-def open_store(runtime: Runtime) -> LikeStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlLikeStore(runtime.cql(cql.SCHEMA))
-    return SqliteLikeStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: LikeStore = open_store(runtime, STORAGE)
     photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
-    purge = PurgeOnDeletion(store)
-    runtime.consume("like-purge", [events_pb2.PhotoDeleted, events_pb2.UserDeleted], purge.handle)
+    purge_on_deletion(runtime, "like-purge", store, "likes")
     runtime.add_servicer(
         like_pb2_grpc.add_LikeServiceServicer_to_server,
-        LikeService(store, photos, runtime.ids, runtime.name),
+        LikeService(store, photos, runtime.ids, runtime.name, PageTokens(runtime.settings.signing_secret())),
         like_pb2.DESCRIPTOR.services_by_name["LikeService"],
     )

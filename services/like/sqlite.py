@@ -4,7 +4,7 @@
   clusters each photo's likes newest first for keyset paging.
 - likes_by_user (user_id, photo_id): only to find a deleted user's likes.
 - like_counts (photo_id) → like_count: a counter kept beside the rows, so counts never scan.
-- deleted_photos (photo_id): a tombstone, so a like racing a photo's deletion cannot outlive it.
+A purged photo is tombstoned (services.runtime.tombstones), so a like racing its deletion cannot outlive it.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import sqlite3
 
 from services.like.store import MAX_BATCH, Like, LikerCursor, PhotoGone, Summary
 from services.runtime.outbox import enqueue
-from services.runtime.sqlite import Database
+from services.runtime.sqlite import Database, SqliteSchema
+from services.runtime.tombstones import Kind, SqliteTombstones
 from shutter.events.v1 import events_pb2
 
-SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS likes_by_photo (
     photo_id INTEGER NOT NULL,
     user_id INTEGER NOT NULL,
@@ -38,6 +39,18 @@ CREATE TABLE IF NOT EXISTS deleted_photos (
 );
 """
 
+SCHEMA = SqliteSchema(
+    (
+        _STEP_1,
+        # The store's own tombstones move into the runtime's deleted_ids; they had no time: now it is.
+        """
+        INSERT OR IGNORE INTO deleted_ids (kind, id, marked_ms)
+            SELECT 'photo', photo_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM deleted_photos;
+        DROP TABLE deleted_photos;
+        """,
+    )
+)
+
 # Rows removed per write transaction when purging, so one huge purge never holds the writer long.
 PURGE_CHUNK = 500
 
@@ -45,10 +58,11 @@ PURGE_CHUNK = 500
 class SqliteLikeStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._marks = SqliteTombstones()
 
     async def like(self, photo_id: int, user_id: int, liked_at_ms: int, event: events_pb2.LikeChanged) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
-            if conn.execute("SELECT 1 FROM deleted_photos WHERE photo_id = ?", (photo_id,)).fetchone():
+            if self._marks.is_marked(conn, Kind.PHOTO, photo_id):
                 raise PhotoGone(photo_id)
             inserted = conn.execute(
                 "INSERT OR IGNORE INTO likes_by_photo (photo_id, user_id, liked_at) VALUES (?, ?, ?)",
@@ -117,7 +131,7 @@ class SqliteLikeStore:
 
     async def purge_photo(self, photo_id: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
-            conn.execute("INSERT OR IGNORE INTO deleted_photos (photo_id) VALUES (?)", (photo_id,))
+            self._marks.mark(conn, Kind.PHOTO, photo_id)
             users = [
                 row[0] for row in conn.execute("SELECT user_id FROM likes_by_photo WHERE photo_id = ?", (photo_id,))
             ]

@@ -1,44 +1,10 @@
 """Photo bytes in the CQL cluster: chunked rows behind the BlobStore Protocol.
 
-Kept for small clusters (SHUTTER_BLOB_STORE=cql): bytes in the cluster are one system fewer to
-operate, back up and secure, and up to a few TB of photos ScyllaDB carries them well — 64 KB chunks
-keep every mutation small (many small writes suit it, multi-MB cells do not) and a partition is
-bounded by the upload limit (20 MB). Past that, use the object store (s3_blobs.py, the default on the
-cluster path): at the design's 1,000 photos/s the cluster would grow by ~0.5 PB a month at RF=3,
-which object storage holds for a fraction of the price (erasure coded, no compaction, no partitions
-to mind) and serves through presigned URLs or a CDN without passing through us.
-
-Tables:
-- photo_blobs((photo_id, variant), chunk_index): the chunks, each with its own SHA-256, and the
-  header as static columns of the same partition (whole-blob SHA-256, size, chunk count),
-  so the header and the chunks are read from one partition. A blob is the chunks plus its header:
-  `put` writes all chunks first and the header last, so a blob without a header (a put that died
-  half-way) is missing, never short. Chunks are read in windows of 16 (1 MB), the next window fetched
-  while the current one is sent.
-- blob_uploads((shard, bucket), photo_id, variant): the sweep's work list (a pending-uploads table).
-  `put` records its key here before its first chunk, and `expect_deletion` before a photo's row is
-  deleted. bucket = the minute it was recorded; shard spreads a minute's 3,000 rows/s over 16
-  partitions (as the outbox does).
-- blob_sweep_cursor(name): the oldest bucket the sweep has not finished.
-
-Orphans. Bytes are written at LOCAL_QUORUM before the photo's metadata commits, so an acknowledged
-photo always has its bytes; an upload that fails or dies before its commit leaves bytes no row refers
-to. Listing every blob to find those would be a full scan of the biggest table, so the sweep reads
-only blob_uploads buckets older than SWEEP_MIN_AGE_MS: every key there either got its photo row long
-ago, or never will — the minimum age is far beyond an upload's time from first chunk to commit,
-the idempotency lease (cql.CLAIM_LEASE_MS) and batchlog replay of a timed-out commit. Keys whose
-photo row does not exist are deleted, then the bucket's partitions are dropped (one partition
-tombstone each; a drained bucket is never read again) and the cursor moves on. Replicas sweeping at
-once do the same idempotent deletes.
-
-Reads. Chunks are immutable, so a replica that has a chunk has the right bytes: read at LOCAL_ONE and
-only when a chunk or the header is missing or a chunk fails its checksum is the window read again at
-LOCAL_QUORUM (which also repairs the replica). What still fails is BlobMissing / BlobCorrupt, and the
-download ends in DATA_LOSS before the bad chunk is sent.
-
-Consistency, per statement: chunks, headers, the work list, deletes: LOCAL_QUORUM (bytes survive the
-loss of a replica; a delete is seen by quorum reads); header and chunk reads: LOCAL_ONE, then
-LOCAL_QUORUM as above; the sweep's reads of its work list and cursor: LOCAL_QUORUM (nothing skipped).
+Kept for small clusters (SHUTTER_BLOB_STORE=cql); an object store (s3_blobs.py) is the default on the
+cluster path. Bytes in the cluster are one system fewer to run; 64 KB chunks keep every mutation small and a blob's
+partition bounded by the upload limit. A blob is its chunks plus a header written last, so a put that
+died half-way reads as missing, never short; orphans are found through a time-bucketed work list, not
+a scan. Why rows and not an object store (and when to switch), tables, sweep, reads: docs/storage/photo.md.
 """
 
 from __future__ import annotations
@@ -54,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from services.photo.blobs import READ_CHUNK_BYTES, SWEEP_MIN_AGE_MS, BlobCorrupt, BlobMissing, blob_key
-from services.runtime.cql import READ_FAST, READ_STRONG, SERIAL, WRITE_DURABLE, CqlDatabase, Query
+from services.runtime.cql import READ_FAST, READ_STRONG, WRITE_DURABLE, CqlDatabase, Query
+from services.runtime.cql_buckets import BucketCursor, shard_of
 
 log = logging.getLogger("shutter.photo.cql_blobs")
 
@@ -65,6 +32,7 @@ SWEEP_SHARDS = 1 << SWEEP_SHARD_BITS
 SWEEP_BUCKET_MS = 60_000
 _SWEEP_PAGE = 500
 _CURSOR_NAME = "sweep"
+SWEEP_CURSOR = BucketCursor("blob_sweep_cursor")
 
 BLOB_TABLES = (
     """CREATE TABLE IF NOT EXISTS photo_blobs (
@@ -85,7 +53,7 @@ BLOB_TABLES = (
         variant text,
         PRIMARY KEY ((shard, bucket), photo_id, variant)
     )""",
-    "CREATE TABLE IF NOT EXISTS blob_sweep_cursor (name text PRIMARY KEY, bucket bigint)",
+    SWEEP_CURSOR.ddl,
 )
 
 WRITE_CHUNK = Query(
@@ -109,11 +77,6 @@ DELETE_BLOB = Query("DELETE FROM photo_blobs WHERE photo_id = ? AND variant = ?"
 RECORD_UPLOAD = Query("INSERT INTO blob_uploads (shard, bucket, photo_id, variant) VALUES (?, ?, ?, ?)", WRITE_DURABLE)
 READ_UPLOADS = Query("SELECT photo_id, variant FROM blob_uploads WHERE shard = ? AND bucket = ?", READ_STRONG)
 DROP_UPLOADS = Query("DELETE FROM blob_uploads WHERE shard = ? AND bucket = ?", WRITE_DURABLE)
-INIT_CURSOR = Query(
-    "INSERT INTO blob_sweep_cursor (name, bucket) VALUES (?, ?) IF NOT EXISTS", WRITE_DURABLE, serial_consistency=SERIAL
-)
-READ_CURSOR = Query("SELECT bucket FROM blob_sweep_cursor WHERE name = ?", READ_STRONG)
-MOVE_CURSOR = Query("UPDATE blob_sweep_cursor SET bucket = ? WHERE name = ?", WRITE_DURABLE)
 
 
 def split_key(key: str) -> tuple[int, str]:
@@ -125,8 +88,7 @@ def split_key(key: str) -> tuple[int, str]:
 
 
 def sweep_shard(photo_id: int) -> int:
-    """Fibonacci hashing: the low bits of an id are mostly zero at low rates, its high bits spread well."""
-    return ((photo_id * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (64 - SWEEP_SHARD_BITS)
+    return shard_of(photo_id, SWEEP_SHARD_BITS)
 
 
 class CqlBlobStore:
@@ -139,7 +101,7 @@ class CqlBlobStore:
 
     async def start(self) -> None:
         """Create the sweep cursor once (the first replica to start wins): nothing was recorded before."""
-        await self._db.execute(INIT_CURSOR, (_CURSOR_NAME, self._bucket_now() - 1))
+        await SWEEP_CURSOR.init(self._db, _CURSOR_NAME, self._bucket_now() - 1)
 
     async def stop(self) -> None:
         self._files.shutdown(wait=True)
@@ -231,8 +193,7 @@ class CqlBlobStore:
         await self._db.execute(RECORD_UPLOAD, (sweep_shard(photo_id), self._bucket_now(), photo_id, variant))
 
     async def sweep_candidates(self) -> AsyncIterator[list[str]]:
-        rows = await self._db.execute(READ_CURSOR, (_CURSOR_NAME,))
-        bucket = rows[0].bucket
+        bucket = await SWEEP_CURSOR.read(self._db, _CURSOR_NAME)
         settled_before = (int(self._clock() * 1000) - SWEEP_MIN_AGE_MS) // SWEEP_BUCKET_MS
         while bucket < settled_before:
             used_shards = []
@@ -249,7 +210,7 @@ class CqlBlobStore:
             # Every key of the bucket is judged (the caller asked for what follows): forget the bucket.
             await asyncio.gather(*(self._db.execute(DROP_UPLOADS, (shard, bucket)) for shard in set(used_shards)))
             bucket += 1
-            await self._db.execute(MOVE_CURSOR, (bucket, _CURSOR_NAME))
+            await SWEEP_CURSOR.move(self._db, _CURSOR_NAME, bucket)
 
 
 def _read_window(handle: Any) -> list[bytes]:

@@ -66,6 +66,10 @@ def render(source: str, out_dir: str, max_pixels: int) -> Rendered:
 
     Raises UnsupportedImage for anything that is not a whole image in an accepted format, and
     ImageTooLarge when the pixel count exceeds `max_pixels` (checked before decoding the pixels).
+    The variants are encoded in memory first and written last, so a fault of our own files (ENOSPC
+    or EIO writing a variant, EIO reading the staged original) is never taken for a bad image: it
+    propagates as the OSError it is, errno included, for the caller to answer as the server's fault
+    (services.runtime.errors.storage_faults). Pillow reports bad input without an errno.
     """
     Image.MAX_IMAGE_PIXELS = max_pixels
     with warnings.catch_warnings():
@@ -77,22 +81,32 @@ def render(source: str, out_dir: str, max_pixels: int) -> Rendered:
                 image.load()
                 oriented = ImageOps.exif_transpose(image)
                 width, height = oriented.size
-                display = _write_variant(oriented, Path(out_dir) / "display", DISPLAY_LONGEST_SIDE)
-                thumbnail = _write_variant(oriented, Path(out_dir) / "thumbnail", THUMBNAIL_LONGEST_SIDE)
+                display = _encode_variant(oriented, DISPLAY_LONGEST_SIDE)
+                thumbnail = _encode_variant(oriented, THUMBNAIL_LONGEST_SIDE)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageTooLarge(f"image has more than {max_pixels} pixels") from exc
-        except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        except OSError as exc:
+            if exc.errno is not None:  # the kernel's, on our staged file: not the image's fault
+                raise
+            raise UnsupportedImage(f"not a complete JPEG, PNG, WebP or GIF image ({type(exc).__name__})") from exc
+        except (SyntaxError, ValueError, EOFError) as exc:
             raise UnsupportedImage(f"not a complete JPEG, PNG, WebP or GIF image ({type(exc).__name__})") from exc
     if kind not in CONTENT_TYPES:
         raise UnsupportedImage(f"format {kind!r} is not accepted")
-    return Rendered(CONTENT_TYPES[kind], width, height, display, thumbnail)
+    return Rendered(
+        CONTENT_TYPES[kind],
+        width,
+        height,
+        _write_variant(display, Path(out_dir) / "display"),
+        _write_variant(thumbnail, Path(out_dir) / "thumbnail"),
+    )
 
 
 def _has_alpha(image: Image.Image) -> bool:
     return image.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or (image.mode == "P" and "transparency" in image.info)
 
 
-def _write_variant(image: Image.Image, stem: Path, longest_side: int) -> RenderedVariant:
+def _encode_variant(image: Image.Image, longest_side: int) -> tuple[bytes, str]:
     """Scale down (never up) and re-encode from bare pixels: PNG when transparent, JPEG otherwise."""
     alpha = _has_alpha(image)
     converted = image.convert("RGBA" if alpha else "RGB")
@@ -104,13 +118,15 @@ def _write_variant(image: Image.Image, stem: Path, longest_side: int) -> Rendere
     encoded = io.BytesIO()
     if alpha:
         bare.save(encoded, format="PNG", optimize=True, **extra)
-        content_type = "image/png"
-    else:
-        bare.save(encoded, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True, **extra)
-        content_type = "image/jpeg"
-    data = encoded.getvalue()
-    stem.write_bytes(data)
-    return RenderedVariant(str(stem), content_type, len(data), hashlib.sha256(data).hexdigest())
+        return encoded.getvalue(), "image/png"
+    bare.save(encoded, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True, **extra)
+    return encoded.getvalue(), "image/jpeg"
+
+
+def _write_variant(encoded: tuple[bytes, str], path: Path) -> RenderedVariant:
+    data, content_type = encoded
+    path.write_bytes(data)
+    return RenderedVariant(str(path), content_type, len(data), hashlib.sha256(data).hexdigest())
 
 
 def exit_with_parent(parent_pid: int) -> None:

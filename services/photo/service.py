@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from services.photo import cql, sqlite
 from services.photo.blobs import (
     BlobStore,
     FilesystemBlobStore,
@@ -16,29 +15,19 @@ from services.photo.blobs import (
     check_stored,
     verified_chunks,
 )
-from services.photo.cql import CqlPhotoStore
-from services.photo.cql_blobs import CqlBlobStore
 from services.photo.events import UserDeletedHandler
 from services.photo.imaging import DEFAULT_MAX_PIXELS
-from services.photo.s3_blobs import S3BlobStore, S3Config
-from services.photo.sqlite import SqlitePhotoStore
 from services.photo.staging import Staging
-from services.photo.store import PhotoRecord, PhotoStore
+from services.photo.store import STORAGE, PhotoRecord, PhotoStore
 from services.photo.sweeper import OrphanSweeper
 from services.photo.uploads import DEFAULT_MAX_UPLOAD_BYTES, Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
-from services.runtime.requests import (
-    CursorField,
-    decode_cursor,
-    encode_page_token,
-    page_size,
-    require_id,
-    timestamp_from_unix_ms,
-)
+from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, storage_faults
+from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
+from services.runtime.stores import open_database
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 
@@ -68,8 +57,11 @@ def to_proto(photo: PhotoRecord) -> photo_pb2.Photo:
 
 
 class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
-    def __init__(self, store: PhotoStore, blobs: BlobStore, uploader: Uploader, deleter: Deleter) -> None:
+    def __init__(
+        self, store: PhotoStore, blobs: BlobStore, uploader: Uploader, deleter: Deleter, pages: PageTokens
+    ) -> None:
         self._store = store
+        self._pages = pages
         self._blobs = blobs
         self._uploader = uploader
         self._deleter = deleter
@@ -95,7 +87,8 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     async def DownloadPhoto(
         self, request: photo_pb2.DownloadPhotoRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[photo_pb2.DownloadPhotoResponse]:
-        variant = request.variant or photo_pb2.PHOTO_VARIANT_ORIGINAL
+        # DISPLAY by default: what anyone may see (the original, EXIF and all, is its owner's alone).
+        variant = request.variant or photo_pb2.PHOTO_VARIANT_DISPLAY
         if variant not in _VARIANT_NAMES:
             raise InvalidArgument("variant", "is not a known photo variant")
         photo = await self._find(request.photo_id)
@@ -108,27 +101,28 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             photo_pb2.PHOTO_VARIANT_THUMBNAIL: photo.thumbnail,
         }[variant]
         key = blob_key(photo.photo_id, _VARIANT_NAMES[variant])
-        await check_stored(self._blobs, key, info)
-        content = photo_pb2.ContentInfo(
-            content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
-        )
-        if request.accept_url and isinstance(self._blobs, SignsDownloads):
-            # Signed only after the checks above: the URL is as owner-only as the stream would be.
-            content.url, seconds = await self._blobs.presigned_url(key, info.content_type)
-            content.url_expires_at.FromSeconds(int(time.time()) + seconds)
+        with storage_faults("reading a photo's bytes"):  # EIO on our disk is UNAVAILABLE, not INTERNAL
+            await check_stored(self._blobs, key, info)
+            content = photo_pb2.ContentInfo(
+                content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
+            )
+            if request.accept_url and isinstance(self._blobs, SignsDownloads):
+                # Signed only after the checks above: the URL is as owner-only as the stream would be.
+                content.url, seconds = await self._blobs.presigned_url(key, info.content_type)
+                content.url_expires_at.FromSeconds(int(time.time()) + seconds)
+                yield photo_pb2.DownloadPhotoResponse(info=content)
+                return
             yield photo_pb2.DownloadPhotoResponse(info=content)
-            return
-        yield photo_pb2.DownloadPhotoResponse(info=content)
-        # Checked again while sending: bytes that are corrupt or changed since the check end the stream in DATA_LOSS.
-        async for chunk in verified_chunks(self._blobs, key, info, DOWNLOAD_CHUNK_BYTES):
-            yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
+            # Checked again while sending: bytes corrupt or changed since the check end the stream in DATA_LOSS.
+            async for chunk in verified_chunks(self._blobs, key, info, DOWNLOAD_CHUNK_BYTES):
+                yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
 
     async def ListUserPhotos(
         self, request: photo_pb2.ListUserPhotosRequest, context: grpc.aio.ServicerContext
     ) -> photo_pb2.ListUserPhotosResponse:
         user_id = require_id(request.user_id, "user_id")
         limit = page_size(request.page_size)
-        position = decode_cursor(request.page_token, {"u": CursorField.ID, "before": CursorField.ID})
+        position = self._pages.decode(request, {"u": CursorField.ID, "before": CursorField.ID})
         before: int | None = None
         if position is not None:
             if position["u"] != user_id:
@@ -136,7 +130,8 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             before = position["before"]
         photos = await self._store.list_by_user(user_id, before, limit + 1)
         page = photos[:limit]
-        next_token = encode_page_token({"u": user_id, "before": page[-1].photo_id}) if len(photos) > limit else ""
+        more = len(photos) > limit
+        next_token = self._pages.encode(request, {"u": user_id, "before": page[-1].photo_id}) if more else ""
         return photo_pb2.ListUserPhotosResponse(photos=[to_proto(p) for p in page], next_page_token=next_token)
 
     async def DeletePhoto(
@@ -160,21 +155,20 @@ def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
     period. Bytes: `files` (embedded default), `s3` (the default on CQL: an object store), or `cql`
     (chunks in the cluster, for small clusters). Stores shared by every replica (s3, cql) are swept
     periodically; the filesystem is private to the process and swept at start-up only."""
-    cluster = runtime.store_backend == "cql"
     blob_store = runtime.settings.blob_store
-    if blob_store not in ("files", "s3", "cql") or (blob_store == "cql" and not cluster):
+    if blob_store not in ("files", "s3", "cql") or (blob_store == "cql" and runtime.store_backend != "cql"):
         raise SystemExit(f"SHUTTER_BLOB_STORE must be files, s3 or (with SHUTTER_STORE=cql) cql, got {blob_store!r}")
-    if cluster:
-        database = runtime.cql(cql.SCHEMA)
-        store: PhotoStore = CqlPhotoStore(database)
-    else:
-        sqlite_db = runtime.sqlite(sqlite.SCHEMA, with_outbox=True)
-        store = SqlitePhotoStore(sqlite_db)
+    database = open_database(runtime, STORAGE)
+    store = STORAGE.store_class(runtime.store_backend)(database)
     if blob_store == "files":
         return store, FilesystemBlobStore(runtime.data_path("blobs")), None
     sweep_seconds = float(runtime.settings.int_setting("SHUTTER_PHOTO_SWEEP_SECONDS", 300))
     if blob_store == "s3":
+        from services.photo.s3_blobs import S3BlobStore, S3Config  # the S3 client only when S3 is chosen
+
         return store, S3BlobStore(S3Config.from_settings(runtime.settings)), sweep_seconds
+    from services.photo.cql_blobs import CqlBlobStore  # the CQL driver only when CQL is chosen
+
     return store, CqlBlobStore(database), sweep_seconds
 
 
@@ -200,6 +194,6 @@ def build(runtime: Runtime) -> None:
     runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
     runtime.add_servicer(
         photo_pb2_grpc.add_PhotoServiceServicer_to_server,
-        PhotoService(store, blobs, uploader, deleter),
+        PhotoService(store, blobs, uploader, deleter, PageTokens(runtime.settings.signing_secret())),
         photo_pb2.DESCRIPTOR.services_by_name["PhotoService"],
     )

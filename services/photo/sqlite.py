@@ -2,21 +2,31 @@
 
 Tables are laid out query-first, as they would be in Cassandra: `photos` by id (get, batch get),
 `photos_by_user` clustered by photo id for the newest-first profile listing, and `upload_keys`
-partitioned by user for idempotent retries. Every write is one transaction with its outbox event.
+partitioned by user for idempotent retries (with the fingerprint of the request that claimed the key).
+Every write is one transaction with its outbox event.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
-from services.photo.store import BlobInfo, PhotoRecord
+from services.photo.store import (
+    PHOTO_COLUMNS,
+    PHOTO_MARKS,
+    KeyedUpload,
+    KeyReused,
+    PhotoRecord,
+    photo_record,
+    photo_values,
+    same_request,
+)
 from services.runtime.outbox import enqueue
-from services.runtime.sqlite import Database
+from services.runtime.requests import INT64_MAX
+from services.runtime.sqlite import Database, SqliteSchema
 from shutter.events.v1 import events_pb2
 
-SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS photos (
     photo_id INTEGER PRIMARY KEY,
     user_id INTEGER NOT NULL,
@@ -51,45 +61,22 @@ CREATE TABLE IF NOT EXISTS upload_keys (
 ) WITHOUT ROWID;
 """
 
-_COLUMNS = (
-    "photo_id, user_id, title, location, time_stamp_ms, tags, created_at_ms, width, height, "
-    "original_type, original_size, original_sha256, display_type, display_size, display_sha256, "
-    "thumbnail_type, thumbnail_size, thumbnail_sha256, idempotency_key"
+SCHEMA = SqliteSchema(
+    (
+        _STEP_1,
+        # Idempotency keys remember the request that claimed them; claims from before have none.
+        "ALTER TABLE upload_keys ADD COLUMN request_fingerprint TEXT NOT NULL DEFAULT ''",
+    )
 )
-_SELECT = f"SELECT {_COLUMNS} FROM photos"
+
+_SELECT = f"SELECT {PHOTO_COLUMNS} FROM photos"
+_INSERT = f"INSERT INTO photos ({PHOTO_COLUMNS}) VALUES ({PHOTO_MARKS})"
 # SQLite's default limit on bound parameters per statement is 999 on older builds.
 _IN_BATCH = 500
 
 
-def _row(photo: PhotoRecord) -> tuple[Any, ...]:
-    return (
-        photo.photo_id, photo.user_id, photo.title, photo.location, photo.time_stamp_ms, json.dumps(photo.tags),
-        photo.created_at_ms, photo.width, photo.height,
-        photo.original.content_type, photo.original.byte_size, photo.original.sha256,
-        photo.display.content_type, photo.display.byte_size, photo.display.sha256,
-        photo.thumbnail.content_type, photo.thumbnail.byte_size, photo.thumbnail.sha256,
-        photo.idempotency_key,
-    )  # fmt: skip
-
-
-def _record(row: tuple[Any, ...]) -> PhotoRecord:
-    (photo_id, user_id, title, location, time_stamp_ms, tags, created_at_ms, width, height,
-     o_type, o_size, o_sha, d_type, d_size, d_sha, t_type, t_size, t_sha, key) = row  # fmt: skip
-    return PhotoRecord(
-        photo_id=photo_id,
-        user_id=user_id,
-        title=title,
-        location=location,
-        time_stamp_ms=time_stamp_ms,
-        tags=tuple(json.loads(tags)),
-        created_at_ms=created_at_ms,
-        width=width,
-        height=height,
-        original=BlobInfo(o_type, o_size, o_sha),
-        display=BlobInfo(d_type, d_size, d_sha),
-        thumbnail=BlobInfo(t_type, t_size, t_sha),
-        idempotency_key=key,
-    )
+def _record(row: tuple) -> PhotoRecord:
+    return photo_record(row, json.loads)
 
 
 def _get(conn: sqlite3.Connection, photo_id: int) -> PhotoRecord | None:
@@ -105,18 +92,22 @@ class SqlitePhotoStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, photo: PhotoRecord, event: events_pb2.PhotoPosted) -> tuple[PhotoRecord, bool]:
+    async def create(
+        self, photo: PhotoRecord, event: events_pb2.PhotoPosted, fingerprint: str = ""
+    ) -> tuple[PhotoRecord, bool]:
         def work(conn: sqlite3.Connection) -> tuple[PhotoRecord, bool]:
             if photo.idempotency_key:
                 earlier = _by_key(conn, photo.user_id, photo.idempotency_key)
                 if earlier is not None:
-                    return earlier, False
+                    if not same_request(earlier.fingerprint, fingerprint):
+                        raise KeyReused(earlier.photo.photo_id)
+                    return earlier.photo, False
                 conn.execute(
-                    "INSERT INTO upload_keys (user_id, idempotency_key, photo_id) VALUES (?, ?, ?)",
-                    (photo.user_id, photo.idempotency_key, photo.photo_id),
+                    "INSERT INTO upload_keys (user_id, idempotency_key, photo_id, request_fingerprint)"
+                    " VALUES (?, ?, ?, ?)",
+                    (photo.user_id, photo.idempotency_key, photo.photo_id, fingerprint),
                 )
-            placeholders = ", ".join("?" * len(_row(photo)))
-            conn.execute(f"INSERT INTO photos ({_COLUMNS}) VALUES ({placeholders})", _row(photo))
+            conn.execute(_INSERT, photo_values(photo, json.dumps))
             conn.execute(
                 "INSERT INTO photos_by_user (user_id, photo_id) VALUES (?, ?)", (photo.user_id, photo.photo_id)
             )
@@ -125,7 +116,7 @@ class SqlitePhotoStore:
 
         return await self._db.write(work)
 
-    async def by_idempotency_key(self, user_id: int, key: str) -> PhotoRecord | None:
+    async def by_idempotency_key(self, user_id: int, key: str) -> KeyedUpload | None:
         return await self._db.read(lambda conn: _by_key(conn, user_id, key))
 
     async def get(self, photo_id: int) -> PhotoRecord | None:
@@ -148,7 +139,7 @@ class SqlitePhotoStore:
             rows = conn.execute(
                 f"{_SELECT} WHERE photo_id IN (SELECT photo_id FROM photos_by_user"
                 " WHERE user_id = ? AND photo_id < ? ORDER BY photo_id DESC LIMIT ?) ORDER BY photo_id DESC",
-                (user_id, before_photo_id if before_photo_id is not None else 2**63 - 1, limit),
+                (user_id, before_photo_id if before_photo_id is not None else INT64_MAX, limit),
             ).fetchall()
             return [_record(row) for row in rows]
 
@@ -184,8 +175,12 @@ class SqlitePhotoStore:
         return await self._db.read(query)
 
 
-def _by_key(conn: sqlite3.Connection, user_id: int, key: str) -> PhotoRecord | None:
+def _by_key(conn: sqlite3.Connection, user_id: int, key: str) -> KeyedUpload | None:
     row = conn.execute(
-        "SELECT photo_id FROM upload_keys WHERE user_id = ? AND idempotency_key = ?", (user_id, key)
+        "SELECT photo_id, request_fingerprint FROM upload_keys WHERE user_id = ? AND idempotency_key = ?",
+        (user_id, key),
     ).fetchone()
-    return _get(conn, row[0]) if row else None
+    if row is None:
+        return None
+    photo = _get(conn, row[0])
+    return KeyedUpload(photo, row[1]) if photo is not None else None

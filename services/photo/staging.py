@@ -7,6 +7,7 @@ ever buffered whole in memory. Each upload gets its own directory, removed when 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -120,7 +121,10 @@ class StagedUpload:
 
         def remove() -> None:
             if handle is not None:
-                handle.close()
+                # Closing flushes what is buffered; on a full disk that fails again, and the upload is
+                # being answered already (the first failure is the one reported).
+                with contextlib.suppress(OSError):
+                    handle.close()
             shutil.rmtree(self.directory, ignore_errors=True)
 
         await asyncio.get_running_loop().run_in_executor(self._io, remove)

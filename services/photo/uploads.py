@@ -10,6 +10,11 @@ batch that timed out may still be applied from the batchlog) keeps its blobs: th
 them only once it is certain no row refers to them. Both that case and an idempotency key whose
 earlier attempt has not committed yet answer UNAVAILABLE: retrying with the same key is safe.
 
+Idempotency keys work as Stripe's and the IETF Idempotency-Key draft's do: the key is claimed with a
+fingerprint of the request (every metadata field and the SHA-256 of the bytes). The same key with the
+same request answers the original photo (created=false); with a different request, FAILED_PRECONDITION
+naming metadata.idempotency_key, and nothing is written.
+
 Delete: the blob store is told first (so the sweep can find the blobs if the process dies), then
 one transaction removes the row and enqueues PhotoDeleted, then the blobs go (a crash in between
 leaves orphans for the sweep, never a row without bytes).
@@ -18,6 +23,8 @@ leaves orphans for the sweep, never a row without bytes).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,11 +33,25 @@ from pathlib import Path
 from services.photo.blobs import BlobStore, blob_key
 from services.photo.imaging import ImageTooLarge, Rendered, RenderedVariant, UnsupportedImage
 from services.photo.staging import StagedUpload, Staging
-from services.photo.store import BlobInfo, CommitOutcomeUnknown, KeyInUse, PhotoRecord, PhotoStore
+from services.photo.store import (
+    BlobInfo,
+    CommitOutcomeUnknown,
+    KeyInUse,
+    KeyReused,
+    PhotoRecord,
+    PhotoStore,
+    same_request,
+)
 from services.photo.validation import validate_metadata
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import InvalidArgument, ResourceExhausted, Unavailable
+from services.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ResourceExhausted,
+    Unavailable,
+    storage_faults,
+)
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import timestamp_from_unix_ms, timestamp_or_now
@@ -64,15 +85,25 @@ class Uploader:
         self._max_bytes = max_bytes
 
     async def upload(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> tuple[PhotoRecord, bool]:
-        """The stored photo and whether this call created it (False: an idempotent retry)."""
+        """The stored photo and whether this call created it (False: an idempotent retry).
+
+        A fault of our own storage anywhere on the way (staging, variants, blobs, the database) is the
+        server's: RESOURCE_EXHAUSTED when out of space, UNAVAILABLE otherwise, never the image's fault.
+        """
+        with storage_faults("storing an upload"):
+            return await self._upload(requests)
+
+    async def _upload(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> tuple[PhotoRecord, bool]:
         metadata = await _first_metadata(requests)
         validate_metadata(metadata)
-        callctx.require_user(metadata.user_id, "metadata.user_id")
+        metadata.user_id = callctx.acting_as(metadata.user_id, "metadata.user_id")  # unset: the caller
         if metadata.idempotency_key:
             earlier = await self._store.by_idempotency_key(metadata.user_id, metadata.idempotency_key)
             if earlier is not None:
-                await self._drain(requests)
-                return earlier, False
+                fingerprint = request_fingerprint(metadata, await self._drain(requests))
+                if not same_request(earlier.fingerprint, fingerprint):
+                    raise key_reused(earlier.photo.photo_id)
+                return earlier.photo, False
         staged = self._staging.new(self._max_bytes)
         try:
             await staged.open()
@@ -86,22 +117,29 @@ class Uploader:
             rendered = await self._render(staged)
             original = BlobInfo(rendered.content_type, staged.size, sha256)
             photo = self._describe(metadata, rendered, original)
+            fingerprint = request_fingerprint(metadata, sha256)
             # From here on the photo is as good as stored: finish even if the client cancels.
-            return await asyncio.shield(self._commit(photo, staged, rendered))
+            return await asyncio.shield(self._commit(photo, fingerprint, staged, rendered))
         finally:
             await asyncio.shield(staged.discard())
 
-    async def _drain(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> None:
-        """Read a retry's bytes to the end (within the limit) before answering.
+    async def _drain(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> str:
+        """Read a retry's bytes to the end (within the limit), returning their hex SHA-256.
 
-        Answering a client stream before the client has finished sending makes grpc.aio clients
-        report INTERNAL instead of the answer (grpc/grpc#36066); a retry must see its success.
+        The hash tells a true retry from another request under the same key. Reading to the end also
+        matters on its own: answering a client stream before the client has finished sending makes
+        grpc.aio clients report INTERNAL instead of the answer (grpc/grpc#36066).
         """
         size = 0
+        hasher = hashlib.sha256()
         async for request in requests:
+            if request.WhichOneof("payload") != "chunk":
+                raise InvalidArgument("metadata", "only the first message may carry metadata")
             size += len(request.chunk)
             if size > self._max_bytes:
                 raise ResourceExhausted(f"photo is larger than the {self._max_bytes}-byte upload limit")
+            hasher.update(request.chunk)
+        return hasher.hexdigest()
 
     async def _render(self, staged: StagedUpload) -> Rendered:
         try:
@@ -129,7 +167,9 @@ class Uploader:
             idempotency_key=metadata.idempotency_key,
         )
 
-    async def _commit(self, photo: PhotoRecord, staged: StagedUpload, rendered: Rendered) -> tuple[PhotoRecord, bool]:
+    async def _commit(
+        self, photo: PhotoRecord, fingerprint: str, staged: StagedUpload, rendered: Rendered
+    ) -> tuple[PhotoRecord, bool]:
         sources = {
             "original": staged.original,
             "display": Path(rendered.display.path),
@@ -138,13 +178,16 @@ class Uploader:
         keys = [blob_key(photo.photo_id, variant) for variant in VARIANTS]
         try:
             await asyncio.gather(*(self._blobs.put(key, sources[v]) for key, v in zip(keys, VARIANTS, strict=True)))
-            stored, created = await self._store.create(photo, posted_event(photo, self._ids, self._source))
+            stored, created = await self._store.create(photo, posted_event(photo, self._ids, self._source), fingerprint)
         except CommitOutcomeUnknown as exc:
             # The photo may yet be committed: its blobs must stay (the sweep removes them if it is not).
             raise Unavailable("storing the photo timed out; retry with the same idempotency_key") from exc
         except KeyInUse as exc:
             await _delete_quietly(self._blobs, keys)
             raise Unavailable("an earlier upload with this idempotency_key is still being stored; retry") from exc
+        except KeyReused as exc:  # a concurrent upload with the key and another request won the race
+            await _delete_quietly(self._blobs, keys)
+            raise key_reused(exc.photo_id) from exc
         except BaseException:
             await _delete_quietly(self._blobs, keys)
             raise
@@ -170,7 +213,8 @@ class Deleter:
             meta=new_meta(self._ids, self._source), photo_id=photo.photo_id, user_id=photo.user_id
         )
         # Shielded as a whole: a caller that goes away mid-delete does not strand the blobs.
-        return await asyncio.shield(self._delete(photo, event))
+        with storage_faults("deleting a photo"):
+            return await asyncio.shield(self._delete(photo, event))
 
     async def _delete(self, photo: PhotoRecord, event: events_pb2.PhotoDeleted) -> bool:
         keys = [blob_key(photo.photo_id, v) for v in VARIANTS]
@@ -178,6 +222,32 @@ class Deleter:
         deleted = await self._store.delete(photo.photo_id, event)
         await _delete_quietly(self._blobs, keys)
         return deleted is not None
+
+
+def request_fingerprint(metadata: photo_pb2.PhotoMetadata, content_sha256: str) -> str:
+    """What makes two uploads the same request for an idempotency key: every metadata field as sent
+    (an unset time_stamp stays unset, not "now") and the SHA-256 of the bytes."""
+    fields = [
+        "photo-upload-v1",
+        metadata.user_id,
+        metadata.title,
+        metadata.location,
+        [metadata.time_stamp.seconds, metadata.time_stamp.nanos],
+        list(metadata.tags),
+        content_sha256,
+    ]
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
+
+
+def key_reused(photo_id: int) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"idempotency_key was already used for photo {photo_id} with a different request; use a new key",
+        (
+            "IDEMPOTENCY_KEY_REUSED",
+            "metadata.idempotency_key",
+            "the key was first used with other metadata or other bytes",
+        ),
+    )
 
 
 def posted_event(photo: PhotoRecord, ids: IdGenerator, source: str) -> events_pb2.PhotoPosted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.runtime.callctx import UNSET_MEANS_CALLER
 from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.requests import timestamp_or_now
 from shutter.photo.v1 import photo_pb2
@@ -15,28 +16,21 @@ MAX_BATCH_IDS = 100
 
 
 def validate_metadata(metadata: photo_pb2.PhotoMetadata) -> None:
-    """INVALID_ARGUMENT naming each offending field (`metadata.title`, `metadata.tags[3]`, …)."""
+    """INVALID_ARGUMENT naming each offending field (`metadata.title`, `metadata.tags[3]`, …).
+
+    Every text field is single-line and follows the runtime's text rule (no control characters, …).
+    """
     violations = Violations()
-    violations.check(metadata.user_id > 0, "metadata.user_id", "must be a positive id")
-    violations.check(
-        len(metadata.title) <= MAX_TITLE_CHARS, "metadata.title", f"must be at most {MAX_TITLE_CHARS} characters"
-    )
-    violations.check(
-        len(metadata.location) <= MAX_LOCATION_CHARS,
-        "metadata.location",
-        f"must be at most {MAX_LOCATION_CHARS} characters",
-    )
+    violations.check(metadata.user_id >= 0, "metadata.user_id", UNSET_MEANS_CALLER)
+    violations.check_text("metadata.title", metadata.title, MAX_TITLE_CHARS)
+    violations.check_text("metadata.location", metadata.location, MAX_LOCATION_CHARS)
     violations.check(len(metadata.tags) <= MAX_TAGS, "metadata.tags", f"must have at most {MAX_TAGS} tags")
     for index, tag in enumerate(metadata.tags):
         if not tag.strip():
             violations.add(f"metadata.tags[{index}]", "must not be blank")
-        elif len(tag) > MAX_TAG_CHARS:
-            violations.add(f"metadata.tags[{index}]", f"must be at most {MAX_TAG_CHARS} characters")
-    violations.check(
-        len(metadata.idempotency_key) <= MAX_IDEMPOTENCY_KEY_CHARS,
-        "metadata.idempotency_key",
-        f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters",
-    )
+        else:
+            violations.check_text(f"metadata.tags[{index}]", tag, MAX_TAG_CHARS)
+    violations.check_text("metadata.idempotency_key", metadata.idempotency_key, MAX_IDEMPOTENCY_KEY_CHARS)
     try:
         timestamp_or_now(metadata.time_stamp, "metadata.time_stamp")
     except InvalidArgument as exc:

@@ -10,7 +10,7 @@ import contextvars
 import time
 from dataclasses import dataclass
 
-from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,31 @@ def require_user(user_id: int, field: str) -> None:
     """The request acts for `user_id` (named by `field`): it must be the authenticated user."""
     if acting_user_id() != user_id:
         raise PermissionDenied(f"{field} must be the authenticated user")
+
+
+UNSET_MEANS_CALLER = "must be a positive id, or unset for the authenticated user"
+
+
+def acting_as(user_id: int, field: str) -> int:
+    """The user a request acts or views for, from a field that may only name the caller (`field`).
+
+    Unset (0) means the authenticated user: the token already says who asks. Set to anyone else,
+    PERMISSION_DENIED; negative, INVALID_ARGUMENT (handlers that name every bad field at once check
+    `user_id >= 0` with UNSET_MEANS_CALLER among the others first). Fields that name an account being changed or removed
+    (UpdateUser, DeleteUser) stay required instead: an omitted id must not delete the caller.
+    """
+    if user_id < 0:
+        raise InvalidArgument(field, UNSET_MEANS_CALLER)
+    if user_id == 0:
+        return acting_user_id()
+    require_user(user_id, field)
+    return user_id
+
+
+def viewer(viewer_id: int, field: str) -> int:
+    """Whose view a read is for (has-liked and the like): `viewer_id` if set, which must be the caller;
+    unset, the calling user, or 0 (no viewer) when a service reads on its own behalf."""
+    current = _principal.get()
+    if viewer_id == 0 and current is not None and current.user_id is None:
+        return 0
+    return acting_as(viewer_id, field)

@@ -27,7 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import socket
+import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,7 +40,7 @@ from typing import Any
 from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import BatchStatement, BatchType, PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement
 
 from services.runtime.config import Settings
 
@@ -63,16 +67,23 @@ class Query:
     serial_consistency: int | None = None
 
 
+# A schema step: one CQL statement, or a function run with the keyspace's session (moving data).
+CqlStep = str | Callable[[Session], None]
+
+
 @dataclass(frozen=True)
 class CqlSchema:
-    """A service's tables, each statement idempotent (`CREATE TABLE IF NOT EXISTS`, `ALTER … ADD`).
+    """A service's keyspace as numbered steps, applied once each, in order, under a lock, and recorded
+    in its `schema_version` table (see `migrate_keyspace`). Add a step to change the schema; never
+    edit one that has shipped, and keep steps additive (old replicas run beside new ones mid-upgrade).
 
-    `with_outbox`: the service emits events, so its keyspace also gets the outbox tables and the
-    runtime starts a relay for them. `python -m services.runtime.cql_migrate` finds schemas by
-    convention: `SCHEMA` in `services/<name>/cql.py`.
+    `runtime_tables`: the runtime's tables in this keyspace (outbox, tombstones), created if missing
+    before the steps. `with_outbox` is read only by Runtime.cql, which services.runtime.stores
+    replaces: services declare that they emit events in their Storage.
     """
 
-    statements: tuple[str, ...]
+    steps: tuple[CqlStep, ...]
+    runtime_tables: tuple[str, ...] = ()
     with_outbox: bool = False
 
 
@@ -106,10 +117,10 @@ def connect_cluster(settings: Settings) -> Cluster:
 class CqlDatabase:
     """A service's keyspace: created (with the configured replication) and migrated on start."""
 
-    def __init__(self, settings: Settings, service: str, statements: Sequence[str]) -> None:
+    def __init__(self, settings: Settings, service: str, schema: CqlSchema) -> None:
         self.settings = settings
         self.keyspace = keyspace_for(settings, service)
-        self._statements = tuple(statements)
+        self._schema = schema
         self._cluster: Cluster | None = None
         self._session: Session | None = None
         self._prepared: dict[str, asyncio.Future[PreparedStatement]] = {}
@@ -146,9 +157,9 @@ class CqlDatabase:
         session = self._cluster.connect()
         create_keyspace(session, self.keyspace, self.settings.cql_replication)
         session.set_keyspace(self.keyspace)
-        apply_statements(session, self._statements)
+        version = migrate_keyspace(session, self.keyspace, self._schema)
         self._session = session
-        log.info("cql ready", extra={"keyspace": self.keyspace, "statements": len(self._statements)})
+        log.info("cql ready", extra={"keyspace": self.keyspace, "schema_version": version})
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
         """Called on the event loop after every successful batch (the outbox relay wakes on it)."""
@@ -219,15 +230,116 @@ def create_keyspace(session: Session, keyspace: str, replication: str) -> None:
     session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}")
 
 
-def apply_statements(session: Session, statements: Iterable[str]) -> None:
-    """Apply a schema idempotently. `ALTER TABLE … ADD` has no IF NOT EXISTS in every CQL dialect,
-    so an "already exists" answer to an ALTER counts as applied; any other error stops start-up."""
-    for statement in statements:
-        try:
+_VERSION_TABLES = {
+    "schema_version": "CREATE TABLE IF NOT EXISTS schema_version (name text PRIMARY KEY, version int)",
+    "schema_lock": "CREATE TABLE IF NOT EXISTS schema_lock (name text PRIMARY KEY, owner text)",
+}
+_TABLE_NAME = re.compile(r"\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
+# Changing a schema takes the whole cluster (global QUORUM and SERIAL: a schema is not one DC's);
+# seeing that nothing needs changing takes only the local DC, so a start never waits for another DC.
+_VERSION = "SELECT version FROM schema_version WHERE name = 'schema'"
+_READ_VERSION_LOCAL = SimpleStatement(_VERSION, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+_READ_VERSION = SimpleStatement(_VERSION, consistency_level=ConsistencyLevel.QUORUM)
+_WRITE_VERSION = SimpleStatement(
+    "INSERT INTO schema_version (name, version) VALUES ('schema', %s)", consistency_level=ConsistencyLevel.QUORUM
+)
+_TAKE_LOCK = SimpleStatement(
+    "INSERT INTO schema_lock (name, owner) VALUES ('schema', %s) IF NOT EXISTS USING TTL %s",
+    consistency_level=ConsistencyLevel.QUORUM,
+    serial_consistency_level=ConsistencyLevel.SERIAL,
+)
+_RENEW_LOCK = SimpleStatement(
+    "UPDATE schema_lock USING TTL %s SET owner = %s WHERE name = 'schema' IF owner = %s",
+    consistency_level=ConsistencyLevel.QUORUM,
+    serial_consistency_level=ConsistencyLevel.SERIAL,
+)
+_DROP_LOCK = SimpleStatement(
+    "DELETE FROM schema_lock WHERE name = 'schema' IF owner = %s",
+    consistency_level=ConsistencyLevel.QUORUM,
+    serial_consistency_level=ConsistencyLevel.SERIAL,
+)
+# How long a migrator holds the lock without renewing it (it renews before every step): a migrator that
+# dies frees the keyspace after this long.
+LOCK_LEASE_SECONDS = 300
+
+
+def migrate_keyspace(
+    session: Session,
+    keyspace: str,
+    schema: CqlSchema,
+    *,
+    poll_seconds: float = 1.0,
+    lease_seconds: int = LOCK_LEASE_SECONDS,
+) -> int:
+    """Bring the session's keyspace to the schema's last step; returns the version it is at.
+
+    Fast path, no lock: the version is current and the runtime tables exist. Otherwise take the
+    keyspace's lock (an LWT lease), so replicas starting together never run DDL at once (concurrent
+    CREATEs of one table can leave the nodes disagreeing on it), and whoever holds it applies what is
+    missing. A keyspace made before versioning starts at step 1; steps are idempotent (CREATE … IF NOT
+    EXISTS, an ALTER … ADD whose column exists counts as applied), so that is harmless. A keyspace
+    newer than the code is fine: steps are additive, and an old replica runs during an upgrade.
+    """
+    existing = _tables(session, keyspace)
+    for table, statement in _VERSION_TABLES.items():
+        if table not in existing:
             session.execute(statement)
-        except InvalidRequest as exc:
-            if statement.lstrip().upper().startswith("ALTER") and any(s in str(exc) for s in _ALREADY_APPLIED):
-                continue
+    target = len(schema.steps)
+    owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    while True:
+        version = _version(session, _READ_VERSION_LOCAL)
+        if version >= target and _missing_runtime_tables(session, keyspace, schema) == []:
+            if version > target:
+                log.warning("keyspace is newer than this code", extra={"keyspace": keyspace, "version": version})
+            return version
+        if applied(list(session.execute(_TAKE_LOCK, (owner, lease_seconds)))):
+            break
+        log.info("waiting for the schema lock", extra={"keyspace": keyspace})
+        time.sleep(poll_seconds)
+    try:
+        for statement in schema.runtime_tables:
+            _apply_step(session, statement)
+        version = _version(session, _READ_VERSION)
+        for number in range(version + 1, target + 1):
+            if not applied(list(session.execute(_RENEW_LOCK, (lease_seconds, owner, owner)))):
+                raise RuntimeError(f"lost the schema lock of {keyspace} before step {number}")
+            _apply_step(session, schema.steps[number - 1])
+            session.execute(_WRITE_VERSION, (number,))
+            log.info("schema step applied", extra={"keyspace": keyspace, "version": number})
+        return max(version, target)
+    finally:
+        try:
+            session.execute(_DROP_LOCK, (owner,))
+        except Exception as exc:  # the lease ends by itself; the error that matters is the step's
+            log.warning("schema lock not released", extra={"keyspace": keyspace, "error": repr(exc)[:200]})
+
+
+def _tables(session: Session, keyspace: str) -> set[str]:
+    rows = session.execute("SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))
+    return {row.table_name for row in rows}
+
+
+def _missing_runtime_tables(session: Session, keyspace: str, schema: CqlSchema) -> list[str]:
+    wanted = [match.group(1) for match in map(_TABLE_NAME.match, schema.runtime_tables) if match]
+    existing = _tables(session, keyspace) if wanted else set()
+    return [table for table in wanted if table not in existing]
+
+
+def _version(session: Session, read: SimpleStatement) -> int:
+    row = session.execute(read).one()
+    return row.version if row is not None else 0
+
+
+def _apply_step(session: Session, step: CqlStep) -> None:
+    """One step. `ALTER TABLE … ADD` has no IF NOT EXISTS in every CQL dialect, so an "already exists"
+    answer to an ALTER counts as applied; any other error stops start-up."""
+    if callable(step):
+        step(session)
+        return
+    try:
+        session.execute(step)
+    except InvalidRequest as exc:
+        if not (step.lstrip().upper().startswith("ALTER") and any(s in str(exc) for s in _ALREADY_APPLIED)):
             raise
 
 

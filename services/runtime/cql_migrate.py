@@ -1,9 +1,10 @@
 """Apply every service's CQL schema: `python -m services.runtime.cql_migrate [service ...]`.
 
-Services also migrate their own keyspace on start; this command does it ahead of a deployment
-(e.g. a Helm pre-upgrade job), so replicas starting together do not race to create the same tables.
-Schemas are found by convention, not by a registry to keep in sync: `SCHEMA` (a CqlSchema) in
-`services/<name>/cql.py`, for every service in topology.SERVICE_NAMES that has one.
+Services also migrate their own keyspace on start (versioned steps under a lock, see
+services.runtime.cql.migrate_keyspace); this command does it ahead of a deployment (the Helm
+pre-upgrade job), so replicas start on a current keyspace and take the lock-free path. Schemas are
+found by convention, not by a registry to keep in sync: the `STORAGE` declaration in
+`services/<name>/store.py`, for every service in topology.SERVICE_NAMES that has one.
 """
 
 from __future__ import annotations
@@ -16,19 +17,25 @@ from collections.abc import Mapping
 
 from services.runtime.config import Settings
 from services.runtime.cql import CqlDatabase, CqlSchema
-from services.runtime.outbox_cql import ddl
+from services.runtime.stores import Storage
 from services.runtime.topology import SERVICE_NAMES
 
 
 def discover_schemas(names: tuple[str, ...] = SERVICE_NAMES) -> dict[str, CqlSchema]:
+    """Each stateful service's CQL schema, with the runtime tables its Storage declares."""
     schemas: dict[str, CqlSchema] = {}
     for name in names:
-        module_name = f"services.{name}.cql"
+        module_name = f"services.{name}.store"
         if importlib.util.find_spec(module_name) is None:
             continue
-        schema = getattr(importlib.import_module(module_name), "SCHEMA", None)
+        storage = getattr(importlib.import_module(module_name), "STORAGE", None)
+        if storage is None:
+            continue
+        if not isinstance(storage, Storage):
+            raise SystemExit(f"{module_name}.STORAGE must be a services.runtime.stores.Storage")
+        schema = storage.cql_schema()
         if not isinstance(schema, CqlSchema):
-            raise SystemExit(f"{module_name} must define SCHEMA = CqlSchema(...)")
+            raise SystemExit(f"{storage.cql} must come with SCHEMA = CqlSchema(...) in its module")
         schemas[name] = schema
     return schemas
 
@@ -37,7 +44,7 @@ async def migrate(settings: Settings, schemas: Mapping[str, CqlSchema]) -> list[
     """Create each service's keyspace and tables (idempotent); returns the keyspaces touched."""
     keyspaces = []
     for service, schema in schemas.items():
-        database = CqlDatabase(settings, service, ddl(schema))
+        database = CqlDatabase(settings, service, schema)
         await database.start()
         await database.stop()
         keyspaces.append(database.keyspace)

@@ -37,7 +37,9 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from services.runtime.cql import READ_STRONG, SERIAL, WRITE_DURABLE, CqlDatabase, CqlSchema, Query
+from services.runtime.cql import READ_STRONG, WRITE_DURABLE, CqlDatabase, CqlSchema, Query
+from services.runtime.cql_buckets import BucketCursor
+from services.runtime.cql_buckets import shard_of as _shard
 from services.runtime.events import message_id, subject_for
 from services.runtime.ids import id_timestamp_ms
 from services.runtime.outbox import PendingEvent
@@ -50,6 +52,7 @@ LATE_WRITE_GRACE_MS = 120_000
 # Well below the grace, which also covers the batch's own retries and batchlog replay.
 MAX_EVENT_AGE_MS = 30_000
 
+CURSOR = BucketCursor("outbox_cursor")
 OUTBOX_TABLES = (
     # gc_grace_seconds = 3 h, the default hint window: a deleted row cannot come back from a replica that
     # missed the delete. Even if one did, it would sit in a bucket behind the cursor, never read again.
@@ -62,7 +65,7 @@ OUTBOX_TABLES = (
         payload blob,
         PRIMARY KEY ((shard, bucket), seq)
     ) WITH CLUSTERING ORDER BY (seq ASC) AND gc_grace_seconds = 10800""",
-    "CREATE TABLE IF NOT EXISTS outbox_cursor (name text PRIMARY KEY, bucket bigint)",
+    CURSOR.ddl,
 )
 
 # Written with the entity at LOCAL_QUORUM (the batch's level); read at LOCAL_QUORUM so the relay sees
@@ -75,21 +78,15 @@ SELECT_BUCKET = Query(
 )
 DELETE = Query("DELETE FROM outbox WHERE shard = ? AND bucket = ? AND seq = ?", WRITE_DURABLE)
 CURSOR_NAME = "relay"
-INIT_CURSOR = Query(
-    "INSERT INTO outbox_cursor (name, bucket) VALUES (?, ?) IF NOT EXISTS", WRITE_DURABLE, serial_consistency=SERIAL
-)
-READ_CURSOR = Query("SELECT bucket FROM outbox_cursor WHERE name = ?", READ_STRONG)
-MOVE_CURSOR = Query("UPDATE outbox_cursor SET bucket = ? WHERE name = ?", WRITE_DURABLE)
 
 
-def ddl(schema: CqlSchema) -> tuple[str, ...]:
-    """A service's statements plus the outbox tables when it emits events."""
-    return schema.statements + (OUTBOX_TABLES if schema.with_outbox else ())
+def ddl(schema: CqlSchema) -> CqlSchema:
+    """Runtime.cql's schema plus the outbox tables when `with_outbox` (services.runtime.stores replaces it)."""
+    return CqlSchema(schema.steps, schema.runtime_tables + (OUTBOX_TABLES if schema.with_outbox else ()))
 
 
 def shard_of(seq: int) -> int:
-    """Fibonacci hashing: the low bits of an id are mostly zero at low rates, its high bits spread well."""
-    return ((seq * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (64 - OUTBOX_SHARD_BITS)
+    return _shard(seq, OUTBOX_SHARD_BITS)
 
 
 def bucket_of(seq: int) -> int:
@@ -143,9 +140,8 @@ class CqlOutbox:
         components have started), so the cursor may begin just behind the current bucket.
         """
         first = _current_bucket(self._clock() * 1000) - LATE_WRITE_GRACE_MS // BUCKET_MS - 1
-        await self._db.execute(INIT_CURSOR, (CURSOR_NAME, first))
-        rows = await self._db.execute(READ_CURSOR, (CURSOR_NAME,))
-        self._cursor = rows[0].bucket
+        await CURSOR.init(self._db, CURSOR_NAME, first)
+        self._cursor = await CURSOR.read(self._db, CURSOR_NAME)
 
     async def stop(self) -> None:
         """Nothing to release: the database component owns the connection."""
@@ -163,7 +159,7 @@ class CqlOutbox:
             rows = sorted(itertools.chain.from_iterable(shards), key=lambda row: row.seq)[:wanted]
             found.extend(PendingEvent(row.seq, row.msg_id, row.subject, row.payload) for row in rows)
             if not rows and bucket == self._cursor and (bucket + 1) * BUCKET_MS <= now_ms - LATE_WRITE_GRACE_MS:
-                await self._db.execute(MOVE_CURSOR, (bucket + 1, CURSOR_NAME))
+                await CURSOR.move(self._db, CURSOR_NAME, bucket + 1)
                 self._cursor = bucket + 1
             bucket += 1
         return found

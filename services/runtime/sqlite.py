@@ -3,24 +3,48 @@
 Writes go through one writer connection on its own thread (SQLite allows one writer anyway);
 reads use a second connection on another thread, so reads never wait behind an fsync.
 `synchronous=FULL` makes every committed transaction durable before `write` returns.
+
+Schemas are versioned, forward-only steps (SqliteSchema; the rules are in docs/storage/README.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
 
+log = logging.getLogger("shutter.sqlite")
+
+_ADD_COLUMN = re.compile(r"\s*ALTER\s+TABLE\s+\S+\s+ADD\s", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SqliteSchema:
+    """A service's tables as numbered steps: step n (from 1) is a script applied once, in its own
+    transaction, and `PRAGMA user_version` records the last one applied. Add a step to change the
+    schema; never edit one that has shipped.
+
+    `runtime_tables`: the runtime's tables in this database (outbox, tombstones), created if missing
+    before the steps run, so a step may move data into them.
+    """
+
+    steps: tuple[str, ...]
+    runtime_tables: str = ""
+
 
 class Database:
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: SqliteSchema | str) -> None:
         self.path = path
-        self._schema = schema
+        # A plain script is a one-step schema (Runtime.sqlite still passes one).
+        self._schema = schema if isinstance(schema, SqliteSchema) else SqliteSchema((schema,))
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-w-{path.stem}")
@@ -52,7 +76,11 @@ class Database:
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = self._connect()
-        conn.executescript(self._schema)
+        try:
+            migrate(conn, self._schema, self.path.name)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
@@ -71,16 +99,67 @@ class Database:
         writer = self._writer
 
         def transaction() -> T:
-            writer.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(writer)
-            except BaseException:
-                writer.execute("ROLLBACK")
-                raise
-            writer.execute("COMMIT")
-            return result
+            return _in_transaction(writer, work)
 
         result = await asyncio.get_running_loop().run_in_executor(self._write_thread, transaction)
         for listener in self._commit_listeners:
             listener()
         return result
+
+
+def migrate(conn: sqlite3.Connection, schema: SqliteSchema, name: str = "database") -> int:
+    """Bring the database to the schema's last step; returns the version it is at.
+
+    A database without a version (made before versioning) starts at step 1: steps are written so
+    that re-applying one to such a database is harmless (CREATE … IF NOT EXISTS; an ADD COLUMN whose
+    column exists counts as applied). A database newer than the code is refused: this code cannot
+    know what the later steps changed.
+    """
+    if schema.runtime_tables:
+        conn.executescript(schema.runtime_tables)
+    target = len(schema.steps)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > target:
+        raise SystemExit(f"{name} is at schema version {version}; this code knows only {target} steps")
+    for number in range(version + 1, target + 1):
+        _in_transaction(conn, lambda c, n=number: _apply(c, schema.steps[n - 1], n))
+        log.info("schema step applied", extra={"database": name, "version": number})
+    return target
+
+
+def _apply(conn: sqlite3.Connection, script: str, number: int) -> None:
+    for statement in statements(script):
+        try:
+            conn.execute(statement)
+        except sqlite3.OperationalError as exc:
+            if _ADD_COLUMN.match(statement) and "duplicate column name" in str(exc):
+                continue
+            raise
+    conn.execute(f"PRAGMA user_version = {int(number)}")
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of a script, one at a time (a trigger's body stays whole)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip().rstrip(";").strip():
+                yield pending.strip()
+            pending = ""
+    if pending.rstrip(";").strip():
+        raise ValueError(f"incomplete SQL statement in schema step: {pending.strip()[:80]!r}")
+
+
+def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+    except BaseException:
+        # SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, …); a second
+        # ROLLBACK would fail and hide the error that matters.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result

@@ -16,7 +16,7 @@ Tables, each read by its partition key only (no secondary indexes, no ALLOW FILT
   and can drift; a wrong count makes a query slower, never wrong.
 - docs(photo_id): what a hit shows, plus the terms the photo is filed under (to unfile it).
 - photos_by_user((user_id), photo_id DESC): for the reindex's per-user reconciliation.
-- tombstones(photo_id): deleted photos, kept for good (ids are never reused; rows are tiny).
+Deleted photos are tombstoned (services.runtime.tombstones_cql), for the runtime's one retention.
 
 Multi-term search: the driver term's postings are read a bucket at a time in keyset chunks (photo_id
 below the last one seen); each chunk is checked against the other terms, rarest first, with one
@@ -27,7 +27,7 @@ Consistency, per statement below:
 - Postings, term_buckets and counters are written at LOCAL_ONE: search is derived data, a photo files
   10+ postings, and one lost write is repaired by hinted handoff, repair or the reindex command;
   searches read them at LOCAL_ONE (a moment of staleness is acceptable by design).
-- docs, photos_by_user and tombstones are written and read (by the index/delete paths) at
+- docs, photos_by_user and the tombstones are written and read (by the index/delete paths) at
   LOCAL_QUORUM: they decide whether a deleted photo can be shown again. remove_photo writes the
   tombstone then reads the doc's terms; index_photo writes the doc then re-reads the tombstone. With
   R + W > RF, one of the two always sees the other, so a post racing its delete is always unfiled
@@ -37,18 +37,19 @@ Consistency, per statement below:
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
 from typing import Any
 
 from services.runtime.cql import READ_FAST, READ_STRONG, WRITE_DURABLE, WRITE_FAST, CqlDatabase, CqlSchema, Query
 from services.runtime.ids import id_timestamp_ms
+from services.runtime.requests import INT64_MAX
+from services.runtime.tombstones import Kind
+from services.runtime.tombstones_cql import CqlTombstones, copy_legacy_marks
 from services.search.normalise import Term, TermKind
 from services.search.store import IndexedPhoto
 
 BUCKET_MS = 86_400_000  # one UTC day; see the module docstring for the arithmetic
-MAX_PHOTO_ID = (1 << 63) - 1
 # Candidates checked per round trip in a multi-term query; also keeps each `IN (…)` list small
 # (ScyllaDB refuses clustering-key IN lists above max_clustering_key_restrictions_per_query = 100).
 PROBE_CHUNK = 100
@@ -90,6 +91,7 @@ SCHEMA = CqlSchema(
             PRIMARY KEY ((user_id), photo_id)
         ) WITH CLUSTERING ORDER BY (photo_id DESC)""",
         "CREATE TABLE IF NOT EXISTS tombstones (photo_id bigint PRIMARY KEY, deleted_at_ms bigint)",
+        copy_legacy_marks("tombstones", "photo_id", Kind.PHOTO, "deleted_at_ms"),
     ),
 )
 
@@ -126,8 +128,6 @@ SELECT_DOC_FILING = Query("SELECT user_id, terms FROM docs WHERE photo_id = ?", 
 DELETE_DOC = Query("DELETE FROM docs WHERE photo_id = ?", WRITE_DURABLE)
 INSERT_USER_PHOTO = Query("INSERT INTO photos_by_user (user_id, photo_id) VALUES (?, ?)", WRITE_DURABLE)
 DELETE_USER_PHOTO = Query("DELETE FROM photos_by_user WHERE user_id = ? AND photo_id = ?", WRITE_DURABLE)
-INSERT_TOMBSTONE = Query("INSERT INTO tombstones (photo_id, deleted_at_ms) VALUES (?, ?)", WRITE_DURABLE)
-SELECT_TOMBSTONE = Query("SELECT photo_id FROM tombstones WHERE photo_id = ?", READ_STRONG)
 # The reindex wants every id it may have to remove: LOCAL_QUORUM (it is rare and not latency-bound).
 SELECT_USER_PHOTOS = Query("SELECT photo_id FROM photos_by_user WHERE user_id = ? AND photo_id < ?", READ_STRONG)
 # A full scan of partition keys in token order: how CQL enumerates partitions without filtering.
@@ -148,12 +148,13 @@ def _term_params(term: Term) -> tuple[str, str]:
 class CqlSearchStore:
     def __init__(self, database: CqlDatabase) -> None:
         self._db = database
+        self._marks = CqlTombstones(database)
 
     async def _each(self, query: Query, params: Iterable[Sequence[Any]]) -> list[list[Any]]:
         return await asyncio.gather(*(self._db.execute(query, p) for p in params))
 
     async def _tombstoned(self, photo_id: int) -> bool:
-        return bool(await self._db.execute(SELECT_TOMBSTONE, (photo_id,)))
+        return await self._marks.is_marked(Kind.PHOTO, photo_id)
 
     async def _filing(self, photo_id: int) -> tuple[int, list[Term]] | None:
         """(user_id, terms) the photo is filed under, or None when it has no doc."""
@@ -204,7 +205,7 @@ class CqlSearchStore:
         return True
 
     async def remove_photo(self, photo_id: int) -> None:
-        await self._db.execute(INSERT_TOMBSTONE, (photo_id, int(time.time() * 1000)))
+        await self._marks.mark(Kind.PHOTO, photo_id)
         await self._unfile(photo_id)
 
     async def _unfile(self, photo_id: int) -> None:
@@ -228,7 +229,7 @@ class CqlSearchStore:
             term for _, term in sorted(zip((rows[0].postings if rows else 0 for rows in counts), unique, strict=True))
         ]
         driver, *probes = by_rarity
-        before = MAX_PHOTO_ID if before_photo_id is None else before_photo_id
+        before = INT64_MAX if before_photo_id is None else before_photo_id
         chunk = PROBE_CHUNK if probes else limit
         found: list[IndexedPhoto] = []
         async with aclosing(self._postings(driver, before, chunk)) as chunks:

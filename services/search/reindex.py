@@ -30,9 +30,9 @@ from services.runtime.events import EVENTS_STREAM, SUBJECTS, EventBus
 from services.runtime.ids import min_id_at
 from services.runtime.logs import configure_logging
 from services.runtime.server import Component, Runtime
+from services.runtime.stores import open_store
 from services.search.indexer import indexed_photo
-from services.search.service import open_store
-from services.search.store import SearchStore
+from services.search.store import STORAGE, SearchStore
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 
@@ -108,7 +108,7 @@ async def reindex_user(
 
 async def reindex(runtime: Runtime, extra_users: set[int], read_stream: bool) -> tuple[int, int, int]:
     """Returns (users, photos indexed, stale documents removed)."""
-    store = open_store(runtime)
+    store: SearchStore = open_store(runtime, STORAGE)
     bus = runtime.events() if read_stream else None
     started: list[Component] = []
     try:

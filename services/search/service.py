@@ -12,14 +12,12 @@ from __future__ import annotations
 import hashlib
 
 from services.runtime.errors import InvalidArgument, Violations
-from services.runtime.requests import CursorField, decode_cursor, encode_page_token, page_size, timestamp_from_unix_ms
+from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
-from services.search import cql, sqlite
-from services.search.cql import CqlSearchStore
+from services.runtime.stores import open_store
 from services.search.indexer import start_indexer
 from services.search.normalise import Term, query_terms, tag_key, words
-from services.search.sqlite import SqliteSearchStore
-from services.search.store import IndexedPhoto, SearchStore
+from services.search.store import STORAGE, IndexedPhoto, SearchStore
 from shutter.search.v1 import search_pb2, search_pb2_grpc
 
 MAX_TAG_CHARS = 100
@@ -35,17 +33,17 @@ def validate_query(request: search_pb2.SearchPhotosRequest) -> list[Term]:
         for field in ("tag", "text", "location"):
             violations.add(field, "give at least one of tag, text or location")
         violations.raise_if_any()
-    if len(request.tag) > MAX_TAG_CHARS:
-        violations.add("tag", f"must be at most {MAX_TAG_CHARS} characters")
-    elif request.tag.strip() and not tag_key(request.tag):
-        violations.add("tag", "has no letters or digits")
     for field, value, limit in (
+        ("tag", request.tag, MAX_TAG_CHARS),
         ("text", request.text, MAX_TEXT_CHARS),
         ("location", request.location, MAX_LOCATION_CHARS),
     ):
-        if len(value) > limit:
-            violations.add(field, f"must be at most {limit} characters")
-        elif value.strip() and not words(value):
+        violations.check_text(field, value, limit)
+    violations.raise_if_any()  # the checks below fold the text: only text that passed the rule
+    if request.tag.strip() and not tag_key(request.tag):
+        violations.add("tag", "has no letters or digits")
+    for field, value in (("text", request.text), ("location", request.location)):
+        if value.strip() and not words(value):
             violations.add(field, "has no letters or digits")
         elif len(set(words(value))) > MAX_WORDS_PER_FIELD:
             violations.add(field, f"must have at most {MAX_WORDS_PER_FIELD} distinct words")
@@ -70,8 +68,9 @@ def to_hit(photo: IndexedPhoto) -> search_pb2.SearchHit:
 
 
 class SearchService(search_pb2_grpc.SearchServiceServicer):
-    def __init__(self, store: SearchStore) -> None:
+    def __init__(self, store: SearchStore, pages: PageTokens) -> None:
         self._store = store
+        self._pages = pages
 
     async def SearchPhotos(
         self, request: search_pb2.SearchPhotosRequest, context: object
@@ -79,7 +78,7 @@ class SearchService(search_pb2_grpc.SearchServiceServicer):
         terms = validate_query(request)
         limit = page_size(request.page_size)
         fingerprint = query_fingerprint(terms)
-        position = decode_cursor(request.page_token, {"before": CursorField.ID, "query": CursorField.TEXT})
+        position = self._pages.decode(request, {"before": CursorField.ID, "query": CursorField.TEXT})
         before: int | None = None
         if position is not None:
             if position["query"] != fingerprint:
@@ -89,22 +88,15 @@ class SearchService(search_pb2_grpc.SearchServiceServicer):
         page = found[:limit]
         token = ""
         if len(found) > limit:
-            token = encode_page_token({"before": page[-1].photo_id, "query": fingerprint})
+            token = self._pages.encode(request, {"before": page[-1].photo_id, "query": fingerprint})
         return search_pb2.SearchPhotosResponse(hits=[to_hit(p) for p in page], next_page_token=token)
 
 
-def open_store(runtime: Runtime) -> SearchStore:
-    """The index the service and the reindex command share, on the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlSearchStore(runtime.cql(cql.SCHEMA))
-    return SqliteSearchStore(runtime.sqlite(sqlite.SCHEMA))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: SearchStore = open_store(runtime, STORAGE)
     start_indexer(runtime, store)
     runtime.add_servicer(
         search_pb2_grpc.add_SearchServiceServicer_to_server,
-        SearchService(store),
+        SearchService(store, PageTokens(runtime.settings.signing_secret())),
         search_pb2.DESCRIPTOR.services_by_name["SearchService"],
     )

@@ -3,22 +3,23 @@
 postings(term_kind, term, photo_id DESC) is the reverse index: one partition per term, newest photo
 first, so a single-term page is one range read. term_stats keeps each posting list's length so a
 multi-term query can drive from the rarest list and probe the others by primary key (CROSS JOIN
-fixes SQLite's join order to the one we chose). docs answers the hits; tombstones remember deletes.
+fixes SQLite's join order to the one we chose). docs answers the hits; deletes leave tombstones
+(services.runtime.tombstones) that a late post respects.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
 
-from services.runtime.sqlite import Database
+from services.runtime.sqlite import Database, SqliteSchema
+from services.runtime.tombstones import Kind, SqliteTombstones
 from services.search.normalise import Term, TermKind
 from services.search.store import IndexedPhoto
 
-SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS postings (
     term_kind TEXT NOT NULL,
     term TEXT NOT NULL,
@@ -46,6 +47,18 @@ CREATE TABLE IF NOT EXISTS tombstones (
     deleted_at_ms INTEGER NOT NULL
 );
 """
+
+SCHEMA = SqliteSchema(
+    (
+        _STEP_1,
+        # The index's own tombstones move into the runtime's deleted_ids (one retention for every store).
+        """
+        INSERT OR IGNORE INTO deleted_ids (kind, id, marked_ms)
+            SELECT 'photo', photo_id, deleted_at_ms FROM tombstones;
+        DROP TABLE tombstones;
+        """,
+    )
+)
 
 _DOC_COLUMNS = "d.photo_id, d.user_id, d.title, d.location, d.tags, d.created_at_ms"
 
@@ -90,12 +103,13 @@ def _stored_terms(conn: sqlite3.Connection, photo_id: int) -> list[Term] | None:
 class SqliteSearchStore:
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._marks = SqliteTombstones()
 
     async def index_photo(self, photo: IndexedPhoto, terms: Sequence[Term]) -> bool:
         wanted = sorted(set(terms))
 
         def work(conn: sqlite3.Connection) -> bool:
-            if conn.execute("SELECT 1 FROM tombstones WHERE photo_id = ?", (photo.photo_id,)).fetchone():
+            if self._marks.is_marked(conn, Kind.PHOTO, photo.photo_id):
                 return False
             previous = _stored_terms(conn, photo.photo_id) or []
             for term in set(previous) - set(wanted):
@@ -123,10 +137,7 @@ class SqliteSearchStore:
 
     async def remove_photo(self, photo_id: int) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT OR IGNORE INTO tombstones (photo_id, deleted_at_ms) VALUES (?, ?)",
-                (photo_id, int(time.time() * 1000)),
-            )
+            self._marks.mark(conn, Kind.PHOTO, photo_id)
             for term in _stored_terms(conn, photo_id) or []:
                 _drop_posting(conn, term, photo_id)
             conn.execute("DELETE FROM docs WHERE photo_id = ?", (photo_id,))

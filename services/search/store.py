@@ -11,7 +11,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.stores import Storage
 from services.search.normalise import Term
+
+STORAGE = Storage(
+    sqlite="services.search.sqlite:SqliteSearchStore",
+    cql="services.search.cql:CqlSearchStore",
+    tombstones=True,
+)
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,10 @@ Consistency, per statement (levels in services.runtime.cql):
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import READ_FAST, READ_STRONG, SERIAL, WRITE_DURABLE, CqlDatabase, CqlSchema, Query, applied
 from services.runtime.outbox_cql import write_with_events
 from services.user import rules
@@ -63,7 +63,6 @@ SCHEMA = CqlSchema(
             created_at_ms bigint
         )""",
     ),
-    with_outbox=True,
 )
 
 _USER = "user_id, username, display_name, bio, created_at_ms"
@@ -207,12 +206,9 @@ class CqlUserStore:
         )
 
     async def _read_many(self, query: Query, user_ids: Sequence[int]) -> dict[int, UserRecord]:
-        limit = asyncio.Semaphore(_READ_CONCURRENCY)
-
         async def read(user_id: int) -> UserRecord | None:
-            async with limit:
-                rows = await self._db.execute(query, (user_id,))
+            rows = await self._db.execute(query, (user_id,))
             return _user(rows[0] if rows else None)
 
-        users = await asyncio.gather(*(read(user_id) for user_id in user_ids))
+        users = await bounded_gather(user_ids, read, _READ_CONCURRENCY)
         return {user.user_id: user for user in users if user is not None}

@@ -1,11 +1,15 @@
 """What a valid account looks like: usernames, display names, bios and passwords.
 
-Pure functions, so the rules are unit-tested without a server and shared by every handler.
+Pure functions, so the rules are unit-tested without a server and shared by every handler. Display
+names and bios follow the runtime's one text rule (a bio may have newlines); passwords are exempt
+from it (they are only ever hashed, never shown).
 """
 
 from __future__ import annotations
 
 import re
+
+from services.runtime.text import text_problem
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.]{3,30}")
 MAX_DISPLAY_NAME_CHARS = 64
@@ -28,24 +32,12 @@ def username_problem(username: str) -> str | None:
     return None
 
 
-def _has_control_characters(text: str, allow_newlines: bool = False) -> bool:
-    return any((ord(c) < 32 and not (allow_newlines and c == "\n")) or ord(c) == 127 for c in text)
-
-
 def display_name_problem(display_name: str) -> str | None:
-    if len(display_name) > MAX_DISPLAY_NAME_CHARS:
-        return f"must be at most {MAX_DISPLAY_NAME_CHARS} characters"
-    if _has_control_characters(display_name):
-        return "must not contain control characters"
-    return None
+    return text_problem(display_name, MAX_DISPLAY_NAME_CHARS)
 
 
 def bio_problem(bio: str) -> str | None:
-    if len(bio) > MAX_BIO_CHARS:
-        return f"must be at most {MAX_BIO_CHARS} characters"
-    if _has_control_characters(bio, allow_newlines=True):
-        return "must not contain control characters other than newlines"
-    return None
+    return text_problem(bio, MAX_BIO_CHARS, multiline=True)
 
 
 def password_problem(password: str) -> str | None:

@@ -16,11 +16,10 @@ from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound, Un
 from services.runtime.events import new_meta
 from services.runtime.requests import require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
-from services.user import cql, rules, sqlite
-from services.user.cql import CqlUserStore
+from services.runtime.stores import open_store
+from services.user import rules
 from services.user.passwords import Passwords
-from services.user.sqlite import SqliteUserStore
-from services.user.store import ProfileChange, UsernameTaken, UserRecord, UserStore
+from services.user.store import STORAGE, ProfileChange, UsernameTaken, UserRecord, UserStore
 from shutter.events.v1 import events_pb2
 from shutter.user.v1 import user_pb2, user_pb2_grpc
 
@@ -177,15 +176,8 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         return user_pb2.AuthenticateResponse(access_token=token, expires_at=expires_at, user=to_proto(user))
 
 
-def open_store(runtime: Runtime) -> UserStore:
-    """The store for the configured backend (SHUTTER_STORE)."""
-    if runtime.store_backend == "cql":
-        return CqlUserStore(runtime.cql(cql.SCHEMA))
-    return SqliteUserStore(runtime.sqlite(sqlite.SCHEMA, with_outbox=True))
-
-
 def build(runtime: Runtime) -> None:
-    store = open_store(runtime)
+    store: UserStore = open_store(runtime, STORAGE)
     passwords = Passwords(threads=runtime.settings.int_setting("SHUTTER_PASSWORD_HASH_THREADS", 2))
     runtime.add_component(passwords)
     runtime.add_servicer(

@@ -1,4 +1,4 @@
-"""SQLite implementation of the user store (tables laid out as the CQL ones will be)."""
+"""SQLite implementation of the user store (tables laid out as the CQL ones are)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import sqlite3
 from collections.abc import Sequence
 
 from services.runtime.outbox import enqueue
-from services.runtime.sqlite import Database
+from services.runtime.sqlite import Database, SqliteSchema
 from services.user import rules
 from services.user.store import Credentials, ProfileChange, UsernameTaken, UserRecord
 from shutter.events.v1 import events_pb2
 
-SCHEMA = """
+_STEP_1 = """
 CREATE TABLE IF NOT EXISTS users (
     user_id INTEGER PRIMARY KEY,
     username TEXT NOT NULL,
@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS users_by_username (
     password_hash TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+
+SCHEMA = SqliteSchema((_STEP_1,))
 
 _USER_COLUMNS = "user_id, username, display_name, bio, created_at_ms"
 # SQLite's default limit on bound parameters is far above this; chunks keep statements small.

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
+
+STORAGE = Storage(
+    sqlite="services.user.sqlite:SqliteUserStore", cql="services.user.cql:CqlUserStore", emits_events=True
+)
 
 
 @dataclass(frozen=True)

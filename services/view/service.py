@@ -120,9 +120,9 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
     ) -> view_pb2.ViewPhotoResponse:
         violations = Violations()
         violations.check(request.photo_id > 0, "photo_id", "must be a positive id")
-        violations.check(request.user_id > 0, "user_id", "must be a positive id")
+        violations.check(request.user_id >= 0, "user_id", callctx.UNSET_MEANS_CALLER)
         violations.raise_if_any()
-        callctx.require_user(request.user_id, "user_id")
+        viewer_id = callctx.acting_as(request.user_id, "user_id")
         budget = self._budget()
         photo_id = request.photo_id
         try:
@@ -136,7 +136,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
                 likes = group.create_task(
                     self._optional(
                         self._likes.GetLikeSummary(
-                            like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=request.user_id),
+                            like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=viewer_id),
                             timeout=budget.part,
                         ),
                         "likes",
@@ -163,13 +163,13 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         """One page: ListUserPhotos, then both batch calls at once — three calls whatever the page size."""
         violations = Violations()
         violations.check(request.user_id > 0, "user_id", "must be a positive id")
-        violations.check(request.viewer_id > 0, "viewer_id", "must be a positive id")
+        violations.check(request.viewer_id >= 0, "viewer_id", callctx.UNSET_MEANS_CALLER)
         try:
             limit = page_size(request.page_size, maximum=MAX_USER_PAGE)
         except InvalidArgument as exc:
             violations.extend(exc.violations)
         violations.raise_if_any()
-        callctx.require_user(request.viewer_id, "viewer_id")
+        viewer_id = callctx.acting_as(request.viewer_id, "viewer_id")
         listed = await self._essential(
             self._photos.ListUserPhotos(
                 photo_pb2.ListUserPhotosRequest(
@@ -186,7 +186,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         summaries, counts = await asyncio.gather(
             self._optional(
                 self._likes.BatchGetLikeSummaries(
-                    like_pb2.BatchGetLikeSummariesRequest(photo_ids=photo_ids, viewer_id=request.viewer_id),
+                    like_pb2.BatchGetLikeSummariesRequest(photo_ids=photo_ids, viewer_id=viewer_id),
                     timeout=part,
                 ),
                 "likes",

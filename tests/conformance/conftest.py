@@ -18,9 +18,10 @@ from cassandra.cluster import Cluster, Session
 
 from services.runtime.config import Settings
 from services.runtime.cql import WRITE_DURABLE, CqlDatabase, CqlSchema, Query
-from services.runtime.outbox import OUTBOX_SCHEMA
-from services.runtime.outbox_cql import ddl
-from services.runtime.sqlite import Database
+from services.runtime.sqlite import Database, SqliteSchema
+from services.runtime.stores import Storage
+from services.runtime.tombstones import Kind, SqliteTombstones
+from services.runtime.tombstones_cql import CqlTombstones
 from tests.support.cassandra import CassandraNode
 
 BACKENDS = ("sqlite", "cql")
@@ -30,24 +31,28 @@ class CqlAdmin:
     """A plain driver session for what tests do around a store, and a pool of used keyspaces.
 
     A test's keyspace is emptied with TRUNCATE (~0.1 s a table) and handed to the next test with the
-    same schema, instead of dropping and creating keyspaces (~1.5 s of schema work each).
+    same schema, instead of dropping and creating keyspaces (~1.5 s of schema work each). Its schema
+    version is kept, so the next test starts on a current keyspace.
     """
+
+    KEPT = frozenset({"schema_version", "schema_lock"})
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._free: dict[tuple[str, ...], list[str]] = {}
+        self._free: dict[CqlSchema, list[str]] = {}
         self._numbers = itertools.count(1)
 
-    def take_prefix(self, statements: tuple[str, ...]) -> str:
+    def take_prefix(self, schema: CqlSchema) -> str:
         """A keyspace prefix for a store with this schema: a clean used one, or a new one."""
-        free = self._free.get(statements)
+        free = self._free.get(schema)
         return free.pop() if free else f"conformance{next(self._numbers)}"
 
-    def give_back(self, statements: tuple[str, ...], prefix: str, keyspace: str) -> None:
+    def give_back(self, schema: CqlSchema, prefix: str, keyspace: str) -> None:
         rows = self.session.execute("SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))
         for row in rows:
-            self.session.execute(f"TRUNCATE {keyspace}.{row.table_name}", timeout=60)
-        self._free.setdefault(statements, []).append(prefix)
+            if row.table_name not in self.KEPT:
+                self.session.execute(f"TRUNCATE {keyspace}.{row.table_name}", timeout=60)
+        self._free.setdefault(schema, []).append(prefix)
 
 
 @pytest.fixture(scope="session")
@@ -66,13 +71,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 class Databases:
-    """Started databases for one test, on either backend; `close` stops them (and drops CQL keyspaces)."""
+    """Started databases for one test, on either backend; `close` stops them (and empties CQL keyspaces
+    for the next test). A schema is a service's `Storage` (its declared runtime tables included) or a
+    bare SqliteSchema / CqlSchema."""
 
     def __init__(self, request: pytest.FixtureRequest, workdir: Path) -> None:
         self._request = request
         self.workdir = workdir
         self._opened: list[Database | CqlDatabase] = []
-        self._reused: list[tuple[CqlDatabase, tuple[str, ...], str]] = []
+        self._reused: list[tuple[CqlDatabase, CqlSchema, str]] = []
 
     def cql_settings(self, keyspace_prefix: str) -> Settings:
         """Settings pointing at the session's node, with a keyspace prefix no running test uses."""
@@ -88,29 +95,38 @@ class Databases:
             }
         )
 
-    async def sqlite(self, schema: str, *, with_outbox: bool = False, name: str = "store") -> Database:
-        database = Database(self.workdir / f"{name}.db", schema + (OUTBOX_SCHEMA if with_outbox else ""))
+    async def sqlite(self, schema: SqliteSchema | Storage, *, name: str = "store") -> Database:
+        if isinstance(schema, Storage):
+            schema = schema.sqlite_schema()
+        database = Database(self.workdir / f"{name}.db", schema)
         await database.start()
         self._opened.append(database)
         return database
 
-    async def cql(self, schema: CqlSchema, *, service: str = "store") -> CqlDatabase:
+    async def cql(self, schema: CqlSchema | Storage, *, service: str = "store") -> CqlDatabase:
+        if isinstance(schema, Storage):
+            schema = schema.cql_schema()
         admin: CqlAdmin = self._request.getfixturevalue("cql_admin")
-        statements = ddl(schema)
-        prefix = admin.take_prefix(statements)
-        database = CqlDatabase(self.cql_settings(prefix), service, statements)
+        prefix = admin.take_prefix(schema)
+        database = CqlDatabase(self.cql_settings(prefix), service, schema)
         await database.start()
         self._opened.append(database)
-        self._reused.append((database, statements, prefix))
+        self._reused.append((database, schema, prefix))
         return database
+
+    async def open(self, backend: str, storage: Storage, *, service: str = "store") -> Database | CqlDatabase:
+        """The storage's database on `backend` ("sqlite" or "cql")."""
+        if backend == "sqlite":
+            return await self.sqlite(storage, name=service)
+        return await self.cql(storage, service=service)
 
     async def close(self) -> None:
         for database in reversed(self._opened):
             await database.stop()
         if self._reused:
             admin: CqlAdmin = self._request.getfixturevalue("cql_admin")
-            for database, statements, prefix in self._reused:
-                admin.give_back(statements, prefix, database.keyspace)
+            for database, schema, prefix in self._reused:
+                admin.give_back(schema, prefix, database.keyspace)
 
 
 @pytest.fixture
@@ -120,6 +136,13 @@ async def databases(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield opened
     finally:
         await opened.close()
+
+
+async def tombstoned(database: Database | CqlDatabase, kind: Kind, id_: int) -> bool:
+    """Whether a store left a tombstone for `id_`, read through the runtime's tombstone API on either backend."""
+    if isinstance(database, Database):
+        return await database.read(lambda conn: SqliteTombstones().is_marked(conn, kind, id_))
+    return await CqlTombstones(database).is_marked(kind, id_)
 
 
 class PurgeMidway:

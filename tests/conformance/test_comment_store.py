@@ -16,7 +16,7 @@ import pytest
 from services.comment import cql, sqlite
 from services.comment.cql import CqlCommentStore
 from services.comment.sqlite import SqliteCommentStore
-from services.comment.store import Comment, CommentStore, PhotoGone
+from services.comment.store import STORAGE, Comment, CommentStore, PhotoGone
 from services.runtime.cql import Query
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
@@ -73,9 +73,9 @@ class Comments:
 @pytest.fixture
 async def comments(backend: str, databases: Databases) -> Comments:
     if backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         return Comments(SqliteCommentStore(database), SqliteOutbox(database))
-    database = await databases.cql(cql.SCHEMA, service="comment")
+    database = await databases.cql(STORAGE, service="comment")
     outbox = CqlOutbox(database)
     await outbox.start()
     return Comments(CqlCommentStore(database), outbox)
@@ -207,7 +207,7 @@ async def test_purge_user_fixes_counts_and_is_idempotent(comments: Comments) -> 
 async def test_cql_a_comment_racing_the_photos_purge_does_not_outlive_it(
     databases: Databases, moment: Callable[[Query], bool]
 ) -> None:
-    database = await databases.cql(cql.SCHEMA, service="comment")
+    database = await databases.cql(STORAGE, service="comment")
     purger = CqlCommentStore(database)
     racing = CqlCommentStore(PurgeMidway(database, moment, lambda: purger.purge_photo(5)))  # type: ignore[arg-type]
     comment = Comment(ids.next_id(), 5, 50, "late", time_stamp_us=1, created_at_us=2)

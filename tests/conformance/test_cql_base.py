@@ -16,6 +16,7 @@ from services.runtime.cql import (
     applied,
 )
 from services.runtime.cql_migrate import discover_schemas, migrate
+from services.runtime.outbox_cql import OUTBOX_TABLES
 from tests.conformance.conftest import CqlAdmin, Databases
 
 ITEMS = CqlSchema(
@@ -41,7 +42,7 @@ async def test_migrate_creates_a_keyspace_per_service_and_is_idempotent(
     databases: Databases, cql_admin: CqlAdmin
 ) -> None:
     settings = databases.cql_settings("migratetest")
-    schemas = {"photo": ITEMS, "feed": CqlSchema(ITEMS.statements, with_outbox=True)}
+    schemas = {"photo": ITEMS, "feed": CqlSchema(ITEMS.steps, OUTBOX_TABLES)}
 
     assert await migrate(settings, schemas) == ["migratetest_photo", "migratetest_feed"]
     assert await migrate(settings, schemas) == ["migratetest_photo", "migratetest_feed"]  # again: no error
@@ -50,8 +51,9 @@ async def test_migrate_creates_a_keyspace_per_service_and_is_idempotent(
         query = "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s"
         return {row.table_name for row in cql_admin.session.execute(query, (keyspace,))}
 
-    assert tables("migratetest_photo") == {"items_by_owner"}
-    assert tables("migratetest_feed") == {"items_by_owner", "outbox", "outbox_cursor"}
+    versioning = {"schema_version", "schema_lock"}
+    assert tables("migratetest_photo") == {"items_by_owner", *versioning}
+    assert tables("migratetest_feed") == {"items_by_owner", "outbox", "outbox_cursor", *versioning}
     replication = cql_admin.session.execute(
         "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = %s", ("migratetest_photo",)
     ).one()
@@ -62,14 +64,14 @@ async def test_migrate_creates_a_keyspace_per_service_and_is_idempotent(
 
 def test_no_service_has_a_cql_schema_that_fails_to_load() -> None:
     for schema in discover_schemas().values():
-        assert schema.statements
+        assert schema.steps
 
 
 async def test_restarting_on_an_existing_keyspace_reapplies_the_schema(databases: Databases) -> None:
     first = await databases.cql(ITEMS, service="items")
     await first.execute(INSERT, (1, 10, "kept", "red"))
 
-    same = CqlDatabase(first.settings, "items", ITEMS.statements)  # the same keyspace, started again
+    same = CqlDatabase(first.settings, "items", ITEMS)  # the same keyspace, started again
     await same.start()
     try:
         assert [row.name for row in await same.execute(NAME, (1, 10))] == ["kept"]

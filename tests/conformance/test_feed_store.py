@@ -11,28 +11,29 @@ from __future__ import annotations
 
 import pytest
 
-from services.feed import cql, sqlite
 from services.feed.cql import CqlFeedStore
 from services.feed.sqlite import SqliteFeedStore
-from services.feed.store import FeedStore, Post
+from services.feed.store import STORAGE, FeedStore, Post
 from services.runtime.cql import READ_STRONG, CqlDatabase, Query
-from tests.conformance.conftest import Databases
+from services.runtime.sqlite import Database
+from services.runtime.tombstones import Kind
+from tests.conformance.conftest import Databases, tombstoned
 
 CAPACITY = 5
 AUTHOR_POSTS_KEPT = 4
 
 
 @pytest.fixture
-async def store(backend: str, databases: Databases) -> FeedStore:
-    if backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA)
+async def database(backend: str, databases: Databases) -> Database | CqlDatabase:
+    return await databases.open(backend, STORAGE, service="feed")
+
+
+@pytest.fixture
+def store(database: Database | CqlDatabase) -> FeedStore:
+    if isinstance(database, Database):
         return SqliteFeedStore(database, feed_capacity=CAPACITY, author_posts_kept=AUTHOR_POSTS_KEPT)
     return CqlFeedStore(
-        await databases.cql(cql.SCHEMA, service="feed"),
-        feed_capacity=CAPACITY,
-        author_posts_kept=AUTHOR_POSTS_KEPT,
-        trim_every=1,
-        read_page=2,
+        database, feed_capacity=CAPACITY, author_posts_kept=AUTHOR_POSTS_KEPT, trim_every=1, read_page=2
     )
 
 
@@ -151,12 +152,14 @@ async def test_deleting_a_pulled_post_removes_it_from_the_read_time_merge(store:
     assert await store.pulled_posts([100], None, 10) == [post(2)]
 
 
-async def test_user_deleted_removes_their_feed_posts_and_entries(store: FeedStore) -> None:
+async def test_user_deleted_removes_their_feed_posts_and_entries(
+    store: FeedStore, database: Database | CqlDatabase
+) -> None:
     await store.record_post(post(1, author_id=50), pulled=False)
     await store.record_post(post(2, author_id=50), pulled=True)
     await store.add_to_feeds(post(1, author_id=50), [1, 2])
     await store.add_to_feeds(post(3, author_id=60), [50, 1])
-    assert not await store.is_deleted_user(50)
+    assert not await tombstoned(database, Kind.USER, 50)
     await store.remove_user(50)
     assert await feed_ids(store, 1) == [3]
     assert await feed_ids(store, 2) == []
@@ -164,7 +167,7 @@ async def test_user_deleted_removes_their_feed_posts_and_entries(store: FeedStor
     assert await store.large_accounts() == []
     assert await store.pulled_posts([50], None, 10) == []
     assert await store.recent_posts(50, 10) == []
-    assert await store.is_deleted_user(50)
+    assert await tombstoned(database, Kind.USER, 50)
     # Late events neither write into their feed nor put their posts anywhere.
     assert await store.add_to_feeds(post(4, author_id=60), [50, 1]) == 1
     assert await feed_ids(store, 50) == []
@@ -219,7 +222,7 @@ async def test_pulled_posts_merge_several_authors_newest_first(store: FeedStore)
 
 
 async def test_cql_lazy_trimming_keeps_feeds_bounded_and_the_index_exact(databases: Databases) -> None:
-    database = await databases.cql(cql.SCHEMA, service="feed")
+    database = await databases.cql(STORAGE, service="feed")
     store = CqlFeedStore(database, feed_capacity=CAPACITY, trim_every=4, read_page=3)
     for photo_id in range(1, 61):
         await store.add_to_feeds(post(photo_id), [1])
@@ -234,12 +237,13 @@ async def test_cql_lazy_trimming_keeps_feeds_bounded_and_the_index_exact(databas
 
 
 async def test_cql_tombstones_expire_after_eight_days(databases: Databases) -> None:
-    database = await databases.cql(cql.SCHEMA, service="feed")
+    database = await databases.cql(STORAGE, service="feed")
     store = CqlFeedStore(database)
     await store.remove_photo(1, 100)
     await store.remove_user(50)
-    ttl_photo = await database.execute(Query("SELECT TTL(deleted_ms) FROM deleted_photos", READ_STRONG))
-    ttl_user = await database.execute(Query("SELECT TTL(deleted_ms) FROM deleted_users", READ_STRONG))
+    ttl = Query("SELECT TTL(marked_ms) FROM deleted_ids WHERE kind = ? AND id = ?", READ_STRONG)
+    ttl_photo = await database.execute(ttl, (Kind.PHOTO.value, 1))
+    ttl_user = await database.execute(ttl, (Kind.USER.value, 50))
     eight_days = 8 * 24 * 3600
     assert eight_days - 60 < ttl_photo[0][0] <= eight_days
     assert eight_days - 60 < ttl_user[0][0] <= eight_days

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.follow import cql, sqlite
 from services.follow.cql import CqlFollowStore
 from services.follow.events import UserDeletedHandler
 from services.follow.sqlite import SqliteFollowStore
-from services.follow.store import DeletedUser, FollowCounts, FollowEdge, FollowStore
+from services.follow.store import STORAGE, DeletedUser, FollowCounts, FollowEdge, FollowStore
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.outbox import OutboxStore, SqliteOutbox
@@ -62,9 +61,9 @@ class Follows:
 @pytest.fixture
 async def follows(backend: str, databases: Databases) -> Follows:
     if backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         return Follows(SqliteFollowStore(database), SqliteOutbox(database))
-    database = await databases.cql(cql.SCHEMA, service="follow")
+    database = await databases.cql(STORAGE, service="follow")
     outbox = CqlOutbox(database)
     await outbox.start()
     return Follows(CqlFollowStore(database), outbox)

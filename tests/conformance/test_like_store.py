@@ -16,7 +16,7 @@ import pytest
 from services.like import cql, sqlite
 from services.like.cql import CqlLikeStore
 from services.like.sqlite import SqliteLikeStore
-from services.like.store import Like, LikerCursor, LikeStore, PhotoGone, Summary
+from services.like.store import STORAGE, Like, LikerCursor, LikeStore, PhotoGone, Summary
 from services.runtime.cql import Query
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
@@ -64,9 +64,9 @@ def event(photo_id: int, user_id: int, liked: bool) -> events_pb2.LikeChanged:
 @pytest.fixture
 async def likes(backend: str, databases: Databases) -> Likes:
     if backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         return Likes(SqliteLikeStore(database), SqliteOutbox(database))
-    database = await databases.cql(cql.SCHEMA, service="like")
+    database = await databases.cql(STORAGE, service="like")
     outbox = CqlOutbox(database)
     await outbox.start()
     return Likes(CqlLikeStore(database), outbox)
@@ -220,7 +220,7 @@ async def test_purge_user_fixes_counts_everywhere_and_is_idempotent(likes: Likes
 async def test_cql_a_like_racing_the_photos_purge_does_not_outlive_it(
     databases: Databases, moment: Callable[[Query], bool]
 ) -> None:
-    database = await databases.cql(cql.SCHEMA, service="like")
+    database = await databases.cql(STORAGE, service="like")
     purger = CqlLikeStore(database)
     racing = CqlLikeStore(PurgeMidway(database, moment, lambda: purger.purge_photo(5)))  # type: ignore[arg-type]
 

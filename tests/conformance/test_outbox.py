@@ -21,14 +21,23 @@ from services.runtime.cql import READ_STRONG, WRITE_DURABLE, CqlDatabase, CqlSch
 from services.runtime.events import EVENTS_STREAM, EventBus, message_id, new_meta, subject_for
 from services.runtime.ids import IdGenerator, min_id_at
 from services.runtime.mesh import nats_command
-from services.runtime.outbox import OutboxRelay, OutboxStore, SqliteOutbox, enqueue
-from services.runtime.outbox_cql import BUCKET_MS, LATE_WRITE_GRACE_MS, CqlOutbox, bucket_of, write_with_events
-from services.runtime.sqlite import Database
+from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, OutboxStore, SqliteOutbox, enqueue
+from services.runtime.outbox_cql import (
+    BUCKET_MS,
+    LATE_WRITE_GRACE_MS,
+    OUTBOX_TABLES,
+    CqlOutbox,
+    bucket_of,
+    write_with_events,
+)
+from services.runtime.sqlite import Database, SqliteSchema
 from shutter.events.v1 import events_pb2
 from tests.conformance.conftest import Databases
 
-NOTES_SQLITE = "CREATE TABLE IF NOT EXISTS notes (note_id INTEGER PRIMARY KEY, body TEXT NOT NULL);"
-NOTES_CQL = CqlSchema(("CREATE TABLE IF NOT EXISTS notes (note_id bigint PRIMARY KEY, body text)",), with_outbox=True)
+NOTES_SQLITE = SqliteSchema(
+    ("CREATE TABLE IF NOT EXISTS notes (note_id INTEGER PRIMARY KEY, body TEXT NOT NULL);",), OUTBOX_SCHEMA
+)
+NOTES_CQL = CqlSchema(("CREATE TABLE IF NOT EXISTS notes (note_id bigint PRIMARY KEY, body text)",), OUTBOX_TABLES)
 INSERT_NOTE = Query("INSERT INTO notes (note_id, body) VALUES (?, ?)", WRITE_DURABLE)
 SELECT_NOTE = Query("SELECT body FROM notes WHERE note_id = ?", READ_STRONG)
 
@@ -81,7 +90,7 @@ class CqlNotes:
 @pytest.fixture
 async def notes(backend: str, databases: Databases) -> Notes:
     if backend == "sqlite":
-        return SqliteNotes(await databases.sqlite(NOTES_SQLITE, with_outbox=True))
+        return SqliteNotes(await databases.sqlite(NOTES_SQLITE))
     store = CqlNotes(await databases.cql(NOTES_CQL))
     await store.outbox.start()
     return store

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from services.photo import cql, sqlite
 from services.photo.blobs import (
     SWEEP_MIN_AGE_MS,
     BlobMissing,
@@ -36,7 +35,7 @@ from services.photo.cql import CqlPhotoStore
 from services.photo.cql_blobs import CHUNK_BYTES, WINDOW_CHUNKS, CqlBlobStore
 from services.photo.s3_blobs import S3BlobStore
 from services.photo.sqlite import SqlitePhotoStore
-from services.photo.store import BlobInfo, PhotoRecord, PhotoStore
+from services.photo.store import STORAGE, BlobInfo, PhotoRecord, PhotoStore
 from services.photo.sweeper import OrphanSweeper
 from services.photo.uploads import VARIANTS, Deleter
 from services.runtime.cql import WRITE_DURABLE, CqlDatabase, Query
@@ -128,7 +127,7 @@ async def blobs(
     clock = Clock()
     if backend == "s3":
         seaweedfs: SeaweedServer = request.getfixturevalue("seaweedfs")
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         objects = S3BlobStore(s3_config(seaweedfs, "conformance", prefix=f"t{uuid.uuid4().hex[:12]}/"), clock=clock)
 
         async def corrupt_object(key: str) -> None:
@@ -144,7 +143,7 @@ async def blobs(
 
         harness = Blobs(objects, SqlitePhotoStore(database), SqliteOutbox(database), tmp_path, clock, corrupt_object)
     elif backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         files = FilesystemBlobStore(tmp_path / "blobs")
 
         async def corrupt_file(key: str) -> None:
@@ -155,7 +154,7 @@ async def blobs(
 
         harness = Blobs(files, SqlitePhotoStore(database), SqliteOutbox(database), tmp_path, clock, corrupt_file)
     else:
-        cql_db = await databases.cql(cql.SCHEMA, service="photo")
+        cql_db = await databases.cql(STORAGE, service="photo")
         chunks = CqlBlobStore(cql_db, clock=clock)
         outbox = CqlOutbox(cql_db)
         await outbox.start()
@@ -280,7 +279,7 @@ async def test_the_deleter_removes_the_row_its_blobs_and_emits_one_event(blobs: 
 
 
 async def cql_blobs(databases: Databases) -> tuple[CqlDatabase, CqlBlobStore, CqlPhotoStore, Clock]:
-    database = await databases.cql(cql.SCHEMA, service="photo")
+    database = await databases.cql(STORAGE, service="photo")
     clock = Clock()
     store = CqlBlobStore(database, clock=clock)
     await store.start()

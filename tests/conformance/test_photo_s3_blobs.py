@@ -21,10 +21,10 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from services.photo import sqlite
 from services.photo.blobs import SWEEP_MIN_AGE_MS, BlobCorrupt, BlobMissing, blob_key
 from services.photo.s3_blobs import CACHE_CONTROL, S3BlobStore, S3Config, minute_of, minute_path
 from services.photo.sqlite import SqlitePhotoStore
+from services.photo.store import STORAGE
 from services.photo.sweeper import OrphanSweeper
 from services.runtime.errors import Unavailable
 from services.runtime.ids import IdGenerator
@@ -118,7 +118,7 @@ async def test_the_sweep_aborts_multipart_uploads_a_crash_left_once_old_enough(
     await store.client.upload_part(
         Bucket=store.config.bucket, Key=name, UploadId=created["UploadId"], PartNumber=1, Body=os.urandom(MIB)
     )
-    sweeper = OrphanSweeper(SqlitePhotoStore(await databases.sqlite(sqlite.SCHEMA, with_outbox=True)), store)
+    sweeper = OrphanSweeper(SqlitePhotoStore(await databases.sqlite(STORAGE)), store)
 
     await sweeper.sweep()
     assert [upload["Key"] for upload in await pending_uploads(store)] == [name]  # young: maybe still going
@@ -133,7 +133,7 @@ async def test_the_sweep_leaves_uploads_younger_than_its_minimum_age(
 ) -> None:
     key = blob_key(ids.next_id(), "original")
     await store.put(key, staged(tmp_path, b"in flight"))  # its photo row is not committed yet
-    sweeper = OrphanSweeper(SqlitePhotoStore(await databases.sqlite(sqlite.SCHEMA, with_outbox=True)), store)
+    sweeper = OrphanSweeper(SqlitePhotoStore(await databases.sqlite(STORAGE)), store)
 
     clock.offset = SWEEP_MIN_AGE_MS / 1000 - 120
     assert await sweeper.sweep() == 0

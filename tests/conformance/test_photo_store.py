@@ -1,7 +1,8 @@
 """Photo store conformance: the same assertions on SQLite and on CQL, through the PhotoStore Protocol.
 
 A photo and its PhotoPosted commit together; get and batch get; profile listings newest first with
-keyset pages across CQL's time buckets; idempotency keys (also under concurrent duplicates); delete
+keyset pages across CQL's time buckets; idempotency keys (also under concurrent duplicates), refused
+for a different request under a used key (its fingerprint differs); delete
 with its PhotoDeleted. The CQL-only tests at the end cover what only CQL can get wrong: an upload
 that died (or whose commit is still landing) between claiming its idempotency key and committing.
 """
@@ -14,10 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.photo import cql, sqlite
 from services.photo.cql import CLAIM_LEASE_MS, CqlPhotoStore, bucket_of
 from services.photo.sqlite import SqlitePhotoStore
-from services.photo.store import BlobInfo, KeyInUse, PhotoRecord, PhotoStore
+from services.photo.store import STORAGE, BlobInfo, KeyedUpload, KeyInUse, KeyReused, PhotoRecord, PhotoStore
 from services.runtime.cql import WRITE_DURABLE, CqlDatabase, Query
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import SEQUENCE_BITS, IdGenerator, min_id_at
@@ -60,8 +60,8 @@ class Photos:
     store: PhotoStore
     outbox: OutboxStore
 
-    async def create(self, photo: PhotoRecord) -> tuple[PhotoRecord, bool]:
-        return await self.store.create(photo, posted(photo))
+    async def create(self, photo: PhotoRecord, fingerprint: str = "request-a") -> tuple[PhotoRecord, bool]:
+        return await self.store.create(photo, posted(photo), fingerprint)
 
     async def events(self) -> list[tuple[str, int]]:
         """(kind, photo_id) of every pending event, oldest first."""
@@ -84,9 +84,9 @@ class Photos:
 @pytest.fixture
 async def photos(backend: str, databases: Databases) -> Photos:
     if backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         return Photos(SqlitePhotoStore(database), SqliteOutbox(database))
-    database = await databases.cql(cql.SCHEMA, service="photo")
+    database = await databases.cql(STORAGE, service="photo")
     outbox = CqlOutbox(database)
     await outbox.start()
     return Photos(CqlPhotoStore(database), outbox)
@@ -160,10 +160,40 @@ async def test_an_idempotency_key_gives_the_first_photo_and_no_second_event(phot
     assert await photos.create(other_user) == (other_user, True)  # keys are per user
 
     assert await photos.store.get(retry.photo_id) is None
-    assert await photos.store.by_idempotency_key(1, "k1") == first
+    assert await photos.store.by_idempotency_key(1, "k1") == KeyedUpload(first, "request-a")
     assert await photos.store.by_idempotency_key(1, "other") is None
     assert await photos.all_listed(1, 10) == [first.photo_id]
     assert await photos.events() == [("PhotoPosted", first.photo_id), ("PhotoPosted", other_user.photo_id)]
+
+
+async def test_a_used_key_with_a_different_request_is_refused_and_writes_nothing(photos: Photos) -> None:
+    first, other_request = new_photo(11, "k"), new_photo(11, "k")
+    assert await photos.create(first, "request-a") == (first, True)
+
+    with pytest.raises(KeyReused) as caught:
+        await photos.create(other_request, "request-b")
+
+    assert caught.value.photo_id == first.photo_id
+    assert await photos.store.get(other_request.photo_id) is None
+    assert await photos.store.by_idempotency_key(11, "k") == KeyedUpload(first, "request-a")  # the claim is unchanged
+    assert await photos.all_listed(11, 10) == [first.photo_id]
+    assert await photos.events() == [("PhotoPosted", first.photo_id)]
+    assert await photos.create(new_photo(11, "k"), "request-a") == (first, False)  # the true retry still answers
+
+
+async def test_concurrent_uploads_with_one_key_and_different_requests_make_one_photo(photos: Photos) -> None:
+    attempts = [new_photo(12, "same") for _ in range(4)]
+
+    results = await asyncio.gather(
+        *(photos.create(photo, f"request-{n}") for n, photo in enumerate(attempts)), return_exceptions=True
+    )
+
+    created = [result for result in results if isinstance(result, tuple)]
+    assert [was_created for _, was_created in created] == [True]
+    assert all(isinstance(result, KeyReused) for result in results if not isinstance(result, tuple))
+    winner = created[0][0]
+    assert await photos.all_listed(12, 10) == [winner.photo_id]
+    assert await photos.events() == [("PhotoPosted", winner.photo_id)]
 
 
 async def test_concurrent_uploads_with_one_key_make_one_photo(photos: Photos) -> None:
@@ -207,7 +237,7 @@ CLAIM_ONLY = Query(
 
 
 async def cql_photos(databases: Databases) -> tuple[CqlDatabase, Photos]:
-    database = await databases.cql(cql.SCHEMA, service="photo")
+    database = await databases.cql(STORAGE, service="photo")
     outbox = CqlOutbox(database)
     await outbox.start()
     return database, Photos(CqlPhotoStore(database), outbox)
@@ -237,8 +267,22 @@ async def test_cql_a_retry_after_the_lease_takes_the_key_of_a_dead_attempt(datab
     assert await photos.create(retry) == (retry, True)
     assert await photos.create(late) == (retry, False)
 
-    assert await photos.store.by_idempotency_key(6, "k") == retry
+    assert await photos.store.by_idempotency_key(6, "k") == KeyedUpload(retry, "request-a")
     assert await photos.all_listed(6, 10) == [retry.photo_id]
+    assert await photos.events() == [("PhotoPosted", retry.photo_id)]
+
+
+async def test_cql_a_take_over_claims_the_key_for_the_new_request(databases: Databases) -> None:
+    database, photos = await cql_photos(databases)
+    claimed_at_ms = int(time.time() * 1000) - CLAIM_LEASE_MS - 1_000
+    await database.execute(CLAIM_ONLY, (6, "k", new_photo(6, "k").photo_id, claimed_at_ms))
+    retry = new_photo(6, "k")
+
+    assert await photos.create(retry, "request-b") == (retry, True)
+
+    with pytest.raises(KeyReused):
+        await photos.create(new_photo(6, "k"), "request-a")
+    assert await photos.store.by_idempotency_key(6, "k") == KeyedUpload(retry, "request-b")
     assert await photos.events() == [("PhotoPosted", retry.photo_id)]
 
 

@@ -15,10 +15,9 @@ import pytest
 
 from services.runtime.config import Settings
 from services.runtime.cql import CqlDatabase
-from services.runtime.outbox_cql import ddl
-from services.search import cql
 from services.search.cql import CqlSearchStore
 from services.search.indexer import indexed_photo
+from services.search.store import STORAGE
 from tests.conformance.conftest import CqlAdmin
 from tests.support.cassandra import CassandraNode, cql_env
 from tests.support.mesh import Mesh
@@ -63,7 +62,7 @@ async def test_posts_are_indexed_in_cql_and_the_reindex_rebuilds_a_lost_index(
     assert await ids(cql_mesh, text=word) == []
 
     # A document photo never had, old enough to be below the reindex watermark: the reindex drops it.
-    database = CqlDatabase(Settings.from_env(cql_mesh.env), "search", ddl(cql.SCHEMA))
+    database = CqlDatabase(Settings.from_env(cql_mesh.env), "search", STORAGE.cql_schema())
     await database.start()
     try:
         await CqlSearchStore(database).index_photo(*indexed_photo(12345, USER, f"{word} stale", "", [], 0))

@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.runtime.ids import min_id_at
-from services.search import cql, sqlite
+from services.runtime.requests import INT64_MAX
+from services.search import cql
 from services.search.cql import INSERT_POSTING, CqlSearchStore, bucket_of
 from services.search.indexer import indexed_photo
 from services.search.normalise import Term, TermKind, query_terms
 from services.search.sqlite import SqliteSearchStore
-from services.search.store import SearchStore
+from services.search.store import STORAGE, SearchStore
 from tests.conformance.conftest import Databases
 
 DAY_ONE = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -26,8 +27,8 @@ DAY_ONE = datetime(2025, 3, 1, 12, tzinfo=UTC)
 @pytest.fixture
 async def store(backend: str, databases: Databases) -> SearchStore:
     if backend == "sqlite":
-        return SqliteSearchStore(await databases.sqlite(sqlite.SCHEMA))
-    return CqlSearchStore(await databases.cql(cql.SCHEMA, service="search"))
+        return SqliteSearchStore(await databases.sqlite(STORAGE))
+    return CqlSearchStore(await databases.cql(STORAGE, service="search"))
 
 
 def id_on_day(day: int, n: int = 0) -> int:
@@ -225,22 +226,20 @@ async def test_listing_many_users_in_small_pages_repeats_and_misses_none(store: 
 
 
 async def test_cql_files_a_photo_under_the_day_it_was_made(databases: Databases) -> None:
-    database = await databases.cql(cql.SCHEMA, service="search")
+    database = await databases.cql(STORAGE, service="search")
     store = CqlSearchStore(database)
     photo_id = id_on_day(3)
     await post(store, photo_id, "lighthouse")
 
     assert bucket_of(photo_id) == (DAY_ONE + timedelta(days=3)).date().toordinal() - datetime(1970, 1, 1).toordinal()
-    rows = await database.execute(
-        cql.SELECT_POSTINGS, ("word", "lighthouse", bucket_of(photo_id), cql.MAX_PHOTO_ID, 10)
-    )
+    rows = await database.execute(cql.SELECT_POSTINGS, ("word", "lighthouse", bucket_of(photo_id), INT64_MAX, 10))
     assert [row.photo_id for row in rows] == [photo_id]
     buckets = await database.execute(cql.SELECT_BUCKETS, ("word", "lighthouse", bucket_of(photo_id) + 1))
     assert [row.bucket for row in buckets] == [bucket_of(photo_id)]
 
 
 async def test_cql_skips_a_posting_left_without_its_document(databases: Databases) -> None:
-    database = await databases.cql(cql.SCHEMA, service="search")
+    database = await databases.cql(STORAGE, service="search")
     store = CqlSearchStore(database)
     await post(store, 60, "meadow")
     await post(store, 61, "meadow")
@@ -251,7 +250,7 @@ async def test_cql_skips_a_posting_left_without_its_document(databases: Database
 
 
 async def test_cql_wrong_counters_change_the_plan_never_the_result(databases: Databases) -> None:
-    database = await databases.cql(cql.SCHEMA, service="search")
+    database = await databases.cql(STORAGE, service="search")
     store = CqlSearchStore(database)
     for photo_id in range(1, 31):
         await post(store, photo_id, "river stone" if photo_id % 5 == 0 else "river")
@@ -266,7 +265,7 @@ async def test_cql_wrong_counters_change_the_plan_never_the_result(databases: Da
 
 
 async def test_cql_counters_follow_filing_and_unfiling(databases: Databases) -> None:
-    database = await databases.cql(cql.SCHEMA, service="search")
+    database = await databases.cql(STORAGE, service="search")
     store = CqlSearchStore(database)
 
     async def count(term: Term) -> int:

@@ -17,11 +17,11 @@ from services.runtime.events import message_id, new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.outbox import OutboxStore, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox
-from services.user import cql, sqlite
+from services.user import cql
 from services.user.cql import CqlUserStore
 from services.user.rules import username_key
 from services.user.sqlite import SqliteUserStore
-from services.user.store import Credentials, ProfileChange, UsernameTaken, UserRecord, UserStore
+from services.user.store import STORAGE, Credentials, ProfileChange, UsernameTaken, UserRecord, UserStore
 from shutter.events.v1 import events_pb2
 from tests.conformance.conftest import Databases
 
@@ -37,9 +37,9 @@ class Users:
 @pytest.fixture
 async def users(backend: str, databases: Databases) -> Users:
     if backend == "sqlite":
-        database = await databases.sqlite(sqlite.SCHEMA, with_outbox=True)
+        database = await databases.sqlite(STORAGE)
         return Users(SqliteUserStore(database), SqliteOutbox(database))
-    database = await databases.cql(cql.SCHEMA, service="user")
+    database = await databases.cql(STORAGE, service="user")
     outbox = CqlOutbox(database)
     await outbox.start()
     return Users(CqlUserStore(database), outbox)
@@ -148,7 +148,7 @@ async def test_delete_removes_the_account_frees_the_name_and_emits_one_event(use
 
 @pytest.fixture
 async def cql_users(databases: Databases) -> tuple[CqlUserStore, CqlDatabase]:
-    database = await databases.cql(cql.SCHEMA, service="user")
+    database = await databases.cql(STORAGE, service="user")
     return CqlUserStore(database), database
 
 

@@ -72,7 +72,7 @@ def test_image_runs_as_the_charts_non_root_user() -> None:
 
 
 def test_image_installs_runtime_requirements_only() -> None:
-    assert sorted(copied_sources()) == sorted(["requirements.txt", "gen/", "services/", "gateway/"])
+    assert sorted(copied_sources()) == sorted(["requirements.txt", "gen/", "services/", "gateway/", "web/"])
     assert "requirements-dev.txt" not in DOCKERFILE
     assert "pip install --only-binary=:all: -r /tmp/requirements.txt" in DOCKERFILE
 
@@ -90,6 +90,8 @@ def test_every_process_imports_from_the_image_layout(tmp_path: Path) -> None:
         f"for name in {modules!r}:\n"
         "    module = importlib.import_module(name)\n"
         f"    assert module.__file__.startswith({str(app)!r}), (name, module.__file__)\n"
+        "from gateway.web import DEFAULT_ROOT\n"
+        "assert (DEFAULT_ROOT / 'index.html').is_file(), 'the gateway serves the web client from the image'\n"
         "print('ok')\n"
     )
     result = subprocess.run(

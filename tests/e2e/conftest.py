@@ -1,4 +1,4 @@
-"""The gateway, started once per session in front of the session's mesh."""
+"""An HTTP client on the session's gateway (the `gateway` fixture lives in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-
-from tests.support.mesh import Mesh
-
-
-@pytest.fixture(scope="session")
-async def gateway(mesh: Mesh) -> AsyncIterator[str]:
-    """The gateway's base URL."""
-    mesh.start_gateway()
-    try:
-        await mesh.wait_gateway()
-        yield mesh.gateway_url
-    finally:
-        mesh.stop("gateway")
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from tests.support.photos import make_jpeg, make_png
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the default limit the mesh runs with (SHUTTER_MAX_UPLOAD_BYTES)
 
+ORIGINAL = {"variant": "PHOTO_VARIANT_ORIGINAL"}  # the owner's bytes as uploaded; the default is DISPLAY
+
 
 def new_user(mesh: Mesh) -> tuple[int, dict[str, str]]:
     """A user id nobody else in the session uses, and headers authenticating as it."""
@@ -44,7 +46,7 @@ async def test_form_upload_then_download_with_cache_headers(http: httpx.AsyncCli
     assert photo["timeStamp"] == "2024-05-01T10:00:00Z"
     assert photo["sha256"] == hashlib.sha256(jpeg).hexdigest() and photo["byteSize"] == str(len(jpeg))
 
-    content = await http.get(f"/v1/photos/{photo['photoId']}/content", headers=headers)
+    content = await http.get(f"/v1/photos/{photo['photoId']}/content", params=ORIGINAL, headers=headers)
     assert content.status_code == 200
     assert content.content == jpeg
     assert content.headers["content-type"] == "image/jpeg"
@@ -53,11 +55,15 @@ async def test_form_upload_then_download_with_cache_headers(http: httpx.AsyncCli
     assert "immutable" in content.headers["cache-control"]
 
     cached = await http.get(
-        f"/v1/photos/{photo['photoId']}/content", headers={**headers, "If-None-Match": content.headers["etag"]}
+        f"/v1/photos/{photo['photoId']}/content",
+        params=ORIGINAL,
+        headers={**headers, "If-None-Match": content.headers["etag"]},
     )
     assert cached.status_code == 304 and cached.content == b""
     assert cached.headers["etag"] == content.headers["etag"]
-    stale = await http.get(f"/v1/photos/{photo['photoId']}/content", headers={**headers, "If-None-Match": '"other"'})
+    stale = await http.get(
+        f"/v1/photos/{photo['photoId']}/content", params=ORIGINAL, headers={**headers, "If-None-Match": '"other"'}
+    )
     assert stale.status_code == 200 and stale.content == jpeg
 
     thumbnail = await http.get(
@@ -89,12 +95,15 @@ async def test_raw_streamed_upload_with_metadata_in_the_query(http: httpx.AsyncC
     assert uploaded.status_code == 200, uploaded.text
     photo = uploaded.json()["photo"]
     assert (photo["title"], photo["tags"], photo["contentType"]) == ("raw", ["a", "b"], "image/png")
-    again = await http.post(
-        "/v1/photos", params={"userId": user_id, "idempotencyKey": "raw-1"}, content=png, headers=headers
+    again = await http.post(  # a true retry: the same metadata and bytes under the same key
+        "/v1/photos",
+        params={"userId": user_id, "title": "raw", "tags": ["a", "b"], "idempotencyKey": "raw-1"},
+        content=png,
+        headers={**headers, "Content-Type": "image/png"},
     )
     assert again.status_code == 200 and again.json()["created"] is False
     assert again.json()["photo"]["photoId"] == photo["photoId"]
-    downloaded = await http.get(f"/v1/photos/{photo['photoId']}/content", headers=headers)
+    downloaded = await http.get(f"/v1/photos/{photo['photoId']}/content", params=ORIGINAL, headers=headers)
     assert downloaded.content == png and downloaded.headers["content-type"] == "image/png"
 
 
@@ -112,10 +121,12 @@ async def test_the_owner_token_is_what_the_photo_service_checks(http: httpx.Asyn
 
     uploaded = await http.post("/v1/photos", params={"userId": owner_id}, content=jpeg, headers=owner)
     photo_id = uploaded.json()["photo"]["photoId"]
-    original = await http.get(f"/v1/photos/{photo_id}/content", headers=stranger)
+    original = await http.get(f"/v1/photos/{photo_id}/content", params=ORIGINAL, headers=stranger)
     assert original.status_code == 403 and original.json()["code"] == 7
     display = await http.get(f"/v1/photos/{photo_id}/content?variant=PHOTO_VARIANT_DISPLAY", headers=stranger)
     assert display.status_code == 200 and display.headers["content-type"].startswith("image/")
+    default = await http.get(f"/v1/photos/{photo_id}/content", headers=stranger)  # DISPLAY when unspecified
+    assert default.status_code == 200 and default.content == display.content
     missing = await http.get("/v1/photos/123456789/content", headers=owner)
     assert missing.status_code == 404 and missing.json()["code"] == 5
 

@@ -151,7 +151,6 @@ async def test_only_the_owner_reads_a_feed(mesh: Mesh) -> None:
 @pytest.mark.parametrize(
     ("request_", "field"),
     [
-        (feed_pb2.GetFeedRequest(user_id=0), "user_id"),
         (feed_pb2.GetFeedRequest(user_id=-5), "user_id"),
         (feed_pb2.GetFeedRequest(user_id=42, page_size=-1), "page_size"),
         (feed_pb2.GetFeedRequest(user_id=42, page_token="not a token!"), "page_token"),

@@ -117,7 +117,7 @@ async def test_self_follow_unknown_followee_and_bad_ids_write_nothing(mesh: Mesh
         grpc.StatusCode.NOT_FOUND,
     )
     error = await expect(
-        follows(mesh).Follow(follow_pb2.FollowRequest(follower_id=0, followee_id=-4), metadata=alice.metadata),
+        follows(mesh).Follow(follow_pb2.FollowRequest(follower_id=-1, followee_id=-4), metadata=alice.metadata),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert set(field_violations(error)) == {"follower_id", "followee_id"}

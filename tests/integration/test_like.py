@@ -145,7 +145,7 @@ async def test_likers_page_newest_first(mesh: Mesh) -> None:
 
 @pytest.mark.parametrize(
     ("photo_id", "user_id", "fields"),
-    [(0, 1, ["photo_id"]), (1, 0, ["user_id"]), (-1, -1, ["photo_id", "user_id"])],
+    [(0, 1, ["photo_id"]), (1, -2, ["user_id"]), (-1, -1, ["photo_id", "user_id"])],  # user_id 0: the caller
 )
 async def test_bad_ids_are_invalid_argument(mesh: Mesh, photo_id: int, user_id: int, fields: list[str]) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -116,9 +116,12 @@ async def test_like_comment_view_and_delete_on_cql(cql_mesh: Mesh, cql_session: 
         photo_pb2.DeletePhotoRequest(photo_id=photo_id), metadata=as_owner, timeout=10
     )
 
-    def marked(service: str) -> bool:
-        table = f"{keyspace_prefix}_{service}.deleted_photos"
-        return cql_session.execute(f"SELECT photo_id FROM {table} WHERE photo_id = %s", (photo_id,)).one() is not None
+    def marked(service: str) -> bool:  # the runtime's tombstone (services.runtime.tombstones_cql)
+        table = f"{keyspace_prefix}_{service}.deleted_ids"
+        return (
+            cql_session.execute(f"SELECT id FROM {table} WHERE kind = 'photo' AND id = %s", (photo_id,)).one()
+            is not None
+        )
 
     async def remaining() -> tuple[int, bool, int, bool, bool]:
         summary = await likes.GetLikeSummary(

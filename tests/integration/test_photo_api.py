@@ -229,6 +229,42 @@ async def test_retry_with_the_same_idempotency_key_returns_the_first_photo(mesh:
     assert sorted(await user_photo_ids(mesh, user)) == sorted([first.photo.photo_id, other.photo.photo_id])
 
 
+def precondition_subjects(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
+    """(type, subject) of each google.rpc.PreconditionFailure violation a FAILED_PRECONDITION carries."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    found = []
+    for detail in status.details if status else []:
+        failure = error_details_pb2.PreconditionFailure()
+        if detail.Unpack(failure):
+            found.extend((v.type, v.subject) for v in failure.violations)
+    return found
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param({"title": "another title"}, id="title"),
+        pytest.param({"location": "elsewhere"}, id="location"),
+        pytest.param({"tags": ["sea", "sky"]}, id="tags"),
+        pytest.param({"data": make_jpeg(41, 30)}, id="bytes"),
+    ],
+)
+async def test_a_used_idempotency_key_with_a_different_request_is_refused(mesh: Mesh, changed: dict) -> None:  # type: ignore[type-arg]
+    user = new_user()
+    token = mesh.user_token(user)
+    request = {"data": make_jpeg(40, 30), "title": "harbour", "location": "Oslo", "tags": ["sea"]}
+    first = await upload_response(mesh, token, user, idempotency_key="k", **request)  # type: ignore[arg-type]
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await upload_response(mesh, token, user, idempotency_key="k", **{**request, **changed})  # type: ignore[arg-type]
+
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION, caught.value.details()
+    assert precondition_subjects(caught.value) == [("IDEMPOTENCY_KEY_REUSED", "metadata.idempotency_key")]
+    assert await user_photo_ids(mesh, user) == [first.photo.photo_id]
+    retry = await upload_response(mesh, token, user, idempotency_key="k", **request)  # type: ignore[arg-type]
+    assert (retry.created, retry.photo) == (False, first.photo)
+
+
 async def test_delete_is_for_the_owner_only(mesh: Mesh) -> None:
     owner, other = new_user(), new_user()
     photo = await upload(mesh, mesh.user_token(owner), owner, make_jpeg(60, 60))

@@ -6,7 +6,8 @@ import pytest
 
 from services.runtime.sqlite import Database
 from services.search.indexer import indexed_photo
-from services.search.sqlite import SCHEMA, SqliteSearchStore
+from services.search.sqlite import SqliteSearchStore
+from services.search.store import STORAGE
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
 from tests.support.search import ids, run_reindex, unique_word, until_ids
@@ -35,7 +36,7 @@ async def test_reindex_rebuilds_a_lost_index_while_the_service_runs(mesh: Mesh) 
     assert await ids(mesh, text=word) == []
 
     # A document photo never had (or has since lost), old enough to be below the reindex watermark.
-    database = Database(index / "search.db", SCHEMA)
+    database = Database(index / "search.db", STORAGE.sqlite_schema())
     await database.start()
     stale_id = 12345
     await SqliteSearchStore(database).index_photo(*indexed_photo(stale_id, USER, f"{word} stale", "", [], 0))

@@ -87,7 +87,7 @@ async def test_unknown_photo_is_not_found(mesh: Mesh) -> None:
 async def test_bad_input_and_viewing_as_someone_else(mesh: Mesh) -> None:
     viewer, victim = new_user(), new_user()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await view_photo(mesh, 0, 0, metadata=auth(mesh.user_token(viewer)))
+        await view_photo(mesh, 0, -1, metadata=auth(mesh.user_token(viewer)))  # 0 would be the caller
     assert violated_fields(caught.value) == ["photo_id", "user_id"]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await view_photo(mesh, 5, victim, metadata=auth(mesh.user_token(viewer)))

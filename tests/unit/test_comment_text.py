@@ -1,6 +1,6 @@
 import pytest
 
-from services.comment.text import MAX_TEXT_CHARS, clean_text
+from services.comment.service import MAX_TEXT_CHARS, clean_text
 from services.runtime.errors import InvalidArgument
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from services.feed.fanout import Fanout, posted_ms
-from services.feed.sqlite import SCHEMA, SqliteFeedStore
+from services.feed.sqlite import SqliteFeedStore
+from services.feed.store import STORAGE
 from services.runtime.ids import IdGenerator, id_timestamp_ms
-from services.runtime.requests import decode_page_token, encode_page_token
+from services.runtime.requests import CursorField, PageTokens
 from services.runtime.sqlite import Database
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2
+
+PAGES = PageTokens("fan-out-test-secret")
 
 
 class FollowGraph:
@@ -35,12 +38,12 @@ class FollowGraph:
     async def ListFollowers(self, request: follow_pb2.ListFollowersRequest) -> follow_pb2.ListFollowersResponse:
         self.pages_served += 1
         everyone = self.followers.get(request.user_id, [])
-        start = (decode_page_token(request.page_token) or {"at": 0})["at"]
+        start = (PAGES.decode(request, {"at": CursorField.COUNT}) or {"at": 0})["at"]
         page = everyone[start : start + request.page_size]
         more = start + request.page_size < len(everyone)
         return follow_pb2.ListFollowersResponse(
             follows=[follow_pb2.Follow(follower_id=f, followee_id=request.user_id) for f in page],
-            next_page_token=encode_page_token({"at": start + request.page_size}) if more else "",
+            next_page_token=PAGES.encode(request, {"at": start + request.page_size}) if more else "",
         )
 
     async def CheckFollowing(self, request: follow_pb2.CheckFollowingRequest) -> follow_pb2.CheckFollowingResponse:
@@ -54,7 +57,7 @@ class FollowGraph:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteFeedStore]:
-    database = Database(tmp_path / "feed.db", SCHEMA)
+    database = Database(tmp_path / "feed.db", STORAGE.sqlite_schema())
     await database.start()
     try:
         yield SqliteFeedStore(database)

@@ -60,7 +60,7 @@ def test_rich_status_details_reach_the_body() -> None:
     packed = any_pb2.Any()
     packed.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
     rich = status_pb2.Status(code=3, message="username: must not be empty", details=[packed])
-    response = rpc_error_response(_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, rich.message, rich))
+    response = rpc_error_response(_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, rich.message, rich), "user")
     assert response.status_code == 400
     body = json.loads(response.body)
     assert body["code"] == 3 and body["message"] == "username: must not be empty"
@@ -73,13 +73,13 @@ def test_rich_status_details_reach_the_body() -> None:
 
 
 def test_plain_status_without_details() -> None:
-    status = status_from_rpc_error(_rpc_error(grpc.StatusCode.NOT_FOUND, "no photo 5", None))
+    status = status_from_rpc_error(_rpc_error(grpc.StatusCode.NOT_FOUND, "no photo 5", None), "photo")
     assert (status.code, status.message, list(status.details)) == (5, "no photo 5", [])
 
 
 def test_details_inconsistent_with_the_status_line_are_dropped() -> None:
     other = status_pb2.Status(code=7, message="something else")
-    status = status_from_rpc_error(_rpc_error(grpc.StatusCode.NOT_FOUND, "no photo 5", other))
+    status = status_from_rpc_error(_rpc_error(grpc.StatusCode.NOT_FOUND, "no photo 5", other), "photo")
     assert (status.code, status.message) == (5, "no photo 5")
 
 
@@ -92,3 +92,55 @@ def test_gateway_errors_use_the_same_shape() -> None:
     response = gateway_error_response(too_big)
     assert response.status_code == 413 and response.headers["x-a"] == "1"
     assert json.loads(response.body)["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+
+
+LIBRARY_UNAVAILABLE = (
+    "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:50051: "
+    "Failed to connect to remote host: Connection refused"
+)
+
+
+def test_an_unreachable_service_is_named_not_its_address() -> None:
+    response = rpc_error_response(_rpc_error(grpc.StatusCode.UNAVAILABLE, LIBRARY_UNAVAILABLE, None), "photo")
+    assert response.status_code == 503
+    body = json.loads(response.body)
+    assert body == {"code": 14, "message": "the photo service is unavailable, try again"}
+    late = status_from_rpc_error(_rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", None), "feed")
+    assert late.message == "the feed service did not answer in time"
+
+
+def test_what_a_service_said_itself_is_kept() -> None:
+    starting = status_pb2.Status(code=14, message="service is starting")
+    status = status_from_rpc_error(_rpc_error(grpc.StatusCode.UNAVAILABLE, starting.message, starting), "photo")
+    assert status.message == "service is starting"
+    internal = status_from_rpc_error(_rpc_error(grpc.StatusCode.INTERNAL, "internal error (request id r1)", None), "x")
+    assert internal.message == "internal error (request id r1)"
+
+
+def _precondition_failure(subject: str) -> status_pb2.Status:
+    failure = error_details_pb2.PreconditionFailure(
+        violations=[
+            error_details_pb2.PreconditionFailure.Violation(
+                type="IDEMPOTENCY_KEY_REUSED", subject=subject, description="used for a different request"
+            )
+        ]
+    )
+    packed = any_pb2.Any()
+    packed.Pack(failure)
+    return status_pb2.Status(code=9, message=f"{subject}: used for a different request", details=[packed])
+
+
+def test_failed_precondition_with_a_precondition_failure_is_422() -> None:
+    rich = _precondition_failure("metadata.idempotency_key")
+    response = rpc_error_response(_rpc_error(grpc.StatusCode.FAILED_PRECONDITION, rich.message, rich), "photo")
+    assert response.status_code == 422
+    body = json.loads(response.body)
+    assert body["code"] == 9 and body["details"][0]["violations"][0]["subject"] == "metadata.idempotency_key"
+    bare = rpc_error_response(_rpc_error(grpc.StatusCode.FAILED_PRECONDITION, "not now", None), "photo")
+    assert bare.status_code == 400  # as grpc-gateway, without the detail
+
+
+def test_error_texts_never_carry_undecodable_bytes() -> None:
+    error = invalid_argument("caf\udce9", "no such field")
+    response = gateway_error_response(error)
+    assert json.loads(response.body)["details"][0]["fieldViolations"][0]["field"] == "caf\\udce9"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import schemathesis
 
 from gateway.downloads import etag_matches
@@ -79,3 +81,16 @@ def test_etag_matching_is_weak_and_takes_lists() -> None:
     assert etag_matches("*", tag)
     assert not etag_matches('"abcd"', tag)
     assert not etag_matches(None, tag)
+
+
+def test_the_document_says_what_the_gateway_accepts() -> None:
+    ops = _operations()
+    variant = next(p for p in ops["PhotoService_DownloadPhoto"]["parameters"] if p["name"] == "variant")
+    assert {"display", "thumbnail", "PHOTO_VARIANT_DISPLAY"} <= set(variant["schema"]["enum"])
+    pattern = re.compile(DOC["components"]["schemas"]["shutter.photo.v1.Photo"]["properties"]["photoId"]["pattern"])
+    assert all(pattern.search(text) for text in ("0", "5", "-5", "123456789012345678"))
+    assert not any(pattern.search(text) for text in ("05", "-0", "+5", "5.0", "1e3", " 5", "1234567890123456789"))
+    upload = ops["PhotoService_UploadPhoto"]["parameters"]
+    key = next(p for p in upload if p["in"] == "header")
+    assert key["name"] == "Idempotency-Key" and not key["required"]
+    assert not any(p["in"] == "header" for p in ops["PhotoService_GetPhoto"]["parameters"])

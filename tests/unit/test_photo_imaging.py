@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 from pathlib import Path
@@ -98,3 +99,29 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     # Just over the limit (Pillow only warns up to twice the limit) is refused too.
     with pytest.raises(ImageTooLarge):
         _render(tmp_path, out.getvalue(), max_pixels=10_000_000)
+
+
+@pytest.mark.parametrize("variant", ["display", "thumbnail"])
+def test_a_full_disk_writing_a_variant_is_not_taken_for_a_bad_image(tmp_path: Path, variant: str) -> None:
+    """The kernel's own ENOSPC: the variant's path is /dev/full, which refuses every write with it."""
+    (tmp_path / variant).symlink_to("/dev/full")
+    with pytest.raises(OSError) as caught:
+        _render(tmp_path, make_jpeg(300, 200))
+    assert not isinstance(caught.value, UnsupportedImage)
+    assert caught.value.errno == errno.ENOSPC
+
+
+def test_an_unreadable_original_is_an_io_error_not_a_bad_image(tmp_path: Path) -> None:
+    with pytest.raises(OSError) as caught:
+        render(str(tmp_path / "missing"), str(tmp_path), 50_000_000)
+    assert caught.value.errno == errno.ENOENT
+
+
+@pytest.mark.parametrize(
+    "data",
+    [make_jpeg(300, 200)[:-400], make_png(300, 200)[:200], b"\xff\xd8\xff" + b"\x00" * 64, b"not an image"],
+    ids=["truncated-jpeg", "truncated-png", "broken-jpeg-header", "text"],
+)
+def test_decoding_errors_are_still_the_images_fault(tmp_path: Path, data: bytes) -> None:
+    with pytest.raises(UnsupportedImage):
+        _render(tmp_path, data)

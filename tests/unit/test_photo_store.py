@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from services.photo.sqlite import SCHEMA, SqlitePhotoStore
-from services.photo.store import BlobInfo, PhotoRecord
+from services.photo.sqlite import SqlitePhotoStore
+from services.photo.store import STORAGE, BlobInfo, PhotoRecord
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
-from services.runtime.outbox import OUTBOX_SCHEMA
 from services.runtime.sqlite import Database
 from shutter.events.v1 import events_pb2
 
@@ -21,7 +20,7 @@ IDS = IdGenerator(1)
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(tmp_path / "photo.db", SCHEMA + OUTBOX_SCHEMA)
+    db = Database(tmp_path / "photo.db", STORAGE.sqlite_schema())
     await db.start()
     yield db
     await db.stop()

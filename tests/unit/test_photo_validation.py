@@ -21,7 +21,7 @@ def test_good_metadata_passes() -> None:
 
 def test_each_bad_field_is_named() -> None:
     bad = photo_pb2.PhotoMetadata(
-        user_id=0,
+        user_id=-1,  # 0 (unset) is the caller
         title="t" * 301,
         location="l" * 201,
         tags=["ok", "", "fine", "x" * 101],
@@ -49,3 +49,21 @@ def test_batch_ids_are_capped_checked_and_deduplicated_in_order() -> None:
         validate_photo_ids([1, -5])
     with pytest.raises(InvalidArgument, match="at most"):
         validate_photo_ids(list(range(1, MAX_BATCH_IDS + 2)))
+
+
+def test_text_fields_follow_the_one_text_rule() -> None:
+    hostile = photo_pb2.PhotoMetadata(
+        user_id=1,
+        title="\x1b[31mred",
+        location="nul\x00",
+        tags=["fine", "two\nlines", "photo\u202egpj.exe"],
+        idempotency_key="key\x7f",
+    )
+    assert _fields(hostile) == [
+        "metadata.title",
+        "metadata.location",
+        "metadata.tags[1]",
+        "metadata.tags[2]",
+        "metadata.idempotency_key",
+    ]
+    validate_metadata(photo_pb2.PhotoMetadata(user_id=1, title="Zoë 🌸 東京", location="مرحبا", tags=["#café"]))

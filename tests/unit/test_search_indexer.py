@@ -11,13 +11,14 @@ from services.runtime.requests import timestamp_from_unix_ms
 from services.runtime.sqlite import Database
 from services.search.indexer import SearchIndexer
 from services.search.normalise import query_terms
-from services.search.sqlite import SCHEMA, SqliteSearchStore
+from services.search.sqlite import SqliteSearchStore
+from services.search.store import STORAGE
 from shutter.events.v1 import events_pb2
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteSearchStore]:
-    database = Database(tmp_path / "search.db", SCHEMA)
+    database = Database(tmp_path / "search.db", STORAGE.sqlite_schema())
     await database.start()
     try:
         yield SqliteSearchStore(database)

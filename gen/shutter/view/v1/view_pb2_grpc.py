@@ -50,7 +50,7 @@ class ViewServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def ViewPhoto(self, request, context):
-        """viewPhoto(photo_id, user_id): user_id is the viewer.
+        """viewPhoto(photo_id, user_id): user_id is the viewer (the caller when unset).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,84 @@
+"""What browsers need from every answer: compression, a strict Content-Security-Policy, and CORS.
+
+- Compression (zstd, br, gzip — whatever the client accepts) for JSON, HTML, JS and CSS, by
+  starlette-compress; photo bytes (image/*) are already compressed and pass through untouched.
+- CSP: scripts, styles and API calls from this origin only; images also from `blob:`, since the
+  client fetches photos with its bearer token and shows them through object URLs.
+- CORS is off unless SHUTTER_GATEWAY_CORS_ORIGINS lists the origins (or `*`) of clients served
+  elsewhere. Tokens travel in the Authorization header, never in cookies, so no credentials mode.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_compress import CompressMiddleware
+
+from services.runtime.config import Settings
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' blob:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+CORS_SETTING = "SHUTTER_GATEWAY_CORS_ORIGINS"
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-Id", "Grpc-Timeout", "If-None-Match")
+CORS_EXPOSED_HEADERS = ("ETag", "Retry-After", "X-Request-Id")
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every answer that does not set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in SECURITY_HEADERS if header[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def cors_origins(settings: Settings) -> list[str]:
+    return [origin.strip() for origin in settings.str_setting(CORS_SETTING, "").split(",") if origin.strip()]
+
+
+def install(app: Starlette, settings: Settings) -> None:
+    """Wraps the app; the last one added runs first, so CORS answers preflights before anything else."""
+    app.add_middleware(CompressMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    origins = cors_origins(settings)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )

@@ -1,0 +1,80 @@
+// Every REST call the client makes, one function each, named after its RPC. Paths come from the
+// google.api.http annotations (see /openapi.json). Ids are strings: they are 64-bit numbers.
+// Viewer ids and photo variants are always passed explicitly rather than left to server defaults.
+
+import { request, upload } from './http.js';
+
+const enc = encodeURIComponent;
+
+// -- users ---------------------------------------------------------------------------------
+
+export const createUser = (fields) => request('POST', '/v1/users', { body: fields });
+export const authenticate = (username, password) =>
+  request('POST', '/v1/auth/token', { body: { username, password } });
+export const getUser = (userId, signal) => request('GET', `/v1/users/${userId}`, { signal }).then((r) => r.user);
+export const getUserByUsername = (username, signal) =>
+  request('GET', `/v1/usernames/${enc(username)}`, { signal }).then((r) => r.user);
+export const batchGetUsers = (userIds, signal) =>
+  userIds.length
+    ? request('GET', '/v1/users:batchGet', { query: { userIds }, signal }).then((r) => r.users)
+    : Promise.resolve([]);
+export const updateUser = (userId, displayName, bio) =>
+  request('PATCH', `/v1/users/${userId}`, {
+    body: { displayName, bio, updateMask: 'displayName,bio' },
+  }).then((r) => r.user);
+
+// -- follows -------------------------------------------------------------------------------
+
+export const follow = (me, userId) => request('POST', `/v1/users/${me}/following`, { body: { followeeId: userId } });
+export const unfollow = (me, userId) => request('DELETE', `/v1/users/${me}/following/${userId}`);
+export const getFollowCounts = (userId, signal) => request('GET', `/v1/users/${userId}/follow-counts`, { signal });
+export const isFollowing = (me, userId, signal) =>
+  request('GET', `/v1/users/${me}/following:check`, { query: { followeeIds: userId }, signal }).then(
+    (r) => Boolean(r.states?.[0]?.following),
+  );
+/** kind: 'followers' or 'following'; a page of {follows, nextPageToken}. */
+export const listFollows = (userId, kind, pageToken, signal) =>
+  request('GET', `/v1/users/${userId}/${kind}`, { query: { pageSize: 30, pageToken }, signal });
+
+// -- photos --------------------------------------------------------------------------------
+
+export const VARIANT = { display: 'PHOTO_VARIANT_DISPLAY', thumbnail: 'PHOTO_VARIANT_THUMBNAIL' };
+export const contentPath = (photoId, variant) => `/v1/photos/${photoId}/content?variant=${variant}`;
+
+export const uploadPhoto = (form, onProgress, signal) => upload('/v1/photos', form, onProgress, signal);
+export const deletePhoto = (photoId) => request('DELETE', `/v1/photos/${photoId}`);
+export const batchGetPhotos = (photoIds, signal) =>
+  request('GET', '/v1/photos:batchGet', { query: { photoIds }, signal }).then((r) => r.photos);
+export const listUserPhotos = (userId, pageToken, signal) =>
+  request('GET', `/v1/users/${userId}/photos`, { query: { pageSize: 18, pageToken }, signal });
+
+// -- feed, views, search -------------------------------------------------------------------
+
+export const getFeed = (me, pageToken, signal) =>
+  request('GET', `/v1/users/${me}/feed`, { query: { pageSize: 8, pageToken }, signal });
+export const viewPhoto = (photoId, viewerId, signal) =>
+  request('GET', `/v1/views/photos/${photoId}`, { query: { userId: viewerId }, signal }).then((r) => r.view);
+/** criteria: {tag, text, location}, any combination. */
+export const searchPhotos = (criteria, pageToken, signal) =>
+  request('GET', '/v1/search/photos', { query: { ...criteria, pageSize: 18, pageToken }, signal });
+
+// -- likes and comments --------------------------------------------------------------------
+
+export const likePhoto = (photoId, me) => request('PUT', `/v1/photos/${photoId}/likes/${me}`).then((r) => r.summary);
+export const unlikePhoto = (photoId, me) =>
+  request('DELETE', `/v1/photos/${photoId}/likes/${me}`).then((r) => r.summary);
+/** Quiet: the feed shows photos without counts rather than a banner when Like or Comment is down. */
+export const batchLikeSummaries = (photoIds, viewerId, signal) =>
+  request('GET', '/v1/likes:batchSummary', { query: { photoIds, viewerId }, signal, quiet: true }).then(
+    (r) => r.summaries,
+  );
+export const batchCommentCounts = (photoIds, signal) =>
+  request('GET', '/v1/comments:batchCount', { query: { photoIds }, signal, quiet: true }).then((r) => r.counts);
+export const listComments = (photoId, pageToken, signal) =>
+  request('GET', `/v1/photos/${photoId}/comments`, {
+    query: { pageSize: 20, pageToken, order: 'COMMENT_ORDER_OLDEST_FIRST' },
+    signal,
+  });
+export const postComment = (photoId, me, text) =>
+  request('POST', `/v1/photos/${photoId}/comments`, { body: { userId: me, text } }).then((r) => r.comment);
+export const deleteComment = (photoId, commentId) => request('DELETE', `/v1/photos/${photoId}/comments/${commentId}`);

@@ -1,0 +1,159 @@
+// A person's profile: name, bio, follower and following counts (each a link to the list), a
+// follow button (or, on your own, "Edit profile" and "Sign out"), and their photos as a grid.
+
+import * as api from '../api.js';
+import { avatar, count, fill, h, heading, nameOf } from '../dom.js';
+import { describe } from '../errors.js';
+import { grid, gridItem, paged, userLink } from '../parts.js';
+import { go } from '../router.js';
+import * as session from '../session.js';
+
+/** The user a `#/u/:username/…` page is about, or a page saying there is no such person. */
+export async function loadUser(main, username, signal) {
+  try {
+    return await api.getUserByUsername(username, signal);
+  } catch (error) {
+    if (error.status !== 404 && error.status !== 400) throw error; // the router offers "Try again"
+    fill(main, h('div', { class: 'column' }, heading('Profile not found'), h('p', {}, `No one here is called @${username}.`)));
+    return null;
+  }
+}
+
+function followButton(user, counts, redraw) {
+  const me = session.me().userId;
+  const problem = h('span', { class: 'inline-error', role: 'status' });
+  const button = h('button', { type: 'button', class: 'button' });
+  const draw = () => {
+    button.textContent = counts.following ? 'Unfollow' : 'Follow';
+    button.className = counts.following ? 'button secondary' : 'button';
+    button.setAttribute('aria-label', `${counts.following ? 'Unfollow' : 'Follow'} ${nameOf(user)}`);
+  };
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    problem.textContent = '';
+    try {
+      if (counts.following) await api.unfollow(me, user.userId);
+      else await api.follow(me, user.userId);
+      counts.following = !counts.following;
+      counts.followers += counts.following ? 1 : -1;
+      draw();
+      redraw();
+    } catch (error) {
+      problem.textContent = describe(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  draw();
+  return h('span', { class: 'follow' }, button, problem);
+}
+
+function ownActions() {
+  const signOut = h('button', { type: 'button', class: 'button secondary' }, 'Sign out');
+  signOut.addEventListener('click', () => {
+    session.clear();
+    go('#/signin');
+  });
+  return h('span', { class: 'own-actions' }, h('a', { href: '#/settings', class: 'button secondary' }, 'Edit profile'), signOut);
+}
+
+export const profilePage = {
+  async render({ main, params, signal }) {
+    const user = await loadUser(main, params.username, signal);
+    if (!user) return;
+    const mine = user.userId === session.me().userId;
+    const [followCounts, following] = await Promise.all([
+      api.getFollowCounts(user.userId, signal).catch(() => null),
+      mine ? false : api.isFollowing(session.me().userId, user.userId, signal),
+    ]);
+    const counts = {
+      followers: Number(followCounts?.followerCount || 0),
+      followees: Number(followCounts?.followeeCount || 0),
+      following,
+    };
+    const base = `#/u/${encodeURIComponent(user.username)}`;
+    const stats = h('ul', { class: 'stats' });
+    const drawStats = () =>
+      fill(
+        stats,
+        followCounts
+          ? [
+              h('li', {}, h('a', { href: `${base}/followers` }, h('strong', {}, count(counts.followers, 'follower', 'followers')))),
+              h('li', {}, h('a', { href: `${base}/following` }, h('strong', {}, `${counts.followees.toLocaleString()} following`))),
+            ]
+          : h('li', { class: 'note' }, 'Follower counts unavailable right now'),
+      );
+    drawStats();
+
+    const photos = grid(`Photos by ${nameOf(user)}`);
+    const pager = await paged({
+      list: photos,
+      signal,
+      moreLabel: 'More photos',
+      load: async (token) => {
+        const page = await api.listUserPhotos(user.userId, token, signal);
+        return { nodes: (page.photos || []).map(gridItem), next: page.nextPageToken };
+      },
+    });
+    const noPhotos = mine
+      ? h('p', { class: 'empty' }, 'You haven’t posted yet. ', h('a', { href: '#/upload' }, 'Post your first photo'), '.')
+      : h('p', { class: 'empty' }, `${nameOf(user)} hasn’t posted yet.`);
+
+    fill(
+      main,
+      h(
+        'div',
+        { class: 'profile' },
+        h(
+          'header',
+          { class: 'profile-head' },
+          avatar(user, 'large'),
+          h(
+            'div',
+            { class: 'profile-info' },
+            heading(nameOf(user)),
+            h('p', { class: 'muted' }, `@${user.username}`),
+            stats,
+            user.bio ? h('p', { class: 'bio' }, user.bio) : null,
+            mine ? ownActions() : followButton(user, counts, drawStats),
+          ),
+        ),
+        h('h2', { class: 'section-title' }, 'Photos'),
+        photos.childElementCount ? [photos, pager] : noPhotos,
+      ),
+    );
+  },
+};
+
+/** `#/u/:username/followers` and `…/following`: the people, newest first, with more on scroll. */
+export function peoplePage(kind) {
+  return {
+    async render({ main, params, signal }) {
+      const user = await loadUser(main, params.username, signal);
+      if (!user) return;
+      const list = h('ul', { class: 'people' });
+      const pager = await paged({
+        list,
+        signal,
+        load: async (token) => {
+          const page = await api.listFollows(user.userId, kind, token, signal);
+          const ids = (page.follows || []).map((f) => (kind === 'followers' ? f.followerId : f.followeeId));
+          const users = await api.batchGetUsers(ids, signal);
+          return { nodes: users.map((person) => h('li', {}, userLink(person))), next: page.nextPageToken };
+        },
+      });
+      const title = kind === 'followers' ? `People following ${nameOf(user)}` : `People ${nameOf(user)} follows`;
+      const nobody = kind === 'followers' ? 'No followers yet.' : 'Not following anyone yet.';
+      fill(
+        main,
+        h(
+          'div',
+          { class: 'column' },
+          h('p', {}, h('a', { href: `#/u/${encodeURIComponent(user.username)}` }, `← ${nameOf(user)}`)),
+          heading(title),
+          list.childElementCount ? [list, pager] : h('p', { class: 'empty' }, nobody),
+        ),
+      );
+    },
+  };
+}
