@@ -10,7 +10,8 @@ SHUTTER_BLOB_STORE=s3, then measures closed-loop throughput at a fixed concurren
 - baselines: SeaweedFS's own PUT (aiobotocore put_object, as the store sends it) and GET (plain HTTP
   GETs of presigned URLs straight to SeaweedFS, the same HTTP client as the downloads below);
 - upload: UploadPhoto over gRPC (staging, decode and two renditions, three checksummed PUTs, the row);
-- download streamed: GET /v1/photos/{id}/content through the gateway (bytes pass through Python);
+- download streamed: GET /v1/photos/{id}/content of the ~200 KB original, as its owner, through the
+  gateway (bytes pass through Python);
 - download presigned: the same with `accept_url=true`: a 307 from the gateway, then the bytes from
   SeaweedFS.
 
@@ -233,13 +234,14 @@ async def _photo_paths(
         ):
 
             async def streamed(index: int) -> int:
-                reply = await gateway.get(f"/v1/photos/{photo_ids[index % len(photo_ids)]}/content")
+                path = f"/v1/photos/{photo_ids[index % len(photo_ids)]}/content?variant=PHOTO_VARIANT_ORIGINAL"
+                reply = await gateway.get(path)
                 reply.raise_for_status()
                 return len(reply.content)
 
             async def presigned(index: int) -> int:
-                path = f"/v1/photos/{photo_ids[index % len(photo_ids)]}/content?accept_url=true"
-                redirect = await gateway.get(path)
+                path = f"/v1/photos/{photo_ids[index % len(photo_ids)]}/content?variant=PHOTO_VARIANT_ORIGINAL"
+                redirect = await gateway.get(f"{path}&accept_url=true")
                 if redirect.status_code != 307:
                     raise RuntimeError(f"expected a redirect, got {redirect.status_code}")
                 reply = await direct.get(redirect.headers["location"])

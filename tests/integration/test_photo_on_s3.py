@@ -103,9 +103,10 @@ async def test_bytes_live_in_the_object_store_and_download_streamed_or_presigned
         assert fetched.headers["content-type"] == "image/jpeg"
 
         # The original stays its owner's: nobody else gets it streamed or signed.
-        refused = await http.get(f"{content}?accept_url=true", headers=stranger)
+        original = f"{content}?variant=PHOTO_VARIANT_ORIGINAL&accept_url=true"
+        refused = await http.get(original, headers=stranger)
         assert refused.status_code == 403 and "location" not in refused.headers
-        signed = await http.get(f"{content}?accept_url=true", headers=owner_headers)
+        signed = await http.get(original, headers=owner_headers)
         assert signed.status_code == 307
         async with httpx.AsyncClient(timeout=30) as direct:
             assert (await direct.get(signed.headers["location"])).content == data
