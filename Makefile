@@ -105,7 +105,7 @@ lint: venv
 bench: venv $(BENCH_TOOLS) $(GOBIN)/weed
 	$(PY) -m bench
 
-bench-quick: venv $(BENCH_TOOLS)
+bench-quick: venv $(BENCH_TOOLS) $(GOBIN)/weed
 	$(PY) -m bench --quick
 
 # Where the view path spends its time: py-spy on view, photo, like and comment under ghz load.
