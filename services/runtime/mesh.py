@@ -57,6 +57,19 @@ def runs_local_cassandra(settings: Settings) -> bool:
     return settings.store == "cql" and settings.str_setting("SHUTTER_CQL_LOCAL_NODE", "1") == "1"
 
 
+def seaweedfs_command(settings: Settings) -> list[str]:
+    """A local SeaweedFS for the photo bytes (S3 on SHUTTER_S3_PORT) in `SHUTTER_STORE=cql make run`; a
+    cluster points SHUTTER_S3_ENDPOINT at its own object store instead."""
+    return [
+        sys.executable, "-m", "tests.support.seaweedfs", "run",
+        "--port", str(settings.int_setting("SHUTTER_S3_PORT", 8333)), "--data", str(settings.data_dir / "seaweedfs"),
+    ]  # fmt: skip
+
+
+def runs_local_seaweedfs(settings: Settings) -> bool:
+    return settings.blob_store == "s3" and settings.str_setting("SHUTTER_S3_LOCAL_SERVER", "1") == "1"
+
+
 def service_command(name: str) -> list[str]:
     return [sys.executable, "-m", f"services.{name}"]
 
@@ -120,6 +133,10 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("SHUTTER_AUTH_SECRET", secrets.token_urlsafe(48))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if runs_local_seaweedfs(Settings.from_env(env)):
+        env.setdefault("SHUTTER_S3_ENDPOINT", f"http://127.0.0.1:{env.get('SHUTTER_S3_PORT', '8333')}")
+        env.setdefault("SHUTTER_S3_ACCESS_KEY", "shutter")
+        env.setdefault("SHUTTER_S3_SECRET_KEY", secrets.token_urlsafe(24))
     settings = Settings.from_env(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A first Cassandra start (and the services' schema migrations) takes longer than SQLite.
@@ -129,6 +146,8 @@ def main() -> None:
     manager.add_process("nats", _exec(nats_command(settings)), env=env)
     if runs_local_cassandra(settings):
         manager.add_process("cassandra", _exec(cassandra_command(settings)), env=env)
+    if runs_local_seaweedfs(settings):
+        manager.add_process("seaweedfs", _exec(seaweedfs_command(settings)), env=env)
     for name in SERVICE_NAMES:
         manager.add_process(name, _exec(service_command(name)), env=env)
     manager.add_process("gateway", _exec(gateway_command()), env=env)
