@@ -550,8 +550,8 @@ class Consumer:
         while not self._stopping.is_set():
             getting = asyncio.ensure_future(self._queue.get())
             await first_of(getting, self._stopping.wait())
-            if getting.cancelled():
-                return
+            if not getting.done() or getting.cancelled():
+                return  # stopping (the get is being cancelled; a queued message stays queued)
             message = getting.result()
             try:
                 await self._process(message)
