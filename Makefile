@@ -19,7 +19,8 @@ PROTOS := $(shell find protos -name '*.proto' | sort)
 .PHONY: run test venv tools browser cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
 
 # SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node.
-run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars)
+# grpcurl (into .tools/bin) is for poking at the running services, as the README shows.
+run: venv $(GOBIN)/grpcurl $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars)
 	$(PY) -m services.runtime.mesh
 
 test: venv tools cassandra-jars browser check-gen lint

@@ -3,7 +3,7 @@
 Starts NATS (and, for SHUTTER_STORE=cql, a local Cassandra node), then every service, then the
 gateway. Every line a process prints comes out prefixed with the time and its name; once every service
 reports SERVING the supervisor prints one line per service with its address, the gateway's URL, then
-`HH:MM:SS mesh     | ready`.
+`HH:MM:SS mesh    | ready`.
 
 Ctrl-C or SIGTERM stops the mesh in dependency order: the gateway, then the services, then Cassandra
 and NATS, each group with SIGTERM and, after the shutdown grace, SIGKILL. Services therefore drain and
