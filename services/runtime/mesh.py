@@ -106,6 +106,11 @@ async def wait_until_listening(host: str, port: int, timeout: float) -> bool:
     return False
 
 
+def output_line(clock: str, name: str, text: str, width: int = len("gateway")) -> str:
+    """One line of `make run`'s output: `HH:MM:SS name | text`, names padded to the longest."""
+    return f"{clock} {name:<{width}} | {text}"
+
+
 @dataclass
 class Child:
     """One supervised process; its output lines are printed with its name in front."""
@@ -129,7 +134,7 @@ class Supervisor:
         self.failed: Child | None = None
 
     def say(self, name: str, text: str) -> None:
-        print(f"{time.strftime('%H:%M:%S')} {name:<{self._width}} | {text}", flush=True)
+        print(output_line(time.strftime("%H:%M:%S"), name, text, self._width), flush=True)
 
     async def start_group(self, children: list[Child]) -> None:
         self._width = max([self._width, *(len(child.name) for child in children)])
