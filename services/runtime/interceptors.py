@@ -56,10 +56,6 @@ class MalformedRequest(ServiceError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
-class _DrainMarker(Exception):
-    """Raised for the server's own drain marker call: answered at once, never logged."""
-
-
 class PeerUnavailable(grpc.aio.AioRpcError):
     """UNAVAILABLE from a call to another service, its details naming that service instead of an address."""
 
@@ -75,7 +71,8 @@ class Lifecycle:
     method's calls in arrival order, so when a method's first marker reaches the interceptor, every
     call for that method received before SIGTERM has reached its handler; calls after it arrived
     after SIGTERM and are refused with UNAVAILABLE (retryable; health says NOT_SERVING already).
-    Further rounds flush the queues of calls still racing in, until a round sees none.
+    Rounds go on until the handlers have finished, calls have stopped coming and a last round finds
+    nothing queued (see server._drain). Health and reflection are neither refused nor counted.
     """
 
     def __init__(self) -> None:
@@ -90,6 +87,7 @@ class Lifecycle:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._activity = asyncio.Event()
 
     def new_round(self, methods: set[str]) -> str:
         """Start (or continue) draining; returns the marker value to send with this round's calls."""
@@ -104,29 +102,39 @@ class Lifecycle:
     async def round_seen(self) -> None:
         await self._round_seen.wait()
 
-    def is_marker(self, value: str | bytes) -> bool:
-        return isinstance(value, str) and value.startswith(self._secret + ":")
-
-    def marker_seen(self, method: str, value: str) -> None:
+    def marker(self, method: str, context: grpc.aio.ServicerContext) -> bool:
+        """Whether this call is one of the server's own drain markers (recorded if so)."""
+        value = next(
+            (v for k, v in context.invocation_metadata() or () if k == DRAIN_MARKER_KEY and isinstance(v, str)), None
+        )
+        if value is None or not value.startswith(self._secret + ":"):
+            return False
         self._past_marker.add(method)
         if value == self._round:
             self._awaited.discard(method)
             if not self._awaited:
                 self._round_seen.set()
+        return True
 
     def refuses(self, method: str) -> bool:
-        """Whether `method` is past its marker: its calls now arrived after SIGTERM."""
+        """Whether `method` is past its marker: its calls now arrived after SIGTERM (counted)."""
         if self._draining and method in self._past_marker:
             self.refused += 1
             return True
         return False
 
-    def entered(self) -> None:
+    def entered(self, method: str) -> bool:
+        """A call reached the interceptor; False (not counted) for health and reflection."""
+        if method.startswith(_LIFECYCLE_EXEMPT_PREFIXES):
+            return False
         self._in_flight += 1
         self._idle.clear()
+        self._activity.set()
+        return True
 
     def left(self) -> None:
         self._in_flight -= 1
+        self._activity.set()
         if self._in_flight == 0:
             self._idle.set()
 
@@ -134,6 +142,18 @@ class Lifecycle:
         """Until no handler runs: gRPC's stop returns when core is done with every call, which can be
         before the Python side of an aborted one has finished (grpc/grpc#37239)."""
         await self._idle.wait()
+
+    async def settled(self, quiet: float) -> None:
+        """Until no handler runs and no call has come or gone for `quiet` seconds (clients whose calls
+        just finished have had time to send their next one)."""
+        while True:
+            await self._idle.wait()
+            self._activity.clear()
+            try:
+                await asyncio.wait_for(self._activity.wait(), quiet)
+            except TimeoutError:
+                if self._in_flight == 0:
+                    return
 
 
 class DeletedUserCheck(Protocol):
@@ -228,10 +248,6 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _begin(self, method: str, context: grpc.aio.ServicerContext) -> None:
         """Bind the call context; raise if the caller may not proceed."""
         metadata = context.invocation_metadata() or ()
-        marker = next((v for k, v in metadata if k == DRAIN_MARKER_KEY and self._lifecycle.is_marker(v)), None)
-        if marker is not None:
-            self._lifecycle.marker_seen(method, str(marker))
-            raise _DrainMarker()
         request_id = next((str(v) for k, v in metadata if k == "x-request-id"), "") or uuid.uuid4().hex
         callctx.bind(None, request_id, context.time_remaining())
         if method.startswith(_LIFECYCLE_EXEMPT_PREFIXES):
@@ -255,17 +271,16 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         self, method: str, behavior: Callable[..., Awaitable[Any]], *, streaming_request: bool
     ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if self._lifecycle.marker(method, context):
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "drain marker")  # answered at once, not logged
             started = time.perf_counter()
             budget = context.time_remaining()
             code = grpc.StatusCode.OK
-            self._lifecycle.entered()
+            tracked = self._lifecycle.entered(method)
             try:
                 self._begin(method, context)
                 request = _checked_stream(request) if streaming_request else _checked(request)
                 return await behavior(request, context)
-            except _DrainMarker:
-                code = None
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "drain marker")
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED
                 raise
@@ -274,9 +289,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 await _abort(context, method, exc)
                 raise
             finally:
-                self._lifecycle.left()
-                if code is not None:
-                    _log_rpc(method, context, code, started, budget)
+                if tracked:
+                    self._lifecycle.left()
+                _log_rpc(method, context, code, started, budget)
 
         return wrapped
 
@@ -284,10 +299,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         self, method: str, behavior: Callable[..., AsyncIterator[Any]], *, streaming_request: bool
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            if self._lifecycle.marker(method, context):
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "drain marker")  # answered at once, not logged
             started = time.perf_counter()
             budget = context.time_remaining()
             code = grpc.StatusCode.OK
-            self._lifecycle.entered()
+            tracked = self._lifecycle.entered(method)
             try:
                 self._begin(method, context)
                 request = _checked_stream(request) if streaming_request else _checked(request)
@@ -295,9 +312,6 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 async with contextlib.aclosing(behavior(request, context)) as responses:
                     async for response in responses:
                         yield response
-            except _DrainMarker:
-                code = None
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "drain marker")
             except (asyncio.CancelledError, GeneratorExit):
                 # The client cancelled or went away (gRPC cancels the task, or closes this generator
                 # once nobody reads it). Nothing can be answered any more, and nothing may be awaited
@@ -312,9 +326,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 await _abort(context, method, exc)
                 raise
             finally:
-                self._lifecycle.left()
-                if code is not None:
-                    _log_rpc(method, context, code, started, budget)
+                if tracked:
+                    self._lifecycle.left()
+                _log_rpc(method, context, code, started, budget)
 
         return wrapped
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import signal
 import sys
@@ -47,8 +46,10 @@ log = logging.getLogger("shutter.server")
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 STORE_BACKENDS = ("sqlite", "cql")
-# How long draining may go on refusing calls that keep racing in before the server stops anyway.
+# How long draining may go on refusing calls that keep racing in before the server stops anyway, and
+# how long without calls coming or going counts as settled.
 REFUSE_MAX_SECONDS = 1.0
+SETTLE_SECONDS = 0.05
 
 
 class Component(Protocol):
@@ -253,13 +254,17 @@ async def _drain(lifecycle: Lifecycle, target: str, methods: list[str], deadline
 
     Each round sends one marker call per method through the server's own port (a stream-stream call
     with one empty message: a valid request for every method), answered at once by the interceptor.
-    Rounds go on while calls racing in are being refused, so the stop that follows finds gRPC's queues
-    empty; only a call arriving in the moment between the last round and the stop can still be cancelled.
+    Rounds go on while calls are refused; when one refuses nothing, the drain waits for the running
+    handlers to finish and for calls to stop coming (their clients answer with new calls), and a last
+    round checks that nothing arrived meanwhile. So the stop that follows finds gRPC's queues empty;
+    only a call arriving in the moment between the last round and the stop can still be cancelled.
     """
     loop = asyncio.get_running_loop()
     refuse_until = min(loop.time() + REFUSE_MAX_SECONDS, deadline - 1.0)
+    settled = False
+    rounds = 0
     async with grpc.aio.insecure_channel(target) as channel:
-        for round_number in itertools.count():
+        while True:
             refused = lifecycle.refused
             marker = ((DRAIN_MARKER_KEY, lifecycle.new_round(set(methods))),)
             calls = [channel.stream_stream(method)(iter([b""]), metadata=marker) for method in methods]
@@ -271,8 +276,13 @@ async def _drain(lifecycle: Lifecycle, target: str, methods: list[str], deadline
             finally:
                 for call in calls:
                     call.cancel()
-            if round_number > 0 and lifecycle.refused == refused:
+            rounds += 1
+            quiet = lifecycle.refused == refused
+            if (quiet and settled) or loop.time() >= refuse_until:
                 break
-            if loop.time() >= refuse_until:
-                break
-    log.info("drained", extra={"refused": lifecycle.refused, "rounds": round_number + 1})
+            settled = False
+            if quiet:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lifecycle.settled(SETTLE_SECONDS), max(refuse_until - loop.time(), 0.01))
+                settled = True
+    log.info("drained", extra={"refused": lifecycle.refused, "rounds": rounds})
