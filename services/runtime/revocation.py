@@ -181,11 +181,17 @@ class DeletedUsers:
             config=config,
             idle_heartbeat=HEARTBEAT_SECONDS,
         )
-        self._subscription = subscription
         # nats-py re-creates the consumer with this same config object from a start *sequence*; see the
         # module docstring.
         config.opt_start_time = None
-        if (await subscription.consumer_info()).num_pending == 0:
+        try:
+            pending = (await subscription.consumer_info()).num_pending
+        except BaseException:
+            with contextlib.suppress(NatsError, OSError, ValueError):
+                await subscription.unsubscribe()
+            raise
+        self._subscription = subscription
+        if pending == 0:
             self._caught_up.set()
 
     async def _on_message(self, message: Msg) -> None:
