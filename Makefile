@@ -19,8 +19,9 @@ PROTOS := $(shell find protos -name '*.proto' | sort)
 .PHONY: run test venv tools weed seaweedfs browser cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
 
 # SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node and a local
-# SeaweedFS for the photo bytes (the object store).
-run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars $(GOBIN)/weed)
+# SeaweedFS for the photo bytes (the object store). grpcurl (into .tools/bin) is for poking at the
+# running services, as the README shows.
+run: venv $(GOBIN)/grpcurl $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars $(GOBIN)/weed)
 	$(PY) -m services.runtime.mesh
 
 test: venv tools cassandra-jars browser check-gen lint

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
@@ -96,3 +98,19 @@ def field_violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
                     found.update({v.field: v.description for v in bad_request.field_violations})
             return found
     return {}
+
+
+async def refused_as_deleted(call: Callable[[], Awaitable[object]], timeout: float = 10) -> grpc.aio.AioRpcError:
+    """Retry `call` until it answers UNAUTHENTICATED "account deleted" (the event takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await call()
+            error = None
+        except grpc.aio.AioRpcError as exc:
+            error = exc
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED and "deleted" in (exc.details() or ""):
+                return exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not refused as deleted: {error.code() if error else 'OK'}")
+        await asyncio.sleep(0.1)
