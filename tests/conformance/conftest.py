@@ -66,7 +66,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 class Databases:
-    """Started databases for one test, on either backend; `close` stops them (and drops CQL keyspaces)."""
+    """Started databases for one test, on either backend; `close` stops them. A CQL database gets a keyspace from
+    the session's pool (see CqlAdmin), which `close` truncates and returns for the next test: never dropped."""
 
     def __init__(self, request: pytest.FixtureRequest, workdir: Path) -> None:
         self._request = request

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
-from tests.support.feeds import feed_items, wait_until
+from tests.support.feeds import feed_items
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
 from tests.support.users import SignedUp, sign_up, sign_up_many
+from tests.support.waiting import eventually
 
 FOLLOWERS = 200
 
@@ -72,7 +73,7 @@ async def test_killed_mid_fan_out_every_follower_gets_the_post_exactly_once(cras
     async def started() -> bool:
         return any(i.photo_id == photo.photo_id for i in await feed_items(mesh, first_served.user_id))
 
-    assert await wait_until(started, timeout=30, interval=0.005), mesh.log_tail("feed")
+    await eventually(started, timeout=30, interval=0.005, explain=lambda: mesh.log_tail("feed"))
     mesh.stop("feed", signal.SIGKILL)
     written_before_kill = rows_for(mesh, photo.photo_id)
     print(f"fan-out rows written when SIGKILLed: {written_before_kill} of {FOLLOWERS}")
@@ -80,7 +81,9 @@ async def test_killed_mid_fan_out_every_follower_gets_the_post_exactly_once(cras
 
     mesh.start_service("feed")
     await mesh.wait_serving("feed")
-    assert await wait_until(lambda: _rows_are(mesh, photo.photo_id, FOLLOWERS), timeout=60), mesh.log_tail("feed")
+    await eventually(
+        lambda: _rows_are(mesh, photo.photo_id, FOLLOWERS), timeout=60, explain=lambda: mesh.log_tail("feed")
+    )
     for follower in followers:
         ids = [i.photo_id for i in await feed_items(mesh, follower.user_id)]
         assert ids.count(photo.photo_id) == 1, follower.user_id
@@ -113,7 +116,9 @@ async def test_post_made_while_follow_is_down_arrives_once_it_is_back(crash_mesh
     finally:
         mesh.start_service("follow")
         await mesh.wait_serving("follow")
-    assert await wait_until(lambda: _has_once(mesh, follower, photo.photo_id), timeout=30), mesh.log_tail("feed")
+    await eventually(
+        lambda: _has_once(mesh, follower, photo.photo_id), timeout=30, explain=lambda: mesh.log_tail("feed")
+    )
 
 
 async def test_post_made_while_nats_is_down_arrives_once_it_is_back(crash_mesh: Mesh) -> None:
@@ -125,4 +130,6 @@ async def test_post_made_while_nats_is_down_arrives_once_it_is_back(crash_mesh: 
         photo = await upload(mesh, author.token, author.user_id, make_jpeg(32, 24))
     finally:
         mesh.start_nats()
-    assert await wait_until(lambda: _has_once(mesh, follower, photo.photo_id), timeout=60), mesh.log_tail("feed")
+    await eventually(
+        lambda: _has_once(mesh, follower, photo.photo_id), timeout=60, explain=lambda: mesh.log_tail("feed")
+    )
