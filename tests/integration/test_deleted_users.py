@@ -119,8 +119,11 @@ async def test_deleted_users_loads_the_token_window_and_keeps_following_across_a
         await asyncio.sleep(1)
         nats_only.start_nats()
         await _publish(bus, _deletion(1003, 3, time.time()))
-        came_back = "the consumer did not come back after NATS did"
-        await eventually(lambda: deleted.is_deleted(1003), explain=lambda: came_back)
+
+        def the_consumer_came_back_after_nats() -> bool:
+            return deleted.is_deleted(1003)
+
+        await eventually(the_consumer_came_back_after_nats)
         assert not deleted.is_deleted(1004)
     finally:
         await deleted.stop()
