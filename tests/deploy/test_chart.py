@@ -354,14 +354,14 @@ def test_sqlite_store_with_several_replicas_fails_to_render() -> None:
 
 def test_migrate_hook_runs_the_configured_steps_in_order() -> None:
     steps = "migrate.steps[0].name=first,migrate.steps[0].command={true},migrate.steps[1].name=second"
-    result = template([], "--set", steps, "--set", "migrate.steps[1].command={python,-m,services.runtime.migrate}")
+    result = template([], "--set", steps, "--set", "migrate.steps[1].command={python,-m,services.runtime.cql_migrate}")
     assert result.returncode == 0, result.stderr
     (job,) = Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc]).of_kind("Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     pod = job["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["initContainers"]] == ["first"]
     assert [(c["name"], c["command"]) for c in pod["containers"]] == [
-        ("second", ["python", "-m", "services.runtime.migrate"])
+        ("second", ["python", "-m", "services.runtime.cql_migrate"])
     ]
     env = {item["name"]: item["value"] for item in pod["containers"][0]["env"]}
     assert env["SHUTTER_STORE"] == "cql" and env["SHUTTER_CQL_KEYSPACE"] and env["SHUTTER_NATS_URL"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
 from tests.support.mesh import Mesh, free_port
 from tests.support.users import refused_as_deleted, sign_up
+from tests.support.waiting import eventually
 
 
 async def test_a_deleted_users_token_is_refused_for_writes_and_reads_on_every_service(mesh: Mesh) -> None:
@@ -76,24 +76,13 @@ def _deletion(user_id: int, event_id: int, occurred_seconds: float) -> events_pb
 
 
 async def _publish(bus: EventBus, event: events_pb2.UserDeleted, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def published() -> None:
         try:
             await bus.publish(subject_for(event), event.SerializeToString(), message_id(event))
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+        except Exception as exc:  # NATS may still be coming back
+            raise AssertionError(f"not published yet: {exc!r}") from exc
 
-
-async def _eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
+    await eventually(published, timeout, interval=0.2)
 
 
 @pytest.mark.slow
@@ -118,7 +107,11 @@ async def test_deleted_users_loads_the_token_window_and_keeps_following_across_a
         await asyncio.sleep(1)
         nats_only.start_nats()
         await _publish(bus, _deletion(1003, 3, time.time()))
-        assert await _eventually(lambda: deleted.is_deleted(1003)), "the consumer did not come back after NATS did"
+
+        def the_consumer_came_back_after_nats() -> bool:
+            return deleted.is_deleted(1003)
+
+        await eventually(the_consumer_came_back_after_nats)
         assert not deleted.is_deleted(1004)
     finally:
         await deleted.stop()

@@ -19,6 +19,7 @@ from services.runtime.events import DEAD_LETTER_STREAM, SUBJECTS, Consumer, Even
 from services.runtime.ids import IdGenerator
 from shutter.events.v1 import events_pb2
 from tests.support.mesh import Mesh
+from tests.support.waiting import eventually
 
 ids = IdGenerator(4000)
 
@@ -76,10 +77,7 @@ async def _run_consumer(
     await consumer.start()
     try:
         await _publish_like(bus, photo_id)
-        for _ in range(300):
-            if until(calls):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: until(calls), timeout=15)
     finally:
         await consumer.stop()
         await bus.jetstream.delete_consumer("SHUTTER_EVENTS", durable)

@@ -19,10 +19,11 @@ import pytest
 
 from services.runtime.events import EVENTS_STREAM
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
-from tests.support.feeds import feed_items, wait_until
+from tests.support.feeds import feed_items
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
 from tests.support.users import SignedUp, sign_up_many
+from tests.support.waiting import eventually
 
 FOLLOWERS = 200
 AUTHORS = 3
@@ -99,7 +100,7 @@ async def test_killed_mid_fan_out_every_follower_gets_every_post_exactly_once_wi
     async def started() -> bool:
         return any(i.photo_id == photos[0].photo_id for i in await feed_items(mesh, first_served.user_id))
 
-    assert await wait_until(started, timeout=30, interval=0.005), mesh.log_tail("feed")
+    await eventually(started, timeout=30, interval=0.005, explain=lambda: mesh.log_tail("feed"))
     mesh.stop("feed", signal.SIGKILL)
     written = [rows_for(mesh, p.photo_id) for p in photos]
     print(f"fan-out rows written when SIGKILLed: {written} of {FOLLOWERS} each")
@@ -112,7 +113,7 @@ async def test_killed_mid_fan_out_every_follower_gets_every_post_exactly_once_wi
     async def all_delivered() -> bool:
         return all(rows_for(mesh, p.photo_id) == FOLLOWERS for p in photos)
 
-    assert await wait_until(all_delivered, timeout=90), mesh.log_tail("feed")
+    await eventually(all_delivered, timeout=90, explain=lambda: mesh.log_tail("feed"))
     recovery = time.monotonic() - restarted
     print(f"every post in every feed {recovery:.1f} s after the restarted feed was SERVING")
     assert recovery < RECOVERY_SECONDS, recovery
@@ -148,7 +149,9 @@ async def test_post_made_while_follow_is_down_arrives_once_it_is_back(crash_mesh
     finally:
         mesh.start_service("follow")
         await mesh.wait_serving("follow")
-    assert await wait_until(lambda: _has_once(mesh, follower, photo.photo_id), timeout=30), mesh.log_tail("feed")
+    await eventually(
+        lambda: _has_once(mesh, follower, photo.photo_id), timeout=30, explain=lambda: mesh.log_tail("feed")
+    )
 
 
 async def test_post_made_while_nats_is_down_arrives_once_it_is_back(crash_mesh: Mesh) -> None:
@@ -160,4 +163,6 @@ async def test_post_made_while_nats_is_down_arrives_once_it_is_back(crash_mesh: 
         photo = await upload(mesh, author.token, author.user_id, make_jpeg(32, 24))
     finally:
         mesh.start_nats()
-    assert await wait_until(lambda: _has_once(mesh, follower, photo.photo_id), timeout=60), mesh.log_tail("feed")
+    await eventually(
+        lambda: _has_once(mesh, follower, photo.photo_id), timeout=60, explain=lambda: mesh.log_tail("feed")
+    )

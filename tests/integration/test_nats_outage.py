@@ -19,11 +19,11 @@ import pytest
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
-from tests.support.feeds import wait_until
 from tests.support.mesh import Mesh, auth
 from tests.support.photos import make_jpeg, upload
 from tests.support.search import ids, unique_word, until_ids
 from tests.support.users import DEFAULT_PASSWORD, SignedUp, refused_as_deleted, sign_up
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -89,10 +89,10 @@ async def test_services_start_and_serve_during_a_nats_outage_and_stay_safe(tmp_p
         # An upload during the outage is acknowledged; its event waits in the outbox.
         word = unique_word()
         during = await upload(mesh, alice.token, alice.user_id, make_jpeg(32, 24), title=word, tags=[word])
-        assert await ids(mesh, tag=word) == []
+        assert await ids(mesh, alice, tag=word) == []
 
         mesh.start_nats()
-        await until_ids(mesh, [during.photo_id], timeout=60, tag=word)
+        await until_ids(mesh, alice, [during.photo_id], timeout=60, tag=word)
         # Caught up: the old token of a live account is good again, the deleted account's never is.
         await _comment_eventually(mesh, alice, photo.photo_id)
         assert "deleted" in await _unauthenticated(_comment(mesh, doomed.token, doomed.user_id, photo.photo_id))
@@ -120,4 +120,4 @@ async def _comment_eventually(mesh: Mesh, who: SignedUp, photo_id: int) -> None:
                 raise
             return False
 
-    assert await wait_until(accepted, timeout=30), mesh.log_tail("comment")
+    await eventually(accepted, timeout=30, explain=lambda: mesh.log_tail("comment"))

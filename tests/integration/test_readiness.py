@@ -5,8 +5,6 @@ interceptor refuses every non-health call until the service's components have st
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import grpc
@@ -16,19 +14,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
 from tests.support.mesh import Mesh, free_port
 from tests.support.users import DEFAULT_PASSWORD, unique_username
+from tests.support.waiting import eventually
 
 
 async def _health(mesh: Mesh) -> health_pb2.HealthCheckResponse.ServingStatus:
     """The user service's health once it listens (it binds its port before starting anything)."""
     stub = health_pb2_grpc.HealthStub(mesh.channel("user"))
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def answered() -> health_pb2.HealthCheckResponse.ServingStatus:
         try:
             return (await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)).status
-        except grpc.aio.AioRpcError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+        except grpc.aio.AioRpcError as exc:
+            raise AssertionError(f"no answer yet: {exc.code()}") from exc
+
+    return await eventually(answered, 30, interval=0.1)
 
 
 @pytest.mark.slow
