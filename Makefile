@@ -18,15 +18,17 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run run-traced test venv tools jaeger browser cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
+.PHONY: run run-traced test venv tools jaeger weed seaweedfs browser cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
 
-# SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node.
-# SHUTTER_TRACING=1 make run (or make run-traced): every request traced into a local Jaeger.
-run: venv $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars) $(if $(filter 1,$(SHUTTER_TRACING)),$(GOBIN)/jaeger)
+# SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node and a local
+# SeaweedFS for the photo bytes (the object store). grpcurl (into .tools/bin) is for poking at the
+# running services, as the README shows. SHUTTER_TRACING=1 make run (or make run-traced): every request
+# traced into a local Jaeger.
+run: venv $(GOBIN)/grpcurl $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars $(GOBIN)/weed) $(if $(filter 1,$(SHUTTER_TRACING)),$(GOBIN)/jaeger)
 	$(PY) -m services.runtime.mesh
 
-run-traced: venv $(GOBIN)/jaeger
-	SHUTTER_TRACING=1 $(PY) -m services.runtime.mesh
+run-traced:
+	SHUTTER_TRACING=1 $(MAKE) run
 
 test: venv tools cassandra-jars browser check-gen lint
 	$(PY) -m pytest
@@ -42,7 +44,7 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt
 
 jaeger: $(GOBIN)/jaeger
 
-tools: $(GOBIN)/grpcurl $(GOBIN)/helm $(GOBIN)/jaeger $(BENCH_TOOLS)
+tools: $(GOBIN)/grpcurl $(GOBIN)/helm $(GOBIN)/jaeger $(BENCH_TOOLS) $(GOBIN)/weed
 
 $(GOBIN)/grpcurl:
 	GOBIN=$(GOBIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
@@ -68,6 +70,18 @@ $(GOBIN)/jaeger:
 	echo "building jaeger $(JAEGER_VERSION) (a few minutes, once)"; \
 	(cd "$$work/jaeger" && nice go build -o "$$work/jaeger.bin" ./cmd/jaeger); \
 	mv "$$work/jaeger.bin" "$(GOBIN)/.jaeger.$$$$" && mv "$(GOBIN)/.jaeger.$$$$" $@
+
+# SeaweedFS (the S3 object store for photo bytes) for tests, benchmarks and `SHUTTER_STORE=cql make run`.
+# `go install` refuses its module (replace directives), so it is built from the pinned module in a
+# writable copy (~5.5 min cold on 2 cores, niced; seconds warm) and renamed into place when done.
+weed: $(GOBIN)/weed
+
+$(GOBIN)/weed: | venv
+	$(PY) -m tests.support.seaweedfs build
+
+# One local SeaweedFS with S3 on 127.0.0.1:$${SHUTTER_S3_PORT:-8333}; Ctrl-C stops it.
+seaweedfs: venv $(GOBIN)/weed
+	$(PY) -m tests.support.seaweedfs run
 
 # tests/browser drive Debian's chromium through chromium-driver (installed here when missing: CI is a
 # fresh root machine; never a browser download) and check pages with axe-core, pinned, from npm.
@@ -110,10 +124,10 @@ chart-values: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-bench: venv $(BENCH_TOOLS)
+bench: venv $(BENCH_TOOLS) $(GOBIN)/weed
 	$(PY) -m bench
 
-bench-quick: venv $(BENCH_TOOLS)
+bench-quick: venv $(BENCH_TOOLS) $(GOBIN)/weed
 	$(PY) -m bench --quick
 
 # Where the view path spends its time: py-spy on view, photo, like and comment under ghz load.

@@ -4,8 +4,10 @@ Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (veget
 (2) a fresh mesh on embedded defaults, idle RSS; (3) seed users, a power-law follow graph, photos;
 (4) view via gRPC and via HTTP alone, rate stepped; (5) the design's mix (views 20 : uploads 1, plus
 likes, comments, follows, feed reads, searches) rate stepped; (6) freshness probes (post→feed,
-post→searchable) and fan-out throughput at the highest sustained mix; (7) peak RSS; (8) what telemetry
-costs (bench.telemetry); report, with per-process CPU and pipeline lags read from the mesh's metrics.
+post→searchable) and fan-out throughput at the highest sustained mix; (7) peak RSS; (8) the object
+store: uploads and downloads (streamed vs presigned) on the S3 path against SeaweedFS's own PUT/GET
+rate (bench/object_store.py); (9) what telemetry costs (bench.telemetry); report, with per-process CPU
+and pipeline lags read from the mesh's metrics.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench import object_store
 from bench.capacity import capacity_table
 from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
 from bench.probes import probe_fanout_throughput, probe_freshness
@@ -430,6 +433,8 @@ class Bench:
                 ],
             ),
         ]
+        if self.results.get("object_store"):
+            lines += ["", *object_store.report_section(self.results["object_store"])]  # type: ignore[arg-type]
         lines += report_lines(self.results)
         lines += ["", "## Capacity model", "", capacity_table(self.results), "", f"![latency]({plot.name})", ""]
         (self.out / "report.md").write_text("\n".join(lines))
@@ -481,6 +486,9 @@ def main() -> None:
     started = time.monotonic()
     bench.baselines()
     asyncio.run(run_mesh_phases(bench))
+    sizes = object_store.QUICK if options.quick else object_store.FULL
+    bench.log("object store: SeaweedFS baselines, then uploads and downloads on the S3 path")
+    bench.results["object_store"] = asyncio.run(object_store.measure(out / "object-store", sizes, bench.log))
     rounds, seconds, social = (1, 2.0, 5) if options.quick else (8, 5.0, 20)
     bench.results["telemetry"] = asyncio.run(telemetry_cost(out, seconds, rounds, bench.log, social))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -489,7 +497,7 @@ def main() -> None:
     latest.unlink(missing_ok=True)
     latest.symlink_to(out.name)
     print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplot: {out / 'latency.png'}")
-    print(json.dumps(bench.results["ratios"]))
+    print(json.dumps({**bench.results["ratios"], **bench.results["object_store"]["ratios"]}))  # type: ignore[index]
 
 
 if __name__ == "__main__":

@@ -59,8 +59,10 @@ class TokenAuthority:
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated("invalid access token") from exc
         kind, _, ident = str(claims["sub"]).partition(":")
+        iat = claims.get("iat")
+        issued_at = float(iat) if isinstance(iat, int | float) else None
         if kind == "user" and ident.isdigit():
-            return Principal(token=token, user_id=int(ident))
+            return Principal(token=token, user_id=int(ident), issued_at=issued_at)
         if kind == "service" and ident:
             return Principal(token=token, service=ident)
         raise Unauthenticated("invalid access token")

@@ -2,8 +2,9 @@
 
 A service's store calls `enqueue` inside the same write transaction as the entity. The relay
 publishes pending rows to JetStream with Nats-Msg-Id = event id and marks them sent only after the
-stream acks. A NATS outage delays events; it never loses them. A crash between the ack and the
-mark re-publishes the row, and the stream's duplicate window drops the copy.
+stream acks. A NATS outage delays events; it never loses them (the relay waits for the connection quietly: the
+event bus logs the outage). A crash between the ack and the mark re-publishes the row, and the
+stream's duplicate window drops the copy.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Protocol
 from google.protobuf.message import Message
 
 from services.runtime import metrics, tracing
-from services.runtime.events import EventBus, message_id, subject_for
+from services.runtime.events import EventBus, NatsUnavailable, first_of, message_id, subject_for
 from services.runtime.sqlite import Database
 
 log = logging.getLogger("shutter.outbox")
@@ -107,6 +108,7 @@ class OutboxRelay:
         self._idle_poll_seconds = idle_poll_seconds  # commits wake the relay; polling catches the rest
         self._wake = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -118,6 +120,7 @@ class OutboxRelay:
     async def stop(self) -> None:
         """Give the relay a moment to flush what is pending; the rest goes out on next start."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
         if self._task is not None:
             try:
@@ -128,13 +131,28 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = 0.1
         last_prune = 0.0
+        failing = False
+        # Events wait in the outbox until NATS is there; meanwhile the backlog's metrics keep up with it.
+        ready = asyncio.ensure_future(first_of(self._bus.ready(), self._stopped.wait()))
+        while not ready.done():
+            try:
+                _note_backlog(await self._store.pending(self._batch))
+            except Exception as exc:  # the store's own outage; the relay itself waits for NATS either way
+                log.debug("outbox backlog unreadable", extra={"error": repr(exc)[:300]})
+            await asyncio.wait({ready}, timeout=self._idle_poll_seconds)
+        if self._stopping:
+            return
         while True:
             self._wake.clear()
             try:
                 sent = await self.flush()
                 backoff = 0.1
+                failing = False
             except Exception as exc:
-                log.warning("relay publish failed; will retry", extra={"error": repr(exc)})
+                # Once per spell of failures, and not at all while NATS is down (the bus says so once).
+                if not failing and not isinstance(exc, NatsUnavailable) and self._bus.connected:
+                    log.warning("relay publish failed; will retry", extra={"error": repr(exc)[:300]})
+                failing = True
                 if self._stopping:
                     return
                 await asyncio.sleep(backoff)
@@ -163,10 +181,13 @@ class OutboxRelay:
                     await self._bus.publish(event.subject, event.payload, event.msg_id, headers=headers)
                 sent.append(event.seq)
         finally:
-            # What is left of this read is what is still waiting (newer rows show at the next read).
-            left = pending[len(sent) :]
-            metrics.OUTBOX.unsent = len(left)
-            metrics.OUTBOX.oldest_created_at = left[0].created_at if left else None
+            _note_backlog(pending[len(sent) :])  # what is left of this read (newer rows show at the next)
             if sent:
                 await self._store.mark_sent(sent)
         return len(sent)
+
+
+def _note_backlog(waiting: list[PendingEvent]) -> None:
+    """The outbox metrics: unsent rows as last read (at most a batch) and the oldest one's time."""
+    metrics.OUTBOX.unsent = len(waiting)
+    metrics.OUTBOX.oldest_created_at = waiting[0].created_at if waiting else None

@@ -25,7 +25,7 @@ from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
 from services.runtime.cql import operation
 from services.runtime.errors import InvalidArgument
-from services.runtime.interceptors import Readiness, ServerInterceptor
+from services.runtime.interceptors import Lifecycle, ServerInterceptor
 from services.runtime.logs import JsonFormatter
 from services.runtime.telemetry import ServerMetrics, TelemetrySettings, client_metrics
 from services.runtime.topology import METRICS_PORTS
@@ -138,10 +138,10 @@ async def write_upload(channel: grpc.aio.Channel, metadata: tuple[tuple[str, str
 
 
 @pytest.fixture
-async def probe() -> AsyncIterator[tuple[grpc.aio.Channel, Readiness]]:
+async def probe() -> AsyncIterator[tuple[grpc.aio.Channel, Lifecycle]]:
     """A grpc.aio server with the runtime's interceptor stack (metrics, then the runtime's own) behind a
     channel with the metrics client interceptor; its methods are public by way of the readiness gate."""
-    readiness = Readiness()
+    readiness = Lifecycle()
     readiness.ready = True
     server = grpc.aio.server(interceptors=[ServerMetrics(), ServerInterceptor(TokenAuthority("k" * 40, 60), readiness)])
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, HANDLERS)])

@@ -148,7 +148,17 @@ ConfigMap exists).
   "SHUTTER_OTLP_ENDPOINT" .Values.telemetry.tracing.otlpEndpoint
   "SHUTTER_TRACE_SAMPLE_RATIO" (toString .Values.telemetry.tracing.sampleRatio)
   "SHUTTER_CHANNELZ" (ternary "1" "0" .Values.telemetry.channelz)
+  "SHUTTER_BLOB_STORE" .Values.config.blobStore
 -}}
+{{- if eq .Values.config.blobStore "s3" -}}
+{{- $s3 := .Values.config.s3 -}}
+{{- $_ := set $config "SHUTTER_S3_ENDPOINT" (required "config.s3.endpoint is required when config.blobStore=s3" $s3.endpoint) -}}
+{{- $_ := set $config "SHUTTER_S3_PUBLIC_ENDPOINT" (default "" $s3.publicEndpoint) -}}
+{{- $_ := set $config "SHUTTER_S3_BUCKET" (required "config.s3.bucket is required when config.blobStore=s3" $s3.bucket) -}}
+{{- $_ := set $config "SHUTTER_S3_REGION" $s3.region -}}
+{{- $_ := set $config "SHUTTER_S3_PREFIX" $s3.prefix -}}
+{{- $_ := set $config "SHUTTER_S3_PRESIGN_SECONDS" (toString $s3.presignSeconds) -}}
+{{- end -}}
 {{- range $name, $component := $topology -}}
 {{- $key := $name | upper | replace "-" "_" -}}
 {{- $_ := set $config (printf "SHUTTER_%s_METRICS_PORT" $key) (toString $component.metricsPort) -}}
@@ -209,4 +219,15 @@ ConfigMap exists).
       port: {{ . }}
     {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* Egress to the object store, for the component that stores photo bytes (config.blobStore=s3). */}}
+{{- define "shutter.objectStoreEgress" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.s3.to | nindent 4 }}
+  ports:
+    {{- range .Values.networkPolicy.s3.ports }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
 {{- end -}}
