@@ -14,12 +14,12 @@ import pytest
 
 from services.runtime.topology import SERVICE_NAMES
 from shutter.like.v1 import like_pb2, like_pb2_grpc
-from tests.support.mesh import Mesh, auth
+from tests.support.mesh import Mesh
 from tests.support.metrics import Scrape, scrape, scrape_until
 from tests.support.photos import make_jpeg, upload
 from tests.support.search import unique_word
-from tests.support.social import new_photo, new_user
-from tests.support.users import sign_up_many
+from tests.support.social import new_photo
+from tests.support.users import SignedUp, sign_up_many
 
 LIKE = "shutter.like.v1.LikeService"
 PHOTO = "shutter.photo.v1.PhotoService"
@@ -40,14 +40,14 @@ async def test_every_process_serves_prometheus_metrics_on_its_own_port(mesh: Mes
     assert len(ports) == len(SERVICE_NAMES) + 1
 
 
-async def _like(mesh: Mesh, liker: int, photo_id: int) -> None:
+async def _like(mesh: Mesh, liker: SignedUp, photo_id: int) -> None:
     await like_pb2_grpc.LikeServiceStub(mesh.channel("like")).LikePhoto(
-        like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=liker), metadata=auth(mesh.user_token(liker)), timeout=10
+        like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=liker.user_id), metadata=liker.metadata, timeout=10
     )
 
 
 async def test_a_like_moves_the_like_services_rpc_counters_store_latency_and_its_call_to_photo(mesh: Mesh) -> None:
-    owner, liker = new_user(), new_user()
+    owner, liker = await sign_up_many(mesh, 2, "metricslike")
     photo = await new_photo(mesh, owner)
     url = mesh.metrics_url("like")
     before = await scrape(url)
@@ -71,7 +71,7 @@ async def test_a_like_moves_the_like_services_rpc_counters_store_latency_and_its
 
 
 async def test_a_refused_call_is_counted_under_its_status_code(mesh: Mesh) -> None:
-    liker = new_user()
+    [liker] = await sign_up_many(mesh, 1, "metricsrefused")
     url = mesh.metrics_url("like")
     before = await scrape(url)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -137,11 +137,11 @@ async def test_a_post_moves_upload_fanout_and_index_figures_and_the_consumers(me
 
 
 async def test_a_refused_upload_is_counted_by_its_outcome(mesh: Mesh) -> None:
-    owner = new_user()
+    [owner] = await sign_up_many(mesh, 1, "metricsbadupload")
     url = mesh.metrics_url("photo")
     before = await scrape(url)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await upload(mesh, mesh.user_token(owner), owner, b"not an image at all")
+        await upload(mesh, owner.token, owner.user_id, b"not an image at all")
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     after = await scrape(url)
     name = "shutter_photo_uploads_total"
@@ -161,11 +161,11 @@ async def test_sign_ups_show_in_the_user_service_and_its_hashing_queue(mesh: Mes
 
 
 async def test_the_gateway_counts_requests_by_route_template_never_the_raw_path(mesh: Mesh, gateway: str) -> None:
-    owner = new_user()
+    [owner] = await sign_up_many(mesh, 1, "metricshttp")
     photo = await new_photo(mesh, owner)
     url = mesh.metrics_url("gateway")
     before = await scrape(url)
-    headers = {"Authorization": f"Bearer {mesh.user_token(owner)}"}
+    headers = {"Authorization": f"Bearer {owner.token}"}
     async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
         assert (await client.get(f"/v1/views/photos/{photo.photo_id}", headers=headers)).status_code == 200
         assert (await client.get("/v1/views/photos/123456789", headers=headers)).status_code == 404

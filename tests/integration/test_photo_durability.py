@@ -305,11 +305,11 @@ async def test_every_acknowledged_upload_survives_sigkill(photo_mesh: Mesh) -> N
 async def test_the_outbox_backlog_and_its_age_show_in_metrics_during_a_nats_outage(photo_mesh: Mesh) -> None:
     url = photo_mesh.metrics_url("photo")
     unsent, age = "shutter_outbox_unsent_events", "shutter_outbox_oldest_unsent_age_seconds"
-    user = user_without_account()
+    user = user_without_account(photo_mesh)
     photo_mesh.stop_nats()
     try:
         for i in range(3):
-            await upload(photo_mesh, photo_mesh.user_token(user), user, make_jpeg(60 + i, 40))
+            await upload(photo_mesh, user.token, user.user_id, make_jpeg(60 + i, 40))
         stuck = await scrape_until(url, lambda s: s.value(unsent) >= 3)
         assert stuck.value(unsent) >= 3, photo_mesh.log_tail("photo")
         assert stuck.value(age) > 0
