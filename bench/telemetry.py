@@ -251,7 +251,7 @@ def markdown(result: dict[str, object]) -> list[str]:
     runs = result["runs"]
     processes = sorted(runs["off"][0]["cpu_ms_per_view"]) if runs["off"] else []  # type: ignore[index]
     cpu_rows = [
-        [mode, *(statistics.median(r["cpu_ms_per_view"][p] for r in runs[mode]) for p in processes)]  # type: ignore[index]
+        [mode, *(round(statistics.median(r["cpu_ms_per_view"][p] for r in runs[mode]), 3) for p in processes)]  # type: ignore[index]
         for mode in MODES
     ]
     lines += ["CPU ms per view, by process:", "", markdown_table(["telemetry", *processes], cpu_rows)]
