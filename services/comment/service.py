@@ -8,7 +8,7 @@ import time
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore, PhotoGone
+from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore
 from services.photo.client import existing_photo
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, acting_user_id
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
@@ -108,10 +108,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             time_stamp_us=time_stamp.ToMicroseconds(),
             created_at_us=time.time_ns() // 1000,
         )
-        try:
-            await self._store.post(comment, self._event(comment, events_pb2.COMMENT_CHANGE_CREATED))
-        except PhotoGone as exc:
-            raise NotFound(f"photo {request.photo_id} not found") from exc
+        await self._store.post(comment, self._event(comment, events_pb2.COMMENT_CHANGE_CREATED))  # PhotoGone: NotFound
         return comment_pb2.PostCommentResponse(comment=comment_message(comment))
 
     async def ListComments(

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
-from services.follow.store import STORAGE, DeletedUser, FollowEdge, FollowStore
+from services.follow.store import STORAGE, FollowEdge, FollowStore
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
@@ -86,10 +86,7 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
             followee_id=edge.followee_id,
             time_stamp=stamp,
         )
-        try:
-            stored, created = await self._store.follow(edge, event)
-        except DeletedUser as exc:
-            raise NotFound(f"user {exc.user_id} does not exist") from exc
+        stored, created = await self._store.follow(edge, event)  # DeletedUser: NOT_FOUND
         return follow_pb2.FollowResponse(follow=to_proto(stored), created=created)
 
     async def Unfollow(

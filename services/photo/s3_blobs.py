@@ -333,7 +333,7 @@ class S3BlobStore:
         finally:
             body.close()
         if hasher.hexdigest() != recorded:
-            raise BlobCorrupt(f"{key}: the object does not hash to its recorded SHA-256")
+            raise BlobCorrupt(key, "the object does not hash to its recorded SHA-256")
         if held:
             yield held
         if buffer:

@@ -37,14 +37,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import cassandra
 from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement
 
+from services.runtime import errors
 from services.runtime.config import Settings
 
 log = logging.getLogger("shutter.cql")
+
+# The cluster down, overloaded or slow: retryable, registered with the runtime's error table when this
+# backend is loaded.
+for _outage in (cassandra.Unavailable, cassandra.Timeout, cassandra.OperationTimedOut, NoHostAvailable):
+    errors.register(_outage, lambda exc, where: errors.outage("the database", exc))
 
 WRITE_DURABLE = ConsistencyLevel.LOCAL_QUORUM
 READ_STRONG = ConsistencyLevel.LOCAL_QUORUM

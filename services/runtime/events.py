@@ -30,16 +30,12 @@ import contextlib
 import itertools
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import cassandra
-import grpc
 import nats.errors
-from cassandra.cluster import NoHostAvailable
 from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -49,7 +45,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from services.runtime.errors import ServiceError, Unavailable
+from services.runtime import errors
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import now_timestamp
 from shutter.events.v1 import events_pb2
@@ -67,6 +63,7 @@ DEFAULT_ACK_WAIT_SECONDS = 5.0
 PULL_EXPIRES_SECONDS = 5.0
 # While NATS stays down, a reminder this often (the first WARNING says it all).
 OUTAGE_REMINDER_SECONDS = 300.0
+
 
 # One subject per event type; consumers filter on the ones they handle.
 SUBJECTS: dict[type[Message], str] = {
@@ -308,33 +305,14 @@ class EventBus:
 
 Handler = Callable[[Message], Awaitable[None]]
 
-_TRANSIENT_GRPC_CODES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.ABORTED,
-    }
-)
-_TRANSIENT_ERRORS = (
-    OSError,
-    TimeoutError,
-    NatsError,
-    sqlite3.OperationalError,  # "database is locked" and friends
-    cassandra.Unavailable,
-    cassandra.Timeout,
-    cassandra.OperationTimedOut,
-    NoHostAvailable,
-)
+# NATS down or not there yet: retryable, in the runtime's one error table (services.runtime.errors).
+errors.register(NatsError, lambda exc, where: errors.outage("NATS", exc))
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether a handler failed because something it depends on is down, not because of the event."""
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code() in _TRANSIENT_GRPC_CODES
-    if isinstance(exc, ServiceError):
-        return isinstance(exc, Unavailable)
-    return isinstance(exc, _TRANSIENT_ERRORS)
+    """Whether a handler failed because something it depends on is down, not because of the event: the
+    error table's `retryable` (a peer UNAVAILABLE, the store or NATS unreachable, a disk full…)."""
+    return errors.answer_for(exc).retryable
 
 
 def _status(message: Msg) -> str | None:

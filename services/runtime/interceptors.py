@@ -7,6 +7,10 @@ leaked). A request that is not valid protobuf is INVALID_ARGUMENT: the request d
 because gRPC would answer its exception as UNKNOWN "Unexpected <class …DecodeError'>". A client that
 cancels (or walks away from a stream) is CANCELLED, logged at INFO like any RPC.
 
+Errors are answered through the runtime's one table (services.runtime.errors.answer_for): the status,
+its details, and the line logged about it (a storage fault once at ERROR, an unexpected exception with
+its traceback; a ServiceError only through the access line).
+
 Client side: forward the caller's token and request id, give every call a deadline no later than what
 the caller has left, and name a peer that cannot be reached by its service name: gRPC's own details
 ("ipv4:10.0.0.7:50053: Failed to connect…") would otherwise travel back to the end client.
@@ -25,26 +29,11 @@ from typing import Any, Protocol
 
 import grpc
 
-from services.runtime import callctx
+from services.runtime import callctx, errors
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
 
 rpc_log = logging.getLogger("shutter.rpc")
-error_log = logging.getLogger("shutter.error")
-
-_STATUS_DETAILS = "grpc-status-details-bin"
-
-# Statuses a downstream service may answer that we pass on unchanged rather than hide as INTERNAL.
-_PASS_THROUGH = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.PERMISSION_DENIED,
-    grpc.StatusCode.UNAUTHENTICATED,
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.FAILED_PRECONDITION,
-}
 
 # The metadata key of a drain marker (see Lifecycle); its value is the process's own secret.
 DRAIN_MARKER_KEY = "x-shutter-drain-marker"
@@ -285,8 +274,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:
-                code = _status_for(exc, context)
-                await _abort(context, method, exc)
+                answer = _answer(method, exc)
+                code = answer.error.code if answer else context.code() or grpc.StatusCode.UNKNOWN
+                if answer is not None:
+                    await _abort(context, answer)
                 raise
             finally:
                 if tracked:
@@ -322,8 +313,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 if context.cancelled():
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = _status_for(exc, context)
-                await _abort(context, method, exc)
+                answer = _answer(method, exc)
+                code = answer.error.code if answer else context.code() or grpc.StatusCode.UNKNOWN
+                if answer is not None:
+                    await _abort(context, answer)
                 raise
             finally:
                 if tracked:
@@ -333,39 +326,19 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
 
-def _status_for(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+def _answer(method: str, exc: Exception) -> errors.Answer | None:
+    """How `exc` is answered, by the error table, its line logged; None for an abort the handler made itself."""
     if isinstance(exc, grpc.aio.AbortError):
-        return context.code() or grpc.StatusCode.UNKNOWN
-    if isinstance(exc, ServiceError):
-        return exc.code
-    if isinstance(exc, NotImplementedError):
-        return grpc.StatusCode.UNIMPLEMENTED
-    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _PASS_THROUGH:
-        return exc.code()
-    return grpc.StatusCode.INTERNAL
+        return None
+    answer = errors.answer_for(exc, method, callctx.request_id())
+    answer.log(method=method, request_id=callctx.request_id())
+    return answer
 
 
-async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseException) -> None:
-    """Abort the RPC with the status `exc` stands for (abort raises, replacing `exc`).
-
-    Handler-made aborts pass through untouched.
-    """
-    if isinstance(exc, grpc.aio.AbortError):
-        return
-    if isinstance(exc, ServiceError):
-        status = exc.to_status()
-        await context.abort(status.code, status.details, status.trailing_metadata)
-    if isinstance(exc, NotImplementedError):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
-    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _PASS_THROUGH:
-        # The rich details (e.g. BadRequest naming page_token) travel on, so callers still learn which field.
-        details = tuple((key, value) for key, value in exc.trailing_metadata() or () if key == _STATUS_DETAILS)
-        message = exc.details() or exc.code().name.lower()
-        if exc.code() == grpc.StatusCode.UNAVAILABLE and not isinstance(exc, PeerUnavailable):
-            message = "a service this call needs is unavailable"  # never gRPC's own text: it has addresses
-        await context.abort(exc.code(), message, details)
-    error_log.error("unhandled error", exc_info=exc, extra={"method": method, "request_id": callctx.request_id()})
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {callctx.request_id()})")
+async def _abort(context: grpc.aio.ServicerContext, answer: errors.Answer) -> None:
+    """Abort the RPC with the answer's rich status (abort raises, replacing the handler's exception)."""
+    status = answer.error.to_status()
+    await context.abort(status.code, status.details, status.trailing_metadata)
 
 
 def _log_rpc(

@@ -12,7 +12,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.runtime import callctx
-from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated, Violations
+from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated, Violations
 from services.runtime.events import new_meta
 from services.runtime.requests import require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
@@ -64,7 +64,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         )
         # A cheap early answer; the store re-checks inside the write, which settles races.
         if await self._store.username_taken(rules.username_key(request.username)):
-            raise AlreadyExists(f"username {request.username!r} is taken")
+            raise UsernameTaken(request.username)
         password_hash = await self._passwords.hash(request.password)
         user = UserRecord(
             user_id=self._runtime.ids.next_id(),
@@ -73,10 +73,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
             bio=request.bio,
             created_at_ms=int(time.time() * 1000),
         )
-        try:
-            await self._store.create(user, password_hash)
-        except UsernameTaken as exc:
-            raise AlreadyExists(f"username {request.username!r} is taken") from exc
+        await self._store.create(user, password_hash)  # UsernameTaken: ALREADY_EXISTS
         return user_pb2.CreateUserResponse(user=to_proto(user))
 
     async def GetUser(
