@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore
 from services.photo.client import existing_photo
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, acting_user_id
+from services.runtime.channels import CALLER
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
@@ -173,7 +174,8 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
 
 def build(runtime: Runtime) -> None:
     store: CommentStore = open_store(runtime, STORAGE)
-    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
+    # As the caller: the photo must exist for them (and, once photos have visibility, be visible to them).
+    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER)
     purge_on_deletion(runtime, "comment-purge", store, "comments")
     runtime.add_servicer(
         comment_pb2_grpc.add_CommentServiceServicer_to_server,

@@ -10,6 +10,7 @@ import grpc
 from services.feed.fanout import FANOUT_EVENTS, Fanout
 from services.feed.store import STORAGE, FeedStore, Post
 from services.runtime.callctx import acting_as
+from services.runtime.channels import CALLER, SERVICE
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
@@ -83,10 +84,10 @@ def build(runtime: Runtime) -> None:
     if runtime.store_backend == "cql":  # CQL trims lazily: one write in this many trims its feed
         options["trim_every"] = settings.int_setting("SHUTTER_FEED_TRIM_EVERY", 32)
     store: FeedStore = open_store(runtime, STORAGE, **options)
-    follow = runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub)
     fanout = Fanout(
         store,
-        follow,
+        # As the service: fan-out runs for events, with no caller; it reads the author's followers itself.
+        runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE),
         large_account_followers=settings.int_setting(
             "SHUTTER_FEED_LARGE_ACCOUNT_FOLLOWERS", DEFAULT_LARGE_ACCOUNT_FOLLOWERS
         ),
@@ -103,6 +104,11 @@ def build(runtime: Runtime) -> None:
     )
     runtime.add_servicer(
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
-        FeedService(store, follow, PageTokens(settings.signing_secret())),
+        # As the caller: GetFeed asks which large accounts its reader follows.
+        FeedService(
+            store,
+            runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=CALLER),
+            PageTokens(settings.signing_secret()),
+        ),
         feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
     )

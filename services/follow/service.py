@@ -14,6 +14,7 @@ import grpc
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
 from services.follow.store import STORAGE, FollowEdge, FollowStore
 from services.runtime import callctx
+from services.runtime.channels import CALLER
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.requests import (
@@ -60,7 +61,8 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         self._runtime = runtime
         self._store = store
         self._pages = PageTokens(runtime.settings.signing_secret())
-        self._users = runtime.channels.stub("user", user_pb2_grpc.UserServiceStub)
+        # As the caller: both accounts must exist for the one who asks to follow.
+        self._users = runtime.channels.stub("user", user_pb2_grpc.UserServiceStub, as_=CALLER)
 
     async def _require_users(self, follower_id: int, followee_id: int) -> None:
         """NOT_FOUND unless both accounts exist (a deleted user's leftover token cannot follow)."""

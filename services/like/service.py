@@ -9,6 +9,7 @@ import grpc
 from services.like.store import MAX_BATCH, STORAGE, LikerCursor, LikeStore, Summary
 from services.photo.client import existing_photo
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, viewer
+from services.runtime.channels import CALLER
 from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
@@ -123,7 +124,8 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
 
 def build(runtime: Runtime) -> None:
     store: LikeStore = open_store(runtime, STORAGE)
-    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
+    # As the caller: the photo must exist for them (and, once photos have visibility, be visible to them).
+    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER)
     purge_on_deletion(runtime, "like-purge", store, "likes")
     runtime.add_servicer(
         like_pb2_grpc.add_LikeServiceServicer_to_server,

@@ -11,9 +11,8 @@ Errors are answered through the runtime's one table (services.runtime.errors.ans
 its details, and the line logged about it (a storage fault once at ERROR, an unexpected exception with
 its traceback; a ServiceError only through the access line).
 
-Client side: forward the caller's token and request id, give every call a deadline no later than what
-the caller has left, and name a peer that cannot be reached by its service name: gRPC's own details
-("ipv4:10.0.0.7:50053: Failed to connect…") would otherwise travel back to the end client.
+Client side: forward the request id and give every call a deadline no later than what the caller has
+left. Which token a call carries is decided where the stub is made (services.runtime.channels).
 """
 
 from __future__ import annotations
@@ -43,10 +42,6 @@ class MalformedRequest(ServiceError):
     """The request bytes are not a message of the method's request type."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
-
-
-class PeerUnavailable(grpc.aio.AioRpcError):
-    """UNAVAILABLE from a call to another service, its details naming that service instead of an address."""
 
 
 class Lifecycle:
@@ -365,18 +360,11 @@ class ClientInterceptor(
     grpc.aio.StreamUnaryClientInterceptor,
     grpc.aio.StreamStreamClientInterceptor,
 ):
-    """Adds auth and request id metadata and a deadline to every outgoing call.
+    """Adds the request id and a deadline to every outgoing call: no later than what the caller has left,
+    `default_deadline` when it set none. The token is the call site's business (services.runtime.channels)."""
 
-    `own_token` is the process's service token for calls made outside any user's request; None
-    means never add one (the gateway forwards only what its client sent). `target` is the service
-    called: an UNAVAILABLE answer to a unary-response call is re-raised as PeerUnavailable naming it
-    (the original text goes to the log at DEBUG).
-    """
-
-    def __init__(self, default_deadline: float, own_token: Callable[[], str] | None, target: str | None = None) -> None:
+    def __init__(self, default_deadline: float) -> None:
         self._default_deadline = default_deadline
-        self._own_token = own_token
-        self._target = target
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         timeout = details.timeout if details.timeout is not None else self._default_deadline
@@ -384,11 +372,6 @@ class ClientInterceptor(
         if remaining is not None:
             timeout = max(min(timeout, remaining), 0.001)
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
-        if "authorization" not in metadata:
-            current = callctx.principal()
-            token = current.token if current else (self._own_token() if self._own_token else None)
-            if token:
-                metadata["authorization"] = f"Bearer {token}"
         request_id = callctx.request_id()
         if request_id and "x-request-id" not in metadata:
             metadata["x-request-id"] = request_id
@@ -396,34 +379,14 @@ class ClientInterceptor(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
 
-    async def _named(self, call: Any) -> Any:
-        """The response, or the call's error with an unreachable peer named by service."""
-        if self._target is None:
-            return call
-        try:
-            return await call
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.UNAVAILABLE or isinstance(exc, PeerUnavailable):
-                raise
-            logging.getLogger("shutter.client").debug(
-                "peer unavailable", extra={"target": self._target, "error": exc.details()}
-            )
-            raise PeerUnavailable(
-                exc.code(),
-                exc.initial_metadata(),
-                exc.trailing_metadata(),
-                f"{self._target} is unavailable",
-                exc.debug_error_string(),
-            ) from None
-
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return await self._named(await continuation(self._details(client_call_details), request))
+        return await continuation(self._details(client_call_details), request)
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request)
 
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
-        return await self._named(await continuation(self._details(client_call_details), request_iterator))
+        return await continuation(self._details(client_call_details), request_iterator)
 
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request_iterator)
