@@ -30,6 +30,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -65,16 +66,26 @@ PULL_EXPIRES_SECONDS = 5.0
 OUTAGE_REMINDER_SECONDS = 300.0
 
 
+def _subject(message_name: str) -> str:
+    """PhotoPosted → shutter.events.photo.posted: the last word is what happened, the words before it
+    (snake_case) what it happened to."""
+    *entity, happened = re.findall(r"[A-Z][a-z0-9]*", message_name)
+    return f"shutter.events.{'_'.join(entity).lower()}.{happened.lower()}"
+
+
+def _event_types() -> dict[type[Message], str]:
+    """Every message of events.proto that carries an EventMeta `meta` is an event, on its own subject:
+    adding an event to the contract is all it takes, the runtime holds no list of them."""
+    found: dict[type[Message], str] = {}
+    for name, descriptor in events_pb2.DESCRIPTOR.message_types_by_name.items():
+        meta = descriptor.fields_by_name.get("meta")
+        if meta is not None and meta.message_type is events_pb2.EventMeta.DESCRIPTOR:
+            found[getattr(events_pb2, name)] = _subject(name)
+    return found
+
+
 # One subject per event type; consumers filter on the ones they handle.
-SUBJECTS: dict[type[Message], str] = {
-    events_pb2.PhotoPosted: "shutter.events.photo.posted",
-    events_pb2.PhotoDeleted: "shutter.events.photo.deleted",
-    events_pb2.FollowCreated: "shutter.events.follow.created",
-    events_pb2.FollowDeleted: "shutter.events.follow.deleted",
-    events_pb2.LikeChanged: "shutter.events.like.changed",
-    events_pb2.CommentChanged: "shutter.events.comment.changed",
-    events_pb2.UserDeleted: "shutter.events.user.deleted",
-}
+SUBJECTS: dict[type[Message], str] = _event_types()
 TYPES_BY_SUBJECT: dict[str, type[Message]] = {subject: kind for kind, subject in SUBJECTS.items()}
 
 EventT = TypeVar("EventT", bound=Message)
