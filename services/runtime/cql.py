@@ -85,13 +85,11 @@ class CqlSchema:
     edit one that has shipped, and keep steps additive (old replicas run beside new ones mid-upgrade).
 
     `runtime_tables`: the runtime's tables in this keyspace (outbox, tombstones), created if missing
-    before the steps. `with_outbox` is read only by Runtime.cql, which services.runtime.stores
-    replaces: services declare that they emit events in their Storage.
+    before the steps; services.runtime.stores adds them from the service's Storage.
     """
 
     steps: tuple[CqlStep, ...]
     runtime_tables: tuple[str, ...] = ()
-    with_outbox: bool = False
 
 
 @dataclass(frozen=True)

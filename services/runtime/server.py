@@ -31,15 +31,11 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime.auth import TokenAuthority
 from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
 from services.runtime.config import Settings
-from services.runtime.cql import CqlDatabase, CqlSchema
 from services.runtime.events import DEFAULT_ACK_WAIT_SECONDS, Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
-from services.runtime.interceptors import DRAIN_MARKER_KEY, Lifecycle, ServerInterceptor
+from services.runtime.interceptors import DRAIN_MARKER_KEY, DeletedUserCheck, Lifecycle, ServerInterceptor
 from services.runtime.logs import configure_logging
-from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, SqliteOutbox
-from services.runtime.outbox_cql import CqlOutbox, ddl
 from services.runtime.revocation import DeletedUsers
-from services.runtime.sqlite import Database
 from services.runtime.topology import SERVICE_NAMES
 
 log = logging.getLogger("shutter.server")
@@ -92,16 +88,6 @@ class Runtime:
     def data_path(self, *parts: str) -> Path:
         return self.settings.data_dir.joinpath(self.name, *parts)
 
-    def sqlite(self, schema: str, *, with_outbox: bool = False) -> Database:
-        """The service's own SQLite database (and its outbox relay when it emits events)."""
-        database = Database(self.data_path(f"{self.name}.db"), schema + (OUTBOX_SCHEMA if with_outbox else ""))
-        self.add_component(database)
-        if with_outbox:
-            relay = OutboxRelay(SqliteOutbox(database), self.events())
-            database.add_commit_listener(relay.wake)
-            self.add_component(relay)
-        return database
-
     @property
     def store_backend(self) -> str:
         """ "sqlite" (embedded, one machine) or "cql" (ScyllaDB), from SHUTTER_STORE; a service picks
@@ -110,20 +96,6 @@ class Runtime:
         if backend not in STORE_BACKENDS:
             raise SystemExit(f"SHUTTER_STORE must be one of {', '.join(STORE_BACKENDS)}, got {backend!r}")
         return backend
-
-    def cql(self, schema: CqlSchema) -> CqlDatabase:
-        """The service's CQL keyspace, migrated on start (and its outbox relay when schema.with_outbox)."""
-        database = CqlDatabase(self.settings, self.name, ddl(schema))
-        self.add_component(database)
-        if schema.with_outbox:
-            outbox = CqlOutbox(database)
-            self.add_component(outbox)
-            # This process's batches wake the relay; the slower poll finds rows whose writer died before
-            # relaying them, and costs OUTBOX_SHARDS queries per bucket in the late-write window.
-            relay = OutboxRelay(outbox, self.events(), idle_poll_seconds=5.0)
-            database.add_commit_listener(relay.wake)
-            self.add_component(relay)
-        return database
 
     def events(self) -> EventBus:
         """The NATS connection, started before anything that needs it."""
@@ -153,18 +125,26 @@ def run_service(name: str, build: Callable[[Runtime], None], *, refuse_deleted_u
     sys.exit(code)
 
 
-async def _serve(
-    name: str, build: Callable[[Runtime], None], settings: Settings, refuse_deleted_users: bool = True
-) -> int:
-    runtime = Runtime(name, settings)
-    build(runtime)
-    deleted_users = None
-    if refuse_deleted_users:
-        deleted_users = DeletedUsers(
-            runtime.events(), settings.token_ttl_seconds, runtime.data_path("deleted-users.json")
-        )
-        runtime.add_component(deleted_users)
-    lifecycle = Lifecycle()
+@dataclass
+class Served:
+    """A started gRPC server: what `_serve` runs, and what in-process tests serve a test servicer with."""
+
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    names: list[str]  # full names of the services registered (health and reflection aside)
+    port: int
+
+    async def set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        for service in ("", *self.names):
+            await self.health.set(service, status)
+
+
+async def start_server(
+    runtime: Runtime, lifecycle: Lifecycle, deleted_users: DeletedUserCheck | None, address: str
+) -> Served:
+    """The runtime's gRPC server for `runtime`'s servicers, listening on `address` and answering health
+    NOT_SERVING: the interceptor stack (lifecycle, auth, errors, access log), message limits, keepalive,
+    health and reflection."""
     server = grpc.aio.server(
         interceptors=[ServerInterceptor(runtime.tokens, lifecycle, deleted_users)],
         options=[
@@ -180,12 +160,28 @@ async def _serve(
         registration.add_to_server(registration.servicer, server)
     names = [r.descriptor.full_name for r in runtime.registrations]
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-
-    for service in ("", *names):
-        await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
-    address = f"{settings.host}:{settings.ports[name]}"
-    port = server.add_insecure_port(address)
+    served = Served(server, health_servicer, names, 0)
+    await served.set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+    served.port = server.add_insecure_port(address)
     await server.start()
+    return served
+
+
+async def _serve(
+    name: str, build: Callable[[Runtime], None], settings: Settings, refuse_deleted_users: bool = True
+) -> int:
+    runtime = Runtime(name, settings)
+    build(runtime)
+    deleted_users = None
+    if refuse_deleted_users:
+        deleted_users = DeletedUsers(
+            runtime.events(), settings.token_ttl_seconds, runtime.data_path("deleted-users.json")
+        )
+        runtime.add_component(deleted_users)
+    lifecycle = Lifecycle()
+    address = f"{settings.host}:{settings.ports[name]}"
+    served = await start_server(runtime, lifecycle, deleted_users, address)
+    server, port = served.server, served.port
     log.info("listening", extra={"address": address})
 
     stop = asyncio.Event()
@@ -199,8 +195,7 @@ async def _serve(
     await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
     if starting.done() and starting.exception() is None:
-        for service in ("", *names):
-            await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+        await served.set_health(health_pb2.HealthCheckResponse.SERVING)
         lifecycle.ready = True
         log.info("serving", extra={"address": address})
         await stopped
@@ -212,7 +207,7 @@ async def _serve(
 
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     deadline = loop.time() + settings.shutdown_grace_seconds
-    await health_servicer.enter_graceful_shutdown()
+    await served.health.enter_graceful_shutdown()
     if lifecycle.ready:
         await _drain(lifecycle, _own_target(settings.host, port), _methods(runtime), deadline)
     await server.stop(max(deadline - loop.time(), 0.1))

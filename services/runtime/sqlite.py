@@ -68,7 +68,7 @@ class SqliteSchema:
 class Database:
     def __init__(self, path: Path, schema: SqliteSchema | str) -> None:
         self.path = path
-        # A plain script is a one-step schema (Runtime.sqlite still passes one).
+        # A plain script is a one-step schema.
         self._schema = schema if isinstance(schema, SqliteSchema) else SqliteSchema((schema,))
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
