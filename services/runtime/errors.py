@@ -473,7 +473,7 @@ def _os_error(exc: BaseException, where: str) -> Answer | None:
 
 
 register(OSError, _os_error)
-register(ConnectionError, lambda exc, where: outage("a connection", exc))
+register(ConnectionError, lambda exc, where: outage("a dependency", exc))
 register(TimeoutError, lambda exc, where: outage("a dependency", exc))
 register(NotImplementedError, lambda exc, where: answered(Unimplemented(f"{where or 'this'} is not implemented yet")))
 
