@@ -36,7 +36,7 @@ from services.runtime.ids import IdGenerator
 from services.runtime.interceptors import DRAIN_MARKER_KEY, DeletedUserCheck, Lifecycle, ServerInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.revocation import DeletedUsers
-from services.runtime.topology import SERVICE_NAMES
+from services.runtime.topology import SHARD_BLOCKS
 
 log = logging.getLogger("shutter.server")
 
@@ -69,7 +69,7 @@ class Runtime:
     def __init__(self, name: str, settings: Settings) -> None:
         self.name = name
         self.settings = settings
-        shard = settings.shard_id if settings.shard_id is not None else SERVICE_NAMES.index(name) + 1
+        shard = settings.shard_id if settings.shard_id is not None else SHARD_BLOCKS[name][0]
         self.ids = IdGenerator(shard)
         self.tokens = TokenAuthority(settings.signing_secret(), settings.token_ttl_seconds)
         self.channels = Channels(name, settings, self.tokens)
