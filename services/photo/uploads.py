@@ -37,6 +37,7 @@ from services.photo.store import BlobInfo, CommitOutcomeUnknown, KeyReused, Phot
 from services.photo.validation import validate_metadata
 from services.photo.workers import ImagePool
 from services.runtime import callctx
+from services.runtime.config import DEFAULT_MAX_UPLOAD_BYTES
 from services.runtime.errors import InvalidArgument, ResourceExhausted, storage_faults
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
@@ -46,7 +47,6 @@ from shutter.photo.v1 import photo_pb2
 
 log = logging.getLogger("shutter.photo.uploads")
 
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 VARIANTS = ("original", "display", "thumbnail")
 
 

@@ -109,7 +109,7 @@ def keyspace_for(settings: Settings, service: str) -> str:
 
 def connect_cluster(settings: Settings) -> Cluster:
     """A driver cluster object: token-aware routing to the local DC's replicas."""
-    local_dc = settings.str_setting("SHUTTER_CQL_LOCAL_DC", "") or None
+    local_dc = settings.cql_local_dc or None
     profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=local_dc)))
     return Cluster(
         list(settings.cql_contact_points),

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,17 +32,17 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime.auth import TokenAuthority
 from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
 from services.runtime.config import Settings
-from services.runtime.events import DEFAULT_ACK_WAIT_SECONDS, Consumer, EventBus, Handler
+from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
 from services.runtime.interceptors import DRAIN_MARKER_KEY, DeletedUserCheck, Lifecycle, ServerInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.revocation import DeletedUsers
+from services.runtime.settings import Section, SectionT, load, process_sections, warn_undeclared
 from services.runtime.topology import SHARD_BLOCKS
 
 log = logging.getLogger("shutter.server")
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-STORE_BACKENDS = ("sqlite", "cql")
 # How long draining may go on refusing calls that keep racing in before the server stops anyway, and
 # how long without calls coming or going counts as settled.
 REFUSE_MAX_SECONDS = 1.0
@@ -66,9 +67,10 @@ class _Registration:
 class Runtime:
     """What a service's build function is given: settings, ids, peers, stores and events."""
 
-    def __init__(self, name: str, settings: Settings) -> None:
+    def __init__(self, name: str, settings: Settings, sections: Mapping[type[Section], Section] | None = None) -> None:
         self.name = name
         self.settings = settings
+        self._sections = dict(sections or {})
         shard = settings.shard_id if settings.shard_id is not None else SHARD_BLOCKS[name][0]
         self.ids = IdGenerator(shard)
         self.tokens = TokenAuthority(settings.signing_secret(), settings.token_ttl_seconds)
@@ -76,6 +78,12 @@ class Runtime:
         self.components: list[Component] = []
         self.registrations: list[_Registration] = []
         self._bus: EventBus | None = None
+
+    def section(self, kind: type[SectionT]) -> SectionT:
+        """One of the process's settings sections (its services/<name>/settings.py), read and checked at start."""
+        if kind not in self._sections:
+            self._sections[kind] = kind.from_env(self.settings.environ)
+        return self._sections[kind]  # type: ignore[return-value]
 
     def add_component(self, component: Component) -> None:
         self.components.append(component)
@@ -90,12 +98,9 @@ class Runtime:
 
     @property
     def store_backend(self) -> str:
-        """ "sqlite" (embedded, one machine) or "cql" (ScyllaDB), from SHUTTER_STORE; a service picks
-        its store implementation by this and nothing else."""
-        backend = self.settings.store
-        if backend not in STORE_BACKENDS:
-            raise SystemExit(f"SHUTTER_STORE must be one of {', '.join(STORE_BACKENDS)}, got {backend!r}")
-        return backend
+        """ "sqlite" (embedded, one machine) or "cql" (ScyllaDB), from SHUTTER_STORE (checked at start); a
+        service picks its store implementation by this and nothing else."""
+        return self.settings.store
 
     def events(self) -> EventBus:
         """The NATS connection, started before anything that needs it."""
@@ -105,9 +110,7 @@ class Runtime:
         return self._bus
 
     def consume(self, durable: str, event_types: list[type], handler: Handler, **options: Any) -> Consumer:
-        options.setdefault(
-            "ack_wait", self.settings.float_setting("SHUTTER_CONSUMER_ACK_WAIT_SECONDS", DEFAULT_ACK_WAIT_SECONDS)
-        )
+        options.setdefault("ack_wait", self.settings.consumer_ack_wait_seconds)
         consumer = Consumer(self.events(), durable, event_types, handler, **options)
         self.add_component(consumer)
         return consumer
@@ -119,9 +122,11 @@ def run_service(name: str, build: Callable[[Runtime], None], *, refuse_deleted_u
     refuse_deleted_users=False only for test doubles that run without NATS: every real service must
     refuse the tokens of deleted accounts (services.runtime.revocation).
     """
-    configure_logging(name)
-    settings = Settings.from_env()
-    code = asyncio.run(_serve(name, build, settings, refuse_deleted_users))
+    settings = Settings.from_env()  # every setting of the process checked before anything starts
+    sections = load(process_sections(f"services.{name}.settings"), settings.environ)
+    configure_logging(name, settings.log_level)
+    warn_undeclared(os.environ, log)
+    code = asyncio.run(_serve(name, build, settings, refuse_deleted_users, sections))
     sys.exit(code)
 
 
@@ -168,9 +173,13 @@ async def start_server(
 
 
 async def _serve(
-    name: str, build: Callable[[Runtime], None], settings: Settings, refuse_deleted_users: bool = True
+    name: str,
+    build: Callable[[Runtime], None],
+    settings: Settings,
+    refuse_deleted_users: bool = True,
+    sections: Mapping[type[Section], Section] | None = None,
 ) -> int:
-    runtime = Runtime(name, settings)
+    runtime = Runtime(name, settings, sections)
     build(runtime)
     deleted_users = None
     if refuse_deleted_users:

@@ -141,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user-id", type=int, action="append", default=[], help="also reindex this user")
     parser.add_argument("--no-stream", action="store_true", help="do not read the event stream to find recent authors")
     args = parser.parse_args(argv)
-    configure_logging("search-reindex")
-    runtime = Runtime("search", Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging("search-reindex", settings.log_level)
+    runtime = Runtime("search", settings)
     users, indexed, removed = asyncio.run(reindex(runtime, set(args.user_id), not args.no_stream))
     print(f"reindexed {users} users: {indexed} photos filed, {removed} stale documents removed", flush=True)
     return 0

@@ -28,6 +28,7 @@ from services.runtime.channels import CALLER
 from services.runtime.errors import InvalidArgument, ServiceError, Violations
 from services.runtime.requests import page_size
 from services.runtime.server import Runtime
+from services.view.settings import ViewSettings
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
@@ -204,15 +205,15 @@ def _add_likes(view: view_pb2.PhotoView, summary: like_pb2.LikeSummary | None) -
 
 
 def build(runtime: Runtime) -> None:
-    settings = runtime.settings
+    settings = runtime.section(ViewSettings)
     # As the caller: a view shows what its viewer may see, and has-liked is the viewer's.
     service = ViewService(
         runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER),
         runtime.channels.stub("like", like_pb2_grpc.LikeServiceStub, as_=CALLER),
         runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub, as_=CALLER),
-        default_deadline=settings.float_setting("SHUTTER_VIEW_DEADLINE_SECONDS", 2.0),
-        part_budget=settings.float_setting("SHUTTER_VIEW_PART_BUDGET_SECONDS", 0.5),
-        comments_page_size=settings.int_setting("SHUTTER_VIEW_COMMENTS_PAGE_SIZE", 20),
+        default_deadline=settings.deadline_seconds,
+        part_budget=settings.part_budget_seconds,
+        comments_page_size=settings.comments_page_size,
     )
     runtime.add_servicer(
         view_pb2_grpc.add_ViewServiceServicer_to_server, service, view_pb2.DESCRIPTOR.services_by_name["ViewService"]
