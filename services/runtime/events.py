@@ -56,6 +56,8 @@ log = logging.getLogger("shutter.events")
 EVENTS_STREAM = "SHUTTER_EVENTS"
 DEAD_LETTER_STREAM = "SHUTTER_DLQ"
 DUPLICATE_WINDOW_SECONDS = 600.0
+# How long the events stream keeps (and can redeliver) an event; tombstone retention derives from it.
+EVENT_STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600
 
 # With in-progress heartbeats every ack_wait / 3, this bounds only how long a dead process's messages
 # wait before they are redelivered.
@@ -277,7 +279,7 @@ class EventBus:
                 storage=StorageType.FILE,
                 num_replicas=self._stream_replicas,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS,
-                max_age=7 * 24 * 3600,
+                max_age=EVENT_STREAM_MAX_AGE_SECONDS,
             ),
             StreamConfig(
                 name=DEAD_LETTER_STREAM,
