@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -32,10 +33,12 @@ from gateway.errors import (
 )
 from gateway.health import healthz
 from gateway.routes import Kind, Router, routes_for
+from gateway.settings import GatewaySettings
 from gateway.telemetry import UNMATCHED, HttpMetrics, name_route, traced, worker_registry
 from gateway.transcoding import build_request, query_items, to_json
 from services.runtime.config import Settings
 from services.runtime.logs import configure_logging
+from services.runtime.settings import warn_undeclared
 from services.runtime.telemetry import Telemetry
 from services.runtime.topology import CONTRACTS
 
@@ -51,13 +54,13 @@ class Limits:
     upload: uploads.UploadLimits
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
+    def from_settings(cls, settings: Settings, gateway: GatewaySettings) -> Limits:
         return cls(
-            max_json_bytes=settings.int_setting("SHUTTER_GATEWAY_MAX_JSON_BYTES", 1024 * 1024),
+            max_json_bytes=gateway.max_json_bytes,
             timeout_seconds=settings.default_deadline_seconds,
-            download_timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_DOWNLOAD_TIMEOUT_SECONDS", 300.0),
-            max_timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_MAX_TIMEOUT_SECONDS", 300.0),
-            upload=uploads.UploadLimits.from_settings(settings),
+            download_timeout_seconds=gateway.download_timeout_seconds,
+            max_timeout_seconds=gateway.max_timeout_seconds,
+            upload=uploads.UploadLimits.from_settings(settings, gateway),
         )
 
 
@@ -108,11 +111,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 class Gateway:
     """Dispatches any request that is not /healthz or /openapi.json to its RPC."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, gateway: GatewaySettings) -> None:
         self.settings = settings
         self.backends = Backends(settings)
         self.router = Router(routes_for(CONTRACTS))
-        self.limits = Limits.from_settings(settings)
+        self.limits = Limits.from_settings(settings, gateway)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: Starlette hands every method of every other path here."""
@@ -170,8 +173,10 @@ class Gateway:
             return gateway_error_response(error)
 
 
-def create_app(settings: Settings) -> Starlette:
-    gateway = Gateway(settings)
+def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starlette:
+    """The app, on the gateway's settings (read from `settings`' environment unless given)."""
+    own = own if own is not None else GatewaySettings.from_env(settings.environ)
+    gateway = Gateway(settings, own)
     document = openapi.document(gateway.router.routes)
 
     async def openapi_json(request: Request) -> JSONResponse:
@@ -186,34 +191,35 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             StarletteRoute("/healthz", healthz, methods=["GET"]),
             StarletteRoute("/openapi.json", openapi_json, methods=["GET"]),
-            *web.routes(settings),
+            *web.routes(own),
             StarletteRoute("/{path:path}", gateway),
         ],
         lifespan=lifespan,
     )
     app.state.backends = gateway.backends
-    middleware.install(app, settings)
+    middleware.install(app, own)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(HttpMetrics, routes=app.routes)
     return app
 
 
 def app_from_env() -> ASGIApp:
-    """The factory each uvicorn worker calls."""
-    configure_logging("gateway")
+    """The factory each uvicorn worker calls (main has checked the settings)."""
     settings = Settings.from_env()
+    configure_logging("gateway", settings.log_level)
     Telemetry("gateway", settings).start(serve_metrics=False)  # the process running uvicorn serves them
     return traced(create_app(settings))
 
 
 def main() -> None:
-    configure_logging("gateway")
-    settings = Settings.from_env()
-    workers = settings.int_setting("SHUTTER_GATEWAY_WORKERS", 1)
-    telemetry = Telemetry("gateway", settings, worker_registry(workers))
+    settings = Settings.from_env()  # every setting of the gateway checked before it starts
+    own = GatewaySettings.from_env(settings.environ)
+    configure_logging("gateway", settings.log_level)
+    warn_undeclared(os.environ, log)
+    telemetry = Telemetry("gateway", settings, worker_registry(own.workers))
     telemetry.start(trace=False)  # each worker installs its own tracer (app_from_env)
     try:
-        _serve(settings, workers)
+        _serve(settings, own.workers)
     finally:
         telemetry.stop()
 

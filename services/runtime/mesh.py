@@ -32,8 +32,8 @@ from urllib.parse import urlparse
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.runtime.config import Settings
-from services.runtime.telemetry import TelemetrySettings
+from services.runtime.config import MeshSettings, Settings, TelemetrySettings
+from services.runtime.settings import every_section, load
 from services.runtime.topology import SERVICE_NAMES
 
 
@@ -65,7 +65,7 @@ def cassandra_command(settings: Settings) -> list[str]:
 
 
 def runs_local_cassandra(settings: Settings) -> bool:
-    return settings.store == "cql" and settings.str_setting("SHUTTER_CQL_LOCAL_NODE", "1") == "1"
+    return settings.store == "cql" and MeshSettings.from_env(settings.environ).cql_local_node
 
 
 def seaweedfs_command(settings: Settings) -> list[str]:
@@ -73,38 +73,33 @@ def seaweedfs_command(settings: Settings) -> list[str]:
     cluster points SHUTTER_S3_ENDPOINT at its own object store instead."""
     return [
         sys.executable, "-m", "tests.support.seaweedfs", "run",
-        "--port", str(settings.int_setting("SHUTTER_S3_PORT", 8333)), "--data", str(settings.data_dir / "seaweedfs"),
+        "--port", str(MeshSettings.from_env(settings.environ).s3_port), "--data", str(settings.data_dir / "seaweedfs"),
     ]  # fmt: skip
 
 
 def runs_local_seaweedfs(settings: Settings) -> bool:
-    return settings.blob_store == "s3" and settings.str_setting("SHUTTER_S3_LOCAL_SERVER", "1") == "1"
+    return settings.blob_store == "s3" and MeshSettings.from_env(settings.environ).s3_local_server
 
 
-# The local Jaeger's OTLP/gRPC and UI ports (its query gRPC port is any free one).
-JAEGER_OTLP_PORT = ("SHUTTER_JAEGER_OTLP_PORT", 4317)
-JAEGER_UI_PORT = ("SHUTTER_JAEGER_UI_PORT", 16686)
-
-
-def runs_local_jaeger(env: dict[str, str]) -> bool:
+def runs_local_jaeger(settings: Settings) -> bool:
     """Tracing asked for (SHUTTER_TRACING=1) with no collector of its own: run Jaeger beside the mesh."""
-    settings = Settings.from_env(env)
-    return TelemetrySettings.from_settings("gateway", settings).tracing.enabled and not env.get("SHUTTER_OTLP_ENDPOINT")
+    own = TelemetrySettings.from_env(settings.environ)
+    return own.tracing and not own.otlp_endpoint
 
 
 def jaeger_command(settings: Settings) -> list[str]:
+    own = MeshSettings.from_env(settings.environ)
     return [
         sys.executable, "-m", "tests.support.jaeger", "run",
-        "--otlp-port", str(settings.int_setting(*JAEGER_OTLP_PORT)),
-        "--query-port", str(settings.int_setting(*JAEGER_UI_PORT)), "--query-grpc-port", "0",
+        "--otlp-port", str(own.jaeger_otlp_port), "--query-port", str(own.jaeger_ui_port), "--query-grpc-port", "0",
         "--workdir", str(settings.data_dir / "jaeger"),
     ]  # fmt: skip
 
 
 def metrics_url(name: str, settings: Settings) -> str:
     """Where process `name` serves Prometheus metrics, for its line ("" when SHUTTER_METRICS=0)."""
-    telemetry = TelemetrySettings.from_settings(name, settings)
-    return f"  metrics http://{settings.host}:{telemetry.metrics_port}/metrics" if telemetry.metrics else ""
+    telemetry = TelemetrySettings.from_env(settings.environ)
+    return f"  metrics http://{settings.host}:{telemetry.metrics_ports[name]}/metrics" if telemetry.metrics else ""
 
 
 def service_command(name: str) -> list[str]:
@@ -253,7 +248,8 @@ async def announce(supervisor: Supervisor, settings: Settings, timeout: float, l
     gateway = f"http://{settings.host}:{settings.gateway_port}{metrics_url('gateway', settings)}"
     supervisor.say("mesh", f"{'gateway':<8} {gateway}")
     if local_jaeger:
-        supervisor.say("mesh", f"{'jaeger':<8} http://127.0.0.1:{settings.int_setting(*JAEGER_UI_PORT)} (traces)")
+        ui = f"http://127.0.0.1:{MeshSettings.from_env(settings.environ).jaeger_ui_port}"
+        supervisor.say("mesh", f"{'jaeger':<8} {ui} (traces)")
     supervisor.say("mesh", "ready")
     return True
 
@@ -323,13 +319,14 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("SHUTTER_AUTH_SECRET", secrets.token_urlsafe(48))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    load(every_section(), env)  # a bad setting of any process stops `make run` before anything starts
     if runs_local_seaweedfs(Settings.from_env(env)):
-        env.setdefault("SHUTTER_S3_ENDPOINT", f"http://127.0.0.1:{env.get('SHUTTER_S3_PORT', '8333')}")
+        env.setdefault("SHUTTER_S3_ENDPOINT", f"http://127.0.0.1:{MeshSettings.from_env(env).s3_port}")
         env.setdefault("SHUTTER_S3_ACCESS_KEY", "shutter")
         env.setdefault("SHUTTER_S3_SECRET_KEY", secrets.token_urlsafe(24))
-    local_jaeger = runs_local_jaeger(env)
+    local_jaeger = runs_local_jaeger(Settings.from_env(env))
     if local_jaeger:
-        env["SHUTTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{Settings.from_env(env).int_setting(*JAEGER_OTLP_PORT)}"
+        env["SHUTTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{MeshSettings.from_env(env).jaeger_otlp_port}"
     settings = Settings.from_env(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A first Cassandra start (and the services' schema migrations) takes longer than SQLite.

@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from services.runtime.errors import ServiceError
+from services.runtime import errors
 
 log = logging.getLogger("shutter.metrics")
 
@@ -233,14 +233,11 @@ _OUTBOX_AGE.set_function(OUTBOX.age_seconds)
 
 
 def outcome_of(exc: BaseException) -> str:
-    """A failure as a label: the status it is answered with (`invalid_argument`), `cancelled`, `internal`."""
-    if isinstance(exc, ServiceError):
-        return exc.code.name.lower()
+    """A failure as a label: the status it is answered with (`invalid_argument`, `unavailable`…), as the
+    runtime's error table says, or `cancelled`."""
     if isinstance(exc, asyncio.CancelledError):
         return "cancelled"
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code().name.lower()
-    return "internal"
+    return errors.answer_for(exc).error.code.name.lower()
 
 
 def event_lag_seconds(occurred_ms: int) -> float:

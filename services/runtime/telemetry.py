@@ -8,12 +8,7 @@ authenticate, map errors and log): they observe whatever status an RPC ended wit
 it, and can be left out entirely when turned off. The order is one list in each place: tracing
 outermost (its span is current for everything inside), then metrics, then the runtime's.
 
-Settings (each process reads its own):
-- SHUTTER_METRICS: 1 (default) serves /metrics and observes; 0 neither (for the bench's baseline).
-- SHUTTER_<PROCESS>_METRICS_PORT: the /metrics port (defaults in topology.METRICS_PORTS; 0 = any free
-  port, logged). Every process of a mesh on one machine needs its own; in a pod, the chart sets it.
-- SHUTTER_TRACING, SHUTTER_OTLP_ENDPOINT, SHUTTER_TRACE_SAMPLE_RATIO: see services.runtime.tracing.
-- SHUTTER_CHANNELZ: 1 adds gRPC channelz (grpc.channelz.v1) to every server; 0 (default) does not.
+Settings: services.runtime.config.TelemetrySettings (every process; its own /metrics port among them).
 """
 
 from __future__ import annotations
@@ -21,45 +16,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from services.runtime import metrics, tracing, tracing_grpc
-from services.runtime.config import Settings
-from services.runtime.topology import METRICS_PORTS
-
-
-def _flag(settings: Settings, name: str, default: bool) -> bool:
-    raw = settings.str_setting(name, "1" if default else "0").lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SystemExit(f"{name} must be 1 or 0, got {raw!r}")
-
-
-@dataclass(frozen=True)
-class TelemetrySettings:
-    metrics: bool
-    metrics_port: int
-    channelz: bool
-    tracing: tracing.TracingSettings
-
-    @classmethod
-    def from_settings(cls, process: str, settings: Settings) -> TelemetrySettings:
-        return cls(
-            metrics=_flag(settings, "SHUTTER_METRICS", True),
-            metrics_port=settings.int_setting(f"SHUTTER_{process.upper()}_METRICS_PORT", METRICS_PORTS[process]),
-            channelz=_flag(settings, "SHUTTER_CHANNELZ", False),
-            tracing=tracing.TracingSettings(
-                enabled=_flag(settings, "SHUTTER_TRACING", False),
-                otlp_endpoint=settings.str_setting("SHUTTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
-                sample_ratio=settings.float_setting("SHUTTER_TRACE_SAMPLE_RATIO", 1.0),
-            ),
-        )
+from services.runtime.config import Settings, TelemetrySettings
 
 
 class Telemetry:
@@ -67,8 +30,8 @@ class Telemetry:
 
     def __init__(self, process: str, settings: Settings, registry: CollectorRegistry = REGISTRY) -> None:
         self.process = process
-        self.settings = TelemetrySettings.from_settings(process, settings)
-        self.endpoint = metrics.MetricsEndpoint(settings.host, self.settings.metrics_port, registry)
+        self.settings = TelemetrySettings.from_env(settings.environ)
+        self.endpoint = metrics.MetricsEndpoint(settings.host, self.settings.metrics_ports[process], registry)
 
     def start(self, *, serve_metrics: bool = True, trace: bool = True) -> None:
         """Serve /metrics and install the tracer; a gateway worker only traces, its parent only serves."""
@@ -76,7 +39,7 @@ class Telemetry:
         if self.settings.metrics and serve_metrics:
             self.endpoint.start()
         if trace:
-            tracing.configure(self.process, self.settings.tracing)
+            tracing.configure(self.process, self.settings)
 
     def stop(self) -> None:
         tracing.shutdown()

@@ -30,24 +30,14 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from services.runtime.config import TelemetrySettings
+
 log = logging.getLogger("shutter.tracing")
-
-
-@dataclass(frozen=True)
-class TracingSettings:
-    enabled: bool = False
-    otlp_endpoint: str = "http://127.0.0.1:4317"
-    sample_ratio: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.sample_ratio <= 1.0:
-            raise SystemExit(f"SHUTTER_TRACE_SAMPLE_RATIO must be between 0 and 1, got {self.sample_ratio}")
 
 
 class _State:
@@ -62,9 +52,9 @@ def enabled() -> bool:
     return _STATE.tracer is not None
 
 
-def configure(service: str, settings: TracingSettings) -> None:
+def configure(service: str, settings: TelemetrySettings) -> None:
     """Install the process's tracer provider (when tracing is on); call once, before any channel is made."""
-    if not settings.enabled or _STATE.provider is not None:
+    if not settings.tracing or _STATE.provider is not None:
         return
     # Imported only when on: a process that does not trace never loads the SDK or the exporter.
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -75,14 +65,14 @@ def configure(service: str, settings: TracingSettings) -> None:
 
     provider = TracerProvider(
         resource=Resource.create({"service.name": service, "service.namespace": "shutter"}),
-        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
+        sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
     )
     # An http:// endpoint means plaintext (in-cluster collector, local Jaeger); https:// means TLS.
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.collector)))
     trace.set_tracer_provider(provider)
     _STATE.provider = provider
     _STATE.tracer = provider.get_tracer("shutter.runtime")
-    log.info("tracing", extra={"otlp_endpoint": settings.otlp_endpoint, "sample_ratio": settings.sample_ratio})
+    log.info("tracing", extra={"otlp_endpoint": settings.collector, "sample_ratio": settings.trace_sample_ratio})
 
 
 def shutdown() -> None:

@@ -24,9 +24,11 @@ from typing import TypeVar
 import grpc
 
 from services.runtime import callctx
-from services.runtime.errors import InvalidArgument, NotFound, Unavailable, Violations
+from services.runtime.channels import CALLER
+from services.runtime.errors import InvalidArgument, ServiceError, Violations
 from services.runtime.requests import page_size
 from services.runtime.server import Runtime
+from services.view.settings import ViewSettings
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
@@ -81,25 +83,17 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
 
     # -- downstream calls -------------------------------------------------------------------------
 
-    async def _essential(self, call: Awaitable[T], what: str) -> T:
-        """A call the view cannot do without: NOT_FOUND and UNAVAILABLE keep their meaning."""
-        try:
-            return await call
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(exc.details() or f"{what} not found") from exc
-            if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                raise Unavailable(f"{what} is unavailable") from exc
-            raise
+    # A call the view cannot do without (the photo) is awaited as it is: the stub raises the peer's
+    # NOT_FOUND or UNAVAILABLE as the ServiceError it stands for, and the view answers with it.
 
     async def _optional(self, call: Awaitable[T], part: str) -> T | None:
         """A call the view can do without: any failure (down, slow, broken) makes the part unavailable."""
         try:
             return await call
-        except grpc.aio.AioRpcError as exc:
+        except (ServiceError, grpc.aio.AioRpcError) as exc:
+            code = exc.code if isinstance(exc, ServiceError) else exc.code()
             log.warning(
-                "view part unavailable",
-                extra={"part": part, "code": exc.code().name, "request_id": callctx.request_id()},
+                "view part unavailable", extra={"part": part, "code": code.name, "request_id": callctx.request_id()}
             )
             return None
 
@@ -128,10 +122,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         try:
             async with asyncio.TaskGroup() as group:
                 photo = group.create_task(
-                    self._essential(
-                        self._photos.GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo_id), timeout=budget.photo),
-                        f"photo {photo_id}",
-                    )
+                    self._photos.GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo_id), timeout=budget.photo)
                 )
                 likes = group.create_task(
                     self._optional(
@@ -170,14 +161,9 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             violations.extend(exc.violations)
         violations.raise_if_any()
         viewer_id = callctx.acting_as(request.viewer_id, "viewer_id")
-        listed = await self._essential(
-            self._photos.ListUserPhotos(
-                photo_pb2.ListUserPhotosRequest(
-                    user_id=request.user_id, page_size=limit, page_token=request.page_token
-                ),
-                timeout=self._budget().photo,
-            ),
-            f"photos of user {request.user_id}",
+        listed = await self._photos.ListUserPhotos(
+            photo_pb2.ListUserPhotosRequest(user_id=request.user_id, page_size=limit, page_token=request.page_token),
+            timeout=self._budget().photo,
         )
         photo_ids = [photo.photo_id for photo in listed.photos]
         if not photo_ids:
@@ -219,14 +205,15 @@ def _add_likes(view: view_pb2.PhotoView, summary: like_pb2.LikeSummary | None) -
 
 
 def build(runtime: Runtime) -> None:
-    settings = runtime.settings
+    settings = runtime.section(ViewSettings)
+    # As the caller: a view shows what its viewer may see, and has-liked is the viewer's.
     service = ViewService(
-        runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub),
-        runtime.channels.stub("like", like_pb2_grpc.LikeServiceStub),
-        runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub),
-        default_deadline=settings.float_setting("SHUTTER_VIEW_DEADLINE_SECONDS", 2.0),
-        part_budget=settings.float_setting("SHUTTER_VIEW_PART_BUDGET_SECONDS", 0.5),
-        comments_page_size=settings.int_setting("SHUTTER_VIEW_COMMENTS_PAGE_SIZE", 20),
+        runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER),
+        runtime.channels.stub("like", like_pb2_grpc.LikeServiceStub, as_=CALLER),
+        runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub, as_=CALLER),
+        default_deadline=settings.deadline_seconds,
+        part_budget=settings.part_budget_seconds,
+        comments_page_size=settings.comments_page_size,
     )
     runtime.add_servicer(
         view_pb2_grpc.add_ViewServiceServicer_to_server, service, view_pb2.DESCRIPTOR.services_by_name["ViewService"]

@@ -15,8 +15,7 @@ import promql_parser
 import pytest
 import yaml
 
-from services.runtime.config import Settings
-from services.runtime.telemetry import TelemetrySettings
+from services.runtime.config import TelemetrySettings
 from services.runtime.topology import METRICS_PORTS, SERVICE_NAMES
 from tests.deploy.test_chart import COMPONENTS, RELEASE, Rendered, container, selects, template
 from tests.support.mesh import Mesh
@@ -75,13 +74,13 @@ def test_metric_names_come_from_a_real_parse() -> None:
 
 
 def test_every_component_serves_metrics_on_a_port_named_metrics(everything: Rendered) -> None:
-    settings = Settings.from_env(config_map(everything))
+    settings = TelemetrySettings.from_env(config_map(everything))
     workloads = everything.workloads()
     for name in COMPONENTS:
         ports = {p["name"]: p["containerPort"] for p in container(workloads[name])["ports"]}
         assert ports["metrics"] == METRICS_PORTS[name], name
         # The process reads the same port from the ConfigMap.
-        assert TelemetrySettings.from_settings(name, settings).metrics_port == METRICS_PORTS[name], name
+        assert settings.metrics_ports[name] == METRICS_PORTS[name], name
     services = {doc["metadata"]["name"]: doc for doc in everything.of_kind("Service")}
     for name in COMPONENTS:
         ports = {p["name"]: p for p in services[f"{RELEASE}-{name}"]["spec"]["ports"]}
@@ -134,15 +133,15 @@ def test_tracing_settings_reach_every_process_and_the_collector_is_reachable() -
         "--set",
         "telemetry.channelz=true",
     )
-    settings = TelemetrySettings.from_settings("view", Settings.from_env(config_map(rendered)))
-    assert settings.tracing.enabled and settings.channelz
-    assert (settings.tracing.otlp_endpoint, settings.tracing.sample_ratio) == ("http://collector.obs:4317", 0.05)
+    settings = TelemetrySettings.from_env(config_map(rendered))
+    assert settings.tracing and settings.channelz
+    assert (settings.otlp_endpoint, settings.trace_sample_ratio) == ("http://collector.obs:4317", 0.05)
     for doc in rendered.of_kind("NetworkPolicy"):
         ports = {p["port"] for rule in doc["spec"]["egress"] for p in rule["ports"]}
         assert 4317 in ports, doc["metadata"]["name"]
     # Off (the default), processes do not trace and may not reach a collector.
     defaults = render()
-    assert not TelemetrySettings.from_settings("view", Settings.from_env(config_map(defaults))).tracing.enabled
+    assert not TelemetrySettings.from_env(config_map(defaults)).tracing
     for doc in defaults.of_kind("NetworkPolicy"):
         assert 4317 not in {p["port"] for rule in doc["spec"]["egress"] for p in rule["ports"]}
 

@@ -22,35 +22,30 @@ from prometheus_client import REGISTRY
 from bench.telemetry import histogram_quantile
 from services.runtime import metrics, tracing, tracing_grpc
 from services.runtime.auth import TokenAuthority
-from services.runtime.config import Settings
+from services.runtime.config import TelemetrySettings
 from services.runtime.cql import operation
 from services.runtime.errors import InvalidArgument
 from services.runtime.interceptors import Lifecycle, ServerInterceptor
 from services.runtime.logs import JsonFormatter
-from services.runtime.telemetry import ServerMetrics, TelemetrySettings, client_metrics
+from services.runtime.telemetry import ServerMetrics, client_metrics
 from services.runtime.topology import METRICS_PORTS
 from tests.support.mesh import free_port
 
 SERVICE = "test.telemetry.v1.Probe"
 
 
-def settings(**env: str) -> Settings:
-    return Settings.from_env(env)
-
-
 def test_settings_default_to_metrics_on_tracing_and_channelz_off() -> None:
-    found = TelemetrySettings.from_settings("like", settings())
-    assert (found.metrics, found.channelz, found.tracing.enabled) == (True, False, False)
-    assert found.metrics_port == METRICS_PORTS["like"]
-    assert found.tracing.sample_ratio == 1.0
+    found = TelemetrySettings.from_env({})
+    assert (found.metrics, found.channelz, found.tracing) == (True, False, False)
+    assert found.metrics_ports == METRICS_PORTS
+    assert found.trace_sample_ratio == 1.0
 
 
 def test_each_process_reads_its_own_metrics_port_and_the_shared_switches() -> None:
     env = {"SHUTTER_LIKE_METRICS_PORT": "9999", "SHUTTER_TRACING": "1", "SHUTTER_TRACE_SAMPLE_RATIO": "0.01"}
-    like = TelemetrySettings.from_settings("like", settings(**env))
-    view = TelemetrySettings.from_settings("view", settings(**env))
-    assert (like.metrics_port, view.metrics_port) == (9999, METRICS_PORTS["view"])
-    assert like.tracing.enabled and like.tracing.sample_ratio == 0.01
+    found = TelemetrySettings.from_env(env)
+    assert (found.metrics_ports["like"], found.metrics_ports["view"]) == (9999, METRICS_PORTS["view"])
+    assert found.tracing and found.trace_sample_ratio == 0.01
 
 
 @pytest.mark.parametrize(
@@ -65,7 +60,7 @@ def test_each_process_reads_its_own_metrics_port_and_the_shared_switches() -> No
 )
 def test_a_bad_setting_stops_the_start_naming_it(env: dict[str, str], named: str) -> None:
     with pytest.raises(SystemExit, match=named):
-        TelemetrySettings.from_settings("view", settings(**env))
+        TelemetrySettings.from_env(env)
 
 
 def test_tracing_off_adds_nothing_anywhere() -> None:

@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from services.runtime import callctx
+from services.runtime.channels import PeerStub, caller_token
 from services.runtime.errors import NotFound, Unavailable
 from services.view.service import ViewService
 from shutter.comment.v1 import comment_pb2
@@ -34,7 +35,7 @@ class Fake:
     def __getattr__(self, method: str) -> Any:
         answer = self._answers[method]
 
-        async def call(request: Any, timeout: float) -> Any:
+        async def call(request: Any, timeout: float, metadata: Any = None) -> Any:
             self.calls.append((method, request, timeout))
             if self._barrier is not None:
                 await self._barrier.wait()
@@ -83,10 +84,11 @@ def comment_fake(barrier: asyncio.Barrier | None = None, **overrides: Any) -> Fa
 
 
 def service(photos: Fake, likes: Fake, comments: Fake) -> ViewService:
+    """The view over the fakes, each behind the runtime's peer stub (as the caller), as build() makes them."""
     return ViewService(
-        photos,  # type: ignore[arg-type]
-        likes,  # type: ignore[arg-type]
-        comments,  # type: ignore[arg-type]
+        PeerStub("photo", photos, caller_token),  # type: ignore[arg-type]
+        PeerStub("like", likes, caller_token),  # type: ignore[arg-type]
+        PeerStub("comment", comments, caller_token),  # type: ignore[arg-type]
         default_deadline=2.0,
         part_budget=0.5,
         comments_page_size=20,
