@@ -213,7 +213,7 @@ async def telemetry_cost(out: Path, seconds: float, rounds: int, log=print, soci
         for running in meshes:
             await running.mesh.close()
         jaeger.stop()
-    medians = {mode: statistics.median(float(r["views_per_s"]) for r in found) for mode, found in runs.items()}
+    medians = {mode: round(statistics.median(float(r["views_per_s"]) for r in runs[mode]), 1) for mode in runs}
     off = medians["off"] or None
     ratios = {mode: round(value / off, 3) if off else None for mode, value in medians.items()}
     cost = None if ratios["metrics + traces 1%"] is None else round(1 - ratios["metrics + traces 1%"], 3)
