@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import grpc
 
-from services.runtime import callctx, errors
+from services.runtime import callctx, errors, metrics
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
 
@@ -277,7 +277,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if tracked:
                     self._lifecycle.left()
-                _log_rpc(method, context, code, started, budget)
+                _observe(method, context, code, started, budget)
 
         return wrapped
 
@@ -316,7 +316,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if tracked:
                     self._lifecycle.left()
-                _log_rpc(method, context, code, started, budget)
+                _observe(method, context, code, started, budget)
 
         return wrapped
 
@@ -336,9 +336,23 @@ async def _abort(context: grpc.aio.ServicerContext, answer: errors.Answer) -> No
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
-def _log_rpc(
+def _observe(
     method: str, context: grpc.aio.ServicerContext, code: grpc.StatusCode, started: float, budget: float | None
 ) -> None:
+    """An RPC's end: its metrics (here rather than in an interceptor of their own: each grpc.aio
+    interceptor layer costs every call) and its log line, timed once."""
+    seconds = time.perf_counter() - started
+    if metrics.SWITCH.on and not method.startswith(_UNMEASURED_PREFIX):
+        metrics.SERVER_RPCS.observe(method, code, seconds)
+    if rpc_log.isEnabledFor(logging.INFO):
+        _log_rpc(method, code, seconds, budget)
+
+
+# Health checks are polled by probes: counting them would drown the requests.
+_UNMEASURED_PREFIX = "/grpc.health.v1."
+
+
+def _log_rpc(method: str, code: grpc.StatusCode, seconds: float, budget: float | None) -> None:
     """One line per RPC; `deadline_ms` is what the caller allowed on arrival, so propagation is visible."""
     current = callctx.principal()
     rpc_log.info(
@@ -346,7 +360,7 @@ def _log_rpc(
         extra={
             "method": method,
             "status": code.name,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "duration_ms": round(seconds * 1000, 3),
             "deadline_ms": None if budget is None else round(budget * 1000, 1),
             "request_id": callctx.request_id(),
             "user_id": current.user_id if current else None,
@@ -361,7 +375,11 @@ class ClientInterceptor(
     grpc.aio.StreamStreamClientInterceptor,
 ):
     """Adds the request id and a deadline to every outgoing call: no later than what the caller has left,
-    `default_deadline` when it set none. The token is the call site's business (services.runtime.channels)."""
+    `default_deadline` when it set none, and counts and times unary calls (grpc_client_*). The token is the
+    call site's business (services.runtime.channels).
+
+    grpc.aio files an interceptor under the first kind of call it implements only: on a channel this
+    object intercepts unary-unary calls alone."""
 
     def __init__(self, default_deadline: float) -> None:
         self._default_deadline = default_deadline
@@ -380,7 +398,17 @@ class ClientInterceptor(
         )
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request)
+        if not metrics.SWITCH.on:
+            return await continuation(self._details(client_call_details), request)
+        # The call's metrics are observed here, not by an interceptor of their own (each grpc.aio layer
+        # costs every call); streaming calls get theirs from services.runtime.telemetry.
+        started = time.perf_counter()
+        call = await continuation(self._details(client_call_details), request)
+        method = client_call_details.method
+        metrics.CLIENT_RPCS.observe(
+            method.decode() if isinstance(method, bytes) else method, await call.code(), time.perf_counter() - started
+        )
+        return call
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request)

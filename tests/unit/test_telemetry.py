@@ -25,9 +25,9 @@ from services.runtime.auth import TokenAuthority
 from services.runtime.config import TelemetrySettings
 from services.runtime.cql import operation
 from services.runtime.errors import InvalidArgument
-from services.runtime.interceptors import Lifecycle, ServerInterceptor
+from services.runtime.interceptors import ClientInterceptor, Lifecycle, ServerInterceptor
 from services.runtime.logs import JsonFormatter
-from services.runtime.telemetry import ServerMetrics, client_metrics
+from services.runtime.telemetry import client_metrics
 from services.runtime.topology import METRICS_PORTS
 from tests.support.mesh import free_port
 
@@ -134,15 +134,17 @@ async def write_upload(channel: grpc.aio.Channel, metadata: tuple[tuple[str, str
 
 @pytest.fixture
 async def probe() -> AsyncIterator[tuple[grpc.aio.Channel, Lifecycle]]:
-    """A grpc.aio server with the runtime's interceptor stack (metrics, then the runtime's own) behind a
-    channel with the metrics client interceptor; its methods are public by way of the readiness gate."""
+    """A grpc.aio server with the runtime's interceptor (which observes the RPC metrics) behind a channel
+    with the runtime's client interceptors (unary calls observed by its own, streams by telemetry's)."""
     readiness = Lifecycle()
     readiness.ready = True
-    server = grpc.aio.server(interceptors=[ServerMetrics(), ServerInterceptor(TokenAuthority("k" * 40, 60), readiness)])
+    server = grpc.aio.server(interceptors=[ServerInterceptor(TokenAuthority("k" * 40, 60), readiness)])
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, HANDLERS)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=client_metrics())
+    channel = grpc.aio.insecure_channel(
+        f"127.0.0.1:{port}", interceptors=[*client_metrics(), ClientInterceptor(default_deadline=5)]
+    )
     token = TokenAuthority("k" * 40, 60).issue_service_token("probe", ttl_seconds=60)
     channel_metadata = (("authorization", f"Bearer {token}"),)
     try:
