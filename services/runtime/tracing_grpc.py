@@ -5,7 +5,8 @@ They are opentelemetry-instrumentation-grpc's grpc.aio interceptors, with two ch
 - client-streaming calls get our interceptor: the library's awaits the call's status before returning
   the call, and a request stream written with `call.write()` (the gateway's uploads) cannot start
   until the interceptors have returned, so the call would hang until its deadline;
-- requests their caller chose not to record take a fast path (below).
+- requests that will not be recorded take a fast path (below): those their caller chose not to
+  record, and new traces whose sampling, decided before the library does any work, says no.
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from services.runtime import tracing
 from services.runtime.tracing import _STATE
 
 # Probes and tooling poll these; a trace per health check would bury the requests.
 UNTRACED_SERVICES = ("grpc.health.v1.", "grpc.reflection.", "grpc.channelz.")
 
 
+def _method(details: Any) -> str:
+    return details.method.decode() if isinstance(details.method, bytes) else details.method
+
+
 def _traced(details: Any) -> bool:
-    method = details.method.decode() if isinstance(details.method, bytes) else details.method
-    return not method.lstrip("/").startswith(UNTRACED_SERVICES)
+    return not _method(details).lstrip("/").startswith(UNTRACED_SERVICES)
 
 
 def server_interceptors() -> list[Any]:
@@ -83,19 +88,30 @@ _HEX = frozenset("0123456789abcdef")
 
 
 class _UnsampledServerFastPath(grpc.aio.ServerInterceptor):
-    """The library's server interceptor, except for requests their caller did not sample."""
+    """The library's server interceptor, except for requests that will not be recorded: those whose
+    caller did not sample them, and new traces (no incoming context) whose sampling, decided here first,
+    says no."""
 
     def __init__(self, library: grpc.aio.ServerInterceptor) -> None:
         self._library = library
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         incoming = _incoming_traceparent(details.invocation_metadata)
-        if incoming is None or not _unsampled(incoming):
+        if incoming is None:
+            if not _traced(details):
+                return await continuation(details)
+            # Decided in the task the handler runs in (grpc.aio runs a call's interceptors and its
+            # handler in one task), so a sampled root's id reaches the library's span.
+            _trace_id, parent = tracing.new_root(details.method)
+            if parent is None:
+                return await self._library.intercept_service(continuation, details)
+        elif _unsampled(incoming):
+            parent = _unsampled_parent(incoming)
+        else:
             return await self._library.intercept_service(continuation, details)
         handler = await continuation(details)
         if handler is None:
             return None
-        parent = _unsampled_parent(incoming)
         codecs = {
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
@@ -133,12 +149,25 @@ def _within_stream(parent: Any, behavior: Any) -> Any:
 
 
 def _forwarded(details: Any) -> Any:
-    """The call's details with the current, unrecorded trace context added (None: not that case)."""
+    """The call's details with the current trace context added when it will not be recorded (None:
+    the library records this call). Outside any trace, a new one is started here: its sampling decided
+    first (tracing.new_root), so an unsampled one is only passed on."""
     span_context = trace.get_current_span().get_span_context()
-    if not span_context.is_valid or span_context.trace_flags.sampled:
+    if not span_context.is_valid:
+        if not _traced(details):
+            return None
+        _trace_id, root = tracing.new_root(_method(details))
+        if root is None:
+            return None
+        span_context = trace.get_current_span(root).get_span_context()
+    elif span_context.trace_flags.sampled:
         return None
     metadata = grpc.aio.Metadata(*(details.metadata or ()))
-    propagate.inject(metadata)
+    metadata["traceparent"] = (
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
+    )
+    if span_context.trace_state:
+        metadata["tracestate"] = span_context.trace_state.to_header()
     return grpc.aio.ClientCallDetails(
         details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
     )

@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from prometheus_client import REGISTRY
 
 from bench.telemetry import histogram_quantile
@@ -267,7 +268,7 @@ def test_the_endpoint_serves_the_registry_over_http_and_a_taken_port_stops_the_s
 @pytest.fixture
 def in_memory_tracing() -> Iterator[TracerProvider]:
     """Tracing switched on in this process only for the test; finished spans stay in memory."""
-    provider = TracerProvider()
+    provider = TracerProvider(id_generator=tracing.root_ids())
     provider.spans = InMemorySpanExporter()  # type: ignore[attr-defined]
     provider.add_span_processor(SimpleSpanProcessor(provider.spans))  # type: ignore[attr-defined]
     tracing._STATE.provider, tracing._STATE.tracer = provider, provider.get_tracer("test")
@@ -418,3 +419,98 @@ def test_only_well_formed_unsampled_contexts_take_the_fast_path(traceparent: str
         context = trace.get_current_span(tracing_grpc._unsampled_parent(traceparent)).get_span_context()
         assert (format(context.trace_id, "032x"), format(context.span_id, "016x")) == ("a" * 32, "b" * 16)
         assert context.is_remote and not context.trace_flags.sampled
+
+
+class _CountingProvider(TracerProvider):
+    """A provider whose tracers count the spans they are asked to start, recorded or not."""
+
+    started = 0
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+        tracer = super().get_tracer(*args, **kwargs)
+        provider = self
+
+        class Counting:
+            def start_span(self, *a: Any, **k: Any) -> Any:
+                provider.started += 1
+                return tracer.start_span(*a, **k)
+
+            def start_as_current_span(self, *a: Any, **k: Any) -> Any:
+                provider.started += 1
+                return tracer.start_as_current_span(*a, **k)
+
+        return Counting()
+
+
+@pytest.fixture
+def half_sampled_tracing() -> Iterator[_CountingProvider]:
+    """Tracing on at a 50% sample ratio (ids as the runtime makes them), spans in memory."""
+    provider = _CountingProvider(sampler=ParentBased(TraceIdRatioBased(0.5)), id_generator=tracing.root_ids())
+    provider.spans = InMemorySpanExporter()  # type: ignore[attr-defined]
+    provider.add_span_processor(SimpleSpanProcessor(provider.spans))  # type: ignore[attr-defined]
+    tracing._STATE.provider, tracing._STATE.tracer = provider, provider.get_tracer("test")
+    try:
+        yield provider
+    finally:
+        tracing._STATE.provider, tracing._STATE.tracer = None, None
+
+
+async def test_a_new_trace_is_sampled_before_any_span_and_an_unsampled_one_only_passes_on(
+    half_sampled_tracing: _CountingProvider,
+) -> None:
+    """Requests arriving without a trace start one: its sampling is decided first, so the ones not kept
+    never reach the instrumentation (no span built), yet their trace id is in the log lines and goes on
+    to the next hop unsampled; the ones kept record under that same id, and only they."""
+    provider = half_sampled_tracing
+    hops: list[tuple[str | None, str]] = []
+
+    async def leaf(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return dict(context.invocation_metadata()).get("traceparent", "").encode()
+
+    leaf_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
+    leaf_server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(SERVICE, {"Say": grpc.unary_unary_rpc_method_handler(leaf)})]
+    )
+    leaf_port = leaf_server.add_insecure_port("127.0.0.1:0")
+    await leaf_server.start()
+    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=tracing_grpc.client_interceptors())
+
+    async def root(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        ids = tracing.current_ids()
+        hops.append(
+            (ids[0] if ids else None, (await downstream.unary_unary(f"/{SERVICE}/Say")(b"", timeout=5)).decode())
+        )
+        return b""
+
+    root_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
+    root_server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(SERVICE, {"Relay": grpc.unary_unary_rpc_method_handler(root)})]
+    )
+    root_port = root_server.add_insecure_port("127.0.0.1:0")
+    await root_server.start()
+    caller = grpc.aio.insecure_channel(f"127.0.0.1:{root_port}")  # no trace context: each request is a root
+    try:
+        for _ in range(32):
+            await caller.unary_unary(f"/{SERVICE}/Relay")(b"x", timeout=5)
+    finally:
+        await caller.close()
+        await downstream.close()
+        await root_server.stop(None)
+        await leaf_server.stop(None)
+
+    bound = TraceIdRatioBased.get_bound_for_rate(0.5)
+    kept = {
+        trace_id for trace_id, _ in hops if trace_id and int(trace_id, 16) & TraceIdRatioBased.TRACE_ID_LIMIT < bound
+    }
+    assert len(hops) == 32 and all(trace_id for trace_id, _ in hops)
+    assert 0 < len(kept) < 32  # both kinds of root were seen (all alike: one chance in 2^31)
+    for trace_id, passed_on in hops:
+        _version, carried, _span, flags = passed_on.split("-")
+        assert carried == trace_id  # the next hop continues the trace the log lines name
+        assert bool(int(flags, 16) & 1) is (trace_id in kept)
+    spans = provider.spans.get_finished_spans()  # type: ignore[attr-defined]
+    roots = [s for s in spans if s.name == f"/{SERVICE}/Relay"]
+    assert {format(s.context.trace_id, "032x") for s in roots} == kept  # kept roots record under their own id
+    assert len(roots) == len(kept)
+    # Root server span, client span and leaf server span for each kept request; nothing for the others.
+    assert provider.started == 3 * len(kept)
