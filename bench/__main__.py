@@ -6,7 +6,8 @@ Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (veget
 likes, comments, follows, feed reads, searches) rate stepped; (6) freshness probes (post→feed,
 post→searchable) and fan-out throughput at the highest sustained mix; (7) peak RSS; (8) the object
 store: uploads and downloads (streamed vs presigned) on the S3 path against SeaweedFS's own PUT/GET
-rate (bench/object_store.py); report.
+rate (bench/object_store.py); (9) what telemetry costs (bench.telemetry); report, with per-process CPU
+and pipeline lags read from the mesh's metrics.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from bench.processes import Baseline, memory_kib, wait_for_port
 from bench.report import MEASUREMENT_HEADERS, markdown_table, measurement_rows, plot_latency, write_json
 from bench.seed import TAGS, Graph, power_law_follows, seed_follows, seed_photos, seed_users, small_jpeg
 from bench.stepping import Limits, geometric_rates, step_until_break
+from bench.telemetry import MeshReadings, cpu_used, pipeline_lags, report_lines, telemetry_cost
+from services.runtime.topology import SERVICE_NAMES
 from tests.support.mesh import Mesh
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -432,6 +435,7 @@ class Bench:
         ]
         if self.results.get("object_store"):
             lines += ["", *object_store.report_section(self.results["object_store"])]  # type: ignore[arg-type]
+        lines += report_lines(self.results)
         lines += ["", "## Capacity model", "", capacity_table(self.results), "", f"![latency]({plot.name})", ""]
         (self.out / "report.md").write_text("\n".join(lines))
 
@@ -451,10 +455,18 @@ async def run_mesh_phases(bench: Bench) -> None:
         bench.results["rss_kib"] = {
             name: {"idle": memory_kib(proc.pid).get("VmRSS", 0)} for name, proc in mesh.processes.items()
         }
+        processes = (*SERVICE_NAMES, "gateway")
+        started = await MeshReadings.take(mesh, processes)
         graph = await bench.seed(mesh)
         await asyncio.to_thread(bench.single_paths, mesh, graph)
         await asyncio.to_thread(bench.mixed, mesh, graph)
+        before_freshness = await MeshReadings.take(mesh, processes)
         await bench.freshness(mesh, graph)
+        ended = await MeshReadings.take(mesh, processes)
+        bench.results["from_metrics"] = {
+            "cpu_seconds": cpu_used(started, ended),
+            "lags": pipeline_lags(before_freshness, ended),
+        }
         for name, proc in mesh.processes.items():
             bench.results["rss_kib"][name]["peak"] = memory_kib(proc.pid).get("VmHWM", 0)  # type: ignore[index]
     finally:
@@ -477,6 +489,8 @@ def main() -> None:
     sizes = object_store.QUICK if options.quick else object_store.FULL
     bench.log("object store: SeaweedFS baselines, then uploads and downloads on the S3 path")
     bench.results["object_store"] = asyncio.run(object_store.measure(out / "object-store", sizes, bench.log))
+    rounds, seconds, social = (1, 2.0, 5) if options.quick else (8, 5.0, 20)
+    bench.results["telemetry"] = asyncio.run(telemetry_cost(out, seconds, rounds, bench.log, social))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()
     latest = options.out / "latest"

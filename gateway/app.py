@@ -34,10 +34,12 @@ from gateway.errors import (
 from gateway.health import healthz
 from gateway.routes import Kind, Router, routes_for
 from gateway.settings import GatewaySettings
+from gateway.telemetry import UNMATCHED, HttpMetrics, name_route, traced, worker_registry
 from gateway.transcoding import build_request, query_items, to_json
 from services.runtime.config import Settings
 from services.runtime.logs import configure_logging
 from services.runtime.settings import warn_undeclared
+from services.runtime.telemetry import Telemetry
 from services.runtime.topology import CONTRACTS
 
 log = logging.getLogger("shutter.gateway")
@@ -129,6 +131,7 @@ class Gateway:
         match = self.router.match(request.method, path)
         kind = match.route.kind if match else None
         try:
+            name_route(request.scope, match.route.template.text if match else UNMATCHED)
             if match is None:
                 allowed = self.router.allowed_methods(path)
                 if allowed:
@@ -196,14 +199,16 @@ def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starle
     app.state.backends = gateway.backends
     middleware.install(app, own)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HttpMetrics, routes=app.routes)
     return app
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> ASGIApp:
     """The factory each uvicorn worker calls (main has checked the settings)."""
     settings = Settings.from_env()
     configure_logging("gateway", settings.log_level)
-    return create_app(settings)
+    Telemetry("gateway", settings).start(serve_metrics=False)  # the process running uvicorn serves them
+    return traced(create_app(settings))
 
 
 def main() -> None:
@@ -211,12 +216,21 @@ def main() -> None:
     own = GatewaySettings.from_env(settings.environ)
     configure_logging("gateway", settings.log_level)
     warn_undeclared(os.environ, log)
+    telemetry = Telemetry("gateway", settings, worker_registry(own.workers))
+    telemetry.start(trace=False)  # each worker installs its own tracer (app_from_env)
+    try:
+        _serve(settings, own.workers)
+    finally:
+        telemetry.stop()
+
+
+def _serve(settings: Settings, workers: int) -> None:
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.gateway_port,
-        workers=own.workers,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         log_config=None,

@@ -17,14 +17,14 @@ from services.runtime.errors import Unauthenticated
 ISSUER = "shutter"
 ALGORITHM = "HS256"
 
-# Methods anyone may call: signing up, signing in, health and reflection.
+# Methods anyone may call: signing up, signing in, health, reflection and (when on) channelz.
 PUBLIC_METHODS = frozenset(
     {
         "/shutter.user.v1.UserService/CreateUser",
         "/shutter.user.v1.UserService/Authenticate",
     }
 )
-PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/grpc.channelz.")
 
 
 def is_public(method: str) -> bool:

@@ -146,8 +146,8 @@ class DeletedUserCheck(Protocol):
     def check(self, user_id: int, issued_at: float | None) -> None: ...
 
 
-# Health and reflection answer during start-up and shutdown (health says NOT_SERVING itself).
-_LIFECYCLE_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Health, reflection and channelz answer during start-up and shutdown (health says NOT_SERVING itself).
+_LIFECYCLE_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/grpc.channelz.")
 
 
 class _Undecodable:
