@@ -30,7 +30,7 @@ from services.runtime.config import Settings
 from services.runtime.cql import CqlDatabase, CqlSchema
 from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
-from services.runtime.interceptors import Readiness, ServerInterceptor
+from services.runtime.interceptors import AccessLog, Readiness, ServerInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox, ddl
@@ -152,8 +152,11 @@ async def _serve(
         deleted_users = DeletedUsers(runtime.events(), settings.token_ttl_seconds)
         runtime.add_component(deleted_users)
     readiness = Readiness()
+    log_every = settings.int_setting("SHUTTER_RPC_LOG_EVERY", 1)
+    if log_every < 1:
+        raise SystemExit(f"SHUTTER_RPC_LOG_EVERY must be 1 (every RPC) or more (one line per N), got {log_every}")
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(runtime.tokens, readiness, deleted_users)],
+        interceptors=[ServerInterceptor(runtime.tokens, readiness, deleted_users, AccessLog(log_every))],
         options=[
             *KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
