@@ -105,6 +105,12 @@ class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DeadlineExceeded(ServiceError):
+    """The caller's time ran out waiting for something this answer needs."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class DataLoss(ServiceError):
     """Stored bytes no longer match their checksum."""
 
