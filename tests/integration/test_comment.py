@@ -212,6 +212,53 @@ async def test_batch_counts_in_request_order_and_capped(mesh: Mesh) -> None:
     assert violated_fields(caught.value) == ["photo_ids"]
 
 
+async def test_batch_first_pages_with_totals_and_tokens_that_continue_the_listing(mesh: Mesh) -> None:
+    owner = new_user()
+    busy, quiet = await new_photo(mesh, owner), await new_photo(mesh, owner)
+    for index in range(3):
+        await post(mesh, busy.photo_id, owner, f"c{index}")
+    token = auth(mesh.tokens.issue_service_token("view"))
+    reply = await comments(mesh).BatchListComments(
+        comment_pb2.BatchListCommentsRequest(photo_ids=[busy.photo_id, quiet.photo_id], page_size=2),
+        metadata=token,
+        timeout=10,
+    )
+    first, empty = reply.photos
+    assert (first.photo_id, [c.text for c in first.comments], first.total_size) == (busy.photo_id, ["c0", "c1"], 3)
+    assert (empty.photo_id, list(empty.comments), empty.total_size, empty.next_page_token) == (
+        quiet.photo_id,
+        [],
+        0,
+        "",
+    )
+    rest = await comments(mesh).ListComments(
+        comment_pb2.ListCommentsRequest(photo_id=busy.photo_id, page_size=2, page_token=first.next_page_token),
+        metadata=token,
+        timeout=10,
+    )
+    assert ([c.text for c in rest.comments], rest.next_page_token) == (["c2"], "")
+    newest = await comments(mesh).BatchListComments(
+        comment_pb2.BatchListCommentsRequest(
+            photo_ids=[busy.photo_id], page_size=5, order=comment_pb2.COMMENT_ORDER_NEWEST_FIRST
+        ),
+        metadata=token,
+        timeout=10,
+    )
+    assert [c.text for c in newest.photos[0].comments] == ["c2", "c1", "c0"]
+
+
+async def test_batch_first_pages_name_every_bad_field(mesh: Mesh) -> None:
+    token = auth(mesh.user_token(new_user()))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await comments(mesh).BatchListComments(
+            comment_pb2.BatchListCommentsRequest(photo_ids=[*range(1, 101), 0], page_size=-1, order=9),
+            metadata=token,
+            timeout=10,
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(caught.value) == ["photo_ids", "photo_ids", "order", "page_size"]
+
+
 async def test_deleting_the_photo_purges_its_comments(mesh: Mesh) -> None:
     owner, author = new_user(), new_user()
     photo = await new_photo(mesh, owner)

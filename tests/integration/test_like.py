@@ -108,6 +108,63 @@ async def test_batch_is_capped_and_ids_checked(mesh: Mesh) -> None:
         assert violated_fields(caught.value) == [in_error]
 
 
+def pairs(*items: tuple[int, int]) -> like_pb2.BatchGetViewerLikeSummariesRequest:
+    return like_pb2.BatchGetViewerLikeSummariesRequest(
+        requests=[like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=viewer) for photo_id, viewer in items]
+    )
+
+
+async def test_a_service_asks_for_many_viewers_in_one_batch(mesh: Mesh) -> None:
+    owner, fan, other = new_user(), new_user(), new_user()
+    first, second = await new_photo(mesh, owner), await new_photo(mesh, owner)
+    await like(mesh, first.photo_id, fan)
+    await like(mesh, second.photo_id, other)
+
+    reply = await likes(mesh).BatchGetViewerLikeSummaries(
+        pairs((first.photo_id, fan), (first.photo_id, other), (second.photo_id, other), (second.photo_id, 0)),
+        metadata=auth(mesh.tokens.issue_service_token("view")),
+        timeout=10,
+    )
+    assert [(s.photo_id, s.like_count, s.viewer_has_liked) for s in reply.summaries] == [
+        (first.photo_id, 1, True),
+        (first.photo_id, 1, False),
+        (second.photo_id, 1, True),
+        (second.photo_id, 1, False),  # 0: nobody
+    ]
+
+
+async def test_a_user_batch_of_pairs_names_only_themselves(mesh: Mesh) -> None:
+    owner, fan, other = new_user(), new_user(), new_user()
+    photo = await new_photo(mesh, owner)
+    await like(mesh, photo.photo_id, fan)
+    as_fan = auth(mesh.user_token(fan))
+
+    mine = await likes(mesh).BatchGetViewerLikeSummaries(
+        pairs((photo.photo_id, fan), (photo.photo_id, 0)), metadata=as_fan, timeout=10
+    )
+    assert [s.viewer_has_liked for s in mine.summaries] == [True, True]  # unset: the caller
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).BatchGetViewerLikeSummaries(
+            pairs((photo.photo_id, fan), (photo.photo_id, other)), metadata=as_fan, timeout=10
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).BatchGetViewerLikeSummaries(pairs((photo.photo_id, fan)), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_batch_of_pairs_is_capped_and_every_bad_pair_named(mesh: Mesh) -> None:
+    as_service = auth(mesh.tokens.issue_service_token("view"))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).BatchGetViewerLikeSummaries(
+            pairs(*((photo_id, 1) for photo_id in range(1, 102))), metadata=as_service, timeout=10
+        )
+    assert (caught.value.code(), violated_fields(caught.value)) == (grpc.StatusCode.INVALID_ARGUMENT, ["requests"])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).BatchGetViewerLikeSummaries(pairs((5, 1), (0, 1), (6, -2)), metadata=as_service, timeout=10)
+    assert violated_fields(caught.value) == ["requests[1].photo_id", "requests[2].viewer_id"]
+
+
 async def test_likers_page_newest_first(mesh: Mesh) -> None:
     owner, fans = new_user(), [new_user() for _ in range(5)]
     photo = await new_photo(mesh, owner)
