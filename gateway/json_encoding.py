@@ -3,10 +3,10 @@
 MessageToDict(always_print_fields_with_no_presence=True) reflects over every field of every message
 on every call: a view with its first 20 comments took ~1.6 ms of the gateway's CPU, three times the
 gRPC call it transcodes (~0.2 ms here). An encoder written out once per message type from its
-descriptor reads each field straight into a dict instead. It covers what the contracts' responses hold — scalars, enums, repeated
-fields, nested messages, Timestamp, oneofs — and hands any type holding something else (maps,
-floats, other well-known types) to json_format whole. tests/unit/test_gateway_json_encoding.py
-checks it against MessageToDict on every response type.
+descriptor reads each field straight into a dict instead. It covers what the contracts' responses
+hold — scalars, enums, repeated fields, nested messages, Timestamp, oneofs — and hands any type
+holding something else (maps, floats, other well-known types) to json_format whole.
+tests/unit/test_gateway_json_encoding.py checks it against MessageToDict on every response type.
 """
 
 from __future__ import annotations
