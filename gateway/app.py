@@ -194,15 +194,44 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
+class SampledAccessLog(logging.Filter):
+    """uvicorn's access log at one line per `every` requests (each marked `sample_of`), failures always:
+    the gateway's counterpart of the services' SHUTTER_RPC_LOG_EVERY (services.runtime.interceptors)."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self._every = every
+        self._seen = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._seen += 1
+        if self._seen % self._every == 0:
+            record.sample_of = self._every
+            return True
+        status = record.args[-1] if isinstance(record.args, tuple) and record.args else 0
+        if isinstance(status, int) and status >= 400:
+            record.sample_of = 0
+            return True
+        return False
+
+
+def configure_gateway_logging(settings: Settings) -> None:
+    configure_logging("gateway")
+    every = settings.int_setting("SHUTTER_RPC_LOG_EVERY", 1)
+    if every > 1:
+        logging.getLogger("uvicorn.access").addFilter(SampledAccessLog(every))
+
+
 def app_from_env() -> Starlette:
     """The factory each uvicorn worker calls."""
-    configure_logging("gateway")
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_gateway_logging(settings)
+    return create_app(settings)
 
 
 def main() -> None:
-    configure_logging("gateway")
     settings = Settings.from_env()
+    configure_gateway_logging(settings)
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,

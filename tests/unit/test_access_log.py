@@ -8,6 +8,7 @@ import time
 import grpc
 import pytest
 
+from gateway.app import SampledAccessLog
 from services.runtime.interceptors import AccessLog
 
 VIEW = "/shutter.view.v1.ViewService/ViewPhoto"
@@ -54,3 +55,27 @@ def test_nothing_is_built_when_info_is_off(caplog: pytest.LogCaptureFixture) -> 
 def test_a_sampling_interval_below_one_is_refused() -> None:
     with pytest.raises(ValueError):
         AccessLog(every=0)
+
+
+def uvicorn_line(status: int) -> logging.LogRecord:
+    """A record as uvicorn.access makes it: (client, method, path, http version, status)."""
+    return logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", "/v1/x", "1.1", status),
+        None,
+    )
+
+
+def test_the_gateways_access_log_keeps_one_request_in_n_and_every_failure() -> None:
+    sampled = SampledAccessLog(every=3)
+    kept = [
+        (status, getattr(record, "sample_of", None))
+        for status in (200, 200, 200, 404, 200, 503, 200)
+        if sampled.filter(record := uvicorn_line(status))
+    ]
+    # The 3rd and 6th requests stand for three each; the 404 is kept anyway, outside the sample.
+    assert kept == [(200, 3), (404, 0), (503, 3)]
