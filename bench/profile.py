@@ -1,8 +1,9 @@
 """`make profile`: where the view path spends its time, from py-spy samples under open-loop load.
 
 Starts a fresh mesh, seeds a few users and photos, drives ViewPhoto (or, with `--call user`,
-ViewUserPhotos pages of 12) with ghz at a fixed rate and records every process on the path (view,
-photo, like, comment) with py-spy at the same time. Prints what a view cost — CPU seconds per 1,000
+ViewUserPhotos pages of 12; with `--call http`, ViewPhoto through the gateway with vegeta) at a fixed
+rate and records every process on the path (view, photo, like, comment, and the gateway for http)
+with py-spy at the same time. Prints what a view cost — CPU seconds per 1,000
 views per process (from /proc) and gRPC calls per view (from the sampled access log) — then, per
 process, the functions with the most samples (own time and cumulative), and writes the raw collapsed
 stacks (flamegraph input) next to a summary under bench/out/profile-<stamp>/. CPU is a steadier
@@ -22,13 +23,17 @@ from collections import Counter
 from pathlib import Path
 
 from bench.accounting import LOAD_GENERATORS, Accountant, StepCost
-from bench.loadgen import build_protoset, run_ghz
+from bench.loadgen import build_protoset, run_ghz, run_vegeta
 from bench.seed import Graph, seed_photos, seed_users
 from tests.support.mesh import Mesh
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH_PROCESSES = ("view", "photo", "like", "comment")
-CALLS = {"photo": "shutter.view.v1.ViewService/ViewPhoto", "user": "shutter.view.v1.ViewService/ViewUserPhotos"}
+CALLS = {
+    "photo": "shutter.view.v1.ViewService/ViewPhoto",
+    "user": "shutter.view.v1.ViewService/ViewUserPhotos",
+    "http": "shutter.view.v1.ViewService/ViewPhoto",
+}
 USER_PAGE = 12
 RPC_LOG_EVERY = 50
 
@@ -80,13 +85,14 @@ def wait_for_recorders(recorders: dict[str, subprocess.Popen[bytes]]) -> None:
             raise SystemExit(f"py-spy failed on {name}: {err.decode()[-500:]}")
 
 
-def cost_lines(cost: StepCost, views: int) -> list[str]:
+def cost_lines(cost: StepCost, views: int, entry_from_mesh: bool) -> list[str]:
     """CPU per 1,000 views per process, and gRPC calls per view (served, and client + server)."""
     per_thousand = cost.per_thousand(views)
     mesh_cpu = sum(v for k, v in per_thousand.items() if k != LOAD_GENERATORS)
     lines = [f"CPU s per 1,000 views: {mesh_cpu:.3f} in the mesh"]
     lines += [f"  {name:<15} {value:.3f}" for name, value in sorted(per_thousand.items())]
-    lines.append(f"gRPC operations per view (client + server): {cost.operations_per_request(views, 'view', False)}")
+    operations = cost.operations_per_request(views, "view", entry_from_mesh)
+    lines.append(f"gRPC operations per view (client + server): {operations}")
     for process, methods in sorted(cost.calls.items()):
         calls = ", ".join(f"{method} {count / views:.3f}" for method, count in sorted(methods.items()))
         lines.append(f"  {process:<8} served per view: {calls}")
@@ -98,8 +104,12 @@ async def profile(out: Path, rate: float, seconds: float, top: int, call: str, s
     if spy and not py_spy:
         raise SystemExit("py-spy not found: `make venv` installs it (requirements-dev.txt)")
     mesh = Mesh(out / "mesh", extra_env={"SHUTTER_LOG_LEVEL": "INFO", "SHUTTER_RPC_LOG_EVERY": str(RPC_LOG_EVERY)})
+    processes = (*PATH_PROCESSES, "gateway") if call == "http" else PATH_PROCESSES
     try:
         await mesh.start()
+        if call == "http":
+            mesh.start_gateway()
+            await mesh.wait_gateway()
         graph = Graph()
         graph.users = await seed_users(mesh.channel("user"), 6, "prof", mesh.user_token, lambda n: None)
         await seed_photos(mesh.channel("photo"), graph, 5, random.Random(1), lambda n: None)
@@ -113,27 +123,40 @@ async def profile(out: Path, rate: float, seconds: float, top: int, call: str, s
         metadata = {"authorization": f"Bearer {viewer.token}"}
         protoset = build_protoset(out)
         method = CALLS[call]
-        await asyncio.to_thread(run_ghz, protoset, "warm-up", mesh.address("view"), method, rate, 2, data, metadata)
-        pids = {name: mesh.processes[name].pid for name in PATH_PROCESSES}
+        targets = [
+            {
+                "method": "GET",
+                "url": f"{mesh.gateway_url}/v1/views/photos/{pid}?userId={viewer.user_id}",
+                "header": {"Authorization": [f"Bearer {viewer.token}"]},
+            }
+            for pid, _ in graph.photos
+        ]
+
+        def drive(name: str, seconds: float):  # type: ignore[no-untyped-def]
+            if call == "http":
+                return run_vegeta(name, targets, rate, seconds)
+            return run_ghz(protoset, name, mesh.address("view"), method, rate, seconds, data, metadata)
+
+        await asyncio.to_thread(drive, "warm-up", 2)
+        pids = {name: mesh.processes[name].pid for name in processes}
         accountant = Accountant(pids, {name: mesh.logs / f"{name}.log" for name in PATH_PROCESSES})
         started = accountant.begin()
         recorders = start_recorders(py_spy, pids, out, seconds) if spy and py_spy else {}
-        load = await asyncio.to_thread(
-            run_ghz, protoset, f"view {call}", mesh.address("view"), method, rate, seconds, data, metadata
-        )
+        load = await asyncio.to_thread(drive, f"view {call}", seconds)
         cost = accountant.end(started)
         await asyncio.to_thread(wait_for_recorders, recorders)
     finally:
         await mesh.close()
     lines = [
-        f"{method.rsplit('/', 1)[1]} at {rate:.0f}/s for {seconds:.0f}s: achieved {load.achieved_rps}/s, "
+        f"{method.rsplit('/', 1)[1]}{' via HTTP' if call == 'http' else ''} at {rate:.0f}/s for {seconds:.0f}s: "
+        f"achieved {load.achieved_rps}/s, "
         f"p50 {load.p50_ms} ms, p99 {load.p99_ms} ms, errors {load.error_rate:.2%}; load average "
         + " / ".join(f"{v:.2f}" for v in os.getloadavg()),
         "",
-        *cost_lines(cost, load.count),
+        *cost_lines(cost, load.count, entry_from_mesh=call == "http"),
     ]
     if spy:
-        for name in PATH_PROCESSES:
+        for name in processes:
             lines += ["", f"{name}:", *summarise(out / f"{name}.collapsed", top)]
     summary = "\n".join(lines)
     (out / "summary.txt").write_text(summary + "\n")
@@ -145,7 +168,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=150)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--top", type=int, default=12)
-    parser.add_argument("--call", choices=sorted(CALLS), default="photo", help="ViewPhoto, or ViewUserPhotos pages")
+    parser.add_argument(
+        "--call",
+        choices=sorted(CALLS),
+        default="photo",
+        help="ViewPhoto, ViewUserPhotos pages, or ViewPhoto through the gateway",
+    )
     parser.add_argument("--no-spy", dest="spy", action="store_false", help="measure cost without py-spy")
     options = parser.parse_args()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
