@@ -5,7 +5,8 @@ Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (veget
 (4) view via gRPC and via HTTP alone, and a page of 12 of a user's photos via gRPC, rate stepped;
 (5) the design's mix (views 20 : uploads 1, plus likes, comments, follows, feed reads, searches)
 rate stepped; (6) freshness probes (post→feed, post→searchable) and fan-out throughput at the
-highest sustained mix; (7) peak RSS; report.
+highest sustained mix; (7) peak RSS; (8) the object store: uploads and downloads (streamed vs
+presigned) on the S3 path against SeaweedFS's own PUT/GET rate (bench/object_store.py); report.
 
 Every curve climbs a ×1.6 ladder until a step breaks, then bisects to within 10% (bench.stepping);
 each mesh step also records CPU seconds per process and gRPC calls served (bench.accounting).
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench import object_store
 from bench.accounting import Accountant, StepCost
 from bench.capacity import capacity_table
 from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
@@ -560,6 +562,8 @@ class Bench:
                 ],
             ),
         ]
+        if self.results.get("object_store"):
+            lines += ["", *object_store.report_section(self.results["object_store"])]  # type: ignore[arg-type]
         lines += ["", "## Capacity model", "", capacity_table(self.results), "", f"![latency]({plot.name})", ""]
         (self.out / "report.md").write_text("\n".join(lines))
 
@@ -614,13 +618,16 @@ def main() -> None:
     started = time.monotonic()
     bench.baselines()
     asyncio.run(run_mesh_phases(bench))
+    sizes = object_store.QUICK if options.quick else object_store.FULL
+    bench.log("object store: SeaweedFS baselines, then uploads and downloads on the S3 path")
+    bench.results["object_store"] = asyncio.run(object_store.measure(out / "object-store", sizes, bench.log))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()
     latest = options.out / "latest"
     latest.unlink(missing_ok=True)
     latest.symlink_to(out.name)
     print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplot: {out / 'latency.png'}")
-    print(json.dumps(bench.results["ratios"]))
+    print(json.dumps({**bench.results["ratios"], **bench.results["object_store"]["ratios"]}))  # type: ignore[index]
 
 
 if __name__ == "__main__":

@@ -35,8 +35,22 @@ LIKES_PER_S = 10_000  # assumed: half the view rate likes something
 COMMENTS_PER_S = 2_000
 SCYLLA_OPS_PER_CORE = 12_500  # conservative ScyllaDB writes+reads/s per shard (core)
 SCYLLA_NODE_CORES = 16
+SCYLLA_NODE_TB = 10  # assumed data per ScyllaDB node (NVMe, room for compaction)
 NATS_MSGS_PER_S_PER_NODE = 200_000  # JetStream file-storage publishes/s per node, R3, small messages
 FOLLOWERS_MEAN_DESIGN = 200  # mean followers per author at full scale (assumption)
+
+# Photo bytes in the object store (SeaweedFS: Haystack-style volumes behind S3; or a cloud bucket).
+VARIANTS_PER_PHOTO = 3  # original, display, thumbnail: one object each
+VOLUME_BYTES = 30_000 * 2**20  # SeaweedFS's default volume size limit (-volumeSizeLimitMB 30000)
+HOT_DAYS = 30  # new photos are read most: their volumes stay replicated this long
+HOT_COPIES = 3  # replication "020": three racks, reads from any copy, writes need all three
+EC_DATA, EC_PARITY = 10, 4  # then erasure coded RS(10,4) (weed shell ec.encode): 1.4× raw, any 4 shards lost
+DISK_TB = 20  # HDD per disk (photos are large sequential needles: HDD is the right medium)
+DISKS_PER_VOLUME_SERVER = 12
+DISK_FILL = 0.8  # headroom for EC rebuilds and vacuum (compaction of deleted needles)
+CDN_HIT_RATIO = 0.9  # assumed: presigned/CDN-cached display and thumbnail reads that never reach the store
+DOWNLOADS_PER_VIEW = 1  # a view shows one display rendition
+CLOUD_USD_PER_TB_MONTH = 20.0  # assumed object-storage list price at PB scale (provider's durability)
 
 
 def _per_core(results: dict, name: str) -> float | None:
@@ -178,27 +192,130 @@ def capacity_rows(results: dict) -> list[list[object]]:
             f"7-day retention ≈ {events * EVENT_BYTES * 86_400 * 7 / 1e12:,.1f} TB",
         ]
     )
+    rows.extend(object_store_rows(results, daily))
     chunks = math.ceil(PHOTO_BYTES * (1 + VARIANT_OVERHEAD) / (64 * 1024))
-    scylla_ops = (
-        UPLOADS_PER_S * (chunks + 3) + feed_writes + LIKES_PER_S * 2 + COMMENTS_PER_S * 2 + VIEWS_PER_S * (3 + 2)
-    ) * REPLICATION_FACTOR
+    metadata_ops = feed_writes + LIKES_PER_S * 2 + COMMENTS_PER_S * 2 + VIEWS_PER_S * (3 + 2)
+    s3_path_ops = (UPLOADS_PER_S * 3 + metadata_ops) * REPLICATION_FACTOR
+    chunk_path_ops = (UPLOADS_PER_S * (chunks + 3) + metadata_ops) * REPLICATION_FACTOR
+    per_node = SCYLLA_OPS_PER_CORE * SCYLLA_NODE_CORES * TARGET_UTILISATION
     rows.append(
         [
-            "ScyllaDB ops/s (replicated)",
-            f"{scylla_ops:,.0f}",
-            f"{chunks} × 64 KB chunk rows per photo, views read photo+likes+comments",
+            "ScyllaDB ops/s (replicated), bytes in the object store",
+            f"{s3_path_ops:,.0f}",
+            "rows only; views read photo+likes+comments",
         ]
     )
     rows.append(
         [
-            "ScyllaDB nodes",
-            f"{math.ceil(scylla_ops / (SCYLLA_OPS_PER_CORE * SCYLLA_NODE_CORES * TARGET_UTILISATION)):,}",
+            "ScyllaDB nodes, bytes in the object store",
+            f"{math.ceil(s3_path_ops / per_node):,}",
             f"{SCYLLA_OPS_PER_CORE:,} ops/s per shard, {SCYLLA_NODE_CORES} shards per node",
+        ]
+    )
+    rows.append(
+        [
+            "ScyllaDB ops/s and nodes, bytes as chunk rows (small clusters only)",
+            f"{chunk_path_ops:,.0f} / {math.ceil(daily * REPLICATION_FACTOR * 365 / (SCYLLA_NODE_TB * 1e12)):,}",
+            f"{chunks} × 64 KB chunk rows per photo; nodes bound by {daily * REPLICATION_FACTOR * 365 / 1e15:,.1f} "
+            f"PB a year at {SCYLLA_NODE_TB} TB per node, not by ops",
         ]
     )
     rows.append(
         ["daily active users", f"{DAILY_ACTIVE_USERS:,}", "design input; views/uploads above are its peak rates"]
     )
+    return rows
+
+
+def object_store_rows(results: dict, daily_bytes: float) -> list[list[object]]:
+    """Volumes, raw bytes (replicated vs. erasure coded), servers, request rates and their cores."""
+    rows: list[list[object]] = []
+    year_days = 365
+    replicated = daily_bytes * HOT_COPIES * year_days
+    ec_ratio = (EC_DATA + EC_PARITY) / EC_DATA
+    tiered = daily_bytes * (HOT_COPIES * HOT_DAYS + ec_ratio * (year_days - HOT_DAYS))
+    server_bytes = DISK_TB * 1e12 * DISKS_PER_VOLUME_SERVER * DISK_FILL
+    rows.append(
+        [
+            "object store: new volumes per day",
+            f"{daily_bytes / VOLUME_BYTES:,.0f}",
+            f"{VOLUME_BYTES / 2**20:,.0f} MB SeaweedFS volumes (one copy); objects are needles in them",
+        ]
+    )
+    rows.append(
+        [
+            "object store: raw bytes after a year, all 3 copies",
+            f"{replicated / 1e15:,.1f} PB",
+            f"replication 020, {math.ceil(replicated / server_bytes):,} volume servers",
+        ]
+    )
+    rows.append(
+        [
+            "object store: raw bytes after a year, recommended tiering",
+            f"{tiered / 1e15:,.1f} PB",
+            f"{HOT_COPIES} copies for {HOT_DAYS} days, then RS({EC_DATA},{EC_PARITY}) at {ec_ratio:.1f}×: "
+            f"{math.ceil(tiered / server_bytes):,} volume servers of {DISKS_PER_VOLUME_SERVER}×{DISK_TB} TB "
+            f"at {DISK_FILL:.0%}",
+        ]
+    )
+    rows.append(
+        [
+            "cloud bucket instead: monthly bill after a year",
+            f"${daily_bytes * year_days / 1e12 * CLOUD_USD_PER_TB_MONTH:,.0f}",
+            f"{daily_bytes * year_days / 1e15:,.1f} PB billed once at ${CLOUD_USD_PER_TB_MONTH:.0f}/TB-month "
+            "(assumed), egress not included",
+        ]
+    )
+    puts = UPLOADS_PER_S * VARIANTS_PER_PHOTO
+    gets = VIEWS_PER_S * DOWNLOADS_PER_VIEW * (1 - CDN_HIT_RATIO)
+    rows.append(
+        [
+            "object store requests/s",
+            f"{puts:,.0f} PUT, {gets:,.0f} GET",
+            f"{VARIANTS_PER_PHOTO} objects per upload; {CDN_HIT_RATIO:.0%} of view downloads served by a CDN",
+        ]
+    )
+    measured = (results.get("object_store") or {}).get("rates") or {}
+    cores = results.get("cores") or 1
+
+    def per_core(name: str) -> float | None:
+        rate = (measured.get(name) or {}).get("ops_per_s")
+        return rate / cores if rate else None
+
+    put_core, get_core = per_core("SeaweedFS PUT"), per_core("SeaweedFS GET")
+    if put_core and get_core:
+        rows.append(
+            [
+                "object store cores (S3 gateway + volume servers)",
+                f"{puts / put_core + gets / get_core:,.0f}",
+                f"{put_core:,.0f} PUT/s and {get_core:,.0f} GET/s per core measured (one weed server sharing its "
+                "cores with the load generator: an upper bound)",
+            ]
+        )
+
+    def python_ms(name: str) -> float | None:
+        return (measured.get(name) or {}).get("python_cpu_ms_per_op")
+
+    upload_ms = python_ms("upload (gRPC)")
+    streamed_ms = python_ms("download streamed (gateway)")
+    presigned_ms = python_ms("download presigned (307 + store)")
+    if upload_ms:
+        rows.append(
+            [
+                "photo service cores for uploads",
+                f"{UPLOADS_PER_S * upload_ms / 1000:,.0f}",
+                f"{upload_ms:,.0f} ms CPU per upload measured (decode, two renditions, three checksummed PUTs)",
+            ]
+        )
+    if streamed_ms and presigned_ms:
+        downloads = VIEWS_PER_S * DOWNLOADS_PER_VIEW
+        rows.append(
+            [
+                "gateway + photo cores for view downloads, streamed vs presigned",
+                f"{downloads * streamed_ms / 1000:,.0f} vs {downloads * presigned_ms / 1000:,.0f}",
+                f"{streamed_ms:.1f} vs {presigned_ms:.1f} ms CPU per download measured; presigned bytes come "
+                "from the store or a CDN, and a browser reuses a 307 until its URL nears expiry",
+            ]
+        )
     return rows
 
 

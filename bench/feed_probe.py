@@ -1,12 +1,14 @@
 """Feed probe: post→feed visibility and fan-out throughput on a power-law follower graph.
 
     .venv/bin/python -m bench.feed_probe --users 300 --rate 5 --seconds 30
+    .venv/bin/python -m bench.feed_probe --users 100 --rate 0.7 --seconds 140 --poisson   # an idle mesh
 
 Starts its own mesh (nats, user, follow, photo, feed) in a temporary directory, signs up users,
 builds a follower graph where author popularity follows a Zipf law (a few accounts with most of
 the followers, a long tail with few), then:
 
-1. Sustained: uploads photos at --rate posts/s through the photo service, authors drawn by
+1. Sustained: uploads photos at --rate posts/s (evenly spaced, or with --poisson at random
+   exponential intervals, as independent users post) through the photo service, authors drawn by
    popularity; for each post it polls the feed of the author's *last* follower in fan-out order
    (the one written last) and records upload-acknowledged → visible in GetFeed.
 2. Burst: publishes --burst PhotoPosted events for the most-followed authors straight onto
@@ -114,6 +116,7 @@ async def sustained(
     rate: float,
     seconds: float,
     rng: random.Random,
+    poisson: bool = False,
 ) -> list[float]:
     """Upload at `rate` posts/s; return each post's upload-ack → visible latency in ms."""
     jpeg = make_jpeg(32, 24)
@@ -133,8 +136,10 @@ async def sustained(
         raise TimeoutError(f"photo {photo.photo_id} not visible to {reader} within 120 s")
 
     started = time.monotonic()
+    due = 0.0
     for index in range(int(rate * seconds)):
-        await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+        due = due + rng.expovariate(rate) if poisson else index / rate
+        await asyncio.sleep(max(0.0, started + due - time.monotonic()))
         tasks.append(asyncio.create_task(post_and_watch(rng.choices(authors, weights=weights)[0])))
     await asyncio.gather(*tasks)
     return latencies
@@ -206,7 +211,7 @@ async def main(args: argparse.Namespace) -> None:
             # Posting activity follows popularity too, flattened: popular accounts post more often.
             weights = [len(followers[u.user_id]) ** 0.5 for u in authors]
 
-            latencies = await sustained(mesh, authors, weights, probes, args.rate, args.seconds, rng)
+            latencies = await sustained(mesh, authors, weights, probes, args.rate, args.seconds, rng, args.poisson)
             top = sorted(((a, len(f)) for a, f in followers.items()), key=lambda pair: -pair[1])[:10]
             burst_entries, burst_seconds = await burst(mesh, top, args.burst)
             log_entries, log_busy_ms = fanout_log_stats(mesh)
@@ -241,6 +246,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--follows", type=float, default=15, help="mean followees per user")
     parser.add_argument("--zipf", type=float, default=1.0, help="popularity exponent")
     parser.add_argument("--rate", type=float, default=5, help="posts per second in the sustained phase")
+    parser.add_argument("--poisson", action="store_true", help="random (exponential) gaps between posts")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--burst", type=int, default=200, help="synthetic posts in the throughput phase")
     parser.add_argument("--seed", type=int, default=7)

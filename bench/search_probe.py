@@ -1,17 +1,22 @@
 """Post→searchable latency: how long after the photo service acknowledges an upload it is findable.
 
     .venv/bin/python -m bench.search_probe --photos 300 --concurrency 4
+    .venv/bin/python -m bench.search_probe --photos 100 --concurrency 1 --idle 1.5   # an idle mesh
 
 Starts its own nats-server, photo and search services on free loopback ports (temporary data dir),
 then `concurrency` posters each upload a small real JPEG with a unique word and poll SearchPhotos
 every POLL_SECONDS until it is found. Prints p50/p90/p99/max in milliseconds. The figure includes
 the outbox relay, JetStream, the consumer's fetch loop, the SQLite commit and one poll interval.
+With --idle, each poster pauses a random 0–2×idle seconds between uploads, so the consumer sits idle
+between events the way it does on a quiet mesh (back-to-back uploads keep it busy and hide idle-time
+effects such as pull requests expiring).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import tempfile
 import time
@@ -40,9 +45,13 @@ async def probe_one(mesh: Mesh, user_id: int, image: bytes) -> float | None:
     return None
 
 
-async def poster(mesh: Mesh, user_id: int, count: int, latencies: list[float], missed: list[int]) -> None:
+async def poster(
+    mesh: Mesh, user_id: int, count: int, latencies: list[float], missed: list[int], idle: float = 0.0
+) -> None:
     image = make_jpeg(64, 48)
     for _ in range(count):
+        if idle:
+            await asyncio.sleep(random.uniform(0, 2 * idle))
         latency = await probe_one(mesh, user_id, image)
         if latency is None:
             missed.append(1)
@@ -54,7 +63,7 @@ def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
-async def run(photos: int, concurrency: int) -> None:
+async def run(photos: int, concurrency: int, idle: float = 0.0) -> None:
     with tempfile.TemporaryDirectory(prefix="search-probe-") as workdir:
         mesh = Mesh(Path(workdir), services=("photo", "search"))
         try:
@@ -64,7 +73,9 @@ async def run(photos: int, concurrency: int) -> None:
             missed: list[int] = []
             started = time.perf_counter()
             per_poster = max(photos // concurrency, 1)
-            await asyncio.gather(*(poster(mesh, 9_001 + i, per_poster, latencies, missed) for i in range(concurrency)))
+            await asyncio.gather(
+                *(poster(mesh, 9_001 + i, per_poster, latencies, missed, idle) for i in range(concurrency))
+            )
             elapsed = time.perf_counter() - started
         finally:
             await mesh.close()
@@ -84,8 +95,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Measure post→searchable latency on a local photo+search mesh.")
     parser.add_argument("--photos", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--idle", type=float, default=0.0, help="mean seconds each poster pauses between uploads")
     args = parser.parse_args()
-    asyncio.run(run(args.photos, args.concurrency))
+    asyncio.run(run(args.photos, args.concurrency, args.idle))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,15 @@
 The first message (the info) becomes the headers — Content-Type, Content-Length, a strong ETag
 (the content's SHA-256) and `Cache-Control: immutable`, since a photo's bytes never change —
 and the chunks are streamed to the client as they arrive. `If-None-Match` answers 304 without
-sending any byte.
+sending any byte. An info that carries a `url` (a presigned object-store URL the client asked for
+with `accept_url=true`) becomes a 307 to it: the bytes flow from the store, not through us.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 import grpc
@@ -66,11 +68,21 @@ async def download(
         if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
             call.cancel()
             return Response(status_code=304, headers=headers)
+    url = _info_value(info, "url")
+    if url:
+        call.cancel()
+        return _redirect(str(url), _info_value(info, "url_expires_at"))
     size = _info_value(info, "byte_size")
     if isinstance(size, int) and size >= 0:
         headers["Content-Length"] = str(size)
     media_type = str(_info_value(info, "content_type") or "application/octet-stream")
     return StreamingResponse(_chunks(call, data_field.name, route.grpc_path), media_type=media_type, headers=headers)
+
+
+def _redirect(url: str, expires_at: object) -> Response:
+    """307 to a signed URL; the browser may reuse the redirect only while the URL has a minute left."""
+    seconds = getattr(expires_at, "seconds", 0) - int(time.time()) - 60
+    return Response(status_code=307, headers={"Location": url, "Cache-Control": f"private, max-age={max(seconds, 0)}"})
 
 
 async def _chunks(call: grpc.aio.UnaryStreamCall, data_field: str, method: str) -> AsyncIterator[bytes]:

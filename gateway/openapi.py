@@ -217,6 +217,13 @@ def _responses(schemas: _Schemas, route: Route) -> dict[str, Any]:
                 "content": {media_type: binary for media_type in _MEDIA_TYPES},
             },
             "304": {"description": "Not modified (If-None-Match).", "headers": cache_headers},
+            "307": {
+                "description": "The content is at Location: a short-lived signed URL (asked for with accept_url).",
+                "headers": {
+                    "Location": {"schema": {"type": "string"}},
+                    "Cache-Control": {"schema": {"type": "string"}},
+                },
+            },
             "default": error,
         }
     output = route.method.output_type

@@ -1,5 +1,6 @@
-"""Session-wide fixtures: one real mesh (nats-server + every service) for the whole run, and one real
-Cassandra node for everything that needs CQL (conformance suites, services run on SHUTTER_STORE=cql)."""
+"""Session-wide fixtures: one real mesh (nats-server + every service) for the whole run, one real
+Cassandra node for everything that needs CQL (conformance suites, services run on SHUTTER_STORE=cql),
+and one real SeaweedFS for everything that needs an object store (SHUTTER_BLOB_STORE=s3)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from cassandra.cluster import Cluster, Session
 
 from tests.support.cassandra import CassandraNode, CassandraUnavailable
 from tests.support.mesh import Mesh
+from tests.support.seaweedfs import SeaweedServer, SeaweedUnavailable
 
 _cassandra_startup: list[float] = []
+_seaweedfs_startup: list[float] = []
 
 
 @pytest.fixture(scope="session")
@@ -52,9 +55,27 @@ def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraNod
         node.stop()
 
 
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """One `weed server` per session, started on first use; if it cannot start, the tests using it fail."""
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        server.start()
+    except SeaweedUnavailable as exc:
+        pytest.fail(f"these tests need a real SeaweedFS; it did not start: {exc}", pytrace=False)
+    assert server.startup_seconds is not None
+    _seaweedfs_startup.append(server.startup_seconds)
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _cassandra_startup:
         terminalreporter.write_line(f"cassandra: node started and answered CQL in {_cassandra_startup[0]:.1f}s")
+    if _seaweedfs_startup:
+        terminalreporter.write_line(f"seaweedfs: weed server answered S3 in {_seaweedfs_startup[0]:.1f}s")
 
 
 @pytest.fixture(scope="session")

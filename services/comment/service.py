@@ -149,8 +149,10 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
     ) -> comment_pb2.BatchListCommentsResponse:
         photo_ids = list(request.photo_ids)
         violations = Violations()
-        violations.check(len(photo_ids) <= MAX_BATCH, "photo_ids", f"at most {MAX_BATCH} per call")
-        violations.check(all(photo_id > 0 for photo_id in photo_ids), "photo_ids", "must all be positive ids")
+        if len(photo_ids) > MAX_BATCH:
+            violations.check(False, "photo_ids", f"at most {MAX_BATCH} per call")
+        else:
+            violations.check(all(photo_id > 0 for photo_id in photo_ids), "photo_ids", "must all be positive ids")
         violations.check(request.order in _ORDERS, "order", "is not a known CommentOrder")
         limit = 0
         try:

@@ -97,7 +97,6 @@ def build(runtime: Runtime) -> None:
         DURABLE,
         FANOUT_EVENTS,
         fanout.handle,
-        ack_wait=settings.float_setting("SHUTTER_FEED_ACK_WAIT_SECONDS", 30.0),
         # Redeliveries back off up to 10 s apart: 20 deliveries ride out a follow outage of about
         # two and a half minutes before a post is dead-lettered (the runtime default, 5, is ~6 s).
         max_deliver=settings.int_setting("SHUTTER_FEED_MAX_DELIVER", 20),

@@ -4,7 +4,8 @@ every download makes whatever the store.
 Blobs are named by key (`<photo_id>.<variant>`), written once and never modified. `put` moves a
 finished local file in and returns only when it is durable: the file is fsync'd, renamed
 atomically into place, and its directory fsync'd, so a crash leaves either the whole blob or none.
-The CQL implementation (chunked rows in the cluster) is in cql_blobs.py.
+The CQL implementation (chunked rows in the cluster) is in cql_blobs.py, the object-store one (S3 API)
+in s3_blobs.py; open_stores (service.py) picks one by SHUTTER_BLOB_STORE.
 
 Orphans. Bytes are written before their photo's row, and deleted after it, so a crash can leave
 bytes no photo refers to. `sweep_candidates` lists the keys whose fate the sweep (sweeper.py) must
@@ -20,7 +21,7 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from services.photo.store import BlobInfo
 from services.runtime.errors import DataLoss
@@ -28,6 +29,10 @@ from services.runtime.errors import DataLoss
 READ_CHUNK_BYTES = 64 * 1024
 _HASH_CHUNK_BYTES = 1024 * 1024
 SWEEP_BATCH = 500
+# How old a key must be before a shared store's sweep judges it: far beyond an upload's time from its
+# first byte to its commit, the idempotency lease (cql.CLAIM_LEASE_MS) and batchlog replay of a commit
+# that timed out. Every key that old either got its photo row long ago, or never will.
+SWEEP_MIN_AGE_MS = 3_600_000
 
 
 class BlobMissing(Exception):
@@ -65,6 +70,15 @@ class BlobStore(Protocol):
         """Keys the orphan sweep must judge, in batches: stored keys whose photo row may not exist, old
         enough that no upload is still on its way to committing them. A batch counts as judged when
         the next one is asked for; a sweep that stops early is shown it again next time."""
+        ...
+
+
+@runtime_checkable
+class SignsDownloads(Protocol):
+    """A store clients can fetch from directly (the object store): bytes skip the service."""
+
+    async def presigned_url(self, key: str, content_type: str) -> tuple[str, int]:
+        """A short-lived GET URL for `key` and its lifetime in seconds."""
         ...
 
 

@@ -1,6 +1,7 @@
 """Photo bytes in the CQL cluster: chunked rows behind the BlobStore Protocol.
 
-Bytes in the cluster are one system fewer to run; 64 KB chunks keep every mutation small and a blob's
+Kept for small clusters (SHUTTER_BLOB_STORE=cql); an object store (s3_blobs.py) is the default on the
+cluster path. Bytes in the cluster are one system fewer to run; 64 KB chunks keep every mutation small and a blob's
 partition bounded by the upload limit. A blob is its chunks plus a header written last, so a put that
 died half-way reads as missing, never short; orphans are found through a time-bucketed work list, not
 a scan. Why rows and not an object store (and when to switch), tables, sweep, reads: docs/storage/photo.md.
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from services.photo.blobs import READ_CHUNK_BYTES, BlobCorrupt, BlobMissing, blob_key
+from services.photo.blobs import READ_CHUNK_BYTES, SWEEP_MIN_AGE_MS, BlobCorrupt, BlobMissing, blob_key
 from services.runtime.cql import READ_FAST, READ_STRONG, WRITE_DURABLE, CqlDatabase, Query
 from services.runtime.cql_buckets import BucketCursor, shard_of
 
@@ -29,7 +30,6 @@ WINDOW_CHUNKS = 16
 SWEEP_SHARD_BITS = 4
 SWEEP_SHARDS = 1 << SWEEP_SHARD_BITS
 SWEEP_BUCKET_MS = 60_000
-SWEEP_MIN_AGE_MS = 3_600_000
 _SWEEP_PAGE = 500
 _CURSOR_NAME = "sweep"
 SWEEP_CURSOR = BucketCursor("blob_sweep_cursor")

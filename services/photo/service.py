@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import grpc
 
-from services.photo.blobs import BlobStore, FilesystemBlobStore, blob_key, check_stored, verified_chunks
+from services.photo.blobs import (
+    BlobStore,
+    FilesystemBlobStore,
+    SignsDownloads,
+    blob_key,
+    check_stored,
+    verified_chunks,
+)
 from services.photo.events import UserDeletedHandler
 from services.photo.imaging import DEFAULT_MAX_PIXELS
 from services.photo.staging import Staging
@@ -95,11 +103,16 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         key = blob_key(photo.photo_id, _VARIANT_NAMES[variant])
         with storage_faults("reading a photo's bytes"):  # EIO on our disk is UNAVAILABLE, not INTERNAL
             await check_stored(self._blobs, key, info)
-            yield photo_pb2.DownloadPhotoResponse(
-                info=photo_pb2.ContentInfo(
-                    content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
-                )
+            content = photo_pb2.ContentInfo(
+                content_type=info.content_type, byte_size=info.byte_size, sha256=info.sha256, variant=variant
             )
+            if request.accept_url and isinstance(self._blobs, SignsDownloads):
+                # Signed only after the checks above: the URL is as owner-only as the stream would be.
+                content.url, seconds = await self._blobs.presigned_url(key, info.content_type)
+                content.url_expires_at.FromSeconds(int(time.time()) + seconds)
+                yield photo_pb2.DownloadPhotoResponse(info=content)
+                return
+            yield photo_pb2.DownloadPhotoResponse(info=content)
             # Checked again while sending: bytes corrupt or changed since the check end the stream in DATA_LOSS.
             async for chunk in verified_chunks(self._blobs, key, info, DOWNLOAD_CHUNK_BYTES):
                 yield photo_pb2.DownloadPhotoResponse(chunk=chunk)
@@ -138,17 +151,25 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
 
 
 def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
-    """The photo store, the blob store and the orphan sweep's period for the configured backend
-    (SHUTTER_STORE): CQL keeps rows and bytes in the cluster, shared by every replica, so its sweep runs
-    periodically; SQLite and the filesystem are private to the process, swept at start-up only."""
+    """The photo store (SHUTTER_STORE), the blob store (SHUTTER_BLOB_STORE) and the orphan sweep's
+    period. Bytes: `files` (embedded default), `s3` (the default on CQL: an object store), or `cql`
+    (chunks in the cluster, for small clusters). Stores shared by every replica (s3, cql) are swept
+    periodically; the filesystem is private to the process and swept at start-up only."""
+    blob_store = runtime.settings.blob_store
+    if blob_store not in ("files", "s3", "cql") or (blob_store == "cql" and runtime.store_backend != "cql"):
+        raise SystemExit(f"SHUTTER_BLOB_STORE must be files, s3 or (with SHUTTER_STORE=cql) cql, got {blob_store!r}")
     database = open_database(runtime, STORAGE)
     store = STORAGE.store_class(runtime.store_backend)(database)
-    if runtime.store_backend == "cql":
-        from services.photo.cql_blobs import CqlBlobStore  # the CQL driver only when CQL is chosen
+    if blob_store == "files":
+        return store, FilesystemBlobStore(runtime.data_path("blobs")), None
+    sweep_seconds = float(runtime.settings.int_setting("SHUTTER_PHOTO_SWEEP_SECONDS", 300))
+    if blob_store == "s3":
+        from services.photo.s3_blobs import S3BlobStore, S3Config  # the S3 client only when S3 is chosen
 
-        sweep_seconds = runtime.settings.int_setting("SHUTTER_PHOTO_SWEEP_SECONDS", 300)
-        return store, CqlBlobStore(database), float(sweep_seconds)
-    return store, FilesystemBlobStore(runtime.data_path("blobs")), None
+        return store, S3BlobStore(S3Config.from_settings(runtime.settings)), sweep_seconds
+    from services.photo.cql_blobs import CqlBlobStore  # the CQL driver only when CQL is chosen
+
+    return store, CqlBlobStore(database), sweep_seconds
 
 
 def build(runtime: Runtime) -> None:

@@ -84,8 +84,10 @@ class TokenAuthority:
             raise Unauthenticated("invalid access token") from exc
         kind, _, ident = str(claims["sub"]).partition(":")
         expires = float(claims["exp"])
+        iat = claims.get("iat")
+        issued_at = float(iat) if isinstance(iat, int | float) else None
         if kind == "user" and ident.isdigit():
-            return Principal(token=token, user_id=int(ident)), expires
+            return Principal(token=token, user_id=int(ident), issued_at=issued_at), expires
         if kind == "service" and ident:
             return Principal(token=token, service=ident), expires
         raise Unauthenticated("invalid access token")

@@ -1,21 +1,22 @@
 """Every event of one type, to every process that asks (each replica sees all of them).
 
 Durable consumers (services.runtime.events.Consumer) share their events among a service's replicas:
-right for work that must happen once. State kept in each process — the deleted users every service
-refuses, the view's photo cache — needs every event in every replica instead. Each process reads the
-subject through an ephemeral ordered push consumer (in memory on the server, nothing durable to clean
-up), from a start time or from now on.
+right for work that must happen once. State kept in each process — the view's photo cache, say —
+needs every event in every replica instead. Each process reads the subject through an ephemeral
+ordered push consumer (in memory on the server, nothing durable to clean up), from a start time or
+from now on. Like everything on NATS here it attaches in the background, whenever NATS is there: a
+service starts and serves without it.
 
 Reconnects: nats-py's ordered consumer re-creates itself after missed heartbeats (NATS restarted, the
 in-memory consumer lost) from the last stream sequence it saw. Its re-created config keeps our
 opt_start_time next to its BY_START_SEQUENCE, which the server rejects (nats-py 2.16), so once our
-consumer exists we clear opt_start_time on the config object nats-py keeps (tested by
-tests/integration/test_deleted_users.py across a NATS restart).
+consumer exists we clear opt_start_time on the config object nats-py keeps (as DeletedUsers does).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -31,7 +33,6 @@ from services.runtime.events import EVENTS_STREAM, SUBJECTS, EventBus
 log = logging.getLogger("shutter.broadcast")
 
 HEARTBEAT_SECONDS = 2.0
-CATCH_UP_TIMEOUT_SECONDS = 15.0
 
 EventT = TypeVar("EventT", bound=Message)
 
@@ -39,8 +40,7 @@ EventT = TypeVar("EventT", bound=Message)
 class Broadcast(Generic[EventT]):
     """A runtime component calling `handler` (on the event loop, in order) for each `event_type` event.
 
-    `since` (seconds since the epoch): start there, and let start() wait (bounded) until the events
-    already stored since then are handled. None: only events published from now on.
+    `since` (seconds since the epoch): start there. None: only events published once it is attached.
     """
 
     def __init__(
@@ -51,13 +51,42 @@ class Broadcast(Generic[EventT]):
         self._handler = handler
         self._since = since
         self._subscription: JetStreamContext.PushSubscription | None = None
-        self._caught_up = asyncio.Event()
+        self._attached = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
         return self._event_type.DESCRIPTOR.name
 
     async def start(self) -> None:
+        """Returns at once: the subscription is made whenever NATS is there."""
+        self._task = asyncio.create_task(self._follow(), name=f"broadcast-{self.name}")
+
+    async def attached(self) -> None:
+        """Wait until events are being received (tests, probes)."""
+        await self._attached.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._subscription is not None:
+            with contextlib.suppress(NatsError, OSError, ValueError):
+                await self._subscription.unsubscribe()
+
+    async def _follow(self) -> None:
+        await self._bus.ready()
+        delay = 0.2
+        while self._subscription is None:
+            try:
+                await self._subscribe()
+            except (NatsError, OSError, TimeoutError) as exc:
+                log.info("waiting to follow events", extra={"events": self.name, "error": str(exc)[:300]})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._attached.set()
+
+    async def _subscribe(self) -> None:
         if self._since is None:
             config = ConsumerConfig()
             policy = DeliverPolicy.NEW
@@ -76,16 +105,6 @@ class Broadcast(Generic[EventT]):
         # nats-py re-creates the consumer with this same config object from a start *sequence*; see the
         # module docstring.
         config.opt_start_time = None
-        if self._since is None or (await self._subscription.consumer_info()).num_pending == 0:
-            self._caught_up.set()
-        try:
-            await asyncio.wait_for(self._caught_up.wait(), CATCH_UP_TIMEOUT_SECONDS)
-        except TimeoutError:
-            log.warning("events since the start time not all handled; continuing", extra={"events": self.name})
-
-    async def stop(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
 
     async def _on_message(self, message: Msg) -> None:
         try:
@@ -97,5 +116,3 @@ class Broadcast(Generic[EventT]):
             self._handler(event)
         except Exception:
             log.exception("broadcast handler failed", extra={"events": self.name})
-        if message.metadata.num_pending == 0:
-            self._caught_up.set()

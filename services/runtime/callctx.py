@@ -20,6 +20,7 @@ class Principal:
     token: str
     user_id: int | None = None
     service: str | None = None
+    issued_at: float | None = None  # the token's `iat` (unix seconds)
 
 
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)

@@ -106,7 +106,7 @@ class Channels:
                 ("grpc.service_config", json.dumps(service_config(CONTRACTS[target]))),
             ]
             own_token = self._token if self._authority is not None else None
-            interceptor = ClientInterceptor(self._settings.default_deadline_seconds, own_token)
+            interceptor = ClientInterceptor(self._settings.default_deadline_seconds, own_token, target)
             self._channels[target] = grpc.aio.insecure_channel(
                 self._settings.addresses[target], options=options, interceptors=[interceptor]
             )

@@ -102,6 +102,11 @@ class Settings:
         """
         return self.auth_secret or _local_secret(self.data_dir)
 
+    @property
+    def blob_store(self) -> str:
+        """Where photo bytes go (SHUTTER_BLOB_STORE): `files`, `s3` (the default on CQL) or `cql`."""
+        return self.str_setting("SHUTTER_BLOB_STORE", "s3" if self.store == "cql" else "files")
+
     def int_setting(self, name: str, default: int) -> int:
         """A service-specific integer setting, e.g. SHUTTER_MAX_UPLOAD_BYTES."""
         return env_int(name, default, self.extra)

@@ -129,8 +129,8 @@ class CqlDatabase:
         self._commit_listeners: list[Callable[[], None]] = []
 
     async def start(self) -> None:
-        """Connect and migrate, waiting for the cluster the way the event bus waits for NATS:
-        health stays NOT_SERVING until both are reachable, so start-up order does not matter."""
+        """Connect and migrate, waiting for the cluster: health stays NOT_SERVING until it is
+        reachable, so start-up order does not matter (NATS, by contrast, is not needed to serve)."""
         delay = 0.5
         while True:
             try:

@@ -199,7 +199,3 @@ def storage_faults(doing: str) -> Iterator[None]:
             },
         )
         raise answer from exc
-
-
-def status_code_name(code: grpc.StatusCode | None) -> str:
-    return (code or grpc.StatusCode.OK).name

@@ -6,26 +6,45 @@ with explicit acks. A handler failure caused by a dependency being down (a peer 
 or the store unreachable) is retried with backoff for as long as the outage lasts; any other
 failure is retried a bounded number of times, then the message goes to a dead-letter stream
 instead of blocking the ones behind it. Handlers must be idempotent.
+
+NATS is not needed to serve RPCs. The connection is made, and remade, in the background: the outbox
+holds events until NATS is there, and consumers attach when it is. An outage is logged once when it
+starts (WARNING) and once when it ends (INFO); the nats client's own per-attempt tracebacks are not.
+
+Pulling: each pull request has a reply subject of its own and every message is handled as soon as it
+arrives. nats-py's `fetch(batch > 1)` sends every request on one shared inbox, so the 408 that ends a
+previous request (it arrives just after the client's own timer gave up on it) answers the next
+request's no-wait probe; nats-py then leaves an extra lingering request on the server, and the next
+event, delivered to that request, waits inside fetch until the request expires: 0.3–0.9 s of its 1 s.
+
+Every message this process holds (delivered, not yet acked, being handled or waiting its turn) gets an
+in-progress heartbeat every third of the ack wait. So the ack wait can be short: a long handler (a
+fan-out to many followers) keeps its message, and when the process dies, everything it held is
+redelivered within one ack wait (5 s) instead of 30 s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import cassandra
 import grpc
-import nats
+import nats.errors
 from cassandra.cluster import NoHostAvailable
 from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -40,6 +59,14 @@ log = logging.getLogger("shutter.events")
 EVENTS_STREAM = "SHUTTER_EVENTS"
 DEAD_LETTER_STREAM = "SHUTTER_DLQ"
 DUPLICATE_WINDOW_SECONDS = 600.0
+
+# With in-progress heartbeats every ack_wait / 3, this bounds only how long a dead process's messages
+# wait before they are redelivered.
+DEFAULT_ACK_WAIT_SECONDS = 5.0
+# A pull request lingers this long on an idle stream before it is renewed.
+PULL_EXPIRES_SECONDS = 5.0
+# While NATS stays down, a reminder this often (the first WARNING says it all).
+OUTAGE_REMINDER_SECONDS = 300.0
 
 # One subject per event type; consumers filter on the ones they handle.
 SUBJECTS: dict[type[Message], str] = {
@@ -76,40 +103,162 @@ def message_id(event: Message) -> str:
     return f"{meta.source}-{meta.event_id}"
 
 
+async def first_of(*awaitables: Awaitable[object]) -> None:
+    """Return once any of `awaitables` is done; the others are cancelled."""
+    futures = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in futures:
+            if not future.done():
+                future.cancel()
+
+
+class NatsUnavailable(NatsError):
+    """NATS is not connected (yet, or at the moment); whatever needed it is retried later."""
+
+
+class _OutageLog:
+    """One WARNING when NATS goes away, one INFO when it is back, a reminder now and then in between."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._down_since: float | None = None
+        self._reminded_at = 0.0
+        self._failures = 0
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def went_down(self, error: BaseException | None) -> None:
+        now = time.monotonic()
+        if self._down_since is None:
+            self._down_since = self._reminded_at = now
+            self._failures = 0
+            log.warning(
+                "NATS unreachable; serving on, events wait in the outbox and consumers resume when it is back",
+                extra={"url": self._url, "error": _describe(error)},
+            )
+            return
+        self._failures += 1
+        if now - self._reminded_at >= OUTAGE_REMINDER_SECONDS:
+            self._reminded_at = now
+            log.warning(
+                "NATS still unreachable",
+                extra={"url": self._url, "seconds": round(now - self._down_since), "attempts": self._failures},
+            )
+
+    def came_back(self) -> None:
+        if self._down_since is not None:
+            log.info(
+                "NATS reachable again",
+                extra={"url": self._url, "outage_seconds": round(time.monotonic() - self._down_since, 1)},
+            )
+        self._down_since = None
+
+
+def _describe(error: BaseException | None) -> str:
+    return "" if error is None else (str(error) or type(error).__name__)[:300]
+
+
+# What the nats client reports while the server is away; anything else is worth a line of its own.
+_CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    nats.errors.StaleConnectionError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.OutboundBufferLimitError,
+)
+
+
 class EventBus:
-    """The process's NATS connection; start() waits until NATS is reachable and streams exist."""
+    """The process's NATS connection, made in the background; `ready()` waits until JetStream is usable."""
 
     def __init__(self, url: str, name: str, stream_replicas: int = 1) -> None:
         self._url = url
         self._name = name
         # 3 on a NATS cluster, so losing one node's disk loses no events.
         self._stream_replicas = stream_replicas
-        self._nc: NatsClient | None = None
+        self._nc = NatsClient()
         self._js: JetStreamContext | None = None
+        self._ready = asyncio.Event()
+        self._connecting: asyncio.Task[None] | None = None
+        self._closing = False
+        self._outage = _OutageLog(url)
+        self._reconnect_listeners: list[Callable[[], None]] = []
 
     @property
     def jetstream(self) -> JetStreamContext:
-        assert self._js is not None, "event bus not started"
+        if self._js is None:
+            raise NatsUnavailable("not connected to NATS yet")
         return self._js
 
+    @property
+    def client(self) -> NatsClient:
+        return self._nc
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set() and self._nc.is_connected
+
     async def start(self) -> None:
+        """Begin connecting; returns at once (services serve without NATS)."""
+        self._connecting = asyncio.create_task(self._connect(), name=f"nats-connect-{self._name}")
+
+    async def ready(self) -> None:
+        """Wait until connected and the streams exist."""
+        await self._ready.wait()
+
+    def on_reconnect(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each reconnection (pull requests may have died with the old server)."""
+        self._reconnect_listeners.append(listener)
+
+    async def _connect(self) -> None:
+        # nats-py retries the first connection forever too (max_reconnect_attempts=-1), reporting each
+        # failed attempt to error_cb.
+        await self._nc.connect(
+            self._url,
+            name=self._name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            error_cb=self._on_error,
+            disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected,
+        )
+        self._js = self._nc.jetstream()
         delay = 0.1
         while True:
             try:
-                self._nc = await nats.connect(
-                    self._url,
-                    name=self._name,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
-                    connect_timeout=2,
-                )
+                await self.ensure_streams()
                 break
-            except (OSError, NatsError) as exc:
-                log.warning("waiting for NATS", extra={"url": self._url, "error": str(exc)})
+            except (NatsError, OSError, TimeoutError) as exc:  # JetStream still starting, or NATS gone again
+                self._outage.went_down(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        self._js = self._nc.jetstream()
-        await self.ensure_streams()
+        self._outage.came_back()
+        self._ready.set()
+        log.info("connected to NATS", extra={"url": self._url})
+
+    async def _on_error(self, error: Exception) -> None:
+        if self._closing:
+            return
+        if isinstance(error, _CONNECTION_ERRORS):
+            self._outage.went_down(error)
+        else:
+            log.warning("NATS client error", extra={"url": self._url, "error": _describe(error)})
+
+    async def _on_disconnected(self) -> None:
+        if not self._closing and self._ready.is_set():
+            self._outage.went_down(None)
+
+    async def _on_reconnected(self) -> None:
+        self._outage.came_back()
+        for listener in self._reconnect_listeners:
+            listener()
 
     async def ensure_streams(self) -> None:
         """Create the streams, or bring their config up to date (idempotent)."""
@@ -137,15 +286,23 @@ class EventBus:
                 await self.jetstream.add_stream(config)
 
     async def stop(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
-
-    @property
-    def connected(self) -> bool:
-        return self._nc is not None and self._nc.is_connected
+        self._closing = True
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._connecting
+        if self._nc.is_connected:
+            # Flushes what is buffered (acks, the last publishes) before closing.
+            with contextlib.suppress(NatsError, OSError, TimeoutError):
+                await self._nc.drain()
+        if not self._nc.is_closed:
+            with contextlib.suppress(NatsError, OSError, TimeoutError):
+                await self._nc.close()
 
     async def publish(self, subject: str, payload: bytes, msg_id: str, timeout: float = 2.0) -> None:
         """Publish and wait for the stream's ack; raises when it is not stored."""
+        if not self.connected:
+            raise NatsUnavailable("not connected to NATS")
         await self.jetstream.publish(subject, payload, timeout=timeout, headers={"Nats-Msg-Id": msg_id})
 
 
@@ -180,8 +337,27 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT_ERRORS)
 
 
+def _status(message: Msg) -> str | None:
+    """The status of a JetStream status message (100 heartbeat, 404, 408, 409…), None for an event."""
+    if message.data or not message.headers:
+        return None
+    return message.headers.get("Status")
+
+
+@dataclass
+class _PullRequest:
+    reply: str
+    wanted: int
+    expires_at: float
+    delivered: int = 0
+    done: bool = False
+
+
 class Consumer:
-    """A durable pull consumer running `handler` for each event, acking after it succeeds."""
+    """A durable pull consumer running `handler` for each event, acking after it succeeds.
+
+    `batch` bounds how many messages the process holds at once (delivered, not yet acked).
+    """
 
     def __init__(
         self,
@@ -192,8 +368,9 @@ class Consumer:
         *,
         batch: int = 64,
         max_deliver: int = 5,
-        ack_wait: float = 30.0,
+        ack_wait: float = DEFAULT_ACK_WAIT_SECONDS,
         retry_base_delay: float = 0.2,
+        pull_expires: float = PULL_EXPIRES_SECONDS,
     ) -> None:
         self._bus = bus
         self.durable = durable
@@ -203,11 +380,65 @@ class Consumer:
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
         self._retry_base_delay = retry_base_delay
-        self._task: asyncio.Task[None] | None = None
-        self._subscription: JetStreamContext.PullSubscription | None = None
+        self._pull_expires = pull_expires
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inbox: Subscription | None = None
+        self._inbox_prefix = ""
+        self._request_numbers = itertools.count(1)
+        self._request: _PullRequest | None = None
+        self._request_changed = asyncio.Event()
+        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._held: list[Msg] = []  # queued or being handled, in delivery order
         self._stopping = asyncio.Event()
+        self._attached = asyncio.Event()
 
     async def start(self) -> None:
+        """Returns at once: the consumer attaches whenever NATS is there."""
+        self._tasks.append(asyncio.create_task(self._attach_then_run(), name=f"consumer-{self.durable}"))
+
+    async def attached(self) -> None:
+        """Wait until the durable consumer exists and its first pull request is out (tests, probes)."""
+        await self._attached.wait()
+
+    async def stop(self) -> None:
+        """Finish the message being handled, hand the rest back (nak) so they are redelivered at once."""
+        self._stopping.set()
+        self._request_changed.set()
+        running = [task for task in self._tasks if not task.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=5)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._inbox is not None:
+            with contextlib.suppress(NatsError, OSError, ValueError):
+                await self._inbox.unsubscribe()
+        for message in self._held:
+            with contextlib.suppress(NatsError, OSError):
+                await message.nak()
+        self._held.clear()
+
+    async def _attach_then_run(self) -> None:
+        await first_of(self._bus.ready(), self._stopping.wait())
+        delay = 0.2
+        while not self._stopping.is_set():
+            try:
+                await self._attach()
+                break
+            except (NatsError, OSError, TimeoutError) as exc:
+                log.info("consumer waiting for NATS", extra={"consumer": self.durable, "error": _describe(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        if self._stopping.is_set():
+            return
+        self._bus.on_reconnect(self._renew_request)
+        self._tasks += [
+            asyncio.create_task(self._pull(), name=f"consumer-{self.durable}-pull"),
+            asyncio.create_task(self._heartbeat(), name=f"consumer-{self.durable}-heartbeat"),
+        ]
+        await self._handle_messages()
+
+    async def _attach(self) -> None:
         config = ConsumerConfig(
             durable_name=self.durable,
             filter_subjects=self._subjects,
@@ -219,42 +450,118 @@ class Consumer:
             ack_wait=self._ack_wait,
             max_ack_pending=10_000,
         )
+        # Creates the durable consumer, or updates its config (e.g. a new ack wait) when it exists.
         await self._bus.jetstream.add_consumer(EVENTS_STREAM, config)
-        subscription = await self._bus.jetstream.pull_subscribe_bind(durable=self.durable, stream=EVENTS_STREAM)
-        self._subscription = subscription
-        self._task = asyncio.create_task(self._run(subscription), name=f"consumer-{self.durable}")
+        if self._inbox is None:
+            self._inbox_prefix = self._bus.client.new_inbox()
+            self._inbox = await self._bus.client.subscribe(f"{self._inbox_prefix}.*", cb=self._on_message)
 
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=5)
-            except TimeoutError:
-                self._task.cancel()
-        if self._subscription is not None:
-            # A pull subscription left open makes the connection's drain wait out its whole timeout
-            # (30 s), longer than any shutdown grace; the durable consumer itself stays on the server.
-            with contextlib.suppress(NatsError, ValueError):
-                await self._subscription.unsubscribe()
+    # -- pulling -----------------------------------------------------------------------------------
 
-    async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
+    def _renew_request(self) -> None:
+        """The current pull request may be gone (NATS restarted): send a new one now."""
+        if self._request is not None:
+            self._request.done = True
+        self._request_changed.set()
+
+    async def _pull(self) -> None:
+        """Keep one pull request out for as many messages as there is room for."""
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.{self.durable}"
         while not self._stopping.is_set():
+            room = self._batch - len(self._held)
+            if room < max(1, self._batch // 2):
+                await self._wait_for_change(self._pull_expires)
+                continue
+            request = _PullRequest(
+                reply=f"{self._inbox_prefix}.{next(self._request_numbers)}",
+                wanted=room,
+                expires_at=time.monotonic() + self._pull_expires + 1.0,
+            )
+            body = {"batch": room, "expires": int(self._pull_expires * 1e9)}
+            self._request = request
             try:
-                messages = await subscription.fetch(self._batch, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when a fetch times out
+                await self._bus.client.publish(subject, json.dumps(body).encode(), reply=request.reply)
+            except (NatsError, OSError) as exc:  # reconnecting with a full buffer, or closing
+                log.debug("pull request not sent", extra={"consumer": self.durable, "error": _describe(exc)})
+                await self._wait_for_change(0.5)
                 continue
-            except (NatsError, OSError) as exc:
-                log.warning("fetch failed", extra={"consumer": self.durable, "error": str(exc)})
-                await asyncio.sleep(0.5)
-                continue
-            for message in messages:
+            self._attached.set()
+            # Ends with the server's 408 at expiry, when `room` messages came, or (a request lost with a
+            # restarted server) when no answer came in time.
+            while not request.done and not self._stopping.is_set():
+                remaining = request.expires_at - time.monotonic()
+                if remaining <= 0:
+                    break
+                await self._wait_for_change(remaining)
+
+    async def _wait_for_change(self, timeout: float) -> None:
+        self._request_changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._request_changed.wait(), timeout)
+
+    async def _on_message(self, message: Msg) -> None:
+        request = self._request
+        status = _status(message)
+        if status is None:
+            self._held.append(message)
+            self._queue.put_nowait(message)
+            if request is not None:
+                request.delivered += 1
+                if request.delivered >= request.wanted:
+                    request.done = True
+                    self._request_changed.set()
+            return
+        if status == "100" or request is None or message.subject != request.reply:
+            return  # an idle heartbeat, or the end of an older request
+        # 408 (expired), 409 (consumer deleted, leadership change, too many waiting…), 503 (no JetStream).
+        if status != "408":
+            log.info(
+                "pull request ended",
+                extra={"consumer": self.durable, "status": status, "description": message.headers.get("Description")},
+            )
+        if status == "503" or (status == "409" and "deleted" in (message.headers.get("Description") or "").lower()):
+            asyncio.get_running_loop().call_later(0.5, self._reattach_soon)
+        request.done = True
+        self._request_changed.set()
+
+    def _reattach_soon(self) -> None:
+        """The durable consumer is gone (NATS lost its state): create it again."""
+        if not self._stopping.is_set():
+            self._tasks.append(asyncio.create_task(self._reattach(), name=f"consumer-{self.durable}-reattach"))
+
+    async def _reattach(self) -> None:
+        with contextlib.suppress(NatsError, OSError, TimeoutError):
+            await self._bus.ensure_streams()
+            await self._attach()
+        self._renew_request()
+
+    async def _heartbeat(self) -> None:
+        """Restart the ack wait of every held message, so none is redelivered while this process lives."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._ack_wait / 3)
+            for message in list(self._held):
+                with contextlib.suppress(NatsError, OSError):
+                    await message.in_progress()
+
+    # -- handling ----------------------------------------------------------------------------------
+
+    async def _handle_messages(self) -> None:
+        while not self._stopping.is_set():
+            getting = asyncio.ensure_future(self._queue.get())
+            await first_of(getting, self._stopping.wait())
+            if not getting.done() or getting.cancelled():
+                return  # stopping (the get is being cancelled; a queued message stays queued)
+            message = getting.result()
+            try:
                 await self._process(message)
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._held.remove(message)
+                self._request_changed.set()
 
     async def _process(self, message: Msg) -> None:
         try:
-            # A batch is handled one message at a time; restart this one's ack_wait so the tail of a
-            # slow batch is not redelivered (to another replica) while it waits its turn.
-            await message.in_progress()
             event = decode(message.subject, message.data)
             await self._handler(event)
         except Exception as exc:

@@ -1,16 +1,24 @@
 """Server and client interceptors shared by every service.
 
-Server side, around every handler: request id, readiness, authentication (refusing tokens of
-deleted accounts), a JSON access-log line per RPC (or per Nth: AccessLog), and errors turned into
-statuses (ServiceError → its code with details; anything unexpected → INTERNAL with no internals
-leaked). Client side: forward the caller's token and request id, and
-give every call a deadline no later than what the caller has left.
+Server side, around every handler: request id, the server's lifecycle (starting, serving, draining),
+authentication (refusing tokens of deleted accounts), a JSON log line per RPC (or per Nth: AccessLog),
+and errors turned into statuses (ServiceError → its code with details; anything unexpected → INTERNAL
+with no internals leaked). A request that is not valid protobuf is INVALID_ARGUMENT: the request
+deserializer is wrapped, because gRPC would answer its exception as UNKNOWN "Unexpected <class
+…DecodeError'>". A client that cancels (or walks away from a stream) is CANCELLED, logged at INFO like
+any RPC.
+
+Client side: forward the caller's token and request id, give every call a deadline no later than what
+the caller has left, and name a peer that cannot be reached by its service name: gRPC's own details
+("ipv4:10.0.0.7:50053: Failed to connect…") would otherwise travel back to the end client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,34 +47,173 @@ _PASS_THROUGH = {
     grpc.StatusCode.FAILED_PRECONDITION,
 }
 
+# The metadata key of a drain marker (see Lifecycle); its value is the process's own secret.
+DRAIN_MARKER_KEY = "x-shutter-drain-marker"
 
-class Readiness:
-    """Whether the service's dependencies are up; RPCs before that answer UNAVAILABLE."""
+
+class MalformedRequest(ServiceError):
+    """The request bytes are not a message of the method's request type."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class PeerUnavailable(grpc.aio.AioRpcError):
+    """UNAVAILABLE from a call to another service, its details naming that service instead of an address."""
+
+
+class Lifecycle:
+    """Where the server is, as its interceptor sees it: starting, serving, or draining for shutdown.
+
+    Draining exists because gRPC's shutdown cancels calls it has received but not yet handed to the
+    application: Python's aio server asks gRPC core for one call per method at a time, so under load
+    calls wait in core's per-method queue, and `grpc_server_shutdown_and_notify` cancels those
+    (CANCELLED, which clients do not retry; grpc/grpc#41785) before the grace period even starts.
+    So before stopping, the server sends itself one marker call per method (a round). Core queues a
+    method's calls in arrival order, so when a method's first marker reaches the interceptor, every
+    call for that method received before SIGTERM has reached its handler; calls after it arrived
+    after SIGTERM and are refused with UNAVAILABLE (retryable; health says NOT_SERVING already).
+    Rounds go on until the handlers have finished, calls have stopped coming and a last round finds
+    nothing queued (see server._drain). Health and reflection are neither refused nor counted.
+    """
 
     def __init__(self) -> None:
         self.ready = False
+        self._secret = secrets.token_hex(16)
+        self._draining = False
+        self._past_marker: set[str] = set()
+        self._round = ""
+        self._awaited: set[str] = set()
+        self._round_seen = asyncio.Event()
+        self.refused = 0
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._activity = asyncio.Event()
+
+    def new_round(self, methods: set[str]) -> str:
+        """Start (or continue) draining; returns the marker value to send with this round's calls."""
+        self._draining = True
+        self._round = f"{self._secret}:{secrets.token_hex(4)}"
+        self._awaited = set(methods)
+        self._round_seen = asyncio.Event()
+        if not self._awaited:
+            self._round_seen.set()
+        return self._round
+
+    async def round_seen(self) -> None:
+        await self._round_seen.wait()
+
+    def marker(self, method: str, context: grpc.aio.ServicerContext) -> bool:
+        """Whether this call is one of the server's own drain markers (recorded if so)."""
+        value = next(
+            (v for k, v in context.invocation_metadata() or () if k == DRAIN_MARKER_KEY and isinstance(v, str)), None
+        )
+        if value is None or not value.startswith(self._secret + ":"):
+            return False
+        self._past_marker.add(method)
+        if value == self._round:
+            self._awaited.discard(method)
+            if not self._awaited:
+                self._round_seen.set()
+        return True
+
+    def refuses(self, method: str) -> bool:
+        """Whether `method` is past its marker: its calls now arrived after SIGTERM (counted)."""
+        if self._draining and method in self._past_marker:
+            self.refused += 1
+            return True
+        return False
+
+    def entered(self, method: str) -> bool:
+        """A call reached the interceptor; False (not counted) for health and reflection."""
+        if method.startswith(_LIFECYCLE_EXEMPT_PREFIXES):
+            return False
+        self._in_flight += 1
+        self._idle.clear()
+        self._activity.set()
+        return True
+
+    def left(self) -> None:
+        self._in_flight -= 1
+        self._activity.set()
+        if self._in_flight == 0:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        """Until no handler runs: gRPC's stop returns when core is done with every call, which can be
+        before the Python side of an aborted one has finished (grpc/grpc#37239)."""
+        await self._idle.wait()
+
+    async def settled(self, quiet: float) -> None:
+        """Until no handler runs and no call has come or gone for `quiet` seconds (clients whose calls
+        just finished have had time to send their next one)."""
+        while True:
+            await self._idle.wait()
+            self._activity.clear()
+            try:
+                await asyncio.wait_for(self._activity.wait(), quiet)
+            except TimeoutError:
+                if self._in_flight == 0:
+                    return
 
 
 class DeletedUserCheck(Protocol):
-    """Whether a user id belongs to a deleted account (services.runtime.revocation.DeletedUsers)."""
+    """Refuses tokens of deleted accounts (services.runtime.revocation.DeletedUsers)."""
 
-    def is_deleted(self, user_id: int) -> bool: ...
+    def check(self, user_id: int, issued_at: float | None) -> None: ...
 
 
-# Health and reflection answer during start-up (health says NOT_SERVING itself); everything else waits.
-_READINESS_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Health and reflection answer during start-up and shutdown (health says NOT_SERVING itself).
+_LIFECYCLE_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class _Undecodable:
+    """What a request that is not valid protobuf deserializes to; the handler wrapper refuses it."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def error(self) -> MalformedRequest:
+        return MalformedRequest(f"the request is not a valid {self.type_name} message")
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+    message_type = getattr(deserializer, "__self__", None)
+    descriptor = getattr(message_type, "DESCRIPTOR", None)
+    type_name = getattr(descriptor, "full_name", "request")
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return _Undecodable(type_name)
+
+    return deserialize
+
+
+def _checked(request: Any) -> Any:
+    if isinstance(request, _Undecodable):
+        raise request.error()
+    return request
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        yield _checked(request)
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
         self,
         authority: TokenAuthority,
-        readiness: Readiness,
+        lifecycle: Lifecycle,
         deleted_users: DeletedUserCheck | None = None,
         access_log: AccessLog | None = None,
     ) -> None:
         self._authority = authority
-        self._readiness = readiness
+        self._lifecycle = lifecycle
         self._deleted_users = deleted_users
         self._access_log = access_log or AccessLog()
 
@@ -79,27 +226,28 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = details.method
+        deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_unary(method, handler.unary_unary, streaming_request=False),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_unary(method, handler.stream_unary, streaming_request=True),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_stream(method, handler.unary_stream, streaming_request=False),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(method, handler.stream_stream),
-            request_deserializer=handler.request_deserializer,
+            self._wrap_stream(method, handler.stream_stream, streaming_request=True),
+            request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
 
@@ -108,62 +256,90 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         metadata = context.invocation_metadata() or ()
         request_id = next((str(v) for k, v in metadata if k == "x-request-id"), "") or uuid.uuid4().hex
         callctx.bind(None, request_id, context.time_remaining())
-        if method.startswith(_READINESS_EXEMPT_PREFIXES):
+        if method.startswith(_LIFECYCLE_EXEMPT_PREFIXES):
             return
         # Before the public check: CreateUser/Authenticate need the store as much as anything else.
-        if not self._readiness.ready:
+        if not self._lifecycle.ready:
             raise Unavailable("service is starting")
+        if self._lifecycle.refuses(method):
+            raise Unavailable("service is shutting down")
         if is_public(method):
             return
         token = bearer_token(metadata)
         if token is None:
             raise Unauthenticated("missing 'authorization: Bearer <token>' metadata")
         principal = self._authority.verify(token)
-        if principal.user_id is not None and self._deleted_users and self._deleted_users.is_deleted(principal.user_id):
-            raise Unauthenticated("account deleted")
+        if principal.user_id is not None and self._deleted_users is not None:
+            self._deleted_users.check(principal.user_id, principal.issued_at)
         callctx.bind_principal(principal)
 
-    def _wrap_unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _wrap_unary(
+        self, method: str, behavior: Callable[..., Awaitable[Any]], *, streaming_request: bool
+    ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if self._lifecycle.marker(method, context):
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "drain marker")  # answered at once, not logged
             started = time.perf_counter()
             budget = context.time_remaining()
             code = grpc.StatusCode.OK
+            tracked = self._lifecycle.entered(method)
             try:
                 self._begin(method, context)
+                request = _checked_stream(request) if streaming_request else _checked(request)
                 return await behavior(request, context)
-            except BaseException as exc:
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
                 code = _status_for(exc, context)
                 await _abort(context, method, exc)
                 raise
             finally:
+                if tracked:
+                    self._lifecycle.left()
                 self._access_log.record(method, code, started, budget)
 
         return wrapped
 
     def _wrap_stream(
-        self, method: str, behavior: Callable[..., AsyncIterator[Any]]
+        self, method: str, behavior: Callable[..., AsyncIterator[Any]], *, streaming_request: bool
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            if self._lifecycle.marker(method, context):
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "drain marker")  # answered at once, not logged
             started = time.perf_counter()
             budget = context.time_remaining()
             code = grpc.StatusCode.OK
+            tracked = self._lifecycle.entered(method)
             try:
                 self._begin(method, context)
-                async for response in behavior(request, context):
-                    yield response
-            except BaseException as exc:
+                request = _checked_stream(request) if streaming_request else _checked(request)
+                # aclosing: a client that goes away closes the handler's generator too (open blobs…).
+                async with contextlib.aclosing(behavior(request, context)) as responses:
+                    async for response in responses:
+                        yield response
+            except (asyncio.CancelledError, GeneratorExit):
+                # The client cancelled or went away (gRPC cancels the task, or closes this generator
+                # once nobody reads it). Nothing can be answered any more, and nothing may be awaited
+                # while a generator is being closed; only the log line remains.
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                if context.cancelled():
+                    code = grpc.StatusCode.CANCELLED
+                    raise
                 code = _status_for(exc, context)
                 await _abort(context, method, exc)
                 raise
             finally:
+                if tracked:
+                    self._lifecycle.left()
                 self._access_log.record(method, code, started, budget)
 
         return wrapped
 
 
 def _status_for(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
-    if isinstance(exc, asyncio.CancelledError):
-        return grpc.StatusCode.CANCELLED
     if isinstance(exc, grpc.aio.AbortError):
         return context.code() or grpc.StatusCode.UNKNOWN
     if isinstance(exc, ServiceError):
@@ -178,9 +354,9 @@ def _status_for(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.S
 async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseException) -> None:
     """Abort the RPC with the status `exc` stands for (abort raises, replacing `exc`).
 
-    Cancellation and handler-made aborts pass through untouched.
+    Handler-made aborts pass through untouched.
     """
-    if isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError):
+    if isinstance(exc, grpc.aio.AbortError):
         return
     if isinstance(exc, ServiceError):
         status = exc.to_status()
@@ -190,7 +366,10 @@ async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseExcept
     if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _PASS_THROUGH:
         # The rich details (e.g. BadRequest naming page_token) travel on, so callers still learn which field.
         details = tuple((key, value) for key, value in exc.trailing_metadata() or () if key == _STATUS_DETAILS)
-        await context.abort(exc.code(), exc.details() or exc.code().name.lower(), details)
+        message = exc.details() or exc.code().name.lower()
+        if exc.code() == grpc.StatusCode.UNAVAILABLE and not isinstance(exc, PeerUnavailable):
+            message = "a service this call needs is unavailable"  # never gRPC's own text: it has addresses
+        await context.abort(exc.code(), message, details)
     error_log.error("unhandled error", exc_info=exc, extra={"method": method, "request_id": callctx.request_id()})
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {callctx.request_id()})")
 
@@ -240,12 +419,15 @@ class ClientInterceptor(
     """Adds auth and request id metadata and a deadline to every outgoing call.
 
     `own_token` is the process's service token for calls made outside any user's request; None
-    means never add one (the gateway forwards only what its client sent).
+    means never add one (the gateway forwards only what its client sent). `target` is the service
+    called: an UNAVAILABLE answer to a unary-response call is re-raised as PeerUnavailable naming it
+    (the original text goes to the log at DEBUG).
     """
 
-    def __init__(self, default_deadline: float, own_token: Callable[[], str] | None) -> None:
+    def __init__(self, default_deadline: float, own_token: Callable[[], str] | None, target: str | None = None) -> None:
         self._default_deadline = default_deadline
         self._own_token = own_token
+        self._target = target
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         timeout = details.timeout if details.timeout is not None else self._default_deadline
@@ -265,14 +447,34 @@ class ClientInterceptor(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+    async def _named(self, call: Any) -> Any:
+        """The response, or the call's error with an unreachable peer named by service."""
+        if self._target is None:
+            return call
+        try:
+            return await call
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or isinstance(exc, PeerUnavailable):
+                raise
+            logging.getLogger("shutter.client").debug(
+                "peer unavailable", extra={"target": self._target, "error": exc.details()}
+            )
+            raise PeerUnavailable(
+                exc.code(),
+                exc.initial_metadata(),
+                exc.trailing_metadata(),
+                f"{self._target} is unavailable",
+                exc.debug_error_string(),
+            ) from None
+
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request)
+        return await self._named(await continuation(self._details(client_call_details), request))
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request)
 
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request_iterator)
+        return await self._named(await continuation(self._details(client_call_details), request_iterator))
 
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request_iterator)

@@ -1,25 +1,34 @@
-"""`make run`: nats-server, every service and the gateway as separate processes, under honcho.
+"""`make run`: nats-server, every service and the gateway as separate processes, under a small supervisor.
 
-Prints one line per service with its address once each reports SERVING, then `ready`. Ctrl-C or
-SIGTERM stops them all (honcho sends SIGTERM, waits, then SIGKILLs stragglers).
+Starts NATS (and, for SHUTTER_STORE=cql, a local Cassandra node), then every service, then the
+gateway. Every line a process prints comes out prefixed with the time and its name; once every service
+reports SERVING the supervisor prints one line per service with its address, the gateway's URL, then
+`HH:MM:SS mesh    | ready`.
+
+Ctrl-C or SIGTERM stops the mesh in dependency order: the gateway, then the services, then Cassandra
+and NATS, each group with SIGTERM and, after the shutdown grace, SIGKILL. Services therefore drain and
+close their NATS connections while NATS is still there, and a clean stop logs no error. The children
+run in sessions of their own, so a terminal's Ctrl-C reaches only the supervisor, which then stops
+them in order. A second Ctrl-C kills whatever is left at once. The exit code is 0 after a requested
+stop, 1 if a process died by itself (the rest are then stopped the same way).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
-import shlex
 import shutil
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import grpc
-import honcho.manager
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.config import Settings
@@ -57,6 +66,19 @@ def runs_local_cassandra(settings: Settings) -> bool:
     return settings.store == "cql" and settings.str_setting("SHUTTER_CQL_LOCAL_NODE", "1") == "1"
 
 
+def seaweedfs_command(settings: Settings) -> list[str]:
+    """A local SeaweedFS for the photo bytes (S3 on SHUTTER_S3_PORT) in `SHUTTER_STORE=cql make run`; a
+    cluster points SHUTTER_S3_ENDPOINT at its own object store instead."""
+    return [
+        sys.executable, "-m", "tests.support.seaweedfs", "run",
+        "--port", str(settings.int_setting("SHUTTER_S3_PORT", 8333)), "--data", str(settings.data_dir / "seaweedfs"),
+    ]  # fmt: skip
+
+
+def runs_local_seaweedfs(settings: Settings) -> bool:
+    return settings.blob_store == "s3" and settings.str_setting("SHUTTER_S3_LOCAL_SERVER", "1") == "1"
+
+
 def service_command(name: str) -> list[str]:
     return [sys.executable, "-m", f"services.{name}"]
 
@@ -81,61 +103,202 @@ async def wait_until_serving(address: str, timeout: float) -> bool:
     return False
 
 
-async def _announce(settings: Settings, timeout: float) -> int:
+async def wait_until_listening(host: str, port: int, timeout: float) -> bool:
+    """Poll until something accepts TCP connections on host:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+    return False
+
+
+def output_line(clock: str, name: str, text: str, width: int = len("gateway")) -> str:
+    """One line of `make run`'s output: `HH:MM:SS name | text`, names padded to the longest."""
+    return f"{clock} {name:<{width}} | {text}"
+
+
+@dataclass
+class Child:
+    """One supervised process; its output lines are printed with its name in front."""
+
+    name: str
+    argv: list[str]
+    process: asyncio.subprocess.Process | None = None
+    stopping: bool = False
+    pump: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Supervisor:
+    """Runs the mesh's processes; stops them in the reverse of their start groups."""
+
+    def __init__(self, env: dict[str, str], grace_seconds: float) -> None:
+        self._env = env
+        self._grace = grace_seconds
+        self._groups: list[list[Child]] = []
+        self._width = len("gateway")
+        self._exited = asyncio.Event()
+        self.failed: Child | None = None
+
+    def say(self, name: str, text: str) -> None:
+        print(output_line(time.strftime("%H:%M:%S"), name, text, self._width), flush=True)
+
+    async def start_group(self, children: list[Child]) -> None:
+        self._width = max([self._width, *(len(child.name) for child in children)])
+        for child in children:
+            child.process = await asyncio.create_subprocess_exec(
+                *child.argv,
+                env=self._env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # a terminal's Ctrl-C is for the supervisor, which stops them in order
+            )
+            child.pump = asyncio.create_task(self._pump(child), name=f"pump-{child.name}")
+        self._groups.append(children)
+
+    async def _pump(self, child: Child) -> None:
+        """Print the child's lines, then notice when it exits."""
+        assert child.process is not None and child.process.stdout is not None
+        while line := await child.process.stdout.readline():
+            self.say(child.name, line.decode(errors="replace").rstrip("\n"))
+        code = await child.process.wait()
+        if not child.stopping:
+            self.say("mesh", f"{child.name} exited with code {code}; stopping the mesh")
+            if self.failed is None:
+                self.failed = child
+            self._exited.set()
+
+    async def died(self) -> None:
+        """Returns when a process exits without being asked to."""
+        await self._exited.wait()
+
+    async def stop(self) -> None:
+        """Each group, last started first: SIGTERM, then SIGKILL whatever outlives the grace."""
+        for group in reversed(self._groups):
+            running = [child for child in group if child.process is not None and child.process.returncode is None]
+            for child in group:
+                child.stopping = True
+            for child in running:
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            waits = [asyncio.ensure_future(child.process.wait()) for child in running]  # type: ignore[union-attr]
+            if waits:
+                _, late = await asyncio.wait(waits, timeout=self._grace + 2)
+                for child in running:
+                    if child.process is not None and child.process.returncode is None:
+                        self.say("mesh", f"{child.name} did not stop within the grace; killing it")
+                        with contextlib.suppress(ProcessLookupError):
+                            child.process.kill()
+                if late:
+                    await asyncio.wait(late)
+            for child in group:
+                if child.pump is not None:
+                    await child.pump
+
+    def kill_all(self) -> None:
+        for group in self._groups:
+            for child in group:
+                child.stopping = True
+                if child.process is not None and child.process.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        child.process.kill()
+
+
+async def announce(supervisor: Supervisor, settings: Settings, timeout: float) -> bool:
+    """One line per service once it is SERVING, the gateway's URL once it listens, then `ready`."""
     for name in SERVICE_NAMES:
         address = settings.addresses[name]
         if not await wait_until_serving(address, timeout):
-            print(f"{name:<8} {address} did not become SERVING within {timeout:.0f}s", flush=True)
-            return 1
-        print(f"{name:<8} grpc://{address}", flush=True)
-    print(f"{'gateway':<8} http://{settings.host}:{settings.gateway_port}", flush=True)
-    print("ready", flush=True)
-    return 0
+            supervisor.say("mesh", f"{name} {address} did not become SERVING within {timeout:.0f}s")
+            return False
+        supervisor.say("mesh", f"{name:<8} grpc://{address}")
+    if not await wait_until_listening(settings.host, settings.gateway_port, timeout):
+        supervisor.say("mesh", f"the gateway did not listen on {settings.host}:{settings.gateway_port}")
+        return False
+    supervisor.say("mesh", f"{'gateway':<8} http://{settings.host}:{settings.gateway_port}")
+    supervisor.say("mesh", "ready")
+    return True
 
 
-def announce(timeout: float) -> None:
-    """Runs as one of the mesh's processes: prints readiness, then stays until stopped."""
-    stop_signals = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    code = asyncio.run(_announce(Settings.from_env(), timeout))
-    if code:
-        sys.exit(code)
-    signal.sigwait(stop_signals)
+async def run(env: dict[str, str], timeout: float) -> int:
+    settings = Settings.from_env(env)
+    supervisor = Supervisor(env, settings.shutdown_grace_seconds)
+    stop = asyncio.Event()
+    signals = 0
 
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            supervisor.say("mesh", "second signal: killing every process now")
+            supervisor.kill_all()
+        stop.set()
 
-def _exec(argv: list[str]) -> str:
-    """honcho runs commands through a shell; exec makes signals reach the process itself."""
-    return "exec " + shlex.join(argv)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+
+    async def start_and_announce() -> bool:
+        backing = [Child("nats", nats_command(settings))]
+        if runs_local_cassandra(settings):
+            backing.append(Child("cassandra", cassandra_command(settings)))
+        if runs_local_seaweedfs(settings):
+            backing.append(Child("seaweedfs", seaweedfs_command(settings)))
+        await supervisor.start_group(backing)
+        nats = urlparse(settings.nats_url)
+        await wait_until_listening(nats.hostname or "127.0.0.1", nats.port or 4222, 20)
+        await supervisor.start_group([Child(name, service_command(name)) for name in SERVICE_NAMES])
+        await supervisor.start_group([Child("gateway", gateway_command())])
+        return await announce(supervisor, settings, timeout)
+
+    starting = asyncio.create_task(start_and_announce())
+    stopping = asyncio.create_task(stop.wait())
+    dying = asyncio.create_task(supervisor.died())
+    await asyncio.wait({starting, stopping, dying}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if starting.done() and (starting.exception() is not None or not starting.result()):
+        if starting.exception() is not None:
+            supervisor.say("mesh", f"could not start the mesh: {starting.exception()!r}")
+        code = 1
+    elif starting.done():
+        await asyncio.wait({stopping, dying}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+    if supervisor.failed is not None:
+        code = 1
+    supervisor.say("mesh", "stopping: gateway, then services, then NATS")
+    await supervisor.stop()
+    for task in (stopping, dying):
+        task.cancel()
+    supervisor.say("mesh", "stopped")
+    return code
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for SERVING")
     options = parser.parse_args()
-    if options.announce:
-        announce(options.timeout or 60.0)
-        return
-
     env = dict(os.environ)
     env.setdefault("SHUTTER_AUTH_SECRET", secrets.token_urlsafe(48))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if runs_local_seaweedfs(Settings.from_env(env)):
+        env.setdefault("SHUTTER_S3_ENDPOINT", f"http://127.0.0.1:{env.get('SHUTTER_S3_PORT', '8333')}")
+        env.setdefault("SHUTTER_S3_ACCESS_KEY", "shutter")
+        env.setdefault("SHUTTER_S3_SECRET_KEY", secrets.token_urlsafe(24))
     settings = Settings.from_env(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A first Cassandra start (and the services' schema migrations) takes longer than SQLite.
     timeout = options.timeout or (240.0 if settings.store == "cql" else 60.0)
-    honcho.manager.KILL_WAIT = int(settings.shutdown_grace_seconds) + 3
-    manager = honcho.manager.Manager()
-    manager.add_process("nats", _exec(nats_command(settings)), env=env)
-    if runs_local_cassandra(settings):
-        manager.add_process("cassandra", _exec(cassandra_command(settings)), env=env)
-    for name in SERVICE_NAMES:
-        manager.add_process(name, _exec(service_command(name)), env=env)
-    manager.add_process("gateway", _exec(gateway_command()), env=env)
-    announce_command = [sys.executable, "-m", "services.runtime.mesh", "--announce", "--timeout", str(timeout)]
-    manager.add_process("mesh", _exec(announce_command), env=env)
-    manager.loop()
-    sys.exit(manager.returncode)
+    sys.exit(asyncio.run(run(env, timeout)))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 A service's store calls `enqueue` inside the same write transaction as the entity. The relay
 publishes pending rows to JetStream with Nats-Msg-Id = event id and marks them sent only after the
-stream acks. A NATS outage delays events; it never loses them. A crash between the ack and the
-mark re-publishes the row, and the stream's duplicate window drops the copy.
+stream acks. A NATS outage delays events; it never loses them (the relay waits for the connection quietly: the
+event bus logs the outage). A crash between the ack and the mark re-publishes the row, and the
+stream's duplicate window drops the copy.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
-from services.runtime.events import EventBus, message_id, subject_for
+from services.runtime.events import EventBus, NatsUnavailable, first_of, message_id, subject_for
 from services.runtime.sqlite import Database
 
 log = logging.getLogger("shutter.outbox")
@@ -101,6 +102,7 @@ class OutboxRelay:
         self._idle_poll_seconds = idle_poll_seconds  # commits wake the relay; polling catches the rest
         self._wake = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -112,6 +114,7 @@ class OutboxRelay:
     async def stop(self) -> None:
         """Give the relay a moment to flush what is pending; the rest goes out on next start."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
         if self._task is not None:
             try:
@@ -122,13 +125,21 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = 0.1
         last_prune = 0.0
+        failing = False
+        await first_of(self._bus.ready(), self._stopped.wait())  # events wait in the outbox until NATS is there
+        if self._stopping:
+            return
         while True:
             self._wake.clear()
             try:
                 sent = await self.flush()
                 backoff = 0.1
+                failing = False
             except Exception as exc:
-                log.warning("relay publish failed; will retry", extra={"error": repr(exc)})
+                # Once per spell of failures, and not at all while NATS is down (the bus says so once).
+                if not failing and not isinstance(exc, NatsUnavailable) and self._bus.connected:
+                    log.warning("relay publish failed; will retry", extra={"error": repr(exc)[:300]})
+                failing = True
                 if self._stopping:
                     return
                 await asyncio.sleep(backoff)

@@ -1,16 +1,20 @@
 """Service bootstrap: every `python -m services.<name>` starts through `run_service`.
 
 Order of life: bind the port and answer health NOT_SERVING; start the service's components
-(stores, NATS, relays, consumers, then the deleted-users list) in order; flip health to SERVING.
-On SIGTERM/SIGINT: health goes NOT_SERVING, the server stops taking new RPCs and gives in-flight ones
-the grace period, then the components stop in reverse order (consumers and relays finish their
-current event while the channels to peers are still open), then the channels close and the process
-exits 0.
+(stores, then the NATS connection, relays, consumers and the deleted-users list, none of which waits
+for NATS: see services.runtime.events) in order; flip health to SERVING.
+
+On SIGTERM/SIGINT: health goes NOT_SERVING; every call gRPC had received before the signal is let
+through to its handler and later ones are refused UNAVAILABLE (Lifecycle's drain markers: gRPC's own
+shutdown would cancel the received-but-not-started ones); then the server stops, giving handlers the
+rest of the grace period. Then the components stop in reverse order (consumers and relays finish their
+current event while the channels to peers are still open), the channels close, and the process exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -28,9 +32,9 @@ from services.runtime.auth import TokenAuthority
 from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
 from services.runtime.config import Settings
 from services.runtime.cql import CqlDatabase, CqlSchema
-from services.runtime.events import Consumer, EventBus, Handler
+from services.runtime.events import DEFAULT_ACK_WAIT_SECONDS, Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
-from services.runtime.interceptors import AccessLog, Readiness, ServerInterceptor
+from services.runtime.interceptors import DRAIN_MARKER_KEY, AccessLog, Lifecycle, ServerInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox, ddl
@@ -42,6 +46,10 @@ log = logging.getLogger("shutter.server")
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 STORE_BACKENDS = ("sqlite", "cql")
+# How long draining may go on refusing calls that keep racing in before the server stops anyway, and
+# how long without calls coming or going counts as settled.
+REFUSE_MAX_SECONDS = 1.0
+SETTLE_SECONDS = 0.05
 
 
 class Component(Protocol):
@@ -125,6 +133,9 @@ class Runtime:
         return self._bus
 
     def consume(self, durable: str, event_types: list[type], handler: Handler, **options: Any) -> Consumer:
+        options.setdefault(
+            "ack_wait", self.settings.float_setting("SHUTTER_CONSUMER_ACK_WAIT_SECONDS", DEFAULT_ACK_WAIT_SECONDS)
+        )
         consumer = Consumer(self.events(), durable, event_types, handler, **options)
         self.add_component(consumer)
         return consumer
@@ -149,14 +160,16 @@ async def _serve(
     build(runtime)
     deleted_users = None
     if refuse_deleted_users:
-        deleted_users = DeletedUsers(runtime.events(), settings.token_ttl_seconds)
+        deleted_users = DeletedUsers(
+            runtime.events(), settings.token_ttl_seconds, runtime.data_path("deleted-users.json")
+        )
         runtime.add_component(deleted_users)
-    readiness = Readiness()
+    lifecycle = Lifecycle()
     log_every = settings.int_setting("SHUTTER_RPC_LOG_EVERY", 1)
     if log_every < 1:
         raise SystemExit(f"SHUTTER_RPC_LOG_EVERY must be 1 (every RPC) or more (one line per N), got {log_every}")
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(runtime.tokens, readiness, deleted_users, AccessLog(log_every))],
+        interceptors=[ServerInterceptor(runtime.tokens, lifecycle, deleted_users, AccessLog(log_every))],
         options=[
             *KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -174,7 +187,7 @@ async def _serve(
     for service in ("", *names):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
     address = f"{settings.host}:{settings.ports[name]}"
-    server.add_insecure_port(address)
+    port = server.add_insecure_port(address)
     await server.start()
     log.info("listening", extra={"address": address})
 
@@ -191,7 +204,7 @@ async def _serve(
     if starting.done() and starting.exception() is None:
         for service in ("", *names):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-        readiness.ready = True
+        lifecycle.ready = True
         log.info("serving", extra={"address": address})
         await stopped
     elif starting.done():
@@ -201,8 +214,13 @@ async def _serve(
         starting.cancel()
 
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    deadline = loop.time() + settings.shutdown_grace_seconds
     await health_servicer.enter_graceful_shutdown()
-    await server.stop(settings.shutdown_grace_seconds)
+    if lifecycle.ready:
+        await _drain(lifecycle, _own_target(settings.host, port), _methods(runtime), deadline)
+    await server.stop(max(deadline - loop.time(), 0.1))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(lifecycle.idle(), max(deadline - loop.time(), 0.1))
     # Components before channels: a consumer mid-handler (a fan-out calling peers) must not see its
     # channel closed under it, which fails the event with a non-transient error and burns a delivery.
     for component in reversed(started):
@@ -219,3 +237,55 @@ async def _start_components(components: list[Component], started: list[Component
     for component in components:
         await component.start()
         started.append(component)
+
+
+def _methods(runtime: Runtime) -> list[str]:
+    """Every method the service's own contracts serve (health and reflection are never refused)."""
+    return [
+        f"/{registration.descriptor.full_name}/{method.name}"
+        for registration in runtime.registrations
+        for method in registration.descriptor.methods
+    ]
+
+
+def _own_target(host: str, port: int) -> str:
+    return f"127.0.0.1:{port}" if host in ("", "0.0.0.0", "::", "[::]") else f"{host}:{port}"
+
+
+async def _drain(lifecycle: Lifecycle, target: str, methods: list[str], deadline: float) -> None:
+    """Let every call received before SIGTERM reach its handler; refuse the rest (see Lifecycle).
+
+    Each round sends one marker call per method through the server's own port (a stream-stream call
+    with one empty message: a valid request for every method), answered at once by the interceptor.
+    Rounds go on while calls are refused; when one refuses nothing, the drain waits for the running
+    handlers to finish and for calls to stop coming (their clients answer with new calls), and a last
+    round checks that nothing arrived meanwhile. So the stop that follows finds gRPC's queues empty;
+    only a call arriving in the moment between the last round and the stop can still be cancelled.
+    """
+    loop = asyncio.get_running_loop()
+    refuse_until = min(loop.time() + REFUSE_MAX_SECONDS, deadline - 1.0)
+    settled = False
+    rounds = 0
+    async with grpc.aio.insecure_channel(target) as channel:
+        while True:
+            refused = lifecycle.refused
+            marker = ((DRAIN_MARKER_KEY, lifecycle.new_round(set(methods))),)
+            calls = [channel.stream_stream(method)(iter([b""]), metadata=marker) for method in methods]
+            try:
+                await asyncio.wait_for(lifecycle.round_seen(), max(deadline - loop.time() - 1.0, 0.1))
+            except TimeoutError:
+                log.warning("drain markers did not all arrive; stopping anyway")
+                return
+            finally:
+                for call in calls:
+                    call.cancel()
+            rounds += 1
+            quiet = lifecycle.refused == refused
+            if (quiet and settled) or loop.time() >= refuse_until:
+                break
+            settled = False
+            if quiet:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lifecycle.settled(SETTLE_SECONDS), max(refuse_until - loop.time(), 0.01))
+                settled = True
+    log.info("drained", extra={"refused": lifecycle.refused, "rounds": rounds})

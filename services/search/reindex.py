@@ -115,6 +115,8 @@ async def reindex(runtime: Runtime, extra_users: set[int], read_stream: bool) ->
         for component in runtime.components:
             await component.start()
             started.append(component)
+        if bus is not None:
+            await bus.ready()  # the event bus connects in the background
         watermark = min_id_at(int(time.time() * 1000) - SAFETY_MARGIN_MS)
         users = extra_users | await users_in_index(store)
         if bus is not None:

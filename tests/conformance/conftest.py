@@ -71,9 +71,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 class Databases:
-    """Started databases for one test, on either backend; `close` stops them (and empties CQL keyspaces
-    for the next test). A schema is a service's `Storage` (its declared runtime tables included) or a
-    bare SqliteSchema / CqlSchema."""
+    """Started databases for one test, on either backend; `close` stops them. A CQL database gets a keyspace from
+    the session's pool (see CqlAdmin), which `close` truncates and returns for the next test: never dropped.
+    A schema is a service's `Storage` (its declared runtime tables included) or a bare SqliteSchema / CqlSchema."""
 
     def __init__(self, request: pytest.FixtureRequest, workdir: Path) -> None:
         self._request = request

@@ -2,7 +2,7 @@
 
 Comments and their events (one per real change, also when deletes race), pages in both orders that
 neither skip nor repeat, batch counts in request order, the deleted-photo marker, and the photo and
-user purges fixing counts. Absorbs the SQLite-only tests/unit/test_comment_store.py.
+user purges fixing counts.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Likes and their events (exactly one per real change, also under concurrent duplicates), counts and
 has-liked in batches in request order, keyset pages newest first with ties, the deleted-photo marker,
-and the photo and user purges fixing counts. Absorbs the SQLite-only tests/unit/test_like_store.py.
+and the photo and user purges fixing counts.
 """
 
 from __future__ import annotations

@@ -178,7 +178,8 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[EventBus]:
     connected = EventBus(nats_url, "conformance")
-    await asyncio.wait_for(connected.start(), timeout=20)
+    await connected.start()
+    await asyncio.wait_for(connected.ready(), timeout=20)
     try:
         yield connected
     finally:

@@ -1,10 +1,13 @@
-"""Blob store conformance: the same assertions on the filesystem store (with SQLite rows) and on the CQL
-chunked store (with CQL rows), through the BlobStore Protocol and the checks every download makes.
+"""Blob store conformance: the same assertions on the filesystem store (with SQLite rows), on the CQL
+chunked store (with CQL rows) and on the object store (S3 API on a real SeaweedFS, with SQLite rows),
+through the BlobStore Protocol and the checks every download makes.
 
 Round trips, missing and corrupt bytes (corrupted directly in each backend's storage) ending in
 DATA_LOSS, deletes, the orphan sweep (bytes whose photo never committed, and a delete that died
 half-way), and the Deleter. CQL-only tests at the end: the sweep's minimum age (it never takes the
-bytes of an upload still on its way to committing) and that a corrupt chunk is never sent.
+bytes of an upload still on its way to committing) and that a corrupt chunk is never sent. The
+object store's own promises (multipart, interrupted uploads, presigned URLs, the store down) are in
+test_photo_s3_blobs.py.
 """
 
 from __future__ import annotations
@@ -12,15 +15,25 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from services.photo.blobs import BlobMissing, BlobStore, FilesystemBlobStore, blob_key, check_stored, verified_chunks
+from services.photo.blobs import (
+    SWEEP_MIN_AGE_MS,
+    BlobMissing,
+    BlobStore,
+    FilesystemBlobStore,
+    blob_key,
+    check_stored,
+    verified_chunks,
+)
 from services.photo.cql import CqlPhotoStore
-from services.photo.cql_blobs import CHUNK_BYTES, SWEEP_MIN_AGE_MS, WINDOW_CHUNKS, CqlBlobStore
+from services.photo.cql_blobs import CHUNK_BYTES, WINDOW_CHUNKS, CqlBlobStore
+from services.photo.s3_blobs import S3BlobStore
 from services.photo.sqlite import SqlitePhotoStore
 from services.photo.store import STORAGE, BlobInfo, PhotoRecord, PhotoStore
 from services.photo.sweeper import OrphanSweeper
@@ -32,7 +45,8 @@ from services.runtime.ids import IdGenerator
 from services.runtime.outbox import OutboxStore, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox
 from shutter.events.v1 import events_pb2
-from tests.conformance.conftest import Databases
+from tests.conformance.conftest import BACKENDS, Databases
+from tests.support.seaweedfs import SeaweedServer, s3_config
 
 ids = IdGenerator(94)
 # Several chunks, the last one short: 3 full 64 KB chunks and a bit.
@@ -100,10 +114,35 @@ FLIP_CHUNK = Query(
 )
 
 
+@pytest.fixture(params=(*BACKENDS, "s3"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The two row backends, plus the object store (with SQLite rows: its bytes are what is under test)."""
+    return request.param
+
+
 @pytest.fixture
-async def blobs(backend: str, databases: Databases, tmp_path: Path) -> AsyncIterator[Blobs]:
+async def blobs(
+    backend: str, databases: Databases, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Blobs]:
     clock = Clock()
-    if backend == "sqlite":
+    if backend == "s3":
+        seaweedfs: SeaweedServer = request.getfixturevalue("seaweedfs")
+        database = await databases.sqlite(STORAGE)
+        objects = S3BlobStore(s3_config(seaweedfs, "conformance", prefix=f"t{uuid.uuid4().hex[:12]}/"), clock=clock)
+
+        async def corrupt_object(key: str) -> None:
+            """Bit rot under the store: same size, same recorded checksum, one byte flipped."""
+            name = objects.object_name(key)
+            reply = await objects.client.get_object(Bucket=objects.config.bucket, Key=name)
+            async with reply["Body"] as body:
+                data = bytearray(await body.read())
+            data[CHUNK_BYTES + 7] ^= 0xFF
+            await objects.client.put_object(
+                Bucket=objects.config.bucket, Key=name, Body=bytes(data), Metadata=reply["Metadata"]
+            )
+
+        harness = Blobs(objects, SqlitePhotoStore(database), SqliteOutbox(database), tmp_path, clock, corrupt_object)
+    elif backend == "sqlite":
         database = await databases.sqlite(STORAGE)
         files = FilesystemBlobStore(tmp_path / "blobs")
 

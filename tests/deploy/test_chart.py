@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.photo.s3_blobs import S3Config
 from services.runtime.config import Settings
 from services.runtime.ids import MAX_SHARD
 from services.runtime.topology import CALL_GRAPH, DEFAULT_PORTS, GATEWAY_PORT, SERVICE_NAMES
@@ -353,14 +354,97 @@ def test_sqlite_store_with_several_replicas_fails_to_render() -> None:
 
 def test_migrate_hook_runs_the_configured_steps_in_order() -> None:
     steps = "migrate.steps[0].name=first,migrate.steps[0].command={true},migrate.steps[1].name=second"
-    result = template([], "--set", steps, "--set", "migrate.steps[1].command={python,-m,services.runtime.migrate}")
+    result = template([], "--set", steps, "--set", "migrate.steps[1].command={python,-m,services.runtime.cql_migrate}")
     assert result.returncode == 0, result.stderr
     (job,) = Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc]).of_kind("Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     pod = job["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["initContainers"]] == ["first"]
     assert [(c["name"], c["command"]) for c in pod["containers"]] == [
-        ("second", ["python", "-m", "services.runtime.migrate"])
+        ("second", ["python", "-m", "services.runtime.cql_migrate"])
     ]
     env = {item["name"]: item["value"] for item in pod["containers"][0]["env"]}
     assert env["SHUTTER_STORE"] == "cql" and env["SHUTTER_CQL_KEYSPACE"] and env["SHUTTER_NATS_URL"]
+
+
+def test_photo_bytes_go_to_the_object_store_whose_keys_only_the_photo_service_holds(rendered: Rendered) -> None:
+    """config.blobStore=s3 (the default): the ConfigMap says where, read back through the code's own
+    S3Config; the access and secret key come from the named Secret, into the photo service alone."""
+    config = rendered.config()
+    assert Settings.from_env(config).blob_store == "s3"
+    assert not {"SHUTTER_S3_ACCESS_KEY", "SHUTTER_S3_SECRET_KEY"} & set(config)
+    workloads = rendered.workloads()
+    photo_env = env_of(workloads.pop("photo"))
+    keys = {
+        name: photo_env[name]["valueFrom"]["secretKeyRef"]
+        for name in ("SHUTTER_S3_ACCESS_KEY", "SHUTTER_S3_SECRET_KEY")
+    }
+    assert keys == {
+        "SHUTTER_S3_ACCESS_KEY": {"name": "shutter-s3", "key": "access-key"},
+        "SHUTTER_S3_SECRET_KEY": {"name": "shutter-s3", "key": "secret-key"},
+    }
+    for name, workload in workloads.items():
+        assert not {"SHUTTER_S3_ACCESS_KEY", "SHUTTER_S3_SECRET_KEY"} & set(env_of(workload)), name
+    s3 = S3Config.from_settings(
+        Settings.from_env({**config, "SHUTTER_S3_ACCESS_KEY": "a", "SHUTTER_S3_SECRET_KEY": "s"})
+    )
+    assert s3.endpoint.startswith("http") and s3.bucket and s3.prefix == "photos/" and s3.presign_seconds == 300
+
+
+def object_store_ports(doc: dict[str, Any]) -> set[int]:
+    return {
+        p["port"] for rule in doc["spec"]["egress"] if not peer_components(rule.get("to", [])) for p in rule["ports"]
+    }
+
+
+def test_only_the_photo_service_may_reach_the_object_store(rendered: Rendered) -> None:
+    policies = {rendered.component(doc): doc for doc in rendered.of_kind("NetworkPolicy")}
+    assert 8333 in object_store_ports(policies.pop("photo"))
+    for name, policy in policies.items():
+        assert 8333 not in object_store_ports(policy), name
+
+
+def test_a_cloud_bucket_is_values_only() -> None:
+    """Endpoint, public endpoint, bucket, region and the Secret's name and keys: all from values."""
+    result = template(
+        [],
+        "--set", "config.s3.endpoint=https://s3.eu-west-1.amazonaws.com",
+        "--set", "config.s3.publicEndpoint=https://media.example.org",
+        "--set", "config.s3.bucket=prod-photos",
+        "--set", "config.s3.region=eu-west-1",
+        "--set", "config.s3.existingSecret=cloud-bucket",
+        "--set", "config.s3.accessKeyKey=id",
+        "--set", "config.s3.secretKeyKey=key",
+        "--set", "networkPolicy.s3.ports={443}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    docs = Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
+    settings = Settings.from_env({**docs.config(), "SHUTTER_S3_ACCESS_KEY": "a", "SHUTTER_S3_SECRET_KEY": "s"})
+    s3 = S3Config.from_settings(settings)
+    assert (s3.endpoint, s3.public_endpoint, s3.bucket, s3.region) == (
+        "https://s3.eu-west-1.amazonaws.com",
+        "https://media.example.org",
+        "prod-photos",
+        "eu-west-1",
+    )
+    photo_env = env_of(docs.workloads()["photo"])
+    assert photo_env["SHUTTER_S3_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "cloud-bucket", "key": "key"}
+    photo_policy = [doc for doc in docs.of_kind("NetworkPolicy") if docs.component(doc) == "photo"]
+    assert object_store_ports(photo_policy[0]) >= {443}
+
+
+def test_bytes_in_scylla_need_no_object_store() -> None:
+    result = template([], "--set", "config.blobStore=cql")
+    assert result.returncode == 0, result.stderr
+    docs = Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
+    assert docs.config()["SHUTTER_BLOB_STORE"] == "cql"
+    assert not [key for key in docs.config() if key.startswith("SHUTTER_S3_")]
+    assert "SHUTTER_S3_ACCESS_KEY" not in env_of(docs.workloads()["photo"])
+    for policy in docs.of_kind("NetworkPolicy"):
+        assert 8333 not in object_store_ports(policy)
+
+
+def test_an_object_store_without_an_endpoint_fails_to_render() -> None:
+    result = template([], "--set", "config.s3.endpoint=")
+    assert result.returncode != 0
+    assert "config.s3.endpoint" in result.stderr

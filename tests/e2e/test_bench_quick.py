@@ -45,3 +45,16 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
     assert freshness["missed_feed"] == 0 and freshness["missed_search"] == 0
     assert freshness["post_to_feed_p99_ms"] is not None and freshness["post_to_search_p99_ms"] is not None
     assert set(results["rss_kib"]) >= {"nats", "gateway", "user", "photo", "view"}
+
+    # The object-store section: every S3-path operation answered, ratios to SeaweedFS's own PUT/GET.
+    assert "## Object store (S3 API on SeaweedFS)" in report
+    store = results["object_store"]
+    assert set(store["rates"]) == {
+        "SeaweedFS PUT",
+        "SeaweedFS GET",
+        "upload (gRPC)",
+        "download streamed (gateway)",
+        "download presigned (307 + store)",
+    }
+    assert all(rate["errors"] == 0 and rate["ops"] > 0 for rate in store["rates"].values()), store["rates"]
+    assert all(value and value > 0 for value in store["ratios"].values()), store["ratios"]

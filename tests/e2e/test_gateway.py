@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 
@@ -14,11 +13,11 @@ from gateway.routes import Route, routes_for
 from services.runtime.auth import TokenAuthority, is_public
 from services.runtime.topology import CONTRACTS
 from tests.support.mesh import AUTH_SECRET, Mesh
+from tests.support.rich_status import field_violations
+from tests.support.users import DEFAULT_PASSWORD, SLOW, SignedUp, sign_up, sign_up_over_http
+from tests.support.waiting import eventually
 
 ROUTES = routes_for(CONTRACTS)
-PASSWORD = "correct horse battery staple"
-# Password hashing is slow on a busy test machine: give sign-up and sign-in the time the gRPC tests give them.
-SLOW = {"Grpc-Timeout": "30S"}
 
 
 def concrete_path(route: Route) -> str:
@@ -56,23 +55,14 @@ def assert_not_the_router(response: httpx.Response) -> None:
         assert not response.json()["message"].startswith("no route"), response.text
 
 
-async def sign_up(http: httpx.AsyncClient, prefix: str) -> tuple[str, str, str]:
-    """(user id, username, token) for a new account, all through HTTP."""
-    username = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    created = await http.post(
-        "/v1/users", json={"username": username, "password": PASSWORD, "displayName": prefix}, headers=SLOW
-    )
-    assert created.status_code == 200, created.text
-    user_id = created.json()["user"]["userId"]
-    assert isinstance(user_id, str) and user_id.isdigit()  # int64 as a JSON string
-    signed_in = await http.post("/v1/auth/token", json={"username": username, "password": PASSWORD}, headers=SLOW)
-    assert signed_in.status_code == 200, signed_in.text
-    assert signed_in.json()["user"]["userId"] == user_id
-    return user_id, username, signed_in.json()["accessToken"]
+@pytest.fixture(scope="module")
+async def caller(mesh: Mesh) -> SignedUp:
+    """Someone signed in, for calls whose answer does not depend on who asks (beyond being someone)."""
+    return await sign_up(mesh, sign_in=False)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{r.http_method} {r.template.text}" for r in ROUTES])
-async def test_every_annotated_rpc_is_reachable(http: httpx.AsyncClient, mesh: Mesh, route: Route) -> None:
+async def test_every_annotated_rpc_is_reachable(http: httpx.AsyncClient, caller: SignedUp, route: Route) -> None:
     path = concrete_path(route)
     anonymous = await http.request(route.http_method, path, json=minimal_body(route))
     assert_not_the_router(anonymous)
@@ -81,9 +71,7 @@ async def test_every_annotated_rpc_is_reachable(http: httpx.AsyncClient, mesh: M
     else:
         assert anonymous.status_code == 401, anonymous.text
         assert_status_body(anonymous, 16)
-    authorised = await http.request(
-        route.http_method, path, json=minimal_body(route), headers=bearer(mesh.user_token(1))
-    )
+    authorised = await http.request(route.http_method, path, json=minimal_body(route), headers=caller.headers)
     assert_not_the_router(authorised)
     assert authorised.status_code != 401, authorised.text
     assert authorised.status_code < 500, authorised.text
@@ -109,8 +97,8 @@ async def test_tokens_are_forwarded_and_verified_by_the_services(http: httpx.Asy
 
 
 async def test_sign_up_sign_in_and_act_through_http(http: httpx.AsyncClient) -> None:
-    alice_id, alice_name, alice = await sign_up(http, "alice")
-    bob_id, _, bob = await sign_up(http, "bob")
+    alice_id, alice_name, alice = await sign_up_over_http(http, "alice")
+    bob_id, _, bob = await sign_up_over_http(http, "bob")
 
     me = await http.get(f"/v1/usernames/{alice_name}", headers=bearer(bob))
     assert me.status_code == 200 and me.json()["user"]["userId"] == alice_id
@@ -133,8 +121,8 @@ async def test_sign_up_sign_in_and_act_through_http(http: httpx.AsyncClient) -> 
 
 
 async def test_service_statuses_map_to_http(http: httpx.AsyncClient) -> None:
-    alice_id, alice_name, alice = await sign_up(http, "carol")
-    bob_id, _, bob = await sign_up(http, "dave")
+    alice_id, alice_name, alice = await sign_up_over_http(http, "carol")
+    bob_id, _, bob = await sign_up_over_http(http, "dave")
 
     invalid = await http.post("/v1/users", json={"username": "", "password": ""})
     assert invalid.status_code == 400
@@ -142,7 +130,7 @@ async def test_service_statuses_map_to_http(http: httpx.AsyncClient) -> None:
     assert details[0]["@type"] == "type.googleapis.com/google.rpc.BadRequest"
     assert "username" in {violation["field"] for violation in details[0]["fieldViolations"]}
 
-    taken = await http.post("/v1/users", json={"username": alice_name, "password": PASSWORD}, headers=SLOW)
+    taken = await http.post("/v1/users", json={"username": alice_name, "password": DEFAULT_PASSWORD}, headers=SLOW)
     assert taken.status_code == 409
     assert_status_body(taken, 6)
 
@@ -163,41 +151,36 @@ async def test_service_statuses_map_to_http(http: httpx.AsyncClient) -> None:
     assert alice_id
 
 
-async def test_malformed_requests_get_useful_400s(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    token = bearer(mesh.user_token(1))
+async def test_malformed_requests_get_useful_400s(http: httpx.AsyncClient, caller: SignedUp) -> None:
+    token = caller.headers
     broken = await http.post("/v1/users", content=b'{"username": "x",', headers={"Content-Type": "application/json"})
     assert broken.status_code == 400
     body = assert_status_body(broken, 3)
     assert "JSON" in body["message"]
-    assert body["details"][0]["fieldViolations"][0]["field"] == "body"
+    assert list(field_violations(broken)) == ["body"]
 
     wrong_type = await http.post("/v1/users", json={"username": ["not", "a", "string"]})
     assert wrong_type.status_code == 400 and "username" in wrong_type.json()["message"]
 
     bad_path = await http.get("/v1/users/not-a-number", headers=token)
     assert bad_path.status_code == 400
-    assert assert_status_body(bad_path, 3)["details"][0]["fieldViolations"][0]["field"] == "user_id"
+    assert_status_body(bad_path, 3)
+    assert list(field_violations(bad_path)) == ["user_id"]
 
     bad_query = await http.get("/v1/users/1/photos?pageSize=lots", headers=token)
     assert bad_query.status_code == 400 and "page_size" in bad_query.json()["message"]
 
 
-async def test_request_ids_are_forwarded_or_made(http: httpx.AsyncClient, mesh: Mesh) -> None:
+async def test_request_ids_are_forwarded_or_made(http: httpx.AsyncClient, mesh: Mesh, caller: SignedUp) -> None:
     request_id = f"e2e-{uuid.uuid4().hex}"
-    response = await http.get("/v1/users/1", headers={**bearer(mesh.user_token(1)), "X-Request-Id": request_id})
+    response = await http.get("/v1/users/1", headers={**caller.headers, "X-Request-Id": request_id})
     assert response.headers["x-request-id"] == request_id
     # The service logs the RPC under the same id (the line is written just after it answers).
-    for _ in range(50):
-        if request_id in mesh.log_tail("user", 2000):
-            break
-        await asyncio.sleep(0.1)
-    assert request_id in mesh.log_tail("user", 2000)
+    await eventually(lambda: request_id in mesh.log_tail("user", 2000), timeout=5)
     made = await http.get("/v1/users/1")
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
     # An id gRPC metadata cannot carry (or a log should not) is replaced, not forwarded into a 500.
-    odd = await http.get(
-        "/v1/users/1", headers={**bearer(mesh.user_token(1)), "X-Request-Id": "a b\u00e9".encode("latin-1")}
-    )
+    odd = await http.get("/v1/users/1", headers={**caller.headers, "X-Request-Id": "a b\u00e9".encode("latin-1")})
     assert odd.status_code == response.status_code and re.fullmatch(r"[0-9a-f]{32}", odd.headers["x-request-id"])
 
 

@@ -3,13 +3,11 @@ answer, nothing written, and no ERROR line in the gateway's log for what clients
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
 import random
 import re
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,7 +17,9 @@ from PIL import Image
 
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg
+from tests.support.rich_status import field_violations
 from tests.support.users import sign_up
+from tests.support.waiting import eventually
 
 # What Python, protobuf or the gRPC library say when they fail: none of it may reach a client.
 INTERNALS = re.compile(
@@ -28,15 +28,10 @@ INTERNALS = re.compile(
 )
 
 
-def new_user(mesh: Mesh) -> tuple[int, dict[str, str]]:
-    user_id = random.randrange(10**9, 2 * 10**9)
-    return user_id, {"Authorization": f"Bearer {mesh.user_token(user_id)}"}
-
-
 def violations(response: httpx.Response) -> dict[str, str]:
-    body = response.json()
-    assert not INTERNALS.search(body["message"]), body
-    return {v["field"]: v["description"] for d in body.get("details", []) for v in d.get("fieldViolations", [])}
+    """The field violations of a 400 whose message gives nothing internal away."""
+    assert not INTERNALS.search(response.json()["message"]), response.text
+    return field_violations(response)
 
 
 def form(boundary: str, fields: list[tuple[str, bytes]], file: bytes) -> bytes:
@@ -70,7 +65,8 @@ async def upload(http: httpx.AsyncClient, user_id: int, headers: dict[str, str],
 
 
 async def test_bytes_that_are_not_utf8_are_refused_by_field(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     query = await http.get("/v1/search/photos?text=caf%E9", headers=headers)
     assert query.status_code == 400 and violations(query) == {"text": "is not valid UTF-8 text"}
     path = await http.get("/v1/usernames/caf%E9", headers=headers)
@@ -92,7 +88,8 @@ async def test_bytes_that_are_not_utf8_are_refused_by_field(http: httpx.AsyncCli
 
 
 async def test_only_canonical_decimal_integers_name_a_resource(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     photo_id = int((await upload(http, user_id, headers, make_jpeg(32, 32)))["photo"]["photoId"])
     assert (await http.get(f"/v1/photos/{photo_id}", headers=headers)).status_code == 200
     fullwidth = "".join(chr(0xFF10 + int(digit)) for digit in str(photo_id))
@@ -154,7 +151,7 @@ async def lone_gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 
 async def test_an_unreachable_service_is_503_without_its_address(lone_gateway: str, mesh: Mesh) -> None:
-    token = {"Authorization": f"Bearer {mesh.user_token(1)}"}
+    token = (await sign_up(mesh, sign_in=False)).headers  # the lone gateway's services share the mesh's secret
     async with httpx.AsyncClient(base_url=lone_gateway, timeout=30) as client:
         response = await client.get("/v1/users/1", headers=token)
         assert response.status_code == 503, response.text
@@ -173,7 +170,7 @@ async def test_an_unreachable_service_is_503_without_its_address(lone_gateway: s
 
 async def test_patch_without_update_mask_changes_only_the_fields_sent(http: httpx.AsyncClient, mesh: Mesh) -> None:
     alice = await sign_up(mesh, display_name="Alice", bio="old bio", sign_in=False)
-    headers = {"Authorization": f"Bearer {alice.token}"}
+    headers = alice.headers
     patched = await http.patch(f"/v1/users/{alice.user_id}", json={"bio": "x"}, headers=headers)
     assert patched.status_code == 200, patched.text
     assert (patched.json()["user"]["displayName"], patched.json()["user"]["bio"]) == ("Alice", "x")
@@ -189,7 +186,8 @@ async def test_patch_without_update_mask_changes_only_the_fields_sent(http: http
 
 
 async def test_huge_grpc_timeouts_are_clamped_and_malformed_ones_named(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     for huge in ("99999999H", "99999999M", "99999999S"):
         response = await http.get(f"/v1/users/{user_id}/photos", headers={**headers, "Grpc-Timeout": huge})
         assert response.status_code == 200, (huge, response.text)
@@ -204,7 +202,8 @@ async def test_huge_grpc_timeouts_are_clamped_and_malformed_ones_named(http: htt
 
 
 async def test_the_idempotency_key_header_makes_uploads_retry_safe(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     image = make_jpeg(40, 30)
     key = {"Idempotency-Key": f"upload-{random.randrange(10**9)}"}
     first = await http.post(
@@ -232,7 +231,8 @@ async def test_the_idempotency_key_header_makes_uploads_retry_safe(http: httpx.A
 
 async def test_a_key_reused_for_a_different_upload_is_422(http: httpx.AsyncClient, mesh: Mesh) -> None:
     """The photo service refuses it with FAILED_PRECONDITION and a PreconditionFailure (IETF draft: 422)."""
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     key = f"reused-{random.randrange(10**9)}"
     first = await upload(http, user_id, headers, make_jpeg(40, 30), title="first", idempotencyKey=key)
     other = await http.post(
@@ -252,7 +252,8 @@ async def test_a_key_reused_for_a_different_upload_is_422(http: httpx.AsyncClien
 
 
 async def test_form_fields_tags_order_and_duplicates(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     boundary = "f0rm"
     multipart = {**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
     fields = [("userId", str(user_id).encode()), ("tags", b"a,b"), ("tags", b"c"), ("location", b"Lisbon"),
@@ -278,7 +279,8 @@ async def test_form_fields_tags_order_and_duplicates(http: httpx.AsyncClient, me
 
 
 async def test_variants_by_short_name_number_or_full_name(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     photo_id = (await upload(http, user_id, headers, make_jpeg(1600, 1200)))["photo"]["photoId"]
     answers = set()
     for spelled in ("display", "DISPLAY", "Display", "2", "PHOTO_VARIANT_DISPLAY", "photo_variant_display"):
@@ -309,7 +311,8 @@ def log_lines_since(mesh: Mesh, name: str, offset: int) -> list[dict]:
 
 
 async def test_cancelled_downloads_and_304s_log_no_error(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     image = noise_png(1400)  # ~6 MB
     photo = (
         await http.post(
@@ -330,13 +333,14 @@ async def test_cancelled_downloads_and_304s_log_no_error(http: httpx.AsyncClient
     whole = await http.get(content, headers=headers)
     assert whole.status_code == 200 and whole.content == image  # the gateway still serves
 
-    deadline = time.monotonic() + 10
-    while True:  # the lines about the aborted streams come a moment after the client left
+    async def five_cancelled() -> list[dict]:  # the lines about the aborted streams come a moment after
         lines = log_lines_since(mesh, "gateway", offset)
-        assert not [line for line in lines if line.get("level") != "info"], lines
+        if [line for line in lines if line.get("level") != "info"]:  # fails at once, as on every try
+            pytest.fail(f"a line above info: {lines}")
         cancelled = [line for line in lines if line.get("msg") == "download cancelled by the client"]
-        if len(cancelled) >= 5 or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.2)
-    assert len(cancelled) == 5, lines
+        assert len(cancelled) >= 5, lines
+        return cancelled
+
+    cancelled = await eventually(five_cancelled, timeout=10)
+    assert len(cancelled) == 5, cancelled
     assert all(line["status"] == "CANCELLED" and line["sent"] < len(image) for line in cancelled)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import random
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,16 +11,12 @@ from PIL import Image
 
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, make_png
+from tests.support.rich_status import field_violations
+from tests.support.users import sign_up, sign_up_many
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the default limit the mesh runs with (SHUTTER_MAX_UPLOAD_BYTES)
 
 ORIGINAL = {"variant": "PHOTO_VARIANT_ORIGINAL"}  # the owner's bytes as uploaded; the default is DISPLAY
-
-
-def new_user(mesh: Mesh) -> tuple[int, dict[str, str]]:
-    """A user id nobody else in the session uses, and headers authenticating as it."""
-    user_id = random.randrange(10**9, 2 * 10**9)
-    return user_id, {"Authorization": f"Bearer {mesh.user_token(user_id)}"}
 
 
 async def list_photos(http: httpx.AsyncClient, user_id: int, headers: dict[str, str]) -> list[dict]:
@@ -31,7 +26,8 @@ async def list_photos(http: httpx.AsyncClient, user_id: int, headers: dict[str, 
 
 
 async def test_form_upload_then_download_with_cache_headers(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     jpeg = make_jpeg(1600, 1200)
     uploaded = await http.post(
         "/v1/photos",
@@ -79,7 +75,8 @@ async def test_form_upload_then_download_with_cache_headers(http: httpx.AsyncCli
 
 
 async def test_raw_streamed_upload_with_metadata_in_the_query(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     png = make_png(900, 700)
 
     async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: chunked transfer encoding
@@ -108,8 +105,8 @@ async def test_raw_streamed_upload_with_metadata_in_the_query(http: httpx.AsyncC
 
 
 async def test_the_owner_token_is_what_the_photo_service_checks(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    owner_id, owner = new_user(mesh)
-    _, stranger = new_user(mesh)
+    owner_account, stranger_account = await sign_up_many(mesh, 2)
+    owner_id, owner, stranger = owner_account.user_id, owner_account.headers, stranger_account.headers
     jpeg = make_jpeg(200, 150)
     as_someone_else = await http.post(
         "/v1/photos", params={"userId": owner_id}, content=jpeg, headers={**stranger, "Content-Type": "image/jpeg"}
@@ -132,7 +129,8 @@ async def test_the_owner_token_is_what_the_photo_service_checks(http: httpx.Asyn
 
 
 async def test_oversized_uploads_are_413_and_store_nothing(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     too_big = make_jpeg(64, 64) + bytes(MAX_UPLOAD_BYTES)
 
     declared = await http.post("/v1/photos", params={"userId": user_id}, content=too_big, headers=headers)
@@ -154,7 +152,8 @@ async def test_oversized_uploads_are_413_and_store_nothing(http: httpx.AsyncClie
 
 
 async def test_malformed_forms_are_400(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     boundary = "XyZ"
     late_field = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'.encode()
@@ -168,7 +167,7 @@ async def test_malformed_forms_are_400(http: httpx.AsyncClient, mesh: Mesh) -> N
         headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert response.status_code == 400
-    assert response.json()["details"][0]["fieldViolations"][0]["field"] == "title"
+    assert list(field_violations(response)) == ["title"]
 
     no_file = await http.post("/v1/photos", data={"userId": str(user_id), "title": "x"}, files={}, headers=headers)
     assert no_file.status_code == 400, no_file.text

@@ -5,11 +5,8 @@ photo bytes, ETag revalidation of photos, a same-origin-only CSP, and CORS off u
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,9 +14,9 @@ import httpx
 import pytest
 
 from services.runtime.mesh import gateway_command
-from tests.e2e.test_gateway_media import new_user
-from tests.support.mesh import ROOT, Mesh, free_port
+from tests.support.mesh import ROOT, Mesh, free_port, wait_answering
 from tests.support.photos import make_jpeg
+from tests.support.users import sign_up
 
 WEB = ROOT / "web"
 FIRST_LOAD_BUDGET = 100 * 1024
@@ -79,7 +76,8 @@ async def test_assets_and_json_are_compressed(http: httpx.AsyncClient, mesh: Mes
     document = await http.get("/openapi.json", headers={"Accept-Encoding": encoding})
     assert document.headers["content-encoding"] == encoding and document.json()["openapi"]
 
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     for n in range(4):
         files = {"file": ("p.jpg", make_jpeg(40, 30), "image/jpeg")}
         data = {"userId": str(user_id), "title": f"photo number {n}", "tags": ["a", "b"]}
@@ -90,7 +88,8 @@ async def test_assets_and_json_are_compressed(http: httpx.AsyncClient, mesh: Mes
 
 
 async def test_photo_bytes_pass_uncompressed_and_revalidate_by_etag(http: httpx.AsyncClient, mesh: Mesh) -> None:
-    user_id, headers = new_user(mesh)
+    account = await sign_up(mesh, sign_in=False)
+    user_id, headers = account.user_id, account.headers
     jpeg = make_jpeg(800, 600)
     uploaded = await http.post(
         "/v1/photos", data={"userId": str(user_id)}, files={"file": ("p.jpg", jpeg, "image/jpeg")}, headers=headers
@@ -139,14 +138,7 @@ async def cors_gateway(mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> 
         process = subprocess.Popen(gateway_command(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(base_url=url, timeout=1) as client:
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/openapi.json")).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, log.read_text()
-                await asyncio.sleep(0.1)
+        await wait_answering(url, 60, explain=log.read_text)
         yield url
     finally:
         process.terminate()

@@ -35,9 +35,12 @@ async def test_each_replica_gets_every_event_from_its_start_on(tmp_path: Path) -
     try:
         for bus in buses:
             await bus.start()
+            await asyncio.wait_for(bus.ready(), 10)
         await buses[0].publish(subject_for(deleted(1)), deleted(1).SerializeToString(), message_id(deleted(1)))
         for replica in replicas:
             await replica.start()
+        for replica in replicas:
+            await asyncio.wait_for(replica.attached(), 10)
         for photo_id in (2, 3, 4):
             event = deleted(photo_id)
             await buses[0].publish(subject_for(event), event.SerializeToString(), message_id(event))

@@ -4,38 +4,23 @@ DeletedUsers list, fed by UserDeleted over JetStream), and the list survives a N
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.runtime.errors import Unauthenticated
 from services.runtime.events import EventBus, message_id, subject_for
-from services.runtime.revocation import DeletedUsers
+from services.runtime.revocation import TRUSTED_GAP_SECONDS, DeletedUsers
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
-from tests.support.mesh import Mesh
-from tests.support.users import sign_up
-
-
-async def refused_as_deleted(call: Callable[[], Awaitable[object]], timeout: float = 10) -> grpc.aio.AioRpcError:
-    """Retry `call` until it answers UNAUTHENTICATED "account deleted" (the event takes a moment)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await call()
-            error = None
-        except grpc.aio.AioRpcError as exc:
-            error = exc
-            if exc.code() == grpc.StatusCode.UNAUTHENTICATED and "deleted" in (exc.details() or ""):
-                return exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not refused as deleted: {error.code() if error else 'OK'}")
-        await asyncio.sleep(0.1)
+from tests.support.mesh import Mesh, free_port
+from tests.support.users import refused_as_deleted, sign_up
+from tests.support.waiting import eventually
 
 
 async def test_a_deleted_users_token_is_refused_for_writes_and_reads_on_every_service(mesh: Mesh) -> None:
@@ -91,24 +76,13 @@ def _deletion(user_id: int, event_id: int, occurred_seconds: float) -> events_pb
 
 
 async def _publish(bus: EventBus, event: events_pb2.UserDeleted, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def published() -> None:
         try:
             await bus.publish(subject_for(event), event.SerializeToString(), message_id(event))
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+        except Exception as exc:  # NATS may still be coming back
+            raise AssertionError(f"not published yet: {exc!r}") from exc
 
-
-async def _eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
+    await eventually(published, timeout, interval=0.2)
 
 
 @pytest.mark.slow
@@ -119,11 +93,13 @@ async def test_deleted_users_loads_the_token_window_and_keeps_following_across_a
     deleted = DeletedUsers(bus, token_ttl_seconds=3600, margin_seconds=60)
     try:
         await bus.start()
+        await bus.ready()
         now = time.time()
         await _publish(bus, _deletion(1001, 1, now - 30))  # within a token's lifetime
         await _publish(bus, _deletion(1002, 2, now - 2 * 3600))  # every token it concerns has expired
 
-        await deleted.start()  # returns once the window is loaded
+        await deleted.start()
+        await asyncio.wait_for(deleted.wait_caught_up(), 20)
         assert deleted.is_deleted(1001)
         assert not deleted.is_deleted(1002)
 
@@ -131,9 +107,76 @@ async def test_deleted_users_loads_the_token_window_and_keeps_following_across_a
         await asyncio.sleep(1)
         nats_only.start_nats()
         await _publish(bus, _deletion(1003, 3, time.time()))
-        assert await _eventually(lambda: deleted.is_deleted(1003)), "the consumer did not come back after NATS did"
+
+        def the_consumer_came_back_after_nats() -> bool:
+            return deleted.is_deleted(1003)
+
+        await eventually(the_consumer_came_back_after_nats)
         assert not deleted.is_deleted(1004)
     finally:
         await deleted.stop()
         await bus.stop()
         await nats_only.close()
+
+
+def _refusal(deleted: DeletedUsers, user_id: int, issued_at: float) -> str | None:
+    try:
+        deleted.check(user_id, issued_at)
+    except Unauthenticated as exc:
+        return exc.message
+    return None
+
+
+async def test_without_nats_the_snapshot_decides_and_no_snapshot_means_sign_in_again(tmp_path: Path) -> None:
+    """No NATS anywhere (nothing listens on its port): what a process may believe comes from its snapshot."""
+    snapshot = tmp_path / "deleted-users.json"
+    nowhere = f"nats://127.0.0.1:{free_port()}"
+    old_token = time.time() - 600
+
+    async def started(path: Path) -> tuple[EventBus, DeletedUsers]:
+        bus = EventBus(nowhere, "test-no-nats")
+        deleted = DeletedUsers(bus, token_ttl_seconds=3600, snapshot_path=path)
+        await bus.start()
+        await deleted.start()
+        return bus, deleted
+
+    # First start ever: no snapshot, so tokens older than the process are refused; a fresh one is fine.
+    bus, first = await started(snapshot)
+    assert not first.caught_up
+    assert "sign in again" in (_refusal(first, 7, old_token) or "")
+    assert _refusal(first, 7, time.time() + 1) is None
+    await first.stop()
+    await bus.stop()
+
+    # Restarted at once (a crash, a rolling restart): as informed as its predecessor, which had not caught
+    # up either, so the same limit holds. A deletion it had learnt is refused whatever the token's age.
+    data = json.loads(snapshot.read_text())
+    data["deleted"] = {"1001": time.time() - 30}
+    snapshot.write_text(json.dumps(data))
+    bus, second = await started(snapshot)
+    assert _refusal(second, 1001, time.time() + 1) == "account deleted"
+    assert "sign in again" in (_refusal(second, 7, old_token) or "")
+    await second.stop()
+    await bus.stop()
+
+    # A predecessor that had caught up hands on its knowledge whole: old tokens are fine.
+    data = json.loads(snapshot.read_text())
+    data["tokens_not_before"] = None
+    snapshot.write_text(json.dumps(data))
+    bus, third = await started(snapshot)
+    assert _refusal(third, 7, old_token) is None
+    assert _refusal(third, 1001, old_token) == "account deleted"
+    await third.stop()
+    await bus.stop()
+
+    # A snapshot nobody has kept up for a while: deletions since are unknown, so old tokens are refused
+    # again (its own deletions still count).
+    data = json.loads(snapshot.read_text())
+    data["watched_until"] = time.time() - 10 * TRUSTED_GAP_SECONDS
+    data["tokens_not_before"] = None
+    snapshot.write_text(json.dumps(data))
+    bus, fourth = await started(snapshot)
+    assert "sign in again" in (_refusal(fourth, 7, old_token) or "")
+    assert _refusal(fourth, 1001, time.time() + 1) == "account deleted"
+    await fourth.stop()
+    await bus.stop()

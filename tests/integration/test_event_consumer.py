@@ -19,6 +19,7 @@ from services.runtime.events import DEAD_LETTER_STREAM, SUBJECTS, Consumer, Even
 from services.runtime.ids import IdGenerator
 from shutter.events.v1 import events_pb2
 from tests.support.mesh import Mesh
+from tests.support.waiting import eventually
 
 ids = IdGenerator(4000)
 
@@ -48,6 +49,7 @@ async def _dead_letters(bus: EventBus, durable: str) -> list[bytes]:
 async def bus(mesh: Mesh) -> AsyncIterator[EventBus]:
     connected = EventBus(mesh.settings.nats_url, "consumer-test")
     await connected.start()
+    await asyncio.wait_for(connected.ready(), 20)
     yield connected
     await connected.stop()
 
@@ -75,10 +77,7 @@ async def _run_consumer(
     await consumer.start()
     try:
         await _publish_like(bus, photo_id)
-        for _ in range(300):
-            if until(calls):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: until(calls), timeout=15)
     finally:
         await consumer.stop()
         await bus.jetstream.delete_consumer("SHUTTER_EVENTS", durable)
@@ -111,3 +110,60 @@ def test_transient_classification() -> None:
     assert is_transient(ConnectionRefusedError())
     assert not is_transient(ValueError("bad event"))
     assert not is_transient(KeyError("missing"))
+
+
+async def _publish_likes(bus: EventBus, photo_ids: list[int]) -> None:
+    for photo_id in photo_ids:
+        await _publish_like(bus, photo_id)
+
+
+async def test_a_handler_longer_than_the_ack_wait_gets_its_events_once(bus: EventBus) -> None:
+    """In-progress heartbeats keep every held event (the one being handled and those waiting their turn)
+    from being redelivered, however long the handler takes: a short ack wait costs no duplicates."""
+    photo_ids = [ids.next_id() for _ in range(3)]
+    durable = f"test-{uuid.uuid4().hex[:10]}"
+    deliveries: Counter[int] = Counter()
+    handled = asyncio.Event()
+
+    async def slow(event: Message) -> None:
+        assert isinstance(event, events_pb2.LikeChanged)
+        if event.photo_id not in photo_ids:
+            return
+        deliveries[event.photo_id] += 1
+        await asyncio.sleep(2.5)  # 2.5 ack waits
+        if sum(deliveries.values()) >= len(photo_ids):
+            handled.set()
+
+    consumer = Consumer(bus, durable, [events_pb2.LikeChanged], slow, ack_wait=1.0)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(consumer.attached(), 20)
+        await _publish_likes(bus, photo_ids)  # all three are delivered at once and held
+        await asyncio.wait_for(handled.wait(), 60)
+        await asyncio.sleep(1.5)  # a redelivery of any of them would come within one ack wait
+    finally:
+        await consumer.stop()
+        await bus.jetstream.delete_consumer("SHUTTER_EVENTS", durable)
+    assert deliveries == Counter({photo_id: 1 for photo_id in photo_ids})
+
+
+async def test_an_event_is_handled_while_its_pull_request_is_still_open(bus: EventBus) -> None:
+    """A lone event is handled when it arrives: not when the batch of 64 fills or the pull request
+    (30 s here) expires."""
+    photo_id = ids.next_id()
+    durable = f"test-{uuid.uuid4().hex[:10]}"
+    handled = asyncio.Event()
+
+    async def handle(event: Message) -> None:
+        if isinstance(event, events_pb2.LikeChanged) and event.photo_id == photo_id:
+            handled.set()
+
+    consumer = Consumer(bus, durable, [events_pb2.LikeChanged], handle, batch=64, pull_expires=30.0)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(consumer.attached(), 20)
+        await _publish_like(bus, photo_id)
+        await asyncio.wait_for(handled.wait(), 15)
+    finally:
+        await consumer.stop()
+        await bus.jetstream.delete_consumer("SHUTTER_EVENTS", durable)

@@ -4,32 +4,23 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from shutter.feed.v1 import feed_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
-from tests.support.feeds import feed_items, feed_page, feed_photo_ids, feed_stub, wait_until
-from tests.support.mesh import Mesh, auth
+from tests.support.feeds import feed_has, feed_items, feed_lacks, feed_page, feed_photo_ids, feed_stub
+from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
-from tests.support.users import SignedUp, sign_up_many
+from tests.support.rich_status import field_violations
+from tests.support.users import SignedUp, sign_up, sign_up_many
+from tests.support.waiting import eventually
 
 JPEG = make_jpeg(32, 24)
 
 
 async def post(mesh: Mesh, author: SignedUp, title: str = "") -> photo_pb2.Photo:
     return await upload(mesh, author.token, author.user_id, JPEG, title=title)
-
-
-async def has(mesh: Mesh, reader: SignedUp, *photo_ids: int) -> bool:
-    """Whether every one of photo_ids is in the reader's feed."""
-    return set(photo_ids) <= set(await feed_photo_ids(mesh, reader.user_id))
-
-
-async def lacks(mesh: Mesh, reader: SignedUp, photo_id: int) -> bool:
-    return photo_id not in await feed_photo_ids(mesh, reader.user_id)
 
 
 async def unfollow(mesh: Mesh, follower: SignedUp, followee: SignedUp) -> None:
@@ -47,7 +38,7 @@ async def test_post_reaches_every_follower_and_nobody_else(mesh: Mesh) -> None:
     photo = await post(mesh, author)
 
     for follower in (first, second):
-        assert await wait_until(lambda f=follower: has(mesh, f, photo.photo_id)), mesh.log_tail("feed")
+        await eventually(lambda f=follower: feed_has(mesh, f, photo.photo_id), explain=lambda: mesh.log_tail("feed"))
     [item] = [i for i in await feed_items(mesh, first.user_id) if i.photo_id == photo.photo_id]
     assert item.author_id == author.user_id
     assert item.posted_at.ToMilliseconds() == photo.created_at.ToMilliseconds()
@@ -61,12 +52,12 @@ async def test_unfollow_removes_the_authors_posts_from_that_feed_only(mesh: Mesh
     await leaver.follow(mesh, author)
     await stayer.follow(mesh, author)
     photo = await post(mesh, author)
-    assert await wait_until(lambda: has(mesh, leaver, photo.photo_id))
-    assert await wait_until(lambda: has(mesh, stayer, photo.photo_id))
+    await eventually(lambda: feed_has(mesh, leaver, photo.photo_id))
+    await eventually(lambda: feed_has(mesh, stayer, photo.photo_id))
 
     await unfollow(mesh, leaver, author)
-    assert await wait_until(lambda: lacks(mesh, leaver, photo.photo_id))
-    assert await has(mesh, stayer, photo.photo_id)
+    await eventually(lambda: feed_lacks(mesh, leaver, photo.photo_id))
+    assert await feed_has(mesh, stayer, photo.photo_id)
 
 
 async def test_follow_backfills_the_followees_recent_posts(mesh: Mesh) -> None:
@@ -74,7 +65,7 @@ async def test_follow_backfills_the_followees_recent_posts(mesh: Mesh) -> None:
     older = await post(mesh, author, "older")
     newer = await post(mesh, author, "newer")
     await newcomer.follow(mesh, author)
-    assert await wait_until(lambda: has(mesh, newcomer, older.photo_id, newer.photo_id))
+    await eventually(lambda: feed_has(mesh, newcomer, older.photo_id, newer.photo_id))
     assert await feed_photo_ids(mesh, newcomer.user_id) == [newer.photo_id, older.photo_id]
 
 
@@ -85,14 +76,14 @@ async def test_deleted_photo_leaves_every_feed(mesh: Mesh) -> None:
     kept = await post(mesh, author, "kept")
     doomed = await post(mesh, author, "doomed")
     for follower in (first, second):
-        assert await wait_until(lambda f=follower: has(mesh, f, doomed.photo_id, kept.photo_id))
+        await eventually(lambda f=follower: feed_has(mesh, f, doomed.photo_id, kept.photo_id))
 
     await photo_pb2_grpc.PhotoServiceStub(mesh.channel("photo")).DeletePhoto(
         photo_pb2.DeletePhotoRequest(photo_id=doomed.photo_id), metadata=author.metadata, timeout=10
     )
     for follower in (first, second):
-        assert await wait_until(lambda f=follower: lacks(mesh, f, doomed.photo_id))
-        assert await has(mesh, follower, kept.photo_id)
+        await eventually(lambda f=follower: feed_lacks(mesh, f, doomed.photo_id))
+        assert await feed_has(mesh, follower, kept.photo_id)
 
 
 async def test_deleted_user_vanishes_from_feeds_and_loses_their_own(mesh: Mesh) -> None:
@@ -101,13 +92,13 @@ async def test_deleted_user_vanishes_from_feeds_and_loses_their_own(mesh: Mesh) 
     await author.follow(mesh, followed)
     theirs = await post(mesh, author)
     others = await post(mesh, followed)
-    assert await wait_until(lambda: has(mesh, follower, theirs.photo_id))
-    assert await wait_until(lambda: has(mesh, author, others.photo_id))
+    await eventually(lambda: feed_has(mesh, follower, theirs.photo_id))
+    await eventually(lambda: feed_has(mesh, author, others.photo_id))
 
     await user_pb2_grpc.UserServiceStub(mesh.channel("user")).DeleteUser(
         user_pb2.DeleteUserRequest(user_id=author.user_id), metadata=author.metadata, timeout=10
     )
-    assert await wait_until(lambda: lacks(mesh, follower, theirs.photo_id))
+    await eventually(lambda: feed_lacks(mesh, follower, theirs.photo_id))
     # The author's own feed is no longer readable: their token is refused as deleted (the feed service
     # purges it on UserDeleted too, but the API can no longer show it).
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -119,7 +110,7 @@ async def test_paging_has_no_gaps_or_repeats_while_new_posts_arrive(mesh: Mesh) 
     author, reader = await sign_up_many(mesh, 2, "feedpage")
     await reader.follow(mesh, author)
     first_batch = [await post(mesh, author, f"p{i}") for i in range(11)]
-    assert await wait_until(lambda: has(mesh, reader, first_batch[-1].photo_id, first_batch[0].photo_id))
+    await eventually(lambda: feed_has(mesh, reader, first_batch[-1].photo_id, first_batch[0].photo_id))
     expected = sorted((p.photo_id for p in first_batch), reverse=True)
 
     seen: list[int] = []
@@ -127,7 +118,7 @@ async def test_paging_has_no_gaps_or_repeats_while_new_posts_arrive(mesh: Mesh) 
     seen.extend(i.photo_id for i in reply.items)
     # New posts land at the top while the reader is paging down.
     newcomers = [await post(mesh, author, f"new{i}") for i in range(3)]
-    assert await wait_until(lambda: has(mesh, reader, newcomers[-1].photo_id))
+    await eventually(lambda: feed_has(mesh, reader, newcomers[-1].photo_id))
     while reply.next_page_token:
         reply = await feed_page(mesh, reader.user_id, page_size=4, page_token=reply.next_page_token)
         assert len(reply.items) <= 4
@@ -139,31 +130,30 @@ async def test_paging_has_no_gaps_or_repeats_while_new_posts_arrive(mesh: Mesh) 
 
 
 async def test_only_the_owner_reads_a_feed(mesh: Mesh) -> None:
+    owner, other = await sign_up_many(mesh, 2, "feedown")
     with pytest.raises(grpc.aio.AioRpcError) as denied:
-        await feed_page(mesh, 42, token=mesh.user_token(43))
+        await feed_page(mesh, owner.user_id, token=other.token)
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
     with pytest.raises(grpc.aio.AioRpcError) as anonymous:
-        await feed_stub(mesh).GetFeed(feed_pb2.GetFeedRequest(user_id=42), timeout=10)
+        await feed_stub(mesh).GetFeed(feed_pb2.GetFeedRequest(user_id=owner.user_id), timeout=10)
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 @pytest.mark.parametrize(
-    ("request_", "field"),
+    ("fields", "field"),
     [
-        (feed_pb2.GetFeedRequest(user_id=-5), "user_id"),
-        (feed_pb2.GetFeedRequest(user_id=42, page_size=-1), "page_size"),
-        (feed_pb2.GetFeedRequest(user_id=42, page_token="not a token!"), "page_token"),
+        ({"user_id": -5}, "user_id"),
+        ({"page_size": -1}, "page_size"),
+        ({"page_token": "not a token!"}, "page_token"),
         # Well-formed base64 JSON, but not a cursor this service made.
-        (feed_pb2.GetFeedRequest(user_id=42, page_token="eyJiZWZvcmUiOiJ4In0"), "page_token"),
+        ({"page_token": "eyJiZWZvcmUiOiJ4In0"}, "page_token"),
     ],
 )
-async def test_bad_requests_name_the_field(mesh: Mesh, request_: feed_pb2.GetFeedRequest, field: str) -> None:
+async def test_bad_requests_name_the_field(mesh: Mesh, fields: dict[str, object], field: str) -> None:
+    reader = await sign_up(mesh, sign_in=False)
+    request = feed_pb2.GetFeedRequest(**{"user_id": reader.user_id, **fields})  # type: ignore[arg-type]
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await feed_stub(mesh).GetFeed(request_, metadata=auth(mesh.user_token(42)), timeout=10)
+        await feed_stub(mesh).GetFeed(request, metadata=reader.metadata, timeout=10)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    status = rpc_status.from_call(error.value)
-    assert status is not None
-    bad_request = error_details_pb2.BadRequest()
-    assert status.details[0].Unpack(bad_request)
-    assert [v.field for v in bad_request.field_violations] == [field]
+    assert list(field_violations(error.value)) == [field]

@@ -13,10 +13,11 @@ import pytest
 
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
-from tests.support.feeds import feed_items, feed_page, feed_photo_ids, wait_until
+from tests.support.feeds import feed_has, feed_items, feed_lacks, feed_page, feed_photo_ids
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
 from tests.support.users import SignedUp, sign_up_many
+from tests.support.waiting import eventually
 
 JPEG = make_jpeg(32, 24)
 
@@ -37,11 +38,6 @@ async def small_threshold_mesh(tmp_path_factory: pytest.TempPathFactory) -> Asyn
         await running.close()
 
 
-async def has(mesh: Mesh, reader: SignedUp, *photo_ids: int) -> bool:
-    """Whether every one of photo_ids is in the reader's feed."""
-    return set(photo_ids) <= set(await feed_photo_ids(mesh, reader.user_id))
-
-
 def feed_db_rows(mesh: Mesh, photo_id: int) -> int:
     """Fan-out rows for a photo, read straight from the feed's database (read-only, WAL-safe)."""
     path = mesh.workdir / "data" / "feed" / "feed.db"
@@ -59,8 +55,8 @@ async def test_large_accounts_posts_are_merged_at_read_time(small_threshold_mesh
     pulled = await upload(mesh, star.token, star.user_id, JPEG, title="large account")
 
     for fan in (fan1, fan2, fan3):
-        assert await wait_until(lambda f=fan: has(mesh, f, pulled.photo_id)), mesh.log_tail("feed")
-    assert await wait_until(lambda: has(mesh, fan1, fanned_out.photo_id))
+        await eventually(lambda f=fan: feed_has(mesh, f, pulled.photo_id), explain=lambda: mesh.log_tail("feed"))
+    await eventually(lambda: feed_has(mesh, fan1, fanned_out.photo_id))
     # Both kinds merge in id (time) order, with the right author.
     items = await feed_items(mesh, fan1.user_id)
     assert [(i.photo_id, i.author_id) for i in items] == sorted(
@@ -82,11 +78,7 @@ async def test_large_accounts_posts_are_merged_at_read_time(small_threshold_mesh
         photo_pb2.DeletePhotoRequest(photo_id=pulled.photo_id), metadata=star.metadata, timeout=10
     )
     for fan in (fan1, fan2):
-        assert await wait_until(lambda f=fan: _lacks(mesh, f, pulled.photo_id))
-
-
-async def _lacks(mesh: Mesh, reader: SignedUp, photo_id: int) -> bool:
-    return not await has(mesh, reader, photo_id)
+        await eventually(lambda f=fan: feed_lacks(mesh, f, pulled.photo_id))
 
 
 async def test_paging_merges_pulled_posts_without_gaps_or_repeats(small_threshold_mesh: Mesh) -> None:
@@ -99,8 +91,8 @@ async def test_paging_merges_pulled_posts_without_gaps_or_repeats(small_threshol
     for i in range(4):
         posts.append(await upload(mesh, star.token, star.user_id, JPEG, title=f"star{i}"))
         posts.append(await upload(mesh, other.token, other.user_id, JPEG, title=f"other{i}"))
-    assert await wait_until(lambda: has(mesh, fan, posts[-1].photo_id, posts[-2].photo_id))
-    assert await wait_until(lambda: _count_is(mesh, fan, len(posts)))
+    await eventually(lambda: feed_has(mesh, fan, posts[-1].photo_id, posts[-2].photo_id))
+    await eventually(lambda: _count_is(mesh, fan, len(posts)))
 
     seen: list[int] = []
     token = ""

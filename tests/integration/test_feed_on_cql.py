@@ -7,41 +7,21 @@ The feed rows are checked in Cassandra itself, so a feed silently falling back t
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import nats
-import pytest
 from cassandra.cluster import Session
 
-from services.runtime.events import SUBJECTS, message_id
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import now_timestamp
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
-from tests.support.cassandra import CassandraNode, cql_env
-from tests.support.feeds import feed_photo_ids, wait_until
+from tests.support.cql_mesh import cql_mesh_fixture
+from tests.support.feeds import feed_has, feed_lacks, feed_photo_ids
 from tests.support.mesh import Mesh
+from tests.support.social import publish_event
 from tests.support.users import sign_up_many
+from tests.support.waiting import eventually
 
 ids = IdGenerator(4091)
-
-
-@pytest.fixture(scope="module")
-def keyspace_prefix() -> str:
-    return f"feedcql{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-async def cql_mesh(
-    tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
-) -> AsyncIterator[Mesh]:
-    workdir = Path(tmp_path_factory.mktemp("feedcql"))
-    async with Mesh(
-        workdir, services=("user", "follow", "feed"), extra_env=cql_env(cassandra, keyspace_prefix)
-    ) as running:
-        yield running
+cql_mesh = cql_mesh_fixture(services=("user", "follow", "feed"))
 
 
 async def publish_photo_posted(mesh: Mesh, author_id: int) -> int:
@@ -53,34 +33,26 @@ async def publish_photo_posted(mesh: Mesh, author_id: int) -> int:
         user_id=author_id,
         created_at=now_timestamp(),
     )
-    connection = await nats.connect(mesh.settings.nats_url)
-    try:
-        await connection.jetstream().publish(
-            SUBJECTS[events_pb2.PhotoPosted], event.SerializeToString(), headers={"Nats-Msg-Id": message_id(event)}
-        )
-    finally:
-        await connection.close()
+    await publish_event(mesh, event)
     return photo_id
 
 
-async def test_post_reaches_a_follower_and_leaves_on_unfollow_on_cql(
-    cql_mesh: Mesh, cql_session: Session, keyspace_prefix: str
-) -> None:
+async def test_post_reaches_a_follower_and_leaves_on_unfollow_on_cql(cql_mesh: Mesh, cql_session: Session) -> None:
     author, follower, stranger = await sign_up_many(cql_mesh, 3, "feedcql")
     await follower.follow(cql_mesh, author)
 
     photo_id = await publish_photo_posted(cql_mesh, author.user_id)
-    assert await wait_until(lambda: has_photo(cql_mesh, follower.user_id, photo_id)), cql_mesh.log_tail("feed")
+    await eventually(lambda: feed_has(cql_mesh, follower, photo_id), explain=lambda: cql_mesh.log_tail("feed"))
     assert await feed_photo_ids(cql_mesh, stranger.user_id) == []
 
     # The entry and its index row are in the feed service's own keyspace, and no SQLite database was made.
     row = cql_session.execute(
-        f"SELECT author_id FROM {keyspace_prefix}_feed.feeds WHERE user_id = %s AND photo_id = %s",
+        f"SELECT author_id FROM {cql_mesh.keyspace('feed')}.feeds WHERE user_id = %s AND photo_id = %s",
         (follower.user_id, photo_id),
     ).one()
     assert row is not None and row.author_id == author.user_id
     reached = cql_session.execute(
-        f"SELECT user_id FROM {keyspace_prefix}_feed.feed_by_photo WHERE photo_id = %s", (photo_id,)
+        f"SELECT user_id FROM {cql_mesh.keyspace('feed')}.feed_by_photo WHERE photo_id = %s", (photo_id,)
     )
     assert [r.user_id for r in reached] == [follower.user_id]
     assert not list(cql_mesh.workdir.glob("data/**/*.db"))
@@ -90,16 +62,8 @@ async def test_post_reaches_a_follower_and_leaves_on_unfollow_on_cql(
         metadata=follower.metadata,
         timeout=10,
     )
-    assert await wait_until(lambda: lacks_photo(cql_mesh, follower.user_id, photo_id)), cql_mesh.log_tail("feed")
+    await eventually(lambda: feed_lacks(cql_mesh, follower, photo_id), explain=lambda: cql_mesh.log_tail("feed"))
 
     # Following again backfills the author's recent post from the CQL author_posts table.
     await follower.follow(cql_mesh, author)
-    assert await wait_until(lambda: has_photo(cql_mesh, follower.user_id, photo_id)), cql_mesh.log_tail("feed")
-
-
-async def has_photo(mesh: Mesh, user_id: int, photo_id: int) -> bool:
-    return photo_id in await feed_photo_ids(mesh, user_id)
-
-
-async def lacks_photo(mesh: Mesh, user_id: int, photo_id: int) -> bool:
-    return photo_id not in await feed_photo_ids(mesh, user_id)
+    await eventually(lambda: feed_has(cql_mesh, follower, photo_id), explain=lambda: cql_mesh.log_tail("feed"))

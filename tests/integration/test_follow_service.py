@@ -10,8 +10,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
-from tests.support.mesh import Mesh, auth
-from tests.support.users import SignedUp, field_violations, sign_up, sign_up_many
+from tests.support.mesh import Mesh
+from tests.support.rich_status import field_violations
+from tests.support.users import SignedUp, sign_up, sign_up_many
+from tests.support.waiting import eventually
 
 
 def follows(mesh: Mesh) -> follow_pb2_grpc.FollowServiceStub:
@@ -231,14 +233,10 @@ async def test_deleting_a_user_removes_their_follows_both_ways(mesh: Mesh) -> No
         user_pb2.DeleteUserRequest(user_id=doomed.user_id), metadata=doomed.metadata, timeout=5
     )
 
-    async def purged() -> bool:
-        return await counts(mesh, idol) == (2, 0) and await counts(mesh, fan) == (0, 1)
+    async def purged() -> None:
+        assert (await counts(mesh, idol), await counts(mesh, fan)) == ((2, 0), (0, 1)), "edges not purged"
 
-    for _ in range(100):
-        if await purged():
-            break
-        await asyncio.sleep(0.1)
-    assert await purged(), "the follow service did not purge the deleted user's edges"
+    await eventually(purged, timeout=10)
     doomed_counts = await follows(mesh).GetFollowCounts(
         follow_pb2.GetFollowCountsRequest(user_id=doomed.user_id), metadata=fan.metadata, timeout=5
     )
@@ -266,9 +264,10 @@ async def test_deleting_a_user_removes_their_follows_both_ways(mesh: Mesh) -> No
 
 
 async def test_check_following_validates_its_ids(mesh: Mesh) -> None:
+    caller = await sign_up(mesh, sign_in=False)
     error = await expect(
         follows(mesh).CheckFollowing(
-            follow_pb2.CheckFollowingRequest(follower_id=0, followee_ids=[1, 0]), metadata=auth(mesh.user_token(1))
+            follow_pb2.CheckFollowingRequest(follower_id=0, followee_ids=[1, 0]), metadata=caller.metadata
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )

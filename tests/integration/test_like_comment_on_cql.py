@@ -1,16 +1,11 @@
 """The real like and comment services on SHUTTER_STORE=cql, seen through the view service, over real gRPC.
 
-A mesh of its own (nats-server + photo + like + comment + view) with its own keyspaces in the session's
-Cassandra. The photo service has no CQL store on this branch and ignores SHUTTER_STORE, so it runs on
-SQLite here (it will move to CQL from the same settings once its store exists). Rows are checked in
-Cassandra itself, so a service silently falling back to SQLite fails the test.
+A mesh of its own (nats-server + photo + like + comment + view), every one of them on CQL in keyspaces of its
+own in the session's Cassandra. Rows are checked in Cassandra itself, so a service silently falling back to
+SQLite fails the test. The mesh has no user service, so the users here have tokens but no accounts.
 """
 
 from __future__ import annotations
-
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from cassandra.cluster import Session
@@ -19,64 +14,53 @@ from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
-from tests.support.cassandra import CassandraNode, cql_env
-from tests.support.mesh import Mesh, auth
-from tests.support.social import eventually, new_photo, new_user, publish_event, user_deleted
+from tests.support.cql_mesh import cql_mesh_fixture
+from tests.support.mesh import Mesh
+from tests.support.social import new_photo, publish_event, user_deleted
+from tests.support.users import Identity, user_without_account
+from tests.support.waiting import eventually
+
+cql_mesh = cql_mesh_fixture(services=("photo", "like", "comment", "view"))
 
 
-@pytest.fixture(scope="module")
-def keyspace_prefix() -> str:
-    return f"meshsocial{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-async def cql_mesh(
-    tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
-) -> AsyncIterator[Mesh]:
-    workdir = Path(tmp_path_factory.mktemp("socialcql"))
-    async with Mesh(
-        workdir, services=("photo", "like", "comment", "view"), extra_env=cql_env(cassandra, keyspace_prefix)
-    ) as running:
-        yield running
-
-
-async def view(mesh: Mesh, photo_id: int, viewer: int) -> view_pb2.PhotoView:
+async def view(mesh: Mesh, photo_id: int, viewer: Identity) -> view_pb2.PhotoView:
     reply = await view_pb2_grpc.ViewServiceStub(mesh.channel("view")).ViewPhoto(
-        view_pb2.ViewPhotoRequest(photo_id=photo_id, user_id=viewer), metadata=auth(mesh.user_token(viewer)), timeout=10
+        view_pb2.ViewPhotoRequest(photo_id=photo_id, user_id=viewer.user_id), metadata=viewer.metadata, timeout=10
     )
-    assert not reply.view.unavailable_parts, reply.view.unavailable_parts
+    if reply.view.unavailable_parts:  # pytest.fail, not assert: fails at once, inside `eventually` too
+        pytest.fail(f"a degraded view: {list(reply.view.unavailable_parts)}")
     return reply.view
 
 
-async def test_like_comment_view_and_delete_on_cql(cql_mesh: Mesh, cql_session: Session, keyspace_prefix: str) -> None:
-    owner, fan, leaving = new_user(), new_user(), new_user()
+async def test_like_comment_view_and_delete_on_cql(cql_mesh: Mesh, cql_session: Session) -> None:
+    owner, fan, leaving = (user_without_account(cql_mesh) for _ in range(3))
     photo = await new_photo(cql_mesh, owner)
     photo_id = photo.photo_id
     likes = like_pb2_grpc.LikeServiceStub(cql_mesh.channel("like"))
     comments = comment_pb2_grpc.CommentServiceStub(cql_mesh.channel("comment"))
-    as_fan, as_owner = auth(cql_mesh.user_token(fan)), auth(cql_mesh.user_token(owner))
+    as_fan, as_owner = fan.metadata, owner.metadata
 
-    fan_likes = like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=fan)
+    fan_likes = like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=fan.user_id)
     liked = await likes.LikePhoto(fan_likes, metadata=as_fan, timeout=10)
     assert liked.created and liked.summary.like_count == 1
     again = await likes.LikePhoto(fan_likes, metadata=as_fan, timeout=10)
     assert not again.created and again.summary.like_count == 1
     await likes.LikePhoto(
-        like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=leaving),
-        metadata=auth(cql_mesh.user_token(leaving)),
+        like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=leaving.user_id),
+        metadata=leaving.metadata,
         timeout=10,
     )
     seen = await view(cql_mesh, photo_id, fan)
     assert (seen.like_count, seen.viewer_has_liked, seen.comment_count) == (2, True, 0)
 
     posted = await comments.PostComment(
-        comment_pb2.PostCommentRequest(photo_id=photo_id, user_id=fan, text="  lovely light\n"),
+        comment_pb2.PostCommentRequest(photo_id=photo_id, user_id=fan.user_id, text="  lovely light\n"),
         metadata=as_fan,
         timeout=10,
     )
     await comments.PostComment(
-        comment_pb2.PostCommentRequest(photo_id=photo_id, user_id=leaving, text="bye"),
-        metadata=auth(cql_mesh.user_token(leaving)),
+        comment_pb2.PostCommentRequest(photo_id=photo_id, user_id=leaving.user_id, text="bye"),
+        metadata=leaving.metadata,
         timeout=10,
     )
     seen = await view(cql_mesh, photo_id, owner)
@@ -85,12 +69,12 @@ async def test_like_comment_view_and_delete_on_cql(cql_mesh: Mesh, cql_session: 
 
     # The rows live in each service's own keyspace in Cassandra; neither service made a SQLite file.
     claim = cql_session.execute(
-        f"SELECT like_id FROM {keyspace_prefix}_like.likes_by_photo WHERE photo_id = %s AND user_id = %s",
-        (photo_id, fan),
+        f"SELECT like_id FROM {cql_mesh.keyspace('like')}.likes_by_photo WHERE photo_id = %s AND user_id = %s",
+        (photo_id, fan.user_id),
     ).one()
     assert claim is not None
     stored = cql_session.execute(
-        f"SELECT text FROM {keyspace_prefix}_comment.comments_by_photo WHERE photo_id = %s AND comment_id = %s",
+        f"SELECT text FROM {cql_mesh.keyspace('comment')}.comments_by_photo WHERE photo_id = %s AND comment_id = %s",
         (photo_id, posted.comment.comment_id),
     ).one()
     assert stored.text == "lovely light"
@@ -107,8 +91,14 @@ async def test_like_comment_view_and_delete_on_cql(cql_mesh: Mesh, cql_session: 
     assert (seen.comment_count, [c.text for c in seen.comments]) == (1, ["bye"])
 
     # A deleted user's like and comment go (UserDeleted over JetStream into the CQL purges).
-    await publish_event(cql_mesh, user_deleted(leaving))
-    seen = await eventually(lambda: view(cql_mesh, photo_id, fan), lambda v: (v.like_count, v.comment_count) == (1, 0))
+    await publish_event(cql_mesh, user_deleted(leaving.user_id))
+
+    async def leaving_purged() -> view_pb2.PhotoView:
+        seen = await view(cql_mesh, photo_id, fan)
+        assert (seen.like_count, seen.comment_count) == (1, 0)
+        return seen
+
+    seen = await eventually(leaving_purged)
     assert (seen.like_count, seen.viewer_has_liked, seen.comment_count, list(seen.comments)) == (1, True, 0, [])
 
     # Deleting the photo: PhotoDeleted leaves the photo service's outbox and both CQL stores purge it.
@@ -117,15 +107,13 @@ async def test_like_comment_view_and_delete_on_cql(cql_mesh: Mesh, cql_session: 
     )
 
     def marked(service: str) -> bool:  # the runtime's tombstone (services.runtime.tombstones_cql)
-        table = f"{keyspace_prefix}_{service}.deleted_ids"
-        return (
-            cql_session.execute(f"SELECT id FROM {table} WHERE kind = 'photo' AND id = %s", (photo_id,)).one()
-            is not None
-        )
+        table = f"{cql_mesh.keyspace(service)}.deleted_ids"
+        query = f"SELECT id FROM {table} WHERE kind = 'photo' AND id = %s"
+        return cql_session.execute(query, (photo_id,)).one() is not None
 
     async def remaining() -> tuple[int, bool, int, bool, bool]:
         summary = await likes.GetLikeSummary(
-            like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=fan), metadata=as_fan, timeout=10
+            like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=fan.user_id), metadata=as_fan, timeout=10
         )
         counts = await comments.BatchGetCommentCounts(
             comment_pb2.BatchGetCommentCountsRequest(photo_ids=[photo_id]), metadata=as_fan, timeout=10
@@ -133,7 +121,11 @@ async def test_like_comment_view_and_delete_on_cql(cql_mesh: Mesh, cql_session: 
         like_count, has_liked = summary.summary.like_count, summary.summary.viewer_has_liked
         return like_count, has_liked, counts.counts[0].comment_count, marked("like"), marked("comment")
 
-    gone = (0, False, 0, True, True)
-    assert await eventually(remaining, lambda left: left == gone) == gone, cql_mesh.log_tail("like")
-    left = cql_session.execute(f"SELECT photo_id FROM {keyspace_prefix}_like.likes_by_user WHERE user_id = %s", (fan,))
+    async def all_gone() -> None:
+        assert await remaining() == (0, False, 0, True, True)
+
+    await eventually(all_gone, explain=lambda: cql_mesh.log_tail("like"))
+    left = cql_session.execute(
+        f"SELECT photo_id FROM {cql_mesh.keyspace('like')}.likes_by_user WHERE user_id = %s", (fan.user_id,)
+    )
     assert left.all() == []

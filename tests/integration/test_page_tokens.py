@@ -20,8 +20,6 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.message import Message
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from services.runtime.requests import INT64_MAX, PageTokens
 from services.search.service import query_fingerprint, validate_query
@@ -32,9 +30,14 @@ from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.search.v1 import search_pb2, search_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
-from tests.support.mesh import AUTH_SECRET, Mesh, auth
+from tests.support.mesh import AUTH_SECRET, Mesh
+from tests.support.rich_status import field_violations
+from tests.support.users import user_without_account
 
-USER = 9_310_001  # the listed user, and the caller where the RPC must act for itself
+# The listed user, and the caller where the RPC must act for itself. The crafted positions below are test
+# parameters, so the id is needed before any mesh exists: a user without an account (nothing is listed;
+# the cursor is checked before any store lookup).
+USER = 9_310_001
 PHOTO = 9_310_002  # a photo id; the cursor is checked before any store lookup
 SEARCH = search_pb2.SearchPhotosRequest(tag="crafted")
 
@@ -44,7 +47,7 @@ PAGES = PageTokens(AUTH_SECRET)
 
 
 def _metadata(mesh: Mesh) -> tuple[tuple[str, str], ...]:
-    return auth(mesh.user_token(USER))
+    return user_without_account(mesh, USER).metadata
 
 
 async def list_followers(mesh: Mesh, token: str) -> Any:
@@ -186,18 +189,6 @@ NOT_ISSUED = [
 ]
 
 
-def page_token_violation(error: grpc.aio.AioRpcError) -> str | None:
-    """The description of the BadRequest field violation on page_token, read from the rich status."""
-    status = rpc_status.from_call(error)
-    for detail in status.details if status else []:
-        bad_request = error_details_pb2.BadRequest()
-        if detail.Unpack(bad_request):
-            for violation in bad_request.field_violations:
-                if violation.field == "page_token":
-                    return violation.description
-    return None
-
-
 @pytest.mark.parametrize("rpc", [pytest.param(rpc, id=rpc.name) for rpc in RPCS])
 async def test_a_well_formed_position_is_accepted(mesh: Mesh, rpc: ListRpc) -> None:
     """The control: the crafted cases below differ from this one in a single field."""
@@ -212,7 +203,7 @@ async def test_a_token_the_listing_did_not_issue_is_invalid_argument_on_page_tok
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call(mesh, token)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
-    assert page_token_violation(caught.value), "no BadRequest field violation on page_token"
+    assert field_violations(caught.value).get("page_token"), "no BadRequest field violation on page_token"
 
 
 @pytest.mark.parametrize(("call", "token"), CASES)
@@ -222,4 +213,4 @@ async def test_a_signed_but_malformed_position_is_invalid_argument_on_page_token
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call(mesh, token)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
-    assert page_token_violation(caught.value), "no BadRequest field violation on page_token"
+    assert field_violations(caught.value).get("page_token"), "no BadRequest field violation on page_token"

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from PIL import Image
 
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
@@ -28,31 +25,16 @@ from tests.support.photos import (
     upload,
     upload_response,
 )
+from tests.support.rich_status import field_violations, precondition_violations
+from tests.support.users import sign_up, sign_up_many, user_without_account
 
 ORIGINAL = photo_pb2.PHOTO_VARIANT_ORIGINAL
 DISPLAY = photo_pb2.PHOTO_VARIANT_DISPLAY
 THUMBNAIL = photo_pb2.PHOTO_VARIANT_THUMBNAIL
 
 
-def new_user() -> int:
-    return secrets.randbelow(2**40) + 1_000
-
-
 def stub(mesh: Mesh) -> photo_pb2_grpc.PhotoServiceStub:
     return photo_pb2_grpc.PhotoServiceStub(mesh.channel("photo"))
-
-
-def bad_fields(error: grpc.aio.AioRpcError) -> list[str]:
-    """The field names of INVALID_ARGUMENT's google.rpc.BadRequest details."""
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None
-    fields = []
-    for detail in status.details:
-        bad_request = error_details_pb2.BadRequest()
-        if detail.Unpack(bad_request):
-            fields.extend(v.field for v in bad_request.field_violations)
-    return fields
 
 
 async def raw_upload(
@@ -61,13 +43,15 @@ async def raw_upload(
     return await stub(mesh).UploadPhoto(stream, metadata=auth(token), timeout=30)
 
 
-# Lists are public: read them as a bystander, whose token stays valid even after the owner is deleted.
+# Lists are public: read them as a bystander, whose token stays valid even after the owner is deleted. No
+# account: test_photo_durability lists on a mesh that has no user service.
 OBSERVER_ID = 424242
 
 
 async def user_photo_ids(mesh: Mesh, user_id: int) -> list[int]:
     reply = await stub(mesh).ListUserPhotos(
-        photo_pb2.ListUserPhotosRequest(user_id=user_id, page_size=100), metadata=auth(mesh.user_token(OBSERVER_ID))
+        photo_pb2.ListUserPhotosRequest(user_id=user_id, page_size=100),
+        metadata=user_without_account(mesh, OBSERVER_ID).metadata,
     )
     return [p.photo_id for p in reply.photos]
 
@@ -77,8 +61,8 @@ async def user_photo_ids(mesh: Mesh, user_id: int) -> list[int]:
     [(make_jpeg, "image/jpeg"), (make_png, "image/png"), (make_webp, "image/webp"), (make_gif, "image/gif")],
 )
 async def test_upload_each_format_then_get_and_download_it(mesh: Mesh, make, content_type: str) -> None:  # type: ignore[no-untyped-def]
-    user = new_user()
-    token = mesh.user_token(user)
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
     data = make(320, 240)
     response = await upload_response(mesh, token, user, data, title="sunset", tags=["sky", "sea"], location="Brest")
     photo = response.photo
@@ -102,8 +86,8 @@ async def test_upload_each_format_then_get_and_download_it(mesh: Mesh, make, con
 
 
 async def test_variants_download_with_matching_checksums(mesh: Mesh) -> None:
-    user = new_user()
-    token = mesh.user_token(user)
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
     photo = await upload(mesh, token, user, make_jpeg(2000, 1000))
     for variant, longest in ((DISPLAY, 1080), (THUMBNAIL, 640)):
         info, body = await download(mesh, token, photo.photo_id, variant)
@@ -114,8 +98,8 @@ async def test_variants_download_with_matching_checksums(mesh: Mesh) -> None:
 
 
 async def test_display_variant_is_oriented_and_has_no_gps(mesh: Mesh) -> None:
-    user = new_user()
-    token = mesh.user_token(user)
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
     original = make_jpeg(1600, 800, exif=gps_exif(orientation=6))
     photo = await upload(mesh, token, user, original)
     assert (photo.width, photo.height) == (800, 1600)  # as displayed
@@ -130,12 +114,12 @@ async def test_display_variant_is_oriented_and_has_no_gps(mesh: Mesh) -> None:
 
 
 async def test_only_the_owner_downloads_the_original(mesh: Mesh) -> None:
-    owner, other = new_user(), new_user()
-    photo = await upload(mesh, mesh.user_token(owner), owner, make_jpeg(100, 100))
+    owner, other = await sign_up_many(mesh, 2)
+    photo = await upload(mesh, owner.token, owner.user_id, make_jpeg(100, 100))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await download(mesh, mesh.user_token(other), photo.photo_id, ORIGINAL)
+        await download(mesh, other.token, photo.photo_id, ORIGINAL)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    info, _ = await download(mesh, mesh.user_token(other), photo.photo_id, DISPLAY)
+    info, _ = await download(mesh, other.token, photo.photo_id, DISPLAY)
     assert info.variant == DISPLAY
 
 
@@ -149,17 +133,18 @@ async def test_only_the_owner_downloads_the_original(mesh: Mesh) -> None:
     ids=["non-image-renamed-jpg", "truncated-jpeg", "corrupt-png"],
 )
 async def test_bytes_that_do_not_decode_are_refused_and_nothing_is_stored(mesh: Mesh, data: bytes) -> None:
-    user = new_user()
+    account = await sign_up(mesh, sign_in=False)
+    user = account.user_id
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await upload(mesh, mesh.user_token(user), user, data, title="fake")
-    assert bad_fields(caught.value) == ["chunk"]
+        await upload(mesh, account.token, user, data, title="fake")
+    assert list(field_violations(caught.value)) == ["chunk"]
     assert "JPEG, PNG, WebP, GIF" in (caught.value.details() or "")
     assert await user_photo_ids(mesh, user) == []
 
 
 async def test_malformed_streams_are_refused(mesh: Mesh) -> None:
-    user = new_user()
-    token = mesh.user_token(user)
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
 
     async def nothing() -> AsyncIterator[photo_pb2.UploadPhotoRequest]:
         return
@@ -179,36 +164,37 @@ async def test_malformed_streams_are_refused(mesh: Mesh) -> None:
     for name, (stream, fields) in cases.items():
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await raw_upload(mesh, token, stream)
-        assert bad_fields(caught.value) == fields, name
+        assert list(field_violations(caught.value)) == fields, name
     assert await user_photo_ids(mesh, user) == []
 
 
 async def test_metadata_limits_name_the_fields(mesh: Mesh) -> None:
-    user = new_user()
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
     tags = ["ok", "ok", "ok", "x" * 101]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await upload(mesh, mesh.user_token(user), user, make_jpeg(50, 50), title="t" * 301, tags=tags)
-    assert bad_fields(caught.value) == ["metadata.title", "metadata.tags[3]"]
+        await upload(mesh, token, user, make_jpeg(50, 50), title="t" * 301, tags=tags)
+    assert list(field_violations(caught.value)) == ["metadata.title", "metadata.tags[3]"]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await upload(mesh, mesh.user_token(user), user, make_jpeg(50, 50), tags=["t"] * 31, location="l" * 201)
-    assert bad_fields(caught.value) == ["metadata.location", "metadata.tags"]
+        await upload(mesh, token, user, make_jpeg(50, 50), tags=["t"] * 31, location="l" * 201)
+    assert list(field_violations(caught.value)) == ["metadata.location", "metadata.tags"]
     assert await user_photo_ids(mesh, user) == []
 
 
 async def test_uploading_as_someone_else_or_anonymously_is_refused(mesh: Mesh) -> None:
-    user, victim = new_user(), new_user()
+    user, victim = await sign_up_many(mesh, 2)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await upload(mesh, mesh.user_token(user), victim, make_jpeg(50, 50))
+        await upload(mesh, user.token, victim.user_id, make_jpeg(50, 50))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub(mesh).UploadPhoto(requests(metadata(user), make_jpeg(50, 50)), timeout=10)
+        await stub(mesh).UploadPhoto(requests(metadata(user.user_id), make_jpeg(50, 50)), timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert await user_photo_ids(mesh, victim) == []
+    assert await user_photo_ids(mesh, victim.user_id) == []
 
 
 async def test_retry_with_the_same_idempotency_key_returns_the_first_photo(mesh: Mesh) -> None:
-    user = new_user()
-    token = mesh.user_token(user)
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
     noise = io.BytesIO()
     Image.frombytes("RGB", (400, 300), os.urandom(400 * 300 * 3)).save(noise, format="PNG")
     data = noise.getvalue()  # several chunks: the retry's stream is read to its end before the answer
@@ -221,23 +207,10 @@ async def test_retry_with_the_same_idempotency_key_returns_the_first_photo(mesh:
     other = await upload_response(mesh, token, user, make_jpeg(80, 60), idempotency_key="upload-2")
     assert other.created and other.photo.photo_id != first.photo.photo_id
     # Another user's identical key is their own.
-    stranger = new_user()
-    theirs = await upload_response(
-        mesh, mesh.user_token(stranger), stranger, make_jpeg(8, 6), idempotency_key="upload-1"
-    )
+    stranger = await sign_up(mesh, sign_in=False)
+    theirs = await upload_response(mesh, stranger.token, stranger.user_id, make_jpeg(8, 6), idempotency_key="upload-1")
     assert theirs.created and theirs.photo.photo_id != first.photo.photo_id
     assert sorted(await user_photo_ids(mesh, user)) == sorted([first.photo.photo_id, other.photo.photo_id])
-
-
-def precondition_subjects(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
-    """(type, subject) of each google.rpc.PreconditionFailure violation a FAILED_PRECONDITION carries."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    found = []
-    for detail in status.details if status else []:
-        failure = error_details_pb2.PreconditionFailure()
-        if detail.Unpack(failure):
-            found.extend((v.type, v.subject) for v in failure.violations)
-    return found
 
 
 @pytest.mark.parametrize(
@@ -250,8 +223,8 @@ def precondition_subjects(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
     ],
 )
 async def test_a_used_idempotency_key_with_a_different_request_is_refused(mesh: Mesh, changed: dict) -> None:  # type: ignore[type-arg]
-    user = new_user()
-    token = mesh.user_token(user)
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
     request = {"data": make_jpeg(40, 30), "title": "harbour", "location": "Oslo", "tags": ["sea"]}
     first = await upload_response(mesh, token, user, idempotency_key="k", **request)  # type: ignore[arg-type]
 
@@ -259,64 +232,64 @@ async def test_a_used_idempotency_key_with_a_different_request_is_refused(mesh: 
         await upload_response(mesh, token, user, idempotency_key="k", **{**request, **changed})  # type: ignore[arg-type]
 
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION, caught.value.details()
-    assert precondition_subjects(caught.value) == [("IDEMPOTENCY_KEY_REUSED", "metadata.idempotency_key")]
+    assert precondition_violations(caught.value) == [("IDEMPOTENCY_KEY_REUSED", "metadata.idempotency_key")]
     assert await user_photo_ids(mesh, user) == [first.photo.photo_id]
     retry = await upload_response(mesh, token, user, idempotency_key="k", **request)  # type: ignore[arg-type]
     assert (retry.created, retry.photo) == (False, first.photo)
 
 
 async def test_delete_is_for_the_owner_only(mesh: Mesh) -> None:
-    owner, other = new_user(), new_user()
-    photo = await upload(mesh, mesh.user_token(owner), owner, make_jpeg(60, 60))
+    owner, other = await sign_up_many(mesh, 2)
+    photo = await upload(mesh, owner.token, owner.user_id, make_jpeg(60, 60))
     request = photo_pb2.DeletePhotoRequest(photo_id=photo.photo_id)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub(mesh).DeletePhoto(request, metadata=auth(mesh.user_token(other)))
+        await stub(mesh).DeletePhoto(request, metadata=other.metadata)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert await user_photo_ids(mesh, owner) == [photo.photo_id]
+    assert await user_photo_ids(mesh, owner.user_id) == [photo.photo_id]
 
-    await stub(mesh).DeletePhoto(request, metadata=auth(mesh.user_token(owner)))
+    await stub(mesh).DeletePhoto(request, metadata=owner.metadata)
     for call in (
-        stub(mesh).DeletePhoto(request, metadata=auth(mesh.user_token(owner))),
-        stub(mesh).GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo.photo_id), metadata=auth(mesh.user_token(owner))),
-        download(mesh, mesh.user_token(owner), photo.photo_id, DISPLAY),
+        stub(mesh).DeletePhoto(request, metadata=owner.metadata),
+        stub(mesh).GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo.photo_id), metadata=owner.metadata),
+        download(mesh, owner.token, photo.photo_id, DISPLAY),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
-    assert await user_photo_ids(mesh, owner) == []
+    assert await user_photo_ids(mesh, owner.user_id) == []
 
 
 async def test_reads_validate_ids(mesh: Mesh) -> None:
-    token = mesh.user_token(new_user())
+    token = (await sign_up(mesh, sign_in=False)).token
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub(mesh).GetPhoto(photo_pb2.GetPhotoRequest(photo_id=0), metadata=auth(token))
-    assert bad_fields(caught.value) == ["photo_id"]
+    assert list(field_violations(caught.value)) == ["photo_id"]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub(mesh).BatchGetPhotos(photo_pb2.BatchGetPhotosRequest(photo_ids=[1, 0]), metadata=auth(token))
-    assert bad_fields(caught.value) == ["photo_ids[1]"]
+    assert list(field_violations(caught.value)) == ["photo_ids[1]"]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub(mesh).BatchGetPhotos(photo_pb2.BatchGetPhotosRequest(photo_ids=range(1, 102)), metadata=auth(token))
-    assert bad_fields(caught.value) == ["photo_ids"]
+    assert list(field_violations(caught.value)) == ["photo_ids"]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await download(mesh, token, 1, variant=99)
-    assert bad_fields(caught.value) == ["variant"]
+    assert list(field_violations(caught.value)) == ["variant"]
 
 
 async def test_batch_get_keeps_request_order_and_leaves_out_missing(mesh: Mesh) -> None:
-    user = new_user()
-    token = mesh.user_token(user)
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
     a, b, c = [await upload(mesh, token, user, make_jpeg(30 + i, 30)) for i in range(3)]
     await stub(mesh).DeletePhoto(photo_pb2.DeletePhotoRequest(photo_id=b.photo_id), metadata=auth(token))
     reply = await stub(mesh).BatchGetPhotos(
         photo_pb2.BatchGetPhotosRequest(photo_ids=[c.photo_id, 424242, b.photo_id, a.photo_id, c.photo_id]),
-        metadata=auth(mesh.user_token(new_user())),
+        metadata=(await sign_up(mesh, sign_in=False)).metadata,
     )
     assert list(reply.photos) == [c, a]
 
 
 async def test_list_user_photos_pages_newest_first(mesh: Mesh) -> None:
-    user = new_user()
-    token = mesh.user_token(user)
+    account = await sign_up(mesh, sign_in=False)
+    user, token = account.user_id, account.token
     uploaded = [await upload(mesh, token, user, make_png(20, 20 + i)) for i in range(5)]
     seen: list[int] = []
     page_token = ""
@@ -341,4 +314,4 @@ async def test_list_user_photos_pages_newest_first(mesh: Mesh) -> None:
             await stub(mesh).ListUserPhotos(
                 photo_pb2.ListUserPhotosRequest(user_id=user + 1, page_token=bad), metadata=auth(token)
             )
-        assert bad_fields(caught.value) == ["page_token"]
+        assert list(field_violations(caught.value)) == ["page_token"]

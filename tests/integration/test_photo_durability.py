@@ -1,7 +1,8 @@
 """No lost photos, no lost events: limits, cancellations, corruption, NATS outages and SIGKILL.
 
 These tests stop and kill processes, so they run on their own small mesh (nats-server + the photo
-service) with a low upload limit, never on the shared one.
+service) with a low upload limit, never on the shared one. With no user service in it, the users
+here have tokens but no accounts.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from services.runtime.events import EVENTS_STREAM, SUBJECTS, decode, new_meta
 from services.runtime.ids import IdGenerator
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
-from tests.integration.test_photo_api import new_user, user_photo_ids
+from tests.integration.test_photo_api import user_photo_ids
 from tests.support.mesh import Mesh, auth
 from tests.support.photos import download, make_jpeg, metadata, sha256, upload
+from tests.support.users import user_without_account
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -76,20 +79,6 @@ def stub(mesh: Mesh) -> photo_pb2_grpc.PhotoServiceStub:
     return photo_pb2_grpc.PhotoServiceStub(mesh.channel("photo"))
 
 
-async def eventually(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Poll `check` (sync or async, truthy when done) until it passes or `timeout` runs out."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {getattr(check, '__name__', check)}")
-        await asyncio.sleep(0.1)
-
-
 async def stream_events(mesh: Mesh, event_type: type[Message]) -> list[Message]:
     """Every event of this type the stream holds now, as many times as it holds it."""
     client = await nats.connect(mesh.settings.nats_url)
@@ -122,7 +111,8 @@ async def events_for(mesh: Mesh, event_type: type[Message], user_id: int) -> lis
 
 
 async def test_oversized_stream_is_refused_while_streaming(photo_mesh: Mesh) -> None:
-    user = new_user()
+    owner = user_without_account(photo_mesh)
+    user = owner.user_id
     sent = 0
 
     def endless() -> Iterator[photo_pb2.UploadPhotoRequest]:
@@ -138,9 +128,7 @@ async def test_oversized_stream_is_refused_while_streaming(photo_mesh: Mesh) -> 
         # server ends a client stream early (grpc/grpc#36066).
         with grpc.insecure_channel(photo_mesh.address("photo")) as channel:
             try:
-                photo_pb2_grpc.PhotoServiceStub(channel).UploadPhoto(
-                    endless(), metadata=auth(photo_mesh.user_token(user)), timeout=60
-                )
+                photo_pb2_grpc.PhotoServiceStub(channel).UploadPhoto(endless(), metadata=owner.metadata, timeout=60)
             except grpc.RpcError as exc:
                 return exc
         raise AssertionError("an oversized upload was accepted")
@@ -149,12 +137,13 @@ async def test_oversized_stream_is_refused_while_streaming(photo_mesh: Mesh) -> 
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
     assert str(MAX_UPLOAD_BYTES) in error.details()  # type: ignore[attr-defined]
     assert sent < 20 * 1024 * 1024, f"the server let {sent} bytes through before refusing"
-    await eventually(lambda: staged_entries(photo_mesh) == [])
+    await eventually(lambda: staged_entries(photo_mesh) == [], timeout=30)
     assert await user_photo_ids(photo_mesh, user) == []
 
 
 async def test_a_stream_cancelled_half_way_leaves_nothing(photo_mesh: Mesh) -> None:
-    user = new_user()
+    owner = user_without_account(photo_mesh)
+    user = owner.user_id
     blobs_before = blob_files(photo_mesh)
     halfway = asyncio.Event()
     data = make_jpeg(600, 400)
@@ -165,21 +154,21 @@ async def test_a_stream_cancelled_half_way_leaves_nothing(photo_mesh: Mesh) -> N
         halfway.set()
         await asyncio.Event().wait()  # never sends the rest
 
-    call = stub(photo_mesh).UploadPhoto(stalls(), metadata=auth(photo_mesh.user_token(user)), timeout=60)
+    call = stub(photo_mesh).UploadPhoto(stalls(), metadata=owner.metadata, timeout=60)
     await halfway.wait()
-    await eventually(lambda: len(staged_entries(photo_mesh)) == 1)  # the server is mid-upload
+    await eventually(lambda: len(staged_entries(photo_mesh)) == 1, timeout=30)  # the server is mid-upload
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    await eventually(lambda: staged_entries(photo_mesh) == [])
+    await eventually(lambda: staged_entries(photo_mesh) == [], timeout=30)
     assert blob_files(photo_mesh) == blobs_before
     assert await user_photo_ids(photo_mesh, user) == []
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 async def test_corrupted_or_missing_blob_is_data_loss(photo_mesh: Mesh, variant: str) -> None:
-    user = new_user()
-    token = photo_mesh.user_token(user)
+    owner = user_without_account(photo_mesh)
+    user, token = owner.user_id, owner.token
     photo = await upload(photo_mesh, token, user, make_jpeg(300, 200))
     path = blob_store(photo_mesh).path(blob_key(photo.photo_id, variant))
     number = photo_pb2.PhotoVariant.Value(f"PHOTO_VARIANT_{variant.upper()}")
@@ -204,8 +193,8 @@ async def test_corrupted_or_missing_blob_is_data_loss(photo_mesh: Mesh, variant:
 
 
 async def test_events_wait_out_a_nats_outage_and_arrive_exactly_once(photo_mesh: Mesh) -> None:
-    user = new_user()
-    token = photo_mesh.user_token(user)
+    owner = user_without_account(photo_mesh)
+    user, token = owner.user_id, owner.token
     photo_mesh.stop_nats()
     try:
         photos = [await upload(photo_mesh, token, user, make_jpeg(100 + i, 80), title=f"p{i}") for i in range(6)]
@@ -226,9 +215,10 @@ async def test_events_wait_out_a_nats_outage_and_arrive_exactly_once(photo_mesh:
 
 
 async def test_user_deleted_removes_their_photos_and_announces_each(photo_mesh: Mesh) -> None:
-    user, neighbour = new_user(), new_user()
-    mine = [await upload(photo_mesh, photo_mesh.user_token(user), user, make_jpeg(50, 50 + i)) for i in range(3)]
-    theirs = await upload(photo_mesh, photo_mesh.user_token(neighbour), neighbour, make_jpeg(50, 50))
+    owner, neighbour = user_without_account(photo_mesh), user_without_account(photo_mesh)
+    user = owner.user_id
+    mine = [await upload(photo_mesh, owner.token, user, make_jpeg(50, 50 + i)) for i in range(3)]
+    theirs = await upload(photo_mesh, neighbour.token, neighbour.user_id, make_jpeg(50, 50))
     event = events_pb2.UserDeleted(meta=new_meta(IdGenerator(1), "user"), user_id=user)
     client = await nats.connect(photo_mesh.settings.nats_url)
     try:
@@ -242,20 +232,20 @@ async def test_user_deleted_removes_their_photos_and_announces_each(photo_mesh: 
     async def emptied() -> bool:
         return await user_photo_ids(photo_mesh, user) == []
 
-    await eventually(emptied)
-    assert await user_photo_ids(photo_mesh, neighbour) == [theirs.photo_id]
+    await eventually(emptied, timeout=30)
+    assert await user_photo_ids(photo_mesh, neighbour.user_id) == [theirs.photo_id]
     files = blob_files(photo_mesh)
     assert not any(blob_key(p.photo_id, v) in files for p in mine for v in VARIANTS)
 
     async def announced() -> bool:
         return sorted(await events_for(photo_mesh, events_pb2.PhotoDeleted, user)) == sorted(p.photo_id for p in mine)
 
-    await eventually(announced)
+    await eventually(announced, timeout=30)
 
 
 async def test_every_acknowledged_upload_survives_sigkill(photo_mesh: Mesh) -> None:
-    user = new_user()
-    token = photo_mesh.user_token(user)
+    owner = user_without_account(photo_mesh)
+    user, token = owner.user_id, owner.token
     acknowledged: dict[int, str] = {}
     failures: list[grpc.StatusCode] = []
     enough = asyncio.Event()

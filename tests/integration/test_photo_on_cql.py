@@ -2,49 +2,31 @@
 
 A mesh of its own (nats-server + photo) with its own keyspace. The rows and the bytes are checked in
 Cassandra itself, and the service's data directory must hold no database and no blob files, so a
-service silently falling back to SQLite or the filesystem fails the test.
+service silently falling back to SQLite or the filesystem fails the test. There is no user service in
+it, so the users have tokens but no accounts.
 """
 
 from __future__ import annotations
-
-import secrets
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
 from cassandra.cluster import Session
 
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
-from tests.support.cassandra import CassandraNode, cql_env
+from tests.support.cql_mesh import cql_mesh_fixture
 from tests.support.mesh import Mesh, auth
 from tests.support.photos import download, make_jpeg, sha256, upload_response
+from tests.support.users import user_without_account
 
 DISPLAY = photo_pb2.PHOTO_VARIANT_DISPLAY
 
-
-@pytest.fixture(scope="module")
-def keyspace_prefix() -> str:
-    return f"photocql{uuid.uuid4().hex[:8]}"
+cql_mesh = cql_mesh_fixture(services=("photo",))
 
 
-@pytest.fixture(scope="module")
-async def cql_mesh(
-    tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
-) -> AsyncIterator[Mesh]:
-    workdir = Path(tmp_path_factory.mktemp("photocqlmesh"))
-    env = cql_env(cassandra, keyspace_prefix)
-    async with Mesh(workdir, services=("photo",), extra_env=env) as running:
-        yield running
-
-
-async def test_upload_get_download_and_delete_a_photo_on_cql(
-    cql_mesh: Mesh, cql_session: Session, keyspace_prefix: str
-) -> None:
-    keyspace = f"{keyspace_prefix}_photo"
-    user = secrets.randbelow(2**40) + 1_000
-    token = cql_mesh.user_token(user)
+async def test_upload_get_download_and_delete_a_photo_on_cql(cql_mesh: Mesh, cql_session: Session) -> None:
+    keyspace = cql_mesh.keyspace("photo")
+    owner = user_without_account(cql_mesh)
+    user, token = owner.user_id, owner.token
     photos = photo_pb2_grpc.PhotoServiceStub(cql_mesh.channel("photo"))
     data = make_jpeg(1600, 1200)  # larger than one 64 KB chunk
     assert len(data) > 64 * 1024
@@ -63,7 +45,8 @@ async def test_upload_get_download_and_delete_a_photo_on_cql(
     assert [p.photo_id for p in listed.photos] == [photo.photo_id]
     info, body = await download(cql_mesh, token, photo.photo_id)
     assert body == data and info.sha256 == sha256(data) == photo.sha256
-    display_info, display = await download(cql_mesh, cql_mesh.user_token(user + 1), photo.photo_id, DISPLAY)
+    stranger = user_without_account(cql_mesh)
+    display_info, display = await download(cql_mesh, stranger.token, photo.photo_id, DISPLAY)
     assert sha256(display) == display_info.sha256 and len(display) == display_info.byte_size
 
     # Rows and bytes are in Cassandra, and nothing went to SQLite or the filesystem.
@@ -90,11 +73,11 @@ async def test_upload_get_download_and_delete_a_photo_on_cql(
 
 
 async def test_a_retry_while_an_earlier_attempt_may_still_commit_is_unavailable(
-    cql_mesh: Mesh, cql_session: Session, keyspace_prefix: str
+    cql_mesh: Mesh, cql_session: Session
 ) -> None:
-    keyspace = f"{keyspace_prefix}_photo"
-    user = secrets.randbelow(2**40) + 1_000
-    token = cql_mesh.user_token(user)
+    keyspace = cql_mesh.keyspace("photo")
+    owner = user_without_account(cql_mesh)
+    user, token = owner.user_id, owner.token
     # An attempt that claimed the key a moment ago and has not committed (or died doing so).
     cql_session.execute(
         f"INSERT INTO {keyspace}.upload_keys (user_id, idempotency_key, photo_id, claimed_at_ms)"

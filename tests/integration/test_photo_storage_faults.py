@@ -32,12 +32,13 @@ from services.runtime.errors import ResourceExhausted
 from services.runtime.ids import IdGenerator
 from services.runtime.sqlite import Database
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
-from tests.support.mesh import Mesh, auth
+from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, metadata, requests, upload_response
+from tests.support.users import Identity, user_without_account
 
 pytestmark = pytest.mark.slow
 
-USER = 7_700_001
+USER = 7_700_001  # one uploader for the whole module; the photo-only mesh has no user service to sign up with
 TMPFS_BYTES = 4 * 1024 * 1024
 PAGE = 4096
 
@@ -61,6 +62,10 @@ def photo_tmpfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 async def full_disk_mesh(photo_tmpfs: Path) -> AsyncIterator[Mesh]:
     async with Mesh(photo_tmpfs, services=("photo",)) as running:
         yield running
+
+
+def owner(mesh: Mesh) -> Identity:
+    return user_without_account(mesh, USER)
 
 
 def photo_dir(mesh: Mesh) -> Path:
@@ -91,7 +96,7 @@ def storage_fault_lines(mesh: Mesh) -> list[dict[str, object]]:
 
 async def listed(mesh: Mesh) -> list[int]:
     reply = await photo_pb2_grpc.PhotoServiceStub(mesh.channel("photo")).ListUserPhotos(
-        photo_pb2.ListUserPhotosRequest(user_id=USER), metadata=auth(mesh.user_token(USER)), timeout=10
+        photo_pb2.ListUserPhotosRequest(user_id=USER), metadata=owner(mesh).metadata, timeout=10
     )
     return [photo.photo_id for photo in reply.photos]
 
@@ -99,7 +104,7 @@ async def listed(mesh: Mesh) -> list[int]:
 async def refused_upload(mesh: Mesh, data: bytes) -> grpc.aio.AioRpcError:
     logged = len(storage_fault_lines(mesh))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await upload_response(mesh, mesh.user_token(USER), USER, data, title="valid jpeg")
+        await upload_response(mesh, owner(mesh).token, USER, data, title="valid jpeg")
     details = caught.value.details() or ""
     assert "JPEG" not in details and "image" not in details, details  # never blamed on the input
     new_lines = storage_fault_lines(mesh)[logged:]
@@ -147,7 +152,7 @@ async def test_a_read_only_disk_is_unavailable(full_disk_mesh: Mesh) -> None:
 
 
 async def test_uploads_work_again_once_the_disk_has_room(full_disk_mesh: Mesh) -> None:
-    uploaded = await upload_response(full_disk_mesh, full_disk_mesh.user_token(USER), USER, make_jpeg(2000, 1500))
+    uploaded = await upload_response(full_disk_mesh, owner(full_disk_mesh).token, USER, make_jpeg(2000, 1500))
     assert uploaded.created
     assert await listed(full_disk_mesh) == [uploaded.photo.photo_id]
 

@@ -11,20 +11,19 @@ from services.search.store import STORAGE
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
 from tests.support.search import ids, run_reindex, unique_word, until_ids
-
-USER = 7002
+from tests.support.users import sign_up
 
 
 @pytest.mark.slow
 async def test_reindex_rebuilds_a_lost_index_while_the_service_runs(mesh: Mesh) -> None:
     word = unique_word()
-    token = mesh.user_token(USER)
+    me = await sign_up(mesh, sign_in=False)
     posted = [
-        (await upload(mesh, token, USER, make_jpeg(16, 16), title=f"{word} {i}", tags=("Café",))).photo_id
+        (await upload(mesh, me.token, me.user_id, make_jpeg(16, 16), title=f"{word} {i}", tags=("Café",))).photo_id
         for i in range(3)
     ]
     expected = sorted(posted, reverse=True)
-    await until_ids(mesh, expected, text=word)
+    await until_ids(mesh, me, expected, text=word)
 
     # Lose the index: the durable consumer has acked these events, so a restart alone brings nothing back.
     mesh.stop("search")
@@ -33,20 +32,20 @@ async def test_reindex_rebuilds_a_lost_index_while_the_service_runs(mesh: Mesh) 
         path.unlink()
     mesh.start_service("search")
     await mesh.wait_serving("search")
-    assert await ids(mesh, text=word) == []
+    assert await ids(mesh, me, text=word) == []
 
     # A document photo never had (or has since lost), old enough to be below the reindex watermark.
     database = Database(index / "search.db", STORAGE.sqlite_schema())
     await database.start()
     stale_id = 12345
-    await SqliteSearchStore(database).index_photo(*indexed_photo(stale_id, USER, f"{word} stale", "", [], 0))
+    await SqliteSearchStore(database).index_photo(*indexed_photo(stale_id, me.user_id, f"{word} stale", "", [], 0))
     await database.stop()
-    assert await ids(mesh, text=word) == [stale_id]
+    assert await ids(mesh, me, text=word) == [stale_id]
 
     output = await run_reindex(mesh)
     assert "stale documents removed" in output
-    assert await ids(mesh, text=word) == expected
-    assert await ids(mesh, tag="cafe", text=word) == expected
+    assert await ids(mesh, me, text=word) == expected
+    assert await ids(mesh, me, tag="cafe", text=word) == expected
 
     await run_reindex(mesh)  # running it again changes nothing
-    assert await ids(mesh, text=word) == expected
+    assert await ids(mesh, me, text=word) == expected

@@ -6,39 +6,19 @@ Cassandra itself, so a service silently falling back to SQLite fails the test.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from cassandra.cluster import Session
 
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
-from tests.support.cassandra import CassandraNode, cql_env
+from tests.support.cql_mesh import cql_mesh_fixture
 from tests.support.mesh import Mesh
 from tests.support.users import sign_up
+from tests.support.waiting import eventually
+
+cql_mesh = cql_mesh_fixture(services=("user", "follow"))
 
 
-@pytest.fixture(scope="module")
-def keyspace_prefix() -> str:
-    return f"meshcql{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-async def cql_mesh(
-    tmp_path_factory: pytest.TempPathFactory, cassandra: CassandraNode, keyspace_prefix: str
-) -> AsyncIterator[Mesh]:
-    workdir = Path(tmp_path_factory.mktemp("cqlmesh"))
-    env = cql_env(cassandra, keyspace_prefix)
-    async with Mesh(workdir, services=("user", "follow"), extra_env=env) as running:
-        yield running
-
-
-async def test_sign_up_sign_in_follow_and_list_on_cql(
-    cql_mesh: Mesh, cql_session: Session, keyspace_prefix: str
-) -> None:
+async def test_sign_up_sign_in_follow_and_list_on_cql(cql_mesh: Mesh, cql_session: Session) -> None:
     alice = await sign_up(cql_mesh, display_name="Alice")  # CreateUser + Authenticate: a token the service issued
     bob = await sign_up(cql_mesh, display_name="Bob")
     users = user_pb2_grpc.UserServiceStub(cql_mesh.channel("user"))
@@ -63,11 +43,11 @@ async def test_sign_up_sign_in_follow_and_list_on_cql(
 
     # The rows are in Cassandra, in each service's own keyspace, and no SQLite database was made.
     user_row = cql_session.execute(
-        f"SELECT username FROM {keyspace_prefix}_user.users WHERE user_id = %s", (alice.user_id,)
+        f"SELECT username FROM {cql_mesh.keyspace('user')}.users WHERE user_id = %s", (alice.user_id,)
     ).one()
     assert user_row.username == alice.username
     edge = cql_session.execute(
-        f"SELECT follow_id FROM {keyspace_prefix}_follow.follows WHERE follower_id = %s AND followee_id = %s",
+        f"SELECT follow_id FROM {cql_mesh.keyspace('follow')}.follows WHERE follower_id = %s AND followee_id = %s",
         (alice.user_id, bob.user_id),
     ).one()
     assert edge is not None
@@ -76,14 +56,14 @@ async def test_sign_up_sign_in_follow_and_list_on_cql(
     # Deleting bob: UserDeleted leaves the user service's CQL outbox, crosses JetStream, and the follow
     # service purges the edge from its CQL tables.
     await users.DeleteUser(user_pb2.DeleteUserRequest(user_id=bob.user_id), metadata=bob.metadata, timeout=10)
-    for _ in range(200):  # up to 20 s
+
+    async def edge_purged() -> None:
         reply = await follows.ListFollowees(
             follow_pb2.ListFolloweesRequest(user_id=alice.user_id, page_size=10), metadata=alice.metadata, timeout=10
         )
-        if not reply.follows:
-            break
-        await asyncio.sleep(0.1)
-    assert not reply.follows, cql_mesh.log_tail("follow")
+        assert not reply.follows
+
+    await eventually(edge_purged, explain=lambda: cql_mesh.log_tail("follow"))
     counts = await follows.GetFollowCounts(
         follow_pb2.GetFollowCountsRequest(user_id=alice.user_id), metadata=alice.metadata, timeout=10
     )

@@ -13,7 +13,8 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
 from tests.support.mesh import AUTH_SECRET, Mesh, auth
-from tests.support.users import DEFAULT_PASSWORD, field_violations, sign_up, unique_username
+from tests.support.rich_status import field_violations
+from tests.support.users import DEFAULT_PASSWORD, sign_up, unique_username
 
 
 def users(mesh: Mesh) -> user_pb2_grpc.UserServiceStub:
@@ -90,9 +91,10 @@ async def test_bad_sign_ups_name_every_bad_field_and_store_nothing(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(field_violations(caught.value)) == bad_fields
     if "username" not in bad_fields:
+        reader = await sign_up(mesh, sign_in=False)
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await users(mesh).GetUserByUsername(
-                user_pb2.GetUserByUsernameRequest(username=username), metadata=auth(mesh.user_token(1)), timeout=5
+                user_pb2.GetUserByUsernameRequest(username=username), metadata=reader.metadata, timeout=5
             )
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -286,7 +288,8 @@ async def test_racing_sign_ups_for_one_username_leave_exactly_one_account(mesh: 
     losers = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
     assert len(winners) == 1
     assert [e.code() for e in losers] == [grpc.StatusCode.ALREADY_EXISTS] * 3
+    reader = await sign_up(mesh, sign_in=False)
     found = await users(mesh).GetUserByUsername(
-        user_pb2.GetUserByUsernameRequest(username=base), metadata=auth(mesh.user_token(1)), timeout=5
+        user_pb2.GetUserByUsernameRequest(username=base), metadata=reader.metadata, timeout=5
     )
     assert found.user == winners[0].user

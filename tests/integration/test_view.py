@@ -10,8 +10,10 @@ import pytest
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
-from tests.support.mesh import Mesh, auth
-from tests.support.social import new_photo, new_user, rpc_lines, violated_fields
+from tests.support.mesh import Mesh
+from tests.support.rich_status import field_violations
+from tests.support.social import new_photo, rpc_lines
+from tests.support.users import Identity, sign_up, sign_up_many
 
 # gRPC encodes a deadline as a grpc-timeout header rounded up to a coarse value (a 3 s timeout was
 # seen arriving as 3,009 ms), so a received budget may exceed the sent one by a few milliseconds.
@@ -22,33 +24,34 @@ def views(mesh: Mesh) -> view_pb2_grpc.ViewServiceStub:
     return view_pb2_grpc.ViewServiceStub(mesh.channel("view"))
 
 
-async def view_photo(mesh: Mesh, photo_id: int, viewer: int, **call: object) -> view_pb2.PhotoView:
+async def view_photo(
+    mesh: Mesh, photo_id: int, viewer: Identity, user_id: int | None = None, **call: object
+) -> view_pb2.PhotoView:
+    """ViewPhoto as `viewer`, for themselves unless another `user_id` is given."""
     reply = await views(mesh).ViewPhoto(
-        view_pb2.ViewPhotoRequest(photo_id=photo_id, user_id=viewer),
-        metadata=call.pop("metadata", auth(mesh.user_token(viewer))),
+        view_pb2.ViewPhotoRequest(photo_id=photo_id, user_id=viewer.user_id if user_id is None else user_id),
+        metadata=call.pop("metadata", viewer.metadata),
         timeout=call.pop("timeout", 10),
     )
     return reply.view
 
 
-async def like(mesh: Mesh, photo_id: int, user_id: int) -> None:
+async def like(mesh: Mesh, photo_id: int, fan: Identity) -> None:
     await like_pb2_grpc.LikeServiceStub(mesh.channel("like")).LikePhoto(
-        like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=user_id),
-        metadata=auth(mesh.user_token(user_id)),
-        timeout=10,
+        like_pb2.LikePhotoRequest(photo_id=photo_id, user_id=fan.user_id), metadata=fan.metadata, timeout=10
     )
 
 
-async def comment(mesh: Mesh, photo_id: int, user_id: int, text: str) -> None:
+async def comment(mesh: Mesh, photo_id: int, author: Identity, text: str) -> None:
     await comment_pb2_grpc.CommentServiceStub(mesh.channel("comment")).PostComment(
-        comment_pb2.PostCommentRequest(photo_id=photo_id, user_id=user_id, text=text),
-        metadata=auth(mesh.user_token(user_id)),
+        comment_pb2.PostCommentRequest(photo_id=photo_id, user_id=author.user_id, text=text),
+        metadata=author.metadata,
         timeout=10,
     )
 
 
 async def test_view_gathers_photo_likes_and_first_comment_page(mesh: Mesh) -> None:
-    owner, viewer, other = new_user(), new_user(), new_user()
+    owner, viewer, other = await sign_up_many(mesh, 3)
     photo = await new_photo(mesh, owner, title="harbour")
     await like(mesh, photo.photo_id, viewer)
     await like(mesh, photo.photo_id, other)
@@ -66,7 +69,7 @@ async def test_view_gathers_photo_likes_and_first_comment_page(mesh: Mesh) -> No
 
 
 async def test_a_like_or_comment_shows_in_the_very_next_view(mesh: Mesh) -> None:
-    owner, viewer = new_user(), new_user()
+    owner, viewer = await sign_up_many(mesh, 2)
     photo = await new_photo(mesh, owner)
     before = await view_photo(mesh, photo.photo_id, viewer)
     assert (before.like_count, before.viewer_has_liked, before.comment_count) == (0, False, 0)
@@ -78,38 +81,40 @@ async def test_a_like_or_comment_shows_in_the_very_next_view(mesh: Mesh) -> None
 
 
 async def test_unknown_photo_is_not_found(mesh: Mesh) -> None:
-    viewer = new_user()
+    viewer = await sign_up(mesh, sign_in=False)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await view_photo(mesh, 777777777777, viewer)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_bad_input_and_viewing_as_someone_else(mesh: Mesh) -> None:
-    viewer, victim = new_user(), new_user()
+    viewer, victim = await sign_up_many(mesh, 2)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await view_photo(mesh, 0, -1, metadata=auth(mesh.user_token(viewer)))  # 0 would be the caller
-    assert violated_fields(caught.value) == ["photo_id", "user_id"]
+        await view_photo(mesh, 0, viewer, user_id=-1)  # 0 would be the caller
+    assert list(field_violations(caught.value)) == ["photo_id", "user_id"]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await view_photo(mesh, 5, victim, metadata=auth(mesh.user_token(viewer)))
+        await view_photo(mesh, 5, viewer, user_id=victim.user_id)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    token = auth(mesh.user_token(viewer))
+    token = viewer.metadata
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await views(mesh).ViewUserPhotos(
-            view_pb2.ViewUserPhotosRequest(user_id=5, viewer_id=victim), metadata=token, timeout=10
+            view_pb2.ViewUserPhotosRequest(user_id=5, viewer_id=victim.user_id), metadata=token, timeout=10
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await views(mesh).ViewUserPhotos(
-            view_pb2.ViewUserPhotosRequest(user_id=0, viewer_id=viewer, page_size=-1), metadata=token, timeout=10
+            view_pb2.ViewUserPhotosRequest(user_id=0, viewer_id=viewer.user_id, page_size=-1),
+            metadata=token,
+            timeout=10,
         )
-    assert violated_fields(caught.value) == ["user_id", "page_size"]
+    assert list(field_violations(caught.value)) == ["user_id", "page_size"]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await view_photo(mesh, 5, viewer, metadata=())
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_user_photos_page_uses_a_constant_number_of_batched_calls(mesh: Mesh) -> None:
-    owner, viewer = new_user(), new_user()
+    owner, viewer = await sign_up_many(mesh, 2)
     photos = [await new_photo(mesh, owner, title=f"p{i}") for i in range(7)]
     for photo in photos[::2]:
         await like(mesh, photo.photo_id, viewer)
@@ -124,8 +129,10 @@ async def test_user_photos_page_uses_a_constant_number_of_batched_calls(mesh: Me
         request_id = uuid.uuid4().hex
         request_ids.append(request_id)
         reply = await views(mesh).ViewUserPhotos(
-            view_pb2.ViewUserPhotosRequest(user_id=owner, viewer_id=viewer, page_size=4, page_token=page_token),
-            metadata=(*auth(mesh.user_token(viewer)), ("x-request-id", request_id)),
+            view_pb2.ViewUserPhotosRequest(
+                user_id=owner.user_id, viewer_id=viewer.user_id, page_size=4, page_token=page_token
+            ),
+            metadata=(*viewer.metadata, ("x-request-id", request_id)),
             timeout=10,
         )
         seen.extend(reply.views)
@@ -155,12 +162,10 @@ async def test_user_photos_page_uses_a_constant_number_of_batched_calls(mesh: Me
 
 
 async def test_deadline_is_carved_from_the_callers_and_visible_downstream(mesh: Mesh) -> None:
-    owner, viewer = new_user(), new_user()
+    owner, viewer = await sign_up_many(mesh, 2)
     photo = await new_photo(mesh, owner)
     request_id = uuid.uuid4().hex
-    await view_photo(
-        mesh, photo.photo_id, viewer, timeout=3, metadata=(*auth(mesh.user_token(viewer)), ("x-request-id", request_id))
-    )
+    await view_photo(mesh, photo.photo_id, viewer, timeout=3, metadata=(*viewer.metadata, ("x-request-id", request_id)))
     (view_line,) = rpc_lines(mesh, "view", request_id)
     (photo_line,) = rpc_lines(mesh, "photo", request_id)
     (like_line,) = rpc_lines(mesh, "like", request_id)
@@ -177,7 +182,7 @@ async def test_deadline_is_carved_from_the_callers_and_visible_downstream(mesh: 
 
 
 async def test_a_short_caller_deadline_shrinks_every_downstream_budget(mesh: Mesh) -> None:
-    owner, viewer = new_user(), new_user()
+    owner, viewer = await sign_up_many(mesh, 2)
     photo = await new_photo(mesh, owner)
     request_id = uuid.uuid4().hex
     await view_photo(
@@ -185,7 +190,7 @@ async def test_a_short_caller_deadline_shrinks_every_downstream_budget(mesh: Mes
         photo.photo_id,
         viewer,
         timeout=0.6,
-        metadata=(*auth(mesh.user_token(viewer)), ("x-request-id", request_id)),
+        metadata=(*viewer.metadata, ("x-request-id", request_id)),
     )
     (view_line,) = rpc_lines(mesh, "view", request_id)
     (like_line,) = rpc_lines(mesh, "like", request_id)

@@ -14,14 +14,15 @@ import grpc
 
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
-from tests.support.mesh import Mesh, auth
-from tests.support.social import new_photo, new_user, rpc_lines
+from tests.support.mesh import Mesh
+from tests.support.social import new_photo, rpc_lines
+from tests.support.users import Identity, sign_up_many, user_without_account
 
 PROMISE_SECONDS = 1.0
 WATCH_SECONDS = 2.5
 
 
-async def served_after_delete(mesh: Mesh, owner: int, viewer: int) -> tuple[list[float], list[float]]:
+async def served_after_delete(mesh: Mesh, owner: Identity, viewer: Identity) -> tuple[list[float], list[float]]:
     """Warm the view's cache with a photo, delete it, then view it back to back for WATCH_SECONDS.
 
     Returns how long after the delete's acknowledgement each view was answered with the photo, and
@@ -29,7 +30,7 @@ async def served_after_delete(mesh: Mesh, owner: int, viewer: int) -> tuple[list
     """
     photo = await new_photo(mesh, owner)
     views = view_pb2_grpc.ViewServiceStub(mesh.channel("view"))
-    as_viewer = auth(mesh.user_token(viewer))
+    as_viewer = viewer.metadata
     request = view_pb2.ViewPhotoRequest(photo_id=photo.photo_id)
     warm = [uuid.uuid4().hex for _ in range(2)]
     for request_id in warm:
@@ -38,7 +39,7 @@ async def served_after_delete(mesh: Mesh, owner: int, viewer: int) -> tuple[list
     # The first view fetched the photo, the second was answered from the cache: it is in play.
     assert [len(rpc_lines(mesh, "photo", request_id)) for request_id in warm] == [1, 0]
     await photo_pb2_grpc.PhotoServiceStub(mesh.channel("photo")).DeletePhoto(
-        photo_pb2.DeletePhotoRequest(photo_id=photo.photo_id), metadata=auth(mesh.user_token(owner)), timeout=10
+        photo_pb2.DeletePhotoRequest(photo_id=photo.photo_id), metadata=owner.metadata, timeout=10
     )
     acknowledged = time.monotonic()
     served: list[float] = []
@@ -54,7 +55,8 @@ async def served_after_delete(mesh: Mesh, owner: int, viewer: int) -> tuple[list
 
 
 async def test_a_deleted_photo_is_gone_from_views_within_a_second_of_the_acknowledgement(mesh: Mesh) -> None:
-    served, gone = await served_after_delete(mesh, new_user(), new_user())
+    owner, viewer = await sign_up_many(mesh, 2)
+    served, gone = await served_after_delete(mesh, owner, viewer)
     assert gone, "every view after the delete still showed the photo"
     assert all(at < PROMISE_SECONDS for at in served), served
     assert all(at < min(gone) for at in served)  # once gone, never back
@@ -64,7 +66,7 @@ async def test_with_nats_down_the_cache_still_forgets_a_deleted_photo_within_a_s
     mesh = Mesh(tmp_path, services=("photo", "like", "comment", "view"))
     try:
         await mesh.start()
-        owner, viewer = new_user(), new_user()
+        owner, viewer = user_without_account(mesh), user_without_account(mesh)  # no user service here
         await new_photo(mesh, owner)  # the view's channels and the photo's outbox are warm
         mesh.stop_nats()  # no PhotoDeleted can reach the view now: only the cache's expiry is left
         served, gone = await served_after_delete(mesh, owner, viewer)

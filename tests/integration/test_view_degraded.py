@@ -13,53 +13,50 @@ import pytest
 
 from shutter.photo.v1 import photo_pb2
 from shutter.view.v1 import view_pb2, view_pb2_grpc
-from tests.support.mesh import Mesh, auth
-from tests.support.social import eventually, new_photo, new_user
+from tests.support.mesh import Mesh
+from tests.support.social import new_photo
+from tests.support.users import Identity, sign_up
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
 LIKES, COMMENTS = view_pb2.VIEW_PART_LIKES, view_pb2.VIEW_PART_COMMENTS
 
 
-async def view_photo(mesh: Mesh, photo_id: int, viewer: int, timeout: float = 10) -> view_pb2.PhotoView:
+async def view_photo(mesh: Mesh, photo_id: int, viewer: Identity, timeout: float = 10) -> view_pb2.PhotoView:
     reply = await view_pb2_grpc.ViewServiceStub(mesh.channel("view")).ViewPhoto(
-        view_pb2.ViewPhotoRequest(photo_id=photo_id, user_id=viewer),
-        metadata=auth(mesh.user_token(viewer)),
-        timeout=timeout,
+        view_pb2.ViewPhotoRequest(photo_id=photo_id, user_id=viewer.user_id), metadata=viewer.metadata, timeout=timeout
     )
     return reply.view
 
 
-async def view_user(mesh: Mesh, owner: int, viewer: int) -> list[view_pb2.PhotoView]:
+async def view_user(mesh: Mesh, owner: int, viewer: Identity) -> list[view_pb2.PhotoView]:
     reply = await view_pb2_grpc.ViewServiceStub(mesh.channel("view")).ViewUserPhotos(
-        view_pb2.ViewUserPhotosRequest(user_id=owner, viewer_id=viewer),
-        metadata=auth(mesh.user_token(viewer)),
-        timeout=10,
+        view_pb2.ViewUserPhotosRequest(user_id=owner, viewer_id=viewer.user_id), metadata=viewer.metadata, timeout=10
     )
     return list(reply.views)
 
 
 @pytest.fixture
 async def photo(mesh: Mesh) -> photo_pb2.Photo:
-    return await new_photo(mesh, new_user(), title="degraded")
+    return await new_photo(mesh, await sign_up(mesh, sign_in=False), title="degraded")
 
 
 async def recovered(mesh: Mesh, photo: photo_pb2.Photo) -> None:
     """After a dependency is back, views become whole again once the view's channel has reconnected
     (gRPC's reconnect backoff grows while a peer is down, so this can take several seconds)."""
-    viewer = new_user()
+    viewer = await sign_up(mesh, sign_in=False)
 
-    async def attempt() -> view_pb2.PhotoView | None:
+    async def whole() -> None:
         try:
-            return await view_photo(mesh, photo.photo_id, viewer)
+            view = await view_photo(mesh, photo.photo_id, viewer)
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.UNAVAILABLE:
                 raise
-            return None
+            raise AssertionError("the view is still UNAVAILABLE") from exc
+        assert list(view.unavailable_parts) == []
 
-    view = await eventually(attempt, lambda v: v is not None and not v.unavailable_parts, 60)
-    assert view is not None
-    assert list(view.unavailable_parts) == []
+    await eventually(whole, timeout=60)
 
 
 @pytest.fixture
@@ -85,7 +82,7 @@ async def comment_stopped(mesh: Mesh) -> AsyncIterator[None]:
 async def test_like_service_down_marks_likes_unavailable(
     mesh: Mesh, photo: photo_pb2.Photo, like_stopped: None
 ) -> None:
-    viewer = new_user()
+    viewer = await sign_up(mesh, sign_in=False)
     view = await view_photo(mesh, photo.photo_id, viewer)
     assert view.photo == photo
     assert list(view.unavailable_parts) == [LIKES]
@@ -98,7 +95,7 @@ async def test_like_service_down_marks_likes_unavailable(
 async def test_comment_service_down_marks_comments_unavailable(
     mesh: Mesh, photo: photo_pb2.Photo, comment_stopped: None
 ) -> None:
-    viewer = new_user()
+    viewer = await sign_up(mesh, sign_in=False)
     view = await view_photo(mesh, photo.photo_id, viewer)
     assert view.photo == photo
     assert list(view.unavailable_parts) == [COMMENTS]
@@ -115,7 +112,7 @@ async def test_views_recover_after_like_and_comment_restart(mesh: Mesh, photo: p
 
 async def test_a_stuck_like_service_cannot_hold_the_view_past_its_deadline(mesh: Mesh, photo: photo_pb2.Photo) -> None:
     """SIGSTOP keeps Like's socket open but silent: a real slow dependency, not a refused connection."""
-    viewer = new_user()
+    viewer = await sign_up(mesh, sign_in=False)
     mesh.send_signal("like", signal.SIGSTOP)
     try:
         # The caller allows 2 s; Like's budget is a part of that, so the photo still arrives in time.
@@ -132,7 +129,7 @@ async def test_a_stuck_like_service_cannot_hold_the_view_past_its_deadline(mesh:
 async def test_photo_service_down_is_unavailable_and_unknown_stays_not_found(
     mesh: Mesh, photo: photo_pb2.Photo
 ) -> None:
-    viewer = new_user()
+    viewer = await sign_up(mesh, sign_in=False)
     mesh.stop("photo")
     try:
         for photo_id in (photo.photo_id, 999999999999):

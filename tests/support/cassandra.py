@@ -326,15 +326,5 @@ def main() -> None:
         raise SystemExit(str(exc)) from exc
 
 
-def cql_env(node: CassandraNode, keyspace_prefix: str) -> dict[str, str]:
-    """Settings that put a mesh's services on `node`, each in a keyspace of its own under the prefix."""
-    return {
-        "SHUTTER_STORE": "cql",
-        "SHUTTER_CQL_CONTACT_POINTS": "127.0.0.1",
-        "SHUTTER_CQL_PORT": str(node.native_port),
-        "SHUTTER_CQL_KEYSPACE": keyspace_prefix,
-    }
-
-
 if __name__ == "__main__":
     main()

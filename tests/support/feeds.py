@@ -1,17 +1,14 @@
 """Reading home feeds through the running FeedService, for tests and the feed probe.
 
-ids = await feed_photo_ids(mesh, alice)                    # every photo id, newest first
-await wait_until(lambda: photo_in_feed(mesh, bob, photo))  # fan-out is asynchronous
+ids = await feed_photo_ids(mesh, alice.user_id)                  # every photo id, newest first
+await eventually(lambda: feed_has(mesh, bob, photo.photo_id))    # fan-out is asynchronous
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from tests.support.mesh import Mesh, auth
+from tests.support.users import Identity
 
 
 def feed_stub(mesh: Mesh) -> feed_pb2_grpc.FeedServiceStub:
@@ -41,12 +38,10 @@ async def feed_photo_ids(mesh: Mesh, user_id: int) -> list[int]:
     return [item.photo_id for item in await feed_items(mesh, user_id)]
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 15, interval: float = 0.05) -> bool:
-    """Poll until `check` holds; False when it never did within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if await check():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(interval)
+async def feed_has(mesh: Mesh, reader: Identity, *photo_ids: int) -> bool:
+    """Whether every one of photo_ids is in the reader's feed."""
+    return set(photo_ids) <= set(await feed_photo_ids(mesh, reader.user_id))
+
+
+async def feed_lacks(mesh: Mesh, reader: Identity, photo_id: int) -> bool:
+    return photo_id not in await feed_photo_ids(mesh, reader.user_id)

@@ -12,8 +12,8 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -21,8 +21,10 @@ import httpx
 
 from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
+from services.runtime.cql import keyspace_for
 from services.runtime.mesh import gateway_command, nats_command, service_command, wait_until_serving
 from services.runtime.topology import SERVICE_NAMES
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_SECRET = "test-secret-" + "x" * 40
@@ -88,15 +90,7 @@ class Mesh:
         self._spawn("gateway", gateway_command())
 
     async def wait_gateway(self, timeout: float = 60) -> None:
-        """Wait until the gateway answers HTTP (its /openapi.json needs no service)."""
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(base_url=self.gateway_url, timeout=1) as client:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/openapi.json")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"the gateway did not answer:\n{self.log_tail('gateway')}")
+        await wait_answering(self.gateway_url, timeout, explain=lambda: self.log_tail("gateway"))
 
     @property
     def gateway_url(self) -> str:
@@ -161,7 +155,12 @@ class Mesh:
         return self._channels[name]
 
     def user_token(self, user_id: int) -> str:
+        """A token minted with the mesh's secret; tests get theirs from tests/support/users.py."""
         return self.tokens.issue_user_token(user_id)[0]
+
+    def keyspace(self, service: str) -> str:
+        """The CQL keyspace `service` keeps its tables in, when the mesh runs on SHUTTER_STORE=cql."""
+        return keyspace_for(self.settings, service)
 
 
 def auth(token: str) -> tuple[tuple[str, str], ...]:
@@ -169,5 +168,13 @@ def auth(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
 
-if __name__ == "__main__":
-    sys.exit("import this module from tests")
+async def wait_answering(base_url: str, timeout: float = 60, explain: Callable[[], str] | None = None) -> None:
+    """Until a gateway answers HTTP at `base_url` (its /openapi.json needs no service)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=1) as client:
+
+        async def answers() -> bool:
+            with contextlib.suppress(httpx.TransportError):
+                return (await client.get("/openapi.json")).status_code == 200
+            return False
+
+        await eventually(answers, timeout, interval=0.1, explain=explain)

@@ -1,7 +1,7 @@
 """Real small images made with Pillow, and a one-call upload, for any test that needs photos.
 
 data = make_jpeg(64, 48)
-photo = await upload(mesh, mesh.user_token(7), 7, data, title="beach", tags=["sea"])
+photo = await upload(mesh, alice.token, alice.user_id, data, title="beach", tags=["sea"])
 """
 
 from __future__ import annotations

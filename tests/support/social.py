@@ -1,60 +1,26 @@
-"""Helpers for the like, comment and view integration tests: users, photos, events, RPC log lines."""
+"""Helpers for the like, comment and view integration tests: photos, events, RPC log lines."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-import grpc
 import nats
 from google.protobuf.message import Message
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from services.runtime.events import message_id, subject_for
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2
 from tests.support.mesh import Mesh
 from tests.support.photos import make_jpeg, upload
-
-T = TypeVar("T")
-
-# Test users are spread far apart so tests sharing the session mesh never see each other's data.
-_user_ids = itertools.count(random.randrange(10**9, 2 * 10**9), 1)
+from tests.support.users import Identity
 
 
-def new_user() -> int:
-    return next(_user_ids)
-
-
-async def new_photo(mesh: Mesh, owner: int, title: str = "") -> photo_pb2.Photo:
-    return await upload(mesh, mesh.user_token(owner), owner, make_jpeg(32, 24), title=title)
-
-
-def violated_fields(exc: grpc.aio.AioRpcError) -> list[str]:
-    """The fields named by an INVALID_ARGUMENT's google.rpc.BadRequest details."""
-    status = rpc_status.from_call(exc)
-    fields: list[str] = []
-    for detail in status.details if status else []:
-        bad_request = error_details_pb2.BadRequest()
-        if detail.Unpack(bad_request):
-            fields.extend(v.field for v in bad_request.field_violations)
-    return fields
-
-
-async def eventually(check: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 15) -> T:
-    """Poll `check` until `accept` likes its answer (event-driven effects are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if accept(value) or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.1)
+async def new_photo(mesh: Mesh, owner: Identity, title: str = "") -> photo_pb2.Photo:
+    return await upload(mesh, owner.token, owner.user_id, make_jpeg(32, 24), title=title)
 
 
 async def publish_event(mesh: Mesh, event: Message) -> None:

@@ -69,7 +69,8 @@ def test_media_operations() -> None:
     assert {"title", "tags", "file"} <= set(upload["multipart/form-data"]["schema"]["properties"])
     assert "application/octet-stream" in upload
     download = ops["PhotoService_DownloadPhoto"]["responses"]
-    assert set(download) == {"200", "304", "default"} and "image/*" in download["200"]["content"]
+    assert set(download) == {"200", "304", "307", "default"} and "image/*" in download["200"]["content"]
+    assert "Location" in download["307"]["headers"]  # accept_url: a signed URL instead of the bytes
 
 
 def test_etag_matching_is_weak_and_takes_lists() -> None:

@@ -143,7 +143,17 @@ ConfigMap exists).
   "SHUTTER_SHUTDOWN_GRACE_SECONDS" (toString .Values.config.shutdownGraceSeconds)
   "SHUTTER_DEFAULT_DEADLINE_SECONDS" (toString .Values.config.defaultDeadlineSeconds)
   "SHUTTER_TOKEN_TTL_SECONDS" (toString .Values.config.tokenTtlSeconds)
+  "SHUTTER_BLOB_STORE" .Values.config.blobStore
 -}}
+{{- if eq .Values.config.blobStore "s3" -}}
+{{- $s3 := .Values.config.s3 -}}
+{{- $_ := set $config "SHUTTER_S3_ENDPOINT" (required "config.s3.endpoint is required when config.blobStore=s3" $s3.endpoint) -}}
+{{- $_ := set $config "SHUTTER_S3_PUBLIC_ENDPOINT" (default "" $s3.publicEndpoint) -}}
+{{- $_ := set $config "SHUTTER_S3_BUCKET" (required "config.s3.bucket is required when config.blobStore=s3" $s3.bucket) -}}
+{{- $_ := set $config "SHUTTER_S3_REGION" $s3.region -}}
+{{- $_ := set $config "SHUTTER_S3_PREFIX" $s3.prefix -}}
+{{- $_ := set $config "SHUTTER_S3_PRESIGN_SECONDS" (toString $s3.presignSeconds) -}}
+{{- end -}}
 {{- range $name, $component := $topology -}}
 {{- $key := $name | upper | replace "-" "_" -}}
 {{- if eq $component.protocol "grpc" -}}
@@ -191,6 +201,17 @@ ConfigMap exists).
     {{- toYaml .Values.networkPolicy.cql.to | nindent 4 }}
   ports:
     {{- range .Values.networkPolicy.cql.ports }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+{{- end -}}
+
+{{/* Egress to the object store, for the component that stores photo bytes (config.blobStore=s3). */}}
+{{- define "shutter.objectStoreEgress" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.s3.to | nindent 4 }}
+  ports:
+    {{- range .Values.networkPolicy.s3.ports }}
     - protocol: TCP
       port: {{ . }}
     {{- end }}

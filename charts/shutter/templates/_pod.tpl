@@ -59,7 +59,9 @@ spec:
             name: {{ include "shutter.fullname" $root }}-config
       {{- /* Services verify and sign tokens; the internet-facing gateway only forwards them, so it never holds the key. */}}
       {{- $signsTokens := ne $c.name "gateway" }}
-      {{- if or $signsTokens $sharded $c.env }}
+      {{- /* Only the photo service holds the object store's keys: it alone reads and writes photo bytes. */}}
+      {{- $storesBytes := and (eq $c.name "photo") (eq $root.Values.config.blobStore "s3") }}
+      {{- if or $signsTokens $sharded $storesBytes $c.env }}
       env:
       {{- end }}
         {{- if $signsTokens }}
@@ -68,6 +70,19 @@ spec:
             secretKeyRef:
               name: {{ include "shutter.secretName" $root }}
               key: {{ include "shutter.secretKey" $root }}
+        {{- end }}
+        {{- if $storesBytes }}
+        {{- $s3 := $root.Values.config.s3 }}
+        - name: SHUTTER_S3_ACCESS_KEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ required "config.s3.existingSecret: the Secret with the object store's keys" $s3.existingSecret }}
+              key: {{ $s3.accessKeyKey }}
+        - name: SHUTTER_S3_SECRET_KEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ $s3.existingSecret }}
+              key: {{ $s3.secretKeyKey }}
         {{- end }}
         {{- if $sharded }}
         - name: POD_NAME

@@ -107,24 +107,30 @@ class BatchGetPhotosResponse(_message.Message):
     def __init__(self, photos: _Optional[_Iterable[_Union[Photo, _Mapping]]] = ...) -> None: ...
 
 class DownloadPhotoRequest(_message.Message):
-    __slots__ = ("photo_id", "variant")
+    __slots__ = ("photo_id", "variant", "accept_url")
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     VARIANT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_URL_FIELD_NUMBER: _ClassVar[int]
     photo_id: int
     variant: PhotoVariant
-    def __init__(self, photo_id: _Optional[int] = ..., variant: _Optional[_Union[PhotoVariant, str]] = ...) -> None: ...
+    accept_url: bool
+    def __init__(self, photo_id: _Optional[int] = ..., variant: _Optional[_Union[PhotoVariant, str]] = ..., accept_url: _Optional[bool] = ...) -> None: ...
 
 class ContentInfo(_message.Message):
-    __slots__ = ("content_type", "byte_size", "sha256", "variant")
+    __slots__ = ("content_type", "byte_size", "sha256", "variant", "url", "url_expires_at")
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
     VARIANT_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    URL_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     content_type: str
     byte_size: int
     sha256: str
     variant: PhotoVariant
-    def __init__(self, content_type: _Optional[str] = ..., byte_size: _Optional[int] = ..., sha256: _Optional[str] = ..., variant: _Optional[_Union[PhotoVariant, str]] = ...) -> None: ...
+    url: str
+    url_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, content_type: _Optional[str] = ..., byte_size: _Optional[int] = ..., sha256: _Optional[str] = ..., variant: _Optional[_Union[PhotoVariant, str]] = ..., url: _Optional[str] = ..., url_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DownloadPhotoResponse(_message.Message):
     __slots__ = ("info", "chunk")

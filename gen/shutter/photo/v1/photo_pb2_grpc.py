@@ -91,7 +91,9 @@ class PhotoServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DownloadPhoto(self, request, context):
-        """The first message carries the content info, the rest the bytes in chunks.
+        """The first message carries the content info, the rest the bytes in chunks. With accept_url, a
+        store that can sign URLs sends only the info, with a short-lived URL to fetch the bytes from
+        (the gateway answers 307 with it), so the bytes never pass through the service.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

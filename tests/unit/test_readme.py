@@ -1,0 +1,66 @@
+"""The README is what a newcomer runs first: its commands, settings and the output it promises must match
+the code (the supervisor's output format, Settings' variables, the Makefile's run target)."""
+
+from __future__ import annotations
+
+import re
+
+from services.runtime.mesh import output_line
+from services.runtime.topology import SERVICE_NAMES
+from tests.support.mesh import ROOT
+
+README = (ROOT / "README.md").read_text()
+MAKEFILE = (ROOT / "Makefile").read_text()
+
+
+def _code_lines() -> list[str]:
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", README, flags=re.S)
+    return [line for block in blocks for line in block.splitlines()]
+
+
+def test_the_two_commands_come_first() -> None:
+    first_block = re.search(r"```sh\n(.*?)```", README, flags=re.S)
+    assert first_block is not None
+    assert [line.split()[:2] for line in first_block.group(1).splitlines()] == [["make", "run"], ["make", "test"]]
+
+
+def test_make_run_installs_grpcurl_and_the_examples_call_it_where_it_lands() -> None:
+    run = re.search(r"^run:(.*)$", MAKEFILE, flags=re.M)
+    assert run is not None and "$(GOBIN)/grpcurl" in run.group(1)
+    assert "GOBIN := $(TOOLS)/bin" in MAKEFILE and "TOOLS := $(CURDIR)/.tools" in MAKEFILE
+    calls = [line for line in _code_lines() if "grpcurl" in line]
+    assert calls and all(line.lstrip().startswith(".tools/bin/grpcurl ") for line in calls), calls
+
+
+def test_the_ready_output_is_shown_exactly_as_the_supervisor_prints_it() -> None:
+    ready = [line for line in _code_lines() if line.endswith("| ready")]
+    assert len(ready) == 1
+    clock = ready[0].split()[0]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", clock)
+    assert ready[0] == output_line(clock, "mesh", "ready")
+    for name in SERVICE_NAMES:
+        port = {"user": 50051, "follow": 50052, "photo": 50053, "like": 50054}.get(name)
+        line = next(line for line in _code_lines() if f"| {name:<8} grpc://" in line)
+        assert line == output_line(clock, "mesh", f"{name:<8} grpc://127.0.0.1:{line.rsplit(':', 1)[1]}")
+        assert port is None or line.endswith(f":{port}")
+    assert output_line(clock, "mesh", f"{'gateway':<8} http://127.0.0.1:8080") in _code_lines()
+
+
+def test_every_address_and_port_setting_is_documented() -> None:
+    for name in SERVICE_NAMES:
+        assert f"`SHUTTER_{name.upper()}_PORT`" in README, name
+        assert f"`SHUTTER_{name.upper()}_ADDR`" in README, name
+    for setting in ("SHUTTER_NATS_PORT", "SHUTTER_NATS_URL", "SHUTTER_GATEWAY_PORT", "SHUTTER_HOST"):
+        assert f"`{setting}`" in README, setting
+
+
+def test_every_runtime_setting_is_documented() -> None:
+    """Every SHUTTER_* variable the runtime's settings, bootstrap and supervisor read."""
+    sources = ["config.py", "server.py", "mesh.py", "logs.py", "events.py", "revocation.py"]
+    names: set[str] = set()
+    for source in sources:
+        text = (ROOT / "services" / "runtime" / source).read_text()
+        names |= set(re.findall(r'(?:env_(?:str|int|float)|_setting|environ\.get)\(\s*"(SHUTTER_[A-Z_]+)"', text))
+    assert {"SHUTTER_DATA_DIR", "SHUTTER_CONSUMER_ACK_WAIT_SECONDS", "SHUTTER_LOG_LEVEL"} <= names, names
+    missing = sorted(n for n in names if not re.search(rf"\b{n}\b", README))
+    assert missing == [], missing
