@@ -1,16 +1,17 @@
 """Every event of one type, to every process that asks (each replica sees all of them).
 
 Durable consumers (services.runtime.events.Consumer) share their events among a service's replicas:
-right for work that must happen once. State kept in each process — the view's photo cache, say —
-needs every event in every replica instead. Each process reads the subject through an ephemeral
-ordered push consumer (in memory on the server, nothing durable to clean up), from a start time or
-from now on. Like everything on NATS here it attaches in the background, whenever NATS is there: a
-service starts and serves without it.
+right for work that must happen once. State kept in each process — the deleted users every service
+refuses, the view's photo cache — needs every event in every replica instead. Each process reads the
+subject through an ephemeral ordered push consumer (in memory on the server, nothing durable to clean
+up), from a start time or from now on. Like everything on NATS here it attaches in the background,
+whenever NATS is there: a service starts and serves without it.
 
 Reconnects: nats-py's ordered consumer re-creates itself after missed heartbeats (NATS restarted, the
 in-memory consumer lost) from the last stream sequence it saw. Its re-created config keeps our
 opt_start_time next to its BY_START_SEQUENCE, which the server rejects (nats-py 2.16), so once our
-consumer exists we clear opt_start_time on the config object nats-py keeps (as DeletedUsers does).
+consumer exists we clear opt_start_time on the config object nats-py keeps (tested by
+tests/integration/test_deleted_users.py across a NATS restart).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ EventT = TypeVar("EventT", bound=Message)
 class Broadcast(Generic[EventT]):
     """A runtime component calling `handler` (on the event loop, in order) for each `event_type` event.
 
-    `since` (seconds since the epoch): start there. None: only events published once it is attached.
+    `since` (seconds since the epoch): start there, and `caught_up()` tells when the events stored
+    since then have all been handled. None: only events published once it is attached.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class Broadcast(Generic[EventT]):
         self._since = since
         self._subscription: JetStreamContext.PushSubscription | None = None
         self._attached = asyncio.Event()
+        self._caught_up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -65,6 +68,14 @@ class Broadcast(Generic[EventT]):
     async def attached(self) -> None:
         """Wait until events are being received (tests, probes)."""
         await self._attached.wait()
+
+    @property
+    def is_caught_up(self) -> bool:
+        return self._caught_up.is_set()
+
+    async def caught_up(self) -> None:
+        """Wait until every event stored before the subscription was made has been handled."""
+        await self._caught_up.wait()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -93,7 +104,7 @@ class Broadcast(Generic[EventT]):
         else:
             config = ConsumerConfig(opt_start_time=datetime.fromtimestamp(self._since, UTC).isoformat())
             policy = DeliverPolicy.BY_START_TIME
-        self._subscription = await self._bus.jetstream.subscribe(
+        subscription = await self._bus.jetstream.subscribe(
             SUBJECTS[self._event_type],
             stream=EVENTS_STREAM,
             cb=self._on_message,
@@ -105,6 +116,16 @@ class Broadcast(Generic[EventT]):
         # nats-py re-creates the consumer with this same config object from a start *sequence*; see the
         # module docstring.
         config.opt_start_time = None
+        try:
+            pending = 0 if self._since is None else (await subscription.consumer_info()).num_pending
+        except BaseException:
+            # Dropped and made again: caught-up is known only from a subscription whose check answered.
+            with contextlib.suppress(NatsError, OSError, ValueError):
+                await subscription.unsubscribe()
+            raise
+        self._subscription = subscription
+        if pending == 0:
+            self._caught_up.set()
 
     async def _on_message(self, message: Msg) -> None:
         try:
@@ -116,3 +137,5 @@ class Broadcast(Generic[EventT]):
             self._handler(event)
         except Exception:
             log.exception("broadcast handler failed", extra={"events": self.name})
+        if message.metadata.num_pending == 0:
+            self._caught_up.set()
