@@ -609,6 +609,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run, well under a minute")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument(
+        "--no-object-store", dest="object_store", action="store_false", help="skip the S3 phase (view-path runs)"
+    )
     options = parser.parse_args()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = options.out / (stamp + ("-quick" if options.quick else ""))
@@ -618,16 +621,18 @@ def main() -> None:
     started = time.monotonic()
     bench.baselines()
     asyncio.run(run_mesh_phases(bench))
-    sizes = object_store.QUICK if options.quick else object_store.FULL
-    bench.log("object store: SeaweedFS baselines, then uploads and downloads on the S3 path")
-    bench.results["object_store"] = asyncio.run(object_store.measure(out / "object-store", sizes, bench.log))
+    if options.object_store:
+        sizes = object_store.QUICK if options.quick else object_store.FULL
+        bench.log("object store: SeaweedFS baselines, then uploads and downloads on the S3 path")
+        bench.results["object_store"] = asyncio.run(object_store.measure(out / "object-store", sizes, bench.log))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()
     latest = options.out / "latest"
     latest.unlink(missing_ok=True)
     latest.symlink_to(out.name)
     print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplot: {out / 'latency.png'}")
-    print(json.dumps({**bench.results["ratios"], **bench.results["object_store"]["ratios"]}))  # type: ignore[index]
+    store_ratios = bench.results["object_store"]["ratios"] if options.object_store else {}  # type: ignore[index]
+    print(json.dumps({**bench.results["ratios"], **store_ratios}))  # type: ignore[dict-item]
 
 
 if __name__ == "__main__":
