@@ -52,6 +52,9 @@ PART_SHARE = 0.5
 # Most keys per batch call, and most photos per ViewUserPhotos page: the batch RPCs' cap.
 MAX_BATCH = 100
 MAX_USER_PAGE = MAX_BATCH
+# Batch calls out at once per kind; what is asked for meanwhile waits and goes out as one batch. Without
+# this views rarely share a batch (grpc.aio starts each RPC in its own loop turn).
+MAX_IN_FLIGHT = 1
 
 Metadata = tuple[tuple[str, str], ...]
 
@@ -99,14 +102,16 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         self._default_deadline = default_deadline
         self._part_budget = part_budget
         self._comments_page_size = comments_page_size
-        self._photo_loader: BatchLoader[int, photo_pb2.Photo] = BatchLoader(self._fetch_photos, MAX_BATCH)
+        self._photo_loader: BatchLoader[int, photo_pb2.Photo] = BatchLoader(
+            self._fetch_photos, MAX_BATCH, MAX_IN_FLIGHT
+        )
         self._like_loader: BatchLoader[tuple[int, int], like_pb2.LikeSummary] = BatchLoader(
-            self._fetch_like_summaries, MAX_BATCH
+            self._fetch_like_summaries, MAX_BATCH, MAX_IN_FLIGHT
         )
         self._comment_loader: BatchLoader[int, comment_pb2.PhotoComments] = BatchLoader(
-            self._fetch_first_comments, MAX_BATCH
+            self._fetch_first_comments, MAX_BATCH, MAX_IN_FLIGHT
         )
-        self._count_loader: BatchLoader[int, int] = BatchLoader(self._fetch_comment_counts, MAX_BATCH)
+        self._count_loader: BatchLoader[int, int] = BatchLoader(self._fetch_comment_counts, MAX_BATCH, MAX_IN_FLIGHT)
 
     def _budget(self) -> Budget:
         remaining = callctx.time_remaining()

@@ -96,3 +96,27 @@ async def test_the_fetch_runs_as_the_service_with_the_first_callers_request_id()
     assert principal is None
     assert request_id == "first"
     assert timeout <= 1.0
+
+
+async def test_loads_asked_while_every_slot_is_out_go_out_together_when_one_returns() -> None:
+    backend = Backend(delay=0.05)
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1)
+    first = loader.submit(1, 1.0)
+    await asyncio.sleep(0.01)  # later turns, as grpc.aio starts each RPC: the first batch is out
+    later = []
+    for key in (2, 3, 4):
+        later.append(loader.submit(key, 1.0))
+        await asyncio.sleep(0)
+    assert [keys for keys, *_ in backend.calls] == [[1]]
+    assert await asyncio.gather(first, *later) == [2, 4, 6, 8]
+    assert [keys for keys, *_ in backend.calls] == [[1], [2, 3, 4]]
+    assert await loader.load(5, 1.0) == 10  # nothing out: sent at once again
+    assert len(backend.calls) == 3
+
+
+async def test_past_the_free_slots_whole_batches_wait_for_a_returning_one() -> None:
+    backend = Backend(delay=0.02)
+    loader = BatchLoader(backend.fetch, max_batch=2, max_in_flight=1)
+    results = await asyncio.gather(*(loader.load(key, 1.0) for key in range(5)))
+    assert results == [key * 2 for key in range(5)]
+    assert [keys for keys, *_ in backend.calls] == [[0, 1], [2, 3], [4]]
