@@ -5,11 +5,12 @@ comments are not — each gets a shorter budget carved from the caller's deadlin
 not answer in time is listed in `unavailable_parts` instead of failing the view.
 
 Cost per view. The view path is bound by gRPC calls, so the reads that concurrent views make within
-one event-loop turn go out as one batch call per kind (services.runtime.batching): BatchGetPhotos,
-BatchGetViewerLikeSummaries ((photo, viewer) pairs: one call answers many viewers), BatchListComments
-(first pages) and BatchGetCommentCounts. A lone view is still sent at once, one call to each; under
-load a view costs a fraction of each. Batches answer many callers, so they are made as the view
-service itself; each caller was authenticated here, and may only view as themselves (`acting_as`).
+one event-loop turn, or while a batch of their kind is out, go out as one batch call per kind
+(services.runtime.batching): BatchGetPhotos, BatchGetViewerLikeSummaries ((photo, viewer) pairs: one
+call answers many viewers), BatchListComments (first pages) and BatchGetCommentCounts. A lone view
+is still sent at once, one call to each; under load a view costs a fraction of each. Batches answer
+many callers, so they are made as the view service itself; each caller was authenticated here, and may
+only view as themselves (`acting_as`).
 
 Photo metadata never changes but for deletion, so it is cached for at most a second
 (services.view.cache), dropped at once on PhotoDeleted. Likes and comments are never cached: a like or
