@@ -16,7 +16,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run test venv tools weed seaweedfs browser cassandra-jars cassandra proto check-gen chart-values lint bench bench-quick profile capacity clean
+.PHONY: run test venv tools weed seaweedfs browser cassandra-jars cassandra proto check-gen chart-values settings-doc lint bench bench-quick profile capacity clean
 
 # SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node and a local
 # SeaweedFS for the photo bytes (the object store). grpcurl (into .tools/bin) is for poking at the
@@ -99,6 +99,10 @@ check-gen: venv
 # charts/shutter/topology.yaml from services/runtime/topology.py; tests/deploy fails when it is stale.
 chart-values: venv
 	$(PY) -m tools.chartgen
+
+# docs/settings.md from the settings every process declares; tests/unit/test_settings.py fails when it is stale.
+settings-doc: venv
+	$(PY) -m tools.settingsdoc
 
 lint: venv
 	$(VENV)/bin/ruff check .

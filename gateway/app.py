@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -32,9 +33,11 @@ from gateway.errors import (
 )
 from gateway.health import healthz
 from gateway.routes import Kind, Router, routes_for
+from gateway.settings import GatewaySettings
 from gateway.transcoding import build_request, query_items, to_json
 from services.runtime.config import Settings
 from services.runtime.logs import configure_logging
+from services.runtime.settings import warn_undeclared
 from services.runtime.topology import CONTRACTS
 
 log = logging.getLogger("shutter.gateway")
@@ -49,13 +52,13 @@ class Limits:
     upload: uploads.UploadLimits
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
+    def from_settings(cls, settings: Settings, gateway: GatewaySettings) -> Limits:
         return cls(
-            max_json_bytes=settings.int_setting("SHUTTER_GATEWAY_MAX_JSON_BYTES", 1024 * 1024),
+            max_json_bytes=gateway.max_json_bytes,
             timeout_seconds=settings.default_deadline_seconds,
-            download_timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_DOWNLOAD_TIMEOUT_SECONDS", 300.0),
-            max_timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_MAX_TIMEOUT_SECONDS", 300.0),
-            upload=uploads.UploadLimits.from_settings(settings),
+            download_timeout_seconds=gateway.download_timeout_seconds,
+            max_timeout_seconds=gateway.max_timeout_seconds,
+            upload=uploads.UploadLimits.from_settings(settings, gateway),
         )
 
 
@@ -106,11 +109,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 class Gateway:
     """Dispatches any request that is not /healthz or /openapi.json to its RPC."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, gateway: GatewaySettings) -> None:
         self.settings = settings
         self.backends = Backends(settings)
         self.router = Router(routes_for(CONTRACTS))
-        self.limits = Limits.from_settings(settings)
+        self.limits = Limits.from_settings(settings, gateway)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: Starlette hands every method of every other path here."""
@@ -167,8 +170,10 @@ class Gateway:
             return gateway_error_response(error)
 
 
-def create_app(settings: Settings) -> Starlette:
-    gateway = Gateway(settings)
+def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starlette:
+    """The app, on the gateway's settings (read from `settings`' environment unless given)."""
+    own = own if own is not None else GatewaySettings.from_env(settings.environ)
+    gateway = Gateway(settings, own)
     document = openapi.document(gateway.router.routes)
 
     async def openapi_json(request: Request) -> JSONResponse:
@@ -183,13 +188,13 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             StarletteRoute("/healthz", healthz, methods=["GET"]),
             StarletteRoute("/openapi.json", openapi_json, methods=["GET"]),
-            *web.routes(settings),
+            *web.routes(own),
             StarletteRoute("/{path:path}", gateway),
         ],
         lifespan=lifespan,
     )
     app.state.backends = gateway.backends
-    middleware.install(app, settings)
+    middleware.install(app, own)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -216,28 +221,29 @@ class SampledAccessLog(logging.Filter):
 
 
 def configure_gateway_logging(settings: Settings) -> None:
-    configure_logging("gateway")
-    every = settings.int_setting("SHUTTER_RPC_LOG_EVERY", 1)
-    if every > 1:
-        logging.getLogger("uvicorn.access").addFilter(SampledAccessLog(every))
+    configure_logging("gateway", settings.log_level)
+    if settings.rpc_log_every > 1:
+        logging.getLogger("uvicorn.access").addFilter(SampledAccessLog(settings.rpc_log_every))
 
 
 def app_from_env() -> Starlette:
-    """The factory each uvicorn worker calls."""
+    """The factory each uvicorn worker calls (main has checked the settings)."""
     settings = Settings.from_env()
     configure_gateway_logging(settings)
     return create_app(settings)
 
 
 def main() -> None:
-    settings = Settings.from_env()
+    settings = Settings.from_env()  # every setting of the gateway checked before it starts
+    own = GatewaySettings.from_env(settings.environ)
     configure_gateway_logging(settings)
+    warn_undeclared(os.environ, log)
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.gateway_port,
-        workers=settings.int_setting("SHUTTER_GATEWAY_WORKERS", 1),
+        workers=own.workers,
         loop="uvloop",
         http="httptools",
         log_config=None,

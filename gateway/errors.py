@@ -12,15 +12,21 @@ Two departures from the table, both about what the status says rather than its c
   raises has them) and a code the gRPC library makes up itself when the service cannot be reached or
   the call dies in transport — gets a plain message naming the service, never the library's text,
   which names upstream addresses ("ipv4:127.0.0.1:50051: Failed to connect…").
+
+Statuses and their details are built and read with the runtime's code (services.runtime.errors), the same
+the services use; a google.rpc.RetryInfo in a status is also sent as `Retry-After`.
 """
 
 from __future__ import annotations
 
+import math
+
 import grpc
 from google.protobuf import any_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
 from starlette.responses import JSONResponse
+
+from services.runtime.errors import CODES_BY_NUMBER, ServiceError, bad_request, peer_status, retry_after_seconds
 
 # As grpc-gateway maps them (runtime/errors.go HTTPStatusFromCode).
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
@@ -46,16 +52,6 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
 PAYLOAD_TOO_LARGE = 413
 HEADERS_TOO_LARGE = 431
 UNPROCESSABLE = 422
-# Codes the gRPC library reports by itself (unreachable service, broken transport, no answer in time).
-_LIBRARY_MESSAGES = {
-    grpc.StatusCode.UNAVAILABLE: "the {service} service is unavailable, try again",
-    grpc.StatusCode.UNKNOWN: "the call to the {service} service failed, try again",
-    grpc.StatusCode.DEADLINE_EXCEEDED: "the {service} service did not answer in time",
-    grpc.StatusCode.CANCELLED: "the call to the {service} service was cancelled",
-}
-
-
-_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def http_status(code: grpc.StatusCode) -> int:
@@ -75,7 +71,7 @@ def _escaped(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-class GatewayError(Exception):
+class GatewayError(ServiceError):
     """A request the gateway itself refuses, before or instead of calling a service."""
 
     def __init__(
@@ -87,27 +83,14 @@ class GatewayError(Exception):
         http: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        message = _escaped(message)
-        super().__init__(message)
+        super().__init__(_escaped(message))
         self.code = code
-        self.message = message
         self.violations = tuple((_escaped(name), _escaped(text)) for name, text in violations)
         self.http = http if http is not None else http_status(code)
         self.headers = headers or {}
 
-    def to_status(self) -> status_pb2.Status:
-        status = status_pb2.Status(code=self.code.value[0], message=self.message)
-        if self.violations:
-            bad_request = error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=name, description=description)
-                    for name, description in self.violations
-                ]
-            )
-            packed = any_pb2.Any()
-            packed.Pack(bad_request)
-            status.details.append(packed)
-        return status
+    def details(self) -> list[any_pb2.Any]:
+        return [bad_request(self.violations)] if self.violations else []
 
 
 def invalid_argument(field: str, description: str) -> GatewayError:
@@ -117,22 +100,13 @@ def invalid_argument(field: str, description: str) -> GatewayError:
 
 def status_from_rpc_error(error: grpc.aio.AioRpcError, service: str) -> status_pb2.Status:
     """The rich status a service sent (`grpc-status-details-bin`), or one built from code + message
-    — with the gateway's own words when the gRPC library, not the service, wrote the message."""
-    try:
-        rich = rpc_status.from_call(error)  # type: ignore[arg-type]
-    except ValueError:  # details inconsistent with the status line: trust the status line
-        rich = None
-    if rich is not None:
-        return rich
-    code = error.code()
-    template = _LIBRARY_MESSAGES.get(code)
-    message = template.format(service=service) if template else error.details() or code.name.lower()
-    return status_pb2.Status(code=code.value[0], message=message)
+    — with the runtime's words naming the service when the gRPC library, not the service, wrote it."""
+    return peer_status(error, f"the {service} service")
 
 
 def http_status_for(status: status_pb2.Status) -> int:
     """The table's answer, except FAILED_PRECONDITION with a PreconditionFailure detail: 422."""
-    code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+    code = CODES_BY_NUMBER.get(status.code, grpc.StatusCode.UNKNOWN)
     if code == grpc.StatusCode.FAILED_PRECONDITION and any(
         detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR) for detail in status.details
     ):
@@ -141,7 +115,11 @@ def http_status_for(status: status_pb2.Status) -> int:
 
 
 def status_response(status: status_pb2.Status, http: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The status as JSON; a RetryInfo it carries also becomes `Retry-After` (whole seconds, rounded up)."""
     body = json_format.MessageToDict(status)
+    retry_after = retry_after_seconds(status)
+    if retry_after is not None:
+        headers = {"Retry-After": str(max(math.ceil(retry_after), 0)), **(headers or {})}
     return JSONResponse(body, status_code=http, headers=headers)
 
 
@@ -152,4 +130,4 @@ def rpc_error_response(error: grpc.aio.AioRpcError, service: str, http: int | No
 
 
 def gateway_error_response(error: GatewayError) -> JSONResponse:
-    return status_response(error.to_status(), error.http, error.headers)
+    return status_response(error.rich_status(), error.http, error.headers)

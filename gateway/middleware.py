@@ -4,7 +4,7 @@
   starlette-compress; photo bytes (image/*) are already compressed and pass through untouched.
 - CSP: scripts, styles and API calls from this origin only; images also from `blob:`, since the
   client fetches photos with its bearer token and shows them through object URLs.
-- CORS is off unless SHUTTER_GATEWAY_CORS_ORIGINS lists the origins (or `*`) of clients served
+- CORS is off unless SHUTTER_GATEWAY_CORS_ORIGINS (gateway/settings.py) lists the origins (or `*`) of clients served
   elsewhere. Tokens travel in the Authorization header, never in cookies, so no credentials mode.
 """
 
@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_compress import CompressMiddleware
 
-from services.runtime.config import Settings
+from gateway.settings import GatewaySettings
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -36,7 +36,6 @@ SECURITY_HEADERS = (
     (b"referrer-policy", b"same-origin"),
 )
 
-CORS_SETTING = "SHUTTER_GATEWAY_CORS_ORIGINS"
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-Id", "Grpc-Timeout", "If-None-Match")
 CORS_EXPOSED_HEADERS = ("ETag", "Retry-After", "X-Request-Id")
@@ -64,11 +63,11 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def cors_origins(settings: Settings) -> list[str]:
-    return [origin.strip() for origin in settings.str_setting(CORS_SETTING, "").split(",") if origin.strip()]
+def cors_origins(settings: GatewaySettings) -> list[str]:
+    return list(settings.cors_origins)
 
 
-def install(app: Starlette, settings: Settings) -> None:
+def install(app: Starlette, settings: GatewaySettings) -> None:
     """Wraps the app; the last one added runs first, so CORS answers preflights before anything else."""
     app.add_middleware(CompressMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

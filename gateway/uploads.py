@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from gateway.errors import PAYLOAD_TOO_LARGE, GatewayError, invalid_argument
 from gateway.routes import Match, media_fields
+from gateway.settings import GatewaySettings
 from gateway.transcoding import (
     IDEMPOTENCY_HEADER,
     IDEMPOTENCY_KEY,
@@ -50,11 +51,11 @@ class UploadLimits:
     timeout_seconds: float
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> UploadLimits:
+    def from_settings(cls, settings: Settings, gateway: GatewaySettings) -> UploadLimits:
         return cls(
-            max_bytes=settings.int_setting("SHUTTER_MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
-            chunk_bytes=settings.int_setting("SHUTTER_GATEWAY_UPLOAD_CHUNK_BYTES", 64 * 1024),
-            timeout_seconds=settings.float_setting("SHUTTER_GATEWAY_UPLOAD_TIMEOUT_SECONDS", 300.0),
+            max_bytes=settings.max_upload_bytes,  # the photo service's limit too: declared once, for both
+            chunk_bytes=gateway.upload_chunk_bytes,
+            timeout_seconds=gateway.upload_timeout_seconds,
         )
 
 

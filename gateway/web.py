@@ -22,11 +22,11 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.downloads import etag_matches
 from gateway.errors import GatewayError, gateway_error_response
-from services.runtime.config import Settings
+from gateway.settings import DEFAULT_WEB_DIR, GatewaySettings
 
 log = logging.getLogger("shutter.gateway")
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "web"
+DEFAULT_ROOT = DEFAULT_WEB_DIR
 ASSETS_PLACEHOLDER = "{assets}"
 # Only these kinds are served; anything else in the folder (notes, editor files) stays private.
 MEDIA_TYPES = {
@@ -99,9 +99,9 @@ def _answer(request: Request, file: File, cache_control: str) -> Response:
     return Response(file.body, media_type=file.media_type, headers=headers)
 
 
-def routes(settings: Settings) -> list[BaseRoute]:
+def routes(settings: GatewaySettings) -> list[BaseRoute]:
     """`/` and the assets, or nothing when the gateway runs without the client's folder."""
-    root = Path(settings.str_setting("SHUTTER_WEB_DIR", str(DEFAULT_ROOT)))
+    root = settings.web_dir
     if not (root / "index.html").is_file():
         log.warning("no web client to serve", extra={"web_dir": str(root)})
         return []

@@ -11,8 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.runtime.ids import MAX_SHARD
-from services.runtime.topology import CALL_GRAPH, DEFAULT_PORTS, GATEWAY_PORT, SERVICE_NAMES
+from services.runtime.topology import CALL_GRAPH, DEFAULT_PORTS, GATEWAY_PORT, SERVICE_NAMES, SHARD_BLOCKS
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY_FILE = ROOT / "charts" / "shutter" / "topology.yaml"
@@ -26,17 +25,11 @@ HEADER = """\
 """
 
 
-def shard_blocks() -> dict[str, tuple[int, int]]:
-    """(first shard, number of shards) per gRPC service: the id shard space split evenly."""
-    size = (MAX_SHARD + 1) // len(SERVICE_NAMES)
-    return {name: (index * size, size) for index, name in enumerate(SERVICE_NAMES)}
-
-
 def render() -> str:
     """The topology as YAML, components sorted by name so the output is stable."""
     components = {name: ("grpc", DEFAULT_PORTS[name], f"services.{name}") for name in SERVICE_NAMES}
     components["gateway"] = ("http", GATEWAY_PORT, "gateway")
-    shards = shard_blocks()
+    shards = SHARD_BLOCKS
     lines = [HEADER.rstrip("\n"), "components:"]
     for name in sorted(components):
         protocol, port, module = components[name]

@@ -8,9 +8,10 @@ import time
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore, PhotoGone
+from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore
 from services.photo.client import existing_photo
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, acting_user_id
+from services.runtime.channels import CALLER
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
@@ -111,10 +112,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             time_stamp_us=time_stamp.ToMicroseconds(),
             created_at_us=time.time_ns() // 1000,
         )
-        try:
-            await self._store.post(comment, self._event(comment, events_pb2.COMMENT_CHANGE_CREATED))
-        except PhotoGone as exc:
-            raise NotFound(f"photo {request.photo_id} not found") from exc
+        await self._store.post(comment, self._event(comment, events_pb2.COMMENT_CHANGE_CREATED))  # PhotoGone: NotFound
         return comment_pb2.PostCommentResponse(comment=comment_message(comment))
 
     async def ListComments(
@@ -212,7 +210,8 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
 
 def build(runtime: Runtime) -> None:
     store: CommentStore = open_store(runtime, STORAGE)
-    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
+    # As the caller: the photo must exist for them (and, once photos have visibility, be visible to them).
+    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER)
     purge_on_deletion(runtime, "comment-purge", store, "comments")
     runtime.add_servicer(
         comment_pb2_grpc.add_CommentServiceServicer_to_server,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.errors import NotFound
 from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
 
@@ -38,8 +39,12 @@ class FirstPage:
     total: int
 
 
-class PhotoGone(Exception):
+class PhotoGone(NotFound):
     """The photo was deleted (its PhotoDeleted was consumed); it takes no new comments."""
+
+    def __init__(self, photo_id: int) -> None:
+        super().__init__(f"photo {photo_id} not found")
+        self.photo_id = photo_id
 
 
 class CommentStore(Protocol):

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import grpc
 
 from services.feed.fanout import FANOUT_EVENTS, Fanout
+from services.feed.settings import FeedSettings
 from services.feed.store import STORAGE, FeedStore, Post
 from services.runtime.callctx import acting_as
+from services.runtime.channels import CALLER, SERVICE
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
@@ -17,7 +19,6 @@ from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
 DURABLE = "feed-fanout"
-DEFAULT_LARGE_ACCOUNT_FOLLOWERS = 10_000
 # How many large accounts one CheckFollowing call asks about.
 CHECK_FOLLOWING_BATCH = 100
 
@@ -78,20 +79,18 @@ def _merge_newest_first(*sources: Sequence[Post]) -> list[Post]:
 
 
 def build(runtime: Runtime) -> None:
-    settings = runtime.settings
-    options = {"feed_capacity": settings.int_setting("SHUTTER_FEED_CAPACITY", 800)}
+    settings = runtime.section(FeedSettings)
+    options = {"feed_capacity": settings.capacity}
     if runtime.store_backend == "cql":  # CQL trims lazily: one write in this many trims its feed
-        options["trim_every"] = settings.int_setting("SHUTTER_FEED_TRIM_EVERY", 32)
+        options["trim_every"] = settings.trim_every
     store: FeedStore = open_store(runtime, STORAGE, **options)
-    follow = runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub)
     fanout = Fanout(
         store,
-        follow,
-        large_account_followers=settings.int_setting(
-            "SHUTTER_FEED_LARGE_ACCOUNT_FOLLOWERS", DEFAULT_LARGE_ACCOUNT_FOLLOWERS
-        ),
-        followers_page_size=settings.int_setting("SHUTTER_FEED_FOLLOWERS_PAGE_SIZE", 1000),
-        backfill_posts=settings.int_setting("SHUTTER_FEED_FOLLOW_BACKFILL", 50),
+        # As the service: fan-out runs for events, with no caller; it reads the author's followers itself.
+        runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE),
+        large_account_followers=settings.large_account_followers,
+        followers_page_size=settings.followers_page_size,
+        backfill_posts=settings.follow_backfill,
     )
     runtime.consume(
         DURABLE,
@@ -99,10 +98,15 @@ def build(runtime: Runtime) -> None:
         fanout.handle,
         # Redeliveries back off up to 10 s apart: 20 deliveries ride out a follow outage of about
         # two and a half minutes before a post is dead-lettered (the runtime default, 5, is ~6 s).
-        max_deliver=settings.int_setting("SHUTTER_FEED_MAX_DELIVER", 20),
+        max_deliver=settings.max_deliver,
     )
     runtime.add_servicer(
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
-        FeedService(store, follow, PageTokens(settings.signing_secret())),
+        # As the caller: GetFeed asks which large accounts its reader follows.
+        FeedService(
+            store,
+            runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=CALLER),
+            PageTokens(runtime.settings.signing_secret()),
+        ),
         feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
     )

@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
-from services.follow.store import STORAGE, DeletedUser, FollowEdge, FollowStore
+from services.follow.store import STORAGE, FollowEdge, FollowStore
 from services.runtime import callctx
+from services.runtime.channels import CALLER
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.requests import (
@@ -60,7 +61,8 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         self._runtime = runtime
         self._store = store
         self._pages = PageTokens(runtime.settings.signing_secret())
-        self._users = runtime.channels.stub("user", user_pb2_grpc.UserServiceStub)
+        # As the caller: both accounts must exist for the one who asks to follow.
+        self._users = runtime.channels.stub("user", user_pb2_grpc.UserServiceStub, as_=CALLER)
 
     async def _require_users(self, follower_id: int, followee_id: int) -> None:
         """NOT_FOUND unless both accounts exist (a deleted user's leftover token cannot follow)."""
@@ -86,10 +88,7 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
             followee_id=edge.followee_id,
             time_stamp=stamp,
         )
-        try:
-            stored, created = await self._store.follow(edge, event)
-        except DeletedUser as exc:
-            raise NotFound(f"user {exc.user_id} does not exist") from exc
+        stored, created = await self._store.follow(edge, event)  # DeletedUser: NOT_FOUND
         return follow_pb2.FollowResponse(follow=to_proto(stored), created=created)
 
     async def Unfollow(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.errors import NotFound
 from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
 
@@ -42,11 +43,11 @@ class FollowCounts:
     followee_count: int
 
 
-class DeletedUser(Exception):
+class DeletedUser(NotFound):
     """An edge would touch a user whose UserDeleted this service has already processed."""
 
     def __init__(self, user_id: int) -> None:
-        super().__init__(f"user {user_id} was deleted")
+        super().__init__(f"user {user_id} does not exist")
         self.user_id = user_id
 
 

@@ -6,11 +6,12 @@ import time
 
 import grpc
 
-from services.like.store import MAX_BATCH, STORAGE, LikerCursor, LikeStore, PhotoGone, Summary
+from services.like.store import MAX_BATCH, STORAGE, LikerCursor, LikeStore, Summary
 from services.photo.client import existing_photo
 from services.runtime import callctx
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, viewer
-from services.runtime.errors import InvalidArgument, NotFound, Violations
+from services.runtime.channels import CALLER
+from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.purges import purge_on_deletion
@@ -76,10 +77,7 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         photo_id, user_id = _photo_and_liker(request.photo_id, request.user_id)
         await existing_photo(self._photos, photo_id)
         event = self._event(photo_id, user_id, liked=True)
-        try:
-            created = await self._store.like(photo_id, user_id, int(time.time() * 1000), event)
-        except PhotoGone as exc:
-            raise NotFound(f"photo {photo_id} not found") from exc
+        created = await self._store.like(photo_id, user_id, int(time.time() * 1000), event)  # PhotoGone: NotFound
         summary = await self._summary(photo_id, user_id)
         return like_pb2.LikePhotoResponse(summary=summary, created=created)
 
@@ -154,7 +152,8 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
 
 def build(runtime: Runtime) -> None:
     store: LikeStore = open_store(runtime, STORAGE)
-    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
+    # As the caller: the photo must exist for them (and, once photos have visibility, be visible to them).
+    photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER)
     purge_on_deletion(runtime, "like-purge", store, "likes")
     runtime.add_servicer(
         like_pb2_grpc.add_LikeServiceServicer_to_server,

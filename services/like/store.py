@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.errors import NotFound
 from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
 
@@ -40,8 +41,12 @@ class LikerCursor:
     user_id: int
 
 
-class PhotoGone(Exception):
+class PhotoGone(NotFound):
     """The photo was deleted (its PhotoDeleted was consumed); it takes no new likes."""
+
+    def __init__(self, photo_id: int) -> None:
+        super().__init__(f"photo {photo_id} not found")
+        self.photo_id = photo_id
 
 
 class LikeStore(Protocol):

@@ -35,12 +35,20 @@ SWEEP_BATCH = 500
 SWEEP_MIN_AGE_MS = 3_600_000
 
 
-class BlobMissing(Exception):
+class BlobMissing(DataLoss):
     """A key the metadata refers to has no blob (lost or never written)."""
 
+    def __init__(self, key: str) -> None:
+        super().__init__(f"stored bytes for {key} are missing")
+        self.key = key
 
-class BlobCorrupt(Exception):
+
+class BlobCorrupt(DataLoss):
     """The stored bytes do not match the checksum the store recorded for them."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"stored bytes for {key} are corrupt: {problem}")
+        self.key = key
 
 
 class BlobStore(Protocol):
@@ -102,10 +110,7 @@ def fsync_directory(path: Path) -> None:
 
 async def check_stored(blobs: BlobStore, key: str, info: BlobInfo) -> None:
     """DATA_LOSS unless the stored bytes still have the checksum and size acknowledged at upload."""
-    try:
-        digest, size = await blobs.digest(key)
-    except BlobMissing as exc:
-        raise DataLoss(f"stored bytes for {key} are missing") from exc
+    digest, size = await blobs.digest(key)  # BlobMissing is a DataLoss
     if digest != info.sha256 or size != info.byte_size:
         raise DataLoss(f"stored bytes for {key} do not match their checksum")
 
@@ -116,14 +121,9 @@ async def verified_chunks(
     """The stored bytes, hashed as they go: the stream ends in DATA_LOSS when they are missing, when
     the store finds a chunk corrupt (before sending it), or when the whole is not what was acknowledged."""
     hasher = hashlib.sha256()
-    try:
-        async for chunk in blobs.read(key, chunk_bytes):
-            hasher.update(chunk)
-            yield chunk
-    except BlobMissing as exc:
-        raise DataLoss(f"stored bytes for {key} are missing") from exc
-    except BlobCorrupt as exc:
-        raise DataLoss(f"stored bytes for {key} are corrupt: {exc}") from exc
+    async for chunk in blobs.read(key, chunk_bytes):  # BlobMissing and BlobCorrupt are DataLoss
+        hasher.update(chunk)
+        yield chunk
     if hasher.hexdigest() != info.sha256:
         raise DataLoss(f"stored bytes for {key} changed while being sent")
 

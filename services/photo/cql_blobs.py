@@ -161,7 +161,7 @@ class CqlBlobStore:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await upcoming
         if whole.hexdigest() != header.sha256:
-            raise BlobCorrupt(f"{key}: chunks do not hash to the recorded SHA-256")
+            raise BlobCorrupt(key, "chunks do not hash to the recorded SHA-256")
         if pending:
             yield pending
 
@@ -181,7 +181,7 @@ class CqlBlobStore:
             problem = _window_problem(rows, start, end)
             if not problem:
                 return [row.data for row in rows]
-        raise BlobCorrupt(f"{blob_key(photo_id, variant)}: {problem}")
+        raise BlobCorrupt(blob_key(photo_id, variant), problem)
 
     async def delete(self, key: str) -> None:
         await self._db.execute(DELETE_BLOB, split_key(key))

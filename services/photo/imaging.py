@@ -27,8 +27,6 @@ CONTENT_TYPES: dict[str, str] = {
     "WEBP": "image/webp",
     "GIF": "image/gif",
 }
-# Pillow's own default: about 89 megapixels, enough for any camera sensor in use.
-DEFAULT_MAX_PIXELS = 89_478_485
 DISPLAY_LONGEST_SIDE = 1080
 THUMBNAIL_LONGEST_SIDE = 640
 JPEG_QUALITY = 85

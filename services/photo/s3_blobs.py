@@ -44,7 +44,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.photo.blobs import READ_CHUNK_BYTES, SWEEP_BATCH, SWEEP_MIN_AGE_MS, BlobCorrupt, BlobMissing
-from services.runtime.config import Settings
+from services.photo.settings import S3Settings
 from services.runtime.errors import Unavailable
 from services.runtime.ids import id_timestamp_ms
 
@@ -79,21 +79,20 @@ class S3Config:
     timeout_seconds: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> S3Config:
-        endpoint = settings.str_setting("SHUTTER_S3_ENDPOINT", "")
-        if not endpoint:
+    def from_settings(cls, settings: S3Settings) -> S3Config:
+        if not settings.endpoint:
             raise SystemExit("SHUTTER_BLOB_STORE=s3 needs SHUTTER_S3_ENDPOINT (and the bucket and keys)")
         return cls(
-            endpoint=endpoint,
-            bucket=settings.str_setting("SHUTTER_S3_BUCKET", "shutter-photos"),
-            access_key=settings.str_setting("SHUTTER_S3_ACCESS_KEY", ""),
-            secret_key=settings.str_setting("SHUTTER_S3_SECRET_KEY", ""),
-            region=settings.str_setting("SHUTTER_S3_REGION", "us-east-1"),
-            public_endpoint=settings.str_setting("SHUTTER_S3_PUBLIC_ENDPOINT", ""),
-            prefix=settings.str_setting("SHUTTER_S3_PREFIX", "photos/"),
-            presign_seconds=settings.int_setting("SHUTTER_S3_PRESIGN_SECONDS", 300),
-            multipart_threshold=settings.int_setting("SHUTTER_S3_MULTIPART_BYTES", 8 * 1024 * 1024),
-            part_bytes=settings.int_setting("SHUTTER_S3_PART_BYTES", 8 * 1024 * 1024),
+            endpoint=settings.endpoint,
+            bucket=settings.bucket,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            region=settings.region,
+            public_endpoint=settings.public_endpoint,
+            prefix=settings.prefix,
+            presign_seconds=settings.presign_seconds,
+            multipart_threshold=settings.multipart_bytes,
+            part_bytes=settings.part_bytes,
         )
 
 
@@ -333,7 +332,7 @@ class S3BlobStore:
         finally:
             body.close()
         if hasher.hexdigest() != recorded:
-            raise BlobCorrupt(f"{key}: the object does not hash to its recorded SHA-256")
+            raise BlobCorrupt(key, "the object does not hash to its recorded SHA-256")
         if held:
             yield held
         if buffer:

@@ -16,11 +16,11 @@ from services.photo.blobs import (
     verified_chunks,
 )
 from services.photo.events import UserDeletedHandler
-from services.photo.imaging import DEFAULT_MAX_PIXELS
+from services.photo.settings import PhotoSettings, S3Settings
 from services.photo.staging import Staging
 from services.photo.store import STORAGE, PhotoRecord, PhotoStore
 from services.photo.sweeper import OrphanSweeper
-from services.photo.uploads import DEFAULT_MAX_UPLOAD_BYTES, Deleter, Uploader
+from services.photo.uploads import Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
@@ -155,18 +155,16 @@ def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
     period. Bytes: `files` (embedded default), `s3` (the default on CQL: an object store), or `cql`
     (chunks in the cluster, for small clusters). Stores shared by every replica (s3, cql) are swept
     periodically; the filesystem is private to the process and swept at start-up only."""
-    blob_store = runtime.settings.blob_store
-    if blob_store not in ("files", "s3", "cql") or (blob_store == "cql" and runtime.store_backend != "cql"):
-        raise SystemExit(f"SHUTTER_BLOB_STORE must be files, s3 or (with SHUTTER_STORE=cql) cql, got {blob_store!r}")
+    blob_store = runtime.settings.blob_store  # checked at start (services.runtime.config)
     database = open_database(runtime, STORAGE)
     store = STORAGE.store_class(runtime.store_backend)(database)
     if blob_store == "files":
         return store, FilesystemBlobStore(runtime.data_path("blobs")), None
-    sweep_seconds = float(runtime.settings.int_setting("SHUTTER_PHOTO_SWEEP_SECONDS", 300))
+    sweep_seconds = runtime.section(PhotoSettings).sweep_seconds
     if blob_store == "s3":
         from services.photo.s3_blobs import S3BlobStore, S3Config  # the S3 client only when S3 is chosen
 
-        return store, S3BlobStore(S3Config.from_settings(runtime.settings)), sweep_seconds
+        return store, S3BlobStore(S3Config.from_settings(runtime.section(S3Settings))), sweep_seconds
     from services.photo.cql_blobs import CqlBlobStore  # the CQL driver only when CQL is chosen
 
     return store, CqlBlobStore(database), sweep_seconds
@@ -174,11 +172,9 @@ def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
 
 def build(runtime: Runtime) -> None:
     store, blobs, sweep_seconds = open_stores(runtime)
+    settings = runtime.section(PhotoSettings)
     staging = Staging(runtime.data_path("tmp"))
-    images = ImagePool(
-        runtime.settings.int_setting("SHUTTER_PHOTO_IMAGE_WORKERS", 2),
-        runtime.settings.int_setting("SHUTTER_PHOTO_MAX_PIXELS", DEFAULT_MAX_PIXELS),
-    )
+    images = ImagePool(settings.image_workers, settings.max_pixels)
     for component in (blobs, staging, images, OrphanSweeper(store, blobs, sweep_seconds)):
         runtime.add_component(component)
     deleter = Deleter(store, blobs, runtime.ids, runtime.name)
@@ -189,7 +185,7 @@ def build(runtime: Runtime) -> None:
         images,
         runtime.ids,
         runtime.name,
-        max_bytes=runtime.settings.int_setting("SHUTTER_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+        max_bytes=runtime.settings.max_upload_bytes,
     )
     runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
     runtime.add_servicer(

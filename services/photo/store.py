@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from services.runtime.errors import FailedPrecondition, Unavailable
 from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
 
@@ -14,22 +15,37 @@ STORAGE = Storage(
 )
 
 
-class KeyInUse(Exception):
+class KeyInUse(Unavailable):
     """An earlier upload claimed this idempotency key moments ago and has not committed its photo yet
     (still in flight, or its commit may yet be applied). Retrying with the same key later answers."""
 
+    def __init__(self, why: str) -> None:
+        super().__init__("an earlier upload with this idempotency_key is still being stored; retry")
+        self.why = why
 
-class KeyReused(Exception):
+
+class KeyReused(FailedPrecondition):
     """The idempotency key already made a photo from a different request (other metadata or other bytes)."""
 
     def __init__(self, photo_id: int) -> None:
-        super().__init__(f"the idempotency key already made photo {photo_id} from a different request")
+        super().__init__(
+            f"idempotency_key was already used for photo {photo_id} with a different request; use a new key",
+            (
+                "IDEMPOTENCY_KEY_REUSED",
+                "metadata.idempotency_key",
+                "the key was first used with other metadata or other bytes",
+            ),
+        )
         self.photo_id = photo_id
 
 
-class CommitOutcomeUnknown(Exception):
+class CommitOutcomeUnknown(Unavailable):
     """The commit timed out: it may or may not be applied (a CQL batch in the batchlog is replayed).
     The caller must not delete the photo's blobs; the orphan sweep decides once the outcome is settled."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__("storing the photo timed out; retry with the same idempotency_key")
+        self.why = why
 
 
 @dataclass(frozen=True)

@@ -33,25 +33,12 @@ from pathlib import Path
 from services.photo.blobs import BlobStore, blob_key
 from services.photo.imaging import ImageTooLarge, Rendered, RenderedVariant, UnsupportedImage
 from services.photo.staging import StagedUpload, Staging
-from services.photo.store import (
-    BlobInfo,
-    CommitOutcomeUnknown,
-    KeyInUse,
-    KeyReused,
-    PhotoRecord,
-    PhotoStore,
-    same_request,
-)
+from services.photo.store import BlobInfo, CommitOutcomeUnknown, KeyReused, PhotoRecord, PhotoStore, same_request
 from services.photo.validation import validate_metadata
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.errors import (
-    FailedPrecondition,
-    InvalidArgument,
-    ResourceExhausted,
-    Unavailable,
-    storage_faults,
-)
+from services.runtime.config import DEFAULT_MAX_UPLOAD_BYTES
+from services.runtime.errors import InvalidArgument, ResourceExhausted, storage_faults
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import timestamp_from_unix_ms, timestamp_or_now
@@ -60,7 +47,6 @@ from shutter.photo.v1 import photo_pb2
 
 log = logging.getLogger("shutter.photo.uploads")
 
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 VARIANTS = ("original", "display", "thumbnail")
 
 
@@ -102,7 +88,7 @@ class Uploader:
             if earlier is not None:
                 fingerprint = request_fingerprint(metadata, await self._drain(requests))
                 if not same_request(earlier.fingerprint, fingerprint):
-                    raise key_reused(earlier.photo.photo_id)
+                    raise KeyReused(earlier.photo.photo_id)
                 return earlier.photo, False
         staged = self._staging.new(self._max_bytes)
         try:
@@ -179,16 +165,9 @@ class Uploader:
         try:
             await asyncio.gather(*(self._blobs.put(key, sources[v]) for key, v in zip(keys, VARIANTS, strict=True)))
             stored, created = await self._store.create(photo, posted_event(photo, self._ids, self._source), fingerprint)
-        except CommitOutcomeUnknown as exc:
-            # The photo may yet be committed: its blobs must stay (the sweep removes them if it is not).
-            raise Unavailable("storing the photo timed out; retry with the same idempotency_key") from exc
-        except KeyInUse as exc:
-            await _delete_quietly(self._blobs, keys)
-            raise Unavailable("an earlier upload with this idempotency_key is still being stored; retry") from exc
-        except KeyReused as exc:  # a concurrent upload with the key and another request won the race
-            await _delete_quietly(self._blobs, keys)
-            raise key_reused(exc.photo_id) from exc
-        except BaseException:
+        except CommitOutcomeUnknown:
+            raise  # the photo may yet be committed: its blobs must stay (the sweep removes them if it is not)
+        except BaseException:  # KeyInUse, KeyReused (a concurrent upload with another request won), anything
             await _delete_quietly(self._blobs, keys)
             raise
         if not created:
@@ -237,17 +216,6 @@ def request_fingerprint(metadata: photo_pb2.PhotoMetadata, content_sha256: str) 
         content_sha256,
     ]
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
-
-
-def key_reused(photo_id: int) -> FailedPrecondition:
-    return FailedPrecondition(
-        f"idempotency_key was already used for photo {photo_id} with a different request; use a new key",
-        (
-            "IDEMPOTENCY_KEY_REUSED",
-            "metadata.idempotency_key",
-            "the key was first used with other metadata or other bytes",
-        ),
-    )
 
 
 def posted_event(photo: PhotoRecord, ids: IdGenerator, source: str) -> events_pb2.PhotoPosted:

@@ -3,20 +3,31 @@
 Methods marked `idempotency_level = NO_SIDE_EFFECTS` or `IDEMPOTENT` in protos/ are retried on
 UNAVAILABLE by gRPC's own retry machinery (service config `retryPolicy` with `retryThrottling`);
 nothing else is retried.
+
+A service calls a peer through `channels.stub(target, Stub, as_=CALLER or SERVICE)`: who the call runs as
+is decided where the stub is made, never by whatever context a call happens to run in. CALLER forwards
+the token of the RPC being served (so the peer authorises the end user; outside an RPC it is refused),
+SERVICE sends the process's own service token. Such a stub raises a peer's failure as the ServiceError
+it stands for (services.runtime.errors.relayed): NOT_FOUND stays NotFound, UNAVAILABLE names the peer,
+never its address.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import time
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 from google.protobuf import descriptor_pb2
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
+from services.runtime import callctx
 from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
+from services.runtime.errors import relayed
 from services.runtime.interceptors import ClientInterceptor
 from services.runtime.topology import CALL_GRAPH, CONTRACTS
 
@@ -70,11 +81,83 @@ def service_config(service: ServiceDescriptor) -> dict[str, Any]:
     return config
 
 
+class Acting(enum.Enum):
+    """Who a call to a peer runs as."""
+
+    CALLER = "caller"  # the user (or service) whose RPC is being served: the peer authorises them
+    SERVICE = "service"  # this process itself, whoever asked: for its own bookkeeping and background work
+
+
+CALLER = Acting.CALLER
+SERVICE = Acting.SERVICE
+
+
+def caller_token() -> str:
+    """The token of the RPC being served."""
+    current = callctx.principal()
+    if current is None:
+        raise RuntimeError("a call made as the caller outside any RPC: make its stub as_=SERVICE")
+    return current.token
+
+
+class PeerStub:
+    """A peer's stub whose calls carry the token `token()` gives and raise failures as ServiceErrors.
+
+    Methods are called like the generated stub's (`await peer.GetPhoto(request, timeout=…)`); a
+    streaming answer is an async iterator.
+    """
+
+    def __init__(self, target: str, stub: Any, token: Callable[[], str]) -> None:
+        self._target = target
+        self._stub = stub
+        self._token = token
+        self._methods: dict[str, MethodDescriptor] = dict(CONTRACTS[target].methods_by_name)
+
+    def __getattr__(self, name: str) -> Any:
+        method = self.__dict__.get("_methods", {}).get(name)
+        if method is None:
+            raise AttributeError(name)
+        call = self._streaming(name) if method.server_streaming else self._unary(name)
+        setattr(self, name, call)
+        return call
+
+    def _metadata(self, metadata: Any) -> tuple[tuple[str, str], ...]:
+        return (*(metadata or ()), ("authorization", f"Bearer {self._token()}"))
+
+    def _raise(self, exc: grpc.aio.AioRpcError) -> NoReturn:
+        mapped = relayed(exc, self._target)
+        if mapped is exc:
+            raise exc
+        raise mapped from exc
+
+    def _unary(self, name: str) -> Callable[..., Any]:
+        async def call(request: Any, *, metadata: Any = None, **options: Any) -> Any:
+            multicallable = getattr(self._stub, name)
+            try:
+                return await multicallable(request, metadata=self._metadata(metadata), **options)
+            except grpc.aio.AioRpcError as exc:
+                self._raise(exc)
+
+        return call
+
+    def _streaming(self, name: str) -> Callable[..., AsyncIterator[Any]]:
+        async def call(request: Any, *, metadata: Any = None, **options: Any) -> AsyncIterator[Any]:
+            multicallable = getattr(self._stub, name)
+            try:
+                async for response in multicallable(request, metadata=self._metadata(metadata), **options):
+                    yield response
+            except grpc.aio.AioRpcError as exc:
+                self._raise(exc)
+
+        return call
+
+
 class Channels:
     """The channels one process holds to the services it calls (and only those).
 
-    Without an `authority` (the HTTP gateway) calls carry only the caller's own token, given as
-    call metadata: a request without one stays unauthenticated instead of borrowing a service token.
+    Without an `authority` (the HTTP gateway) there is no service token: the gateway calls through
+    `channel()` with its client's own token as call metadata, so a request without one stays
+    unauthenticated instead of borrowing a service token.
     """
 
     def __init__(self, caller: str, settings: Settings, authority: TokenAuthority | None) -> None:
@@ -86,9 +169,10 @@ class Channels:
         self._own_token_renew_at = 0.0
         self._authority = authority
 
-    def _token(self) -> str:
+    def service_token(self) -> str:
         """The process's own service token, re-issued well before it expires (consumers run for days)."""
-        assert self._authority is not None, "only called when the process has an authority"
+        if self._authority is None:
+            raise RuntimeError(f"{self._caller} has no service token (it only forwards its clients' tokens)")
         now = time.monotonic()
         if now >= self._own_token_renew_at:
             self._own_token = self._authority.issue_service_token(self._caller, ttl_seconds=SERVICE_TOKEN_TTL_SECONDS)
@@ -105,15 +189,16 @@ class Channels:
                 ("grpc.enable_retries", 1),
                 ("grpc.service_config", json.dumps(service_config(CONTRACTS[target]))),
             ]
-            own_token = self._token if self._authority is not None else None
-            interceptor = ClientInterceptor(self._settings.default_deadline_seconds, own_token, target)
+            interceptor = ClientInterceptor(self._settings.default_deadline_seconds)
             self._channels[target] = grpc.aio.insecure_channel(
                 self._settings.addresses[target], options=options, interceptors=[interceptor]
             )
         return self._channels[target]
 
-    def stub(self, target: str, stub_class: type[StubT]) -> StubT:
-        return stub_class(self.channel(target))  # type: ignore[call-arg]
+    def stub(self, target: str, stub_class: type[StubT], *, as_: Acting) -> StubT:
+        """`stub_class` on `target`'s channel, every call made as the caller or as this service (see module)."""
+        token = caller_token if as_ is CALLER else self.service_token
+        return cast(StubT, PeerStub(target, stub_class(self.channel(target)), token))  # type: ignore[call-arg]
 
     async def close(self) -> None:
         for channel in self._channels.values():

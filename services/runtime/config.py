@@ -1,4 +1,5 @@
-"""Settings from environment variables, with defaults that run the whole mesh on one machine."""
+"""The settings every process reads, and those of `make run`'s supervisor, with defaults that run the whole
+mesh on one machine. How settings are declared and checked: services.runtime.settings."""
 
 from __future__ import annotations
 
@@ -7,92 +8,147 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from services.runtime.settings import PREFIX, Declared, Section, setting
 from services.runtime.topology import DEFAULT_PORTS, GATEWAY_PORT, NATS_PORT
 
-
-def env_str(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
-    value = environ.get(name, "").strip()
-    return value or default
-
-
-def env_int(name: str, default: int, environ: Mapping[str, str] = os.environ) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+STORE_BACKENDS = ("sqlite", "cql")
+BLOB_STORES = ("files", "s3", "cql")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIB = 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 20 * MIB
+DEFAULT_DATA_DIR = Path("var")
 
 
-def env_float(name: str, default: float, environ: Mapping[str, str] = os.environ) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+def port_setting(name: str) -> Declared:
+    return Declared(f"SHUTTER_{name.upper()}_PORT", DEFAULT_PORTS[name], f"the port {name} listens on", int, 0, 65535)
+
+
+def address_setting(name: str) -> Declared:
+    return Declared(
+        f"SHUTTER_{name.upper()}_ADDR",
+        "",
+        f"where the other processes reach {name} (host:port; a Kubernetes Service name, say)",
+        shown_default=f"`<SHUTTER_HOST>:<SHUTTER_{name.upper()}_PORT>`",
+    )
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything a process needs to find its peers, its data and its secrets."""
+class Settings(Section):
+    """Every process: where it and its peers listen, its data, NATS, tokens, deadlines and the store."""
 
-    data_dir: Path
-    host: str
-    ports: dict[str, int]
-    addresses: dict[str, str]
-    gateway_port: int
-    nats_url: str
-    nats_stream_replicas: int
-    auth_secret: str
-    token_ttl_seconds: int
-    shutdown_grace_seconds: float
-    default_deadline_seconds: float
-    store: str
-    cql_contact_points: tuple[str, ...]
-    cql_port: int
-    cql_keyspace: str
-    cql_replication: str
-    shard_id: int | None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    PROCESS = "every process"
+
+    host: str = setting("SHUTTER_HOST", "127.0.0.1", "the address every process listens on")
+    data_dir: Path = setting(
+        "SHUTTER_DATA_DIR",
+        DEFAULT_DATA_DIR,
+        "each service's SQLite database, photo bytes on `files`, JetStream files, deleted-accounts snapshots",
+    )
+    gateway_port: int = setting("SHUTTER_GATEWAY_PORT", GATEWAY_PORT, "the HTTP gateway's port", minimum=0)
+    nats_port: int = setting("SHUTTER_NATS_PORT", NATS_PORT, "where `make run` starts nats-server", minimum=0)
+    nats_url: str = setting(
+        "SHUTTER_NATS_URL", "", "where the processes find NATS", shown_default="`nats://127.0.0.1:<SHUTTER_NATS_PORT>`"
+    )
+    nats_stream_replicas: int = setting(
+        "SHUTTER_NATS_STREAM_REPLICAS", 1, "replicas of the event streams (3 on a NATS cluster)", minimum=1, maximum=5
+    )
+    auth_secret: str = setting(
+        "SHUTTER_AUTH_SECRET",
+        "",
+        "the token signing key, ≥ 32 characters (`make run` makes one; none: one kept in SHUTTER_DATA_DIR)",
+        secret=True,
+    )
+    token_ttl_seconds: int = setting("SHUTTER_TOKEN_TTL_SECONDS", 3600, "how long a user token is valid", minimum=1)
+    shutdown_grace_seconds: float = setting(
+        "SHUTTER_SHUTDOWN_GRACE_SECONDS", 5.0, "how long a stopping process lets in-flight calls finish", minimum=0
+    )
+    default_deadline_seconds: float = setting(
+        "SHUTTER_DEFAULT_DEADLINE_SECONDS", 5.0, "the deadline of a call whose caller set none", minimum=0.001
+    )
+    store: str = setting("SHUTTER_STORE", "sqlite", "where services keep their data", choices=STORE_BACKENDS)
+    blob_store: str = setting(
+        "SHUTTER_BLOB_STORE",
+        "",
+        "where photo bytes go (`cql` only with SHUTTER_STORE=cql)",
+        choices=BLOB_STORES,
+        shown_default="`s3` with SHUTTER_STORE=cql, else `files`",
+    )
+    max_upload_bytes: int = setting(
+        "SHUTTER_MAX_UPLOAD_BYTES",
+        DEFAULT_MAX_UPLOAD_BYTES,
+        "the largest photo upload (the gateway answers 413 beyond)",
+        minimum=1,
+    )
+    cql_contact_points: tuple[str, ...] = setting(
+        "SHUTTER_CQL_CONTACT_POINTS", ("127.0.0.1",), "the CQL cluster's contact points"
+    )
+    cql_port: int = setting("SHUTTER_CQL_PORT", 9042, "the CQL native port", minimum=1, maximum=65535)
+    cql_keyspace: str = setting("SHUTTER_CQL_KEYSPACE", "shutter", "keyspace prefix: each service keeps `<it>_<name>`")
+    cql_replication: str = setting(
+        "SHUTTER_CQL_REPLICATION",
+        "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+        "the replication of keyspaces created at start",
+    )
+    cql_local_dc: str = setting("SHUTTER_CQL_LOCAL_DC", "", "the CQL data centre to prefer (none: the driver's)")
+    shard_id: int | None = setting(
+        "SHUTTER_SHARD_ID",
+        None,
+        "the shard in the ids this process makes (the chart sets one per replica)",
+        minimum=0,
+        maximum=8191,
+        shown_default="the first of the service's block in topology.py",
+    )
+    shard_base: int | None = setting(
+        "SHUTTER_SHARD_BASE",
+        None,
+        "set by the chart: the pod's start command adds its ordinal to make SHUTTER_SHARD_ID",
+        minimum=0,
+        maximum=8191,
+    )
+    log_level: str = setting("SHUTTER_LOG_LEVEL", "INFO", "the lowest level logged", choices=LOG_LEVELS)
+    rpc_log_every: int = setting(
+        "SHUTTER_RPC_LOG_EVERY",
+        1,
+        "access-log lines: one per RPC (1), or one per N calls of each method, each saying `sample_of: N` "
+        "(failures always logged; the gateway samples its per-request log the same way)",
+        minimum=1,
+    )
+    consumer_ack_wait_seconds: float = setting(
+        "SHUTTER_CONSUMER_ACK_WAIT_SECONDS",
+        5.0,
+        "how long an event held by a process that died waits before it is redelivered",
+        minimum=0.1,
+    )
+    ports: dict[str, int] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)
+    # The SHUTTER_* variables this was read from: the process's other sections read the same ones.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        host = env_str("SHUTTER_HOST", "127.0.0.1", environ)
-        ports = {name: env_int(f"SHUTTER_{name.upper()}_PORT", port, environ) for name, port in DEFAULT_PORTS.items()}
+    def extra_declared(cls) -> list[Declared]:
+        return [d for name in DEFAULT_PORTS for d in (port_setting(name), address_setting(name))]
+
+    @classmethod
+    def resolve(cls, values: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+        host = values["host"]
+        ports = {name: port_setting(name).parse(environ.get(port_setting(name).env, "")) for name in DEFAULT_PORTS}
         addresses = {
-            name: env_str(f"SHUTTER_{name.upper()}_ADDR", f"{host}:{port}", environ) for name, port in ports.items()
+            name: address_setting(name).parse(environ.get(f"SHUTTER_{name.upper()}_ADDR", "")) or f"{host}:{port}"
+            for name, port in ports.items()
         }
-        data_dir = Path(env_str("SHUTTER_DATA_DIR", "var", environ)).resolve()
-        nats_port = env_int("SHUTTER_NATS_PORT", NATS_PORT, environ)
-        shard = environ.get("SHUTTER_SHARD_ID", "").strip()
-        return cls(
-            data_dir=data_dir,
-            host=host,
-            ports=ports,
-            addresses=addresses,
-            gateway_port=env_int("SHUTTER_GATEWAY_PORT", GATEWAY_PORT, environ),
-            nats_url=env_str("SHUTTER_NATS_URL", f"nats://127.0.0.1:{nats_port}", environ),
-            nats_stream_replicas=env_int("SHUTTER_NATS_STREAM_REPLICAS", 1, environ),
-            auth_secret=environ.get("SHUTTER_AUTH_SECRET", ""),
-            token_ttl_seconds=env_int("SHUTTER_TOKEN_TTL_SECONDS", 3600, environ),
-            shutdown_grace_seconds=env_float("SHUTTER_SHUTDOWN_GRACE_SECONDS", 5.0, environ),
-            default_deadline_seconds=env_float("SHUTTER_DEFAULT_DEADLINE_SECONDS", 5.0, environ),
-            store=env_str("SHUTTER_STORE", "sqlite", environ),
-            cql_contact_points=tuple(
-                p.strip() for p in env_str("SHUTTER_CQL_CONTACT_POINTS", "127.0.0.1", environ).split(",") if p.strip()
-            ),
-            cql_port=env_int("SHUTTER_CQL_PORT", 9042, environ),
-            cql_keyspace=env_str("SHUTTER_CQL_KEYSPACE", "shutter", environ),
-            cql_replication=env_str(
-                "SHUTTER_CQL_REPLICATION", "{'class': 'SimpleStrategy', 'replication_factor': 1}", environ
-            ),
-            shard_id=int(shard) if shard else None,
-            extra={k: v for k, v in environ.items() if k.startswith("SHUTTER_")},
-        )
+        if values["blob_store"] == "cql" and values["store"] != "cql":
+            raise SystemExit("SHUTTER_BLOB_STORE=cql needs SHUTTER_STORE=cql")
+        return {
+            **values,
+            "data_dir": values["data_dir"].resolve(),
+            "nats_url": values["nats_url"] or f"nats://127.0.0.1:{values['nats_port']}",
+            "blob_store": values["blob_store"] or ("s3" if values["store"] == "cql" else "files"),
+            "ports": ports,
+            "addresses": addresses,
+            "environ": {name: value for name, value in environ.items() if name.startswith(PREFIX)},
+        }
 
     def signing_secret(self) -> str:
         """The token signing key: SHUTTER_AUTH_SECRET, or one shared through the data directory.
@@ -102,20 +158,20 @@ class Settings:
         """
         return self.auth_secret or _local_secret(self.data_dir)
 
-    @property
-    def blob_store(self) -> str:
-        """Where photo bytes go (SHUTTER_BLOB_STORE): `files`, `s3` (the default on CQL) or `cql`."""
-        return self.str_setting("SHUTTER_BLOB_STORE", "s3" if self.store == "cql" else "files")
 
-    def int_setting(self, name: str, default: int) -> int:
-        """A service-specific integer setting, e.g. SHUTTER_MAX_UPLOAD_BYTES."""
-        return env_int(name, default, self.extra)
+@dataclass(frozen=True)
+class MeshSettings(Section):
+    """`make run`'s supervisor (services.runtime.mesh): what it starts beside the mesh."""
 
-    def float_setting(self, name: str, default: float) -> float:
-        return env_float(name, default, self.extra)
+    PROCESS = "make run"
 
-    def str_setting(self, name: str, default: str) -> str:
-        return env_str(name, default, self.extra)
+    cql_local_node: bool = setting(
+        "SHUTTER_CQL_LOCAL_NODE", True, "with SHUTTER_STORE=cql, start a local Cassandra node (0: use your cluster)"
+    )
+    s3_port: int = setting("SHUTTER_S3_PORT", 8333, "the local SeaweedFS's S3 port", minimum=1, maximum=65535)
+    s3_local_server: bool = setting(
+        "SHUTTER_S3_LOCAL_SERVER", True, "with SHUTTER_BLOB_STORE=s3, start a local SeaweedFS (0: use your store)"
+    )
 
 
 def _local_secret(data_dir: Path) -> str:

@@ -37,14 +37,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import cassandra
 from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement
 
+from services.runtime import errors
 from services.runtime.config import Settings
 
 log = logging.getLogger("shutter.cql")
+
+# The cluster down, overloaded or slow: retryable, registered with the runtime's error table when this
+# backend is loaded.
+for _outage in (cassandra.Unavailable, cassandra.Timeout, cassandra.OperationTimedOut, NoHostAvailable):
+    errors.register(_outage, lambda exc, where: errors.outage("the database", exc))
 
 WRITE_DURABLE = ConsistencyLevel.LOCAL_QUORUM
 READ_STRONG = ConsistencyLevel.LOCAL_QUORUM
@@ -78,13 +85,11 @@ class CqlSchema:
     edit one that has shipped, and keep steps additive (old replicas run beside new ones mid-upgrade).
 
     `runtime_tables`: the runtime's tables in this keyspace (outbox, tombstones), created if missing
-    before the steps. `with_outbox` is read only by Runtime.cql, which services.runtime.stores
-    replaces: services declare that they emit events in their Storage.
+    before the steps; services.runtime.stores adds them from the service's Storage.
     """
 
     steps: tuple[CqlStep, ...]
     runtime_tables: tuple[str, ...] = ()
-    with_outbox: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ def keyspace_for(settings: Settings, service: str) -> str:
 
 def connect_cluster(settings: Settings) -> Cluster:
     """A driver cluster object: token-aware routing to the local DC's replicas."""
-    local_dc = settings.str_setting("SHUTTER_CQL_LOCAL_DC", "") or None
+    local_dc = settings.cql_local_dc or None
     profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=local_dc)))
     return Cluster(
         list(settings.cql_contact_points),

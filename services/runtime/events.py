@@ -30,16 +30,13 @@ import contextlib
 import itertools
 import json
 import logging
-import sqlite3
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import cassandra
-import grpc
 import nats.errors
-from cassandra.cluster import NoHostAvailable
 from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -49,7 +46,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from services.runtime.errors import ServiceError, Unavailable
+from services.runtime import errors
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import now_timestamp
 from shutter.events.v1 import events_pb2
@@ -59,6 +56,8 @@ log = logging.getLogger("shutter.events")
 EVENTS_STREAM = "SHUTTER_EVENTS"
 DEAD_LETTER_STREAM = "SHUTTER_DLQ"
 DUPLICATE_WINDOW_SECONDS = 600.0
+# How long the events stream keeps (and can redeliver) an event; tombstone retention derives from it.
+EVENT_STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600
 
 # With in-progress heartbeats every ack_wait / 3, this bounds only how long a dead process's messages
 # wait before they are redelivered.
@@ -68,16 +67,27 @@ PULL_EXPIRES_SECONDS = 5.0
 # While NATS stays down, a reminder this often (the first WARNING says it all).
 OUTAGE_REMINDER_SECONDS = 300.0
 
+
+def _subject(message_name: str) -> str:
+    """PhotoPosted → shutter.events.photo.posted: the last word is what happened, the words before it
+    (snake_case) what it happened to."""
+    *entity, happened = re.findall(r"[A-Z][a-z0-9]*", message_name)
+    return f"shutter.events.{'_'.join(entity).lower()}.{happened.lower()}"
+
+
+def _event_types() -> dict[type[Message], str]:
+    """Every message of events.proto that carries an EventMeta `meta` is an event, on its own subject:
+    adding an event to the contract is all it takes, the runtime holds no list of them."""
+    found: dict[type[Message], str] = {}
+    for name, descriptor in events_pb2.DESCRIPTOR.message_types_by_name.items():
+        meta = descriptor.fields_by_name.get("meta")
+        if meta is not None and meta.message_type is events_pb2.EventMeta.DESCRIPTOR:
+            found[getattr(events_pb2, name)] = _subject(name)
+    return found
+
+
 # One subject per event type; consumers filter on the ones they handle.
-SUBJECTS: dict[type[Message], str] = {
-    events_pb2.PhotoPosted: "shutter.events.photo.posted",
-    events_pb2.PhotoDeleted: "shutter.events.photo.deleted",
-    events_pb2.FollowCreated: "shutter.events.follow.created",
-    events_pb2.FollowDeleted: "shutter.events.follow.deleted",
-    events_pb2.LikeChanged: "shutter.events.like.changed",
-    events_pb2.CommentChanged: "shutter.events.comment.changed",
-    events_pb2.UserDeleted: "shutter.events.user.deleted",
-}
+SUBJECTS: dict[type[Message], str] = _event_types()
 TYPES_BY_SUBJECT: dict[str, type[Message]] = {subject: kind for kind, subject in SUBJECTS.items()}
 
 EventT = TypeVar("EventT", bound=Message)
@@ -269,7 +279,7 @@ class EventBus:
                 storage=StorageType.FILE,
                 num_replicas=self._stream_replicas,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS,
-                max_age=7 * 24 * 3600,
+                max_age=EVENT_STREAM_MAX_AGE_SECONDS,
             ),
             StreamConfig(
                 name=DEAD_LETTER_STREAM,
@@ -308,33 +318,14 @@ class EventBus:
 
 Handler = Callable[[Message], Awaitable[None]]
 
-_TRANSIENT_GRPC_CODES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.ABORTED,
-    }
-)
-_TRANSIENT_ERRORS = (
-    OSError,
-    TimeoutError,
-    NatsError,
-    sqlite3.OperationalError,  # "database is locked" and friends
-    cassandra.Unavailable,
-    cassandra.Timeout,
-    cassandra.OperationTimedOut,
-    NoHostAvailable,
-)
+# NATS down or not there yet: retryable, in the runtime's one error table (services.runtime.errors).
+errors.register(NatsError, lambda exc, where: errors.outage("NATS", exc))
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether a handler failed because something it depends on is down, not because of the event."""
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code() in _TRANSIENT_GRPC_CODES
-    if isinstance(exc, ServiceError):
-        return isinstance(exc, Unavailable)
-    return isinstance(exc, _TRANSIENT_ERRORS)
+    """Whether a handler failed because something it depends on is down, not because of the event: the
+    error table's `retryable` (a peer UNAVAILABLE, the store or NATS unreachable, a disk full…)."""
+    return errors.answer_for(exc).retryable
 
 
 def _status(message: Msg) -> str | None:

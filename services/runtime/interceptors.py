@@ -8,9 +8,12 @@ deserializer is wrapped, because gRPC would answer its exception as UNKNOWN "Une
 …DecodeError'>". A client that cancels (or walks away from a stream) is CANCELLED, logged at INFO like
 any RPC.
 
-Client side: forward the caller's token and request id, give every call a deadline no later than what
-the caller has left, and name a peer that cannot be reached by its service name: gRPC's own details
-("ipv4:10.0.0.7:50053: Failed to connect…") would otherwise travel back to the end client.
+Errors are answered through the runtime's one table (services.runtime.errors.answer_for): the status,
+its details, and the line logged about it (a storage fault once at ERROR, an unexpected exception with
+its traceback; a ServiceError only through the access line).
+
+Client side: forward the request id and give every call a deadline no later than what the caller has
+left. Which token a call carries is decided where the stub is made (services.runtime.channels).
 """
 
 from __future__ import annotations
@@ -26,26 +29,11 @@ from typing import Any, Protocol
 
 import grpc
 
-from services.runtime import callctx
+from services.runtime import callctx, errors
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
 
 rpc_log = logging.getLogger("shutter.rpc")
-error_log = logging.getLogger("shutter.error")
-
-_STATUS_DETAILS = "grpc-status-details-bin"
-
-# Statuses a downstream service may answer that we pass on unchanged rather than hide as INTERNAL.
-_PASS_THROUGH = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.PERMISSION_DENIED,
-    grpc.StatusCode.UNAUTHENTICATED,
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.FAILED_PRECONDITION,
-}
 
 # The metadata key of a drain marker (see Lifecycle); its value is the process's own secret.
 DRAIN_MARKER_KEY = "x-shutter-drain-marker"
@@ -55,10 +43,6 @@ class MalformedRequest(ServiceError):
     """The request bytes are not a message of the method's request type."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
-
-
-class PeerUnavailable(grpc.aio.AioRpcError):
-    """UNAVAILABLE from a call to another service, its details naming that service instead of an address."""
 
 
 class Lifecycle:
@@ -291,8 +275,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:
-                code = _status_for(exc, context)
-                await _abort(context, method, exc)
+                answer = _answer(method, exc)
+                code = answer.error.code if answer else context.code() or grpc.StatusCode.UNKNOWN
+                if answer is not None:
+                    await _abort(context, answer)
                 raise
             finally:
                 if tracked:
@@ -328,8 +314,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 if context.cancelled():
                     code = grpc.StatusCode.CANCELLED
                     raise
-                code = _status_for(exc, context)
-                await _abort(context, method, exc)
+                answer = _answer(method, exc)
+                code = answer.error.code if answer else context.code() or grpc.StatusCode.UNKNOWN
+                if answer is not None:
+                    await _abort(context, answer)
                 raise
             finally:
                 if tracked:
@@ -339,39 +327,19 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
 
-def _status_for(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+def _answer(method: str, exc: Exception) -> errors.Answer | None:
+    """How `exc` is answered, by the error table, its line logged; None for an abort the handler made itself."""
     if isinstance(exc, grpc.aio.AbortError):
-        return context.code() or grpc.StatusCode.UNKNOWN
-    if isinstance(exc, ServiceError):
-        return exc.code
-    if isinstance(exc, NotImplementedError):
-        return grpc.StatusCode.UNIMPLEMENTED
-    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _PASS_THROUGH:
-        return exc.code()
-    return grpc.StatusCode.INTERNAL
+        return None
+    answer = errors.answer_for(exc, method, callctx.request_id())
+    answer.log(method=method, request_id=callctx.request_id())
+    return answer
 
 
-async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseException) -> None:
-    """Abort the RPC with the status `exc` stands for (abort raises, replacing `exc`).
-
-    Handler-made aborts pass through untouched.
-    """
-    if isinstance(exc, grpc.aio.AbortError):
-        return
-    if isinstance(exc, ServiceError):
-        status = exc.to_status()
-        await context.abort(status.code, status.details, status.trailing_metadata)
-    if isinstance(exc, NotImplementedError):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
-    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _PASS_THROUGH:
-        # The rich details (e.g. BadRequest naming page_token) travel on, so callers still learn which field.
-        details = tuple((key, value) for key, value in exc.trailing_metadata() or () if key == _STATUS_DETAILS)
-        message = exc.details() or exc.code().name.lower()
-        if exc.code() == grpc.StatusCode.UNAVAILABLE and not isinstance(exc, PeerUnavailable):
-            message = "a service this call needs is unavailable"  # never gRPC's own text: it has addresses
-        await context.abort(exc.code(), message, details)
-    error_log.error("unhandled error", exc_info=exc, extra={"method": method, "request_id": callctx.request_id()})
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {callctx.request_id()})")
+async def _abort(context: grpc.aio.ServicerContext, answer: errors.Answer) -> None:
+    """Abort the RPC with the answer's rich status (abort raises, replacing the handler's exception)."""
+    status = answer.error.to_status()
+    await context.abort(status.code, status.details, status.trailing_metadata)
 
 
 class AccessLog:
@@ -416,18 +384,11 @@ class ClientInterceptor(
     grpc.aio.StreamUnaryClientInterceptor,
     grpc.aio.StreamStreamClientInterceptor,
 ):
-    """Adds auth and request id metadata and a deadline to every outgoing call.
+    """Adds the request id and a deadline to every outgoing call: no later than what the caller has left,
+    `default_deadline` when it set none. The token is the call site's business (services.runtime.channels)."""
 
-    `own_token` is the process's service token for calls made outside any user's request; None
-    means never add one (the gateway forwards only what its client sent). `target` is the service
-    called: an UNAVAILABLE answer to a unary-response call is re-raised as PeerUnavailable naming it
-    (the original text goes to the log at DEBUG).
-    """
-
-    def __init__(self, default_deadline: float, own_token: Callable[[], str] | None, target: str | None = None) -> None:
+    def __init__(self, default_deadline: float) -> None:
         self._default_deadline = default_deadline
-        self._own_token = own_token
-        self._target = target
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         timeout = details.timeout if details.timeout is not None else self._default_deadline
@@ -435,11 +396,6 @@ class ClientInterceptor(
         if remaining is not None:
             timeout = max(min(timeout, remaining), 0.001)
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
-        if "authorization" not in metadata:
-            current = callctx.principal()
-            token = current.token if current else (self._own_token() if self._own_token else None)
-            if token:
-                metadata["authorization"] = f"Bearer {token}"
         request_id = callctx.request_id()
         if request_id and "x-request-id" not in metadata:
             metadata["x-request-id"] = request_id
@@ -447,34 +403,14 @@ class ClientInterceptor(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
 
-    async def _named(self, call: Any) -> Any:
-        """The response, or the call's error with an unreachable peer named by service."""
-        if self._target is None:
-            return call
-        try:
-            return await call
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.UNAVAILABLE or isinstance(exc, PeerUnavailable):
-                raise
-            logging.getLogger("shutter.client").debug(
-                "peer unavailable", extra={"target": self._target, "error": exc.details()}
-            )
-            raise PeerUnavailable(
-                exc.code(),
-                exc.initial_metadata(),
-                exc.trailing_metadata(),
-                f"{self._target} is unavailable",
-                exc.debug_error_string(),
-            ) from None
-
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return await self._named(await continuation(self._details(client_call_details), request))
+        return await continuation(self._details(client_call_details), request)
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request)
 
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
-        return await self._named(await continuation(self._details(client_call_details), request_iterator))
+        return await continuation(self._details(client_call_details), request_iterator)
 
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request_iterator)

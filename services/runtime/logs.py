@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from typing import Any
@@ -31,10 +30,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str) -> None:
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """JSON lines on stderr at `level` and above (SHUTTER_LOG_LEVEL, read with the process's settings)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("SHUTTER_LOG_LEVEL", "INFO").upper())
+    root.setLevel(level)
     logging.getLogger("nats").setLevel(logging.WARNING)

@@ -31,7 +31,8 @@ from urllib.parse import urlparse
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.runtime.config import Settings
+from services.runtime.config import MeshSettings, Settings
+from services.runtime.settings import every_section, load
 from services.runtime.topology import SERVICE_NAMES
 
 
@@ -63,7 +64,7 @@ def cassandra_command(settings: Settings) -> list[str]:
 
 
 def runs_local_cassandra(settings: Settings) -> bool:
-    return settings.store == "cql" and settings.str_setting("SHUTTER_CQL_LOCAL_NODE", "1") == "1"
+    return settings.store == "cql" and MeshSettings.from_env(settings.environ).cql_local_node
 
 
 def seaweedfs_command(settings: Settings) -> list[str]:
@@ -71,12 +72,12 @@ def seaweedfs_command(settings: Settings) -> list[str]:
     cluster points SHUTTER_S3_ENDPOINT at its own object store instead."""
     return [
         sys.executable, "-m", "tests.support.seaweedfs", "run",
-        "--port", str(settings.int_setting("SHUTTER_S3_PORT", 8333)), "--data", str(settings.data_dir / "seaweedfs"),
+        "--port", str(MeshSettings.from_env(settings.environ).s3_port), "--data", str(settings.data_dir / "seaweedfs"),
     ]  # fmt: skip
 
 
 def runs_local_seaweedfs(settings: Settings) -> bool:
-    return settings.blob_store == "s3" and settings.str_setting("SHUTTER_S3_LOCAL_SERVER", "1") == "1"
+    return settings.blob_store == "s3" and MeshSettings.from_env(settings.environ).s3_local_server
 
 
 def service_command(name: str) -> list[str]:
@@ -290,8 +291,9 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("SHUTTER_AUTH_SECRET", secrets.token_urlsafe(48))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    load(every_section(), env)  # a bad setting of any process stops `make run` before anything starts
     if runs_local_seaweedfs(Settings.from_env(env)):
-        env.setdefault("SHUTTER_S3_ENDPOINT", f"http://127.0.0.1:{env.get('SHUTTER_S3_PORT', '8333')}")
+        env.setdefault("SHUTTER_S3_ENDPOINT", f"http://127.0.0.1:{MeshSettings.from_env(env).s3_port}")
         env.setdefault("SHUTTER_S3_ACCESS_KEY", "shutter")
         env.setdefault("SHUTTER_S3_SECRET_KEY", secrets.token_urlsafe(24))
     settings = Settings.from_env(env)

@@ -37,7 +37,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from services.runtime.cql import READ_STRONG, WRITE_DURABLE, CqlDatabase, CqlSchema, Query
+from services.runtime.cql import READ_STRONG, WRITE_DURABLE, CqlDatabase, Query
 from services.runtime.cql_buckets import BucketCursor
 from services.runtime.cql_buckets import shard_of as _shard
 from services.runtime.events import message_id, subject_for
@@ -78,11 +78,6 @@ SELECT_BUCKET = Query(
 )
 DELETE = Query("DELETE FROM outbox WHERE shard = ? AND bucket = ? AND seq = ?", WRITE_DURABLE)
 CURSOR_NAME = "relay"
-
-
-def ddl(schema: CqlSchema) -> CqlSchema:
-    """Runtime.cql's schema plus the outbox tables when `with_outbox` (services.runtime.stores replaces it)."""
-    return CqlSchema(schema.steps, schema.runtime_tables + (OUTBOX_TABLES if schema.with_outbox else ()))
 
 
 def shard_of(seq: int) -> int:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,21 +32,17 @@ from grpc_reflection.v1alpha import reflection
 from services.runtime.auth import TokenAuthority
 from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
 from services.runtime.config import Settings
-from services.runtime.cql import CqlDatabase, CqlSchema
-from services.runtime.events import DEFAULT_ACK_WAIT_SECONDS, Consumer, EventBus, Handler
+from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
-from services.runtime.interceptors import DRAIN_MARKER_KEY, AccessLog, Lifecycle, ServerInterceptor
+from services.runtime.interceptors import DRAIN_MARKER_KEY, AccessLog, DeletedUserCheck, Lifecycle, ServerInterceptor
 from services.runtime.logs import configure_logging
-from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, SqliteOutbox
-from services.runtime.outbox_cql import CqlOutbox, ddl
 from services.runtime.revocation import DeletedUsers
-from services.runtime.sqlite import Database
-from services.runtime.topology import SERVICE_NAMES
+from services.runtime.settings import Section, SectionT, load, process_sections, warn_undeclared
+from services.runtime.topology import SHARD_BLOCKS
 
 log = logging.getLogger("shutter.server")
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-STORE_BACKENDS = ("sqlite", "cql")
 # How long draining may go on refusing calls that keep racing in before the server stops anyway, and
 # how long without calls coming or going counts as settled.
 REFUSE_MAX_SECONDS = 1.0
@@ -70,16 +67,23 @@ class _Registration:
 class Runtime:
     """What a service's build function is given: settings, ids, peers, stores and events."""
 
-    def __init__(self, name: str, settings: Settings) -> None:
+    def __init__(self, name: str, settings: Settings, sections: Mapping[type[Section], Section] | None = None) -> None:
         self.name = name
         self.settings = settings
-        shard = settings.shard_id if settings.shard_id is not None else SERVICE_NAMES.index(name) + 1
+        self._sections = dict(sections or {})
+        shard = settings.shard_id if settings.shard_id is not None else SHARD_BLOCKS[name][0]
         self.ids = IdGenerator(shard)
         self.tokens = TokenAuthority(settings.signing_secret(), settings.token_ttl_seconds)
         self.channels = Channels(name, settings, self.tokens)
         self.components: list[Component] = []
         self.registrations: list[_Registration] = []
         self._bus: EventBus | None = None
+
+    def section(self, kind: type[SectionT]) -> SectionT:
+        """One of the process's settings sections (its services/<name>/settings.py), read and checked at start."""
+        if kind not in self._sections:
+            self._sections[kind] = kind.from_env(self.settings.environ)
+        return self._sections[kind]  # type: ignore[return-value]
 
     def add_component(self, component: Component) -> None:
         self.components.append(component)
@@ -92,38 +96,11 @@ class Runtime:
     def data_path(self, *parts: str) -> Path:
         return self.settings.data_dir.joinpath(self.name, *parts)
 
-    def sqlite(self, schema: str, *, with_outbox: bool = False) -> Database:
-        """The service's own SQLite database (and its outbox relay when it emits events)."""
-        database = Database(self.data_path(f"{self.name}.db"), schema + (OUTBOX_SCHEMA if with_outbox else ""))
-        self.add_component(database)
-        if with_outbox:
-            relay = OutboxRelay(SqliteOutbox(database), self.events())
-            database.add_commit_listener(relay.wake)
-            self.add_component(relay)
-        return database
-
     @property
     def store_backend(self) -> str:
-        """ "sqlite" (embedded, one machine) or "cql" (ScyllaDB), from SHUTTER_STORE; a service picks
-        its store implementation by this and nothing else."""
-        backend = self.settings.store
-        if backend not in STORE_BACKENDS:
-            raise SystemExit(f"SHUTTER_STORE must be one of {', '.join(STORE_BACKENDS)}, got {backend!r}")
-        return backend
-
-    def cql(self, schema: CqlSchema) -> CqlDatabase:
-        """The service's CQL keyspace, migrated on start (and its outbox relay when schema.with_outbox)."""
-        database = CqlDatabase(self.settings, self.name, ddl(schema))
-        self.add_component(database)
-        if schema.with_outbox:
-            outbox = CqlOutbox(database)
-            self.add_component(outbox)
-            # This process's batches wake the relay; the slower poll finds rows whose writer died before
-            # relaying them, and costs OUTBOX_SHARDS queries per bucket in the late-write window.
-            relay = OutboxRelay(outbox, self.events(), idle_poll_seconds=5.0)
-            database.add_commit_listener(relay.wake)
-            self.add_component(relay)
-        return database
+        """ "sqlite" (embedded, one machine) or "cql" (ScyllaDB), from SHUTTER_STORE (checked at start); a
+        service picks its store implementation by this and nothing else."""
+        return self.settings.store
 
     def events(self) -> EventBus:
         """The NATS connection, started before anything that needs it."""
@@ -133,9 +110,7 @@ class Runtime:
         return self._bus
 
     def consume(self, durable: str, event_types: list[type], handler: Handler, **options: Any) -> Consumer:
-        options.setdefault(
-            "ack_wait", self.settings.float_setting("SHUTTER_CONSUMER_ACK_WAIT_SECONDS", DEFAULT_ACK_WAIT_SECONDS)
-        )
+        options.setdefault("ack_wait", self.settings.consumer_ack_wait_seconds)
         consumer = Consumer(self.events(), durable, event_types, handler, **options)
         self.add_component(consumer)
         return consumer
@@ -147,29 +122,38 @@ def run_service(name: str, build: Callable[[Runtime], None], *, refuse_deleted_u
     refuse_deleted_users=False only for test doubles that run without NATS: every real service must
     refuse the tokens of deleted accounts (services.runtime.revocation).
     """
-    configure_logging(name)
-    settings = Settings.from_env()
-    code = asyncio.run(_serve(name, build, settings, refuse_deleted_users))
+    settings = Settings.from_env()  # every setting of the process checked before anything starts
+    sections = load(process_sections(f"services.{name}.settings"), settings.environ)
+    configure_logging(name, settings.log_level)
+    warn_undeclared(os.environ, log)
+    code = asyncio.run(_serve(name, build, settings, refuse_deleted_users, sections))
     sys.exit(code)
 
 
-async def _serve(
-    name: str, build: Callable[[Runtime], None], settings: Settings, refuse_deleted_users: bool = True
-) -> int:
-    runtime = Runtime(name, settings)
-    build(runtime)
-    deleted_users = None
-    if refuse_deleted_users:
-        deleted_users = DeletedUsers(
-            runtime.events(), settings.token_ttl_seconds, runtime.data_path("deleted-users.json")
-        )
-        runtime.add_component(deleted_users)
-    lifecycle = Lifecycle()
-    log_every = settings.int_setting("SHUTTER_RPC_LOG_EVERY", 1)
-    if log_every < 1:
-        raise SystemExit(f"SHUTTER_RPC_LOG_EVERY must be 1 (every RPC) or more (one line per N), got {log_every}")
+@dataclass
+class Served:
+    """A started gRPC server: what `_serve` runs, and what in-process tests serve a test servicer with."""
+
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    names: list[str]  # full names of the services registered (health and reflection aside)
+    port: int
+
+    async def set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        for service in ("", *self.names):
+            await self.health.set(service, status)
+
+
+async def start_server(
+    runtime: Runtime, lifecycle: Lifecycle, deleted_users: DeletedUserCheck | None, address: str
+) -> Served:
+    """The runtime's gRPC server for `runtime`'s servicers, listening on `address` and answering health
+    NOT_SERVING: the interceptor stack (lifecycle, auth, errors, access log), message limits, keepalive,
+    health and reflection."""
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(runtime.tokens, lifecycle, deleted_users, AccessLog(log_every))],
+        interceptors=[
+            ServerInterceptor(runtime.tokens, lifecycle, deleted_users, AccessLog(runtime.settings.rpc_log_every))
+        ],
         options=[
             *KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -183,12 +167,32 @@ async def _serve(
         registration.add_to_server(registration.servicer, server)
     names = [r.descriptor.full_name for r in runtime.registrations]
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-
-    for service in ("", *names):
-        await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
-    address = f"{settings.host}:{settings.ports[name]}"
-    port = server.add_insecure_port(address)
+    served = Served(server, health_servicer, names, 0)
+    await served.set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+    served.port = server.add_insecure_port(address)
     await server.start()
+    return served
+
+
+async def _serve(
+    name: str,
+    build: Callable[[Runtime], None],
+    settings: Settings,
+    refuse_deleted_users: bool = True,
+    sections: Mapping[type[Section], Section] | None = None,
+) -> int:
+    runtime = Runtime(name, settings, sections)
+    build(runtime)
+    deleted_users = None
+    if refuse_deleted_users:
+        deleted_users = DeletedUsers(
+            runtime.events(), settings.token_ttl_seconds, runtime.data_path("deleted-users.json")
+        )
+        runtime.add_component(deleted_users)
+    lifecycle = Lifecycle()
+    address = f"{settings.host}:{settings.ports[name]}"
+    served = await start_server(runtime, lifecycle, deleted_users, address)
+    server, port = served.server, served.port
     log.info("listening", extra={"address": address})
 
     stop = asyncio.Event()
@@ -202,8 +206,7 @@ async def _serve(
     await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
     if starting.done() and starting.exception() is None:
-        for service in ("", *names):
-            await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+        await served.set_health(health_pb2.HealthCheckResponse.SERVING)
         lifecycle.ready = True
         log.info("serving", extra={"address": address})
         await stopped
@@ -215,7 +218,7 @@ async def _serve(
 
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     deadline = loop.time() + settings.shutdown_grace_seconds
-    await health_servicer.enter_graceful_shutdown()
+    await served.health.enter_graceful_shutdown()
     if lifecycle.ready:
         await _drain(lifecycle, _own_target(settings.host, port), _methods(runtime), deadline)
     await server.stop(max(deadline - loop.time(), 0.1))

@@ -19,9 +19,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from services.runtime import errors
+
 T = TypeVar("T")
 
 log = logging.getLogger("shutter.sqlite")
+
+# SQLite's primary result codes (extended codes keep them in their low byte) and what they mean to a caller.
+_FULL = 13  # "database or disk is full"
+_UNUSABLE = frozenset({8, 10, 11, 14, 26})  # READONLY, IOERR, CORRUPT, CANTOPEN, NOTADB: the file, not the request
+_CONTENDED = frozenset({5, 6})  # BUSY, LOCKED: another writer held on past busy_timeout
+
+
+def _classify(exc: BaseException, where: str) -> errors.Answer | None:
+    """SQLite's faults, registered with the runtime's error table when this backend is loaded."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    fields = {"sqlite_error": getattr(exc, "sqlite_errorname", None)}
+    if code & 0xFF == _FULL:
+        return errors.out_of_space(exc, **fields)
+    if code & 0xFF in _UNUSABLE:
+        return errors.storage_unusable(exc, **fields)
+    if code & 0xFF in _CONTENDED:
+        return errors.outage("the database", exc)
+    return None
+
+
+errors.register(sqlite3.Error, _classify)
 
 _ADD_COLUMN = re.compile(r"\s*ALTER\s+TABLE\s+\S+\s+ADD\s", re.IGNORECASE)
 
@@ -43,7 +68,7 @@ class SqliteSchema:
 class Database:
     def __init__(self, path: Path, schema: SqliteSchema | str) -> None:
         self.path = path
-        # A plain script is a one-step schema (Runtime.sqlite still passes one).
+        # A plain script is a one-step schema.
         self._schema = schema if isinstance(schema, SqliteSchema) else SqliteSchema((schema,))
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None

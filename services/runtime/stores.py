@@ -3,8 +3,7 @@
 `open_store` replaces the store-opening function every service had: it picks the backend from
 SHUTTER_STORE, imports only that backend's module (a SQLite deployment never loads a service's CQL
 module), opens and migrates the database, and adds the outbox and its relay when the service emits
-events. Runtime.sqlite / Runtime.cql do the same in services.runtime.server and should go in favour
-of this once the bootstrap uses it.
+events. The bootstrap (services.runtime.server) imports neither backend.
 """
 
 from __future__ import annotations

@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 
-# The events stream's max_age (SHUTTER_EVENTS, set in services.runtime.events.EventBus.ensure_streams,
-# which spells it inline); tests/conformance/test_tombstones.py checks a real stream against it.
-EVENT_STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600
+from services.runtime.events import EVENT_STREAM_MAX_AGE_SECONDS
+
 RETENTION_MARGIN_SECONDS = 24 * 3600
 RETENTION_SECONDS = EVENT_STREAM_MAX_AGE_SECONDS + RETENTION_MARGIN_SECONDS
 RETENTION_MS = RETENTION_SECONDS * 1000

@@ -1,4 +1,4 @@
-"""The mesh's shape: services, default ports, contracts, and who calls whom.
+"""The mesh's shape: services, default ports, id shard blocks, contracts, and who calls whom.
 
 This is the single source of truth for the call graph: client channels refuse targets a service
 does not declare here, and the Helm chart's NetworkPolicies are checked against it in tests.
@@ -31,6 +31,21 @@ GATEWAY_PORT = 8080
 NATS_PORT = 4222
 
 SERVICE_NAMES: tuple[str, ...] = tuple(DEFAULT_PORTS)
+
+# Each service's block of id shards (services/runtime/ids.py), (first, count): its replicas mint ids with
+# shards first .. first+count-1 (the chart gives pod ordinal i shard first+i), and a process started alone
+# uses `first`. Stored, never computed from the list, so a new service takes a free block and moves nobody;
+# a block, once deployed, never moves (ids already minted carry it). Free today: 512 at each n*1024+512.
+SHARD_BLOCKS: dict[str, tuple[int, int]] = {
+    "user": (0, 512),
+    "follow": (1024, 512),
+    "photo": (2048, 512),
+    "like": (3072, 512),
+    "comment": (4096, 512),
+    "view": (5120, 512),
+    "feed": (6144, 512),
+    "search": (7168, 512),
+}
 
 CONTRACTS: dict[str, ServiceDescriptor] = {
     "user": user_pb2.DESCRIPTOR.services_by_name["UserService"],

@@ -25,6 +25,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from tqdm import tqdm
 
+from services.runtime.channels import SERVICE
 from services.runtime.config import Settings
 from services.runtime.events import EVENTS_STREAM, SUBJECTS, EventBus
 from services.runtime.ids import min_id_at
@@ -121,7 +122,8 @@ async def reindex(runtime: Runtime, extra_users: set[int], read_stream: bool) ->
         users = extra_users | await users_in_index(store)
         if bus is not None:
             users |= await users_in_stream(bus)
-        photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub)
+        # As the service: a maintenance run, with no caller.
+        photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=SERVICE)
         indexed = removed = 0
         for user_id in tqdm(sorted(users), desc="users", unit="user"):
             listed, stale = await reindex_user(store, photos, user_id, watermark)
@@ -139,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user-id", type=int, action="append", default=[], help="also reindex this user")
     parser.add_argument("--no-stream", action="store_true", help="do not read the event stream to find recent authors")
     args = parser.parse_args(argv)
-    configure_logging("search-reindex")
-    runtime = Runtime("search", Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging("search-reindex", settings.log_level)
+    runtime = Runtime("search", settings)
     users, indexed, removed = asyncio.run(reindex(runtime, set(args.user_id), not args.no_stream))
     print(f"reindexed {users} users: {indexed} photos filed, {removed} stale documents removed", flush=True)
     return 0

@@ -1,8 +1,8 @@
 """Password hashing with argon2id, kept off the event loop.
 
-Hashing is deliberately slow and memory-hungry (64 MiB per hash with the library's RFC 9106
-defaults), so it runs on a small dedicated thread pool: the event loop keeps serving, and the pool
-size bounds how much memory concurrent sign-ins can take.
+Hashing is deliberately slow and memory-hungry (64 MiB per hash with RFC 9106's low-memory profile, the
+default of SHUTTER_PASSWORD_HASH_PROFILE), so it runs on a small dedicated thread pool: the event loop
+keeps serving, and the pool size bounds how much memory concurrent sign-ins can take.
 """
 
 from __future__ import annotations
@@ -13,17 +13,28 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.runtime.errors import ResourceExhausted
+from services.user.settings import REAL_PROFILE, TEST_PROFILE
+
+PROFILES: dict[str, Parameters] = {REAL_PROFILE: profiles.RFC_9106_LOW_MEMORY, TEST_PROFILE: profiles.CHEAPEST}
+# How long a refused sign-in is told to wait (google.rpc.RetryInfo; the gateway's Retry-After).
+RETRY_AFTER_SECONDS = 1.0
+
+
+def hasher_for(profile: str) -> PasswordHasher:
+    """The hasher for a SHUTTER_PASSWORD_HASH_PROFILE name."""
+    return PasswordHasher.from_parameters(PROFILES[profile])
+
 
 T = TypeVar("T")
 
 
 class Passwords:
     def __init__(self, threads: int = 2, hasher: PasswordHasher | None = None, max_queued: int | None = None) -> None:
-        self._hasher = hasher or PasswordHasher()
+        self._hasher = hasher or hasher_for(REAL_PROFILE)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
         # Admission control: sign-up and sign-in are public and each costs a hash. Beyond this many
         # hashes waiting, answer RESOURCE_EXHAUSTED at once rather than let a flood queue every
@@ -41,7 +52,7 @@ class Passwords:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._in_flight >= self._max_in_flight:
-            raise ResourceExhausted("too many sign-ins at once; retry shortly")
+            raise ResourceExhausted("too many sign-ins at once; retry shortly", retry_after=RETRY_AFTER_SECONDS)
         self._in_flight += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)

@@ -6,22 +6,26 @@ and emit events; storage lives in store.py/sqlite.py and the rules of a valid ac
 
 from __future__ import annotations
 
+import logging
 import time
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.runtime import callctx
-from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated, Violations
+from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated, Violations
 from services.runtime.events import new_meta
 from services.runtime.requests import require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
 from services.user import rules
-from services.user.passwords import Passwords
+from services.user.passwords import Passwords, hasher_for
+from services.user.settings import TEST_PROFILE, UserSettings
 from services.user.store import STORAGE, ProfileChange, UsernameTaken, UserRecord, UserStore
 from shutter.events.v1 import events_pb2
 from shutter.user.v1 import user_pb2, user_pb2_grpc
+
+log = logging.getLogger("shutter.user")
 
 MAX_BATCH_USERS = 500
 UPDATABLE_PATHS = ("display_name", "bio")
@@ -64,7 +68,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         )
         # A cheap early answer; the store re-checks inside the write, which settles races.
         if await self._store.username_taken(rules.username_key(request.username)):
-            raise AlreadyExists(f"username {request.username!r} is taken")
+            raise UsernameTaken(request.username)
         password_hash = await self._passwords.hash(request.password)
         user = UserRecord(
             user_id=self._runtime.ids.next_id(),
@@ -73,10 +77,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
             bio=request.bio,
             created_at_ms=int(time.time() * 1000),
         )
-        try:
-            await self._store.create(user, password_hash)
-        except UsernameTaken as exc:
-            raise AlreadyExists(f"username {request.username!r} is taken") from exc
+        await self._store.create(user, password_hash)  # UsernameTaken: ALREADY_EXISTS
         return user_pb2.CreateUserResponse(user=to_proto(user))
 
     async def GetUser(
@@ -178,7 +179,10 @@ class UserService(user_pb2_grpc.UserServiceServicer):
 
 def build(runtime: Runtime) -> None:
     store: UserStore = open_store(runtime, STORAGE)
-    passwords = Passwords(threads=runtime.settings.int_setting("SHUTTER_PASSWORD_HASH_THREADS", 2))
+    settings = runtime.section(UserSettings)
+    if settings.password_hash_profile == TEST_PROFILE:
+        log.warning("passwords are hashed with the test-only profile: fine for a test mesh, never for real accounts")
+    passwords = Passwords(threads=settings.password_hash_threads, hasher=hasher_for(settings.password_hash_profile))
     runtime.add_component(passwords)
     runtime.add_servicer(
         user_pb2_grpc.add_UserServiceServicer_to_server,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.errors import AlreadyExists
 from services.runtime.stores import Storage
 from shutter.events.v1 import events_pb2
 
@@ -42,8 +43,11 @@ class ProfileChange:
     bio: str | None = None
 
 
-class UsernameTaken(Exception):
+class UsernameTaken(AlreadyExists):
     """Another account already holds this username (in any letter case)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"username {username!r} is taken")
 
 
 class UserStore(Protocol):

@@ -31,10 +31,12 @@ import grpc
 from services.runtime import callctx
 from services.runtime.batching import BatchLoader
 from services.runtime.broadcast import Broadcast
-from services.runtime.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable, Violations
+from services.runtime.channels import CALLER, SERVICE
+from services.runtime.errors import DeadlineExceeded, InvalidArgument, NotFound, ServiceError, Violations
 from services.runtime.requests import page_size
 from services.runtime.server import Runtime
 from services.view.cache import PhotoCache
+from services.view.settings import ViewSettings
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
@@ -91,12 +93,14 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         likes: like_pb2_grpc.LikeServiceStub,
         comments: comment_pb2_grpc.CommentServiceStub,
         *,
+        user_photos: photo_pb2_grpc.PhotoServiceStub,
         cache: PhotoCache,
         default_deadline: float,
         part_budget: float,
         comments_page_size: int,
     ) -> None:
         self._photos = photos
+        self._user_photos = user_photos
         self._likes = likes
         self._comments = comments
         self._cache = cache
@@ -164,17 +168,12 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
     # -- what a view does with each answer -------------------------------------------------------
 
     async def _essential(self, pending: asyncio.Future[T | None], what: str) -> T:
-        """An answer the view cannot do without: NOT_FOUND and UNAVAILABLE keep their meaning."""
+        """An answer the view cannot do without: the stub raises a peer's NOT_FOUND or UNAVAILABLE as the
+        ServiceError it stands for, and the view answers with it."""
         try:
             found = await pending
         except TimeoutError as exc:
             raise DeadlineExceeded(f"{what} did not answer in time") from exc
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound(exc.details() or f"{what} not found") from exc
-            if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                raise Unavailable(f"{what} is unavailable") from exc
-            raise
         if found is None:
             raise NotFound(f"{what} not found")
         return found
@@ -184,10 +183,16 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         answers = await asyncio.gather(*pending, return_exceptions=True)
         failed = [answer for answer in answers if isinstance(answer, BaseException)]
         for failure in failed:
-            if not isinstance(failure, grpc.aio.AioRpcError | TimeoutError):
+            if not isinstance(failure, ServiceError | grpc.aio.AioRpcError | TimeoutError):
                 raise failure
         if failed:
-            code = failed[0].code().name if isinstance(failed[0], grpc.aio.AioRpcError) else "DEADLINE_EXCEEDED"
+            first = failed[0]
+            if isinstance(first, ServiceError):
+                code = first.code.name
+            elif isinstance(first, grpc.aio.AioRpcError):
+                code = first.code().name
+            else:
+                code = "DEADLINE_EXCEEDED"
             log.warning("view part unavailable", extra={"part": part, "code": code, "request_id": callctx.request_id()})
         return [None if isinstance(answer, BaseException) else answer for answer in answers]
 
@@ -238,17 +243,10 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         violations.raise_if_any()
         viewer_id = callctx.acting_as(request.viewer_id, "viewer_id")
         sent_at = self._cache.now()
-        try:
-            listed = await self._photos.ListUserPhotos(
-                photo_pb2.ListUserPhotosRequest(
-                    user_id=request.user_id, page_size=limit, page_token=request.page_token
-                ),
-                timeout=self._budget().photo,
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                raise Unavailable(f"photos of user {request.user_id} are unavailable") from exc
-            raise
+        listed = await self._user_photos.ListUserPhotos(
+            photo_pb2.ListUserPhotosRequest(user_id=request.user_id, page_size=limit, page_token=request.page_token),
+            timeout=self._budget().photo,
+        )
         self._cache.put(listed.photos, sent_at)
         photo_ids = [photo.photo_id for photo in listed.photos]
         part = self._budget().part
@@ -280,24 +278,21 @@ def _add_likes(view: view_pb2.PhotoView, summary: like_pb2.LikeSummary | None) -
 
 
 def build(runtime: Runtime) -> None:
-    settings = runtime.settings
-    try:
-        cache = PhotoCache(
-            max_entries=settings.int_setting("SHUTTER_VIEW_PHOTO_CACHE_ENTRIES", 10_000),
-            max_age=settings.float_setting("SHUTTER_VIEW_PHOTO_CACHE_SECONDS", 1.0),
-        )
-    except ValueError as exc:
-        raise SystemExit(f"SHUTTER_VIEW_PHOTO_CACHE_SECONDS: {exc}") from exc
+    settings = runtime.section(ViewSettings)
+    cache = PhotoCache(max_entries=settings.photo_cache_entries, max_age=settings.photo_cache_seconds)
     # Every view replica drops a deleted photo at once (the cache's expiry is the guarantee, this the fast path).
     runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoDeleted, lambda e: cache.invalidate(e.photo_id)))
+    # Batches answer many viewers at once, so they are made as the view service (each viewer was checked
+    # here: `acting_as`); a page of a user's photos is listed as the caller, who may see only what they may.
     service = ViewService(
-        runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub),
-        runtime.channels.stub("like", like_pb2_grpc.LikeServiceStub),
-        runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub),
+        runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=SERVICE),
+        runtime.channels.stub("like", like_pb2_grpc.LikeServiceStub, as_=SERVICE),
+        runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub, as_=SERVICE),
+        user_photos=runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER),
         cache=cache,
-        default_deadline=settings.float_setting("SHUTTER_VIEW_DEADLINE_SECONDS", 2.0),
-        part_budget=settings.float_setting("SHUTTER_VIEW_PART_BUDGET_SECONDS", 0.5),
-        comments_page_size=settings.int_setting("SHUTTER_VIEW_COMMENTS_PAGE_SIZE", 20),
+        default_deadline=settings.deadline_seconds,
+        part_budget=settings.part_budget_seconds,
+        comments_page_size=settings.comments_page_size,
     )
     runtime.add_servicer(
         view_pb2_grpc.add_ViewServiceServicer_to_server, service, view_pb2.DESCRIPTOR.services_by_name["ViewService"]

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway import middleware, web
-from services.runtime.config import Settings
+from gateway.settings import GatewaySettings
 from tests.support.browser import Browser, WebApp
 from tests.support.mesh import free_port
 
@@ -43,7 +43,7 @@ def throttling_origin() -> Iterator[str]:
             Route("/v1/{path:path}", too_many_requests, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]
     )
-    middleware.install(app, Settings.from_env({}))
+    middleware.install(app, GatewaySettings.from_env({}))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

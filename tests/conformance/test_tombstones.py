@@ -176,6 +176,7 @@ async def test_the_horizon_is_the_events_streams_max_age(nats_url: str) -> None:
     bus = EventBus(nats_url, "tombstones-test")
     await bus.start()
     try:
+        await bus.ready()
         info = await bus.jetstream.stream_info(EVENTS_STREAM)
     finally:
         await bus.stop()

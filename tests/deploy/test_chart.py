@@ -19,8 +19,10 @@ import pytest
 import yaml
 
 from services.photo.s3_blobs import S3Config
+from services.photo.settings import S3Settings
 from services.runtime.config import Settings
 from services.runtime.ids import MAX_SHARD
+from services.runtime.settings import declared_names
 from services.runtime.topology import CALL_GRAPH, DEFAULT_PORTS, GATEWAY_PORT, SERVICE_NAMES
 from tools import chartgen
 
@@ -318,6 +320,14 @@ def test_id_shards_are_disjoint_and_cover_every_replica(rendered: Rendered) -> N
     assert ranges[0][0] >= 0 and ranges[-1][1] <= MAX_SHARD
 
 
+def test_the_chart_sets_only_settings_some_process_declares(rendered: Rendered) -> None:
+    """A variable no process declares would be warned about at every start, and does nothing."""
+    names = set(rendered.config())
+    for workload in rendered.workloads().values():
+        names |= {name for name in env_of(workload) if name.startswith("SHUTTER_")}
+    assert sorted(names - declared_names()) == []
+
+
 def test_shard_command_computes_the_shard_from_the_pod_ordinal(rendered: Rendered) -> None:
     """Run the rendered start-up command through sh, the way the kubelet would, with the service swapped out."""
     workload = rendered.workloads()["photo"]
@@ -386,7 +396,7 @@ def test_photo_bytes_go_to_the_object_store_whose_keys_only_the_photo_service_ho
     for name, workload in workloads.items():
         assert not {"SHUTTER_S3_ACCESS_KEY", "SHUTTER_S3_SECRET_KEY"} & set(env_of(workload)), name
     s3 = S3Config.from_settings(
-        Settings.from_env({**config, "SHUTTER_S3_ACCESS_KEY": "a", "SHUTTER_S3_SECRET_KEY": "s"})
+        S3Settings.from_env({**config, "SHUTTER_S3_ACCESS_KEY": "a", "SHUTTER_S3_SECRET_KEY": "s"})
     )
     assert s3.endpoint.startswith("http") and s3.bucket and s3.prefix == "photos/" and s3.presign_seconds == 300
 
@@ -419,7 +429,7 @@ def test_a_cloud_bucket_is_values_only() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     docs = Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
-    settings = Settings.from_env({**docs.config(), "SHUTTER_S3_ACCESS_KEY": "a", "SHUTTER_S3_SECRET_KEY": "s"})
+    settings = S3Settings.from_env({**docs.config(), "SHUTTER_S3_ACCESS_KEY": "a", "SHUTTER_S3_SECRET_KEY": "s"})
     s3 = S3Config.from_settings(settings)
     assert (s3.endpoint, s3.public_endpoint, s3.bucket, s3.region) == (
         "https://s3.eu-west-1.amazonaws.com",

@@ -21,7 +21,7 @@ import grpc
 import pytest
 
 from services.photo.blobs import FilesystemBlobStore
-from services.photo.imaging import DEFAULT_MAX_PIXELS
+from services.photo.settings import DEFAULT_MAX_PIXELS
 from services.photo.sqlite import SqlitePhotoStore
 from services.photo.staging import Staging
 from services.photo.store import STORAGE

@@ -24,6 +24,7 @@ from services.runtime.config import Settings
 from services.runtime.cql import keyspace_for
 from services.runtime.mesh import gateway_command, nats_command, service_command, wait_until_serving
 from services.runtime.topology import SERVICE_NAMES
+from services.user.settings import TEST_PROFILE
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,8 @@ class Mesh:
             "SHUTTER_NATS_URL": f"nats://127.0.0.1:{self.nats_port}",
             "SHUTTER_GATEWAY_PORT": str(free_port()),
             "SHUTTER_SHUTDOWN_GRACE_SECONDS": "5",
+            # A real sign-up spends ~0.2 s of CPU hashing; tests of hashing itself use the real profile explicitly.
+            "SHUTTER_PASSWORD_HASH_PROFILE": TEST_PROFILE,
             **{f"SHUTTER_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
             **(extra_env or {}),
         }

@@ -8,17 +8,28 @@ loop, as a CPU-bound handler does: while it runs, calls that arrive wait inside 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
+from dataclasses import dataclass
 
 from services.runtime.server import Runtime, run_service
+from services.runtime.settings import Section, setting
 from shutter.view.v1 import view_pb2, view_pb2_grpc
 
 
+@dataclass(frozen=True)
+class SlowSettings(Section):
+    """The slow test double (declared like any process's settings, so its variables are not warned about)."""
+
+    PROCESS = "tests"
+
+    delay_seconds: float = setting("SHUTTER_TEST_DELAY_SECONDS", 1.0, "how long ViewPhoto awaits", minimum=0)
+    block_seconds: float = setting("SHUTTER_TEST_BLOCK_SECONDS", 0.0, "how long it then holds the loop", minimum=0)
+
+
 class SlowView(view_pb2_grpc.ViewServiceServicer):
-    def __init__(self) -> None:
-        self._delay = float(os.environ.get("SHUTTER_TEST_DELAY_SECONDS", "1"))
-        self._block = float(os.environ.get("SHUTTER_TEST_BLOCK_SECONDS", "0"))
+    def __init__(self, settings: SlowSettings) -> None:
+        self._delay = settings.delay_seconds
+        self._block = settings.block_seconds
 
     async def ViewPhoto(self, request: view_pb2.ViewPhotoRequest, context: object) -> view_pb2.ViewPhotoResponse:
         await asyncio.sleep(self._delay)
@@ -29,7 +40,9 @@ class SlowView(view_pb2_grpc.ViewServiceServicer):
 
 def build(runtime: Runtime) -> None:
     runtime.add_servicer(
-        view_pb2_grpc.add_ViewServiceServicer_to_server, SlowView(), view_pb2.DESCRIPTOR.services_by_name["ViewService"]
+        view_pb2_grpc.add_ViewServiceServicer_to_server,
+        SlowView(runtime.section(SlowSettings)),
+        view_pb2.DESCRIPTOR.services_by_name["ViewService"],
     )
 
 

@@ -17,6 +17,7 @@ from gateway.errors import (
     rpc_error_response,
     status_from_rpc_error,
 )
+from services.runtime.errors import ResourceExhausted
 
 TABLE = [
     (grpc.StatusCode.OK, 200),
@@ -144,3 +145,15 @@ def test_error_texts_never_carry_undecodable_bytes() -> None:
     error = invalid_argument("caf\udce9", "no such field")
     response = gateway_error_response(error)
     assert json.loads(response.body)["details"][0]["fieldViolations"][0]["field"] == "caf\\udce9"
+
+
+def test_a_retry_info_is_sent_as_retry_after() -> None:
+    """A service's RetryInfo (e.g. too many sign-ins at once) tells a browser when to try again."""
+    rich = ResourceExhausted("too many sign-ins at once; retry shortly", retry_after=1.2).rich_status()
+    response = rpc_error_response(_rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, rich.message, rich), "user")
+    assert (response.status_code, response.headers["retry-after"]) == (429, "2")
+    assert json.loads(response.body)["details"] == [
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.200s"}
+    ]
+    plain = rpc_error_response(_rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", None), "user")
+    assert "retry-after" not in plain.headers

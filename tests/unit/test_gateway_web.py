@@ -11,7 +11,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from gateway import middleware, web
-from services.runtime.config import Settings
+from gateway.settings import GatewaySettings
 
 INDEX = '<!doctype html><link rel="stylesheet" href="{assets}/style.css"><script type="module" src="{assets}/app.js">'
 
@@ -69,12 +69,12 @@ async def test_revalidation_of_index_and_assets(folder: Path) -> None:
 
 
 def test_no_folder_means_no_client(tmp_path: Path) -> None:
-    settings = Settings.from_env({"SHUTTER_WEB_DIR": str(tmp_path / "missing")})
+    settings = GatewaySettings.from_env({"SHUTTER_WEB_DIR": str(tmp_path / "missing")})
     assert web.routes(settings) == []
 
 
 def test_the_repository_client_is_served_by_default() -> None:
-    routes = web.routes(Settings.from_env({}))
+    routes = web.routes(GatewaySettings.from_env({}))
     assert [route.path for route in routes] == ["/", "/assets/{version}/{path:path}"]
 
 
@@ -83,7 +83,7 @@ async def test_security_headers_keep_an_answer_s_own_policy() -> None:
         return PlainTextResponse("x", headers={"Content-Security-Policy": "default-src 'none'"})
 
     app = Starlette(routes=[Route("/own", own)])
-    middleware.install(app, Settings.from_env({}))
+    middleware.install(app, GatewaySettings.from_env({}))
     answer = await asgi_client(app).get("/own")
     assert answer.headers["content-security-policy"] == "default-src 'none'"
     assert answer.headers["x-content-type-options"] == "nosniff"
@@ -99,4 +99,4 @@ async def test_security_headers_keep_an_answer_s_own_policy() -> None:
     ],
 )
 def test_cors_origins_setting(value: str, origins: list[str]) -> None:
-    assert middleware.cors_origins(Settings.from_env({middleware.CORS_SETTING: value})) == origins
+    assert middleware.cors_origins(GatewaySettings.from_env({"SHUTTER_GATEWAY_CORS_ORIGINS": value})) == origins

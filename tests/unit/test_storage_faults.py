@@ -1,4 +1,5 @@
-"""Which errors are faults of the server's own storage, and how they are answered (runtime/errors.py)."""
+"""Which errors are faults of the server's own storage, and how they are answered (runtime/errors.py; SQLite's
+faults are registered by the SQLite backend, runtime/sqlite.py, imported here as a service on SQLite does)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+import services.runtime.sqlite  # noqa: F401 - registers SQLite's faults with the error table
 from services.runtime.errors import storage_fault, storage_faults
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from services.photo.store import STORAGE
 from services.runtime.config import Settings
-from services.runtime.cql import CqlDatabase, CqlSchema
+from services.runtime.cql import CqlDatabase
 from services.runtime.outbox import OutboxRelay
 from services.runtime.outbox_cql import CqlOutbox
 from services.runtime.server import Runtime
+from services.runtime.stores import open_database
 
 
 def runtime(tmp_path, store: str) -> Runtime:  # type: ignore[no-untyped-def]
@@ -28,7 +30,7 @@ def test_an_unknown_store_backend_stops_the_service(tmp_path) -> None:  # type: 
 
 def test_cql_with_outbox_starts_keyspace_then_outbox_then_relay(tmp_path) -> None:  # type: ignore[no-untyped-def]
     rt = runtime(tmp_path, "cql")
-    database = rt.cql(CqlSchema(("CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY)",), with_outbox=True))
+    database = open_database(rt, STORAGE)  # photo emits events
 
     assert database.keyspace == "shutter_photo"
     kinds = [type(c) for c in rt.components]

@@ -10,7 +10,8 @@ from argon2 import PasswordHasher
 
 from services.runtime.errors import ResourceExhausted
 from services.user import rules
-from services.user.passwords import Passwords
+from services.user.passwords import Passwords, hasher_for
+from services.user.settings import REAL_PROFILE
 
 
 @pytest.mark.parametrize("username", ["abc", "a" * 30, "Alice.B_2", "...", "___", "0123"])
@@ -67,7 +68,7 @@ async def test_verify_accepts_the_password_and_nothing_else() -> None:
 
 
 async def test_weaker_hashes_need_rehashing() -> None:
-    passwords = Passwords(threads=1, hasher=PasswordHasher())
+    passwords = Passwords(threads=1, hasher=hasher_for(REAL_PROFILE))
     try:
         weak = _cheap_hasher().hash("pw-12345")
         assert passwords.needs_rehash(weak)
@@ -77,8 +78,8 @@ async def test_weaker_hashes_need_rehashing() -> None:
 
 
 async def test_hashing_leaves_the_event_loop_free() -> None:
-    """With the library's default (slow) parameters, the loop keeps ticking while a hash runs."""
-    passwords = Passwords(threads=1)
+    """With the real (slow) parameters, the loop keeps ticking while a hash runs."""
+    passwords = Passwords(threads=1, hasher=hasher_for(REAL_PROFILE))
     ticks = 0
 
     async def heartbeat() -> None:

@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from services.runtime import callctx
+from services.runtime.channels import PeerStub, caller_token
 from services.runtime.errors import DeadlineExceeded, NotFound, Unavailable
 from services.view.cache import PhotoCache
 from services.view.service import ViewService
@@ -43,7 +44,7 @@ class Fake:
     def __getattr__(self, method: str) -> Any:
         answer = self._answers[method]
 
-        async def call(request: Any, timeout: float, metadata: Any = ()) -> Any:
+        async def call(request: Any, timeout: float, metadata: Any = None) -> Any:
             self.calls.append(Call(method, request, timeout, metadata))
             if self._barrier is not None:
                 await self._barrier.wait()
@@ -105,6 +106,9 @@ def comment_fake(barrier: asyncio.Barrier | None = None, **overrides: Any) -> Fa
     return Fake(barrier, **{**answers, **overrides})
 
 
+SERVICE_TOKEN = "view-service-token"
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -114,10 +118,17 @@ class Clock:
 
 
 def service(photos: Fake, likes: Fake, comments: Fake, cache: PhotoCache | None = None) -> ViewService:
+    """The view over the fakes, each behind the runtime's peer stub, as build() makes them: batches as the
+    view service, the user page's listing as the caller."""
+
+    def as_service() -> str:
+        return SERVICE_TOKEN
+
     return ViewService(
-        photos,  # type: ignore[arg-type]
-        likes,  # type: ignore[arg-type]
-        comments,  # type: ignore[arg-type]
+        PeerStub("photo", photos, as_service),  # type: ignore[arg-type]
+        PeerStub("like", likes, as_service),  # type: ignore[arg-type]
+        PeerStub("comment", comments, as_service),  # type: ignore[arg-type]
+        user_photos=PeerStub("photo", photos, caller_token),  # type: ignore[arg-type]
         cache=cache if cache is not None else PhotoCache(max_entries=100, max_age=0),
         default_deadline=2.0,
         part_budget=0.5,
@@ -173,7 +184,7 @@ async def test_concurrent_views_share_one_batch_call_per_dependency() -> None:
     assert [(q.photo_id, q.viewer_id) for q in likes.calls[0].request.requests] == [(42, VIEWER), (43, 8), (42, 9)]
     for call in photos.calls + likes.calls + comments.calls:
         assert call.principal is None  # made as the view service: no one user's token answers for three
-        assert call.metadata == (("x-request-id", f"req-{VIEWER}"),)
+        assert call.metadata == (("x-request-id", f"req-{VIEWER}"), ("authorization", f"Bearer {SERVICE_TOKEN}"))
 
 
 async def test_timeouts_are_carved_from_the_callers_remaining_time() -> None:
@@ -251,7 +262,7 @@ async def test_user_page_makes_one_call_per_dependency_and_keeps_order() -> None
         (p, p % 5, True, p % 3) for p in range(100, 130)
     ]
     assert reply.next_page_token == "next"
-    assert photos.calls[0].principal is not None  # the listing is the caller's own call
+    assert photos.calls[0].metadata == (("authorization", f"Bearer t{VIEWER}"),)  # the listing is the caller's call
 
 
 async def test_user_page_marks_each_photos_missing_parts() -> None:
