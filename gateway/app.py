@@ -203,10 +203,37 @@ def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starle
     return app
 
 
+class SampledAccessLog(logging.Filter):
+    """uvicorn's access log at one line per `every` requests (each marked `sample_of`), failures always:
+    the gateway's counterpart of the services' SHUTTER_RPC_LOG_EVERY (services.runtime.interceptors)."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self._every = every
+        self._seen = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._seen += 1
+        if self._seen % self._every == 0:
+            record.sample_of = self._every
+            return True
+        status = record.args[-1] if isinstance(record.args, tuple) and record.args else 0
+        if isinstance(status, int) and status >= 400:
+            record.sample_of = 0
+            return True
+        return False
+
+
+def configure_gateway_logging(settings: Settings) -> None:
+    configure_logging("gateway", settings.log_level)
+    if settings.rpc_log_every > 1:
+        logging.getLogger("uvicorn.access").addFilter(SampledAccessLog(settings.rpc_log_every))
+
+
 def app_from_env() -> ASGIApp:
     """The factory each uvicorn worker calls (main has checked the settings)."""
     settings = Settings.from_env()
-    configure_logging("gateway", settings.log_level)
+    configure_gateway_logging(settings)
     Telemetry("gateway", settings).start(serve_metrics=False)  # the process running uvicorn serves them
     return traced(create_app(settings))
 
@@ -214,7 +241,7 @@ def app_from_env() -> ASGIApp:
 def main() -> None:
     settings = Settings.from_env()  # every setting of the gateway checked before it starts
     own = GatewaySettings.from_env(settings.environ)
-    configure_logging("gateway", settings.log_level)
+    configure_gateway_logging(settings)
     warn_undeclared(os.environ, log)
     telemetry = Telemetry("gateway", settings, worker_registry(own.workers))
     telemetry.start(trace=False)  # each worker installs its own tracer (app_from_env)

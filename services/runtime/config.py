@@ -109,6 +109,13 @@ class Settings(Section):
         maximum=8191,
     )
     log_level: str = setting("SHUTTER_LOG_LEVEL", "INFO", "the lowest level logged", choices=LOG_LEVELS)
+    rpc_log_every: int = setting(
+        "SHUTTER_RPC_LOG_EVERY",
+        1,
+        "access-log lines: one per RPC (1), or one per N calls of each method, each saying `sample_of: N` "
+        "(failures always logged; the gateway samples its per-request log the same way)",
+        minimum=1,
+    )
     consumer_ack_wait_seconds: float = setting(
         "SHUTTER_CONSUMER_ACK_WAIT_SECONDS",
         5.0,

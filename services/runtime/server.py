@@ -34,7 +34,7 @@ from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
 from services.runtime.config import Settings
 from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
-from services.runtime.interceptors import DRAIN_MARKER_KEY, DeletedUserCheck, Lifecycle, ServerInterceptor
+from services.runtime.interceptors import DRAIN_MARKER_KEY, AccessLog, DeletedUserCheck, Lifecycle, ServerInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.revocation import DeletedUsers
 from services.runtime.settings import Section, SectionT, load, process_sections, warn_undeclared
@@ -163,7 +163,7 @@ async def start_server(
     server = grpc.aio.server(
         interceptors=[
             *(telemetry.server_interceptors() if telemetry else []),
-            ServerInterceptor(runtime.tokens, lifecycle, deleted_users),
+            ServerInterceptor(runtime.tokens, lifecycle, deleted_users, AccessLog(runtime.settings.rpc_log_every)),
         ],
         options=[
             *KEEPALIVE_OPTIONS,
