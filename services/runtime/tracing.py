@@ -126,6 +126,36 @@ _EMPTY_CONTEXT = otel_context.Context()
 _UNSAMPLED_RANDOM_ID = trace.TraceFlags(trace.TraceFlags.RANDOM_TRACE_ID)
 
 
+def unsampled_parent(traceparent: str) -> Any:
+    """The caller's context from a traceparent `unsampled` accepted (its shape is checked there):
+    built directly, as the W3C propagator would, without its regular expression and baggage pass."""
+    span_context = trace.SpanContext(
+        trace_id=int(traceparent[3:35], 16),
+        span_id=int(traceparent[36:52], 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+
+
+def unsampled(traceparent: str) -> bool:
+    """Whether a W3C traceparent says its trace is not recorded (flags' sampled bit clear)."""
+    return (
+        len(traceparent) == 55
+        and traceparent[:3] == "00-"
+        and traceparent[53:] in _UNSAMPLED_FLAGS
+        and traceparent[35] == traceparent[52] == "-"
+        and _HEX.issuperset(traceparent[3:35])
+        and _HEX.issuperset(traceparent[36:52])
+        and traceparent[3:35] != "0" * 32
+        and traceparent[36:52] != "0" * 16
+    )
+
+
+_UNSAMPLED_FLAGS = frozenset(f"{flag:02x}" for flag in range(256) if not flag & 1)
+_HEX = frozenset("0123456789abcdef")
+
+
 def shutdown() -> None:
     """Send what is buffered and stop; last thing a process does, after its servers and components."""
     if _STATE.provider is not None:

@@ -20,7 +20,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.runtime import tracing
-from services.runtime.tracing import _STATE
+from services.runtime.tracing import _STATE, unsampled, unsampled_parent
 
 # Probes and tooling poll these; a trace per health check would bury the requests.
 UNTRACED_SERVICES = ("grpc.health.v1.", "grpc.reflection.", "grpc.channelz.")
@@ -57,36 +57,6 @@ def _incoming_traceparent(metadata: Any) -> str | None:
     return None
 
 
-def _unsampled_parent(traceparent: str) -> Any:
-    """The caller's context from a traceparent `_unsampled` accepted (its shape is checked there):
-    built directly, as the W3C propagator would, without its regular expression and baggage pass."""
-    span_context = trace.SpanContext(
-        trace_id=int(traceparent[3:35], 16),
-        span_id=int(traceparent[36:52], 16),
-        is_remote=True,
-        trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
-    )
-    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
-
-
-def _unsampled(traceparent: str) -> bool:
-    """Whether a W3C traceparent says its trace is not recorded (flags' sampled bit clear)."""
-    return (
-        len(traceparent) == 55
-        and traceparent[:3] == "00-"
-        and traceparent[53:] in _UNSAMPLED_FLAGS
-        and traceparent[35] == traceparent[52] == "-"
-        and _HEX.issuperset(traceparent[3:35])
-        and _HEX.issuperset(traceparent[36:52])
-        and traceparent[3:35] != "0" * 32
-        and traceparent[36:52] != "0" * 16
-    )
-
-
-_UNSAMPLED_FLAGS = frozenset(f"{flag:02x}" for flag in range(256) if not flag & 1)
-_HEX = frozenset("0123456789abcdef")
-
-
 class _UnsampledServerFastPath(grpc.aio.ServerInterceptor):
     """The library's server interceptor, except for requests that will not be recorded: those whose
     caller did not sample them, and new traces (no incoming context) whose sampling, decided here first,
@@ -105,8 +75,8 @@ class _UnsampledServerFastPath(grpc.aio.ServerInterceptor):
             _trace_id, parent = tracing.new_root(details.method)
             if parent is None:
                 return await self._library.intercept_service(continuation, details)
-        elif _unsampled(incoming):
-            parent = _unsampled_parent(incoming)
+        elif unsampled(incoming):
+            parent = unsampled_parent(incoming)
         else:
             return await self._library.intercept_service(continuation, details)
         handler = await continuation(details)

@@ -414,9 +414,9 @@ async def test_a_request_its_caller_did_not_sample_passes_its_trace_on_and_recor
     ],
 )
 def test_only_well_formed_unsampled_contexts_take_the_fast_path(traceparent: str, fast: bool) -> None:
-    assert tracing_grpc._unsampled(traceparent) is fast
+    assert tracing.unsampled(traceparent) is fast
     if fast:
-        context = trace.get_current_span(tracing_grpc._unsampled_parent(traceparent)).get_span_context()
+        context = trace.get_current_span(tracing.unsampled_parent(traceparent)).get_span_context()
         assert (format(context.trace_id, "032x"), format(context.span_id, "016x")) == ("a" * 32, "b" * 16)
         assert context.is_remote and not context.trace_flags.sampled
 
@@ -514,3 +514,37 @@ async def test_a_new_trace_is_sampled_before_any_span_and_an_unsampled_one_only_
     assert len(roots) == len(kept)
     # Root server span, client span and leaf server span for each kept request; nothing for the others.
     assert provider.started == 3 * len(kept)
+
+
+async def test_the_gateway_records_only_sampled_requests_and_starts_no_span_for_the_others(
+    half_sampled_tracing: _CountingProvider,
+) -> None:
+    """The gateway is where most traces start: the requests not kept skip the ASGI middleware (no span
+    built) but still run inside their trace (log lines, calls passed on); a client's unsampled context is
+    kept as it came; the kept requests record under the trace id they were decided on."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from gateway.telemetry import traced
+
+    async def whoami(request: Request) -> PlainTextResponse:
+        ids = tracing.current_ids()
+        return PlainTextResponse(ids[0] if ids else "")
+
+    app = traced(Starlette(routes=[Route("/v1/whoami", whoami)]))
+    provider = half_sampled_tracing
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        seen = [(await client.get("/v1/whoami")).text for _ in range(32)]
+        unsampled = f"00-{'a' * 32}-{'b' * 16}-00"
+        passed_on = (await client.get("/v1/whoami", headers={"traceparent": unsampled})).text
+
+    bound = TraceIdRatioBased.get_bound_for_rate(0.5)
+    kept = {t for t in seen if t and int(t, 16) & TraceIdRatioBased.TRACE_ID_LIMIT < bound}
+    assert all(seen) and len(set(seen)) == 32
+    assert 0 < len(kept) < 32  # both kinds of root were seen (all alike: one chance in 2^31)
+    assert passed_on == "a" * 32
+    recorded = {format(s.context.trace_id, "032x") for s in provider.spans.get_finished_spans()}  # type: ignore[attr-defined]
+    assert recorded == kept
+    assert provider.started == len(kept)
