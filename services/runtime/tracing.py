@@ -164,6 +164,25 @@ def shutdown() -> None:
     _STATE.tracer = None
 
 
+def current_context() -> Any:
+    """The trace context current here (to continue it elsewhere: `within`); None when tracing is off."""
+    return otel_context.get_current() if enabled() else None
+
+
+def within(context: Any) -> AbstractContextManager[None]:
+    """Make `context` (from `current_context`) current for the block; nothing when it is None."""
+    return _attached(context) if context is not None else nullcontext()
+
+
+@contextmanager
+def _attached(context: Any) -> Iterator[None]:
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 def outbox_context() -> str | None:
     """The current trace context as stored with an outbox row (JSON of the W3C headers), or None."""
     if _STATE.tracer is None or not trace.get_current_span().get_span_context().is_valid:

@@ -23,7 +23,7 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # a smoke run: minutes on a loaded 2-core machine
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
