@@ -61,8 +61,9 @@ class TokenAuthority:
         kind, _, ident = str(claims["sub"]).partition(":")
         iat = claims.get("iat")
         issued_at = float(iat) if isinstance(iat, int | float) else None
+        expires_at = float(claims["exp"])
         if kind == "user" and ident.isdigit():
-            return Principal(token=token, user_id=int(ident), issued_at=issued_at)
+            return Principal(token=token, user_id=int(ident), issued_at=issued_at, expires_at=expires_at)
         if kind == "service" and ident:
             return Principal(token=token, service=ident)
         raise Unauthenticated("invalid access token")
