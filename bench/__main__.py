@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import object_store
+from bench import live_probe, object_store
 from bench.capacity import capacity_table
 from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
 from bench.probes import probe_fanout_throughput, probe_freshness
@@ -63,6 +63,9 @@ class Profile:
     mix_rates: list[float]
     probe_posts: int
     probe_rate: float
+    live_watchers: int
+    live_likes: int
+    live_rate: float
 
 
 QUICK = Profile(
@@ -77,6 +80,9 @@ QUICK = Profile(
     mix_rates=[40],
     probe_posts=4,
     probe_rate=4,
+    live_watchers=20,
+    live_likes=10,
+    live_rate=5,
 )
 FULL = Profile(
     users=1500,
@@ -90,6 +96,9 @@ FULL = Profile(
     mix_rates=geometric_rates(40, 1.6, 7),
     probe_posts=40,
     probe_rate=5,
+    live_watchers=1000,
+    live_likes=200,
+    live_rate=10,
 )
 
 
@@ -260,6 +269,23 @@ class Bench:
         ]
         self.stepped("view http", p.single_rates, lambda r: run_vegeta("view http", targets, r, p.step_seconds))
 
+    def _mix_step(self, pool: ThreadPoolExecutor, ops: dict, rate: float, seconds: float) -> dict[str, Measurement]:  # type: ignore[type-arg]
+        """Every operation of the mix for `seconds`, views at `rate`/s and the rest in proportion."""
+        futures = {
+            name: pool.submit(
+                run_ghz,
+                self.protoset,
+                f"mix {name}",
+                *ops[name][:2],
+                max(rate * share, 1),
+                seconds,
+                ops[name][2],
+                ops[name][3],
+            )
+            for name, share in MIX.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
     def mixed(self, mesh: Mesh, graph: Graph) -> float | None:
         """Every operation at once, rates in the design's proportions; steps the view rate."""
         p = self.profile
@@ -268,20 +294,7 @@ class Bench:
         sustained_step: int | None = None
         with ThreadPoolExecutor(len(MIX)) as pool, tqdm(total=len(p.mix_rates), desc="mix", unit="step") as bar:
             for index, rate in enumerate(p.mix_rates):
-                futures = {
-                    name: pool.submit(
-                        run_ghz,
-                        self.protoset,
-                        f"mix {name}",
-                        *ops[name][:2],
-                        max(rate * share, 1),
-                        p.step_seconds,
-                        ops[name][2],
-                        ops[name][3],
-                    )
-                    for name, share in MIX.items()
-                }
-                step = {name: future.result() for name, future in futures.items()}
+                step = self._mix_step(pool, ops, rate, p.step_seconds)
                 for name, measurement in step.items():
                     per_op[name].append(measurement)
                 bar.update(1)
@@ -329,6 +342,43 @@ class Bench:
         )
         fresh.fanout_entries_per_s = fanout
         self.results["freshness"] = fresh.summary()
+
+    async def live(self, mesh: Mesh, graph: Graph, mix_rate: float | None) -> None:
+        """LIVE_WATCHERS SSE watchers on the gateway (bench/live_probe.py) while the design mix runs at its
+        highest sustained rate: memory per watcher, and like → owner's stream delivery."""
+        p = self.profile
+        watchers = [live_probe.Watcher(u.user_id, u.token) for u in graph.users[: p.live_watchers]]
+        watched = {w.user_id for w in watchers}
+        owners: dict[int, int] = {}
+        for photo_id, author_id in graph.photos:
+            if author_id in watched and author_id not in owners:
+                owners[author_id] = photo_id
+        targets = list(owners.items())[:20]
+        likers = [live_probe.Watcher(u.user_id, u.token) for u in graph.users[p.live_watchers :][:20]]
+        seconds = p.live_likes / p.live_rate + 30  # opening the streams, the likes, a margin
+        self.log(f"live: {len(watchers)} SSE watchers, {p.live_likes} likes at {p.live_rate}/s, mix at {mix_rate}/s")
+        ops = self._ghz_ops(mesh, graph)
+        with ThreadPoolExecutor(len(MIX)) as pool:
+            mix = (
+                asyncio.get_running_loop().run_in_executor(None, self._mix_step, pool, ops, mix_rate, seconds)
+                if mix_rate
+                else None
+            )
+            pids = {name: mesh.processes[name].pid for name in ("gateway", "notification")}
+            result = await live_probe.measure(
+                mesh.gateway_url,
+                pids,
+                mesh.channel("like"),
+                watchers,
+                targets,
+                likers,
+                p.live_likes,
+                p.live_rate,
+                random.Random(11),
+            )
+            if mix is not None:
+                await mix
+        self.results["live"] = {**result.summary(), "mix_view_rate": mix_rate}
 
     # -- report -------------------------------------------------------------------------------
 
@@ -406,6 +456,30 @@ class Bench:
                 ],
             ),
         ]
+        live = self.results.get("live") or {}
+        lines += [
+            "",
+            "## Live updates (Server-Sent Events)",
+            "",
+            markdown_table(
+                ["measure", "value", "target"],
+                [
+                    [
+                        "watchers open on the gateway (mix views/s meanwhile)",
+                        "{watchers} ({mix_view_rate})".format(**live) if live else None,
+                        "1000",
+                    ],
+                    ["gateway KiB per watcher", live.get("gateway_kib_per_watcher"), ""],
+                    ["notification service KiB per watcher", live.get("notification_kib_per_watcher"), ""],
+                    [
+                        "like → owner's stream p50 / p99 (ms)",
+                        "{delivery_ms_p50} / {delivery_ms_p99}".format(**live) if live else None,
+                        "p99 ≤ 1000",
+                    ],
+                    ["missed (not seen in 10 s) of likes", f"{live.get('missed')} of {live.get('likes')}", "0"],
+                ],
+            ),
+        ]
         lines += [
             "",
             "## Every step",
@@ -455,6 +529,7 @@ async def run_mesh_phases(bench: Bench) -> None:
         await asyncio.to_thread(bench.single_paths, mesh, graph)
         await asyncio.to_thread(bench.mixed, mesh, graph)
         await bench.freshness(mesh, graph)
+        await bench.live(mesh, graph, bench.results.get("mix_sustained_view_rate"))  # type: ignore[arg-type]
         for name, proc in mesh.processes.items():
             bench.results["rss_kib"][name]["peak"] = memory_kib(proc.pid).get("VmHWM", 0)  # type: ignore[index]
     finally:
