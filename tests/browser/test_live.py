@@ -11,7 +11,6 @@ from tests.browser.people import PASSWORD, ApiUser, unique
 from tests.browser.scenes import scene_jpeg
 from tests.support.browser import WebApp
 
-
 BELL_NAME = """
 const link = document.querySelector('#nav a[href="#/notifications"]');
 return [...link.children].filter((part) => part.getAttribute('aria-hidden') !== 'true')
