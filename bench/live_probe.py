@@ -37,7 +37,7 @@ from shutter.like.v1 import like_pb2, like_pb2_grpc
 from tests.support.mesh import Mesh, auth
 from tests.support.social import new_photo
 from tests.support.sse import Stream
-from tests.support.users import sign_up_many
+from tests.support.users import sign_up_many, user_without_account
 
 NOT_SEEN_SECONDS = 10.0
 OPEN_AT_ONCE = 50
@@ -151,6 +151,7 @@ async def measure(
             await asyncio.sleep(2)
             after = {name: memory_kib(pid).get("VmRSS", 0) for name, pid in pids.items()}
             per_watcher = {name: round((after[name] - before[name]) / len(watchers), 1) for name in pids}
+            print(f"resident KiB before {before}, with the streams open {after}", file=sys.stderr)
 
             pairs = [(owner, photo, liker) for owner, photo in targets for liker in likers if liker.user_id != owner]
             rng.shuffle(pairs)
@@ -200,12 +201,14 @@ async def main(args: argparse.Namespace) -> None:
             await mesh.start()
             mesh.start_gateway()
             await mesh.wait_gateway()
+            # Accounts for the people who post and like; the other watchers only watch (no account needed).
             people = []
-            while len(people) < args.watchers + args.likers:
-                people += await sign_up_many(mesh, min(50, args.watchers + args.likers - len(people)), "live")
-            watchers = [Watcher(p.user_id, p.token) for p in people[: args.watchers]]
-            likers = [Watcher(p.user_id, p.token) for p in people[args.watchers :]]
-            owners = people[: args.owners]
+            while len(people) < args.owners + args.likers:
+                people += await sign_up_many(mesh, min(8, args.owners + args.likers - len(people)), "live")
+            owners, liking = people[: args.owners], people[args.owners :]
+            idle = [user_without_account(mesh) for _ in range(args.watchers - len(owners))]
+            watchers = [Watcher(p.user_id, p.token) for p in [*owners, *idle]]
+            likers = [Watcher(p.user_id, p.token) for p in liking]
             targets = [(owner.user_id, (await new_photo(mesh, owner)).photo_id) for owner in owners]
             pids = {name: mesh.processes[name].pid for name in ("gateway", "notification")}
             result = await measure(

@@ -24,7 +24,8 @@ LIVE_DEADLINE = 5.0
 
 @contextlib.asynccontextmanager
 async def sse(http: httpx.AsyncClient, path: str, who: SignedUp | None, **headers: str) -> AsyncIterator[Stream]:
-    sent = {**(who.headers if who else {}), "Accept": "text/event-stream", **headers}
+    accepts = {"Accept": "text/event-stream", "Accept-Encoding": "zstd, br, gzip"}
+    sent = {**(who.headers if who else {}), **accepts, **headers}
     async with http.stream("GET", path, headers=sent, timeout=httpx.Timeout(30, read=60)) as response:
         yield Stream(response)
 
@@ -46,6 +47,8 @@ async def test_a_like_arrives_as_an_event_and_last_event_id_resumes(http: httpx.
         assert stream.response.status_code == 200
         assert stream.response.headers["content-type"].startswith("text/event-stream")
         assert stream.response.headers["cache-control"] == "no-cache"
+        # Never compressed: a compressor kept per open stream would cost megabytes per watcher.
+        assert "content-encoding" not in stream.response.headers
         first = await stream.next_event()
         assert first is not None and first.data["unreadCount"] == "0" and first.id == ""
         started = time.monotonic()
