@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
+from prometheus_client import Counter
 
 from services.feed.fanout import FANOUT_EVENTS, Fanout, feed_item
 from services.feed.settings import FeedSettings
@@ -23,6 +24,10 @@ from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 DURABLE = "feed-fanout"
 # Items a resumed WatchFeed sends from the store; with more missed, it says "resync" (re-read the feed).
 CATCH_UP_ITEMS = 100
+LARGE_ACCOUNT_PULLS = Counter(
+    "shutter_feed_large_account_pulls",
+    "Feed reads that merged in posts of followed large accounts at read time (pulled, never fanned out).",
+)
 # How many large accounts one CheckFollowing call asks about.
 CHECK_FOLLOWING_BATCH = 100
 
@@ -108,6 +113,7 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         followed = [state.followee_id for reply in replies for state in reply.states if state.following]
         if not followed:
             return []
+        LARGE_ACCOUNT_PULLS.inc()
         return await self._store.pulled_posts(followed, before, limit)
 
 
