@@ -24,8 +24,8 @@ from prometheus_client import Histogram
 from services.feed.store import FeedStore, Post
 from services.runtime.ids import id_timestamp_ms
 from services.runtime.live import LiveUpdates
-from services.runtime.requests import timestamp_from_unix_ms
 from services.runtime.metrics import LAG_BUCKETS, event_lag_seconds
+from services.runtime.requests import timestamp_from_unix_ms
 from shutter.events.v1 import events_pb2
 from shutter.feed.v1 import feed_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
