@@ -144,6 +144,8 @@ ConfigMap exists).
   "SHUTTER_DEFAULT_DEADLINE_SECONDS" (toString .Values.config.defaultDeadlineSeconds)
   "SHUTTER_TOKEN_TTL_SECONDS" (toString .Values.config.tokenTtlSeconds)
   "SHUTTER_BLOB_STORE" .Values.config.blobStore
+  "SHUTTER_LIMITS_TRUSTED_PEERS" (join "," .Values.config.limits.trustedPeers)
+  "SHUTTER_GATEWAY_TRUSTED_PROXIES" (join "," .Values.config.limits.trustedProxies)
 -}}
 {{- if eq .Values.config.blobStore "s3" -}}
 {{- $s3 := .Values.config.s3 -}}
