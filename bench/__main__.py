@@ -6,7 +6,8 @@ Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (veget
 likes, comments, follows, feed reads, searches) rate stepped; (6) freshness probes (post→feed,
 post→searchable) and fan-out throughput at the highest sustained mix; (7) peak RSS; (8) the object
 store: uploads and downloads (streamed vs presigned) on the S3 path against SeaweedFS's own PUT/GET
-rate (bench/object_store.py); report.
+rate (bench/object_store.py); (9) the abuse limiter's cost on views and uploads, limits on against off
+(bench/limits_cost.py); report.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import object_store
+from bench import limits_cost, object_store
 from bench.capacity import capacity_table
 from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
 from bench.probes import probe_fanout_throughput, probe_freshness
@@ -432,6 +433,8 @@ class Bench:
         ]
         if self.results.get("object_store"):
             lines += ["", *object_store.report_section(self.results["object_store"])]  # type: ignore[arg-type]
+        if self.results.get("limits"):
+            lines += ["", *limits_cost.report_section(self.results["limits"])]  # type: ignore[arg-type]
         lines += ["", "## Capacity model", "", capacity_table(self.results), "", f"![latency]({plot.name})", ""]
         (self.out / "report.md").write_text("\n".join(lines))
 
@@ -477,13 +480,22 @@ def main() -> None:
     sizes = object_store.QUICK if options.quick else object_store.FULL
     bench.log("object store: SeaweedFS baselines, then uploads and downloads on the S3 path")
     bench.results["object_store"] = asyncio.run(object_store.measure(out / "object-store", sizes, bench.log))
+    bench.log("abuse limits: views and uploads with the limiter on against off")
+    limit_sizes = limits_cost.QUICK if options.quick else limits_cost.FULL
+    bench.results["limits"] = asyncio.run(limits_cost.measure(out / "limits", limit_sizes, bench.log))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()
     latest = options.out / "latest"
     latest.unlink(missing_ok=True)
     latest.symlink_to(out.name)
     print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplot: {out / 'latency.png'}")
-    print(json.dumps({**bench.results["ratios"], **bench.results["object_store"]["ratios"]}))  # type: ignore[index]
+    limits = bench.results["limits"]
+    costs = {
+        f"limiter_{op}_{kind}_cost": limits[op][f"{kind}_cost"]
+        for op in ("view", "upload")
+        for kind in ("throughput", "cpu")
+    }  # type: ignore[index]
+    print(json.dumps({**bench.results["ratios"], **bench.results["object_store"]["ratios"], **costs}))  # type: ignore[index]
 
 
 if __name__ == "__main__":

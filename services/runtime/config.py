@@ -198,6 +198,12 @@ class LimitSettings(Section):
         "how long a call waits for the counters (NATS) before the limit fails open (closed for sign-in and sign-up)",
         minimum=0.001,
     )
+    lease_max: int = setting(
+        "SHUTTER_LIMITS_LEASE_MAX",
+        32,
+        "the most calls a process counts at once against a shared limit (1: a round trip to NATS every call)",
+        minimum=1,
+    )
     trusted_peers: tuple[str, ...] = setting(
         "SHUTTER_LIMITS_TRUSTED_PEERS",
         ("127.0.0.0/8", "::1/128"),

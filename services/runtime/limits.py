@@ -363,14 +363,44 @@ class _OutageLog:
             log.info("rate-limit counters available again")
 
 
+# A process takes at most this fraction of a limit from the shared counter at once (see Allowance).
+LEASE_FRACTION = 64
+MAX_ALLOWANCES = 100_000
+
+
+@dataclass
+class Allowance:
+    """What this process took from one shared counter (one key, one window) and has handed out.
+
+    One round trip per call would cost more than the calls it guards (a view is a few milliseconds of CPU), so
+    a process takes a lease of several units at once (Limiter._lease) and hands them out locally. The shared
+    total still bounds every replica together: a lease is counted there before any of it is used. The price:
+    units a replica holds unused are spent for the others, so an account spread over R replicas may be refused
+    up to R leases early (a lease is at most a 64th of the limit, and leases shrink to one near the limit).
+    """
+
+    window_end: float
+    granted: int = 0  # units counted in the shared total for this process
+    used: int = 0  # units handed out
+    total: int = 0  # the shared total as of this process's last round trip
+
+    @property
+    def left(self) -> int:
+        return self.granted - self.used
+
+
 class Limiter:
     """Counts calls against the rules (rates from LimitSettings) and refuses those over a limit."""
 
-    def __init__(self, counters: Counters, rates: dict[tuple[str, str], Rate], enabled: bool = True) -> None:
+    def __init__(
+        self, counters: Counters, rates: dict[tuple[str, str], Rate], enabled: bool = True, lease_max: int = 32
+    ) -> None:
         self.counters = counters
         self.rates = rates
         self.enabled = enabled
+        self.lease_max = lease_max
         self.outage = _OutageLog()
+        self._allowances: dict[str, Allowance] = {}
 
     def rate(self, rule: str, scope: str) -> Rate | None:
         rate = self.rates.get((rule, scope))
@@ -379,34 +409,69 @@ class Limiter:
     async def hit(self, rule: str, keys: dict[str, str], amount: int = 1) -> list[Quota]:
         """Count `amount` against `rule` for each (scope → key) that has a rate; RateLimited when any is over.
 
-        The counters are added to in parallel (one round trip); a refused call counts too, so hammering on
-        does not help. CountersDown when the store does not answer (callers decide: fail open or closed).
+        Scopes are counted in parallel, each from this process's allowance when it holds one (see Allowance),
+        else with one round trip to the counters. CountersDown when they do not answer (callers decide: fail
+        open or closed). A refused amount larger than one (bytes) is given back, so a refused upload costs
+        nothing; a refused call stays counted.
         """
         now = time.time()
         counted = [(scope, key, rate) for scope, key in keys.items() if (rate := self.rate(rule, scope))]
         if not counted:
             return []
-        windows = [int(now // rate.window) for _, _, rate in counted]
-        totals = await asyncio.gather(
-            *(
-                self.counters.add(subject(rule, scope, key, window), amount)
-                for (scope, key, _), window in zip(counted, windows, strict=True)
-            )
-        )
-        quotas = [
-            Quota(rule, rate, total, (window + 1) * rate.window - now)
-            for (_, _, rate), window, total in zip(counted, windows, totals, strict=True)
-        ]
-        over = [quota for quota in quotas if quota.exceeded]
-        if over:
-            worst = max(over, key=lambda q: q.reset)
+        taken = await asyncio.gather(*(self._take(rule, scope, key, rate, amount, now) for scope, key, rate in counted))
+        refused = [quota for ok, quota in taken if not ok]
+        if refused:
+            if amount > 1:  # give back what the scopes that had room took for this refused amount
+                for (scope, key, rate), (ok, _) in zip(counted, taken, strict=True):
+                    if ok:
+                        self._allowances[subject(rule, scope, key, int(now // rate.window))].used -= amount
+            worst = max(refused, key=lambda q: q.reset)
             raise RateLimited(
                 f"too many requests ({RULES[rule].doc if rule in RULES else rule}: {worst.rate.count} per "
                 f"{_duration(worst.rate.window)}); try again in {max(math.ceil(worst.reset), 1)} s",
                 worst.reset,
                 worst,
             )
-        return quotas
+        return [quota for _, quota in taken]
+
+    async def _take(self, rule: str, scope: str, key: str, rate: Rate, amount: int, now: float) -> tuple[bool, Quota]:
+        window = int(now // rate.window)
+        name = subject(rule, scope, key, window)
+        window_end = (window + 1) * rate.window
+        allowance = self._allowance(name, window_end, now)
+        reset = window_end - now
+        if allowance.left < amount and amount == 1 and allowance.total >= rate.count:
+            # Known to be full: a call count only grows within its window, so no round trip needed to refuse.
+            return False, Quota(rule, rate, rate.count + 1, reset)
+        if allowance.left < amount:
+            lease = max(amount - allowance.left, self._lease(rate, allowance.total, amount))
+            total = await self.counters.add(name, lease)
+            allowance.total = max(allowance.total, total)
+            fits = max(0, min(lease, rate.count - (total - lease)))
+            allowance.granted += fits
+            if allowance.left < amount:
+                if amount > 1 and lease > fits:  # bytes: the part over the quota goes back for the others
+                    with contextlib.suppress(CountersDown):
+                        allowance.total = await self.counters.add(name, -(lease - fits))
+                return False, Quota(rule, rate, rate.count + 1, reset)
+        allowance.used += amount
+        return True, Quota(rule, rate, max(allowance.total - allowance.left, 0), reset)
+
+    def _lease(self, rate: Rate, total: int, amount: int) -> int:
+        """How much to take from the shared counter at once: a 64th of the limit (calls: at most lease_max),
+        shrinking to one as the total nears the limit, so the last quarter is counted call by call."""
+        base = rate.count // LEASE_FRACTION
+        if amount == 1:
+            base = min(base, self.lease_max)
+        return max(amount, min(base, (rate.count - total) // 4))
+
+    def _allowance(self, name: str, window_end: float, now: float) -> Allowance:
+        found = self._allowances.get(name)
+        if found is None:
+            if len(self._allowances) >= MAX_ALLOWANCES:
+                self._allowances = {k: a for k, a in self._allowances.items() if a.window_end > now}
+            found = self._allowances[name] = Allowance(window_end)
+        return found
 
     async def admit(self, method: str, user_id: int | None, address: str) -> Quota | None:
         """The interceptor's check for one call of `method`; the tightest quota after it (None: unlimited)."""
@@ -429,25 +494,14 @@ class Limiter:
 
 
 async def charge(limiter: Limiter | None, rule: str, keys: dict[str, str], amount: int) -> None:
-    """Charge `amount` (bytes, say) against a quota, or refuse without charging: RateLimited when it would go
-    over (the amount is given back, so a refused upload costs nothing). Fails open when the counters are away."""
+    """Charge `amount` (bytes, say) against a quota, or refuse without charging (RateLimited: the refused amount
+    is given back, so a refused upload costs nothing). Fails open when the counters are away."""
     if limiter is None or not limiter.enabled or amount <= 0:
         return
     try:
         await limiter.hit(rule, keys, amount)
-    except RateLimited:
-        with contextlib.suppress(CountersDown):
-            await asyncio.gather(*(limiter.counters.add(_window_subject(limiter, rule, s, k), -amount)
-                                   for s, k in keys.items() if limiter.rate(rule, s)))  # fmt: skip
-        raise
     except CountersDown as exc:
         limiter.outage.failed(exc)
-
-
-def _window_subject(limiter: Limiter, rule: str, scope: str, key: str) -> str:
-    rate = limiter.rate(rule, scope)
-    assert rate is not None
-    return subject(rule, scope, key, int(time.time() // rate.window))
 
 
 def _duration(seconds: float) -> str:

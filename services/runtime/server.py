@@ -119,7 +119,7 @@ class Runtime:
             longest = max((rate.window for rate in own.rates.values()), default=86400.0)
             replicas = self.settings.nats_stream_replicas
             counters = Counters(self.events(), own.timeout_seconds, max(longest, 86400.0), replicas)
-            self._limiter = Limiter(counters, own.rates, own.enabled)
+            self._limiter = Limiter(counters, own.rates, own.enabled, own.lease_max)
         return self._limiter
 
     def consume(self, durable: str, event_types: list[type], handler: Handler, **options: Any) -> Consumer:

@@ -58,3 +58,11 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
     }
     assert all(rate["errors"] == 0 and rate["ops"] > 0 for rate in store["rates"].values()), store["rates"]
     assert all(value and value > 0 for value in store["ratios"].values()), store["ratios"]
+
+    # The abuse limiter's cost: both sides of views and uploads answered without errors, the costs reported.
+    assert "## Abuse limits: the limiter's cost" in report
+    limits = results["limits"]
+    for operation in ("view", "upload"):
+        assert limits[operation]["off"]["errors"] == 0 and limits[operation]["on"]["errors"] == 0, limits
+        assert limits[operation]["off"]["calls_per_s"] > 0 and limits[operation]["on"]["calls_per_s"] > 0
+        assert isinstance(limits[operation]["cpu_cost"], float)
