@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import json
@@ -173,6 +174,7 @@ def peer_host(peer: str | None) -> str:
     return rest
 
 
+@functools.lru_cache(maxsize=65536)
 def address_key(address: str) -> str:
     """What an address is counted as: itself, or its /64 for IPv6."""
     try:
@@ -335,6 +337,7 @@ class Counters:
         return CountersDown(f"{type(exc).__name__}: {exc}")
 
 
+@functools.lru_cache(maxsize=65536)
 def digest(text: str) -> str:
     """A subject-safe, bounded token for any key (usernames and addresses hold dots and colons)."""
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
@@ -418,7 +421,21 @@ class Limiter:
         counted = [(scope, key, rate) for scope, key in keys.items() if (rate := self.rate(rule, scope))]
         if not counted:
             return []
-        taken = await asyncio.gather(*(self._take(rule, scope, key, rate, amount, now) for scope, key, rate in counted))
+        # Most calls are decided from this process's allowances, without a task or a round trip.
+        local = [self._take_local(rule, scope, key, rate, amount, now) for scope, key, rate in counted]
+        if any(found is None for found in local):
+            remote = iter(
+                await asyncio.gather(
+                    *(
+                        self._take(rule, scope, key, rate, amount, now)
+                        for (scope, key, rate), found in zip(counted, local, strict=True)
+                        if found is None
+                    )
+                )
+            )
+            taken = [found if found is not None else next(remote) for found in local]
+        else:
+            taken = local  # type: ignore[assignment]
         refused = [quota for ok, quota in taken if not ok]
         if refused:
             if amount > 1:  # give back what the scopes that had room took for this refused amount
@@ -434,15 +451,28 @@ class Limiter:
             )
         return [quota for _, quota in taken]
 
+    def _take_local(
+        self, rule: str, scope: str, key: str, rate: Rate, amount: int, now: float
+    ) -> tuple[bool, Quota] | None:
+        """The answer from this process's allowance alone, or None when it takes a round trip."""
+        window = int(now // rate.window)
+        window_end = (window + 1) * rate.window
+        allowance = self._allowance(subject(rule, scope, key, window), window_end, now)
+        reset = window_end - now
+        if allowance.left >= amount:
+            allowance.used += amount
+            return True, Quota(rule, rate, max(allowance.total - allowance.left, 0), reset)
+        if amount == 1 and allowance.total >= rate.count:
+            # Known to be full: a call count only grows within its window, so no round trip needed to refuse.
+            return False, Quota(rule, rate, rate.count + 1, reset)
+        return None
+
     async def _take(self, rule: str, scope: str, key: str, rate: Rate, amount: int, now: float) -> tuple[bool, Quota]:
         window = int(now // rate.window)
         name = subject(rule, scope, key, window)
         window_end = (window + 1) * rate.window
         allowance = self._allowance(name, window_end, now)
         reset = window_end - now
-        if allowance.left < amount and amount == 1 and allowance.total >= rate.count:
-            # Known to be full: a call count only grows within its window, so no round trip needed to refuse.
-            return False, Quota(rule, rate, rate.count + 1, reset)
         if allowance.left < amount:
             lease = max(amount - allowance.left, self._lease(rate, allowance.total, amount))
             total = await self.counters.add(name, lease)
