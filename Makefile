@@ -10,19 +10,25 @@ GRPCURL_VERSION := v1.9.3
 HELM_VERSION := v3.19.5
 GHZ_VERSION := v0.120.0
 VEGETA_VERSION := v12.13.0
+# The trace backend for `make run` (SHUTTER_TRACING=1) and the telemetry tests.
+JAEGER_VERSION := v1.76.0
 AXE_VERSION := 4.14.1
 BENCH_TOOLS := $(GOBIN)/ghz $(GOBIN)/vegeta
 export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run test venv tools weed seaweedfs browser cassandra-jars cassandra proto check-gen chart-values settings-doc lint bench bench-quick profile capacity clean
+.PHONY: run run-traced test venv tools jaeger weed seaweedfs browser cassandra-jars cassandra proto check-gen chart-values settings-doc lint bench bench-quick profile capacity clean
 
 # SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node and a local
 # SeaweedFS for the photo bytes (the object store). grpcurl (into .tools/bin) is for poking at the
-# running services, as the README shows.
-run: venv $(GOBIN)/grpcurl $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars $(GOBIN)/weed)
+# running services, as the README shows. SHUTTER_TRACING=1 make run (or make run-traced): every request
+# traced into a local Jaeger.
+run: venv $(GOBIN)/grpcurl $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars $(GOBIN)/weed) $(if $(filter 1,$(SHUTTER_TRACING)),$(GOBIN)/jaeger)
 	$(PY) -m services.runtime.mesh
+
+run-traced:
+	SHUTTER_TRACING=1 $(MAKE) run
 
 test: venv tools cassandra-jars browser check-gen lint
 	$(PY) -m pytest
@@ -36,7 +42,9 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt
 	echo "$(CURDIR)/gen" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/shutter-gen.pth
 	touch $@
 
-tools: $(GOBIN)/grpcurl $(GOBIN)/helm $(BENCH_TOOLS) $(GOBIN)/weed
+jaeger: $(GOBIN)/jaeger
+
+tools: $(GOBIN)/grpcurl $(GOBIN)/helm $(GOBIN)/jaeger $(BENCH_TOOLS) $(GOBIN)/weed
 
 $(GOBIN)/grpcurl:
 	GOBIN=$(GOBIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
@@ -49,6 +57,19 @@ $(GOBIN)/ghz:
 
 $(GOBIN)/vegeta:
 	GOBIN=$(GOBIN) go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+
+# `go install jaeger@version` refuses (its go.mod has replace directives), so build it the long way: the
+# module from the proxy (verified against go.sum), a writable copy, `go build ./cmd/jaeger` there (~4 min
+# cold on 2 cores), then a rename, so an interrupted build never leaves a half-written binary.
+$(GOBIN)/jaeger:
+	@set -euo pipefail; mkdir -p $(GOBIN); \
+	src=$$(go mod download -json github.com/jaegertracing/jaeger@$(JAEGER_VERSION) \
+	  | $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'); \
+	work=$$(mktemp -d); trap 'chmod -R u+w "$$work"; rm -rf "$$work"' EXIT; \
+	cp -R "$$src" "$$work/jaeger"; chmod -R u+w "$$work/jaeger"; \
+	echo "building jaeger $(JAEGER_VERSION) (a few minutes, once)"; \
+	(cd "$$work/jaeger" && nice go build -o "$$work/jaeger.bin" ./cmd/jaeger); \
+	mv "$$work/jaeger.bin" "$(GOBIN)/.jaeger.$$$$" && mv "$(GOBIN)/.jaeger.$$$$" $@
 
 # SeaweedFS (the S3 object store for photo bytes) for tests, benchmarks and `SHUTTER_STORE=cql make run`.
 # `go install` refuses its module (replace directives), so it is built from the pinned module in a

@@ -11,6 +11,7 @@ import math
 import sys
 from pathlib import Path
 
+from bench.accounting import LOAD_GENERATORS
 from bench.report import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,16 @@ def _per_core(results: dict, name: str) -> float | None:
     return sustained["achieved_rps"] / cores
 
 
+def cpu_cores_for(results: dict, path: str, rate: float) -> tuple[float, float] | None:
+    """Cores the mesh's processes would need for `rate` requests/s of `path`, from the CPU seconds per
+    1,000 requests measured at its highest held step (load generators excluded), and that figure."""
+    cost = (results.get("paths") or {}).get(path)
+    if not cost:
+        return None
+    per_thousand = sum(v for k, v in cost["cpu_per_thousand"].items() if k != LOAD_GENERATORS)
+    return rate * per_thousand / 1000, per_thousand
+
+
 def feed_amplification(counts: list[int], threshold: int) -> tuple[float, float]:
     """Feed writes per post: every follower (push only) vs. only authors under the threshold."""
     if not counts:
@@ -71,13 +82,35 @@ def feed_amplification(counts: list[int], threshold: int) -> tuple[float, float]
 
 def capacity_rows(results: dict) -> list[list[object]]:
     rows: list[list[object]] = []
+    for path, label in (("view grpc", "gRPC"), ("view http", "HTTP, gateway included")):
+        measured = cpu_cores_for(results, path, VIEWS_PER_S)
+        if measured:
+            cores, per_thousand = measured
+            rows.append(
+                [
+                    f"view path cores by CPU ({label})",
+                    f"{cores:,.0f}",
+                    f"{per_thousand:.3f} CPU s per 1,000 views, all mesh processes, measured at the highest held step",
+                ]
+            )
+            rows.append(
+                [
+                    f"view path nodes by CPU ({label})",
+                    f"{math.ceil(cores / (NODE_CORES * TARGET_UTILISATION)):,}",
+                    f"{NODE_CORES}-core nodes at {TARGET_UTILISATION:.0%}",
+                ]
+            )
     view_core = _per_core(results, "view grpc")
     mix_view = results.get("mix_sustained_view_rate")
     cores = results.get("cores") or 1
     if view_core:
         view_cores = VIEWS_PER_S / view_core
         rows.append(
-            ["view path cores (gRPC, isolated)", f"{view_cores:,.0f}", f"{view_core:,.0f} views/s per core measured"]
+            [
+                "view path cores by throughput (gRPC)",
+                f"{view_cores:,.0f}",
+                f"{view_core:,.0f} views/s per core at the ceiling (the load generator shares the cores)",
+            ]
         )
         rows.append(
             [

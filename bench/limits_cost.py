@@ -199,7 +199,8 @@ def report_section(results: dict[str, object]) -> list[str]:
         "## Abuse limits: the limiter's cost",
         "",
         "Closed loop, the same mesh with SHUTTER_LIMITS_ENABLED off and on (rates far above the load: every call is "
-        f"counted on NATS, none refused); medians of alternating rounds. Target: CPU per call ≤ {TARGET_COST:.0%} more.",
+        "counted on NATS, none refused); medians of alternating rounds. "
+        f"Target: CPU per call ≤ {TARGET_COST:.0%} more.",
         "",
         markdown_table(["run", "calls/s", "p50 ms", "CPU ms/call (mesh + NATS)", "errors / verdict"], rows),
     ]

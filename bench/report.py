@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.accounting import LOAD_GENERATORS
 from bench.loadgen import Measurement
+from bench.stepping import Ceiling
 
 
 def write_json(out: Path, results: dict[str, Any]) -> Path:
@@ -81,3 +84,124 @@ def measurement_rows(curves: dict[str, list[Measurement]], best: dict[str, Measu
 
 
 MEASUREMENT_HEADERS = ["operation", "offered/s", "achieved/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
+
+
+# -- ceilings, ratios and costs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Curve `numerator` over curve `denominator`, with what the issue asks of it."""
+
+    name: str
+    numerator: str
+    denominator: str
+    target: float
+
+
+@dataclass
+class PathCost:
+    """What one request of a path cost at its highest held step."""
+
+    requests: int
+    ops_per_request: float | None
+    cpu_per_thousand: dict[str, float]
+    utilisation: dict[str, float]
+    calls: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ratio_value(ceilings: dict[str, Ceiling[Measurement]], ratio: Ratio) -> dict[str, float | None]:
+    """The point ratio (achieved rates at the held steps) and the range the brackets allow."""
+    top, bottom = ceilings.get(ratio.numerator), ceilings.get(ratio.denominator)
+    if top is None or bottom is None or top.held is None or bottom.held is None:
+        return {"measured": None, "low": None, "high": None}
+    point = top.held.result.achieved_rps / bottom.held.result.achieved_rps if bottom.held.result.achieved_rps else None
+    low = top.held.rate / bottom.broke.rate if bottom.broke else None
+    high = top.broke.rate / bottom.held.rate if top.broke else None
+    return {
+        "measured": round(point, 3) if point else None,
+        "low": round(low, 3) if low else None,
+        "high": round(high, 3) if high else None,
+    }
+
+
+def ratio_rows(ceilings: dict[str, Ceiling[Measurement]], ratios: list[Ratio]) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for ratio in ratios:
+        value = ratio_value(ceilings, ratio)
+        measured = value["measured"]
+        low, high = value["low"], value["high"]
+        span = f"{low if low is not None else '?'} – {high if high is not None else '≥'}"
+        if measured is None:
+            verdict = "n/a"
+        elif measured >= ratio.target:
+            verdict = "met"
+        else:
+            verdict = f"missed by {ratio.target / measured:.2f}×"
+        rows.append([ratio.name, measured if measured is not None else "n/a", span, f"≥ {ratio.target}", verdict])
+    return rows
+
+
+RATIO_HEADERS = ["ratio", "measured (held ÷ held)", "bracket (held ÷ broke – broke ÷ held)", "target", "verdict"]
+
+
+def bracket_rows(ceilings: dict[str, Ceiling[Any]]) -> list[list[object]]:
+    """Per curve: the highest offered rate that held, the lowest that broke above it, and their spread."""
+    rows: list[list[object]] = []
+    for name, ceiling in ceilings.items():
+        held, broke = ceiling.held, ceiling.broke
+        rows.append(
+            [
+                name,
+                held.rate if held else "none",
+                broke.rate if broke else "never broke",
+                f"{ceiling.spread:.2f}" if ceiling.spread else "n/a",
+                len(ceiling.trials),
+            ]
+        )
+    return rows
+
+
+BRACKET_HEADERS = ["curve", "held at (offered/s)", "broke at (offered/s)", "broke ÷ held", "steps run"]
+
+
+def cost_tables(paths: dict[str, PathCost]) -> str:
+    """gRPC operations per request and CPU seconds per 1,000 requests for each process, per path."""
+    processes = sorted({name for cost in paths.values() for name in cost.cpu_per_thousand})
+    headers = ["path", "requests", "gRPC ops / request", *(f"{p} CPU s/1k" for p in processes), "mesh CPU s/1k"]
+    rows: list[list[object]] = []
+    for path, cost in paths.items():
+        mesh = sum(v for k, v in cost.cpu_per_thousand.items() if k != LOAD_GENERATORS)
+        rows.append(
+            [
+                path,
+                cost.requests,
+                cost.ops_per_request if cost.ops_per_request is not None else "n/a",
+                *(cost.cpu_per_thousand.get(p, "") for p in processes),
+                round(mesh, 3),
+            ]
+        )
+    calls = [
+        [path, process, ", ".join(f"{method} {count / cost.requests:.3f}" for method, count in sorted(methods.items()))]
+        for path, cost in paths.items()
+        for process, methods in sorted(cost.calls.items())
+    ]
+    return "\n\n".join(
+        [
+            markdown_table(headers, rows),
+            "Calls served per request, by process and method (from the sampled access log):",
+            markdown_table(["path", "process", "calls per request"], calls),
+        ]
+    )
+
+
+def utilisation_table(steps: dict[str, dict[str, float]]) -> str:
+    """Cores each process kept busy, per named step (which process saturates first)."""
+    processes = sorted({name for step in steps.values() for name in step})
+    rows = [
+        [label, *(step.get(p, "") for p in processes), round(sum(step.values()), 2)] for label, step in steps.items()
+    ]
+    return markdown_table(["step", *processes, "all"], rows)

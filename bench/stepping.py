@@ -1,11 +1,22 @@
-"""Step the offered rate up until latency or errors break, and name the sustainable rate."""
+"""Find the highest sustainable rate: climb a geometric ladder until a step breaks, then bisect.
+
+A ladder alone quantises every ceiling to its factor (×1.6 a step: "held 328/s, broke 524/s"), and
+every ratio of two ceilings with it. After the climb, the geometric midpoint of the last step that
+held and the first that broke is run, and so on until the two are within `precision` of each other
+(1.1: the ceiling is known to within 10%). The result keeps both ends, so a report can show the
+bracket instead of pretending to a single number.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from bench.loadgen import Measurement
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,32 +41,88 @@ def geometric_rates(start: float, factor: float, steps: int) -> list[float]:
     return [round(start * factor**i) for i in range(steps)]
 
 
-def step_until_break(
-    run_at: Callable[[float], Measurement],
+@dataclass(frozen=True)
+class Trial(Generic[T]):
+    """One step: the offered rate, what it measured, and whether it held."""
+
+    rate: float
+    result: T
+    held: bool
+
+
+@dataclass
+class Ceiling(Generic[T]):
+    """Every step run, in order, and the bracket they establish."""
+
+    trials: list[Trial[T]] = field(default_factory=list)
+
+    @property
+    def held(self) -> Trial[T] | None:
+        """The highest rate that held."""
+        return max((t for t in self.trials if t.held), key=lambda t: t.rate, default=None)
+
+    @property
+    def broke(self) -> Trial[T] | None:
+        """The lowest rate that broke above the highest that held (None: nothing broke)."""
+        floor = self.held.rate if self.held else -math.inf
+        return min((t for t in self.trials if not t.held and t.rate > floor), key=lambda t: t.rate, default=None)
+
+    @property
+    def spread(self) -> float | None:
+        """broke / held: how well the ceiling is known (None while either end is missing)."""
+        held, broke = self.held, self.broke
+        return broke.rate / held.rate if held and broke else None
+
+    def bracket(self) -> tuple[float | None, float | None]:
+        held, broke = self.held, self.broke
+        return (held.rate if held else None, broke.rate if broke else None)
+
+
+def _ladder(rates: list[float], extend_by: float | None, max_rate: float | None) -> Iterator[float]:
+    yield from rates
+    if extend_by and rates:
+        rate = rates[-1]
+        while max_rate is None or rate * extend_by <= max_rate:
+            rate = round(rate * extend_by)
+            yield rate
+
+
+def find_ceiling(
+    run_at: Callable[[float], T],
     rates: Iterable[float],
-    limits: Limits,
-    on_step: Callable[[Measurement], None] = lambda m: None,
-    extra_steps_after_break: int = 1,
-) -> tuple[list[Measurement], Measurement | None]:
-    """Warm up at the first rate, then run each rate in turn; stop one step (by default) after the
-    first unsustained one. Returns every measurement (for the latency curve) and the highest
-    sustained one. The warm-up pays for connections and caches that are made on first use.
-    """
+    holds: Callable[[T], bool],
+    on_step: Callable[[Trial[T]], None] = lambda trial: None,
+    *,
+    precision: float = 1.1,
+    extend_by: float | None = None,
+    max_rate: float | None = None,
+    warm_up: bool = True,
+) -> Ceiling[T]:
+    """Warm up at the first rate (connections and caches made on first use), climb `rates` — and
+    beyond them by `extend_by` up to `max_rate` when the ladder never breaks — until a step breaks,
+    then bisect (geometric midpoints) until broke/held ≤ `precision`."""
     rates = list(rates)
-    if rates:
+    ceiling: Ceiling[T] = Ceiling()
+    if not rates:
+        return ceiling
+
+    def run(rate: float) -> Trial[T]:
+        result = run_at(rate)
+        trial = Trial(rate, result, holds(result))
+        ceiling.trials.append(trial)
+        on_step(trial)
+        return trial
+
+    if warm_up:
         run_at(rates[0])
-    measurements: list[Measurement] = []
-    best: Measurement | None = None
-    broken_steps = 0
-    for rate in rates:
-        measurement = run_at(rate)
-        measurements.append(measurement)
-        on_step(measurement)
-        if limits.sustained(measurement):
-            if best is None or measurement.achieved_rps > best.achieved_rps:
-                best = measurement
-        else:
-            broken_steps += 1
-            if broken_steps > extra_steps_after_break:
-                break
-    return measurements, best
+    for rate in _ladder(rates, extend_by, max_rate):
+        if not run(rate).held:
+            break
+    while (spread := ceiling.spread) is not None and spread > precision:
+        held, broke = ceiling.held, ceiling.broke
+        assert held is not None and broke is not None
+        middle = round(math.sqrt(held.rate * broke.rate))
+        if middle in (held.rate, broke.rate):  # rates are whole numbers; nothing left between them
+            break
+        run(middle)
+    return ceiling

@@ -35,11 +35,13 @@ from gateway.errors import (
 from gateway.health import healthz
 from gateway.routes import Kind, Router, routes_for
 from gateway.settings import GatewaySettings
+from gateway.telemetry import UNMATCHED, HttpMetrics, name_route, traced, worker_registry
 from gateway.transcoding import build_request, query_items, to_json
 from services.runtime.config import Settings
 from services.runtime.limits import parse_networks
 from services.runtime.logs import configure_logging
 from services.runtime.settings import warn_undeclared
+from services.runtime.telemetry import Telemetry
 from services.runtime.topology import CONTRACTS
 
 log = logging.getLogger("shutter.gateway")
@@ -132,6 +134,7 @@ class Gateway:
         match = self.router.match(request.method, path)
         kind = match.route.kind if match else None
         try:
+            name_route(request.scope, match.route.template.text if match else UNMATCHED)
             if match is None:
                 allowed = self.router.allowed_methods(path)
                 if allowed:
@@ -205,27 +208,65 @@ def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starle
     app.state.backends = gateway.backends
     middleware.install(app, own)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HttpMetrics, routes=app.routes)
     return app
 
 
-def app_from_env() -> Starlette:
+class SampledAccessLog(logging.Filter):
+    """uvicorn's access log at one line per `every` requests (each marked `sample_of`), failures always:
+    the gateway's counterpart of the services' SHUTTER_RPC_LOG_EVERY (services.runtime.interceptors)."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self._every = every
+        self._seen = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._seen += 1
+        if self._seen % self._every == 0:
+            record.sample_of = self._every
+            return True
+        status = record.args[-1] if isinstance(record.args, tuple) and record.args else 0
+        if isinstance(status, int) and status >= 400:
+            record.sample_of = 0
+            return True
+        return False
+
+
+def configure_gateway_logging(settings: Settings) -> None:
+    configure_logging("gateway", settings.log_level)
+    if settings.rpc_log_every > 1:
+        logging.getLogger("uvicorn.access").addFilter(SampledAccessLog(settings.rpc_log_every))
+
+
+def app_from_env() -> ASGIApp:
     """The factory each uvicorn worker calls (main has checked the settings)."""
     settings = Settings.from_env()
-    configure_logging("gateway", settings.log_level)
-    return create_app(settings)
+    configure_gateway_logging(settings)
+    Telemetry("gateway", settings).start(serve_metrics=False)  # the process running uvicorn serves them
+    return traced(create_app(settings))
 
 
 def main() -> None:
     settings = Settings.from_env()  # every setting of the gateway checked before it starts
     own = GatewaySettings.from_env(settings.environ)
-    configure_logging("gateway", settings.log_level)
+    configure_gateway_logging(settings)
     warn_undeclared(os.environ, log)
+    telemetry = Telemetry("gateway", settings, worker_registry(own.workers))
+    telemetry.start(trace=False)  # each worker installs its own tracer (app_from_env)
+    try:
+        _serve(settings, own.workers)
+    finally:
+        telemetry.stop()
+
+
+def _serve(settings: Settings, workers: int) -> None:
     uvicorn.run(
         "gateway.app:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.gateway_port,
-        workers=own.workers,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         log_config=None,

@@ -22,6 +22,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from gateway.errors import invalid_argument, shown
+from gateway.json_encoding import message_to_dict
 from gateway.routes import Route
 from gateway.values import (
     SCALAR_MESSAGES,
@@ -224,7 +225,7 @@ def build_request(
 
 def to_json(message: Message, route: Route | None = None) -> Any:
     """Every field, defaults included, so clients see a stable shape (unset messages are left out)."""
-    data = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+    data = message_to_dict(message)
     if route is not None and route.response_body:
         field = route.method.output_type.fields_by_name[route.response_body]
         return data.get(field.json_name)

@@ -11,6 +11,7 @@ import pytest
 from cassandra.cluster import Cluster, Session
 
 from tests.support.cassandra import CassandraNode, CassandraUnavailable
+from tests.support.jaeger import Jaeger, JaegerUnavailable
 from tests.support.mesh import Mesh
 from tests.support.seaweedfs import SeaweedServer, SeaweedUnavailable
 
@@ -69,6 +70,20 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServe
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture(scope="session")
+def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jaeger]:
+    """A real Jaeger (OTLP in, query API out, in-memory storage), started on first use; never skipped."""
+    running = Jaeger(tmp_path_factory.mktemp("jaeger"))
+    try:
+        running.start()
+    except JaegerUnavailable as exc:
+        pytest.fail(f"these tests need a real Jaeger; it did not start: {exc}", pytrace=False)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

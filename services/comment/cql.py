@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.comment.store import MAX_BATCH, Comment, PhotoGone
+from services.comment.store import MAX_BATCH, Comment, FirstPage, PhotoGone
 from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import (
     READ_FAST,
@@ -143,6 +143,18 @@ class CqlCommentStore:
         else:
             query, cursor = OLDEST_FIRST, INT64_MIN if after_comment_id is None else after_comment_id
         return [_comment(row) for row in await self._db.execute(query, (photo_id, cursor, limit))]
+
+    async def first_pages(self, photo_ids: list[int], limit: int, newest_first: bool) -> list[FirstPage]:
+        if len(photo_ids) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} photos per batch")
+        unique = sorted(set(photo_ids))
+        # A page and a count per photo, each one partition, all at once (no multi-partition IN).
+        pages, counts = await asyncio.gather(
+            asyncio.gather(*(self.page(photo_id, limit, None, newest_first) for photo_id in unique)),
+            self.counts(unique),
+        )
+        found = {photo_id: FirstPage(page, count) for photo_id, page, count in zip(unique, pages, counts, strict=True)}
+        return [found[photo_id] for photo_id in photo_ids]
 
     async def counts(self, photo_ids: list[int]) -> list[int]:
         if len(photo_ids) > MAX_BATCH:

@@ -25,6 +25,9 @@ from shutter.photo.v1 import photo_pb2_grpc
 
 MAX_TEXT_CHARS = 2200
 
+# Page tokens of the batch continue ListComments, so they are issued for that listing.
+_LISTING = comment_pb2.ListCommentsRequest()
+
 _ORDERS = {
     comment_pb2.COMMENT_ORDER_UNSPECIFIED: comment_pb2.COMMENT_ORDER_OLDEST_FIRST,
     comment_pb2.COMMENT_ORDER_OLDEST_FIRST: comment_pb2.COMMENT_ORDER_OLDEST_FIRST,
@@ -128,11 +131,44 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         comments, (total,) = await asyncio.gather(
             self._store.page(photo_id, limit + 1, after, newest_first), self._store.counts([photo_id])
         )
+        page, next_token = self._page(photo_id, order, comments, limit)
+        return comment_pb2.ListCommentsResponse(comments=page, next_page_token=next_token, total_size=total)
+
+    def _page(
+        self, photo_id: int, order: int, comments: list[Comment], limit: int
+    ) -> tuple[list[comment_pb2.Comment], str]:
+        """A page from up to `limit` + 1 comments, and the ListComments token for what follows it."""
         page, more = comments[:limit], len(comments) > limit
-        next_token = self._pages.encode(request, {"p": photo_id, "o": order, "c": page[-1].comment_id}) if more else ""
-        return comment_pb2.ListCommentsResponse(
-            comments=[comment_message(c) for c in page], next_page_token=next_token, total_size=total
-        )
+        position = {"p": photo_id, "o": order, "c": page[-1].comment_id} if more else None
+        return [comment_message(c) for c in page], self._pages.encode(_LISTING, position) if position else ""
+
+    async def BatchListComments(
+        self, request: comment_pb2.BatchListCommentsRequest, context: grpc.aio.ServicerContext
+    ) -> comment_pb2.BatchListCommentsResponse:
+        photo_ids = list(request.photo_ids)
+        violations = Violations()
+        if len(photo_ids) > MAX_BATCH:
+            violations.check(False, "photo_ids", f"at most {MAX_BATCH} per call")
+        else:
+            violations.check(all(photo_id > 0 for photo_id in photo_ids), "photo_ids", "must all be positive ids")
+        violations.check(request.order in _ORDERS, "order", "is not a known CommentOrder")
+        limit = 0
+        try:
+            limit = page_size(request.page_size)
+        except InvalidArgument as exc:
+            violations.extend(exc.violations)
+        violations.raise_if_any()
+        order = _ORDERS[request.order]
+        firsts = await self._store.first_pages(photo_ids, limit + 1, order == comment_pb2.COMMENT_ORDER_NEWEST_FIRST)
+        photos = []
+        for photo_id, first in zip(photo_ids, firsts, strict=True):
+            page, next_token = self._page(photo_id, order, first.comments, limit)
+            photos.append(
+                comment_pb2.PhotoComments(
+                    photo_id=photo_id, comments=page, next_page_token=next_token, total_size=first.total
+                )
+            )
+        return comment_pb2.BatchListCommentsResponse(photos=photos)
 
     async def DeleteComment(
         self, request: comment_pb2.DeleteCommentRequest, context: grpc.aio.ServicerContext

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from services.comment.store import MAX_BATCH, Comment, PhotoGone
+from services.comment.store import MAX_BATCH, Comment, FirstPage, PhotoGone
 from services.runtime.outbox import enqueue
 from services.runtime.sqlite import Database, SqliteSchema
 from services.runtime.tombstones import Kind, SqliteTombstones
@@ -119,6 +119,34 @@ class SqliteCommentStore:
 
         def work(conn: sqlite3.Connection) -> list[Comment]:
             return [Comment(*row) for row in conn.execute(sql, (*params, limit))]
+
+        return await self._db.read(work)
+
+    async def first_pages(self, photo_ids: list[int], limit: int, newest_first: bool) -> list[FirstPage]:
+        if len(photo_ids) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} photos per batch")
+        unique = sorted(set(photo_ids))
+        direction = "DESC" if newest_first else "ASC"
+        page = f"SELECT {_COLUMNS} FROM comments_by_photo WHERE photo_id = ? ORDER BY comment_id {direction} LIMIT ?"
+
+        def work(conn: sqlite3.Connection) -> list[FirstPage]:
+            if not unique:
+                return []
+            marks = ",".join("?" * len(unique))
+            # One snapshot for every page and count, so a count never disagrees with its page.
+            conn.execute("BEGIN")
+            try:
+                counts = dict(
+                    conn.execute(
+                        f"SELECT photo_id, comment_count FROM comment_counts WHERE photo_id IN ({marks})", unique
+                    )
+                )
+                pages = {
+                    photo_id: [Comment(*row) for row in conn.execute(page, (photo_id, limit))] for photo_id in unique
+                }
+            finally:
+                conn.execute("COMMIT")
+            return [FirstPage(pages[photo_id], counts.get(photo_id, 0)) for photo_id in photo_ids]
 
         return await self._db.read(work)
 

@@ -31,6 +31,14 @@ class Comment:
     created_at_us: int
 
 
+@dataclass(frozen=True)
+class FirstPage:
+    """A photo's first comments and how many it has in all."""
+
+    comments: list[Comment]
+    total: int
+
+
 class PhotoGone(NotFound):
     """The photo was deleted (its PhotoDeleted was consumed); it takes no new comments."""
 
@@ -56,6 +64,11 @@ class CommentStore(Protocol):
 
     async def counts(self, photo_ids: list[int]) -> list[int]:
         """Comment counts, one per id in the order given."""
+        ...
+
+    async def first_pages(self, photo_ids: list[int], limit: int, newest_first: bool) -> list[FirstPage]:
+        """Each photo's first `limit` comments in id order and its count, one per id in the order given
+        (at most MAX_BATCH): what views of several photos need, in one read."""
         ...
 
     async def purge_photo(self, photo_id: int) -> int:

@@ -19,13 +19,26 @@ import logging
 import time
 
 from google.protobuf.message import Message
+from prometheus_client import Histogram
 
 from services.feed.store import FeedStore, Post
 from services.runtime.ids import id_timestamp_ms
+from services.runtime.metrics import LAG_BUCKETS, event_lag_seconds
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
 log = logging.getLogger("shutter.feed.fanout")
+
+FANOUT_LAG = Histogram(
+    "shutter_feed_fanout_lag_seconds",
+    "Time from a post being acknowledged to its entry being written in every follower's feed.",
+    buckets=LAG_BUCKETS,
+)
+FANOUT_ENTRIES = Histogram(
+    "shutter_feed_fanout_entries",
+    "Feed entries written per fanned-out post (its author's followers).",
+    buckets=(0, 1, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000),
+)
 
 FANOUT_EVENTS: list[type[Message]] = [
     events_pb2.PhotoPosted,
@@ -84,6 +97,8 @@ class Fanout:
             log.info("large account: merged at read time", extra={"photo_id": post.photo_id})
             return
         entries = await self._to_followers(post)
+        FANOUT_LAG.observe(event_lag_seconds(post.posted_ms))
+        FANOUT_ENTRIES.observe(entries)
         log.info(
             "fanned out",
             extra={

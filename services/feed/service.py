@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import grpc
+from prometheus_client import Counter
 
 from services.feed.fanout import FANOUT_EVENTS, Fanout
 from services.feed.settings import FeedSettings
@@ -19,6 +20,10 @@ from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
 DURABLE = "feed-fanout"
+LARGE_ACCOUNT_PULLS = Counter(
+    "shutter_feed_large_account_pulls",
+    "Feed reads that merged in posts of followed large accounts at read time (pulled, never fanned out).",
+)
 # How many large accounts one CheckFollowing call asks about.
 CHECK_FOLLOWING_BATCH = 100
 
@@ -70,6 +75,7 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         followed = [state.followee_id for reply in replies for state in reply.states if state.following]
         if not followed:
             return []
+        LARGE_ACCOUNT_PULLS.inc()
         return await self._store.pulled_posts(followed, before, limit)
 
 

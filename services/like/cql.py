@@ -138,23 +138,30 @@ class CqlLikeStore:
         await self._db.execute(BUMP, (-1, photo_id))
         return True
 
-    async def summaries(self, photo_ids: list[int], viewer_id: int) -> list[Summary]:
-        if len(photo_ids) > MAX_BATCH:
+    async def summaries(self, pairs: list[tuple[int, int]]) -> list[Summary]:
+        if len(pairs) > MAX_BATCH:
             raise ValueError(f"at most {MAX_BATCH} photos per batch")
-        unique = sorted(set(photo_ids))
-        if not unique:
+        photos = sorted({photo_id for photo_id, _ in pairs})
+        if not photos:
             return []
-        reads = [self._db.execute(COUNT, (photo_id,)) for photo_id in unique]
-        if viewer_id:
-            reads.append(self._db.execute(VIEWER_LIKED, (viewer_id, unique)))
+        by_viewer: dict[int, set[int]] = {}
+        for photo_id, viewer_id in pairs:
+            if viewer_id:
+                by_viewer.setdefault(viewer_id, set()).add(photo_id)
+        viewers = sorted(by_viewer)
+        # One count read per photo and one has-liked read per viewer (a single partition each), at once.
+        reads = [self._db.execute(COUNT, (photo_id,)) for photo_id in photos]
+        reads += [self._db.execute(VIEWER_LIKED, (viewer, sorted(by_viewer[viewer]))) for viewer in viewers]
         answers = await asyncio.gather(*reads)
-        liked = {row.photo_id for row in answers.pop()} if viewer_id else set()
         # A counter that drifted below zero (see the module docstring) reads as zero, as in SQLite.
         counts = {
             photo_id: max(rows[0].like_count or 0, 0) if rows else 0
-            for photo_id, rows in zip(unique, answers, strict=True)
+            for photo_id, rows in zip(photos, answers[: len(photos)], strict=True)
         }
-        return [Summary(photo_id, counts[photo_id], photo_id in liked) for photo_id in photo_ids]
+        liked = {
+            (row.photo_id, viewer) for viewer, rows in zip(viewers, answers[len(photos) :], strict=True) for row in rows
+        }
+        return [Summary(p, counts[p], (p, v) in liked) for p, v in pairs]
 
     async def likers(self, photo_id: int, limit: int, after: LikerCursor | None) -> list[Like]:
         cursor = (after.liked_at_ms, after.user_id) if after else (INT64_MAX, INT64_MAX)

@@ -8,6 +8,7 @@ import grpc
 
 from services.like.store import MAX_BATCH, STORAGE, LikerCursor, LikeStore, Summary
 from services.photo.client import existing_photo
+from services.runtime import callctx
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, viewer
 from services.runtime.channels import CALLER
 from services.runtime.errors import InvalidArgument, Violations
@@ -26,6 +27,16 @@ def _summary_message(summary: Summary) -> like_pb2.LikeSummary:
     return like_pb2.LikeSummary(
         photo_id=summary.photo_id, like_count=summary.like_count, viewer_has_liked=summary.viewer_has_liked
     )
+
+
+def _pair_viewer(viewer_id: int, field: str) -> int:
+    """Whose has-liked one pair of a batch asks. A service may name anyone: it answers for users it
+    has authenticated itself (a view for its viewers), and who liked what is public anyway
+    (ListLikers). A user may name only themselves, or leave it unset for themselves."""
+    current = callctx.principal()
+    if current is not None and current.user_id is None:
+        return viewer_id
+    return viewer(viewer_id, field)
 
 
 def _photo_and_liker(photo_id: int, user_id: int) -> tuple[int, int]:
@@ -58,7 +69,7 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         )
 
     async def _summary(self, photo_id: int, viewer_id: int) -> like_pb2.LikeSummary:
-        return _summary_message((await self._store.summaries([photo_id], viewer_id))[0])
+        return _summary_message((await self._store.summaries([(photo_id, viewer_id)]))[0])
 
     async def LikePhoto(
         self, request: like_pb2.LikePhotoRequest, context: grpc.aio.ServicerContext
@@ -95,8 +106,25 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         if any(photo_id <= 0 for photo_id in photo_ids):
             raise InvalidArgument("photo_ids", "must all be positive ids")
         viewer_id = viewer(request.viewer_id, "viewer_id")
-        summaries = await self._store.summaries(photo_ids, viewer_id)
+        summaries = await self._store.summaries([(photo_id, viewer_id) for photo_id in photo_ids])
         return like_pb2.BatchGetLikeSummariesResponse(summaries=[_summary_message(s) for s in summaries])
+
+    async def BatchGetViewerLikeSummaries(
+        self, request: like_pb2.BatchGetViewerLikeSummariesRequest, context: grpc.aio.ServicerContext
+    ) -> like_pb2.BatchGetViewerLikeSummariesResponse:
+        if len(request.requests) > MAX_BATCH:
+            raise InvalidArgument("requests", f"at most {MAX_BATCH} per call")
+        violations = Violations()
+        for index, pair in enumerate(request.requests):
+            violations.check(pair.photo_id > 0, f"requests[{index}].photo_id", "must be a positive id")
+            violations.check(pair.viewer_id >= 0, f"requests[{index}].viewer_id", UNSET_MEANS_CALLER)
+        violations.raise_if_any()
+        pairs = [
+            (pair.photo_id, _pair_viewer(pair.viewer_id, f"requests[{index}].viewer_id"))
+            for index, pair in enumerate(request.requests)
+        ]
+        summaries = await self._store.summaries(pairs)
+        return like_pb2.BatchGetViewerLikeSummariesResponse(summaries=[_summary_message(s) for s in summaries])
 
     async def ListLikers(
         self, request: like_pb2.ListLikersRequest, context: grpc.aio.ServicerContext

@@ -86,28 +86,31 @@ class SqliteLikeStore:
 
         return await self._db.write(work)
 
-    async def summaries(self, photo_ids: list[int], viewer_id: int) -> list[Summary]:
-        if len(photo_ids) > MAX_BATCH:
+    async def summaries(self, pairs: list[tuple[int, int]]) -> list[Summary]:
+        if len(pairs) > MAX_BATCH:
             raise ValueError(f"at most {MAX_BATCH} photos per batch")
-        unique = sorted(set(photo_ids))
+        photos = sorted({photo_id for photo_id, _ in pairs})
+        asked = sorted({(photo_id, viewer_id) for photo_id, viewer_id in pairs if viewer_id})
 
         def work(conn: sqlite3.Connection) -> list[Summary]:
-            if not unique:
+            if not photos:
                 return []
-            marks = ",".join("?" * len(unique))
+            marks = ",".join("?" * len(photos))
             counts = dict(
-                conn.execute(f"SELECT photo_id, like_count FROM like_counts WHERE photo_id IN ({marks})", unique)
+                conn.execute(f"SELECT photo_id, like_count FROM like_counts WHERE photo_id IN ({marks})", photos)
             )
-            liked: set[int] = set()
-            if viewer_id:
-                liked = {
-                    row[0]
-                    for row in conn.execute(
-                        f"SELECT photo_id FROM likes_by_photo WHERE user_id = ? AND photo_id IN ({marks})",
-                        (viewer_id, *unique),
+            liked: set[tuple[int, int]] = set()
+            if asked:
+                # A join on a VALUES list is a primary-key lookup per pair; `(a, b) IN (VALUES …)` would scan.
+                values = ",".join("(?, ?)" for _ in asked)
+                liked = set(
+                    conn.execute(
+                        f"WITH asked(p, u) AS (VALUES {values}) "
+                        "SELECT photo_id, user_id FROM asked JOIN likes_by_photo ON photo_id = p AND user_id = u",
+                        [value for pair in asked for value in pair],
                     )
-                }
-            return [Summary(pid, counts.get(pid, 0), pid in liked) for pid in photo_ids]
+                )
+            return [Summary(p, counts.get(p, 0), (p, v) in liked) for p, v in pairs]
 
         return await self._db.read(work)
 

@@ -61,8 +61,9 @@ class LikeStore(Protocol):
         """Remove the like and enqueue `event` in the same write; False (and no event) if there was none."""
         ...
 
-    async def summaries(self, photo_ids: list[int], viewer_id: int) -> list[Summary]:
-        """Count and whether `viewer_id` (0: nobody) liked, one per id in the order given."""
+    async def summaries(self, pairs: list[tuple[int, int]]) -> list[Summary]:
+        """For each (photo_id, viewer_id) pair, in the order given: the photo's count and whether that
+        viewer (0: nobody) liked it. One batch may mix viewers (a view service answering many at once)."""
         ...
 
     async def likers(self, photo_id: int, limit: int, after: LikerCursor | None) -> list[Like]:

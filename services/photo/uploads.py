@@ -30,6 +30,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from prometheus_client import Counter
+
 from services.photo.blobs import BlobStore, blob_key
 from services.photo.imaging import ImageTooLarge, Rendered, RenderedVariant, UnsupportedImage
 from services.photo.staging import StagedUpload, Staging
@@ -42,12 +44,19 @@ from services.runtime.errors import InvalidArgument, ResourceExhausted, storage_
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.limits import Limiter
+from services.runtime.metrics import outcome_of
 from services.runtime.requests import timestamp_from_unix_ms, timestamp_or_now
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2
 
 log = logging.getLogger("shutter.photo.uploads")
 
+UPLOADS = Counter(
+    "shutter_photo_uploads",
+    "Uploads by outcome: created, replayed (an idempotent retry), or the status that refused them.",
+    ["outcome"],
+)
+UPLOAD_BYTES = Counter("shutter_photo_upload_bytes", "Bytes of the originals uploaded, by outcome.", ["outcome"])
 VARIANTS = ("original", "display", "thumbnail")
 
 
@@ -79,8 +88,16 @@ class Uploader:
         A fault of our own storage anywhere on the way (staging, variants, blobs, the database) is the
         server's: RESOURCE_EXHAUSTED when out of space, UNAVAILABLE otherwise, never the image's fault.
         """
-        with storage_faults("storing an upload"):
-            return await self._upload(requests)
+        try:
+            with storage_faults("storing an upload"):
+                photo, created = await self._upload(requests)
+        except BaseException as exc:
+            UPLOADS.labels(outcome_of(exc)).inc()
+            raise
+        outcome = "created" if created else "replayed"
+        UPLOADS.labels(outcome).inc()
+        UPLOAD_BYTES.labels(outcome).inc(photo.original.byte_size)
+        return photo, created
 
     async def _upload(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> tuple[PhotoRecord, bool]:
         metadata = await _first_metadata(requests)

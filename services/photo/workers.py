@@ -12,10 +12,18 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from prometheus_client import Histogram
+
 from services.photo import imaging
 from services.runtime.errors import Unavailable
 
 log = logging.getLogger("shutter.photo.workers")
+
+IMAGE_SECONDS = Histogram(
+    "shutter_photo_image_processing_seconds",
+    "Time to decode an upload and render its variants in a worker process, waiting for a worker included.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 
 
 class ImagePool:
@@ -46,9 +54,10 @@ class ImagePool:
         assert self._pool is not None, "image pool not started"
         pool = self._pool
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                pool, imaging.render, source, out_dir, self._max_pixels
-            )
+            with IMAGE_SECONDS.time():
+                return await asyncio.get_running_loop().run_in_executor(
+                    pool, imaging.render, source, out_dir, self._max_pixels
+                )
         except BrokenProcessPool as exc:
             log.error("image worker died; starting a new pool")
             if self._pool is pool:

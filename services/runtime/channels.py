@@ -29,6 +29,7 @@ from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
 from services.runtime.errors import relayed
 from services.runtime.interceptors import ClientInterceptor
+from services.runtime.telemetry import client_interceptors
 from services.runtime.topology import CALL_GRAPH, CONTRACTS
 
 StubT = TypeVar("StubT")
@@ -191,7 +192,7 @@ class Channels:
             ]
             interceptor = ClientInterceptor(self._settings.default_deadline_seconds)
             self._channels[target] = grpc.aio.insecure_channel(
-                self._settings.addresses[target], options=options, interceptors=[interceptor]
+                self._settings.addresses[target], options=options, interceptors=[*client_interceptors(), interceptor]
             )
         return self._channels[target]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.runtime.settings import PREFIX, Declared, Section, setting
-from services.runtime.topology import DEFAULT_PORTS, GATEWAY_PORT, NATS_PORT
+from services.runtime.topology import DEFAULT_PORTS, GATEWAY_PORT, METRICS_PORTS, NATS_PORT
 
 STORE_BACKENDS = ("sqlite", "cql")
 BLOB_STORES = ("files", "s3", "cql")
@@ -19,6 +19,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIB = 1024 * 1024
 DEFAULT_MAX_UPLOAD_BYTES = 20 * MIB
 DEFAULT_DATA_DIR = Path("var")
+DEFAULT_OTLP_ENDPOINT = "http://127.0.0.1:4317"
 
 
 def port_setting(name: str) -> Declared:
@@ -108,6 +109,13 @@ class Settings(Section):
         maximum=8191,
     )
     log_level: str = setting("SHUTTER_LOG_LEVEL", "INFO", "the lowest level logged", choices=LOG_LEVELS)
+    rpc_log_every: int = setting(
+        "SHUTTER_RPC_LOG_EVERY",
+        1,
+        "access-log lines: one per RPC (1), or one per N calls of each method, each saying `sample_of: N` "
+        "(failures always logged; the gateway samples its per-request log the same way)",
+        minimum=1,
+    )
     consumer_ack_wait_seconds: float = setting(
         "SHUTTER_CONSUMER_ACK_WAIT_SECONDS",
         5.0,
@@ -152,6 +160,57 @@ class Settings(Section):
         return self.auth_secret or _local_secret(self.data_dir)
 
 
+def metrics_port_setting(name: str) -> Declared:
+    return Declared(
+        f"SHUTTER_{name.upper()}_METRICS_PORT",
+        METRICS_PORTS[name],
+        f"the port {name} serves Prometheus `/metrics` on (0: any free port, logged)",
+        int,
+        0,
+        65535,
+    )
+
+
+@dataclass(frozen=True)
+class TelemetrySettings(Section):
+    """Every process: its metrics endpoint, traces and channelz (docs/telemetry.md)."""
+
+    PROCESS = "every process"
+
+    metrics: bool = setting("SHUTTER_METRICS", True, "serve `/metrics` and observe (0: neither, the bench's baseline)")
+    tracing: bool = setting("SHUTTER_TRACING", False, "trace requests and events, spans exported over OTLP/gRPC")
+    otlp_endpoint: str = setting(
+        "SHUTTER_OTLP_ENDPOINT",
+        "",
+        "where spans go (Jaeger, an OpenTelemetry collector); `http://` is plaintext, `https://` TLS",
+        shown_default=f"`{DEFAULT_OTLP_ENDPOINT}` (`make run`: a local Jaeger it starts)",
+    )
+    trace_sample_ratio: float = setting(
+        "SHUTTER_TRACE_SAMPLE_RATIO",
+        1.0,
+        "share of the traces started here that are kept (a request with a `traceparent` keeps its caller's choice)",
+        minimum=0,
+        maximum=1,
+    )
+    channelz: bool = setting("SHUTTER_CHANNELZ", False, "gRPC channelz (`grpc.channelz.v1`) on every server")
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def extra_declared(cls) -> list[Declared]:
+        return [metrics_port_setting(name) for name in METRICS_PORTS]
+
+    @classmethod
+    def resolve(cls, values: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+        ports = {name: metrics_port_setting(name) for name in METRICS_PORTS}
+        return {**values, "metrics_ports": {name: d.parse(environ.get(d.env, "")) for name, d in ports.items()}}
+
+    @property
+    def collector(self) -> str:
+        """Where spans go. SHUTTER_OTLP_ENDPOINT is left blank by default so `make run` can tell that none was
+        given, and start a local Jaeger there."""
+        return self.otlp_endpoint or DEFAULT_OTLP_ENDPOINT
+
+
 @dataclass(frozen=True)
 class MeshSettings(Section):
     """`make run`'s supervisor (services.runtime.mesh): what it starts beside the mesh."""
@@ -164,6 +223,20 @@ class MeshSettings(Section):
     s3_port: int = setting("SHUTTER_S3_PORT", 8333, "the local SeaweedFS's S3 port", minimum=1, maximum=65535)
     s3_local_server: bool = setting(
         "SHUTTER_S3_LOCAL_SERVER", True, "with SHUTTER_BLOB_STORE=s3, start a local SeaweedFS (0: use your store)"
+    )
+    jaeger_otlp_port: int = setting(
+        "SHUTTER_JAEGER_OTLP_PORT",
+        4317,
+        "with SHUTTER_TRACING=1 and no SHUTTER_OTLP_ENDPOINT, the local Jaeger's OTLP/gRPC port",
+        minimum=1,
+        maximum=65535,
+    )
+    jaeger_ui_port: int = setting(
+        "SHUTTER_JAEGER_UI_PORT",
+        16686,
+        "with SHUTTER_TRACING=1 and no SHUTTER_OTLP_ENDPOINT, the local Jaeger's UI port",
+        minimum=1,
+        maximum=65535,
     )
 
 

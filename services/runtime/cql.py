@@ -45,6 +45,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, Simple
 
 from services.runtime import errors
 from services.runtime.config import Settings
+from services.runtime.metrics import observe_store
 
 log = logging.getLogger("shutter.cql")
 
@@ -195,31 +196,57 @@ class CqlDatabase:
 
     async def execute(self, query: Query, params: Sequence[Any] = ()) -> list[Any]:
         """All rows of a query that is bounded by design (a LIMIT or a single row); see `page` otherwise."""
-        bound = await self._bind(query, params)
-        bound.fetch_size = None
-        page = await _bridge(self._session_or_fail().execute_async(bound))
-        return page.rows
+        started = time.perf_counter()
+        try:
+            bound = await self._bind(query, params)
+            bound.fetch_size = None
+            page = await _bridge(self._session_or_fail().execute_async(bound))
+            return page.rows
+        finally:
+            observe_store("cql", operation(query.cql), time.perf_counter() - started)
 
     async def page(
         self, query: Query, params: Sequence[Any], page_size: int, paging_state: bytes | None = None
     ) -> Page:
         """One page of a query whose result can be large (followers of a popular user, comments)."""
-        bound = await self._bind(query, params)
-        bound.fetch_size = page_size
-        return await _bridge(self._session_or_fail().execute_async(bound, paging_state=paging_state))
+        started = time.perf_counter()
+        try:
+            bound = await self._bind(query, params)
+            bound.fetch_size = page_size
+            return await _bridge(self._session_or_fail().execute_async(bound, paging_state=paging_state))
+        finally:
+            observe_store("cql", operation(query.cql), time.perf_counter() - started)
 
     async def batch(self, writes: Iterable[tuple[Query, Sequence[Any]]], consistency: int = WRITE_DURABLE) -> None:
         """One LOGGED batch: every statement is applied eventually, or none is (see outbox_cql for why)."""
+        started = time.perf_counter()
         batch = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=consistency)
-        for query, params in writes:
-            batch.add(await self._bind(query, params))
-        await _bridge(self._session_or_fail().execute_async(batch))
+        try:
+            for query, params in writes:
+                batch.add(await self._bind(query, params))
+            await _bridge(self._session_or_fail().execute_async(batch))
+        finally:
+            observe_store("cql", "BATCH", time.perf_counter() - started)
         for listener in self._commit_listeners:
             listener()
 
     def _session_or_fail(self) -> Session:
         assert self._session is not None, "cql database not started"
         return self._session
+
+
+_STATEMENT = re.compile(r"\s*(SELECT\b.*?\bFROM|INSERT\s+INTO|UPDATE|DELETE\b.*?\bFROM)\s+(\w+)", re.I | re.S)
+_operations: dict[str, str] = {}
+
+
+def operation(cql: str) -> str:
+    """A statement's verb and table (`SELECT likes_by_photo`): its label in the store-latency metric."""
+    found = _operations.get(cql)
+    if found is None:
+        match = _STATEMENT.match(cql)
+        verb = (match.group(1) if match else cql.strip() or "?").split(None, 1)[0].upper()
+        found = _operations[cql] = f"{verb} {match.group(2)}" if match else verb
+    return found
 
 
 def applied(rows: list[Any]) -> bool:
@@ -240,6 +267,7 @@ _VERSION_TABLES = {
     "schema_lock": "CREATE TABLE IF NOT EXISTS schema_lock (name text PRIMARY KEY, owner text)",
 }
 _TABLE_NAME = re.compile(r"\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
+_ADDED_COLUMN = re.compile(r"\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+(\w+)", re.IGNORECASE)
 # Changing a schema takes the whole cluster (global QUORUM and SERIAL: a schema is not one DC's);
 # seeing that nothing needs changing takes only the local DC, so a start never waits for another DC.
 _VERSION = "SELECT version FROM schema_version WHERE name = 'schema'"
@@ -325,9 +353,19 @@ def _tables(session: Session, keyspace: str) -> set[str]:
 
 
 def _missing_runtime_tables(session: Session, keyspace: str, schema: CqlSchema) -> list[str]:
-    wanted = [match.group(1) for match in map(_TABLE_NAME.match, schema.runtime_tables) if match]
+    """Runtime tables, and columns added to them later (`ALTER TABLE t ADD c`), that the keyspace lacks."""
+    statements = [step for step in schema.runtime_tables if isinstance(step, str)]
+    wanted = [match.group(1) for match in map(_TABLE_NAME.match, statements) if match]
     existing = _tables(session, keyspace) if wanted else set()
-    return [table for table in wanted if table not in existing]
+    missing = [table for table in wanted if table not in existing]
+    added = [match.groups() for match in map(_ADDED_COLUMN.match, statements) if match]
+    if added:
+        rows = session.execute(
+            "SELECT table_name, column_name FROM system_schema.columns WHERE keyspace_name = %s", (keyspace,)
+        )
+        columns = {(row.table_name, row.column_name) for row in rows}
+        missing += [f"{table}.{column}" for table, column in added if (table, column.lower()) not in columns]
+    return missing
 
 
 def _version(session: Session, read: SimpleStatement) -> int:

@@ -46,7 +46,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from services.runtime import errors
+from services.runtime import errors, metrics, tracing
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import now_timestamp
 from shutter.events.v1 import events_pb2
@@ -66,6 +66,8 @@ DEFAULT_ACK_WAIT_SECONDS = 5.0
 PULL_EXPIRES_SECONDS = 5.0
 # While NATS stays down, a reminder this often (the first WARNING says it all).
 OUTAGE_REMINDER_SECONDS = 300.0
+# How often a consumer reads its pending and ack-pending counts from JetStream (for metrics).
+LAG_REPORT_SECONDS = 5.0
 
 
 def _subject(message_name: str) -> str:
@@ -309,11 +311,15 @@ class EventBus:
             with contextlib.suppress(NatsError, OSError, TimeoutError):
                 await self._nc.close()
 
-    async def publish(self, subject: str, payload: bytes, msg_id: str, timeout: float = 2.0) -> None:
-        """Publish and wait for the stream's ack; raises when it is not stored."""
+    async def publish(
+        self, subject: str, payload: bytes, msg_id: str, timeout: float = 2.0, headers: dict[str, str] | None = None
+    ) -> None:
+        """Publish and wait for the stream's ack; raises when it is not stored. `headers`: the trace context."""
         if not self.connected:
             raise NatsUnavailable("not connected to NATS")
-        await self.jetstream.publish(subject, payload, timeout=timeout, headers={"Nats-Msg-Id": msg_id})
+        await self.jetstream.publish(
+            subject, payload, timeout=timeout, headers={**(headers or {}), "Nats-Msg-Id": msg_id}
+        )
 
 
 Handler = Callable[[Message], Awaitable[None]]
@@ -382,6 +388,7 @@ class Consumer:
         self._held: list[Msg] = []  # queued or being handled, in delivery order
         self._stopping = asyncio.Event()
         self._attached = asyncio.Event()
+        self._lag_due = 0.0
 
     async def start(self) -> None:
         """Returns at once: the consumer attaches whenever NATS is there."""
@@ -534,6 +541,19 @@ class Consumer:
             for message in list(self._held):
                 with contextlib.suppress(NatsError, OSError):
                     await message.in_progress()
+            if time.monotonic() >= self._lag_due:
+                await self._report_lag()
+
+    async def _report_lag(self) -> None:
+        """Pending and ack-pending from JetStream's view of this durable consumer, every few seconds."""
+        self._lag_due = time.monotonic() + LAG_REPORT_SECONDS
+        try:
+            info = await self._bus.jetstream.consumer_info(EVENTS_STREAM, self.durable)
+        except (NatsError, OSError, TimeoutError) as exc:
+            log.debug("consumer info failed", extra={"consumer": self.durable, "error": repr(exc)})
+            return
+        metrics.CONSUMER_PENDING.labels(self.durable).set(info.num_pending or 0)
+        metrics.CONSUMER_ACK_PENDING.labels(self.durable).set(info.num_ack_pending or 0)
 
     # -- handling ----------------------------------------------------------------------------------
 
@@ -545,13 +565,27 @@ class Consumer:
                 return  # stopping (the get is being cancelled; a queued message stays queued)
             message = getting.result()
             try:
-                await self._process(message)
+                await self._observed(message)
             finally:
                 with contextlib.suppress(ValueError):
                     self._held.remove(message)
                 self._request_changed.set()
 
-    async def _process(self, message: Msg) -> None:
+    async def _observed(self, message: Msg) -> None:
+        """`_process` inside the delivery's trace span, timed and counted by outcome."""
+        started = time.perf_counter()
+        outcome = "failed"  # _process raised: acking or the dead-letter publish failed; the message comes again
+        try:
+            with tracing.consuming(self.durable, message.subject, message.headers):
+                outcome = await self._process(message)
+                if outcome != "acked":
+                    tracing.mark_error(f"event {outcome}")
+        finally:
+            deliveries = message.metadata.num_delivered or 1
+            metrics.observe_event(self.durable, message.subject, outcome, deliveries, time.perf_counter() - started)
+
+    async def _process(self, message: Msg) -> str:
+        """Handle one delivery; returns its outcome: acked, retried or dead_lettered."""
         try:
             event = decode(message.subject, message.data)
             await self._handler(event)
@@ -560,7 +594,7 @@ class Consumer:
             transient = is_transient(exc)
             if not transient and attempts >= self._max_deliver:
                 await self._dead_letter(message, exc)
-                return
+                return "dead_lettered"
             log.warning(
                 "event handler failed; will retry",
                 exc_info=None if transient else exc,
@@ -573,8 +607,9 @@ class Consumer:
                 },
             )
             await message.nak(delay=min(self._retry_base_delay * 2 ** min(attempts, 16), 10.0))
-            return
+            return "retried"
         await message.ack()
+        return "acked"
 
     async def _dead_letter(self, message: Msg, exc: Exception) -> None:
         subject = f"shutter.dlq.{self.durable}.{message.subject.removeprefix('shutter.events.')}"

@@ -1,11 +1,12 @@
 """Server and client interceptors shared by every service.
 
 Server side, around every handler: request id, the server's lifecycle (starting, serving, draining),
-authentication (refusing tokens of deleted accounts), one JSON log line per RPC, and errors turned
-into statuses (ServiceError → its code with details; anything unexpected → INTERNAL with no internals
-leaked). A request that is not valid protobuf is INVALID_ARGUMENT: the request deserializer is wrapped,
-because gRPC would answer its exception as UNKNOWN "Unexpected <class …DecodeError'>". A client that
-cancels (or walks away from a stream) is CANCELLED, logged at INFO like any RPC.
+authentication (refusing tokens of deleted accounts), a JSON log line per RPC (or per Nth: AccessLog),
+and errors turned into statuses (ServiceError → its code with details; anything unexpected → INTERNAL
+with no internals leaked). A request that is not valid protobuf is INVALID_ARGUMENT: the request
+deserializer is wrapped, because gRPC would answer its exception as UNKNOWN "Unexpected <class
+…DecodeError'>". A client that cancels (or walks away from a stream) is CANCELLED, logged at INFO like
+any RPC.
 
 Errors are answered through the runtime's one table (services.runtime.errors.answer_for): the status,
 its details, and the line logged about it (a storage fault once at ERROR, an unexpected exception with
@@ -147,8 +148,8 @@ class DeletedUserCheck(Protocol):
     def check(self, user_id: int, issued_at: float | None) -> None: ...
 
 
-# Health and reflection answer during start-up and shutdown (health says NOT_SERVING itself).
-_LIFECYCLE_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Health, reflection and channelz answer during start-up and shutdown (health says NOT_SERVING itself).
+_LIFECYCLE_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.", "/grpc.channelz.")
 
 
 class _Undecodable:
@@ -194,12 +195,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         authority: TokenAuthority,
         lifecycle: Lifecycle,
         deleted_users: DeletedUserCheck | None = None,
+        access_log: AccessLog | None = None,
         limiter: Limiter | None = None,
         trusted_peers: tuple[Any, ...] = (),
     ) -> None:
         self._authority = authority
         self._lifecycle = lifecycle
         self._deleted_users = deleted_users
+        self._access_log = access_log or AccessLog()
         self._limiter = limiter
         self._trusted_peers = trusted_peers
 
@@ -298,7 +301,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if tracked:
                     self._lifecycle.left()
-                _log_rpc(method, context, code, started, budget)
+                self._access_log.record(method, code, started, budget)
 
         return wrapped
 
@@ -338,7 +341,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if tracked:
                     self._lifecycle.left()
-                _log_rpc(method, context, code, started, budget)
+                self._access_log.record(method, code, started, budget)
 
         return wrapped
 
@@ -358,22 +361,40 @@ async def _abort(context: grpc.aio.ServicerContext, answer: errors.Answer) -> No
     await context.abort(status.code, status.details, (*status.trailing_metadata, *answer.error.trailing_metadata()))
 
 
-def _log_rpc(
-    method: str, context: grpc.aio.ServicerContext, code: grpc.StatusCode, started: float, budget: float | None
-) -> None:
-    """One line per RPC; `deadline_ms` is what the caller allowed on arrival, so propagation is visible."""
-    current = callctx.principal()
-    rpc_log.info(
-        "rpc",
-        extra={
-            "method": method,
-            "status": code.name,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "deadline_ms": None if budget is None else round(budget * 1000, 1),
-            "request_id": callctx.request_id(),
-            "user_id": current.user_id if current else None,
-        },
-    )
+class AccessLog:
+    """The access log: one JSON line per RPC, or per `every` RPCs of each method (failures always).
+
+    At thousands of RPCs a second a line per call costs more CPU than many handlers do; sampled
+    lines carry `sample_of` (each stands for that many calls of its method, so counts stay
+    recoverable from the log), lines written only because a call failed carry `sample_of: 0`.
+    `deadline_ms` is what the caller allowed on arrival, so deadline propagation stays visible.
+    """
+
+    def __init__(self, every: int = 1) -> None:
+        if every < 1:
+            raise ValueError("the access log keeps at least one line in every 1")
+        self._every = every
+        self._calls: dict[str, int] = {}
+
+    def record(self, method: str, code: grpc.StatusCode, started: float, budget: float | None) -> None:
+        calls = self._calls.get(method, 0) + 1
+        self._calls[method] = calls
+        sampled = calls % self._every == 0
+        if not (sampled or code is not grpc.StatusCode.OK) or not rpc_log.isEnabledFor(logging.INFO):
+            return
+        current = callctx.principal()
+        rpc_log.info(
+            "rpc",
+            extra={
+                "method": method,
+                "status": code.name,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "deadline_ms": None if budget is None else round(budget * 1000, 1),
+                "request_id": callctx.request_id(),
+                "user_id": current.user_id if current else None,
+                "sample_of": self._every if sampled else 0,
+            },
+        )
 
 
 class ClientInterceptor(

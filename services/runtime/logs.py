@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from services.runtime.tracing import current_ids
+
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -25,6 +27,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS})
+        ids = current_ids()
+        if ids is not None:  # inside a trace (sampled or not): the line and its spans find each other
+            entry["trace_id"], entry["span_id"] = ids
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

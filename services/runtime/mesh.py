@@ -2,8 +2,9 @@
 
 Starts NATS (and, for SHUTTER_STORE=cql, a local Cassandra node), then every service, then the
 gateway. Every line a process prints comes out prefixed with the time and its name; once every service
-reports SERVING the supervisor prints one line per service with its address, the gateway's URL, then
-`HH:MM:SS mesh    | ready`.
+reports SERVING the supervisor prints one line per service with its address and its Prometheus metrics
+URL, the gateway's, then `HH:MM:SS mesh    | ready`. With SHUTTER_TRACING=1 (`make run-traced`) and no
+SHUTTER_OTLP_ENDPOINT of its own, a local Jaeger runs beside NATS and its UI's address is printed too.
 
 Ctrl-C or SIGTERM stops the mesh in dependency order: the gateway, then the services, then Cassandra
 and NATS, each group with SIGTERM and, after the shutdown grace, SIGKILL. Services therefore drain and
@@ -31,7 +32,7 @@ from urllib.parse import urlparse
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.runtime.config import MeshSettings, Settings
+from services.runtime.config import MeshSettings, Settings, TelemetrySettings
 from services.runtime.settings import every_section, load
 from services.runtime.topology import SERVICE_NAMES
 
@@ -78,6 +79,27 @@ def seaweedfs_command(settings: Settings) -> list[str]:
 
 def runs_local_seaweedfs(settings: Settings) -> bool:
     return settings.blob_store == "s3" and MeshSettings.from_env(settings.environ).s3_local_server
+
+
+def runs_local_jaeger(settings: Settings) -> bool:
+    """Tracing asked for (SHUTTER_TRACING=1) with no collector of its own: run Jaeger beside the mesh."""
+    own = TelemetrySettings.from_env(settings.environ)
+    return own.tracing and not own.otlp_endpoint
+
+
+def jaeger_command(settings: Settings) -> list[str]:
+    own = MeshSettings.from_env(settings.environ)
+    return [
+        sys.executable, "-m", "tests.support.jaeger", "run",
+        "--otlp-port", str(own.jaeger_otlp_port), "--query-port", str(own.jaeger_ui_port), "--query-grpc-port", "0",
+        "--workdir", str(settings.data_dir / "jaeger"),
+    ]  # fmt: skip
+
+
+def metrics_url(name: str, settings: Settings) -> str:
+    """Where process `name` serves Prometheus metrics, for its line ("" when SHUTTER_METRICS=0)."""
+    telemetry = TelemetrySettings.from_env(settings.environ)
+    return f"  metrics http://{settings.host}:{telemetry.metrics_ports[name]}/metrics" if telemetry.metrics else ""
 
 
 def service_command(name: str) -> list[str]:
@@ -212,23 +234,27 @@ class Supervisor:
                         child.process.kill()
 
 
-async def announce(supervisor: Supervisor, settings: Settings, timeout: float) -> bool:
+async def announce(supervisor: Supervisor, settings: Settings, timeout: float, local_jaeger: bool = False) -> bool:
     """One line per service once it is SERVING, the gateway's URL once it listens, then `ready`."""
     for name in SERVICE_NAMES:
         address = settings.addresses[name]
         if not await wait_until_serving(address, timeout):
             supervisor.say("mesh", f"{name} {address} did not become SERVING within {timeout:.0f}s")
             return False
-        supervisor.say("mesh", f"{name:<8} grpc://{address}")
+        supervisor.say("mesh", f"{name:<8} grpc://{address}{metrics_url(name, settings)}")
     if not await wait_until_listening(settings.host, settings.gateway_port, timeout):
         supervisor.say("mesh", f"the gateway did not listen on {settings.host}:{settings.gateway_port}")
         return False
-    supervisor.say("mesh", f"{'gateway':<8} http://{settings.host}:{settings.gateway_port}")
+    gateway = f"http://{settings.host}:{settings.gateway_port}{metrics_url('gateway', settings)}"
+    supervisor.say("mesh", f"{'gateway':<8} {gateway}")
+    if local_jaeger:
+        ui = f"http://127.0.0.1:{MeshSettings.from_env(settings.environ).jaeger_ui_port}"
+        supervisor.say("mesh", f"{'jaeger':<8} {ui} (traces)")
     supervisor.say("mesh", "ready")
     return True
 
 
-async def run(env: dict[str, str], timeout: float) -> int:
+async def run(env: dict[str, str], timeout: float, local_jaeger: bool = False) -> int:
     settings = Settings.from_env(env)
     supervisor = Supervisor(env, settings.shutdown_grace_seconds)
     stop = asyncio.Event()
@@ -252,12 +278,14 @@ async def run(env: dict[str, str], timeout: float) -> int:
             backing.append(Child("cassandra", cassandra_command(settings)))
         if runs_local_seaweedfs(settings):
             backing.append(Child("seaweedfs", seaweedfs_command(settings)))
+        if local_jaeger:
+            backing.append(Child("jaeger", jaeger_command(settings)))
         await supervisor.start_group(backing)
         nats = urlparse(settings.nats_url)
         await wait_until_listening(nats.hostname or "127.0.0.1", nats.port or 4222, 20)
         await supervisor.start_group([Child(name, service_command(name)) for name in SERVICE_NAMES])
         await supervisor.start_group([Child("gateway", gateway_command())])
-        return await announce(supervisor, settings, timeout)
+        return await announce(supervisor, settings, timeout, local_jaeger)
 
     starting = asyncio.create_task(start_and_announce())
     stopping = asyncio.create_task(stop.wait())
@@ -296,11 +324,14 @@ def main() -> None:
         env.setdefault("SHUTTER_S3_ENDPOINT", f"http://127.0.0.1:{MeshSettings.from_env(env).s3_port}")
         env.setdefault("SHUTTER_S3_ACCESS_KEY", "shutter")
         env.setdefault("SHUTTER_S3_SECRET_KEY", secrets.token_urlsafe(24))
+    local_jaeger = runs_local_jaeger(Settings.from_env(env))
+    if local_jaeger:
+        env["SHUTTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{MeshSettings.from_env(env).jaeger_otlp_port}"
     settings = Settings.from_env(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A first Cassandra start (and the services' schema migrations) takes longer than SQLite.
     timeout = options.timeout or (240.0 if settings.store == "cql" else 60.0)
-    sys.exit(asyncio.run(run(env, timeout)))
+    sys.exit(asyncio.run(run(env, timeout, local_jaeger)))
 
 
 if __name__ == "__main__":

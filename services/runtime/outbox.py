@@ -19,6 +19,7 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
+from services.runtime import metrics, tracing
 from services.runtime.events import EventBus, NatsUnavailable, first_of, message_id, subject_for
 from services.runtime.sqlite import Database
 
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
+ALTER TABLE outbox ADD COLUMN trace_context TEXT;
 """
 
 SENT_RETENTION_SECONDS = 3600.0
@@ -45,6 +47,8 @@ class PendingEvent:
     msg_id: str
     subject: str
     payload: bytes
+    created_at: float  # seconds since the epoch: when the change and its event were written
+    trace_context: str | None = None  # the writing request's W3C trace context (services.runtime.tracing)
 
 
 class OutboxStore(Protocol):
@@ -61,8 +65,9 @@ def enqueue(conn: sqlite3.Connection, event: Message) -> None:
     """Add `event` to the outbox inside the caller's open write transaction (once: a retried
     write that enqueues the same event again leaves one row, as on CQL)."""
     conn.execute(
-        "INSERT INTO outbox (msg_id, subject, payload, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (msg_id) DO NOTHING",
-        (message_id(event), subject_for(event), event.SerializeToString(), time.time()),
+        "INSERT INTO outbox (msg_id, subject, payload, created_at, trace_context) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (msg_id) DO NOTHING",
+        (message_id(event), subject_for(event), event.SerializeToString(), time.time(), tracing.outbox_context()),
     )
 
 
@@ -73,7 +78,8 @@ class SqliteOutbox:
     async def pending(self, limit: int) -> list[PendingEvent]:
         def query(conn: sqlite3.Connection) -> list[PendingEvent]:
             rows = conn.execute(
-                "SELECT seq, msg_id, subject, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
+                "SELECT seq, msg_id, subject, payload, created_at, trace_context FROM outbox"
+                " WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
             return [PendingEvent(*row) for row in rows]
@@ -126,7 +132,14 @@ class OutboxRelay:
         backoff = 0.1
         last_prune = 0.0
         failing = False
-        await first_of(self._bus.ready(), self._stopped.wait())  # events wait in the outbox until NATS is there
+        # Events wait in the outbox until NATS is there; meanwhile the backlog's metrics keep up with it.
+        ready = asyncio.ensure_future(first_of(self._bus.ready(), self._stopped.wait()))
+        while not ready.done():
+            try:
+                _note_backlog(await self._store.pending(self._batch))
+            except Exception as exc:  # the store's own outage; the relay itself waits for NATS either way
+                log.debug("outbox backlog unreadable", extra={"error": repr(exc)[:300]})
+            await asyncio.wait({ready}, timeout=self._idle_poll_seconds)
         if self._stopping:
             return
         while True:
@@ -164,9 +177,17 @@ class OutboxRelay:
         sent: list[int] = []
         try:
             for event in pending:
-                await self._bus.publish(event.subject, event.payload, event.msg_id)
+                with tracing.publishing(event.subject, event.trace_context) as headers:
+                    await self._bus.publish(event.subject, event.payload, event.msg_id, headers=headers)
                 sent.append(event.seq)
         finally:
+            _note_backlog(pending[len(sent) :])  # what is left of this read (newer rows show at the next)
             if sent:
                 await self._store.mark_sent(sent)
         return len(sent)
+
+
+def _note_backlog(waiting: list[PendingEvent]) -> None:
+    """The outbox metrics: unsent rows as last read (at most a batch) and the oldest one's time."""
+    metrics.OUTBOX.unsent = len(waiting)
+    metrics.OUTBOX.oldest_created_at = waiting[0].created_at if waiting else None

@@ -37,6 +37,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from services.runtime import tracing
 from services.runtime.cql import READ_STRONG, WRITE_DURABLE, CqlDatabase, Query
 from services.runtime.cql_buckets import BucketCursor
 from services.runtime.cql_buckets import shard_of as _shard
@@ -66,15 +67,19 @@ OUTBOX_TABLES = (
         PRIMARY KEY ((shard, bucket), seq)
     ) WITH CLUSTERING ORDER BY (seq ASC) AND gc_grace_seconds = 10800""",
     CURSOR.ddl,
+    # Added later (kept as a separate statement, like a step, so keyspaces made before it get it too).
+    "ALTER TABLE outbox ADD trace_context text",
 )
 
 # Written with the entity at LOCAL_QUORUM (the batch's level); read at LOCAL_QUORUM so the relay sees
 # every acknowledged event; deleted at LOCAL_QUORUM so a later read does not publish a row again.
 INSERT = Query(
-    "INSERT INTO outbox (shard, bucket, seq, msg_id, subject, payload) VALUES (?, ?, ?, ?, ?, ?)", WRITE_DURABLE
+    "INSERT INTO outbox (shard, bucket, seq, msg_id, subject, payload, trace_context) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    WRITE_DURABLE,
 )
 SELECT_BUCKET = Query(
-    "SELECT seq, msg_id, subject, payload FROM outbox WHERE shard = ? AND bucket = ? LIMIT ?", READ_STRONG
+    "SELECT seq, msg_id, subject, payload, trace_context FROM outbox WHERE shard = ? AND bucket = ? LIMIT ?",
+    READ_STRONG,
 )
 DELETE = Query("DELETE FROM outbox WHERE shard = ? AND bucket = ? AND seq = ?", WRITE_DURABLE)
 CURSOR_NAME = "relay"
@@ -102,6 +107,7 @@ def outbox_row(event: Message) -> tuple[Query, tuple[Any, ...]]:
         message_id(event),
         subject_for(event),
         event.SerializeToString(),
+        tracing.outbox_context(),
     )
 
 
@@ -152,7 +158,12 @@ class CqlOutbox:
                 *(self._db.execute(SELECT_BUCKET, (shard, bucket, wanted)) for shard in range(OUTBOX_SHARDS))
             )
             rows = sorted(itertools.chain.from_iterable(shards), key=lambda row: row.seq)[:wanted]
-            found.extend(PendingEvent(row.seq, row.msg_id, row.subject, row.payload) for row in rows)
+            found.extend(
+                PendingEvent(
+                    row.seq, row.msg_id, row.subject, row.payload, id_timestamp_ms(row.seq) / 1000, row.trace_context
+                )
+                for row in rows
+            )
             if not rows and bucket == self._cursor and (bucket + 1) * BUCKET_MS <= now_ms - LATE_WRITE_GRACE_MS:
                 await CURSOR.move(self._db, CURSOR_NAME, bucket + 1)
                 self._cursor = bucket + 1

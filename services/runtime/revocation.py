@@ -37,11 +37,7 @@ A write that races the deletion inside that window can survive; the per-service 
 remain the backstop for data written before the deletion, and a write landing after the purge in that
 window is the accepted residue.
 
-Reconnects: nats-py's ordered consumer re-creates itself after missed heartbeats (NATS restarted, the
-in-memory consumer lost) from the last stream sequence it saw. Its re-created config keeps our
-opt_start_time next to its BY_START_SEQUENCE, which the server rejects (nats-py 2.16), so once our
-consumer exists we clear opt_start_time on the config object nats-py keeps (tested by
-tests/integration/test_deleted_users.py across a NATS restart).
+Every process sees every deletion through a Broadcast (services.runtime.broadcast) of UserDeleted.
 """
 
 from __future__ import annotations
@@ -53,23 +49,17 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
-
+from services.runtime.broadcast import Broadcast
 from services.runtime.errors import Unauthenticated
-from services.runtime.events import EVENTS_STREAM, SUBJECTS, EventBus
+from services.runtime.events import EventBus
 from shutter.events.v1 import events_pb2
 
 log = logging.getLogger("shutter.revocation")
 
 # Clock skew between the user service and this process, and event relay delay.
 WINDOW_MARGIN_SECONDS = 300.0
-HEARTBEAT_SECONDS = 2.0
 PRUNE_EVERY_SECONDS = 60.0
 # How often `watched_until` is brought forward on disk, and how old it may be for a restarted process
 # to take over its predecessor's knowledge.
@@ -88,12 +78,10 @@ class DeletedUsers:
         snapshot_path: Path | None = None,
         margin_seconds: float = WINDOW_MARGIN_SECONDS,
     ) -> None:
-        self._bus = bus
         self._window = token_ttl_seconds + margin_seconds
         self._snapshot_path = snapshot_path
         self._deleted_at: dict[int, float] = {}
-        self._subscription: JetStreamContext.PushSubscription | None = None
-        self._caught_up = asyncio.Event()
+        self._deletions = Broadcast(bus, events_pb2.UserDeleted, self._on_deleted, since=time.time() - self._window)
         # Until caught up: user tokens issued before this (unix seconds) are refused; None: none are.
         self._tokens_not_before: float | None = None
         self._last_prune = time.time()
@@ -109,17 +97,21 @@ class DeletedUsers:
         if user_id in self._deleted_at:
             raise Unauthenticated("account deleted")
         not_before = self._tokens_not_before
-        if not_before is not None and not self._caught_up.is_set() and (issued_at is None or issued_at < not_before):
+        if (
+            not_before is not None
+            and not self._deletions.is_caught_up
+            and (issued_at is None or issued_at < not_before)
+        ):
             raise Unauthenticated(
                 "this service cannot check yet whether this token's account was deleted; sign in again for a new token"
             )
 
     @property
     def caught_up(self) -> bool:
-        return self._caught_up.is_set()
+        return self._deletions.is_caught_up
 
     async def wait_caught_up(self) -> None:
-        await self._caught_up.wait()
+        await self._deletions.caught_up()
 
     async def start(self) -> None:
         """Load the snapshot (before SERVING), then follow the stream in the background."""
@@ -137,6 +129,7 @@ class DeletedUsers:
             self._tokens_not_before = snapshot.tokens_not_before
             log.info("deleted users loaded from snapshot", extra={"known": len(self._deleted_at)})
         await self._save()
+        await self._deletions.start()
         self._tasks = [
             asyncio.create_task(self._follow(), name="deleted-users-follow"),
             asyncio.create_task(self._keep_snapshot(), name="deleted-users-snapshot"),
@@ -146,67 +139,23 @@ class DeletedUsers:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._subscription is not None:
-            with contextlib.suppress(NatsError, OSError, ValueError):
-                await self._subscription.unsubscribe()
+        await self._deletions.stop()
         await self._save()
 
     # -- following the stream ----------------------------------------------------------------------
 
     async def _follow(self) -> None:
-        await self._bus.ready()
-        delay = 0.2
-        while self._subscription is None:
-            try:
-                await self._subscribe()
-            except (NatsError, OSError, TimeoutError) as exc:
-                log.info("waiting to read deleted users", extra={"error": str(exc)[:300]})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        await self._caught_up.wait()
+        await self._deletions.caught_up()
         self._tokens_not_before = None
         log.info("deleted users caught up with the stream", extra={"known": len(self._deleted_at)})
         self._dirty.set()
 
-    async def _subscribe(self) -> None:
-        since = datetime.fromtimestamp(time.time() - self._window, UTC)
-        config = ConsumerConfig(opt_start_time=since.isoformat())
-        subject = SUBJECTS[events_pb2.UserDeleted]
-        subscription = await self._bus.jetstream.subscribe(
-            subject,
-            stream=EVENTS_STREAM,
-            cb=self._on_message,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.BY_START_TIME,
-            config=config,
-            idle_heartbeat=HEARTBEAT_SECONDS,
-        )
-        # nats-py re-creates the consumer with this same config object from a start *sequence*; see the
-        # module docstring.
-        config.opt_start_time = None
-        try:
-            pending = (await subscription.consumer_info()).num_pending
-        except BaseException:
-            with contextlib.suppress(NatsError, OSError, ValueError):
-                await subscription.unsubscribe()
-            raise
-        self._subscription = subscription
-        if pending == 0:
-            self._caught_up.set()
-
-    async def _on_message(self, message: Msg) -> None:
-        try:
-            event = events_pb2.UserDeleted.FromString(message.data)
-        except Exception:
-            log.exception("undecodable UserDeleted event")
-            return
+    def _on_deleted(self, event: events_pb2.UserDeleted) -> None:
         now = time.time()
         deleted_at = event.meta.occurred_at.ToSeconds() if event.meta.HasField("occurred_at") else now
         if deleted_at >= now - self._window and event.user_id not in self._deleted_at:
             self._deleted_at[event.user_id] = deleted_at
             self._dirty.set()
-        if message.metadata.num_pending == 0:
-            self._caught_up.set()
         if now - self._last_prune > PRUNE_EVERY_SECONDS:
             self._prune(now)
 

@@ -34,11 +34,12 @@ from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
 from services.runtime.config import LimitSettings, Settings
 from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
-from services.runtime.interceptors import DRAIN_MARKER_KEY, DeletedUserCheck, Lifecycle, ServerInterceptor
+from services.runtime.interceptors import DRAIN_MARKER_KEY, AccessLog, DeletedUserCheck, Lifecycle, ServerInterceptor
 from services.runtime.limits import Counters, Limiter, parse_networks
 from services.runtime.logs import configure_logging
 from services.runtime.revocation import DeletedUsers
 from services.runtime.settings import Section, SectionT, load, process_sections, warn_undeclared
+from services.runtime.telemetry import Telemetry, add_channelz
 from services.runtime.topology import SHARD_BLOCKS
 
 log = logging.getLogger("shutter.server")
@@ -139,7 +140,12 @@ def run_service(name: str, build: Callable[[Runtime], None], *, refuse_deleted_u
     sections = load([LimitSettings, *process_sections(f"services.{name}.settings")], settings.environ)
     configure_logging(name, settings.log_level)
     warn_undeclared(os.environ, log)
-    code = asyncio.run(_serve(name, build, settings, refuse_deleted_users, sections))
+    telemetry = Telemetry(name, settings)
+    telemetry.start()  # first: channels made while building get its interceptors; a slow start can be scraped
+    try:
+        code = asyncio.run(_serve(name, build, settings, refuse_deleted_users, sections, telemetry))
+    finally:
+        telemetry.stop()
     sys.exit(code)
 
 
@@ -158,17 +164,31 @@ class Served:
 
 
 async def start_server(
-    runtime: Runtime, lifecycle: Lifecycle, deleted_users: DeletedUserCheck | None, address: str
+    runtime: Runtime,
+    lifecycle: Lifecycle,
+    deleted_users: DeletedUserCheck | None,
+    address: str,
+    telemetry: Telemetry | None = None,
 ) -> Served:
     """The runtime's gRPC server for `runtime`'s servicers, listening on `address` and answering health
-    NOT_SERVING: the interceptor stack (lifecycle, auth, errors, access log), message limits, keepalive,
-    health and reflection."""
+    NOT_SERVING: the interceptor stack (telemetry's first, then lifecycle, auth, limits, errors, access log),
+    message limits, keepalive, health, reflection and (when its setting says so) channelz."""
     limits = runtime.section(LimitSettings)
     # Test doubles run without NATS (no deleted-users check): nothing to count on, so no limits either.
     limiter = runtime.limiter() if deleted_users is not None and limits.enabled else None
     trusted = parse_networks(limits.trusted_peers)
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(runtime.tokens, lifecycle, deleted_users, limiter, trusted)],
+        interceptors=[
+            *(telemetry.server_interceptors() if telemetry else []),
+            ServerInterceptor(
+                runtime.tokens,
+                lifecycle,
+                deleted_users,
+                AccessLog(runtime.settings.rpc_log_every),
+                limiter=limiter,
+                trusted_peers=trusted,
+            ),
+        ],
         options=[
             *KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -181,7 +201,8 @@ async def start_server(
     for registration in runtime.registrations:
         registration.add_to_server(registration.servicer, server)
     names = [r.descriptor.full_name for r in runtime.registrations]
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    debugging = add_channelz(server) if telemetry and telemetry.settings.channelz else []
+    reflection.enable_server_reflection([*names, *debugging, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     served = Served(server, health_servicer, names, 0)
     await served.set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
     served.port = server.add_insecure_port(address)
@@ -195,6 +216,7 @@ async def _serve(
     settings: Settings,
     refuse_deleted_users: bool = True,
     sections: Mapping[type[Section], Section] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> int:
     runtime = Runtime(name, settings, sections)
     build(runtime)
@@ -206,7 +228,7 @@ async def _serve(
         runtime.add_component(deleted_users)
     lifecycle = Lifecycle()
     address = f"{settings.host}:{settings.ports[name]}"
-    served = await start_server(runtime, lifecycle, deleted_users, address)
+    served = await start_server(runtime, lifecycle, deleted_users, address, telemetry)
     server, port = served.server, served.port
     log.info("listening", extra={"address": address})
 

@@ -10,9 +10,11 @@ Schemas are versioned, forward-only steps (SqliteSchema; the rules are in docs/s
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from services.runtime import errors
+from services.runtime.metrics import call_site, observe_store
 
 T = TypeVar("T")
 
@@ -116,7 +119,11 @@ class Database:
         """Run `work` against the read connection (a consistent snapshot per statement)."""
         assert self._reader is not None, "database not started"
         reader = self._reader
-        return await asyncio.get_running_loop().run_in_executor(self._read_thread, work, reader)
+        started = time.perf_counter()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._read_thread, work, reader)
+        finally:
+            observe_store("sqlite", call_site(work), time.perf_counter() - started)
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one IMMEDIATE transaction: all of it commits, durably, or none of it."""
@@ -126,7 +133,13 @@ class Database:
         def transaction() -> T:
             return _in_transaction(writer, work)
 
-        result = await asyncio.get_running_loop().run_in_executor(self._write_thread, transaction)
+        # The caller's context goes with the work to the writer thread: the outbox row takes the trace from it.
+        context = contextvars.copy_context()
+        started = time.perf_counter()
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._write_thread, context.run, transaction)
+        finally:
+            observe_store("sqlite", call_site(work), time.perf_counter() - started)
         for listener in self._commit_listeners:
             listener()
         return result
@@ -141,7 +154,8 @@ def migrate(conn: sqlite3.Connection, schema: SqliteSchema, name: str = "databas
     know what the later steps changed.
     """
     if schema.runtime_tables:
-        conn.executescript(schema.runtime_tables)
+        # Re-run on every start; they change the way steps do, additively (an ALTER … ADD appended).
+        _in_transaction(conn, lambda c: _run_script(c, schema.runtime_tables))
     target = len(schema.steps)
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > target:
@@ -153,6 +167,12 @@ def migrate(conn: sqlite3.Connection, schema: SqliteSchema, name: str = "databas
 
 
 def _apply(conn: sqlite3.Connection, script: str, number: int) -> None:
+    _run_script(conn, script)
+    conn.execute(f"PRAGMA user_version = {int(number)}")
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Each statement of `script`; an ADD COLUMN whose column exists counts as applied."""
     for statement in statements(script):
         try:
             conn.execute(statement)
@@ -160,7 +180,6 @@ def _apply(conn: sqlite3.Connection, script: str, number: int) -> None:
             if _ADD_COLUMN.match(statement) and "duplicate column name" in str(exc):
                 continue
             raise
-    conn.execute(f"PRAGMA user_version = {int(number)}")
 
 
 def statements(script: str) -> Iterator[str]:

@@ -29,6 +29,11 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 GATEWAY_PORT = 8080
 NATS_PORT = 4222
+# Each process's Prometheus /metrics port (SHUTTER_<PROCESS>_METRICS_PORT), its own HTTP listener.
+METRICS_PORTS: dict[str, int] = {
+    **{name: 9400 + port % 100 for name, port in DEFAULT_PORTS.items()},  # user 9451 … search 9458
+    "gateway": 9480,
+}
 
 SERVICE_NAMES: tuple[str, ...] = tuple(DEFAULT_PORTS)
 

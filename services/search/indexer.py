@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 
 from google.protobuf.message import Message
+from prometheus_client import Histogram
 
+from services.runtime.metrics import LAG_BUCKETS, event_lag_seconds
 from services.runtime.server import Runtime
 from services.search.normalise import Term, document_terms
 from services.search.store import IndexedPhoto, SearchStore
@@ -20,6 +22,11 @@ from shutter.events.v1 import events_pb2
 log = logging.getLogger("shutter.search.indexer")
 
 DURABLE = "search-indexer"
+INDEX_LAG = Histogram(
+    "shutter_search_index_lag_seconds",
+    "Time from a post being acknowledged to it being searchable.",
+    buckets=LAG_BUCKETS,
+)
 
 
 def indexed_photo(
@@ -51,6 +58,8 @@ class SearchIndexer:
         )
         if not await self._store.index_photo(document, terms):
             log.info("skipped a deleted photo", extra={"photo_id": event.photo_id})
+            return
+        INDEX_LAG.observe(event_lag_seconds(document.created_at_ms))
 
 
 def start_indexer(runtime: Runtime, store: SearchStore) -> SearchIndexer:

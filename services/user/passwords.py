@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from prometheus_client import Gauge
 
 from services.runtime.errors import ResourceExhausted
 from services.user.settings import REAL_PROFILE, TEST_PROFILE
@@ -30,6 +31,11 @@ def hasher_for(profile: str) -> PasswordHasher:
 
 
 T = TypeVar("T")
+
+HASH_QUEUE = Gauge(
+    "shutter_user_password_hash_queue_depth",
+    "Password hashes (sign-ups, sign-ins) running or waiting on the argon2 pool; past its bound, sign-ins get 429.",
+)
 
 
 class Passwords:
@@ -54,10 +60,12 @@ class Passwords:
         if self._in_flight >= self._max_in_flight:
             raise ResourceExhausted("too many sign-ins at once; retry shortly", retry_after=RETRY_AFTER_SECONDS)
         self._in_flight += 1
+        HASH_QUEUE.inc()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self._in_flight -= 1
+            HASH_QUEUE.dec()
 
     async def hash(self, password: str) -> str:
         return await self._run(self._hasher.hash, password)

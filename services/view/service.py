@@ -4,32 +4,41 @@ Availability over consistency: the photo is essential (its failure is the view's
 comments are not — each gets a shorter budget carved from the caller's deadline, and a part that does
 not answer in time is listed in `unavailable_parts` instead of failing the view.
 
-No cache, on purpose. A like or comment must show in the viewer's next view within 1 s. Counts and
-has-liked are single-partition point reads in the Like and Comment stores (they scale out by photo_id),
-so reading them fresh costs one cheap RPC each and is always read-your-writes. A cache invalidated by
-LikeChanged/CommentChanged would be stale for as long as NATS or the outbox relay lags — unbounded
-during a NATS outage — unless its TTL were kept under a second, and a sub-second TTL keyed per
-viewer (has-liked is per viewer) would hit rarely. The place for a cache, if hot photos need one, is
-a per-photo count cache inside Like/Comment themselves.
+Cost per view. The view path is bound by gRPC calls, so the reads that concurrent views make within
+one event-loop turn, or while a batch of their kind is out, go out as one batch call per kind
+(services.runtime.batching): BatchGetPhotos, BatchGetViewerLikeSummaries ((photo, viewer) pairs: one
+call answers many viewers), BatchListComments (first pages) and BatchGetCommentCounts. A lone view
+is still sent at once, one call to each; under load a view costs a fraction of each. Batches answer
+many callers, so they are made as the view service itself; each caller was authenticated here, and may
+only view as themselves (`acting_as`).
+
+Photo metadata never changes but for deletion, so it is cached for at most a second
+(services.view.cache), dropped at once on PhotoDeleted. Likes and comments are never cached: a like or
+comment must show in the liker's next view (read-your-writes) and in anyone's within a second, and
+counts and has-liked are point reads by photo_id in Like and Comment, which scale out by it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
 
 from services.runtime import callctx
-from services.runtime.channels import CALLER
-from services.runtime.errors import InvalidArgument, ServiceError, Violations
+from services.runtime.batching import BatchLoader
+from services.runtime.broadcast import Broadcast
+from services.runtime.channels import CALLER, SERVICE
+from services.runtime.errors import DeadlineExceeded, InvalidArgument, NotFound, ServiceError, Violations
 from services.runtime.requests import page_size
 from services.runtime.server import Runtime
+from services.view.cache import PhotoCache
 from services.view.settings import ViewSettings
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
+from shutter.events.v1 import events_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
@@ -43,8 +52,14 @@ RESPONSE_MARGIN_SECONDS = 0.05
 # Likes and comments get at most this share of what the caller has left, so a slow one still leaves
 # time for the photo.
 PART_SHARE = 0.5
-# Most photos per ViewUserPhotos page: the batch RPCs' cap.
-MAX_USER_PAGE = 100
+# Most keys per batch call, and most photos per ViewUserPhotos page: the batch RPCs' cap.
+MAX_BATCH = 100
+MAX_USER_PAGE = MAX_BATCH
+# Batch calls out at once per kind; what is asked for meanwhile waits and goes out as one batch. Without
+# this views rarely share a batch (grpc.aio starts each RPC in its own loop turn).
+MAX_IN_FLIGHT = 1
+
+Metadata = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,22 @@ class Budget:
     part: float
 
 
+def _request_id(request_id: str | None) -> Metadata:
+    """A batch carries its first caller's request id, so a lone view stays traceable end to end."""
+    return (("x-request-id", request_id),) if request_id else ()
+
+
+def _settle(futures: Iterable[asyncio.Future[T] | None]) -> None:
+    """Loads a view stopped waiting for: cancelled if pending, their failure marked seen if not."""
+    for future in futures:
+        if future is None:
+            continue
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
+
+
 class ViewService(view_pb2_grpc.ViewServiceServicer):
     def __init__(
         self,
@@ -62,16 +93,30 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         likes: like_pb2_grpc.LikeServiceStub,
         comments: comment_pb2_grpc.CommentServiceStub,
         *,
+        user_photos: photo_pb2_grpc.PhotoServiceStub,
+        cache: PhotoCache,
         default_deadline: float,
         part_budget: float,
         comments_page_size: int,
     ) -> None:
         self._photos = photos
+        self._user_photos = user_photos
         self._likes = likes
         self._comments = comments
+        self._cache = cache
         self._default_deadline = default_deadline
         self._part_budget = part_budget
         self._comments_page_size = comments_page_size
+        self._photo_loader: BatchLoader[int, photo_pb2.Photo] = BatchLoader(
+            self._fetch_photos, MAX_BATCH, MAX_IN_FLIGHT
+        )
+        self._like_loader: BatchLoader[tuple[int, int], like_pb2.LikeSummary] = BatchLoader(
+            self._fetch_like_summaries, MAX_BATCH, MAX_IN_FLIGHT
+        )
+        self._comment_loader: BatchLoader[int, comment_pb2.PhotoComments] = BatchLoader(
+            self._fetch_first_comments, MAX_BATCH, MAX_IN_FLIGHT
+        )
+        self._count_loader: BatchLoader[int, int] = BatchLoader(self._fetch_comment_counts, MAX_BATCH, MAX_IN_FLIGHT)
 
     def _budget(self) -> Budget:
         remaining = callctx.time_remaining()
@@ -81,31 +126,75 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             part=max(min(self._part_budget, total * PART_SHARE), 0.001),
         )
 
-    # -- downstream calls -------------------------------------------------------------------------
+    # -- batch calls (run as the view service, see services.runtime.batching) ---------------------
 
-    # A call the view cannot do without (the photo) is awaited as it is: the stub raises the peer's
-    # NOT_FOUND or UNAVAILABLE as the ServiceError it stands for, and the view answers with it.
+    async def _fetch_photos(self, photo_ids: list[int], timeout: float, request_id: str | None) -> dict:
+        sent_at = self._cache.now()
+        reply = await self._photos.BatchGetPhotos(
+            photo_pb2.BatchGetPhotosRequest(photo_ids=photo_ids), timeout=timeout, metadata=_request_id(request_id)
+        )
+        self._cache.put(reply.photos, sent_at)
+        return {photo.photo_id: photo for photo in reply.photos}
 
-    async def _optional(self, call: Awaitable[T], part: str) -> T | None:
-        """A call the view can do without: any failure (down, slow, broken) makes the part unavailable."""
-        try:
-            return await call
-        except (ServiceError, grpc.aio.AioRpcError) as exc:
-            code = exc.code if isinstance(exc, ServiceError) else exc.code()
-            log.warning(
-                "view part unavailable", extra={"part": part, "code": code.name, "request_id": callctx.request_id()}
-            )
-            return None
+    async def _fetch_like_summaries(self, pairs: list[tuple[int, int]], timeout: float, request_id: str | None) -> dict:
+        requests = [like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=viewer) for photo_id, viewer in pairs]
+        reply = await self._likes.BatchGetViewerLikeSummaries(
+            like_pb2.BatchGetViewerLikeSummariesRequest(requests=requests),
+            timeout=timeout,
+            metadata=_request_id(request_id),
+        )
+        return dict(zip(pairs, reply.summaries, strict=True))
 
-    async def _comments_part(self, photo_id: int, timeout: float) -> comment_pb2.ListCommentsResponse | None:
-        """The first page and the total in one call (the view path is bound by gRPC calls per view)."""
-        first_page = self._comments.ListComments(
-            comment_pb2.ListCommentsRequest(
-                photo_id=photo_id, page_size=self._comments_page_size, order=comment_pb2.COMMENT_ORDER_OLDEST_FIRST
+    async def _fetch_first_comments(self, photo_ids: list[int], timeout: float, request_id: str | None) -> dict:
+        reply = await self._comments.BatchListComments(
+            comment_pb2.BatchListCommentsRequest(
+                photo_ids=photo_ids,
+                page_size=self._comments_page_size,
+                order=comment_pb2.COMMENT_ORDER_OLDEST_FIRST,
             ),
             timeout=timeout,
+            metadata=_request_id(request_id),
         )
-        return await self._optional(first_page, "comments")
+        return dict(zip(photo_ids, reply.photos, strict=True))
+
+    async def _fetch_comment_counts(self, photo_ids: list[int], timeout: float, request_id: str | None) -> dict:
+        reply = await self._comments.BatchGetCommentCounts(
+            comment_pb2.BatchGetCommentCountsRequest(photo_ids=photo_ids),
+            timeout=timeout,
+            metadata=_request_id(request_id),
+        )
+        return {count.photo_id: count.comment_count for count in reply.counts}
+
+    # -- what a view does with each answer -------------------------------------------------------
+
+    async def _essential(self, pending: asyncio.Future[T | None], what: str) -> T:
+        """An answer the view cannot do without: the stub raises a peer's NOT_FOUND or UNAVAILABLE as the
+        ServiceError it stands for, and the view answers with it."""
+        try:
+            found = await pending
+        except TimeoutError as exc:
+            raise DeadlineExceeded(f"{what} did not answer in time") from exc
+        if found is None:
+            raise NotFound(f"{what} not found")
+        return found
+
+    async def _optional(self, pending: Iterable[asyncio.Future[T | None]], part: str) -> list[T | None]:
+        """Answers the view can do without: any failure (down, slow, broken) leaves that answer None."""
+        answers = await asyncio.gather(*pending, return_exceptions=True)
+        failed = [answer for answer in answers if isinstance(answer, BaseException)]
+        for failure in failed:
+            if not isinstance(failure, ServiceError | grpc.aio.AioRpcError | TimeoutError):
+                raise failure
+        if failed:
+            first = failed[0]
+            if isinstance(first, ServiceError):
+                code = first.code.name
+            elif isinstance(first, grpc.aio.AioRpcError):
+                code = first.code().name
+            else:
+                code = "DEADLINE_EXCEEDED"
+            log.warning("view part unavailable", extra={"part": part, "code": code, "request_id": callctx.request_id()})
+        return [None if isinstance(answer, BaseException) else answer for answer in answers]
 
     # -- RPCs -------------------------------------------------------------------------------------
 
@@ -119,27 +208,19 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         viewer_id = callctx.acting_as(request.user_id, "user_id")
         budget = self._budget()
         photo_id = request.photo_id
+        # All three asked for before any is awaited: they go out together, with other views' asks.
+        cached = self._cache.get(photo_id)
+        photo = None if cached is not None else self._photo_loader.submit(photo_id, budget.photo)
+        likes = self._like_loader.submit((photo_id, viewer_id), budget.part)
+        comments = self._comment_loader.submit(photo_id, budget.part)
         try:
-            async with asyncio.TaskGroup() as group:
-                photo = group.create_task(
-                    self._photos.GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo_id), timeout=budget.photo)
-                )
-                likes = group.create_task(
-                    self._optional(
-                        self._likes.GetLikeSummary(
-                            like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=viewer_id),
-                            timeout=budget.part,
-                        ),
-                        "likes",
-                    )
-                )
-                comments = group.create_task(self._comments_part(photo_id, budget.part))
-        except ExceptionGroup as failed:
-            # Only the photo call raises; the group has already cancelled the other two.
-            raise failed.exceptions[0] from None
-        view = view_pb2.PhotoView(photo=photo.result().photo)
-        _add_likes(view, likes.result().summary if likes.result() else None)
-        first_page = comments.result()
+            found = cached if photo is None else await self._essential(photo, f"photo {photo_id}")
+            (summary,) = await self._optional([likes], "likes")
+            (first_page,) = await self._optional([comments], "comments")
+        finally:
+            _settle((photo, likes, comments))
+        view = view_pb2.PhotoView(photo=found)
+        _add_likes(view, summary)
         if first_page is None:
             view.unavailable_parts.append(view_pb2.VIEW_PART_COMMENTS)
         else:
@@ -151,7 +232,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
     async def ViewUserPhotos(
         self, request: view_pb2.ViewUserPhotosRequest, context: grpc.aio.ServicerContext
     ) -> view_pb2.ViewUserPhotosResponse:
-        """One page: ListUserPhotos, then both batch calls at once — three calls whatever the page size."""
+        """One page: ListUserPhotos, then the page's likes and comment counts, batched with other views'."""
         violations = Violations()
         violations.check(request.user_id > 0, "user_id", "must be a positive id")
         violations.check(request.viewer_id >= 0, "viewer_id", callctx.UNSET_MEANS_CALLER)
@@ -161,37 +242,29 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             violations.extend(exc.violations)
         violations.raise_if_any()
         viewer_id = callctx.acting_as(request.viewer_id, "viewer_id")
-        listed = await self._photos.ListUserPhotos(
+        sent_at = self._cache.now()
+        listed = await self._user_photos.ListUserPhotos(
             photo_pb2.ListUserPhotosRequest(user_id=request.user_id, page_size=limit, page_token=request.page_token),
             timeout=self._budget().photo,
         )
+        self._cache.put(listed.photos, sent_at)
         photo_ids = [photo.photo_id for photo in listed.photos]
-        if not photo_ids:
-            return view_pb2.ViewUserPhotosResponse(next_page_token=listed.next_page_token)
         part = self._budget().part
-        summaries, counts = await asyncio.gather(
-            self._optional(
-                self._likes.BatchGetLikeSummaries(
-                    like_pb2.BatchGetLikeSummariesRequest(photo_ids=photo_ids, viewer_id=viewer_id),
-                    timeout=part,
-                ),
-                "likes",
-            ),
-            self._optional(
-                self._comments.BatchGetCommentCounts(
-                    comment_pb2.BatchGetCommentCountsRequest(photo_ids=photo_ids), timeout=part
-                ),
-                "comments",
-            ),
-        )
+        likes = [self._like_loader.submit((photo_id, viewer_id), part) for photo_id in photo_ids]
+        counts = [self._count_loader.submit(photo_id, part) for photo_id in photo_ids]
+        try:
+            summaries = await self._optional(likes, "likes")
+            comment_counts = await self._optional(counts, "comments")
+        finally:
+            _settle([*likes, *counts])
         views = []
-        for index, photo in enumerate(listed.photos):
+        for photo, summary, count in zip(listed.photos, summaries, comment_counts, strict=True):
             view = view_pb2.PhotoView(photo=photo)
-            _add_likes(view, summaries.summaries[index] if summaries else None)
-            if counts is None:
+            _add_likes(view, summary)
+            if count is None:
                 view.unavailable_parts.append(view_pb2.VIEW_PART_COMMENTS)
             else:
-                view.comment_count = counts.counts[index].comment_count
+                view.comment_count = count
             views.append(view)
         return view_pb2.ViewUserPhotosResponse(views=views, next_page_token=listed.next_page_token)
 
@@ -206,11 +279,17 @@ def _add_likes(view: view_pb2.PhotoView, summary: like_pb2.LikeSummary | None) -
 
 def build(runtime: Runtime) -> None:
     settings = runtime.section(ViewSettings)
-    # As the caller: a view shows what its viewer may see, and has-liked is the viewer's.
+    cache = PhotoCache(max_entries=settings.photo_cache_entries, max_age=settings.photo_cache_seconds)
+    # Every view replica drops a deleted photo at once (the cache's expiry is the guarantee, this the fast path).
+    runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoDeleted, lambda e: cache.invalidate(e.photo_id)))
+    # Batches answer many viewers at once, so they are made as the view service (each viewer was checked
+    # here: `acting_as`); a page of a user's photos is listed as the caller, who may see only what they may.
     service = ViewService(
-        runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER),
-        runtime.channels.stub("like", like_pb2_grpc.LikeServiceStub, as_=CALLER),
-        runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub, as_=CALLER),
+        runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=SERVICE),
+        runtime.channels.stub("like", like_pb2_grpc.LikeServiceStub, as_=SERVICE),
+        runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub, as_=SERVICE),
+        user_photos=runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER),
+        cache=cache,
         default_deadline=settings.deadline_seconds,
         part_budget=settings.part_budget_seconds,
         comments_page_size=settings.comments_page_size,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.runtime.settings import Section, setting
+from services.view.cache import MAX_AGE_LIMIT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -24,4 +25,14 @@ class ViewSettings(Section):
     )
     comments_page_size: int = setting(
         "SHUTTER_VIEW_COMMENTS_PAGE_SIZE", 20, "comments shown with a photo", minimum=1, maximum=100
+    )
+    photo_cache_entries: int = setting(
+        "SHUTTER_VIEW_PHOTO_CACHE_ENTRIES", 10_000, "photos' metadata kept in each view process (0: none)", minimum=0
+    )
+    photo_cache_seconds: float = setting(
+        "SHUTTER_VIEW_PHOTO_CACHE_SECONDS",
+        1.0,
+        "the longest a photo's metadata is served from that cache (a deleted photo is gone within it)",
+        minimum=0,
+        maximum=MAX_AGE_LIMIT_SECONDS,
     )

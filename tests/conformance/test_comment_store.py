@@ -16,7 +16,7 @@ import pytest
 from services.comment import cql, sqlite
 from services.comment.cql import CqlCommentStore
 from services.comment.sqlite import SqliteCommentStore
-from services.comment.store import STORAGE, Comment, CommentStore, PhotoGone
+from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore, FirstPage, PhotoGone
 from services.runtime.cql import Query
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
@@ -156,6 +156,38 @@ async def test_counts_follow_request_order(comments: Comments) -> None:
     photos = list(range(100, 200))  # a full batch
     await asyncio.gather(*(comments.post(photo, 12) for photo in photos[::3]))
     assert await comments.store.counts(photos[::-1]) == [int(p % 3 == 1) for p in photos[::-1]]
+
+
+async def test_first_pages_for_many_photos_in_request_order_with_their_counts(comments: Comments) -> None:
+    posted = {photo: [await comments.post(photo, 10, f"{photo}-{n}") for n in range(photo % 10)] for photo in (1, 3, 5)}
+
+    firsts = await comments.store.first_pages([5, 99, 1, 3, 5], 2, newest_first=False)
+    assert (
+        firsts
+        == [
+            FirstPage(posted[5][:2], 5),
+            FirstPage([], 0),  # a photo without comments (or unknown)
+            FirstPage(posted[1][:1], 1),
+            FirstPage(posted[3][:2], 3),
+            FirstPage(posted[5][:2], 5),  # a repeated photo answers again, in its place
+        ]
+    )
+    newest = await comments.store.first_pages([3], 2, newest_first=True)
+    assert newest == [FirstPage(list(reversed(posted[3]))[:2], 3)]
+    assert await comments.store.first_pages([], 2, newest_first=False) == []
+
+
+async def test_first_pages_of_a_full_batch(comments: Comments) -> None:
+    photos = list(range(3000, 3000 + MAX_BATCH))
+    for photo in photos[::10]:
+        await comments.post(photo, 10, f"on {photo}")
+
+    firsts = await comments.store.first_pages(list(reversed(photos)), 20, newest_first=False)
+
+    assert [(len(first.comments), first.total) for first in firsts] == [
+        (1, 1) if photo % 10 == 0 else (0, 0) for photo in reversed(photos)
+    ]
+    assert [first.comments[0].photo_id for first in firsts if first.comments] == list(reversed(photos[::10]))
 
 
 async def test_purge_photo_drops_comments_and_refuses_new_ones(comments: Comments) -> None:

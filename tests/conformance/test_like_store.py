@@ -48,6 +48,10 @@ class Likes:
             found.append((changed.photo_id, changed.user_id, changed.liked))
         return found
 
+    async def summaries(self, photo_ids: list[int], viewer_id: int) -> list[Summary]:
+        """The one-viewer batch (a page for one reader)."""
+        return await self.store.summaries([(photo_id, viewer_id) for photo_id in photo_ids])
+
     async def all_likers(self, photo_id: int, page: int) -> list[Like]:
         seen: list[Like] = []
         cursor = None
@@ -75,13 +79,13 @@ async def likes(backend: str, databases: Databases) -> Likes:
 async def test_like_is_idempotent_and_emits_one_event_per_change(likes: Likes) -> None:
     assert await likes.like(1, 10, 1000) is True
     assert await likes.like(1, 10, 2000) is False
-    assert await likes.store.summaries([1], 10) == [Summary(1, 1, True)]
+    assert await likes.summaries([1], 10) == [Summary(1, 1, True)]
     assert [like.liked_at_ms for like in await likes.store.likers(1, 10, None)] == [1000]  # the first like's time
 
     assert await likes.unlike(1, 10) is True
     assert await likes.unlike(1, 10) is False
     assert await likes.unlike(2, 10) is False  # never liked
-    assert await likes.store.summaries([1], 10) == [Summary(1, 0, False)]
+    assert await likes.summaries([1], 10) == [Summary(1, 0, False)]
     assert await likes.store.likers(1, 10, None) == []
     assert await likes.events() == [(1, 10, True), (1, 10, False)]
 
@@ -89,16 +93,16 @@ async def test_like_is_idempotent_and_emits_one_event_per_change(likes: Likes) -
 async def test_concurrent_double_likes_count_once(likes: Likes) -> None:
     created = await asyncio.gather(*(likes.like(3, 30, 3000 + n) for n in range(6)))
     assert created.count(True) == 1
-    assert await likes.store.summaries([3], 30) == [Summary(3, 1, True)]
+    assert await likes.summaries([3], 30) == [Summary(3, 1, True)]
     assert len(await likes.store.likers(3, 10, None)) == 1
 
     removed = await asyncio.gather(*(likes.unlike(3, 30) for _ in range(6)))
     assert removed.count(True) == 1
-    assert await likes.store.summaries([3], 30) == [Summary(3, 0, False)]
+    assert await likes.summaries([3], 30) == [Summary(3, 0, False)]
     assert await likes.events() == [(3, 30, True), (3, 30, False)]
 
     assert await likes.like(3, 30, 4000) is True  # liking again after an unlike is a new like
-    assert await likes.store.summaries([3], 30) == [Summary(3, 1, True)]
+    assert await likes.summaries([3], 30) == [Summary(3, 1, True)]
 
 
 async def test_summaries_follow_request_order_with_duplicates_and_unknown_photos(likes: Likes) -> None:
@@ -106,15 +110,47 @@ async def test_summaries_follow_request_order_with_duplicates_and_unknown_photos
         await likes.like(2, user, 1000 + user)
     await likes.like(3, 11, 5000)
 
-    assert await likes.store.summaries([3, 99, 2, 3], 11) == [
+    assert await likes.summaries([3, 99, 2, 3], 11) == [
         Summary(3, 1, True),
         Summary(99, 0, False),
         Summary(2, 3, True),
         Summary(3, 1, True),
     ]
-    assert await likes.store.summaries([2, 3], 10) == [Summary(2, 3, True), Summary(3, 1, False)]
-    assert await likes.store.summaries([2], 0) == [Summary(2, 3, False)]
-    assert await likes.store.summaries([], 11) == []
+    assert await likes.summaries([2, 3], 10) == [Summary(2, 3, True), Summary(3, 1, False)]
+    assert await likes.summaries([2], 0) == [Summary(2, 3, False)]
+    assert await likes.summaries([], 11) == []
+
+
+async def test_one_batch_answers_many_viewers_pair_by_pair(likes: Likes) -> None:
+    await likes.like(2, 10)
+    await likes.like(2, 11)
+    await likes.like(3, 11)
+
+    pairs = [(2, 10), (3, 10), (2, 11), (3, 11), (2, 12), (2, 0), (99, 10), (2, 10)]
+    assert await likes.store.summaries(pairs) == [
+        Summary(2, 2, True),
+        Summary(3, 1, False),  # 10 liked 2, not 3: has-liked is per pair, not per viewer or photo
+        Summary(2, 2, True),
+        Summary(3, 1, True),
+        Summary(2, 2, False),
+        Summary(2, 2, False),  # viewer 0: nobody
+        Summary(99, 0, False),
+        Summary(2, 2, True),  # a repeated pair answers again, in its place
+    ]
+
+
+async def test_a_full_batch_of_pairs_with_a_viewer_each(likes: Likes) -> None:
+    photos = list(range(2000, 2100))  # MAX_BATCH
+    await asyncio.gather(*(likes.like(photo, photo % 7 + 1) for photo in photos[::3]))
+
+    pairs = [(photo, photo % 7 + 1 if photo % 2 else photo % 5 + 1) for photo in photos]
+    summaries = await likes.store.summaries(pairs)
+
+    assert [s.photo_id for s in summaries] == photos
+    liked = {(photo, photo % 7 + 1) for photo in photos[::3]}
+    assert [(s.like_count, s.viewer_has_liked) for s in summaries] == [
+        (int(photo in photos[::3]), pair in liked) for photo, pair in zip(photos, pairs, strict=True)
+    ]
 
 
 async def test_a_full_batch_of_photos(likes: Likes) -> None:
@@ -122,7 +158,7 @@ async def test_a_full_batch_of_photos(likes: Likes) -> None:
     await asyncio.gather(*(likes.like(photo, 7) for photo in photos[::2]))
     await asyncio.gather(*(likes.like(photo, 8) for photo in photos[::4]))
 
-    summaries = await likes.store.summaries(list(reversed(photos)), 8)
+    summaries = await likes.summaries(list(reversed(photos)), 8)
 
     assert [s.photo_id for s in summaries] == list(reversed(photos))
     assert {s.photo_id: (s.like_count, s.viewer_has_liked) for s in summaries} == {
@@ -171,11 +207,11 @@ async def test_purge_photo_drops_its_likes_and_refuses_new_ones(likes: Likes) ->
     assert await likes.store.purge_photo(8) == 2
     assert await likes.store.purge_photo(8) == 0  # a redelivered PhotoDeleted finds nothing
 
-    assert await likes.store.summaries([8, 9], 1) == [Summary(8, 0, False), Summary(9, 1, True)]
+    assert await likes.summaries([8, 9], 1) == [Summary(8, 0, False), Summary(9, 1, True)]
     assert await likes.store.likers(8, 10, None) == []
     with pytest.raises(PhotoGone):
         await likes.like(8, 3, 13)
-    assert await likes.store.summaries([8], 3) == [Summary(8, 0, False)]
+    assert await likes.summaries([8], 3) == [Summary(8, 0, False)]
     assert await likes.unlike(8, 1) is False
     assert await likes.events() == events_before  # the purge emits nothing, and the refused like neither
     # The user's other likes are untouched, and purging the user later finds only those.
@@ -197,7 +233,7 @@ async def test_purge_user_fixes_counts_everywhere_and_is_idempotent(likes: Likes
     assert await likes.store.purge_user(42) == len(photos)
     assert await likes.store.purge_user(42) == 0
 
-    assert await likes.store.summaries([1, 2, 3, photos[-1]], 42) == [
+    assert await likes.summaries([1, 2, 3, photos[-1]], 42) == [
         Summary(1, 1, False),
         Summary(2, 1, False),
         Summary(3, 0, False),
@@ -205,7 +241,7 @@ async def test_purge_user_fixes_counts_everywhere_and_is_idempotent(likes: Likes
     ]
     assert [like.user_id for like in await likes.store.likers(1, 10, None)] == [43]
     assert [like.user_id for like in await likes.store.likers(2, 10, None)] == [44]
-    assert await likes.store.summaries([1, 2], 43) == [Summary(1, 1, True), Summary(2, 1, False)]
+    assert await likes.summaries([1, 2], 43) == [Summary(1, 1, True), Summary(2, 1, False)]
     assert await likes.like(1, 42) is True  # nothing of the old like is left to collide with
 
 
@@ -227,7 +263,7 @@ async def test_cql_a_like_racing_the_photos_purge_does_not_outlive_it(
     with pytest.raises(PhotoGone):
         await racing.like(5, 50, 1000, event(5, 50, liked=True))
 
-    assert await purger.summaries([5], 50) == [Summary(5, 0, False)]
+    assert await purger.summaries([(5, 50)]) == [Summary(5, 0, False)]
     assert await purger.likers(5, 10, None) == []
     assert await purger.purge_user(50) == 0  # no by-user row left behind either
     assert await purger.purge_photo(5) == 0

@@ -32,7 +32,8 @@ from services.runtime.config import Settings
 from services.runtime.cql import CqlDatabase, CqlSchema, create_keyspace
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
-from services.runtime.outbox import OUTBOX_SCHEMA
+from services.runtime.outbox import OUTBOX_SCHEMA, SqliteOutbox
+from services.runtime.outbox_cql import OUTBOX_TABLES
 from services.runtime.sqlite import Database, SqliteSchema
 from services.runtime.tombstones import RETENTION_MS, Kind
 from shutter.events.v1 import events_pb2
@@ -458,3 +459,53 @@ async def test_cql_a_feed_keyspace_keeps_its_tombstones_and_their_age(
         assert await tombstoned(database, Kind.USER, 3)
     finally:
         await database.stop()
+
+
+# -- the runtime's own tables change the same way: the outbox's trace_context column ------------------
+
+OUTBOX_BEFORE_TRACING = OUTBOX_SCHEMA.replace("ALTER TABLE outbox ADD COLUMN trace_context TEXT;\n", "")
+
+
+async def test_sqlite_an_outbox_from_before_tracing_gets_its_column_and_keeps_its_pending_events(
+    tmp_path: Path,
+) -> None:
+    assert OUTBOX_BEFORE_TRACING != OUTBOX_SCHEMA
+    path = tmp_path / "items.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OUTBOX_BEFORE_TRACING)
+        conn.execute(
+            "INSERT INTO outbox (msg_id, subject, payload, created_at) VALUES ('old-1', 'shutter.events.x', x'00', 1.0)"
+        )
+
+    for _ in range(2):  # the runtime tables are re-applied on every start: the second is a no-op
+        database = await opened(path, SqliteSchema((ITEMS,), OUTBOX_SCHEMA))
+        [pending] = await SqliteOutbox(database).pending(10)
+        await database.stop()
+        assert (pending.msg_id, pending.created_at, pending.trace_context) == ("old-1", 1.0, None)
+    with sqlite3.connect(path) as conn:
+        assert "trace_context" in {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+
+
+async def test_cql_an_outbox_from_before_tracing_gets_its_column_at_the_next_start(
+    databases: Databases, fresh_prefix: str, cql_admin: CqlAdmin
+) -> None:
+    settings = databases.cql_settings(fresh_prefix)
+    before = tuple(step for step in OUTBOX_TABLES if "trace_context" not in step)
+    assert len(before) == len(OUTBOX_TABLES) - 1
+    old = await started(settings, CqlSchema((CQL_ITEMS,), before))
+    keyspace = old.keyspace
+    await old.stop()
+
+    def columns() -> set[str]:
+        rows = cql_admin.session.execute(
+            "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s AND table_name = 'outbox'",
+            (keyspace,),
+        )
+        return {row.column_name for row in rows}
+
+    assert "trace_context" not in columns()
+    # The schema version is current, so only the runtime-table check can notice the missing column.
+    upgraded = await started(settings, CqlSchema((CQL_ITEMS,), OUTBOX_TABLES))
+    await upgraded.stop()
+    assert "trace_context" in columns()
+    assert version_of(cql_admin.session, keyspace) == 1

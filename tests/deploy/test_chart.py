@@ -23,7 +23,7 @@ from services.photo.settings import S3Settings
 from services.runtime.config import Settings
 from services.runtime.ids import MAX_SHARD
 from services.runtime.settings import declared_names
-from services.runtime.topology import CALL_GRAPH, DEFAULT_PORTS, GATEWAY_PORT, SERVICE_NAMES
+from services.runtime.topology import CALL_GRAPH, DEFAULT_PORTS, GATEWAY_PORT, METRICS_PORTS, SERVICE_NAMES
 from tools import chartgen
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,8 @@ def test_workloads_are_probed_on_grpc_health_and_healthz(rendered: Rendered) -> 
     for name, workload in rendered.workloads().items():
         spec = container(workload)
         port = GATEWAY_PORT if name == "gateway" else DEFAULT_PORTS[name]
-        assert [p["containerPort"] for p in spec["ports"]] == [port], name
+        ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
+        assert ports == {"http" if name == "gateway" else "grpc": port, "metrics": METRICS_PORTS[name]}, name
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert probe in spec, f"{name} has no {probe}"
         if name == "gateway":
@@ -235,6 +236,8 @@ def test_network_policies_allow_exactly_the_call_graph(rendered: Rendered) -> No
         calls_from_egress[name] = frozenset(callees)
         callers: set[str] = set()
         for rule in spec.get("ingress", []):
+            if [p["port"] for p in rule["ports"]] == [METRICS_PORTS[name]]:
+                continue  # Prometheus's scrapes (tests/deploy/test_chart_telemetry.py)
             callers |= peer_components(rule.get("from", []))
             own_port = GATEWAY_PORT if name == "gateway" else DEFAULT_PORTS[name]
             assert [p["port"] for p in rule["ports"]] == [own_port], name

@@ -13,7 +13,7 @@ from services.runtime import server, topology
 from services.runtime.config import Settings
 from services.runtime.ids import MAX_SHARD, SEQUENCE_BITS
 from services.runtime.server import Runtime
-from services.runtime.topology import DEFAULT_PORTS, GATEWAY_PORT, SERVICE_NAMES, SHARD_BLOCKS
+from services.runtime.topology import DEFAULT_PORTS, GATEWAY_PORT, METRICS_PORTS, SERVICE_NAMES, SHARD_BLOCKS
 from tools import chartgen
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +61,7 @@ def test_adding_a_service_moves_nobody(tmp_path: Path, monkeypatch: pytest.Monke
     )
     monkeypatch.setattr(chartgen, "SERVICE_NAMES", (*SERVICE_NAMES, "notification"))
     monkeypatch.setattr(chartgen, "DEFAULT_PORTS", {**DEFAULT_PORTS, "notification": 50059})
+    monkeypatch.setattr(chartgen, "METRICS_PORTS", {**METRICS_PORTS, "notification": 9459})
     monkeypatch.setattr(chartgen, "SHARD_BLOCKS", {**SHARD_BLOCKS, "notification": free})
     monkeypatch.setattr(server, "SHARD_BLOCKS", {**SHARD_BLOCKS, "notification": free})
 

@@ -59,6 +59,18 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
     assert all(rate["errors"] == 0 and rate["ops"] > 0 for rate in store["rates"].values()), store["rates"]
     assert all(value and value > 0 for value in store["ratios"].values()), store["ratios"]
 
+    # What telemetry costs: every mode measured, as a ratio to "off" in the same run.
+    telemetry = results["telemetry"]
+    assert set(telemetry["ratio_to_off"]) == {"off", "metrics", "metrics + traces 1%", "metrics + traces 100%"}
+    assert all(views > 0 for views in telemetry["views_per_s"].values()), telemetry["views_per_s"]
+    assert telemetry["ratio_to_off"]["off"] == 1.0
+    assert "## What telemetry costs" in report and "## From the mesh's own metrics" in report
+    # Read from the mesh's own metrics: every process used CPU, and the probes' posts show in the lags.
+    readings = results["from_metrics"]
+    assert all(seconds > 0 for seconds in readings["cpu_seconds"].values()), readings["cpu_seconds"]
+    assert readings["lags"]["post_to_feed_events"] >= freshness["probes"]
+    assert readings["lags"]["post_to_feed_p99_ms"] is not None and readings["lags"]["post_to_search_p99_ms"] is not None
+
     # The abuse limiter's cost: both sides of views and uploads answered without errors, the costs reported.
     assert "## Abuse limits: the limiter's cost" in report
     limits = results["limits"]

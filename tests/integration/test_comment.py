@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
-from tests.support.mesh import Mesh
+from tests.support.mesh import Mesh, auth
 from tests.support.rich_status import field_violations
 from tests.support.social import new_photo, publish_event, stream_events, user_deleted
 from tests.support.users import Identity, sign_up, sign_up_many
@@ -204,6 +204,53 @@ async def test_batch_counts_in_request_order_and_capped(mesh: Mesh) -> None:
             comment_pb2.BatchGetCommentCountsRequest(photo_ids=list(range(1, 102))), metadata=token, timeout=10
         )
     assert list(field_violations(caught.value)) == ["photo_ids"]
+
+
+async def test_batch_first_pages_with_totals_and_tokens_that_continue_the_listing(mesh: Mesh) -> None:
+    owner = await sign_up(mesh, sign_in=False)
+    busy, quiet = await new_photo(mesh, owner), await new_photo(mesh, owner)
+    for index in range(3):
+        await post(mesh, busy.photo_id, owner, f"c{index}")
+    token = auth(mesh.tokens.issue_service_token("view"))
+    reply = await comments(mesh).BatchListComments(
+        comment_pb2.BatchListCommentsRequest(photo_ids=[busy.photo_id, quiet.photo_id], page_size=2),
+        metadata=token,
+        timeout=10,
+    )
+    first, empty = reply.photos
+    assert (first.photo_id, [c.text for c in first.comments], first.total_size) == (busy.photo_id, ["c0", "c1"], 3)
+    assert (empty.photo_id, list(empty.comments), empty.total_size, empty.next_page_token) == (
+        quiet.photo_id,
+        [],
+        0,
+        "",
+    )
+    rest = await comments(mesh).ListComments(
+        comment_pb2.ListCommentsRequest(photo_id=busy.photo_id, page_size=2, page_token=first.next_page_token),
+        metadata=token,
+        timeout=10,
+    )
+    assert ([c.text for c in rest.comments], rest.next_page_token) == (["c2"], "")
+    newest = await comments(mesh).BatchListComments(
+        comment_pb2.BatchListCommentsRequest(
+            photo_ids=[busy.photo_id], page_size=5, order=comment_pb2.COMMENT_ORDER_NEWEST_FIRST
+        ),
+        metadata=token,
+        timeout=10,
+    )
+    assert [c.text for c in newest.photos[0].comments] == ["c2", "c1", "c0"]
+
+
+async def test_batch_first_pages_name_every_bad_field(mesh: Mesh) -> None:
+    token = (await sign_up(mesh, sign_in=False)).metadata
+    for photo_ids in ([*range(1, 102)], [5, 0]):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await comments(mesh).BatchListComments(
+                comment_pb2.BatchListCommentsRequest(photo_ids=photo_ids, page_size=-1, order=9),
+                metadata=token,
+                timeout=10,
+            )
+        assert list(field_violations(caught.value)) == ["photo_ids", "order", "page_size"]
 
 
 async def test_deleting_the_photo_purges_its_comments(mesh: Mesh) -> None:

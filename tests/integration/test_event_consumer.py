@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from google.protobuf.message import Message
+from prometheus_client import REGISTRY
 
 from services.runtime.errors import Unavailable
 from services.runtime.events import DEAD_LETTER_STREAM, SUBJECTS, Consumer, EventBus, is_transient, new_meta
@@ -167,3 +168,26 @@ async def test_an_event_is_handled_while_its_pull_request_is_still_open(bus: Eve
     finally:
         await consumer.stop()
         await bus.jetstream.delete_consumer("SHUTTER_EVENTS", durable)
+
+
+async def test_retries_redeliveries_and_dead_letters_are_counted_per_consumer(bus: EventBus) -> None:
+    """The consumer runs in this process, so its metrics are this process's registry."""
+    photo_id = ids.next_id()
+    calls, durable = await _run_consumer(
+        bus, photo_id, fail=lambda n: ValueError("cannot handle this event"), until=lambda c: c["delivered"] >= 3
+    )
+    subject = SUBJECTS[events_pb2.LikeChanged]
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"consumer": durable, **labels}) or 0.0
+
+    assert calls["delivered"] == 3
+    handled = "shutter_events_handled_total"
+    assert value(handled, subject=subject, outcome="retried") == 2
+    assert value(handled, subject=subject, outcome="dead_lettered") == 1
+    assert value("shutter_events_redelivered_total", subject=subject) == 2  # deliveries 2 and 3
+    assert value("shutter_events_dead_lettered_total", subject=subject) == 1
+    # Every delivery was timed, the stream's other LikeChanged events (acked untouched) included.
+    assert value("shutter_event_handler_seconds_count") >= 3
+    # Consumer lag was read from JetStream as the consumer started.
+    assert REGISTRY.get_sample_value("shutter_consumer_pending_events", {"consumer": durable}) is not None

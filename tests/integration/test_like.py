@@ -8,7 +8,7 @@ import pytest
 from shutter.events.v1 import events_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
-from tests.support.mesh import Mesh
+from tests.support.mesh import Mesh, auth
 from tests.support.rich_status import field_violations
 from tests.support.social import new_photo, publish_event, stream_events, user_deleted
 from tests.support.users import Identity, sign_up, sign_up_many
@@ -99,6 +99,67 @@ async def test_batch_is_capped_and_ids_checked(mesh: Mesh) -> None:
             )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert list(field_violations(caught.value)) == [in_error]
+
+
+def pairs(*items: tuple[int, int]) -> like_pb2.BatchGetViewerLikeSummariesRequest:
+    return like_pb2.BatchGetViewerLikeSummariesRequest(
+        requests=[like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=viewer) for photo_id, viewer in items]
+    )
+
+
+async def test_a_service_asks_for_many_viewers_in_one_batch(mesh: Mesh) -> None:
+    owner, fan, other = await sign_up_many(mesh, 3)
+    first, second = await new_photo(mesh, owner), await new_photo(mesh, owner)
+    await like(mesh, first.photo_id, fan)
+    await like(mesh, second.photo_id, other)
+
+    reply = await likes(mesh).BatchGetViewerLikeSummaries(
+        pairs(
+            (first.photo_id, fan.user_id),
+            (first.photo_id, other.user_id),
+            (second.photo_id, other.user_id),
+            (second.photo_id, 0),
+        ),
+        metadata=auth(mesh.tokens.issue_service_token("view")),
+        timeout=10,
+    )
+    assert [(s.photo_id, s.like_count, s.viewer_has_liked) for s in reply.summaries] == [
+        (first.photo_id, 1, True),
+        (first.photo_id, 1, False),
+        (second.photo_id, 1, True),
+        (second.photo_id, 1, False),  # 0: nobody
+    ]
+
+
+async def test_a_user_batch_of_pairs_names_only_themselves(mesh: Mesh) -> None:
+    owner, fan, other = await sign_up_many(mesh, 3)
+    photo = await new_photo(mesh, owner)
+    await like(mesh, photo.photo_id, fan)
+
+    mine = await likes(mesh).BatchGetViewerLikeSummaries(
+        pairs((photo.photo_id, fan.user_id), (photo.photo_id, 0)), metadata=fan.metadata, timeout=10
+    )
+    assert [s.viewer_has_liked for s in mine.summaries] == [True, True]  # unset: the caller
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).BatchGetViewerLikeSummaries(
+            pairs((photo.photo_id, fan.user_id), (photo.photo_id, other.user_id)), metadata=fan.metadata, timeout=10
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).BatchGetViewerLikeSummaries(pairs((photo.photo_id, fan.user_id)), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_batch_of_pairs_is_capped_and_every_bad_pair_named(mesh: Mesh) -> None:
+    as_service = auth(mesh.tokens.issue_service_token("view"))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).BatchGetViewerLikeSummaries(
+            pairs(*((photo_id, 1) for photo_id in range(1, 102))), metadata=as_service, timeout=10
+        )
+    assert list(field_violations(caught.value)) == ["requests"]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await likes(mesh).BatchGetViewerLikeSummaries(pairs((5, 1), (0, 1), (6, -2)), metadata=as_service, timeout=10)
+    assert list(field_violations(caught.value)) == ["requests[1].photo_id", "requests[2].viewer_id"]
 
 
 async def test_likers_page_newest_first(mesh: Mesh) -> None:

@@ -28,6 +28,7 @@ from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from tests.integration.test_photo_api import user_photo_ids
 from tests.support.mesh import Mesh, auth
+from tests.support.metrics import scrape, scrape_until
 from tests.support.photos import download, make_jpeg, metadata, sha256, upload
 from tests.support.users import user_without_account
 from tests.support.waiting import eventually
@@ -299,3 +300,23 @@ async def test_every_acknowledged_upload_survives_sigkill(photo_mesh: Mesh) -> N
         return sorted(await events_for(photo_mesh, events_pb2.PhotoPosted, user)) == sorted(stored)
 
     await eventually(posted_once, timeout=60)
+
+
+async def test_the_outbox_backlog_and_its_age_show_in_metrics_during_a_nats_outage(photo_mesh: Mesh) -> None:
+    url = photo_mesh.metrics_url("photo")
+    unsent, age = "shutter_outbox_unsent_events", "shutter_outbox_oldest_unsent_age_seconds"
+    user = user_without_account(photo_mesh)
+    photo_mesh.stop_nats()
+    try:
+        for i in range(3):
+            await upload(photo_mesh, user.token, user.user_id, make_jpeg(60 + i, 40))
+        stuck = await scrape_until(url, lambda s: s.value(unsent) >= 3)
+        assert stuck.value(unsent) >= 3, photo_mesh.log_tail("photo")
+        assert stuck.value(age) > 0
+        await asyncio.sleep(1.5)
+        # The age is computed when scraped: it keeps growing while the relay is stuck.
+        assert (await scrape(url)).value(age) >= stuck.value(age) + 1
+    finally:
+        photo_mesh.start_nats()
+    drained = await scrape_until(url, lambda s: s.value(unsent) == 0, timeout=60)
+    assert (drained.value(unsent), drained.value(age)) == (0, 0), photo_mesh.log_tail("photo")

@@ -153,7 +153,9 @@ async def test_user_photos_page_uses_a_constant_number_of_batched_calls(mesh: Me
     assert len(request_ids) == 2
     for request_id in request_ids:
         assert [e["method"].rsplit("/", 1)[1] for e in rpc_lines(mesh, "photo", request_id)] == ["ListUserPhotos"]
-        assert [e["method"].rsplit("/", 1)[1] for e in rpc_lines(mesh, "like", request_id)] == ["BatchGetLikeSummaries"]
+        assert [e["method"].rsplit("/", 1)[1] for e in rpc_lines(mesh, "like", request_id)] == [
+            "BatchGetViewerLikeSummaries"
+        ]
         assert [e["method"].rsplit("/", 1)[1] for e in rpc_lines(mesh, "comment", request_id)] == [
             "BatchGetCommentCounts"
         ]
@@ -168,8 +170,9 @@ async def test_deadline_is_carved_from_the_callers_and_visible_downstream(mesh: 
     (photo_line,) = rpc_lines(mesh, "photo", request_id)
     (like_line,) = rpc_lines(mesh, "like", request_id)
     comment_lines = rpc_lines(mesh, "comment", request_id)
-    # Three downstream calls per view: the comment total comes with the first page.
-    assert [e["method"].rsplit("/", 1)[1] for e in comment_lines] == ["ListComments"]
+    # Three downstream calls per view (batch calls, shared with any concurrent views): the comment
+    # total comes with the first page.
+    assert [e["method"].rsplit("/", 1)[1] for e in comment_lines] == ["BatchListComments"]
     assert all(e["status"] == "OK" for e in [view_line, photo_line, like_line, *comment_lines])
     # The view saw the caller's 3 s; Photo got what was left of it; Like and Comment a shorter budget.
     assert 0 < view_line["deadline_ms"] <= 3000 + TIMEOUT_HEADER_SLACK_MS

@@ -23,7 +23,7 @@ from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
 from services.runtime.cql import keyspace_for
 from services.runtime.mesh import gateway_command, nats_command, service_command, wait_until_serving
-from services.runtime.topology import SERVICE_NAMES
+from services.runtime.topology import METRICS_PORTS, SERVICE_NAMES
 from services.user.settings import TEST_PROFILE
 from tests.support.waiting import eventually
 
@@ -60,6 +60,7 @@ class Mesh:
             # tests of the limits run a mesh of their own with them on (tests/e2e/test_limits.py).
             "SHUTTER_LIMITS_ENABLED": "0",
             **{f"SHUTTER_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
+            **{f"SHUTTER_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS_PORTS},
             **(extra_env or {}),
         }
         self.settings = Settings.from_env(self.env)
@@ -159,6 +160,10 @@ class Mesh:
 
     def address(self, name: str) -> str:
         return self.settings.addresses[name]
+
+    def metrics_url(self, name: str) -> str:
+        """Where process `name` (a service or "gateway") serves its Prometheus metrics."""
+        return f"http://{self.settings.host}:{self.env[f'SHUTTER_{name.upper()}_METRICS_PORT']}/metrics"
 
     def channel(self, name: str) -> grpc.aio.Channel:
         if name not in self._channels:

@@ -3,6 +3,7 @@ import time
 import jwt
 import pytest
 
+from services.runtime import auth
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import Unauthenticated
 
@@ -49,3 +50,45 @@ def test_only_sign_up_sign_in_health_and_reflection_are_public() -> None:
     assert is_public("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
     assert not is_public("/shutter.user.v1.UserService/DeleteUser")
     assert not is_public("/shutter.photo.v1.PhotoService/GetPhoto")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_token_is_remembered_until_it_expires() -> None:
+    clock = Clock()
+    authority = TokenAuthority(SECRET, 60, clock=clock)
+    token = authority.issue_user_token(42)[0]
+    first = authority.verify(token)
+    assert authority.verify(token) is first  # the remembered principal, no second signature check
+    clock.now += 61
+    with pytest.raises(Unauthenticated, match="expired"):
+        authority.verify(token)
+
+
+def test_remembering_a_token_trusts_only_its_exact_bytes() -> None:
+    authority = TokenAuthority(SECRET, 60)
+    token = authority.issue_user_token(42)[0]
+    authority.verify(token)
+    header, _payload, signature = token.split(".")
+    other_user = jwt.encode({"iss": "shutter", "sub": "user:43", "exp": int(time.time()) + 60}, "t" * 40, "HS256")
+    with pytest.raises(Unauthenticated, match="invalid"):
+        authority.verify(f"{header}.{other_user.split('.')[1]}.{signature}")
+    with pytest.raises(Unauthenticated, match="invalid"):
+        authority.verify(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+    assert authority.verify(token).user_id == 42
+
+
+def test_the_memory_of_verified_tokens_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "VERIFIED_TOKENS", 3)
+    authority = TokenAuthority(SECRET, 60)
+    tokens = [authority.issue_user_token(user)[0] for user in range(1, 6)]
+    for token in tokens:
+        authority.verify(token)
+    assert list(authority._verified) == tokens[2:]
+    assert authority.verify(tokens[0]).user_id == 1  # forgotten, so checked again, and still good

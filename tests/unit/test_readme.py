@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from services.runtime.mesh import output_line
+from services.runtime.config import Settings
+from services.runtime.mesh import metrics_url, output_line
 from services.runtime.settings import declared_names
 from services.runtime.topology import SERVICE_NAMES
 from tests.support.mesh import ROOT
@@ -39,12 +40,13 @@ def test_the_ready_output_is_shown_exactly_as_the_supervisor_prints_it() -> None
     clock = ready[0].split()[0]
     assert re.fullmatch(r"\d\d:\d\d:\d\d", clock)
     assert ready[0] == output_line(clock, "mesh", "ready")
+    defaults = Settings.from_env({})
     for name in SERVICE_NAMES:
-        port = {"user": 50051, "follow": 50052, "photo": 50053, "like": 50054}.get(name)
         line = next(line for line in _code_lines() if f"| {name:<8} grpc://" in line)
-        assert line == output_line(clock, "mesh", f"{name:<8} grpc://127.0.0.1:{line.rsplit(':', 1)[1]}")
-        assert port is None or line.endswith(f":{port}")
-    assert output_line(clock, "mesh", f"{'gateway':<8} http://127.0.0.1:8080") in _code_lines()
+        address = f"grpc://{defaults.addresses[name]}{metrics_url(name, defaults)}"
+        assert line == output_line(clock, "mesh", f"{name:<8} {address}")
+    gateway = f"http://127.0.0.1:8080{metrics_url('gateway', defaults)}"
+    assert output_line(clock, "mesh", f"{'gateway':<8} {gateway}") in _code_lines()
 
 
 def test_every_address_and_port_setting_is_documented() -> None:

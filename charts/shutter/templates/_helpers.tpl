@@ -143,6 +143,11 @@ ConfigMap exists).
   "SHUTTER_SHUTDOWN_GRACE_SECONDS" (toString .Values.config.shutdownGraceSeconds)
   "SHUTTER_DEFAULT_DEADLINE_SECONDS" (toString .Values.config.defaultDeadlineSeconds)
   "SHUTTER_TOKEN_TTL_SECONDS" (toString .Values.config.tokenTtlSeconds)
+  "SHUTTER_METRICS" (ternary "1" "0" .Values.telemetry.metrics.enabled)
+  "SHUTTER_TRACING" (ternary "1" "0" .Values.telemetry.tracing.enabled)
+  "SHUTTER_OTLP_ENDPOINT" .Values.telemetry.tracing.otlpEndpoint
+  "SHUTTER_TRACE_SAMPLE_RATIO" (toString .Values.telemetry.tracing.sampleRatio)
+  "SHUTTER_CHANNELZ" (ternary "1" "0" .Values.telemetry.channelz)
   "SHUTTER_BLOB_STORE" .Values.config.blobStore
   "SHUTTER_LIMITS_TRUSTED_PEERS" (join "," .Values.config.limits.trustedPeers)
   "SHUTTER_GATEWAY_TRUSTED_PROXIES" (join "," .Values.config.limits.trustedProxies)
@@ -158,6 +163,7 @@ ConfigMap exists).
 {{- end -}}
 {{- range $name, $component := $topology -}}
 {{- $key := $name | upper | replace "-" "_" -}}
+{{- $_ := set $config (printf "SHUTTER_%s_METRICS_PORT" $key) (toString $component.metricsPort) -}}
 {{- if eq $component.protocol "grpc" -}}
 {{- $_ := set $config (printf "SHUTTER_%s_PORT" $key) (toString $component.port) -}}
 {{- $_ := set $config (printf "SHUTTER_%s_ADDR" $key) (include "shutter.address" (dict "root" $ "name" $name "port" $component.port)) -}}
@@ -206,6 +212,15 @@ ConfigMap exists).
     - protocol: TCP
       port: {{ . }}
     {{- end }}
+{{- if .Values.telemetry.tracing.enabled }}
+- to:
+    {{- toYaml .Values.networkPolicy.otlp.to | nindent 4 }}
+  ports:
+    {{- range .Values.networkPolicy.otlp.ports }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Egress to the object store, for the component that stores photo bytes (config.blobStore=s3). */}}

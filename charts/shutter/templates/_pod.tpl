@@ -100,6 +100,10 @@ spec:
         - name: {{ $portName }}
           containerPort: {{ $port }}
           protocol: TCP
+        # Prometheus /metrics (SHUTTER_<COMPONENT>_METRICS_PORT), scraped through the Service's `metrics` port.
+        - name: metrics
+          containerPort: {{ $c.topology.metricsPort }}
+          protocol: TCP
       {{- if eq $c.topology.protocol "grpc" }}
       startupProbe:
         grpc:

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n shutter/comment/v1/comment.proto\x12\x12shutter.comment.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x01\n\x07\x43omment\x12\x12\n\ncomment_id\x18\x01 \x01(\x03\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\x0c\n\x04text\x18\x04 \x01(\t\x12.\n\ntime_stamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x12PostCommentRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12.\n\ntime_stamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04text\x18\x04 \x01(\t\"C\n\x13PostCommentResponse\x12,\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x1b.shutter.comment.v1.Comment\"\x7f\n\x13ListCommentsRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12/\n\x05order\x18\x04 \x01(\x0e\x32 .shutter.comment.v1.CommentOrder\"r\n\x14ListCommentsResponse\x12-\n\x08\x63omments\x18\x01 \x03(\x0b\x32\x1b.shutter.comment.v1.Comment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"<\n\x14\x44\x65leteCommentRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x12\n\ncomment_id\x18\x02 \x01(\x03\"\x17\n\x15\x44\x65leteCommentResponse\"7\n\x0c\x43ommentCount\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x15\n\rcomment_count\x18\x02 \x01(\x03\"1\n\x1c\x42\x61tchGetCommentCountsRequest\x12\x11\n\tphoto_ids\x18\x01 \x03(\x03\"Q\n\x1d\x42\x61tchGetCommentCountsResponse\x12\x30\n\x06\x63ounts\x18\x01 \x03(\x0b\x32 .shutter.comment.v1.CommentCount*m\n\x0c\x43ommentOrder\x12\x1d\n\x19\x43OMMENT_ORDER_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43OMMENT_ORDER_OLDEST_FIRST\x10\x01\x12\x1e\n\x1a\x43OMMENT_ORDER_NEWEST_FIRST\x10\x02\x32\xea\x04\n\x0e\x43ommentService\x12\x89\x01\n\x0bPostComment\x12&.shutter.comment.v1.PostCommentRequest\x1a\'.shutter.comment.v1.PostCommentResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/v1/photos/{photo_id}/comments:\x01*\x12\x8c\x01\n\x0cListComments\x12\'.shutter.comment.v1.ListCommentsRequest\x1a(.shutter.comment.v1.ListCommentsResponse\")\x90\x02\x01\x82\xd3\xe4\x93\x02 \x12\x1e/v1/photos/{photo_id}/comments\x12\x99\x01\n\rDeleteComment\x12(.shutter.comment.v1.DeleteCommentRequest\x1a).shutter.comment.v1.DeleteCommentResponse\"3\x82\xd3\xe4\x93\x02-*+/v1/photos/{photo_id}/comments/{comment_id}\x12\xa0\x01\n\x15\x42\x61tchGetCommentCounts\x12\x30.shutter.comment.v1.BatchGetCommentCountsRequest\x1a\x31.shutter.comment.v1.BatchGetCommentCountsResponse\"\"\x90\x02\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/comments:batchCountb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n shutter/comment/v1/comment.proto\x12\x12shutter.comment.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x01\n\x07\x43omment\x12\x12\n\ncomment_id\x18\x01 \x01(\x03\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\x0c\n\x04text\x18\x04 \x01(\t\x12.\n\ntime_stamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x12PostCommentRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12.\n\ntime_stamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04text\x18\x04 \x01(\t\"C\n\x13PostCommentResponse\x12,\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x1b.shutter.comment.v1.Comment\"\x7f\n\x13ListCommentsRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12/\n\x05order\x18\x04 \x01(\x0e\x32 .shutter.comment.v1.CommentOrder\"r\n\x14ListCommentsResponse\x12-\n\x08\x63omments\x18\x01 \x03(\x0b\x32\x1b.shutter.comment.v1.Comment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"<\n\x14\x44\x65leteCommentRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x12\n\ncomment_id\x18\x02 \x01(\x03\"\x17\n\x15\x44\x65leteCommentResponse\"q\n\x18\x42\x61tchListCommentsRequest\x12\x11\n\tphoto_ids\x18\x01 \x03(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12/\n\x05order\x18\x03 \x01(\x0e\x32 .shutter.comment.v1.CommentOrder\"}\n\rPhotoComments\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12-\n\x08\x63omments\x18\x02 \x03(\x0b\x32\x1b.shutter.comment.v1.Comment\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x12\n\ntotal_size\x18\x04 \x01(\x03\"N\n\x19\x42\x61tchListCommentsResponse\x12\x31\n\x06photos\x18\x01 \x03(\x0b\x32!.shutter.comment.v1.PhotoComments\"7\n\x0c\x43ommentCount\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x15\n\rcomment_count\x18\x02 \x01(\x03\"1\n\x1c\x42\x61tchGetCommentCountsRequest\x12\x11\n\tphoto_ids\x18\x01 \x03(\x03\"Q\n\x1d\x42\x61tchGetCommentCountsResponse\x12\x30\n\x06\x63ounts\x18\x01 \x03(\x0b\x32 .shutter.comment.v1.CommentCount*m\n\x0c\x43ommentOrder\x12\x1d\n\x19\x43OMMENT_ORDER_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43OMMENT_ORDER_OLDEST_FIRST\x10\x01\x12\x1e\n\x1a\x43OMMENT_ORDER_NEWEST_FIRST\x10\x02\x32\x80\x06\n\x0e\x43ommentService\x12\x89\x01\n\x0bPostComment\x12&.shutter.comment.v1.PostCommentRequest\x1a\'.shutter.comment.v1.PostCommentResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/v1/photos/{photo_id}/comments:\x01*\x12\x8c\x01\n\x0cListComments\x12\'.shutter.comment.v1.ListCommentsRequest\x1a(.shutter.comment.v1.ListCommentsResponse\")\x90\x02\x01\x82\xd3\xe4\x93\x02 \x12\x1e/v1/photos/{photo_id}/comments\x12\x99\x01\n\rDeleteComment\x12(.shutter.comment.v1.DeleteCommentRequest\x1a).shutter.comment.v1.DeleteCommentResponse\"3\x82\xd3\xe4\x93\x02-*+/v1/photos/{photo_id}/comments/{comment_id}\x12\x93\x01\n\x11\x42\x61tchListComments\x12,.shutter.comment.v1.BatchListCommentsRequest\x1a-.shutter.comment.v1.BatchListCommentsResponse\"!\x90\x02\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/comments:batchList\x12\xa0\x01\n\x15\x42\x61tchGetCommentCounts\x12\x30.shutter.comment.v1.BatchGetCommentCountsRequest\x1a\x31.shutter.comment.v1.BatchGetCommentCountsResponse\"\"\x90\x02\x01\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/comments:batchCountb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,10 +39,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMENTSERVICE'].methods_by_name['ListComments']._serialized_options = b'\220\002\001\202\323\344\223\002 \022\036/v1/photos/{photo_id}/comments'
   _globals['_COMMENTSERVICE'].methods_by_name['DeleteComment']._loaded_options = None
   _globals['_COMMENTSERVICE'].methods_by_name['DeleteComment']._serialized_options = b'\202\323\344\223\002-*+/v1/photos/{photo_id}/comments/{comment_id}'
+  _globals['_COMMENTSERVICE'].methods_by_name['BatchListComments']._loaded_options = None
+  _globals['_COMMENTSERVICE'].methods_by_name['BatchListComments']._serialized_options = b'\220\002\001\202\323\344\223\002\030\022\026/v1/comments:batchList'
   _globals['_COMMENTSERVICE'].methods_by_name['BatchGetCommentCounts']._loaded_options = None
   _globals['_COMMENTSERVICE'].methods_by_name['BatchGetCommentCounts']._serialized_options = b'\220\002\001\202\323\344\223\002\031\022\027/v1/comments:batchCount'
-  _globals['_COMMENTORDER']._serialized_start=1007
-  _globals['_COMMENTORDER']._serialized_end=1116
+  _globals['_COMMENTORDER']._serialized_start=1329
+  _globals['_COMMENTORDER']._serialized_end=1438
   _globals['_COMMENT']._serialized_start=120
   _globals['_COMMENT']._serialized_end=294
   _globals['_POSTCOMMENTREQUEST']._serialized_start=296
@@ -57,12 +59,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETECOMMENTREQUEST']._serialized_end=789
   _globals['_DELETECOMMENTRESPONSE']._serialized_start=791
   _globals['_DELETECOMMENTRESPONSE']._serialized_end=814
-  _globals['_COMMENTCOUNT']._serialized_start=816
-  _globals['_COMMENTCOUNT']._serialized_end=871
-  _globals['_BATCHGETCOMMENTCOUNTSREQUEST']._serialized_start=873
-  _globals['_BATCHGETCOMMENTCOUNTSREQUEST']._serialized_end=922
-  _globals['_BATCHGETCOMMENTCOUNTSRESPONSE']._serialized_start=924
-  _globals['_BATCHGETCOMMENTCOUNTSRESPONSE']._serialized_end=1005
-  _globals['_COMMENTSERVICE']._serialized_start=1119
-  _globals['_COMMENTSERVICE']._serialized_end=1737
+  _globals['_BATCHLISTCOMMENTSREQUEST']._serialized_start=816
+  _globals['_BATCHLISTCOMMENTSREQUEST']._serialized_end=929
+  _globals['_PHOTOCOMMENTS']._serialized_start=931
+  _globals['_PHOTOCOMMENTS']._serialized_end=1056
+  _globals['_BATCHLISTCOMMENTSRESPONSE']._serialized_start=1058
+  _globals['_BATCHLISTCOMMENTSRESPONSE']._serialized_end=1136
+  _globals['_COMMENTCOUNT']._serialized_start=1138
+  _globals['_COMMENTCOUNT']._serialized_end=1193
+  _globals['_BATCHGETCOMMENTCOUNTSREQUEST']._serialized_start=1195
+  _globals['_BATCHGETCOMMENTCOUNTSREQUEST']._serialized_end=1244
+  _globals['_BATCHGETCOMMENTCOUNTSRESPONSE']._serialized_start=1246
+  _globals['_BATCHGETCOMMENTCOUNTSRESPONSE']._serialized_end=1327
+  _globals['_COMMENTSERVICE']._serialized_start=1441
+  _globals['_COMMENTSERVICE']._serialized_end=2209
 # @@protoc_insertion_point(module_scope)

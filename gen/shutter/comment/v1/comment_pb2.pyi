@@ -88,6 +88,34 @@ class DeleteCommentResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class BatchListCommentsRequest(_message.Message):
+    __slots__ = ("photo_ids", "page_size", "order")
+    PHOTO_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    photo_ids: _containers.RepeatedScalarFieldContainer[int]
+    page_size: int
+    order: CommentOrder
+    def __init__(self, photo_ids: _Optional[_Iterable[int]] = ..., page_size: _Optional[int] = ..., order: _Optional[_Union[CommentOrder, str]] = ...) -> None: ...
+
+class PhotoComments(_message.Message):
+    __slots__ = ("photo_id", "comments", "next_page_token", "total_size")
+    PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    photo_id: int
+    comments: _containers.RepeatedCompositeFieldContainer[Comment]
+    next_page_token: str
+    total_size: int
+    def __init__(self, photo_id: _Optional[int] = ..., comments: _Optional[_Iterable[_Union[Comment, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
+
+class BatchListCommentsResponse(_message.Message):
+    __slots__ = ("photos",)
+    PHOTOS_FIELD_NUMBER: _ClassVar[int]
+    photos: _containers.RepeatedCompositeFieldContainer[PhotoComments]
+    def __init__(self, photos: _Optional[_Iterable[_Union[PhotoComments, _Mapping]]] = ...) -> None: ...
+
 class CommentCount(_message.Message):
     __slots__ = ("photo_id", "comment_count")
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]

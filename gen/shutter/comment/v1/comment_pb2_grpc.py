@@ -49,6 +49,11 @@ class CommentServiceStub:
                 request_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.DeleteCommentRequest.SerializeToString,
                 response_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.DeleteCommentResponse.FromString,
                 _registered_method=True)
+        self.BatchListComments = channel.unary_unary(
+                '/shutter.comment.v1.CommentService/BatchListComments',
+                request_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsRequest.SerializeToString,
+                response_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsResponse.FromString,
+                _registered_method=True)
         self.BatchGetCommentCounts = channel.unary_unary(
                 '/shutter.comment.v1.CommentService/BatchGetCommentCounts',
                 request_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchGetCommentCountsRequest.SerializeToString,
@@ -79,6 +84,14 @@ class CommentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchListComments(self, request, context):
+        """The first page of comments and the total for each of many photos in one call (the view service
+        coalesces concurrent views into one); a next_page_token continues with ListComments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def BatchGetCommentCounts(self, request, context):
         """Comment counts for many photos in one call.
         """
@@ -103,6 +116,11 @@ def add_CommentServiceServicer_to_server(servicer, server):
                     servicer.DeleteComment,
                     request_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.DeleteCommentRequest.FromString,
                     response_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.DeleteCommentResponse.SerializeToString,
+            ),
+            'BatchListComments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchListComments,
+                    request_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsRequest.FromString,
+                    response_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsResponse.SerializeToString,
             ),
             'BatchGetCommentCounts': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetCommentCounts,
@@ -191,6 +209,33 @@ class CommentService:
             '/shutter.comment.v1.CommentService/DeleteComment',
             shutter_dot_comment_dot_v1_dot_comment__pb2.DeleteCommentRequest.SerializeToString,
             shutter_dot_comment_dot_v1_dot_comment__pb2.DeleteCommentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchListComments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.comment.v1.CommentService/BatchListComments',
+            shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsRequest.SerializeToString,
+            shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/like/v1/like.proto\x12\x0fshutter.like.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n\x0bLikeSummary\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x12\n\nlike_count\x18\x02 \x01(\x03\x12\x18\n\x10viewer_has_liked\x18\x03 \x01(\x08\"5\n\x10LikePhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"S\n\x11LikePhotoResponse\x12-\n\x07summary\x18\x01 \x01(\x0b\x32\x1c.shutter.like.v1.LikeSummary\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"7\n\x12UnlikePhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"U\n\x13UnlikePhotoResponse\x12-\n\x07summary\x18\x01 \x01(\x0b\x32\x1c.shutter.like.v1.LikeSummary\x12\x0f\n\x07removed\x18\x02 \x01(\x08\"<\n\x15GetLikeSummaryRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x11\n\tviewer_id\x18\x02 \x01(\x03\"G\n\x16GetLikeSummaryResponse\x12-\n\x07summary\x18\x01 \x01(\x0b\x32\x1c.shutter.like.v1.LikeSummary\"D\n\x1c\x42\x61tchGetLikeSummariesRequest\x12\x11\n\tphoto_ids\x18\x01 \x03(\x03\x12\x11\n\tviewer_id\x18\x02 \x01(\x03\"P\n\x1d\x42\x61tchGetLikeSummariesResponse\x12/\n\tsummaries\x18\x01 \x03(\x0b\x32\x1c.shutter.like.v1.LikeSummary\"F\n\x05Liker\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12,\n\x08liked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x11ListLikersRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x12ListLikersResponse\x12&\n\x06likers\x18\x01 \x03(\x0b\x32\x16.shutter.like.v1.Liker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xd0\x05\n\x0bLikeService\x12\x84\x01\n\tLikePhoto\x12!.shutter.like.v1.LikePhotoRequest\x1a\".shutter.like.v1.LikePhotoResponse\"0\x90\x02\x02\x82\xd3\xe4\x93\x02\'\x1a%/v1/photos/{photo_id}/likes/{user_id}\x12\x8a\x01\n\x0bUnlikePhoto\x12#.shutter.like.v1.UnlikePhotoRequest\x1a$.shutter.like.v1.UnlikePhotoResponse\"0\x90\x02\x02\x82\xd3\xe4\x93\x02\'*%/v1/photos/{photo_id}/likes/{user_id}\x12\x91\x01\n\x0eGetLikeSummary\x12&.shutter.like.v1.GetLikeSummaryRequest\x1a\'.shutter.like.v1.GetLikeSummaryResponse\".\x90\x02\x01\x82\xd3\xe4\x93\x02%\x12#/v1/photos/{photo_id}/likes:summary\x12\x99\x01\n\x15\x42\x61tchGetLikeSummaries\x12-.shutter.like.v1.BatchGetLikeSummariesRequest\x1a..shutter.like.v1.BatchGetLikeSummariesResponse\"!\x90\x02\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/likes:batchSummary\x12}\n\nListLikers\x12\".shutter.like.v1.ListLikersRequest\x1a#.shutter.like.v1.ListLikersResponse\"&\x90\x02\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/photos/{photo_id}/likesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/like/v1/like.proto\x12\x0fshutter.like.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n\x0bLikeSummary\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x12\n\nlike_count\x18\x02 \x01(\x03\x12\x18\n\x10viewer_has_liked\x18\x03 \x01(\x08\"5\n\x10LikePhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"S\n\x11LikePhotoResponse\x12-\n\x07summary\x18\x01 \x01(\x0b\x32\x1c.shutter.like.v1.LikeSummary\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"7\n\x12UnlikePhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"U\n\x13UnlikePhotoResponse\x12-\n\x07summary\x18\x01 \x01(\x0b\x32\x1c.shutter.like.v1.LikeSummary\x12\x0f\n\x07removed\x18\x02 \x01(\x08\"<\n\x15GetLikeSummaryRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x11\n\tviewer_id\x18\x02 \x01(\x03\"G\n\x16GetLikeSummaryResponse\x12-\n\x07summary\x18\x01 \x01(\x0b\x32\x1c.shutter.like.v1.LikeSummary\"D\n\x1c\x42\x61tchGetLikeSummariesRequest\x12\x11\n\tphoto_ids\x18\x01 \x03(\x03\x12\x11\n\tviewer_id\x18\x02 \x01(\x03\"P\n\x1d\x42\x61tchGetLikeSummariesResponse\x12/\n\tsummaries\x18\x01 \x03(\x0b\x32\x1c.shutter.like.v1.LikeSummary\"^\n\"BatchGetViewerLikeSummariesRequest\x12\x38\n\x08requests\x18\x01 \x03(\x0b\x32&.shutter.like.v1.GetLikeSummaryRequest\"V\n#BatchGetViewerLikeSummariesResponse\x12/\n\tsummaries\x18\x01 \x03(\x0b\x32\x1c.shutter.like.v1.LikeSummary\"F\n\x05Liker\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12,\n\x08liked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x11ListLikersRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x12ListLikersResponse\x12&\n\x06likers\x18\x01 \x03(\x0b\x32\x16.shutter.like.v1.Liker\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x87\x07\n\x0bLikeService\x12\x84\x01\n\tLikePhoto\x12!.shutter.like.v1.LikePhotoRequest\x1a\".shutter.like.v1.LikePhotoResponse\"0\x90\x02\x02\x82\xd3\xe4\x93\x02\'\x1a%/v1/photos/{photo_id}/likes/{user_id}\x12\x8a\x01\n\x0bUnlikePhoto\x12#.shutter.like.v1.UnlikePhotoRequest\x1a$.shutter.like.v1.UnlikePhotoResponse\"0\x90\x02\x02\x82\xd3\xe4\x93\x02\'*%/v1/photos/{photo_id}/likes/{user_id}\x12\x91\x01\n\x0eGetLikeSummary\x12&.shutter.like.v1.GetLikeSummaryRequest\x1a\'.shutter.like.v1.GetLikeSummaryResponse\".\x90\x02\x01\x82\xd3\xe4\x93\x02%\x12#/v1/photos/{photo_id}/likes:summary\x12\x99\x01\n\x15\x42\x61tchGetLikeSummaries\x12-.shutter.like.v1.BatchGetLikeSummariesRequest\x1a..shutter.like.v1.BatchGetLikeSummariesResponse\"!\x90\x02\x01\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/likes:batchSummary\x12\xb4\x01\n\x1b\x42\x61tchGetViewerLikeSummaries\x12\x33.shutter.like.v1.BatchGetViewerLikeSummariesRequest\x1a\x34.shutter.like.v1.BatchGetViewerLikeSummariesResponse\"*\x90\x02\x01\x82\xd3\xe4\x93\x02!\"\x1c/v1/likes:batchViewerSummary:\x01*\x12}\n\nListLikers\x12\".shutter.like.v1.ListLikersRequest\x1a#.shutter.like.v1.ListLikersResponse\"&\x90\x02\x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/photos/{photo_id}/likesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIKESERVICE'].methods_by_name['GetLikeSummary']._serialized_options = b'\220\002\001\202\323\344\223\002%\022#/v1/photos/{photo_id}/likes:summary'
   _globals['_LIKESERVICE'].methods_by_name['BatchGetLikeSummaries']._loaded_options = None
   _globals['_LIKESERVICE'].methods_by_name['BatchGetLikeSummaries']._serialized_options = b'\220\002\001\202\323\344\223\002\030\022\026/v1/likes:batchSummary'
+  _globals['_LIKESERVICE'].methods_by_name['BatchGetViewerLikeSummaries']._loaded_options = None
+  _globals['_LIKESERVICE'].methods_by_name['BatchGetViewerLikeSummaries']._serialized_options = b'\220\002\001\202\323\344\223\002!\"\034/v1/likes:batchViewerSummary:\001*'
   _globals['_LIKESERVICE'].methods_by_name['ListLikers']._loaded_options = None
   _globals['_LIKESERVICE'].methods_by_name['ListLikers']._serialized_options = b'\220\002\001\202\323\344\223\002\035\022\033/v1/photos/{photo_id}/likes'
   _globals['_LIKESUMMARY']._serialized_start=110
@@ -61,12 +63,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BATCHGETLIKESUMMARIESREQUEST']._serialized_end=676
   _globals['_BATCHGETLIKESUMMARIESRESPONSE']._serialized_start=678
   _globals['_BATCHGETLIKESUMMARIESRESPONSE']._serialized_end=758
-  _globals['_LIKER']._serialized_start=760
-  _globals['_LIKER']._serialized_end=830
-  _globals['_LISTLIKERSREQUEST']._serialized_start=832
-  _globals['_LISTLIKERSREQUEST']._serialized_end=908
-  _globals['_LISTLIKERSRESPONSE']._serialized_start=910
-  _globals['_LISTLIKERSRESPONSE']._serialized_end=995
-  _globals['_LIKESERVICE']._serialized_start=998
-  _globals['_LIKESERVICE']._serialized_end=1718
+  _globals['_BATCHGETVIEWERLIKESUMMARIESREQUEST']._serialized_start=760
+  _globals['_BATCHGETVIEWERLIKESUMMARIESREQUEST']._serialized_end=854
+  _globals['_BATCHGETVIEWERLIKESUMMARIESRESPONSE']._serialized_start=856
+  _globals['_BATCHGETVIEWERLIKESUMMARIESRESPONSE']._serialized_end=942
+  _globals['_LIKER']._serialized_start=944
+  _globals['_LIKER']._serialized_end=1014
+  _globals['_LISTLIKERSREQUEST']._serialized_start=1016
+  _globals['_LISTLIKERSREQUEST']._serialized_end=1092
+  _globals['_LISTLIKERSRESPONSE']._serialized_start=1094
+  _globals['_LISTLIKERSRESPONSE']._serialized_end=1179
+  _globals['_LIKESERVICE']._serialized_start=1182
+  _globals['_LIKESERVICE']._serialized_end=2085
 # @@protoc_insertion_point(module_scope)

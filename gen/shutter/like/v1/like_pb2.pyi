@@ -80,6 +80,18 @@ class BatchGetLikeSummariesResponse(_message.Message):
     summaries: _containers.RepeatedCompositeFieldContainer[LikeSummary]
     def __init__(self, summaries: _Optional[_Iterable[_Union[LikeSummary, _Mapping]]] = ...) -> None: ...
 
+class BatchGetViewerLikeSummariesRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[GetLikeSummaryRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[GetLikeSummaryRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchGetViewerLikeSummariesResponse(_message.Message):
+    __slots__ = ("summaries",)
+    SUMMARIES_FIELD_NUMBER: _ClassVar[int]
+    summaries: _containers.RepeatedCompositeFieldContainer[LikeSummary]
+    def __init__(self, summaries: _Optional[_Iterable[_Union[LikeSummary, _Mapping]]] = ...) -> None: ...
+
 class Liker(_message.Message):
     __slots__ = ("user_id", "liked_at")
     USER_ID_FIELD_NUMBER: _ClassVar[int]

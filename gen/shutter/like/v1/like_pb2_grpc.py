@@ -54,6 +54,11 @@ class LikeServiceStub:
                 request_serializer=shutter_dot_like_dot_v1_dot_like__pb2.BatchGetLikeSummariesRequest.SerializeToString,
                 response_deserializer=shutter_dot_like_dot_v1_dot_like__pb2.BatchGetLikeSummariesResponse.FromString,
                 _registered_method=True)
+        self.BatchGetViewerLikeSummaries = channel.unary_unary(
+                '/shutter.like.v1.LikeService/BatchGetViewerLikeSummaries',
+                request_serializer=shutter_dot_like_dot_v1_dot_like__pb2.BatchGetViewerLikeSummariesRequest.SerializeToString,
+                response_deserializer=shutter_dot_like_dot_v1_dot_like__pb2.BatchGetViewerLikeSummariesResponse.FromString,
+                _registered_method=True)
         self.ListLikers = channel.unary_unary(
                 '/shutter.like.v1.LikeService/ListLikers',
                 request_serializer=shutter_dot_like_dot_v1_dot_like__pb2.ListLikersRequest.SerializeToString,
@@ -91,6 +96,15 @@ class LikeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetViewerLikeSummaries(self, request, context):
+        """Counts and has-liked for many (photo, viewer) pairs in one call: a service answering many viewers
+        at once (the view service coalesces concurrent views into one). A user may name only themselves
+        (or leave viewer_id unset); a service may name any viewer — who liked what is public (ListLikers).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListLikers(self, request, context):
         """Newest first.
         """
@@ -120,6 +134,11 @@ def add_LikeServiceServicer_to_server(servicer, server):
                     servicer.BatchGetLikeSummaries,
                     request_deserializer=shutter_dot_like_dot_v1_dot_like__pb2.BatchGetLikeSummariesRequest.FromString,
                     response_serializer=shutter_dot_like_dot_v1_dot_like__pb2.BatchGetLikeSummariesResponse.SerializeToString,
+            ),
+            'BatchGetViewerLikeSummaries': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetViewerLikeSummaries,
+                    request_deserializer=shutter_dot_like_dot_v1_dot_like__pb2.BatchGetViewerLikeSummariesRequest.FromString,
+                    response_serializer=shutter_dot_like_dot_v1_dot_like__pb2.BatchGetViewerLikeSummariesResponse.SerializeToString,
             ),
             'ListLikers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListLikers,
@@ -235,6 +254,33 @@ class LikeService:
             '/shutter.like.v1.LikeService/BatchGetLikeSummaries',
             shutter_dot_like_dot_v1_dot_like__pb2.BatchGetLikeSummariesRequest.SerializeToString,
             shutter_dot_like_dot_v1_dot_like__pb2.BatchGetLikeSummariesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetViewerLikeSummaries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.like.v1.LikeService/BatchGetViewerLikeSummaries',
+            shutter_dot_like_dot_v1_dot_like__pb2.BatchGetViewerLikeSummariesRequest.SerializeToString,
+            shutter_dot_like_dot_v1_dot_like__pb2.BatchGetViewerLikeSummariesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,113 @@
+"""The gateway's telemetry: HTTP metrics and the request's root span, named by route template.
+
+Every request is counted and timed by the route it matched — the contract's template
+(`/v1/photos/{photo_id}`) or the web client's route, never the raw path, which would make one series
+per photo — with its method and status. With tracing on, OpenTelemetry's ASGI middleware opens the
+trace (or continues a client's `traceparent`); its span is renamed to the route once matched, and the
+runtime's channels carry it on to the services.
+
+With several uvicorn workers (SHUTTER_GATEWAY_WORKERS > 1) each worker is its own process: they
+write their metrics to a shared directory (prometheus-client's multiprocess mode) and the parent
+process serves the sum on the gateway's metrics port.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+
+from opentelemetry import trace
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.runtime import metrics, tracing
+
+UNMATCHED = "unmatched"
+
+_REQUESTS = metrics.Labelled(
+    Counter(
+        "shutter_http_requests",
+        "HTTP requests the gateway answered, by route template, method and status.",
+        ["route", "method", "status"],
+    )
+)
+_SECONDS = metrics.Labelled(
+    Histogram(
+        "shutter_http_request_seconds",
+        "Time from a request's arrival at the gateway to the end of its answer, by route template and method.",
+        ["route", "method"],
+        buckets=metrics.LATENCY_BUCKETS,
+    )
+)
+
+
+def name_route(scope: Scope, template: str) -> None:
+    """Record which route a request matched: the label of its metrics and the name of its span."""
+    scope["state"]["route"] = template
+    if tracing.enabled():
+        trace.get_current_span().update_name(f"{scope['method']} {template}")
+
+
+class HttpMetrics:
+    """ASGI middleware counting and timing every HTTP request by route, method and status."""
+
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
+        self.app = app
+        # Starlette's own routes (health, OpenAPI, the web client) by endpoint; the gateway's RPC routes
+        # name themselves (name_route).
+        self._paths = {getattr(route, "endpoint", None): getattr(route, "path", UNMATCHED) for route in routes}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not metrics.SWITCH.on:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # if the app fails before answering, the server answers 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("state", {}).get("route") or self._paths.get(scope.get("endpoint"), UNMATCHED)
+            method = scope["method"]
+            _REQUESTS.child(route, method, str(status)).inc()
+            _SECONDS.child(route, method).observe(time.perf_counter() - started)
+
+
+def traced(app: ASGIApp) -> ASGIApp:
+    """`app` inside OpenTelemetry's ASGI middleware when tracing is on (unchanged when off)."""
+    if not tracing.enabled():
+        return app
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    return OpenTelemetryMiddleware(
+        app,
+        excluded_urls="/healthz,/assets/",
+        # Named by method until the route is known (name_route): the raw path would name a span per photo.
+        default_span_details=lambda scope: (scope.get("method", "HTTP"), {}),
+        exclude_spans=["receive", "send"],
+        tracer_provider=trace.get_tracer_provider(),
+    )
+
+
+def worker_registry(workers: int) -> CollectorRegistry:
+    """The registry the gateway's metrics port serves: this process's, or with several workers the
+    sum of theirs (called in the parent before the workers start, which inherit the directory)."""
+    if workers <= 1:
+        return REGISTRY
+    directory = tempfile.mkdtemp(prefix="shutter-gateway-metrics-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    return registry

@@ -1,0 +1,146 @@
+"""Coalescing concurrent loads into batch calls: the DataLoader pattern, with no timer.
+
+Handlers ask for one key each (`await loader.load(key, timeout)`). Every key asked for while the
+event loop runs one turn goes out in one batch call when that turn ends (`loop.call_soon`), so an
+idle service adds no latency (a lone request is a batch of one, sent at once) and a busy one sends
+fewer, larger calls: under load a view costs a fraction of each downstream call instead of a whole
+one. Duplicate keys in a turn share one slot in the batch.
+
+One turn is often not enough: grpc.aio starts each incoming RPC in a loop iteration of its own, so
+views served concurrently rarely ask within the same turn (measured: one batch call per view at any
+rate). With `max_in_flight`, at most that many batch calls are out at once; keys asked for while all
+are out wait for the first to come back and then go out together — group commit, in effect. An idle
+service still sends at once; a busy one sends batches as large as its load, each caller waiting at
+most one downstream round trip longer.
+
+Each caller keeps its own deadline: it stops waiting when its timeout passes, without failing the
+batch for the others; the batch call gets the latest deadline among the callers still waiting.
+Because one call answers many callers, the fetch runs in an empty call context — no caller's token
+(the runtime's client interceptor then sends the service's own), deadline or request id; it is
+given the timeout and the first caller's request id (so a lone request stays traceable) explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from services.runtime import callctx
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+Fetch = Callable[[list[K], float, str | None], Awaitable[Mapping[K, V]]]
+
+
+@dataclass(frozen=True)
+class _Waiter:
+    future: asyncio.Future  # type: ignore[type-arg]
+    deadline: float  # loop time
+    request_id: str | None
+
+
+class BatchLoader(Generic[K, V]):
+    """`load(key)` → the value `fetch` found for it (None when it found none), one fetch per loop turn.
+
+    `fetch(keys, timeout, request_id)` answers up to `max_batch` distinct keys with a mapping (keys it
+    leaves out are None); what it raises, every caller of that batch gets.
+    """
+
+    def __init__(self, fetch: Fetch[K, V], max_batch: int, max_in_flight: int | None = None) -> None:
+        if max_batch < 1:
+            raise ValueError("a batch holds at least one key")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError("at least one batch call must be allowed out")
+        self._fetch = fetch
+        self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
+        self._pending: dict[K, list[_Waiter]] = {}
+        self._scheduled = False
+        self._running: set[asyncio.Task[None]] = set()
+        # Batches sent and keys they carried, for the curious (tests, profiles).
+        self.batches = 0
+        self.keys = 0
+
+    def submit(self, key: K, timeout: float) -> asyncio.Future[V | None]:
+        """Ask for `key` now, await the answer later (so one handler can have several loads in flight
+        without a task each). The future fails with TimeoutError once `timeout` seconds pass; a caller
+        that stops caring cancels it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[V | None] = loop.create_future()
+        deadline = loop.time() + timeout
+        expiry = loop.call_at(deadline, _expire, future)
+        future.add_done_callback(lambda _: expiry.cancel())
+        self._pending.setdefault(key, []).append(_Waiter(future, deadline, callctx.request_id()))
+        self._schedule(loop)
+        return future
+
+    def _free_slots(self) -> int | None:
+        return None if self._max_in_flight is None else self._max_in_flight - len(self._running)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Dispatch at the end of this turn, unless every slot is taken (a returning batch will)."""
+        free = self._free_slots()
+        if self._scheduled or not self._pending or (free is not None and free <= 0):
+            return
+        self._scheduled = True
+        loop.call_soon(self._dispatch, context=contextvars.Context())
+
+    async def load(self, key: K, timeout: float) -> V | None:
+        """The value for `key`; TimeoutError if `timeout` seconds pass first."""
+        return await self.submit(key, timeout)
+
+    def _dispatch(self) -> None:
+        """Runs once the turn's handlers have all asked (and in an empty context, see the module)."""
+        self._scheduled = False
+        pending, self._pending = self._pending, {}
+        live = {key: waiters for key, waiters in pending.items() if any(not w.future.done() for w in waiters)}
+        keys = list(live)
+        free = self._free_slots()
+        chunks = [keys[start : start + self._max_batch] for start in range(0, len(keys), self._max_batch)]
+        if free is not None:
+            for left in chunks[max(free, 0) :]:  # past the free slots: wait for a batch to come back
+                self._pending.update((key, live[key]) for key in left)
+            chunks = chunks[: max(free, 0)]
+        for chunk in chunks:
+            task = asyncio.get_running_loop().create_task(self._run({key: live[key] for key in chunk}))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """A batch came back: its slot sends what was asked for meanwhile."""
+        self._running.discard(task)
+        self._schedule(asyncio.get_running_loop())
+
+    async def _run(self, batch: dict[K, list[_Waiter]]) -> None:
+        waiting = [w for waiters in batch.values() for w in waiters if not w.future.done()]
+        if not waiting:
+            return
+        now = asyncio.get_running_loop().time()
+        timeout = max(w.deadline for w in waiting) - now
+        self.batches += 1
+        self.keys += len(batch)
+        try:
+            found = await self._fetch(list(batch), max(timeout, 0.001), waiting[0].request_id)
+        except asyncio.CancelledError:
+            for waiter in waiting:
+                waiter.future.cancel()
+            raise
+        except Exception as exc:
+            for waiter in waiting:
+                if not waiter.future.done():
+                    waiter.future.set_exception(exc)
+            return
+        for key, waiters in batch.items():
+            value = found.get(key)
+            for waiter in waiters:
+                if not waiter.future.done():
+                    waiter.future.set_result(value)
+
+
+def _expire(future: asyncio.Future) -> None:  # type: ignore[type-arg]
+    if not future.done():
+        future.set_exception(TimeoutError())

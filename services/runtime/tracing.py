@@ -1,0 +1,148 @@
+"""Traces (OpenTelemetry): one trace per client request across the mesh, continued through events.
+
+Off unless SHUTTER_TRACING=1. Off means no tracer provider (the API's tracer is a no-op), no
+interceptor on any server or channel, no trace context written to the outbox and no headers on
+events: what is left is a None check here and there. On, spans go in batches over OTLP/gRPC to
+SHUTTER_OTLP_ENDPOINT (Jaeger, or an OpenTelemetry collector). SHUTTER_TRACE_SAMPLE_RATIO of the
+traces that start here are kept; a request that arrives with a trace context keeps its caller's
+decision (parent-based), so a trace is kept whole or not at all.
+
+gRPC calls are traced by opentelemetry-instrumentation-grpc's grpc.aio interceptors
+(services.runtime.tracing_grpc), put first on every server and channel the runtime makes, so the span
+is current while the runtime's own interceptor and the handler run (their log lines and outgoing
+calls belong to it).
+
+Events continue the trace of the request that caused them:
+- the outbox row keeps the writing request's W3C trace context (`traceparent`), written in the same
+  transaction as the entity and its event;
+- the relay publishes each event inside a PRODUCER span, a child of that context, and the NATS
+  message carries the publish span's `traceparent` in its headers;
+- a consumer handles each delivery inside a CONSUMER span, a child of the publish span.
+Children rather than links: a consumer handles one message at a time and that work is part of what
+the request caused, so an upload's trace shows its relay, fan-out and indexing (and a redelivery shows
+as a second attempt under the same publish); and with parent-based sampling the chain is kept or
+dropped together, where a linked trace would be sampled again, on its own, per event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from services.runtime.config import TelemetrySettings
+
+log = logging.getLogger("shutter.tracing")
+
+
+class _State:
+    provider: Any = None  # opentelemetry.sdk.trace.TracerProvider once configured
+    tracer: trace.Tracer | None = None
+
+
+_STATE = _State()
+
+
+def enabled() -> bool:
+    return _STATE.tracer is not None
+
+
+def configure(service: str, settings: TelemetrySettings) -> None:
+    """Install the process's tracer provider (when tracing is on); call once, before any channel is made."""
+    if not settings.tracing or _STATE.provider is not None:
+        return
+    # Imported only when on: a process that does not trace never loads the SDK or the exporter.
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "service.namespace": "shutter"}),
+        sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
+    )
+    # An http:// endpoint means plaintext (in-cluster collector, local Jaeger); https:// means TLS.
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.collector)))
+    trace.set_tracer_provider(provider)
+    _STATE.provider = provider
+    _STATE.tracer = provider.get_tracer("shutter.runtime")
+    log.info("tracing", extra={"otlp_endpoint": settings.collector, "sample_ratio": settings.trace_sample_ratio})
+
+
+def shutdown() -> None:
+    """Send what is buffered and stop; last thing a process does, after its servers and components."""
+    if _STATE.provider is not None:
+        _STATE.provider.shutdown()
+    _STATE.provider = None
+    _STATE.tracer = None
+
+
+def outbox_context() -> str | None:
+    """The current trace context as stored with an outbox row (JSON of the W3C headers), or None."""
+    if _STATE.tracer is None or not trace.get_current_span().get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return json.dumps(carrier, separators=(",", ":"))
+
+
+def publishing(subject: str, stored: str | None) -> AbstractContextManager[dict[str, str] | None]:
+    """Around the relay's publish of one event: the headers to send with it (None when untraced).
+
+    Only events written inside a trace continue it; the relay never starts a trace of its own.
+    """
+    if _STATE.tracer is None or not stored:
+        return nullcontext(None)
+    return _publishing(_STATE.tracer, subject, stored)
+
+
+@contextmanager
+def _publishing(tracer: trace.Tracer, subject: str, stored: str) -> Iterator[dict[str, str]]:
+    try:
+        parent = propagate.extract(json.loads(stored))
+    except ValueError:
+        parent = None
+    attributes = {"messaging.system": "nats", "messaging.destination.name": subject}
+    with tracer.start_as_current_span(
+        f"publish {subject}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+    ):
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        yield headers
+
+
+def consuming(consumer: str, subject: str, headers: Mapping[str, str] | None) -> AbstractContextManager[Any]:
+    """Around one delivery to a consumer's handler: a CONSUMER span, child of the publish (if traced)."""
+    if _STATE.tracer is None or not headers or "traceparent" not in headers:
+        return nullcontext()
+    return _STATE.tracer.start_as_current_span(
+        f"{consumer} process",
+        context=propagate.extract(headers),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.destination.name": subject,
+            "messaging.consumer.group.name": consumer,
+        },
+    )
+
+
+def mark_error(description: str) -> None:
+    """Mark the current span failed (a handler error that was dealt with, so never raised through it)."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_status(Status(StatusCode.ERROR, description))
+
+
+def current_ids() -> tuple[str, str] | None:
+    """(trace_id, span_id) in hex of the current span, for log lines; None outside any trace."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")

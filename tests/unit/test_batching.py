@@ -1,0 +1,122 @@
+"""BatchLoader: loads asked for in one event-loop turn go out as one batch call, each caller on its own deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import pytest
+
+from services.runtime import callctx
+from services.runtime.batching import BatchLoader
+
+
+class Backend:
+    """A batch endpoint: doubles each key, leaves out negative ones, records every call."""
+
+    def __init__(self, delay: float = 0.0, error: Exception | None = None) -> None:
+        self.calls: list[tuple[list[int], float, str | None, callctx.Principal | None]] = []
+        self.delay = delay
+        self.error = error
+
+    async def fetch(self, keys: list[int], timeout: float, request_id: str | None) -> Mapping[int, int]:
+        self.calls.append((keys, timeout, request_id, callctx.principal()))
+        await asyncio.sleep(self.delay)
+        if self.error:
+            raise self.error
+        return {key: key * 2 for key in keys if key >= 0}
+
+
+async def test_loads_of_one_turn_go_out_as_one_batch_with_duplicates_once() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100)
+    results = await asyncio.gather(*(loader.load(key, 1.0) for key in (1, 2, 2, 3, -4)))
+    assert results == [2, 4, 4, 6, None]  # a key the fetch left out is None
+    assert [keys for keys, *_ in backend.calls] == [[1, 2, 3, -4]]
+    assert (loader.batches, loader.keys) == (1, 4)
+
+
+async def test_a_lone_load_is_sent_at_the_end_of_its_turn_not_after_a_timer() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100)
+    future = loader.submit(7, 1.0)
+    await asyncio.sleep(0)  # the turn ends: the batch task is created
+    await asyncio.sleep(0)  # and has run up to its fetch
+    assert [keys for keys, *_ in backend.calls] == [[7]]
+    assert await future == 14
+    assert await loader.load(8, 1.0) == 16  # a later turn: a batch of its own
+    assert len(backend.calls) == 2
+
+
+async def test_more_keys_than_a_batch_holds_are_split() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=3)
+    results = await asyncio.gather(*(loader.load(key, 1.0) for key in range(7)))
+    assert results == [key * 2 for key in range(7)]
+    assert [keys for keys, *_ in backend.calls] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+async def test_each_caller_keeps_its_own_deadline_and_the_batch_gets_the_latest() -> None:
+    backend = Backend(delay=0.2)
+    loader = BatchLoader(backend.fetch, max_batch=100)
+    hasty = loader.submit(1, 0.05)
+    patient = loader.submit(2, 1.0)
+    with pytest.raises(TimeoutError):
+        await hasty
+    assert await patient == 4
+    ((keys, timeout, _, _),) = backend.calls
+    assert keys == [1, 2] and 0.9 < timeout <= 1.0
+
+
+async def test_a_failed_fetch_fails_every_caller_of_that_batch() -> None:
+    loader = BatchLoader(Backend(error=ConnectionError("down")).fetch, max_batch=100)
+    outcomes = await asyncio.gather(loader.load(1, 1.0), loader.load(2, 1.0), return_exceptions=True)
+    assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
+
+
+async def test_a_caller_that_gave_up_before_the_turn_ended_is_not_fetched_for() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100)
+    loader.submit(1, 1.0).cancel()
+    assert await loader.load(2, 1.0) == 4
+    assert [keys for keys, *_ in backend.calls] == [[2]]
+
+
+async def test_the_fetch_runs_as_the_service_with_the_first_callers_request_id() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100)
+
+    async def as_user(user_id: int, request_id: str) -> int | None:
+        callctx.bind(callctx.Principal(token=f"t{user_id}", user_id=user_id), request_id, 5.0)
+        return await loader.load(user_id, 1.0)
+
+    assert await asyncio.gather(as_user(1, "first"), as_user(2, "second")) == [2, 4]
+    ((_, timeout, request_id, principal),) = backend.calls
+    # One call answers both users, so it carries neither's token (nor their deadline).
+    assert principal is None
+    assert request_id == "first"
+    assert timeout <= 1.0
+
+
+async def test_loads_asked_while_every_slot_is_out_go_out_together_when_one_returns() -> None:
+    backend = Backend(delay=0.05)
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1)
+    first = loader.submit(1, 1.0)
+    await asyncio.sleep(0.01)  # later turns, as grpc.aio starts each RPC: the first batch is out
+    later = []
+    for key in (2, 3, 4):
+        later.append(loader.submit(key, 1.0))
+        await asyncio.sleep(0)
+    assert [keys for keys, *_ in backend.calls] == [[1]]
+    assert await asyncio.gather(first, *later) == [2, 4, 6, 8]
+    assert [keys for keys, *_ in backend.calls] == [[1], [2, 3, 4]]
+    assert await loader.load(5, 1.0) == 10  # nothing out: sent at once again
+    assert len(backend.calls) == 3
+
+
+async def test_past_the_free_slots_whole_batches_wait_for_a_returning_one() -> None:
+    backend = Backend(delay=0.02)
+    loader = BatchLoader(backend.fetch, max_batch=2, max_in_flight=1)
+    results = await asyncio.gather(*(loader.load(key, 1.0) for key in range(5)))
+    assert results == [key * 2 for key in range(5)]
+    assert [keys for keys, *_ in backend.calls] == [[0, 1], [2, 3], [4]]
