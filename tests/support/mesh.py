@@ -98,7 +98,10 @@ class Mesh:
         """Start a gateway in front of the mesh; its base URL. Another `name` starts one more (a replica, on a
         port of its own, with `env` on top of the mesh's), as a deployment runs several."""
         port = self.settings.gateway_port if name == "gateway" else free_port()
-        self._spawn(name, gateway_command(), {**(env or {}), "SHUTTER_GATEWAY_PORT": str(port)})
+        own = {"SHUTTER_GATEWAY_PORT": str(port)}
+        if name != "gateway":
+            own["SHUTTER_GATEWAY_METRICS_PORT"] = str(free_port())
+        self._spawn(name, gateway_command(), {**(env or {}), **own})
         return f"http://{self.settings.host}:{port}"
 
     async def wait_gateway(self, timeout: float = 60, url: str | None = None, name: str = "gateway") -> None:
