@@ -267,7 +267,7 @@ class LimitSettings(Section):
     enabled: bool = setting("SHUTTER_LIMITS_ENABLED", True, "apply the rate limits (0: count nothing, refuse nothing)")
     timeout_seconds: float = setting(
         "SHUTTER_LIMITS_TIMEOUT_SECONDS",
-        0.25,
+        0.5,
         "how long a call waits for the counters (NATS) before the limit fails open (closed for sign-in and sign-up)",
         minimum=0.001,
     )

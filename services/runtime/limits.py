@@ -154,6 +154,11 @@ def parse_networks(entries: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipad
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
 
 
+@functools.lru_cache(maxsize=4096)
+def _trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    return in_networks(address, networks)
+
+
 def in_networks(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -194,7 +199,7 @@ def client_address(
     """Who is calling: the address a trusted peer (the gateway) vouches for in CLIENT_ADDRESS_KEY, else the
     peer itself. Anyone else's CLIENT_ADDRESS_KEY is ignored: a client calling directly cannot pick its key."""
     host = peer_host(peer)
-    if in_networks(host, trusted):  # type: ignore[arg-type]
+    if _trusted(host, tuple(trusted)):  # type: ignore[arg-type]
         vouched = next((v for k, v in metadata if k == CLIENT_ADDRESS_KEY and isinstance(v, str)), None)
         if vouched:
             return vouched
@@ -301,7 +306,8 @@ class Counters:
     async def add(self, subject: str, amount: int = 1) -> int:
         """Add `amount` (may be negative) to `subject`'s counter; its new total."""
         try:
-            await asyncio.wait_for(self._ensure(), self._timeout)
+            if not self._ready:
+                await asyncio.wait_for(self._ensure(), self._timeout)
             ack = await self._bus.jetstream.publish(
                 subject, b"", timeout=self._timeout, headers={"Nats-Incr": str(amount)}
             )
@@ -312,7 +318,8 @@ class Counters:
     async def read(self, subject: str) -> Count:
         """A counter's total and when it last changed."""
         try:
-            await asyncio.wait_for(self._ensure(), self._timeout)
+            if not self._ready:
+                await asyncio.wait_for(self._ensure(), self._timeout)
             message = await asyncio.wait_for(
                 self._bus.jetstream.get_msg(LIMITS_STREAM, subject=subject, direct=True), self._timeout
             )
@@ -326,7 +333,8 @@ class Counters:
 
     async def reset(self, subject: str) -> None:
         try:
-            await asyncio.wait_for(self._ensure(), self._timeout)
+            if not self._ready:
+                await asyncio.wait_for(self._ensure(), self._timeout)
             await asyncio.wait_for(self._bus.jetstream.purge_stream(LIMITS_STREAM, subject=subject), self._timeout)
         except (NatsError, OSError, TimeoutError) as exc:
             raise self._down(exc) from exc
@@ -344,8 +352,13 @@ def digest(text: str) -> str:
 
 
 def subject(rule: str, scope: str, key: str, window: int | None = None) -> str:
-    tail = "" if window is None else f".{window}"
-    return f"{LIMITS_SUBJECT_PREFIX}.{rule}.{scope}.{digest(key)}{tail}"
+    base = _subject_base(rule, scope, key)
+    return base if window is None else f"{base}.{window}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _subject_base(rule: str, scope: str, key: str) -> str:
+    return f"{LIMITS_SUBJECT_PREFIX}.{rule}.{scope}.{digest(key)}"
 
 
 # -- the limiter -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from tests.support.waiting import eventually
 LIKES_PER_ACCOUNT = 4
 SIGNUPS_PER_ADDRESS = 3
 UPLOADS_PER_ACCOUNT = 3
+USERNAME_FAILURES = 6  # more than any other test here fails for one account
+SLOWDOWN_SECONDS = 3.0  # far above a sign-in on a loaded machine, so "not slowed" is clear
 SMALL = make_jpeg(64, 48)
 BIG = make_jpeg(640, 480)
 BYTES_PER_DAY = len(BIG) * 3 // 2  # one BIG fits, a second does not; three SMALL ones do
@@ -45,6 +48,8 @@ LIMITS_ENV = {
     "SHUTTER_SIGNIN_FAILURES_BEFORE_LOCKOUT": "2",
     "SHUTTER_SIGNIN_LOCKOUT_SECONDS": "1",
     "SHUTTER_SIGNIN_LOCKOUT_MAX_SECONDS": "2",
+    "SHUTTER_SIGNIN_USERNAME_FAILURES": f"{USERNAME_FAILURES}/3600",
+    "SHUTTER_SIGNIN_SLOWDOWN_SECONDS": str(SLOWDOWN_SECONDS),
     "SHUTTER_GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32",
 }
 _addresses = (f"198.18.{n // 250}.{n % 250 + 1}" for n in itertools.count())
@@ -251,6 +256,22 @@ async def test_repeated_lockouts_grow_and_are_capped(limited: Limited) -> None:
 async def _refused(gateway: httpx.AsyncClient, username: str, address: str) -> httpx.Response | bool:
     response = await sign_in(gateway, username, "wrong password!", address)
     return response if response.status_code == 429 else False
+
+
+async def test_guessing_from_many_addresses_slows_an_account_down_but_never_locks_it(limited: Limited) -> None:
+    owner, _ = await limited.sign_up()
+    first, second = limited.gateways
+    for attempt in range(USERNAME_FAILURES):  # one failure per address: no pair is ever locked out
+        gateway = limited.gateways[attempt % 2]
+        assert (await sign_in(gateway, owner.username, "wrong password!", new_address())).status_code == 401
+    started = time.monotonic()
+    signed_in = await sign_in(second, owner.username, DEFAULT_PASSWORD, new_address())
+    assert signed_in.status_code == 200, signed_in.text  # slowed, not refused
+    assert time.monotonic() - started >= SLOWDOWN_SECONDS
+    other, _ = await limited.sign_up()
+    started = time.monotonic()
+    assert (await sign_in(first, other.username, DEFAULT_PASSWORD, new_address())).status_code == 200
+    assert time.monotonic() - started < SLOWDOWN_SECONDS  # other accounts are not slowed
 
 
 async def upload(gateway: httpx.AsyncClient, user_id: int, token: str, data: bytes) -> httpx.Response:
