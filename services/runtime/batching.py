@@ -17,7 +17,8 @@ Each caller keeps its own deadline: it stops waiting when its timeout passes, wi
 batch for the others; the batch call gets the latest deadline among the callers still waiting.
 Because one call answers many callers, the fetch runs in an empty call context — no caller's token
 (the runtime's client interceptor then sends the service's own), deadline or request id; it is
-given the timeout and the first caller's request id (so a lone request stays traceable) explicitly.
+given the timeout and the first caller's request id (so a lone request stays traceable) explicitly,
+and runs in the first caller's trace (when tracing is on), so a view's trace still shows its calls.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from services.runtime import callctx
+from services.runtime import callctx, tracing
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -41,6 +42,7 @@ class _Waiter:
     future: asyncio.Future  # type: ignore[type-arg]
     deadline: float  # loop time
     request_id: str | None
+    trace: object  # the caller's trace context (None with tracing off)
 
 
 class BatchLoader(Generic[K, V]):
@@ -74,7 +76,8 @@ class BatchLoader(Generic[K, V]):
         deadline = loop.time() + timeout
         expiry = loop.call_at(deadline, _expire, future)
         future.add_done_callback(lambda _: expiry.cancel())
-        self._pending.setdefault(key, []).append(_Waiter(future, deadline, callctx.request_id()))
+        waiter = _Waiter(future, deadline, callctx.request_id(), tracing.current_context())
+        self._pending.setdefault(key, []).append(waiter)
         self._schedule(loop)
         return future
 
@@ -124,7 +127,8 @@ class BatchLoader(Generic[K, V]):
         self.batches += 1
         self.keys += len(batch)
         try:
-            found = await self._fetch(list(batch), max(timeout, 0.001), waiting[0].request_id)
+            with tracing.within(waiting[0].trace):
+                found = await self._fetch(list(batch), max(timeout, 0.001), waiting[0].request_id)
         except asyncio.CancelledError:
             for waiter in waiting:
                 waiter.future.cancel()

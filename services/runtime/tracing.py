@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -81,6 +82,25 @@ def shutdown() -> None:
         _STATE.provider.shutdown()
     _STATE.provider = None
     _STATE.tracer = None
+
+
+def current_context() -> Any:
+    """The trace context current here (to continue it elsewhere: `within`); None when tracing is off."""
+    return otel_context.get_current() if enabled() else None
+
+
+def within(context: Any) -> AbstractContextManager[None]:
+    """Make `context` (from `current_context`) current for the block; nothing when it is None."""
+    return _attached(context) if context is not None else nullcontext()
+
+
+@contextmanager
+def _attached(context: Any) -> Iterator[None]:
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def outbox_context() -> str | None:

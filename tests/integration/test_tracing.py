@@ -161,11 +161,12 @@ async def test_an_uploads_trace_continues_through_the_relay_into_fanout_and_inde
 
 async def test_a_request_its_caller_did_not_sample_is_not_recorded_anywhere(traced: Mesh, jaeger: Jaeger) -> None:
     owner, viewer = await sign_up_many(traced, 2, "tracesample")
-    photo = await upload(traced, owner.token, owner.user_id, make_jpeg(30, 20))
+    # A photo each: view caches photo metadata for up to a second, and the sampled view must call photo.
+    photos = [await upload(traced, owner.token, owner.user_id, make_jpeg(30, 20)) for _ in range(2)]
     unsampled, unsampled_header = traceparent(sampled=False)
     sampled, sampled_header = traceparent(sampled=True)
     async with httpx.AsyncClient(base_url=traced.gateway_url, timeout=10) as client:
-        for header in (unsampled_header, sampled_header):
+        for photo, header in zip(photos, (unsampled_header, sampled_header), strict=True):
             reply = await client.get(
                 f"/v1/views/photos/{photo.photo_id}",
                 headers={"Authorization": f"Bearer {viewer.token}", "traceparent": header},
