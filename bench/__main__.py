@@ -7,7 +7,8 @@ Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (veget
 rate stepped; (6) freshness probes (post→feed, post→searchable) and fan-out throughput at the
 highest sustained mix; (7) peak RSS; (8) the object store: uploads and downloads (streamed vs
 presigned) on the S3 path against SeaweedFS's own PUT/GET rate (bench/object_store.py); (9) what
-telemetry costs (bench.telemetry); report, with per-process CPU and pipeline lags read from the
+telemetry costs (bench.telemetry); (10) the abuse limiter's cost on views and uploads, limits on
+against off (bench.limits_cost); report, with per-process CPU and pipeline lags read from the
 mesh's metrics.
 
 Every curve climbs a ×1.6 ladder until a step breaks, then bisects to within 10% (bench.stepping);
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import live_probe, object_store
+from bench import limits_cost, live_probe, object_store
 from bench.accounting import Accountant, StepCost
 from bench.capacity import capacity_table
 from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
@@ -640,6 +641,8 @@ class Bench:
         ]
         if self.results.get("object_store"):
             lines += ["", *object_store.report_section(self.results["object_store"])]  # type: ignore[arg-type]
+        if self.results.get("limits"):
+            lines += ["", *limits_cost.report_section(self.results["limits"])]  # type: ignore[arg-type]
         lines += report_lines(self.results)
         lines += ["", "## Capacity model", "", capacity_table(self.results), "", f"![latency]({plot.name})", ""]
         (self.out / "report.md").write_text("\n".join(lines))
@@ -713,14 +716,19 @@ def main() -> None:
         bench.results["object_store"] = asyncio.run(object_store.measure(out / "object-store", sizes, bench.log))
     rounds, seconds, social = (1, 2.0, 5) if options.quick else (8, 5.0, 20)
     bench.results["telemetry"] = asyncio.run(telemetry_cost(out, seconds, rounds, bench.log, social))
+    bench.log("abuse limits: views and uploads with the limiter on against off")
+    limit_sizes = limits_cost.QUICK if options.quick else limits_cost.FULL
+    bench.results["limits"] = asyncio.run(limits_cost.measure(out / "limits", limit_sizes, bench.log))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()
     latest = options.out / "latest"
     latest.unlink(missing_ok=True)
     latest.symlink_to(out.name)
     print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplot: {out / 'latency.png'}")
+    limits = bench.results["limits"]
+    costs = {f"limiter_{op}_cpu_cost": limits[op]["cpu_cost"] for op in ("view", "upload")}  # type: ignore[index]
     store_ratios = bench.results["object_store"]["ratios"] if options.object_store else {}  # type: ignore[index]
-    print(json.dumps({**bench.results["ratios"], **store_ratios}))  # type: ignore[dict-item]
+    print(json.dumps({**bench.results["ratios"], **store_ratios, **costs}))  # type: ignore[dict-item]
 
 
 if __name__ == "__main__":

@@ -40,7 +40,15 @@ SECURITY_HEADERS = (
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-Id", "Grpc-Timeout", "If-None-Match")
-CORS_EXPOSED_HEADERS = ("ETag", "Retry-After", "X-Request-Id")
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Retry-After",
+    "X-Request-Id",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+)
 
 
 class SecurityHeadersMiddleware:

@@ -48,6 +48,11 @@ class GatewaySettings(Section):
     cors_origins: tuple[str, ...] = setting(
         "SHUTTER_GATEWAY_CORS_ORIGINS", (), "origins (comma-separated, or `*`) of web clients served elsewhere"
     )
+    trusted_proxies: tuple[str, ...] = setting(
+        "SHUTTER_GATEWAY_TRUSTED_PROXIES",
+        (),
+        "networks (CIDRs) of the proxies in front of the gateway whose X-Forwarded-For is believed",
+    )
     web_dir: Path = setting(
         "SHUTTER_WEB_DIR", DEFAULT_WEB_DIR, "the web client's folder", shown_default="`web/` beside the gateway package"
     )

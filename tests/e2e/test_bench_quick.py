@@ -76,3 +76,11 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
     assert all(seconds > 0 for seconds in readings["cpu_seconds"].values()), readings["cpu_seconds"]
     assert readings["lags"]["post_to_feed_events"] >= freshness["probes"]
     assert readings["lags"]["post_to_feed_p99_ms"] is not None and readings["lags"]["post_to_search_p99_ms"] is not None
+
+    # The abuse limiter's cost: both sides of views and uploads answered without errors, the costs reported.
+    assert "## Abuse limits: the limiter's cost" in report
+    limits = results["limits"]
+    for operation in ("view", "upload"):
+        assert limits[operation]["off"]["errors"] == 0 and limits[operation]["on"]["errors"] == 0, limits
+        assert limits[operation]["off"]["calls_per_s"] > 0 and limits[operation]["on"]["calls_per_s"] > 0
+        assert isinstance(limits[operation]["cpu_cost"], float)
