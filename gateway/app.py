@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import downloads, middleware, openapi, uploads, web
+from gateway import downloads, middleware, openapi, sse, uploads, web
 from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata, call_timeout
 from gateway.errors import (
     PAYLOAD_TOO_LARGE,
@@ -52,6 +52,7 @@ class Limits:
     max_json_bytes: int
     timeout_seconds: float
     download_timeout_seconds: float
+    heartbeat_seconds: float
     max_timeout_seconds: float  # the most a client's Grpc-Timeout may ask for
     upload: uploads.UploadLimits
 
@@ -61,6 +62,7 @@ class Limits:
             max_json_bytes=gateway.max_json_bytes,
             timeout_seconds=settings.default_deadline_seconds,
             download_timeout_seconds=gateway.download_timeout_seconds,
+            heartbeat_seconds=gateway.events_heartbeat_seconds,
             max_timeout_seconds=gateway.max_timeout_seconds,
             upload=uploads.UploadLimits.from_settings(settings, gateway),
         )
@@ -155,6 +157,8 @@ class Gateway:
             if kind is Kind.DOWNLOAD:
                 timeout = call_timeout(request, self.limits.download_timeout_seconds, maximum)
                 return await downloads.download(request, match, call, metadata, timeout)
+            if kind is Kind.EVENTS:
+                return await sse.events(request, match, call, metadata, self.limits.heartbeat_seconds)
             timeout = call_timeout(request, self.limits.timeout_seconds, maximum)
             body = await read_body(request, self.limits.max_json_bytes) if match.route.body else b""
             query = query_items(request.scope.get("query_string", b""))

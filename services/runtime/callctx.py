@@ -21,6 +21,7 @@ class Principal:
     user_id: int | None = None
     service: str | None = None
     issued_at: float | None = None  # the token's `iat` (unix seconds)
+    expires_at: float | None = None  # the token's `exp` (unix seconds): when a long stream must end
 
 
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)

@@ -122,6 +122,18 @@ class Settings(Section):
         "how long an event held by a process that died waits before it is redelivered",
         minimum=0.1,
     )
+    live_watchers_per_user: int = setting(
+        "SHUTTER_LIVE_WATCHERS_PER_USER",
+        5,
+        "live streams (WatchNotifications, WatchFeed) one user may hold on one replica; more are RESOURCE_EXHAUSTED",
+        minimum=1,
+    )
+    live_queue_size: int = setting(
+        "SHUTTER_LIVE_QUEUE_SIZE",
+        64,
+        "updates queued for one slow live stream before they are dropped for a resync marker",
+        minimum=1,
+    )
     ports: dict[str, int] = field(default_factory=dict)
     addresses: dict[str, str] = field(default_factory=dict)
     # The SHUTTER_* variables this was read from: the process's other sections read the same ones.

@@ -119,6 +119,9 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule("search", "search pages", "300/300", "600/300"),
     Rule("feed", "home feed pages", "300/300", "1200/300"),
     Rule("views", "photo and profile views", "1500/300", "3000/300"),
+    # Live streams opened: a client reconnects every few seconds at worst (its retry backs off to 30 s).
+    Rule("watches", "live update streams opened", "120/300", "1200/300"),
+    Rule("reads_marked", "notifications marked read", "300/300", "1200/300"),
     Rule("upload_bytes", "bytes of photos uploaded", "1073741824/86400", None),  # charged by the photo service
 )}
 # fmt: on
@@ -139,6 +142,9 @@ LIMITED_METHODS: dict[str, str] = {
     "/shutter.feed.v1.FeedService/GetFeed": "feed",
     "/shutter.view.v1.ViewService/ViewPhoto": "views",
     "/shutter.view.v1.ViewService/ViewUserPhotos": "views",
+    "/shutter.feed.v1.FeedService/WatchFeed": "watches",
+    "/shutter.notification.v1.NotificationService/WatchNotifications": "watches",
+    "/shutter.notification.v1.NotificationService/MarkNotificationsRead": "reads_marked",
 }
 
 

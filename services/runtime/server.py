@@ -36,6 +36,7 @@ from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
 from services.runtime.interceptors import DRAIN_MARKER_KEY, AccessLog, DeletedUserCheck, Lifecycle, ServerInterceptor
 from services.runtime.limits import Counters, Limiter, parse_networks
+from services.runtime.live import LiveUpdates
 from services.runtime.logs import configure_logging
 from services.runtime.revocation import DeletedUsers
 from services.runtime.settings import Section, SectionT, load, process_sections, warn_undeclared
@@ -111,6 +112,17 @@ class Runtime:
             self._bus = EventBus(self.settings.nats_url, f"shutter-{self.name}", self.settings.nats_stream_replicas)
             self.add_component(self._bus)
         return self._bus
+
+    def live(self, topic: str) -> LiveUpdates:
+        """Publishing and watching one topic's per-user live updates (services.runtime.live)."""
+        live = LiveUpdates(
+            self.events(),
+            topic,
+            max_watchers_per_user=self.settings.live_watchers_per_user,
+            queue_size=self.settings.live_queue_size,
+        )
+        self.add_component(live)
+        return live
 
     def limiter(self) -> Limiter:
         """The process's rate limiter (services.runtime.limits), counting on NATS; the server interceptor
