@@ -35,5 +35,5 @@ ENV PATH=/opt/venv/bin:$PATH \
     SHUTTER_HOST=0.0.0.0 \
     SHUTTER_DATA_DIR=/var/lib/shutter
 USER 10001:10001
-EXPOSE 8080 50051-50058
+EXPOSE 8080 50051-50059
 CMD ["python", "-m", "gateway"]

@@ -7,7 +7,8 @@ Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (veget
 rate stepped; (6) freshness probes (post→feed, post→searchable) and fan-out throughput at the
 highest sustained mix; (7) peak RSS; (8) the object store: uploads and downloads (streamed vs
 presigned) on the S3 path against SeaweedFS's own PUT/GET rate (bench/object_store.py); (9) what
-telemetry costs (bench.telemetry); report, with per-process CPU and pipeline lags read from the
+telemetry costs (bench.telemetry); (10) the abuse limiter's cost on views and uploads, limits on
+against off (bench.limits_cost); report, with per-process CPU and pipeline lags read from the
 mesh's metrics.
 
 Every curve climbs a ×1.6 ladder until a step breaks, then bisects to within 10% (bench.stepping);
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import object_store
+from bench import limits_cost, live_probe, object_store
 from bench.accounting import Accountant, StepCost
 from bench.capacity import capacity_table
 from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
@@ -86,6 +87,10 @@ class Profile:
     mix_rates: list[float]
     probe_posts: int
     probe_rate: float
+    # Server-Sent Events watchers on the gateway, and likes (at live_rate/s) timed to their owners' streams.
+    live_watchers: int = 20
+    live_likes: int = 10
+    live_rate: float = 5
     # Users given a full page of photos for ViewUserPhotos (page of USER_PAGE).
     gallery_users: int = 4
     # The baselines' ladder goes on past `baseline_rates` (×1.6) until a step breaks or this rate.
@@ -121,6 +126,9 @@ FULL = Profile(
     probe_posts=40,
     probe_rate=5,
     gallery_users=20,
+    live_watchers=1000,
+    live_likes=200,
+    live_rate=10,
     baseline_max_rate=80_000,
     precision=1.1,
 )
@@ -376,6 +384,23 @@ class Bench:
         )
         self.path_cost("view user photos grpc", "view", entry_from_mesh=False)
 
+    def _mix_step(self, pool: ThreadPoolExecutor, ops: dict, rate: float, seconds: float) -> dict[str, Measurement]:  # type: ignore[type-arg]
+        """Every operation of the mix for `seconds`, views at `rate`/s and the rest in proportion."""
+        futures = {
+            name: pool.submit(
+                run_ghz,
+                self.protoset,
+                f"mix {name}",
+                *ops[name][:2],
+                max(rate * share, 1),
+                seconds,
+                ops[name][2],
+                ops[name][3],
+            )
+            for name, share in MIX.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
     def mixed(self, mesh: Mesh, graph: Graph) -> float | None:
         """Every operation at once, rates in the design's proportions; finds the view rate's ceiling."""
         p = self.profile
@@ -384,20 +409,7 @@ class Bench:
 
         def run_mix(rate: float) -> dict[str, Measurement]:
             started = self.accountant.begin() if self.accountant else None
-            futures = {
-                name: pool.submit(
-                    run_ghz,
-                    self.protoset,
-                    f"mix {name}",
-                    *ops[name][:2],
-                    max(rate * share, 1),
-                    p.step_seconds,
-                    ops[name][2],
-                    ops[name][3],
-                )
-                for name, share in MIX.items()
-            }
-            step = {name: future.result() for name, future in futures.items()}
+            step = self._mix_step(pool, ops, rate, p.step_seconds)
             if self.accountant and started:
                 costs[rate] = self.accountant.end(started)
             return step
@@ -427,6 +439,43 @@ class Bench:
         self.results["mix_sustained_view_rate"] = sustained
         self.results["mix_bracket"] = ceiling.bracket()
         return sustained
+
+    async def live(self, mesh: Mesh, graph: Graph, mix_rate: float | None) -> None:
+        """`live_watchers` SSE watchers on the gateway (bench/live_probe.py) while the design mix runs at its
+        highest sustained rate: memory per watcher, and like → owner's stream delivery."""
+        p = self.profile
+        watchers = [live_probe.Watcher(u.user_id, u.token) for u in graph.users[: p.live_watchers]]
+        watched = {w.user_id for w in watchers}
+        owners: dict[int, int] = {}
+        for photo_id, author_id in graph.photos:
+            if author_id in watched and author_id not in owners:
+                owners[author_id] = photo_id
+        targets = list(owners.items())[:20]
+        likers = [live_probe.Watcher(u.user_id, u.token) for u in graph.users[p.live_watchers :][:20]]
+        seconds = p.live_likes / p.live_rate + 30  # opening the streams, the likes, a margin
+        self.log(f"live: {len(watchers)} SSE watchers, {p.live_likes} likes at {p.live_rate}/s, mix at {mix_rate}/s")
+        ops = self._ghz_ops(mesh, graph)
+        with ThreadPoolExecutor(len(MIX)) as pool:
+            mix = (
+                asyncio.get_running_loop().run_in_executor(None, self._mix_step, pool, ops, mix_rate, seconds)
+                if mix_rate
+                else None
+            )
+            pids = {name: mesh.processes[name].pid for name in ("gateway", "notification")}
+            result = await live_probe.measure(
+                mesh.gateway_url,
+                pids,
+                mesh.channel("like"),
+                watchers,
+                targets,
+                likers,
+                p.live_likes,
+                p.live_rate,
+                random.Random(11),
+            )
+            if mix is not None:
+                await mix
+        self.results["live"] = {**result.summary(), "mix_view_rate": mix_rate}
 
     async def freshness(self, mesh: Mesh, graph: Graph) -> None:
         p = self.profile
@@ -542,6 +591,30 @@ class Bench:
                 ],
             ),
         ]
+        live = self.results.get("live") or {}
+        lines += [
+            "",
+            "## Live updates (Server-Sent Events)",
+            "",
+            markdown_table(
+                ["measure", "value", "target"],
+                [
+                    [
+                        "watchers open on the gateway (mix views/s meanwhile)",
+                        "{watchers} ({mix_view_rate})".format(**live) if live else None,
+                        "1000",
+                    ],
+                    ["gateway KiB per watcher", live.get("gateway_kib_per_watcher"), ""],
+                    ["notification service KiB per watcher", live.get("notification_kib_per_watcher"), ""],
+                    [
+                        "like → owner's stream p50 / p99 (ms)",
+                        "{delivery_ms_p50} / {delivery_ms_p99}".format(**live) if live else None,
+                        "p99 ≤ 1000",
+                    ],
+                    ["missed (not seen in 10 s) of likes", f"{live.get('missed')} of {live.get('likes')}", "0"],
+                ],
+            ),
+        ]
         lines += [
             "",
             "## Every step",
@@ -568,6 +641,8 @@ class Bench:
         ]
         if self.results.get("object_store"):
             lines += ["", *object_store.report_section(self.results["object_store"])]  # type: ignore[arg-type]
+        if self.results.get("limits"):
+            lines += ["", *limits_cost.report_section(self.results["limits"])]  # type: ignore[arg-type]
         lines += report_lines(self.results)
         lines += ["", "## Capacity model", "", capacity_table(self.results), "", f"![latency]({plot.name})", ""]
         (self.out / "report.md").write_text("\n".join(lines))
@@ -611,6 +686,7 @@ async def run_mesh_phases(bench: Bench) -> None:
             "cpu_seconds": cpu_used(started, ended),
             "lags": pipeline_lags(before_freshness, ended),
         }
+        await bench.live(mesh, graph, bench.results.get("mix_sustained_view_rate"))  # type: ignore[arg-type]
         bench.load_average["end"] = os.getloadavg()
         for name, proc in mesh.processes.items():
             bench.results["rss_kib"][name]["peak"] = memory_kib(proc.pid).get("VmHWM", 0)  # type: ignore[index]
@@ -640,14 +716,19 @@ def main() -> None:
         bench.results["object_store"] = asyncio.run(object_store.measure(out / "object-store", sizes, bench.log))
     rounds, seconds, social = (1, 2.0, 5) if options.quick else (8, 5.0, 20)
     bench.results["telemetry"] = asyncio.run(telemetry_cost(out, seconds, rounds, bench.log, social))
+    bench.log("abuse limits: views and uploads with the limiter on against off")
+    limit_sizes = limits_cost.QUICK if options.quick else limits_cost.FULL
+    bench.results["limits"] = asyncio.run(limits_cost.measure(out / "limits", limit_sizes, bench.log))
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     bench.write()
     latest = options.out / "latest"
     latest.unlink(missing_ok=True)
     latest.symlink_to(out.name)
     print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplot: {out / 'latency.png'}")
+    limits = bench.results["limits"]
+    costs = {f"limiter_{op}_cpu_cost": limits[op]["cpu_cost"] for op in ("view", "upload")}  # type: ignore[index]
     store_ratios = bench.results["object_store"]["ratios"] if options.object_store else {}  # type: ignore[index]
-    print(json.dumps({**bench.results["ratios"], **store_ratios}))  # type: ignore[dict-item]
+    print(json.dumps({**bench.results["ratios"], **store_ratios, **costs}))  # type: ignore[dict-item]
 
 
 if __name__ == "__main__":

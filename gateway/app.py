@@ -23,12 +23,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import downloads, middleware, openapi, uploads, web
+from gateway import downloads, middleware, openapi, sse, uploads, web
 from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata, call_timeout
 from gateway.errors import (
     PAYLOAD_TOO_LARGE,
     GatewayError,
     gateway_error_response,
+    ratelimit_headers,
     rpc_error_response,
 )
 from gateway.health import healthz
@@ -37,6 +38,7 @@ from gateway.settings import GatewaySettings
 from gateway.telemetry import UNMATCHED, HttpMetrics, name_route, traced, worker_registry
 from gateway.transcoding import build_request, query_items, to_json
 from services.runtime.config import Settings
+from services.runtime.limits import parse_networks
 from services.runtime.logs import configure_logging
 from services.runtime.settings import warn_undeclared
 from services.runtime.telemetry import Telemetry
@@ -50,6 +52,7 @@ class Limits:
     max_json_bytes: int
     timeout_seconds: float
     download_timeout_seconds: float
+    heartbeat_seconds: float
     max_timeout_seconds: float  # the most a client's Grpc-Timeout may ask for
     upload: uploads.UploadLimits
 
@@ -59,6 +62,7 @@ class Limits:
             max_json_bytes=gateway.max_json_bytes,
             timeout_seconds=settings.default_deadline_seconds,
             download_timeout_seconds=gateway.download_timeout_seconds,
+            heartbeat_seconds=gateway.events_heartbeat_seconds,
             max_timeout_seconds=gateway.max_timeout_seconds,
             upload=uploads.UploadLimits.from_settings(settings, gateway),
         )
@@ -116,6 +120,7 @@ class Gateway:
         self.backends = Backends(settings)
         self.router = Router(routes_for(CONTRACTS))
         self.limits = Limits.from_settings(settings, gateway)
+        self.trusted_proxies = parse_networks(gateway.trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI: Starlette hands every method of every other path here."""
@@ -143,26 +148,34 @@ class Gateway:
                     )
                 raise GatewayError(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {path}")
             call = self.backends.callable(match.route)
-            metadata = call_metadata(request)
+            metadata = call_metadata(request, self.trusted_proxies)
             maximum = self.limits.max_timeout_seconds
             if kind is Kind.UPLOAD:
                 timeout = call_timeout(request, self.limits.upload.timeout_seconds, maximum)
-                reply = await uploads.upload(request, match, call, metadata, self.limits.upload, timeout)
-                return JSONResponse(to_json(reply, match.route))
+                reply, trailing = await uploads.upload(request, match, call, metadata, self.limits.upload, timeout)
+                return JSONResponse(to_json(reply, match.route), headers=ratelimit_headers(trailing))
             if kind is Kind.DOWNLOAD:
                 timeout = call_timeout(request, self.limits.download_timeout_seconds, maximum)
                 return await downloads.download(request, match, call, metadata, timeout)
+            if kind is Kind.EVENTS:
+                return await sse.events(request, match, call, metadata, self.limits.heartbeat_seconds)
             timeout = call_timeout(request, self.limits.timeout_seconds, maximum)
             body = await read_body(request, self.limits.max_json_bytes) if match.route.body else b""
             query = query_items(request.scope.get("query_string", b""))
             grpc_request = build_request(match.route, match.bindings, query, body, request.headers)
-            reply = await call(grpc_request, metadata=metadata, timeout=timeout)
-            return JSONResponse(to_json(reply, match.route))
+            rpc = call(grpc_request, metadata=metadata, timeout=timeout)
+            reply = await rpc
+            return JSONResponse(to_json(reply, match.route), headers=ratelimit_headers(await rpc.trailing_metadata()))
         except GatewayError as error:
             return gateway_error_response(error)
         except grpc.aio.AioRpcError as error:
             assert match is not None  # only calls raise it
-            oversized = kind is Kind.UPLOAD and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            # An upload's RESOURCE_EXHAUSTED is 413 (too large), unless it is a rate limit or quota (RateLimit figures).
+            oversized = (
+                kind is Kind.UPLOAD
+                and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                and not ratelimit_headers(error.trailing_metadata())  # type: ignore[arg-type]
+            )
             return rpc_error_response(error, match.route.service, PAYLOAD_TOO_LARGE if oversized else None)
         except ClientDisconnect:
             return gateway_error_response(GatewayError(grpc.StatusCode.CANCELLED, "the client went away"))
@@ -261,5 +274,8 @@ def _serve(settings: Settings, workers: int) -> None:
         loop="uvloop",
         http="httptools",
         log_config=None,
+        # X-Forwarded-For is read by the gateway itself, only from SHUTTER_GATEWAY_TRUSTED_PROXIES (uvicorn's
+        # own reading would believe any local client's).
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )

@@ -7,7 +7,9 @@ and request id as call metadata, and the services decide.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -18,6 +20,9 @@ from gateway.routes import Route
 from gateway.transcoding import message_class
 from services.runtime.channels import Channels
 from services.runtime.config import Settings
+from services.runtime.limits import CLIENT_ADDRESS_KEY, in_networks
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 REQUEST_ID_HEADER = "x-request-id"
 # grpc-gateway's way for a client to set its deadline: `Grpc-Timeout: 30S` (gRPC's own wire format:
@@ -57,9 +62,35 @@ class Backends:
         await self.channels.close()
 
 
-def call_metadata(request: Request) -> tuple[tuple[str, str], ...]:
-    """What travels to the service: the client's credentials and the request id, nothing else."""
+def client_address(request: Request, trusted_proxies: Sequence[Network]) -> str:
+    """The HTTP client's address: the connection's peer, or, when that peer is a trusted proxy
+    (SHUTTER_GATEWAY_TRUSTED_PROXIES), the nearest X-Forwarded-For hop that is not one. A client's own
+    X-Forwarded-For is believed only as far as the trusted proxies vouch for it."""
+    peer = request.client.host if request.client else ""
+    if not in_networks(peer, trusted_proxies):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed(hops):
+        if not in_networks(hop, trusted_proxies):
+            return hop if _is_address(hop) else peer
+    return peer
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def call_metadata(request: Request, trusted_proxies: Sequence[Network] = ()) -> tuple[tuple[str, str], ...]:
+    """What travels to the service: the client's credentials, the request id and the client's address (for
+    per-address limits; built here, so whatever a client sends under that name never passes), nothing else."""
     metadata = [(REQUEST_ID_HEADER, request.state.request_id)]  # bounded by RequestIdMiddleware
+    address = client_address(request, trusted_proxies)
+    if address:
+        metadata.append((CLIENT_ADDRESS_KEY, address))
     authorization = request.headers.get("authorization")
     if authorization:
         if len(authorization) > MAX_AUTHORIZATION_BYTES:

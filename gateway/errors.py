@@ -20,6 +20,7 @@ the services use; a google.rpc.RetryInfo in a status is also sent as `Retry-Afte
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import grpc
 from google.protobuf import any_pb2, json_format
@@ -27,6 +28,7 @@ from google.rpc import error_details_pb2, status_pb2
 from starlette.responses import JSONResponse
 
 from services.runtime.errors import CODES_BY_NUMBER, ServiceError, bad_request, peer_status, retry_after_seconds
+from services.runtime.limits import RATELIMIT_KEYS
 
 # As grpc-gateway maps them (runtime/errors.go HTTPStatusFromCode).
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
@@ -123,10 +125,26 @@ def status_response(status: status_pb2.Status, http: int, headers: dict[str, str
     return JSONResponse(body, status_code=http, headers=headers)
 
 
+def ratelimit_headers(metadata: Sequence[tuple[str, str | bytes]] | None) -> dict[str, str]:
+    """A service's rate-limit figures (trailing metadata, services.runtime.limits) as the IETF RateLimit header
+    fields of draft-ietf-httpapi-ratelimit-headers-06: RateLimit-Limit, -Remaining, -Reset and -Policy. Only
+    these keys pass, and only from the service's answer: a client cannot set them."""
+    return {
+        _HEADER_NAMES[key]: value
+        for key, value in metadata or ()
+        if key in _HEADER_NAMES and isinstance(value, str) and value.isascii() and value.isprintable()
+    }
+
+
+_HEADER_NAMES = {key: "-".join(part.capitalize() if part != "ratelimit" else "RateLimit" for part in key.split("-"))
+                 for key in RATELIMIT_KEYS}  # fmt: skip
+
+
 def rpc_error_response(error: grpc.aio.AioRpcError, service: str, http: int | None = None) -> JSONResponse:
     """The answer for a failed call to `service` (a topology name, used in messages the gateway writes)."""
     status = status_from_rpc_error(error, service)
-    return status_response(status, http if http is not None else http_status_for(status))
+    headers = ratelimit_headers(error.trailing_metadata())  # type: ignore[arg-type]
+    return status_response(status, http if http is not None else http_status_for(status), headers)
 
 
 def gateway_error_response(error: GatewayError) -> JSONResponse:

@@ -1,7 +1,9 @@
 """What browsers need from every answer: compression, a strict Content-Security-Policy, and CORS.
 
 - Compression (zstd, br, gzip — whatever the client accepts) for JSON, HTML, JS and CSS, by
-  starlette-compress; photo bytes (image/*) are already compressed and pass through untouched.
+  starlette-compress; photo bytes (image/*) are already compressed and pass through untouched, and so
+  do Server-Sent Events: a compressor's state (about 2 MiB for zstd) held for each open stream would
+  be most of a watcher's memory, to save bytes on small, rare events.
 - CSP: scripts, styles and API calls from this origin only; images also from `blob:`, since the
   client fetches photos with its bearer token and shows them through object URLs.
 - CORS is off unless SHUTTER_GATEWAY_CORS_ORIGINS (gateway/settings.py) lists the origins (or `*`) of clients served
@@ -13,7 +15,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette_compress import CompressMiddleware
+from starlette_compress import CompressMiddleware, remove_compress_type
 
 from gateway.settings import GatewaySettings
 
@@ -38,7 +40,15 @@ SECURITY_HEADERS = (
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Request-Id", "Grpc-Timeout", "If-None-Match")
-CORS_EXPOSED_HEADERS = ("ETag", "Retry-After", "X-Request-Id")
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Retry-After",
+    "X-Request-Id",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+)
 
 
 class SecurityHeadersMiddleware:
@@ -69,6 +79,7 @@ def cors_origins(settings: GatewaySettings) -> list[str]:
 
 def install(app: Starlette, settings: GatewaySettings) -> None:
     """Wraps the app; the last one added runs first, so CORS answers preflights before anything else."""
+    remove_compress_type("text/event-stream")  # the library's own registry (see above)
     app.add_middleware(CompressMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     origins = cors_origins(settings)

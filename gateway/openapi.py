@@ -11,6 +11,7 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from gateway import sse
 from gateway.routes import Kind, Route, media_fields
 from gateway.transcoding import IDEMPOTENCY_KEY, is_query_leaf
 from gateway.uploads import FILE_PART
@@ -227,6 +228,16 @@ def _responses(schemas: _Schemas, route: Route) -> dict[str, Any]:
             "default": error,
         }
     output = route.method.output_type
+    if route.kind is Kind.EVENTS:
+        return {
+            "200": {
+                "description": f"Server-Sent Events: each event's data is one {output.name} as JSON, its id the "
+                "message's position (when it has one); comment lines are heartbeats; an `error` event with a "
+                "google.rpc.Status ends the stream (an expired token: code 16).",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            "default": error,
+        }
     if route.response_body:
         schema = schemas.field(output.fields_by_name[route.response_body])
     else:
@@ -251,6 +262,16 @@ def _operation(schemas: _Schemas, route: Route) -> dict[str, Any]:
         parameters += _query_parameters(schemas, route.method.input_type, route.bound_fields)
     if route.kind is Kind.DOWNLOAD:
         parameters.append({"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}})
+    if route.kind is Kind.EVENTS and sse.RESUME_FIELD in route.method.input_type.fields_by_name:
+        parameters.append(
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "description": f"Sets {sse.RESUME_FIELD}: the id of the last event received, to resume after it.",
+                "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+            }
+        )
     if IDEMPOTENCY_KEY in _settable(route).fields_by_name:
         parameters.append(
             {

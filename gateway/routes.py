@@ -163,11 +163,12 @@ def _split_segments(body: str, text: str) -> Iterator[str]:
 
 
 class Kind(enum.Enum):
-    """How a route is transcoded: plain JSON, or streamed media for the byte-carrying RPCs."""
+    """How a route is transcoded: plain JSON, streamed media for the byte-carrying RPCs, or events."""
 
     UNARY = "unary"
     UPLOAD = "upload"  # client stream of oneof {metadata message, bytes chunk}
     DOWNLOAD = "download"  # server stream of oneof {info message, bytes chunk}
+    EVENTS = "events"  # any other server stream: Server-Sent Events (gateway.sse)
 
 
 @dataclass(frozen=True)
@@ -203,13 +204,21 @@ def media_fields(message: Descriptor) -> tuple[FieldDescriptor, FieldDescriptor]
 
 
 def _kind(method: MethodDescriptor) -> Kind:
-    """Streams map to HTTP only as media; any other annotated stream stops the gateway at start-up."""
+    """Client streams map to HTTP only as media uploads; server streams as media downloads, or else as
+    Server-Sent Events; any other annotated stream (bidirectional) stops the gateway at start-up."""
     if method.client_streaming and not method.server_streaming and media_fields(method.input_type):
         return Kind.UPLOAD
-    if method.server_streaming and not method.client_streaming and media_fields(method.output_type):
-        return Kind.DOWNLOAD
+    if method.server_streaming and not method.client_streaming:
+        if media_fields(method.output_type):
+            return Kind.DOWNLOAD
+        from gateway.sse import check_resumable
+
+        check_resumable(method.full_name, method.input_type, method.output_type)
+        return Kind.EVENTS
     if method.client_streaming or method.server_streaming:
-        raise TemplateError(f"{method.full_name}: only byte streams (oneof {{header, bytes}}) have an HTTP mapping")
+        raise TemplateError(
+            f"{method.full_name}: client streams have an HTTP mapping only as byte uploads (oneof {{header, bytes}})"
+        )
     return Kind.UNARY
 
 

@@ -33,6 +33,12 @@ class GatewaySettings(Section):
     download_timeout_seconds: float = setting(
         "SHUTTER_GATEWAY_DOWNLOAD_TIMEOUT_SECONDS", 300.0, "the deadline of a download", minimum=0.001
     )
+    events_heartbeat_seconds: float = setting(
+        "SHUTTER_GATEWAY_EVENTS_HEARTBEAT_SECONDS",
+        15.0,
+        "a comment sent on a quiet Server-Sent Events stream this often (keeps proxies from closing it)",
+        minimum=0.01,
+    )
     max_timeout_seconds: float = setting(
         "SHUTTER_GATEWAY_MAX_TIMEOUT_SECONDS",
         300.0,
@@ -41,6 +47,11 @@ class GatewaySettings(Section):
     )
     cors_origins: tuple[str, ...] = setting(
         "SHUTTER_GATEWAY_CORS_ORIGINS", (), "origins (comma-separated, or `*`) of web clients served elsewhere"
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        "SHUTTER_GATEWAY_TRUSTED_PROXIES",
+        (),
+        "networks (CIDRs) of the proxies in front of the gateway whose X-Forwarded-For is believed",
     )
     web_dir: Path = setting(
         "SHUTTER_WEB_DIR", DEFAULT_WEB_DIR, "the web client's folder", shown_default="`web/` beside the gateway package"

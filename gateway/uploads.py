@@ -10,7 +10,7 @@ so the service stores nothing).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -244,8 +244,9 @@ async def upload(
     metadata: tuple[tuple[str, str], ...],
     limits: UploadLimits,
     timeout: float,
-) -> Message:
-    """Stream the body into the RPC; the service's response, or an error (GatewayError / AioRpcError)."""
+) -> tuple[Message, Sequence[tuple[str, str | bytes]]]:
+    """Stream the body into the RPC; the service's response and trailing metadata, or an error (GatewayError /
+    AioRpcError)."""
     route = match.route
     fields = media_fields(route.method.input_type)
     assert fields is not None, "routes of kind UPLOAD have media fields"
@@ -296,4 +297,5 @@ async def upload(
     except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
         # The service ended the RPC early (e.g. UNAUTHENTICATED): its status, awaited below, is the answer.
         await _discard_rest(body, limits.max_bytes)
-    return await call
+    reply = await call
+    return reply, tuple(await call.trailing_metadata() or ())

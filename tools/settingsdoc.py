@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.runtime.settings import Declared, Section, every_section, settings_modules
+from services.runtime.topology import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = ROOT / "docs" / "settings.md"
@@ -43,7 +44,7 @@ warning when a process starts (a typo would otherwise fall back to the default w
 3. Run `make settings-doc` to regenerate this file.
 """
 
-ORDER = ("every process", "user", "follow", "photo", "like", "comment", "view", "feed", "search", "gateway")
+ORDER = ("every process", *SERVICE_NAMES, "gateway")
 
 
 def documented_sections() -> list[type[Section]]:

@@ -78,3 +78,13 @@ export const listComments = (photoId, pageToken, signal) =>
 export const postComment = (photoId, me, text) =>
   request('POST', `/v1/photos/${photoId}/comments`, { body: { userId: me, text } }).then((r) => r.comment);
 export const deleteComment = (photoId, commentId) => request('DELETE', `/v1/photos/${photoId}/comments/${commentId}`);
+
+// -- notifications and live updates --------------------------------------------------------
+
+export const listNotifications = (me, pageToken, signal) =>
+  request('GET', `/v1/users/${me}/notifications`, { query: { pageSize: 20, pageToken }, signal });
+export const markNotificationsRead = (me, upToPosition) =>
+  request('POST', `/v1/users/${me}/notifications:markRead`, { body: { upToPosition } });
+/** Server-Sent Events paths, read by live.js. */
+export const notificationsWatchPath = (me) => `/v1/users/${me}/notifications:watch`;
+export const feedWatchPath = (me) => `/v1/users/${me}/feed:watch`;

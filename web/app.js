@@ -2,11 +2,14 @@
 // the whole app does when the API says the session is over or the service cannot be reached.
 
 import * as banner from './banner.js';
-import { fill, h, icon } from './dom.js';
+import { count, fill, h, icon } from './dom.js';
 import { events } from './http.js';
 import { releaseAll } from './images.js';
+import * as live from './live.js';
+import * as api from './api.js';
 import { feedPage } from './pages/feed.js';
 import { notFoundPage } from './pages/notfound.js';
+import { notificationsPage } from './pages/notifications.js';
 import { photoPage } from './pages/photo.js';
 import { peoplePage, profilePage } from './pages/profile.js';
 import { searchPage } from './pages/search.js';
@@ -22,16 +25,52 @@ router.route('/signup', signUpPage);
 router.route('/upload', uploadPage);
 router.route('/search', searchPage);
 router.route('/settings', settingsPage);
+router.route('/notifications', notificationsPage);
 router.route('/p/:id', photoPage);
 router.route('/u/:username', profilePage);
 router.route('/u/:username/followers', peoplePage('followers'));
 router.route('/u/:username/following', peoplePage('following'));
 router.route('/404', notFoundPage);
 
-/** The header's links: the four places a signed-in person goes, with the current one marked. */
+// The bell's unread count, kept up to date by the notifications stream while someone is signed in.
+let unread = 0;
+let watching = null; // {userId, controller}
+
+function drawBell() {
+  const link = document.querySelector('#nav a[href="#/notifications"]');
+  if (!link) return;
+  const badge = link.querySelector('.badge');
+  badge.textContent = unread > 99 ? '99+' : String(unread);
+  badge.hidden = unread === 0;
+  // The badge is for the eyes; the link's name says it in words (its visible label stays in the name).
+  link.querySelector('.visually-hidden').textContent = unread ? `, ${count(unread, 'unread', 'unread')}` : '';
+}
+
+/** One stream per signed-in user, opened on the first page drawn and closed when they sign out. */
+function watchNotifications() {
+  const me = session.me();
+  if (watching && watching.userId === me?.userId) return;
+  watching?.controller.abort();
+  watching = null;
+  unread = 0;
+  if (!me) return;
+  const controller = new AbortController();
+  watching = { userId: me.userId, controller };
+  live.watch(
+    api.notificationsWatchPath(me.userId),
+    (update) => {
+      unread = Number(update.unreadCount || 0);
+      drawBell();
+    },
+    controller.signal,
+  );
+}
+
+/** The header's links: the places a signed-in person goes, with the current one marked. */
 function drawNav(path) {
   const me = session.me();
   const nav = document.getElementById('nav');
+  watchNotifications();
   if (!me) {
     fill(nav);
     return;
@@ -41,6 +80,7 @@ function drawNav(path) {
     ['/', 'Home', 'home'],
     ['/search', 'Search', 'search'],
     ['/upload', 'Post', 'plus'],
+    ['/notifications', 'Alerts', 'bell'],
     [profile, 'Profile', 'user'],
   ];
   fill(
@@ -52,11 +92,18 @@ function drawNav(path) {
         h(
           'li',
           {},
-          h('a', { href: `#${target}`, 'aria-current': path === target ? 'page' : false }, icon(name), h('span', {}, label)),
+          h(
+            'a',
+            { href: `#${target}`, 'aria-current': path === target ? 'page' : false },
+            icon(name),
+            h('span', {}, label),
+            name === 'bell' ? [h('span', { class: 'badge', 'aria-hidden': 'true', hidden: true }), h('span', { class: 'visually-hidden' })] : null,
+          ),
         ),
       ),
     ),
   );
+  drawBell();
 }
 
 events.addEventListener('unauthenticated', () => {

@@ -77,13 +77,16 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         self._ids = ids
         self._source = source
 
-    def _event(self, comment: Comment, change: events_pb2.CommentChange) -> events_pb2.CommentChanged:
+    def _event(
+        self, comment: Comment, change: events_pb2.CommentChange, owner_id: int = 0
+    ) -> events_pb2.CommentChanged:
         return events_pb2.CommentChanged(
             meta=new_meta(self._ids, self._source),
             photo_id=comment.photo_id,
             comment_id=comment.comment_id,
             user_id=comment.user_id,
             change=change,
+            photo_owner_id=owner_id,
         )
 
     async def PostComment(
@@ -103,7 +106,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             violations.extend(exc.violations)
         violations.raise_if_any()
         user_id = acting_as(request.user_id, "user_id")
-        await existing_photo(self._photos, request.photo_id)
+        photo = await existing_photo(self._photos, request.photo_id)
         comment = Comment(
             comment_id=self._ids.next_id(),
             photo_id=request.photo_id,
@@ -112,7 +115,8 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             time_stamp_us=time_stamp.ToMicroseconds(),
             created_at_us=time.time_ns() // 1000,
         )
-        await self._store.post(comment, self._event(comment, events_pb2.COMMENT_CHANGE_CREATED))  # PhotoGone: NotFound
+        created = self._event(comment, events_pb2.COMMENT_CHANGE_CREATED, owner_id=photo.user_id)
+        await self._store.post(comment, created)  # PhotoGone: NotFound
         return comment_pb2.PostCommentResponse(comment=comment_message(comment))
 
     async def ListComments(

@@ -23,8 +23,11 @@ from prometheus_client import Histogram
 
 from services.feed.store import FeedStore, Post
 from services.runtime.ids import id_timestamp_ms
+from services.runtime.live import LiveUpdates
 from services.runtime.metrics import LAG_BUCKETS, event_lag_seconds
+from services.runtime.requests import timestamp_from_unix_ms
 from shutter.events.v1 import events_pb2
+from shutter.feed.v1 import feed_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
 log = logging.getLogger("shutter.feed.fanout")
@@ -49,6 +52,12 @@ FANOUT_EVENTS: list[type[Message]] = [
 ]
 
 
+def feed_item(post: Post) -> feed_pb2.FeedItem:
+    return feed_pb2.FeedItem(
+        photo_id=post.photo_id, author_id=post.author_id, posted_at=timestamp_from_unix_ms(post.posted_ms)
+    )
+
+
 def posted_ms(event: events_pb2.PhotoPosted) -> int:
     """When the post was acknowledged; the photo id's own time when the event lacks it."""
     if event.HasField("created_at"):
@@ -64,11 +73,13 @@ class Fanout:
         store: FeedStore,
         follow: follow_pb2_grpc.FollowServiceStub,
         *,
+        live: LiveUpdates | None = None,
         large_account_followers: int,
         followers_page_size: int = 1000,
         backfill_posts: int = 50,
     ) -> None:
         self._store = store
+        self._live = live
         self._follow = follow
         self._large_account_followers = large_account_followers
         self._page_size = followers_page_size
@@ -120,6 +131,7 @@ class Fanout:
                 follower_ids = [follow.follower_id for follow in page.follows]
                 if follower_ids:
                     written += await self._store.add_to_feeds(post, follower_ids)
+                    await self._tell_watchers(post, follower_ids)
             except BaseException:
                 if upcoming is not None:
                     upcoming.cancel()
@@ -127,6 +139,14 @@ class Fanout:
             if upcoming is None:
                 return written
             page = await upcoming
+
+    async def _tell_watchers(self, post: Post, follower_ids: list[int]) -> None:
+        """After the rows are written: each follower's live feed (services.runtime.live) gets the item."""
+        if self._live is None:
+            return
+        update = feed_pb2.WatchFeedResponse(position=post.photo_id, item=feed_item(post))
+        for follower_id in follower_ids:
+            await self._live.publish(follower_id, update)
 
     async def _followers(self, user_id: int, token: str) -> follow_pb2.ListFollowersResponse:
         request = follow_pb2.ListFollowersRequest(user_id=user_id, page_size=self._page_size, page_token=token)

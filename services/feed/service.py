@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from prometheus_client import Counter
 
-from services.feed.fanout import FANOUT_EVENTS, Fanout
+from services.feed.fanout import FANOUT_EVENTS, Fanout, feed_item
 from services.feed.settings import FeedSettings
 from services.feed.store import STORAGE, FeedStore, Post
-from services.runtime.callctx import acting_as
+from services.runtime.callctx import acting_as, principal
 from services.runtime.channels import CALLER, SERVICE
-from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
+from services.runtime.errors import InvalidArgument
+from services.runtime.live import LiveUpdates, relay
+from services.runtime.requests import CursorField, PageTokens, page_size
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
 DURABLE = "feed-fanout"
+# Items a resumed WatchFeed sends from the store; with more missed, it says "resync" (re-read the feed).
+CATCH_UP_ITEMS = 100
 LARGE_ACCOUNT_PULLS = Counter(
     "shutter_feed_large_account_pulls",
     "Feed reads that merged in posts of followed large accounts at read time (pulled, never fanned out).",
@@ -29,10 +33,13 @@ CHECK_FOLLOWING_BATCH = 100
 
 
 class FeedService(feed_pb2_grpc.FeedServiceServicer):
-    def __init__(self, store: FeedStore, follow: follow_pb2_grpc.FollowServiceStub, pages: PageTokens) -> None:
+    def __init__(
+        self, store: FeedStore, follow: follow_pb2_grpc.FollowServiceStub, pages: PageTokens, live: LiveUpdates
+    ) -> None:
         self._store = store
         self._pages = pages
         self._follow = follow
+        self._live = live
 
     async def GetFeed(
         self, request: feed_pb2.GetFeedRequest, context: grpc.aio.ServicerContext
@@ -49,14 +56,45 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         merged = _merge_newest_first(pushed, pulled)
         page, more = merged[:size], len(merged) > size
         return feed_pb2.GetFeedResponse(
-            items=[
-                feed_pb2.FeedItem(
-                    photo_id=post.photo_id, author_id=post.author_id, posted_at=timestamp_from_unix_ms(post.posted_ms)
-                )
-                for post in page
-            ],
+            items=[feed_item(post) for post in page],
             next_page_token=self._pages.encode(request, {"before": page[-1].photo_id}) if more else "",
         )
+
+    async def WatchFeed(
+        self, request: feed_pb2.WatchFeedRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[feed_pb2.WatchFeedResponse]:
+        user_id = acting_as(request.user_id, "user_id")
+        if request.after_position < 0:
+            raise InvalidArgument("after_position", "must be a position, or 0 for live updates only")
+        caller = principal()
+        async with self._live.watch(user_id) as watcher:  # subscribed before the feed is read
+            after = request.after_position
+            if not after:
+                newest = await self._store.feed(user_id, None, 1)
+                after = newest[0].photo_id if newest else 0
+            updates = relay(
+                watcher,
+                context,
+                after=after,
+                until=None if caller is None else caller.expires_at,
+                catch_up=lambda position, resync: self._catch_up(user_id, position, resync),
+                parse=feed_pb2.WatchFeedResponse.FromString,
+            )
+            async for update in updates:
+                yield update
+
+    async def _catch_up(self, user_id: int, after: int, resync: bool) -> list[feed_pb2.WatchFeedResponse]:
+        """The fanned-out items after `after`, oldest first; a resync marker when that is more than one
+        catch-up sends (or after a resync, so the client re-reads the feed)."""
+        newest = await self._store.feed(user_id, None, CATCH_UP_ITEMS + 1)
+        missed = [post for post in newest if post.photo_id > after]
+        updates = [
+            feed_pb2.WatchFeedResponse(position=post.photo_id, item=feed_item(post))
+            for post in reversed(missed[:CATCH_UP_ITEMS])
+        ]
+        if resync or len(missed) > CATCH_UP_ITEMS:
+            updates.append(feed_pb2.WatchFeedResponse(resync=True))
+        return updates
 
     async def _pulled(self, user_id: int, before: int | None, limit: int) -> list[Post]:
         """Posts of the large accounts the reader follows (never fanned out to anyone)."""
@@ -90,6 +128,7 @@ def build(runtime: Runtime) -> None:
     if runtime.store_backend == "cql":  # CQL trims lazily: one write in this many trims its feed
         options["trim_every"] = settings.trim_every
     store: FeedStore = open_store(runtime, STORAGE, **options)
+    live = runtime.live("feed")
     fanout = Fanout(
         store,
         # As the service: fan-out runs for events, with no caller; it reads the author's followers itself.
@@ -97,6 +136,7 @@ def build(runtime: Runtime) -> None:
         large_account_followers=settings.large_account_followers,
         followers_page_size=settings.followers_page_size,
         backfill_posts=settings.follow_backfill,
+        live=live,
     )
     runtime.consume(
         DURABLE,
@@ -113,6 +153,7 @@ def build(runtime: Runtime) -> None:
             store,
             runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=CALLER),
             PageTokens(runtime.settings.signing_secret()),
+            live,
         ),
         feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
     )

@@ -63,9 +63,13 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         self._ids = ids
         self._source = source
 
-    def _event(self, photo_id: int, user_id: int, liked: bool) -> events_pb2.LikeChanged:
+    def _event(self, photo_id: int, user_id: int, liked: bool, owner_id: int = 0) -> events_pb2.LikeChanged:
         return events_pb2.LikeChanged(
-            meta=new_meta(self._ids, self._source), photo_id=photo_id, user_id=user_id, liked=liked
+            meta=new_meta(self._ids, self._source),
+            photo_id=photo_id,
+            user_id=user_id,
+            liked=liked,
+            photo_owner_id=owner_id,
         )
 
     async def _summary(self, photo_id: int, viewer_id: int) -> like_pb2.LikeSummary:
@@ -75,8 +79,8 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         self, request: like_pb2.LikePhotoRequest, context: grpc.aio.ServicerContext
     ) -> like_pb2.LikePhotoResponse:
         photo_id, user_id = _photo_and_liker(request.photo_id, request.user_id)
-        await existing_photo(self._photos, photo_id)
-        event = self._event(photo_id, user_id, liked=True)
+        photo = await existing_photo(self._photos, photo_id)
+        event = self._event(photo_id, user_id, liked=True, owner_id=photo.user_id)
         created = await self._store.like(photo_id, user_id, int(time.time() * 1000), event)  # PhotoGone: NotFound
         summary = await self._summary(photo_id, user_id)
         return like_pb2.LikePhotoResponse(summary=summary, created=created)

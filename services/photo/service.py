@@ -186,6 +186,7 @@ def build(runtime: Runtime) -> None:
         runtime.ids,
         runtime.name,
         max_bytes=runtime.settings.max_upload_bytes,
+        limiter=runtime.limiter(),
     )
     runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
     runtime.add_servicer(

@@ -38,11 +38,12 @@ from services.photo.staging import StagedUpload, Staging
 from services.photo.store import BlobInfo, CommitOutcomeUnknown, KeyReused, PhotoRecord, PhotoStore, same_request
 from services.photo.validation import validate_metadata
 from services.photo.workers import ImagePool
-from services.runtime import callctx
+from services.runtime import callctx, limits
 from services.runtime.config import DEFAULT_MAX_UPLOAD_BYTES
 from services.runtime.errors import InvalidArgument, ResourceExhausted, storage_faults
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
+from services.runtime.limits import Limiter
 from services.runtime.metrics import outcome_of
 from services.runtime.requests import timestamp_from_unix_ms, timestamp_or_now
 from shutter.events.v1 import events_pb2
@@ -70,7 +71,9 @@ class Uploader:
         source: str,
         *,
         max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        limiter: Limiter | None = None,
     ) -> None:
+        self._limiter = limiter
         self._store = store
         self._blobs = blobs
         self._staging = staging
@@ -117,6 +120,8 @@ class Uploader:
             sha256 = await staged.finish()
             if staged.size == 0:
                 raise InvalidArgument("chunk", "the upload carried no image bytes")
+            # The size is known only now: charged against the daily byte quota before anything is stored.
+            await limits.charge(self._limiter, "upload_bytes", {limits.ACCOUNT: str(metadata.user_id)}, staged.size)
             rendered = await self._render(staged)
             original = BlobInfo(rendered.content_type, staged.size, sha256)
             photo = self._describe(metadata, rendered, original)

@@ -87,9 +87,9 @@ class TokenAuthority:
         iat = claims.get("iat")
         issued_at = float(iat) if isinstance(iat, int | float) else None
         if kind == "user" and ident.isdigit():
-            return Principal(token=token, user_id=int(ident), issued_at=issued_at), expires
+            return Principal(token=token, user_id=int(ident), issued_at=issued_at, expires_at=expires), expires
         if kind == "service" and ident:
-            return Principal(token=token, service=ident), expires
+            return Principal(token=token, service=ident, expires_at=expires), expires
         raise Unauthenticated("invalid access token")
 
 

@@ -21,11 +21,13 @@ class Principal:
     user_id: int | None = None
     service: str | None = None
     issued_at: float | None = None  # the token's `iat` (unix seconds)
+    expires_at: float | None = None  # the token's `exp` (unix seconds): when a long stream must end
 
 
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+_client_address: contextvars.ContextVar[str] = contextvars.ContextVar("client_address", default="")
 
 
 def bind(principal: Principal | None, request_id: str, time_remaining: float | None) -> None:
@@ -38,6 +40,16 @@ def bind(principal: Principal | None, request_id: str, time_remaining: float | N
 def bind_principal(principal: Principal | None) -> None:
     """For background work (event consumers) that calls other services as itself."""
     _principal.set(principal)
+
+
+def bind_client_address(address: str) -> None:
+    """Where the call comes from (services.runtime.limits.client_address): set by the server interceptor."""
+    _client_address.set(address)
+
+
+def client_address() -> str:
+    """The calling client's address ("" outside an RPC): what per-address limits count."""
+    return _client_address.get()
 
 
 def principal() -> Principal | None:

@@ -122,6 +122,18 @@ class Settings(Section):
         "how long an event held by a process that died waits before it is redelivered",
         minimum=0.1,
     )
+    live_watchers_per_user: int = setting(
+        "SHUTTER_LIVE_WATCHERS_PER_USER",
+        5,
+        "live streams (WatchNotifications, WatchFeed) one user may hold on one replica; more are RESOURCE_EXHAUSTED",
+        minimum=1,
+    )
+    live_queue_size: int = setting(
+        "SHUTTER_LIVE_QUEUE_SIZE",
+        64,
+        "updates queued for one slow live stream before they are dropped for a resync marker",
+        minimum=1,
+    )
     ports: dict[str, int] = field(default_factory=dict)
     addresses: dict[str, str] = field(default_factory=dict)
     # The SHUTTER_* variables this was read from: the process's other sections read the same ones.
@@ -256,3 +268,64 @@ def _local_secret(data_dir: Path) -> str:
         handle.flush()
         os.fsync(handle.fileno())
     return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class LimitSettings(Section):
+    """Every service: abuse limits (services.runtime.limits). Each rate is `<count>/<seconds>`, or 0 for none."""
+
+    PROCESS = "every service"
+
+    enabled: bool = setting("SHUTTER_LIMITS_ENABLED", True, "apply the rate limits (0: count nothing, refuse nothing)")
+    timeout_seconds: float = setting(
+        "SHUTTER_LIMITS_TIMEOUT_SECONDS",
+        0.5,
+        "how long a call waits for the counters (NATS) before the limit fails open (closed for sign-in and sign-up)",
+        minimum=0.001,
+    )
+    lease_max: int = setting(
+        "SHUTTER_LIMITS_LEASE_MAX",
+        32,
+        "the most calls a process counts at once against a shared limit (1: a round trip to NATS every call)",
+        minimum=1,
+    )
+    trusted_peers: tuple[str, ...] = setting(
+        "SHUTTER_LIMITS_TRUSTED_PEERS",
+        ("127.0.0.0/8", "::1/128"),
+        "networks (CIDRs) of the gateways, whose client-address metadata is believed (else: the peer's address)",
+    )
+    rates: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    @classmethod
+    def extra_declared(cls) -> list[Declared]:
+        from services.runtime.limits import RULES, rate_env
+
+        return [
+            Declared(rate_env(rule.name, scope), default, f"{rule.doc} per {scope}")
+            for rule in RULES.values()
+            for scope, default in (("account", rule.account), ("address", rule.address))
+            if default is not None
+        ]
+
+    @classmethod
+    def resolve(cls, values: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+        from services.runtime.limits import RULES, Rate, parse_networks, rate_env
+
+        rates: dict[tuple[str, str], Rate] = {}
+        problems = []
+        for rule in RULES.values():
+            for scope, default in (("account", rule.account), ("address", rule.address)):
+                if default is None:
+                    continue
+                raw = environ.get(rate_env(rule.name, scope), "").strip() or default
+                try:
+                    rates[(rule.name, scope)] = Rate.parse(raw)
+                except ValueError:
+                    problems.append(f"{rate_env(rule.name, scope)} must be <count>/<seconds> or 0, got {raw!r}")
+        try:
+            parse_networks(values["trusted_peers"])
+        except ValueError:
+            problems.append(f"SHUTTER_LIMITS_TRUSTED_PEERS must be CIDRs, got {values['trusted_peers']!r}")
+        if problems:
+            raise SystemExit("\n".join(problems))
+        return {**values, "rates": rates}

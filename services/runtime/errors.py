@@ -167,6 +167,10 @@ class ServiceError(Exception):
         """This error's own google.rpc details (subclasses add theirs)."""
         return []
 
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        """Metadata sent with the answer beside the status (a rate limit's figures, say)."""
+        return ()
+
     def rich_status(self) -> status_pb2.Status:
         if self._relayed is not None:
             details = self._relayed

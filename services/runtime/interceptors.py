@@ -32,6 +32,7 @@ import grpc
 from services.runtime import callctx, errors, metrics
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
+from services.runtime.limits import Limiter, client_address
 
 rpc_log = logging.getLogger("shutter.rpc")
 
@@ -195,11 +196,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         lifecycle: Lifecycle,
         deleted_users: DeletedUserCheck | None = None,
         access_log: AccessLog | None = None,
+        limiter: Limiter | None = None,
+        trusted_peers: tuple[Any, ...] = (),
     ) -> None:
         self._authority = authority
         self._lifecycle = lifecycle
         self._deleted_users = deleted_users
         self._access_log = access_log or AccessLog()
+        self._limiter = limiter
+        self._trusted_peers = trusted_peers
 
     async def intercept_service(
         self,
@@ -257,6 +262,18 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             self._deleted_users.check(principal.user_id, principal.issued_at)
         callctx.bind_principal(principal)
 
+    async def _limit(self, method: str, context: grpc.aio.ServicerContext) -> None:
+        """Count the call against the limits table (services.runtime.limits); RateLimited when over. Services
+        calling on their own behalf are not limited. The figures go back as trailing metadata."""
+        address = client_address(context.invocation_metadata() or (), context.peer(), self._trusted_peers)
+        callctx.bind_client_address(address)
+        current = callctx.principal()
+        if self._limiter is None or (current is not None and current.user_id is None):
+            return
+        quota = await self._limiter.admit(method, current.user_id if current else None, address)
+        if quota is not None:
+            context.set_trailing_metadata(quota.metadata())
+
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]], *, streaming_request: bool
     ) -> Callable[..., Awaitable[Any]]:
@@ -269,6 +286,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             tracked = self._lifecycle.entered(method)
             try:
                 self._begin(method, context)
+                await self._limit(method, context)
                 request = _checked_stream(request) if streaming_request else _checked(request)
                 return await behavior(request, context)
             except asyncio.CancelledError:
@@ -300,6 +318,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             tracked = self._lifecycle.entered(method)
             try:
                 self._begin(method, context)
+                await self._limit(method, context)
                 request = _checked_stream(request) if streaming_request else _checked(request)
                 # aclosing: a client that goes away closes the handler's generator too (open blobs…).
                 async with contextlib.aclosing(behavior(request, context)) as responses:
@@ -341,7 +360,7 @@ def _answer(method: str, exc: Exception) -> errors.Answer | None:
 async def _abort(context: grpc.aio.ServicerContext, answer: errors.Answer) -> None:
     """Abort the RPC with the answer's rich status (abort raises, replacing the handler's exception)."""
     status = answer.error.to_status()
-    await context.abort(status.code, status.details, status.trailing_metadata)
+    await context.abort(status.code, status.details, (*status.trailing_metadata, *answer.error.trailing_metadata()))
 
 
 def _measure(method: str, code: grpc.StatusCode, started: float) -> None:

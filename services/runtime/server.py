@@ -31,10 +31,12 @@ from grpc_reflection.v1alpha import reflection
 
 from services.runtime.auth import TokenAuthority
 from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
-from services.runtime.config import Settings
+from services.runtime.config import LimitSettings, Settings
 from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
 from services.runtime.interceptors import DRAIN_MARKER_KEY, AccessLog, DeletedUserCheck, Lifecycle, ServerInterceptor
+from services.runtime.limits import Counters, Limiter, parse_networks
+from services.runtime.live import LiveUpdates
 from services.runtime.logs import configure_logging
 from services.runtime.revocation import DeletedUsers
 from services.runtime.settings import Section, SectionT, load, process_sections, warn_undeclared
@@ -79,6 +81,7 @@ class Runtime:
         self.components: list[Component] = []
         self.registrations: list[_Registration] = []
         self._bus: EventBus | None = None
+        self._limiter: Limiter | None = None
 
     def section(self, kind: type[SectionT]) -> SectionT:
         """One of the process's settings sections (its services/<name>/settings.py), read and checked at start."""
@@ -110,6 +113,28 @@ class Runtime:
             self.add_component(self._bus)
         return self._bus
 
+    def live(self, topic: str) -> LiveUpdates:
+        """Publishing and watching one topic's per-user live updates (services.runtime.live)."""
+        live = LiveUpdates(
+            self.events(),
+            topic,
+            max_watchers_per_user=self.settings.live_watchers_per_user,
+            queue_size=self.settings.live_queue_size,
+        )
+        self.add_component(live)
+        return live
+
+    def limiter(self) -> Limiter:
+        """The process's rate limiter (services.runtime.limits), counting on NATS; the server interceptor
+        applies its table to every call, handlers use it for limits that depend on the outcome."""
+        if self._limiter is None:
+            own = self.section(LimitSettings)
+            longest = max((rate.window for rate in own.rates.values()), default=86400.0)
+            replicas = self.settings.nats_stream_replicas
+            counters = Counters(self.events(), own.timeout_seconds, max(longest, 86400.0), replicas)
+            self._limiter = Limiter(counters, own.rates, own.enabled, own.lease_max)
+        return self._limiter
+
     def consume(self, durable: str, event_types: list[type], handler: Handler, **options: Any) -> Consumer:
         options.setdefault("ack_wait", self.settings.consumer_ack_wait_seconds)
         consumer = Consumer(self.events(), durable, event_types, handler, **options)
@@ -124,7 +149,7 @@ def run_service(name: str, build: Callable[[Runtime], None], *, refuse_deleted_u
     refuse the tokens of deleted accounts (services.runtime.revocation).
     """
     settings = Settings.from_env()  # every setting of the process checked before anything starts
-    sections = load(process_sections(f"services.{name}.settings"), settings.environ)
+    sections = load([LimitSettings, *process_sections(f"services.{name}.settings")], settings.environ)
     configure_logging(name, settings.log_level)
     warn_undeclared(os.environ, log)
     telemetry = Telemetry(name, settings)
@@ -158,12 +183,23 @@ async def start_server(
     telemetry: Telemetry | None = None,
 ) -> Served:
     """The runtime's gRPC server for `runtime`'s servicers, listening on `address` and answering health
-    NOT_SERVING: the interceptor stack (telemetry's first, then lifecycle, auth, errors, access log), message
-    limits, keepalive, health, reflection and (when its setting says so) channelz."""
+    NOT_SERVING: the interceptor stack (telemetry's first, then lifecycle, auth, limits, errors, access log),
+    message limits, keepalive, health, reflection and (when its setting says so) channelz."""
+    limits = runtime.section(LimitSettings)
+    # Test doubles run without NATS (no deleted-users check): nothing to count on, so no limits either.
+    limiter = runtime.limiter() if deleted_users is not None and limits.enabled else None
+    trusted = parse_networks(limits.trusted_peers)
     server = grpc.aio.server(
         interceptors=[
             *(telemetry.server_interceptors() if telemetry else []),
-            ServerInterceptor(runtime.tokens, lifecycle, deleted_users, AccessLog(runtime.settings.rpc_log_every)),
+            ServerInterceptor(
+                runtime.tokens,
+                lifecycle,
+                deleted_users,
+                AccessLog(runtime.settings.rpc_log_every),
+                limiter=limiter,
+                trusted_peers=trusted,
+            ),
         ],
         options=[
             *KEEPALIVE_OPTIONS,

@@ -12,6 +12,7 @@ from shutter.comment.v1 import comment_pb2
 from shutter.feed.v1 import feed_pb2
 from shutter.follow.v1 import follow_pb2
 from shutter.like.v1 import like_pb2
+from shutter.notification.v1 import notification_pb2
 from shutter.photo.v1 import photo_pb2
 from shutter.search.v1 import search_pb2
 from shutter.user.v1 import user_pb2
@@ -26,6 +27,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "view": 50056,
     "feed": 50057,
     "search": 50058,
+    "notification": 50059,
 }
 GATEWAY_PORT = 8080
 NATS_PORT = 4222
@@ -50,6 +52,7 @@ SHARD_BLOCKS: dict[str, tuple[int, int]] = {
     "view": (5120, 512),
     "feed": (6144, 512),
     "search": (7168, 512),
+    "notification": (512, 512),
 }
 
 CONTRACTS: dict[str, ServiceDescriptor] = {
@@ -61,6 +64,7 @@ CONTRACTS: dict[str, ServiceDescriptor] = {
     "view": view_pb2.DESCRIPTOR.services_by_name["ViewService"],
     "feed": feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
     "search": search_pb2.DESCRIPTOR.services_by_name["SearchService"],
+    "notification": notification_pb2.DESCRIPTOR.services_by_name["NotificationService"],
 }
 
 # gRPC calls each process makes. Everyone also talks to NATS and the store.
@@ -74,4 +78,5 @@ CALL_GRAPH: dict[str, frozenset[str]] = {
     "view": frozenset({"photo", "like", "comment"}),
     "feed": frozenset({"follow"}),
     "search": frozenset({"photo"}),
+    "notification": frozenset(),
 }

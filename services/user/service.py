@@ -20,7 +20,8 @@ from services.runtime.server import Runtime
 from services.runtime.stores import open_store
 from services.user import rules
 from services.user.passwords import Passwords, hasher_for
-from services.user.settings import TEST_PROFILE, UserSettings
+from services.user.settings import TEST_PROFILE, SignInSettings, UserSettings
+from services.user.signin import SignInGuard
 from services.user.store import STORAGE, ProfileChange, UsernameTaken, UserRecord, UserStore
 from shutter.events.v1 import events_pb2
 from shutter.user.v1 import user_pb2, user_pb2_grpc
@@ -52,10 +53,11 @@ def _raise_problems(*checks: tuple[str, str | None]) -> None:
 
 
 class UserService(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, runtime: Runtime, store: UserStore, passwords: Passwords) -> None:
+    def __init__(self, runtime: Runtime, store: UserStore, passwords: Passwords, signin: SignInGuard) -> None:
         self._runtime = runtime
         self._store = store
         self._passwords = passwords
+        self._signin = signin
 
     async def CreateUser(
         self, request: user_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
@@ -154,23 +156,33 @@ class UserService(user_pb2_grpc.UserServiceServicer):
             f"must be at most {rules.MAX_PASSWORD_CHARS} characters",
         )
         problems.raise_if_any()
-        if rules.username_problem(request.username) is not None:
+        valid_name = rules.username_problem(request.username) is None
+        key = rules.username_key(request.username) if valid_name else request.username
+        await self._signin.check(key)  # before any lookup: a refusal says nothing about the account
+        try:
+            return await self._authenticate(key, request.password, valid_name)
+        except Unauthenticated:
+            await self._signin.failed(key)
+            raise
+
+    async def _authenticate(self, key: str, password: str, valid_name: bool) -> user_pb2.AuthenticateResponse:
+        if not valid_name:
             # No such account can exist; don't look it up (an oversized key would fail in the store),
             # but take as long as a real miss so the answer's timing says nothing.
-            await self._passwords.verify(None, request.password)
+            await self._passwords.verify(None, password)
             raise Unauthenticated(WRONG_CREDENTIALS)
-        key = rules.username_key(request.username)
         credentials = await self._store.credentials(key)
         # Always verify (against a dummy hash when the name is unknown) so both misses take as long.
         stored_hash = credentials.password_hash if credentials else None
-        if not await self._passwords.verify(stored_hash, request.password) or credentials is None:
+        if not await self._passwords.verify(stored_hash, password) or credentials is None:
             raise Unauthenticated(WRONG_CREDENTIALS)
         user = await self._store.get(credentials.user_id)
         if user is None:  # deleted between the two reads
             raise Unauthenticated(WRONG_CREDENTIALS)
         if self._passwords.needs_rehash(credentials.password_hash):
-            new_hash = await self._passwords.hash(request.password)
+            new_hash = await self._passwords.hash(password)
             await self._store.set_password_hash(key, user.user_id, new_hash)
+        await self._signin.succeeded(key)
         token, expires = self._runtime.tokens.issue_user_token(user.user_id)
         expires_at = Timestamp()
         expires_at.FromDatetime(expires)
@@ -186,6 +198,6 @@ def build(runtime: Runtime) -> None:
     runtime.add_component(passwords)
     runtime.add_servicer(
         user_pb2_grpc.add_UserServiceServicer_to_server,
-        UserService(runtime, store, passwords),
+        UserService(runtime, store, passwords, SignInGuard(runtime.limiter(), runtime.section(SignInSettings))),
         user_pb2.DESCRIPTOR.services_by_name["UserService"],
     )

@@ -55,3 +55,7 @@ class ApiUser:
             f"/v1/photos/{photo_id}/comments", json={"userId": self.user_id, "text": text}, headers=self.headers
         )
         assert answer.status_code == 200, answer.text
+
+    def like(self, photo_id: str) -> None:
+        answer = self.http.put(f"/v1/photos/{photo_id}/likes/{self.user_id}", headers=self.headers)
+        assert answer.status_code == 200, answer.text

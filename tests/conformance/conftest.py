@@ -168,3 +168,7 @@ class PurgeMidway:
         writes = list(writes)
         await self._maybe_purge([query for query, _ in writes])
         await self._db.batch(writes, consistency)
+
+    async def page(self, query: Query, params: Sequence[Any], page_size: int, paging_state: bytes | None = None) -> Any:
+        await self._maybe_purge([query])
+        return await self._db.page(query, params, page_size, paging_state)

@@ -28,6 +28,7 @@ DEPLOYED_SHARD_BASES = {
     "view": 5120,
     "feed": 6144,
     "search": 7168,
+    "notification": 512,
 }
 
 
@@ -51,7 +52,7 @@ def _blocks(rendered: str) -> dict[str, tuple[int, int]]:
 
 
 def test_adding_a_service_moves_nobody(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A ninth service takes a free block: every other service keeps its chart block and its local shard."""
+    """One more service takes a free block: every other service keeps its chart block and its local shard."""
     before = _blocks(chartgen.render())
     local_before = {name: _local_shard(tmp_path, name) for name in SERVICE_NAMES}
     free = next(
@@ -59,16 +60,16 @@ def test_adding_a_service_moves_nobody(tmp_path: Path, monkeypatch: pytest.Monke
         for first in range(0, MAX_SHARD + 1, 512)
         if all(not (b <= first < b + n) for b, n in SHARD_BLOCKS.values())
     )
-    monkeypatch.setattr(chartgen, "SERVICE_NAMES", (*SERVICE_NAMES, "notification"))
-    monkeypatch.setattr(chartgen, "DEFAULT_PORTS", {**DEFAULT_PORTS, "notification": 50059})
-    monkeypatch.setattr(chartgen, "METRICS_PORTS", {**METRICS_PORTS, "notification": 9459})
-    monkeypatch.setattr(chartgen, "SHARD_BLOCKS", {**SHARD_BLOCKS, "notification": free})
-    monkeypatch.setattr(server, "SHARD_BLOCKS", {**SHARD_BLOCKS, "notification": free})
+    monkeypatch.setattr(chartgen, "SERVICE_NAMES", (*SERVICE_NAMES, "newcomer"))
+    monkeypatch.setattr(chartgen, "DEFAULT_PORTS", {**DEFAULT_PORTS, "newcomer": 50099})
+    monkeypatch.setattr(chartgen, "METRICS_PORTS", {**METRICS_PORTS, "newcomer": 9499})
+    monkeypatch.setattr(chartgen, "SHARD_BLOCKS", {**SHARD_BLOCKS, "newcomer": free})
+    monkeypatch.setattr(server, "SHARD_BLOCKS", {**SHARD_BLOCKS, "newcomer": free})
 
     after = _blocks(chartgen.render())
-    assert after == {**before, "notification": free}
+    assert after == {**before, "newcomer": free}
     assert {name: _local_shard(tmp_path, name) for name in SERVICE_NAMES} == local_before
-    assert _local_shard(tmp_path, "notification") == free[0]
+    assert _local_shard(tmp_path, "newcomer") == free[0]
 
 
 def _local_shard(tmp_path: Path, name: str) -> int:

@@ -46,6 +46,12 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
     assert freshness["post_to_feed_p99_ms"] is not None and freshness["post_to_search_p99_ms"] is not None
     assert set(results["rss_kib"]) >= {"nats", "gateway", "user", "photo", "view"}
 
+    # Live updates: SSE watchers on the gateway during the mix, every like seen by its owner's stream.
+    assert "## Live updates (Server-Sent Events)" in report
+    live = results["live"]
+    assert (live["watchers"], live["likes"], live["missed"]) == (20, 10, 0), live
+    assert live["delivery_ms_p99"] is not None
+
     # The object-store section: every S3-path operation answered, ratios to SeaweedFS's own PUT/GET.
     assert "## Object store (S3 API on SeaweedFS)" in report
     store = results["object_store"]
@@ -70,3 +76,11 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
     assert all(seconds > 0 for seconds in readings["cpu_seconds"].values()), readings["cpu_seconds"]
     assert readings["lags"]["post_to_feed_events"] >= freshness["probes"]
     assert readings["lags"]["post_to_feed_p99_ms"] is not None and readings["lags"]["post_to_search_p99_ms"] is not None
+
+    # The abuse limiter's cost: both sides of views and uploads answered without errors, the costs reported.
+    assert "## Abuse limits: the limiter's cost" in report
+    limits = results["limits"]
+    for operation in ("view", "upload"):
+        assert limits[operation]["off"]["errors"] == 0 and limits[operation]["on"]["errors"] == 0, limits
+        assert limits[operation]["off"]["calls_per_s"] > 0 and limits[operation]["on"]["calls_per_s"] > 0
+        assert isinstance(limits[operation]["cpu_cost"], float)

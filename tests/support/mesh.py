@@ -56,6 +56,9 @@ class Mesh:
             "SHUTTER_SHUTDOWN_GRACE_SECONDS": "5",
             # A real sign-up spends ~0.2 s of CPU hashing; tests of hashing itself use the real profile explicitly.
             "SHUTTER_PASSWORD_HASH_PROFILE": TEST_PROFILE,
+            # Every test signs up and acts from 127.0.0.1: the abuse limits would refuse the suite itself. The
+            # tests of the limits run a mesh of their own with them on (tests/e2e/test_limits.py).
+            "SHUTTER_LIMITS_ENABLED": "0",
             **{f"SHUTTER_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
             **{f"SHUTTER_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS_PORTS},
             **(extra_env or {}),
@@ -67,9 +70,10 @@ class Mesh:
 
     # -- processes ---------------------------------------------------------------------------
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        environ = {**self.env, **(env or {})}
+        process = subprocess.Popen(argv, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.processes[name] = process
         return process
@@ -90,11 +94,18 @@ class Mesh:
     def start_service(self, name: str) -> None:
         self._spawn(name, service_command(name))
 
-    def start_gateway(self) -> None:
-        self._spawn("gateway", gateway_command())
+    def start_gateway(self, name: str = "gateway", env: dict[str, str] | None = None) -> str:
+        """Start a gateway in front of the mesh; its base URL. Another `name` starts one more (a replica, on a
+        port of its own, with `env` on top of the mesh's), as a deployment runs several."""
+        port = self.settings.gateway_port if name == "gateway" else free_port()
+        own = {"SHUTTER_GATEWAY_PORT": str(port)}
+        if name != "gateway":
+            own["SHUTTER_GATEWAY_METRICS_PORT"] = str(free_port())
+        self._spawn(name, gateway_command(), {**(env or {}), **own})
+        return f"http://{self.settings.host}:{port}"
 
-    async def wait_gateway(self, timeout: float = 60) -> None:
-        await wait_answering(self.gateway_url, timeout, explain=lambda: self.log_tail("gateway"))
+    async def wait_gateway(self, timeout: float = 60, url: str | None = None, name: str = "gateway") -> None:
+        await wait_answering(url or self.gateway_url, timeout, explain=lambda: self.log_tail(name))
 
     @property
     def gateway_url(self) -> str:

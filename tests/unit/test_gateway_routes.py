@@ -81,19 +81,34 @@ def test_byte_streams_are_media_routes() -> None:
     assert kinds["GetPhoto"] is Kind.UNARY
 
 
-def _contract(name: str, *, server_streaming: bool) -> dict:
+def _contract(
+    name: str,
+    *,
+    server_streaming: bool,
+    client_streaming: bool = False,
+    positioned: bool = False,
+    resumable: bool = False,
+) -> dict:
     """A contract the gateway has never seen, built at run time: one annotated RPC."""
     from google.protobuf import descriptor_pb2, descriptor_pool
 
+    int64 = descriptor_pb2.FieldDescriptorProto.TYPE_INT64
     file = descriptor_pb2.FileDescriptorProto(
         name=f"{name}.proto", package=name, syntax="proto3", dependency=["google/api/annotations.proto"]
     )
-    file.message_type.add(name="Req").field.add(
-        name="thing_id", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT64
-    )
-    file.message_type.add(name="Resp")
+    request = file.message_type.add(name="Req")
+    request.field.add(name="thing_id", number=1, type=int64)
+    if resumable:
+        request.field.add(name="after_position", number=2, type=int64)
+    response = file.message_type.add(name="Resp")
+    if positioned:
+        response.field.add(name="position", number=1, type=int64)
     method = file.service.add(name="ThingService").method.add(
-        name="GetThing", input_type=f".{name}.Req", output_type=f".{name}.Resp", server_streaming=server_streaming
+        name="GetThing",
+        input_type=f".{name}.Req",
+        output_type=f".{name}.Resp",
+        server_streaming=server_streaming,
+        client_streaming=client_streaming,
     )
     method.options.Extensions[annotations_pb2.http].get = "/v9/things/{thing_id}"
     pool = descriptor_pool.Default()
@@ -108,6 +123,20 @@ def test_a_newly_annotated_rpc_becomes_a_route_without_gateway_code() -> None:
     assert match.route.service == "thing" and match.bindings == {"thing_id": "5"}
 
 
-def test_streams_that_carry_no_bytes_are_refused_at_start_up() -> None:
-    with pytest.raises(TemplateError, match="byte streams"):
-        routes_for(_contract("streamy", server_streaming=True))
+def test_a_server_stream_that_carries_no_bytes_becomes_server_sent_events() -> None:
+    [route] = routes_for(_contract("streamy", server_streaming=True, positioned=True, resumable=True))
+    assert route.kind is Kind.EVENTS
+    [plain] = routes_for(_contract("streamy_plain", server_streaming=True))  # no positions: nothing to resume
+    assert plain.kind is Kind.EVENTS
+
+
+def test_an_event_stream_with_positions_but_no_way_to_resume_is_refused_at_start_up() -> None:
+    with pytest.raises(TemplateError, match="after_position"):
+        routes_for(_contract("unresumable", server_streaming=True, positioned=True))
+
+
+def test_client_streams_that_carry_no_bytes_are_refused_at_start_up() -> None:
+    with pytest.raises(TemplateError, match="byte uploads"):
+        routes_for(_contract("clienty", server_streaming=False, client_streaming=True))
+    with pytest.raises(TemplateError, match="byte uploads"):
+        routes_for(_contract("bidi", server_streaming=True, client_streaming=True))

@@ -33,7 +33,7 @@ from tools import settingsdoc
 
 ROOT = Path(__file__).resolve().parents[2]
 # Names that are not settings: the JetStream streams, and the prefix itself in code that builds names.
-NOT_SETTINGS = {"SHUTTER_EVENTS", "SHUTTER_DLQ"}
+NOT_SETTINGS = {"SHUTTER_EVENTS", "SHUTTER_DLQ", "SHUTTER_LIMITS"}  # stream names
 
 
 def test_the_settings_table_is_current() -> None:

@@ -1,4 +1,6 @@
-// Home: the photos of the people you follow, newest first, loading more as you scroll.
+// Home: the photos of the people you follow, newest first, loading more as you scroll. While it is
+// open, new posts are counted as the feed's live stream announces them ("3 new posts"); pressing the
+// button shows them (the feed is read again from the top).
 //
 // A feed page lists ids only; the cards are filled from four batch calls made together (photos,
 // authors, like summaries, comment counts). Likes and comments are extras: when their service
@@ -7,7 +9,9 @@
 import * as api from '../api.js';
 import { count, fill, h, heading, icon, when } from '../dom.js';
 import { photoImage } from '../images.js';
+import * as live from '../live.js';
 import { likeButton, paged, userLink } from '../parts.js';
+import { render } from '../router.js';
 import * as session from '../session.js';
 
 const byId = (items, key) => new Map((items || []).map((item) => [item[key], item]));
@@ -88,6 +92,23 @@ export const feedPage = {
       h('p', {}, 'No posts yet — ', h('a', { href: '#/search' }, 'find people to follow'), '.'),
       h('p', { class: 'muted' }, 'Photos from people you follow show up here, newest first.'),
     );
-    fill(main, h('div', { class: 'column' }, heading('Home'), list.childElementCount ? [list, pager] : empty));
+    const fresh = new Set();
+    const announce = h('button', { type: 'button', class: 'button new-posts', hidden: true, onclick: render });
+    const status = h('p', { class: 'visually-hidden', role: 'status' });
+    live.watch(
+      api.feedWatchPath(me),
+      (update) => {
+        if (!update.item) return; // a resync marker: the button below reloads the feed anyway
+        fresh.add(update.item.photoId);
+        announce.textContent = `Show ${count(fresh.size, 'new post', 'new posts')}`;
+        announce.hidden = false;
+        status.textContent = count(fresh.size, 'new post', 'new posts');
+      },
+      signal,
+    );
+    fill(
+      main,
+      h('div', { class: 'column' }, heading('Home'), announce, status, list.childElementCount ? [list, pager] : empty),
+    );
   },
 };

@@ -149,6 +149,8 @@ ConfigMap exists).
   "SHUTTER_TRACE_SAMPLE_RATIO" (toString .Values.telemetry.tracing.sampleRatio)
   "SHUTTER_CHANNELZ" (ternary "1" "0" .Values.telemetry.channelz)
   "SHUTTER_BLOB_STORE" .Values.config.blobStore
+  "SHUTTER_LIMITS_TRUSTED_PEERS" (join "," .Values.config.limits.trustedPeers)
+  "SHUTTER_GATEWAY_TRUSTED_PROXIES" (join "," .Values.config.limits.trustedProxies)
 -}}
 {{- if eq .Values.config.blobStore "s3" -}}
 {{- $s3 := .Values.config.s3 -}}

@@ -30,7 +30,7 @@ class EventMeta(_message.Message):
     def __init__(self, event_id: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class PhotoPosted(_message.Message):
-    __slots__ = ("meta", "photo_id", "user_id", "title", "location", "tags", "time_stamp", "created_at")
+    __slots__ = ("meta", "photo_id", "user_id", "title", "location", "tags", "time_stamp", "created_at", "mentioned_user_ids")
     META_FIELD_NUMBER: _ClassVar[int]
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class PhotoPosted(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     TIME_STAMP_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    MENTIONED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
     meta: EventMeta
     photo_id: int
     user_id: int
@@ -47,7 +48,8 @@ class PhotoPosted(_message.Message):
     tags: _containers.RepeatedScalarFieldContainer[str]
     time_stamp: _timestamp_pb2.Timestamp
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., title: _Optional[str] = ..., location: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    mentioned_user_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., title: _Optional[str] = ..., location: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mentioned_user_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class PhotoDeleted(_message.Message):
     __slots__ = ("meta", "photo_id", "user_id")
@@ -84,30 +86,34 @@ class FollowDeleted(_message.Message):
     def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., follower_id: _Optional[int] = ..., followee_id: _Optional[int] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class LikeChanged(_message.Message):
-    __slots__ = ("meta", "photo_id", "user_id", "liked")
+    __slots__ = ("meta", "photo_id", "user_id", "liked", "photo_owner_id")
     META_FIELD_NUMBER: _ClassVar[int]
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     LIKED_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     meta: EventMeta
     photo_id: int
     user_id: int
     liked: bool
-    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., liked: _Optional[bool] = ...) -> None: ...
+    photo_owner_id: int
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., liked: _Optional[bool] = ..., photo_owner_id: _Optional[int] = ...) -> None: ...
 
 class CommentChanged(_message.Message):
-    __slots__ = ("meta", "photo_id", "comment_id", "user_id", "change")
+    __slots__ = ("meta", "photo_id", "comment_id", "user_id", "change", "photo_owner_id")
     META_FIELD_NUMBER: _ClassVar[int]
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     meta: EventMeta
     photo_id: int
     comment_id: int
     user_id: int
     change: CommentChange
-    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., comment_id: _Optional[int] = ..., user_id: _Optional[int] = ..., change: _Optional[_Union[CommentChange, str]] = ...) -> None: ...
+    photo_owner_id: int
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., comment_id: _Optional[int] = ..., user_id: _Optional[int] = ..., change: _Optional[_Union[CommentChange, str]] = ..., photo_owner_id: _Optional[int] = ...) -> None: ...
 
 class UserDeleted(_message.Message):
     __slots__ = ("meta", "user_id")

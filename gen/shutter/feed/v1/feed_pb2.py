@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/feed/v1/feed.proto\x12\x0fshutter.feed.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\x08\x46\x65\x65\x64Item\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12-\n\tposted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x0eGetFeedRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x0fGetFeedResponse\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.shutter.feed.v1.FeedItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x80\x01\n\x0b\x46\x65\x65\x64Service\x12q\n\x07GetFeed\x12\x1f.shutter.feed.v1.GetFeedRequest\x1a .shutter.feed.v1.GetFeedResponse\"#\x90\x02\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/users/{user_id}/feedb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/feed/v1/feed.proto\x12\x0fshutter.feed.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\x08\x46\x65\x65\x64Item\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x11\n\tauthor_id\x18\x02 \x01(\x03\x12-\n\tposted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x0eGetFeedRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x0fGetFeedResponse\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.shutter.feed.v1.FeedItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x10WatchFeedRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x16\n\x0e\x61\x66ter_position\x18\x02 \x01(\x03\"^\n\x11WatchFeedResponse\x12\x10\n\x08position\x18\x01 \x01(\x03\x12\'\n\x04item\x18\x02 \x01(\x0b\x32\x19.shutter.feed.v1.FeedItem\x12\x0e\n\x06resync\x18\x03 \x01(\x08\x32\xfe\x01\n\x0b\x46\x65\x65\x64Service\x12q\n\x07GetFeed\x12\x1f.shutter.feed.v1.GetFeedRequest\x1a .shutter.feed.v1.GetFeedResponse\"#\x90\x02\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/users/{user_id}/feed\x12|\n\tWatchFeed\x12!.shutter.feed.v1.WatchFeedRequest\x1a\".shutter.feed.v1.WatchFeedResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/users/{user_id}/feed:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +35,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FEEDSERVICE'].methods_by_name['GetFeed']._loaded_options = None
   _globals['_FEEDSERVICE'].methods_by_name['GetFeed']._serialized_options = b'\220\002\001\202\323\344\223\002\032\022\030/v1/users/{user_id}/feed'
+  _globals['_FEEDSERVICE'].methods_by_name['WatchFeed']._loaded_options = None
+  _globals['_FEEDSERVICE'].methods_by_name['WatchFeed']._serialized_options = b'\202\323\344\223\002 \022\036/v1/users/{user_id}/feed:watch'
   _globals['_FEEDITEM']._serialized_start=110
   _globals['_FEEDITEM']._serialized_end=204
   _globals['_GETFEEDREQUEST']._serialized_start=206
   _globals['_GETFEEDREQUEST']._serialized_end=278
   _globals['_GETFEEDRESPONSE']._serialized_start=280
   _globals['_GETFEEDRESPONSE']._serialized_end=364
-  _globals['_FEEDSERVICE']._serialized_start=367
-  _globals['_FEEDSERVICE']._serialized_end=495
+  _globals['_WATCHFEEDREQUEST']._serialized_start=366
+  _globals['_WATCHFEEDREQUEST']._serialized_end=425
+  _globals['_WATCHFEEDRESPONSE']._serialized_start=427
+  _globals['_WATCHFEEDRESPONSE']._serialized_end=521
+  _globals['_FEEDSERVICE']._serialized_start=524
+  _globals['_FEEDSERVICE']._serialized_end=778
 # @@protoc_insertion_point(module_scope)

@@ -37,3 +37,21 @@ class GetFeedResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[FeedItem]
     next_page_token: str
     def __init__(self, items: _Optional[_Iterable[_Union[FeedItem, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchFeedRequest(_message.Message):
+    __slots__ = ("user_id", "after_position")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_POSITION_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    after_position: int
+    def __init__(self, user_id: _Optional[int] = ..., after_position: _Optional[int] = ...) -> None: ...
+
+class WatchFeedResponse(_message.Message):
+    __slots__ = ("position", "item", "resync")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    RESYNC_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    item: FeedItem
+    resync: bool
+    def __init__(self, position: _Optional[int] = ..., item: _Optional[_Union[FeedItem, _Mapping]] = ..., resync: _Optional[bool] = ...) -> None: ...

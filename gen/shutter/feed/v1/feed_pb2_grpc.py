@@ -39,6 +39,11 @@ class FeedServiceStub:
                 request_serializer=shutter_dot_feed_dot_v1_dot_feed__pb2.GetFeedRequest.SerializeToString,
                 response_deserializer=shutter_dot_feed_dot_v1_dot_feed__pb2.GetFeedResponse.FromString,
                 _registered_method=True)
+        self.WatchFeed = channel.unary_stream(
+                '/shutter.feed.v1.FeedService/WatchFeed',
+                request_serializer=shutter_dot_feed_dot_v1_dot_feed__pb2.WatchFeedRequest.SerializeToString,
+                response_deserializer=shutter_dot_feed_dot_v1_dot_feed__pb2.WatchFeedResponse.FromString,
+                _registered_method=True)
 
 
 class FeedServiceServicer:
@@ -51,6 +56,14 @@ class FeedServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchFeed(self, request, context):
+        """New items in my feed as the fan-out writes them, from `after_position` on (posts of accounts too
+        large to fan out are merged at read time and not streamed). Through the gateway: Server-Sent Events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FeedServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +71,11 @@ def add_FeedServiceServicer_to_server(servicer, server):
                     servicer.GetFeed,
                     request_deserializer=shutter_dot_feed_dot_v1_dot_feed__pb2.GetFeedRequest.FromString,
                     response_serializer=shutter_dot_feed_dot_v1_dot_feed__pb2.GetFeedResponse.SerializeToString,
+            ),
+            'WatchFeed': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchFeed,
+                    request_deserializer=shutter_dot_feed_dot_v1_dot_feed__pb2.WatchFeedRequest.FromString,
+                    response_serializer=shutter_dot_feed_dot_v1_dot_feed__pb2.WatchFeedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +105,33 @@ class FeedService:
             '/shutter.feed.v1.FeedService/GetFeed',
             shutter_dot_feed_dot_v1_dot_feed__pb2.GetFeedRequest.SerializeToString,
             shutter_dot_feed_dot_v1_dot_feed__pb2.GetFeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/shutter.feed.v1.FeedService/WatchFeed',
+            shutter_dot_feed_dot_v1_dot_feed__pb2.WatchFeedRequest.SerializeToString,
+            shutter_dot_feed_dot_v1_dot_feed__pb2.WatchFeedResponse.FromString,
             options,
             channel_credentials,
             insecure,

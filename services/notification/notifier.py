@@ -1,0 +1,138 @@
+"""The JetStream consumer that turns events into notifications, and tells live watchers.
+
+LikeChanged, CommentChanged, FollowCreated/FollowDeleted and PhotoPosted's mentions add or withdraw one
+notification each; the events carry the recipient (the photo's owner, the followee, the mentioned users),
+so nothing here calls another service. No one is notified of their own action. Deleted photos and users
+are purged by the runtime's purge consumer (services.runtime.purges), not here.
+
+Redelivery: a notification is stored once per action and event (see store.py), so a redelivered event
+stores nothing and publishes nothing; a publish lost to a crash between the store and the publish is
+made up by the watcher's catch-up from the store. The live update is published after the store commits.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from services.notification.store import Entry, NotificationStore, Type
+from services.runtime.ids import IdGenerator, id_timestamp_ms
+from services.runtime.live import LiveUpdates
+from services.runtime.requests import timestamp_from_unix_ms
+from shutter.events.v1 import events_pb2
+from shutter.notification.v1 import notification_pb2
+
+NOTIFY_EVENTS: list[type[Message]] = [
+    events_pb2.LikeChanged,
+    events_pb2.CommentChanged,
+    events_pb2.FollowCreated,
+    events_pb2.FollowDeleted,
+    events_pb2.PhotoPosted,
+]
+
+
+def like_key(photo_id: int, user_id: int) -> str:
+    return f"like:{photo_id}:{user_id}"
+
+
+def comment_key(comment_id: int) -> str:
+    return f"comment:{comment_id}"
+
+
+def follow_key(follower_id: int, followee_id: int) -> str:
+    return f"follow:{follower_id}:{followee_id}"
+
+
+def mention_key(photo_id: int, user_id: int) -> str:
+    return f"mention:{photo_id}:{user_id}"
+
+
+def notification_message(entry: Entry) -> notification_pb2.Notification:
+    return notification_pb2.Notification(
+        notification_id=entry.notification_id,
+        type=int(entry.type),  # type: ignore[arg-type]
+        actor_id=entry.actor_id,
+        photo_id=entry.photo_id,
+        comment_id=entry.comment_id,
+        created_at=timestamp_from_unix_ms(id_timestamp_ms(entry.notification_id)),
+    )
+
+
+async def unread_count(store: NotificationStore, user_id: int, capacity: int) -> int:
+    read_up_to = await store.read_position(user_id)
+    return sum(1 for entry in await store.recent(user_id, capacity) if entry.notification_id > read_up_to)
+
+
+class Notifier:
+    """The event handler behind the notification service's durable consumer."""
+
+    def __init__(self, store: NotificationStore, live: LiveUpdates, ids: IdGenerator, *, capacity: int) -> None:
+        self._store = store
+        self._live = live
+        self._ids = ids
+        self._capacity = capacity
+
+    async def handle(self, event: Message) -> None:
+        event_id = event.meta.event_id  # type: ignore[attr-defined]
+        if isinstance(event, events_pb2.LikeChanged):
+            key = like_key(event.photo_id, event.user_id)
+            if event.liked:
+                await self._add(event.photo_owner_id, Type.LIKE, event.user_id, key, event_id, photo_id=event.photo_id)
+            else:
+                await self._withdraw(key, event_id)
+        elif isinstance(event, events_pb2.CommentChanged):
+            key = comment_key(event.comment_id)
+            if event.change == events_pb2.COMMENT_CHANGE_CREATED:
+                await self._add(
+                    event.photo_owner_id,
+                    Type.COMMENT,
+                    event.user_id,
+                    key,
+                    event_id,
+                    photo_id=event.photo_id,
+                    comment_id=event.comment_id,
+                )
+            elif event.change == events_pb2.COMMENT_CHANGE_DELETED:
+                await self._withdraw(key, event_id)
+        elif isinstance(event, events_pb2.FollowCreated):
+            key = follow_key(event.follower_id, event.followee_id)
+            await self._add(event.followee_id, Type.FOLLOW, event.follower_id, key, event_id)
+        elif isinstance(event, events_pb2.FollowDeleted):
+            await self._withdraw(follow_key(event.follower_id, event.followee_id), event_id)
+        elif isinstance(event, events_pb2.PhotoPosted):
+            for mentioned in dict.fromkeys(event.mentioned_user_ids):
+                key = mention_key(event.photo_id, mentioned)
+                await self._add(mentioned, Type.MENTION, event.user_id, key, event_id, photo_id=event.photo_id)
+
+    async def _add(
+        self,
+        recipient_id: int,
+        kind: Type,
+        actor_id: int,
+        action_key: str,
+        event_id: int,
+        *,
+        photo_id: int = 0,
+        comment_id: int = 0,
+    ) -> None:
+        if recipient_id <= 0 or recipient_id == actor_id:  # unknown owner (an old event), or oneself
+            return
+        entry = Entry(recipient_id, self._ids.next_id(), kind, actor_id, photo_id, comment_id, action_key)
+        if not await self._store.add(entry, event_id):
+            return
+        unread = await unread_count(self._store, recipient_id, self._capacity)
+        await self._live.publish(
+            recipient_id,
+            notification_pb2.WatchNotificationsResponse(
+                position=entry.notification_id, notification=notification_message(entry), unread_count=unread
+            ),
+        )
+
+    async def _withdraw(self, action_key: str, event_id: int) -> None:
+        entry = await self._store.withdraw(action_key, event_id)
+        if entry is None:
+            return
+        unread = await unread_count(self._store, entry.recipient_id, self._capacity)
+        await self._live.publish(
+            entry.recipient_id,
+            notification_pb2.WatchNotificationsResponse(withdrawn_id=entry.notification_id, unread_count=unread),
+        )
