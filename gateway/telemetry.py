@@ -19,7 +19,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable
+from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from starlette.routing import BaseRoute
@@ -85,19 +87,59 @@ class HttpMetrics:
 
 
 def traced(app: ASGIApp) -> ASGIApp:
-    """`app` inside OpenTelemetry's ASGI middleware when tracing is on (unchanged when off)."""
+    """`app` inside OpenTelemetry's ASGI middleware when tracing is on (unchanged when off); requests
+    whose trace will not be recorded go around it (UnrecordedFastPath)."""
     if not tracing.enabled():
         return app
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-    return OpenTelemetryMiddleware(
+    middleware = OpenTelemetryMiddleware(
         app,
-        excluded_urls="/healthz,/assets/",
+        excluded_urls=",".join(UNTRACED_PATHS),
         # Named by method until the route is known (name_route): the raw path would name a span per photo.
         default_span_details=lambda scope: (scope.get("method", "HTTP"), {}),
         exclude_spans=["receive", "send"],
-        tracer_provider=trace.get_tracer_provider(),
+        tracer_provider=tracing._STATE.provider,
     )
+    return UnrecordedFastPath(middleware, app)
+
+
+UNTRACED_PATHS = ("/healthz", "/assets/")
+
+
+class UnrecordedFastPath:
+    """Around OpenTelemetry's ASGI middleware: a request that will not be recorded — its client's
+    `traceparent` says so, or it starts a trace whose sampling, decided here first, says no (nearly
+    all at a low ratio) — skips the middleware, which would build a span for it and record nothing.
+    Its trace context is made current as it is, so log lines carry the trace id and the calls it
+    makes pass the decision on. Anything else (sampled, malformed, not HTTP) goes through the middleware.
+    """
+
+    def __init__(self, middleware: ASGIApp, app: ASGIApp) -> None:
+        self._middleware = middleware
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        parent = self._unrecorded(scope)
+        if parent is None:
+            await self._middleware(scope, receive, send)
+            return
+        token = otel_context.attach(parent)
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+    @staticmethod
+    def _unrecorded(scope: Scope) -> Any:
+        if scope["type"] != "http" or scope["path"].startswith(UNTRACED_PATHS):
+            return None
+        incoming = next((value for key, value in scope["headers"] if key == b"traceparent"), None)
+        if incoming is None:
+            _trace_id, parent = tracing.new_root(scope["method"])
+            return parent
+        traceparent = incoming.decode("latin-1")
+        return tracing.unsampled_parent(traceparent) if tracing.unsampled(traceparent) else None
 
 
 def worker_registry(workers: int) -> CollectorRegistry:

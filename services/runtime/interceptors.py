@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import grpc
 
-from services.runtime import callctx, errors
+from services.runtime import callctx, errors, metrics
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
 from services.runtime.limits import Limiter, client_address
@@ -301,6 +301,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if tracked:
                     self._lifecycle.left()
+                _measure(method, code, started)
                 self._access_log.record(method, code, started, budget)
 
         return wrapped
@@ -341,6 +342,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if tracked:
                     self._lifecycle.left()
+                _measure(method, code, started)
                 self._access_log.record(method, code, started, budget)
 
         return wrapped
@@ -359,6 +361,16 @@ async def _abort(context: grpc.aio.ServicerContext, answer: errors.Answer) -> No
     """Abort the RPC with the answer's rich status (abort raises, replacing the handler's exception)."""
     status = answer.error.to_status()
     await context.abort(status.code, status.details, (*status.trailing_metadata, *answer.error.trailing_metadata()))
+
+
+def _measure(method: str, code: grpc.StatusCode, started: float) -> None:
+    """An RPC's metrics, observed here rather than by an interceptor of their own (each grpc.aio
+    interceptor layer costs every call); health checks, polled by probes, are left out."""
+    if metrics.SWITCH.on and not method.startswith(_UNMEASURED_PREFIX):
+        metrics.SERVER_RPCS.observe(method, code, time.perf_counter() - started)
+
+
+_UNMEASURED_PREFIX = "/grpc.health.v1."
 
 
 class AccessLog:
@@ -404,7 +416,11 @@ class ClientInterceptor(
     grpc.aio.StreamStreamClientInterceptor,
 ):
     """Adds the request id and a deadline to every outgoing call: no later than what the caller has left,
-    `default_deadline` when it set none. The token is the call site's business (services.runtime.channels)."""
+    `default_deadline` when it set none, and counts and times unary calls (grpc_client_*). The token is the
+    call site's business (services.runtime.channels).
+
+    grpc.aio files an interceptor under the first kind of call it implements only: on a channel this
+    object intercepts unary-unary calls alone."""
 
     def __init__(self, default_deadline: float) -> None:
         self._default_deadline = default_deadline
@@ -423,7 +439,17 @@ class ClientInterceptor(
         )
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request)
+        if not metrics.SWITCH.on:
+            return await continuation(self._details(client_call_details), request)
+        # The call's metrics are observed here, not by an interceptor of their own (each grpc.aio layer
+        # costs every call); streaming calls get theirs from services.runtime.telemetry.
+        started = time.perf_counter()
+        call = await continuation(self._details(client_call_details), request)
+        method = client_call_details.method
+        metrics.CLIENT_RPCS.observe(
+            method.decode() if isinstance(method, bytes) else method, await call.code(), time.perf_counter() - started
+        )
+        return call
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request)

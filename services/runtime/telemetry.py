@@ -2,11 +2,11 @@
 
 Every process (each service through `run_service`, the gateway through its app) starts Telemetry
 first and stops it last, and puts `server_interceptors()` / `client_interceptors()` in front of the
-runtime's own interceptors. Telemetry interceptors are separate from the runtime's (which
-authenticate, map errors and log): they observe whatever status an RPC ended with, whoever set it
-(a handler, the error mapping, readiness, a cancellation), time the whole call as its caller sees
-it, and can be left out entirely when turned off. The order is one list in each place: tracing
-outermost (its span is current for everything inside), then metrics, then the runtime's.
+runtime's own interceptors: tracing outermost (its span is current for everything inside), then the
+runtime's. The RPC metrics of unary calls and of every served RPC are observed by the runtime's own
+interceptors (services.runtime.interceptors), which already time every call and know its status: a
+grpc.aio interceptor layer costs every call, so metrics add no layer of their own there. Client calls
+with a stream get a metrics interceptor here (observed from a done callback when the call ends).
 
 Settings: services.runtime.config.TelemetrySettings (every process; its own /metrics port among them).
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -46,8 +45,9 @@ class Telemetry:
         self.endpoint.stop()
 
     def server_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
-        """Telemetry's server interceptors, to go before the runtime's own (none when all is off)."""
-        return [*tracing_grpc.server_interceptors(), *([ServerMetrics()] if self.settings.metrics else [])]
+        """Telemetry's server interceptors, to go before the runtime's own (none when tracing is off: the
+        runtime's own interceptor observes the RPC metrics)."""
+        return tracing_grpc.server_interceptors()
 
 
 def client_interceptors() -> list[Any]:
@@ -68,77 +68,6 @@ def _method(details: Any) -> str:
     return method.decode() if isinstance(method, bytes) else method
 
 
-def _status(context: grpc.aio.ServicerContext, exc: BaseException | None) -> grpc.StatusCode:
-    """The status an RPC ended with, as its caller gets it."""
-    if isinstance(exc, asyncio.CancelledError):
-        return grpc.StatusCode.CANCELLED
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code
-    return grpc.StatusCode.OK if exc is None else grpc.StatusCode.UNKNOWN
-
-
-class ServerMetrics(grpc.aio.ServerInterceptor):
-    """grpc_server_handled_total and grpc_server_handling_seconds for every RPC but health checks."""
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Any],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        method = _method(details)
-        if handler is None or method.startswith("/grpc.health.v1."):
-            return handler
-        codecs = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(_timed_unary(method, handler.unary_unary), **codecs)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(_timed_unary(method, handler.stream_unary), **codecs)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(_timed_stream(method, handler.unary_stream), **codecs)
-        return grpc.stream_stream_rpc_method_handler(_timed_stream(method, handler.stream_stream), **codecs)
-
-
-def _timed_unary(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
-    async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        started = time.perf_counter()
-        failure: BaseException | None = None
-        try:
-            return await behavior(request, context)
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            metrics.SERVER_RPCS.observe(method, _status(context, failure), time.perf_counter() - started)
-
-    return timed
-
-
-def _timed_stream(method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
-    async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        started = time.perf_counter()
-        failure: BaseException | None = None
-        try:
-            async for response in behavior(request, context):
-                yield response
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            metrics.SERVER_RPCS.observe(method, _status(context, failure), time.perf_counter() - started)
-
-    return timed
-
-
-class _UnaryUnaryMetrics(grpc.aio.UnaryUnaryClientInterceptor):
-    async def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return await _finished(await_code=True, method=_method(details), call=continuation(details, request))
-
-
 class _StreamUnaryMetrics(grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
         return await _finished(await_code=False, method=_method(details), call=continuation(details, request_iterator))
@@ -155,16 +84,16 @@ class _StreamStreamMetrics(grpc.aio.StreamStreamClientInterceptor):
 
 
 def client_metrics() -> list[Any]:
-    """grpc_client_handled_total and grpc_client_handling_seconds for every call a channel makes.
+    """grpc_client_handled_total and grpc_client_handling_seconds for calls with a stream (unary-unary
+    calls are observed by the runtime's ClientInterceptor, which every channel has).
 
     One interceptor per kind of call: grpc.aio files an interceptor under the first kind it
-    implements only, so one object implementing all four would see unary-unary calls alone. A
-    unary-unary answer is awaited here (the caller awaits it anyway). Any call with a stream is
-    observed when it ends, from a done callback: the caller reads a response stream while it flows,
-    and a request stream written with `call.write()` (the gateway's uploads) cannot start until the
-    interceptors have returned, so awaiting its status here would wait forever.
+    implements only. A call with a stream is observed when it ends, from a done callback: the caller
+    reads a response stream while it flows, and a request stream written with `call.write()` (the
+    gateway's uploads) cannot start until the interceptors have returned, so awaiting its status here
+    would wait forever.
     """
-    return [_UnaryUnaryMetrics(), _StreamUnaryMetrics(), _UnaryStreamMetrics(), _StreamStreamMetrics()]
+    return [_StreamUnaryMetrics(), _UnaryStreamMetrics(), _StreamStreamMetrics()]
 
 
 async def _finished(*, await_code: bool, method: str, call: Any) -> Any:

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -67,6 +69,7 @@ def configure(service: str, settings: TelemetrySettings) -> None:
     provider = TracerProvider(
         resource=Resource.create({"service.name": service, "service.namespace": "shutter"}),
         sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
+        id_generator=root_ids(),
     )
     # An http:// endpoint means plaintext (in-cluster collector, local Jaeger); https:// means TLS.
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.collector)))
@@ -74,6 +77,83 @@ def configure(service: str, settings: TelemetrySettings) -> None:
     _STATE.provider = provider
     _STATE.tracer = provider.get_tracer("shutter.runtime")
     log.info("tracing", extra={"otlp_endpoint": settings.collector, "sample_ratio": settings.trace_sample_ratio})
+
+
+# A root whose sampling was decided before its span started (new_root) hands its trace id to the SDK here,
+# so the sampler, deciding again on the same id, agrees (ratio sampling is a function of the trace id).
+_DECIDED_TRACE_ID: ContextVar[int] = ContextVar("shutter_decided_trace_id", default=0)
+
+
+def root_ids() -> Any:
+    """The provider's id generator: random ids, except a decided root's trace id (see new_root)."""
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class RootIds(RandomIdGenerator):
+        def generate_trace_id(self) -> int:
+            decided = _DECIDED_TRACE_ID.get()
+            if decided:
+                _DECIDED_TRACE_ID.set(0)
+                return decided
+            return super().generate_trace_id()
+
+    return RootIds()
+
+
+def new_root(name: str) -> tuple[int, Any | None]:
+    """A new trace's id and, decided before any span is made, whether it is sampled.
+
+    Unsampled (nearly every root at a low ratio): (its id, the context of a trace that records nothing,
+    as the SDK would make it) — log lines carry its trace id and calls made in it pass the decision on,
+    without the instrumentation's span machinery. Sampled: (its id, None); the id is handed to the SDK
+    for the next root span started in the current context, so the sampler, deciding again, agrees.
+    """
+    trace_id = random.getrandbits(128) or 1
+    result = _STATE.provider.sampler.should_sample(_EMPTY_CONTEXT, trace_id, name)
+    if result.decision.is_sampled():
+        _DECIDED_TRACE_ID.set(trace_id)
+        return trace_id, None
+    span_context = trace.SpanContext(
+        trace_id=trace_id,
+        span_id=random.getrandbits(64) or 1,
+        is_remote=False,
+        trace_flags=_UNSAMPLED_RANDOM_ID,  # as the SDK flags the ids its random generator draws
+        trace_state=result.trace_state,
+    )
+    return trace_id, trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY_CONTEXT)
+
+
+_EMPTY_CONTEXT = otel_context.Context()
+_UNSAMPLED_RANDOM_ID = trace.TraceFlags(trace.TraceFlags.RANDOM_TRACE_ID)
+
+
+def unsampled_parent(traceparent: str) -> Any:
+    """The caller's context from a traceparent `unsampled` accepted (its shape is checked there):
+    built directly, as the W3C propagator would, without its regular expression and baggage pass."""
+    span_context = trace.SpanContext(
+        trace_id=int(traceparent[3:35], 16),
+        span_id=int(traceparent[36:52], 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+
+
+def unsampled(traceparent: str) -> bool:
+    """Whether a W3C traceparent says its trace is not recorded (flags' sampled bit clear)."""
+    return (
+        len(traceparent) == 55
+        and traceparent[:3] == "00-"
+        and traceparent[53:] in _UNSAMPLED_FLAGS
+        and traceparent[35] == traceparent[52] == "-"
+        and _HEX.issuperset(traceparent[3:35])
+        and _HEX.issuperset(traceparent[36:52])
+        and traceparent[3:35] != "0" * 32
+        and traceparent[36:52] != "0" * 16
+    )
+
+
+_UNSAMPLED_FLAGS = frozenset(f"{flag:02x}" for flag in range(256) if not flag & 1)
+_HEX = frozenset("0123456789abcdef")
 
 
 def shutdown() -> None:

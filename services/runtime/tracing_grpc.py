@@ -5,7 +5,8 @@ They are opentelemetry-instrumentation-grpc's grpc.aio interceptors, with two ch
 - client-streaming calls get our interceptor: the library's awaits the call's status before returning
   the call, and a request stream written with `call.write()` (the gateway's uploads) cannot start
   until the interceptors have returned, so the call would hang until its deadline;
-- requests their caller chose not to record take a fast path (below).
+- requests that will not be recorded take a fast path (below): those their caller chose not to
+  record, and new traces whose sampling, decided before the library does any work, says no.
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from services.runtime.tracing import _STATE
+from services.runtime import tracing
+from services.runtime.tracing import _STATE, unsampled, unsampled_parent
 
 # Probes and tooling poll these; a trace per health check would bury the requests.
 UNTRACED_SERVICES = ("grpc.health.v1.", "grpc.reflection.", "grpc.channelz.")
 
 
+def _method(details: Any) -> str:
+    return details.method.decode() if isinstance(details.method, bytes) else details.method
+
+
 def _traced(details: Any) -> bool:
-    method = details.method.decode() if isinstance(details.method, bytes) else details.method
-    return not method.lstrip("/").startswith(UNTRACED_SERVICES)
+    return not _method(details).lstrip("/").startswith(UNTRACED_SERVICES)
 
 
 def server_interceptors() -> list[Any]:
@@ -38,11 +43,13 @@ def server_interceptors() -> list[Any]:
     return [_UnsampledServerFastPath(aio_server_interceptor(tracer_provider=_STATE.provider, filter_=_traced))]
 
 
-# At a low sample ratio nearly every request is one its caller chose not to record. The library would
-# still build a span for it (attributes, peer parsing, a proxy around the servicer context) and record
+# At a low sample ratio nearly every request is one that will not be recorded: its caller chose not to
+# record it, or it starts a trace (no incoming context) that the sampler drops. The library would still
+# build a span for it (attributes, peer parsing, a proxy around the servicer context) and record
 # nothing; a third of the CPU of a small RPC at 1% sampling went there. Such requests take a fast path
-# instead: the caller's context is made current as it came (so log lines carry its trace id and calls
-# made from here forward the decision, W3C's "pass the traceparent on unchanged"), and nothing else.
+# instead: the caller's context (or the new unsampled trace's, tracing.new_root) is made current as it
+# is (so log lines carry its trace id and calls made from here forward the decision, W3C's "pass the
+# traceparent on unchanged"), and nothing else.
 
 
 def _incoming_traceparent(metadata: Any) -> str | None:
@@ -52,50 +59,31 @@ def _incoming_traceparent(metadata: Any) -> str | None:
     return None
 
 
-def _unsampled_parent(traceparent: str) -> Any:
-    """The caller's context from a traceparent `_unsampled` accepted (its shape is checked there):
-    built directly, as the W3C propagator would, without its regular expression and baggage pass."""
-    span_context = trace.SpanContext(
-        trace_id=int(traceparent[3:35], 16),
-        span_id=int(traceparent[36:52], 16),
-        is_remote=True,
-        trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
-    )
-    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
-
-
-def _unsampled(traceparent: str) -> bool:
-    """Whether a W3C traceparent says its trace is not recorded (flags' sampled bit clear)."""
-    return (
-        len(traceparent) == 55
-        and traceparent[:3] == "00-"
-        and traceparent[53:] in _UNSAMPLED_FLAGS
-        and traceparent[35] == traceparent[52] == "-"
-        and _HEX.issuperset(traceparent[3:35])
-        and _HEX.issuperset(traceparent[36:52])
-        and traceparent[3:35] != "0" * 32
-        and traceparent[36:52] != "0" * 16
-    )
-
-
-_UNSAMPLED_FLAGS = frozenset(f"{flag:02x}" for flag in range(256) if not flag & 1)
-_HEX = frozenset("0123456789abcdef")
-
-
 class _UnsampledServerFastPath(grpc.aio.ServerInterceptor):
-    """The library's server interceptor, except for requests their caller did not sample."""
+    """The library's server interceptor, except for requests that will not be recorded: those whose
+    caller did not sample them, and new traces (no incoming context) whose sampling, decided here first,
+    says no."""
 
     def __init__(self, library: grpc.aio.ServerInterceptor) -> None:
         self._library = library
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         incoming = _incoming_traceparent(details.invocation_metadata)
-        if incoming is None or not _unsampled(incoming):
+        if incoming is None:
+            if not _traced(details):
+                return await continuation(details)
+            # Decided in the task the handler runs in (grpc.aio runs a call's interceptors and its
+            # handler in one task), so a sampled root's id reaches the library's span.
+            _trace_id, parent = tracing.new_root(details.method)
+            if parent is None:
+                return await self._library.intercept_service(continuation, details)
+        elif unsampled(incoming):
+            parent = unsampled_parent(incoming)
+        else:
             return await self._library.intercept_service(continuation, details)
         handler = await continuation(details)
         if handler is None:
             return None
-        parent = _unsampled_parent(incoming)
         codecs = {
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
@@ -133,12 +121,25 @@ def _within_stream(parent: Any, behavior: Any) -> Any:
 
 
 def _forwarded(details: Any) -> Any:
-    """The call's details with the current, unrecorded trace context added (None: not that case)."""
+    """The call's details with the current trace context added when it will not be recorded (None:
+    the library records this call). Outside any trace, a new one is started here: its sampling decided
+    first (tracing.new_root), so an unsampled one is only passed on."""
     span_context = trace.get_current_span().get_span_context()
-    if not span_context.is_valid or span_context.trace_flags.sampled:
+    if not span_context.is_valid:
+        if not _traced(details):
+            return None
+        _trace_id, root = tracing.new_root(_method(details))
+        if root is None:
+            return None
+        span_context = trace.get_current_span(root).get_span_context()
+    elif span_context.trace_flags.sampled:
         return None
     metadata = grpc.aio.Metadata(*(details.metadata or ()))
-    propagate.inject(metadata)
+    metadata["traceparent"] = (
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
+    )
+    if span_context.trace_state:
+        metadata["tracestate"] = span_context.trace_state.to_header()
     return grpc.aio.ClientCallDetails(
         details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
     )

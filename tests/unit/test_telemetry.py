@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from prometheus_client import REGISTRY
 
 from bench.telemetry import histogram_quantile
@@ -25,9 +26,9 @@ from services.runtime.auth import TokenAuthority
 from services.runtime.config import TelemetrySettings
 from services.runtime.cql import operation
 from services.runtime.errors import InvalidArgument
-from services.runtime.interceptors import Lifecycle, ServerInterceptor
+from services.runtime.interceptors import ClientInterceptor, Lifecycle, ServerInterceptor
 from services.runtime.logs import JsonFormatter
-from services.runtime.telemetry import ServerMetrics, client_metrics
+from services.runtime.telemetry import client_metrics
 from services.runtime.topology import METRICS_PORTS
 from tests.support.mesh import free_port
 
@@ -134,15 +135,17 @@ async def write_upload(channel: grpc.aio.Channel, metadata: tuple[tuple[str, str
 
 @pytest.fixture
 async def probe() -> AsyncIterator[tuple[grpc.aio.Channel, Lifecycle]]:
-    """A grpc.aio server with the runtime's interceptor stack (metrics, then the runtime's own) behind a
-    channel with the metrics client interceptor; its methods are public by way of the readiness gate."""
+    """A grpc.aio server with the runtime's interceptor (which observes the RPC metrics) behind a channel
+    with the runtime's client interceptors (unary calls observed by its own, streams by telemetry's)."""
     readiness = Lifecycle()
     readiness.ready = True
-    server = grpc.aio.server(interceptors=[ServerMetrics(), ServerInterceptor(TokenAuthority("k" * 40, 60), readiness)])
+    server = grpc.aio.server(interceptors=[ServerInterceptor(TokenAuthority("k" * 40, 60), readiness)])
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, HANDLERS)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=client_metrics())
+    channel = grpc.aio.insecure_channel(
+        f"127.0.0.1:{port}", interceptors=[*client_metrics(), ClientInterceptor(default_deadline=5)]
+    )
     token = TokenAuthority("k" * 40, 60).issue_service_token("probe", ttl_seconds=60)
     channel_metadata = (("authorization", f"Bearer {token}"),)
     try:
@@ -265,7 +268,7 @@ def test_the_endpoint_serves_the_registry_over_http_and_a_taken_port_stops_the_s
 @pytest.fixture
 def in_memory_tracing() -> Iterator[TracerProvider]:
     """Tracing switched on in this process only for the test; finished spans stay in memory."""
-    provider = TracerProvider()
+    provider = TracerProvider(id_generator=tracing.root_ids())
     provider.spans = InMemorySpanExporter()  # type: ignore[attr-defined]
     provider.add_span_processor(SimpleSpanProcessor(provider.spans))  # type: ignore[attr-defined]
     tracing._STATE.provider, tracing._STATE.tracer = provider, provider.get_tracer("test")
@@ -411,8 +414,137 @@ async def test_a_request_its_caller_did_not_sample_passes_its_trace_on_and_recor
     ],
 )
 def test_only_well_formed_unsampled_contexts_take_the_fast_path(traceparent: str, fast: bool) -> None:
-    assert tracing_grpc._unsampled(traceparent) is fast
+    assert tracing.unsampled(traceparent) is fast
     if fast:
-        context = trace.get_current_span(tracing_grpc._unsampled_parent(traceparent)).get_span_context()
+        context = trace.get_current_span(tracing.unsampled_parent(traceparent)).get_span_context()
         assert (format(context.trace_id, "032x"), format(context.span_id, "016x")) == ("a" * 32, "b" * 16)
         assert context.is_remote and not context.trace_flags.sampled
+
+
+class _CountingProvider(TracerProvider):
+    """A provider whose tracers count the spans they are asked to start, recorded or not."""
+
+    started = 0
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+        tracer = super().get_tracer(*args, **kwargs)
+        provider = self
+
+        class Counting:
+            def start_span(self, *a: Any, **k: Any) -> Any:
+                provider.started += 1
+                return tracer.start_span(*a, **k)
+
+            def start_as_current_span(self, *a: Any, **k: Any) -> Any:
+                provider.started += 1
+                return tracer.start_as_current_span(*a, **k)
+
+        return Counting()
+
+
+@pytest.fixture
+def half_sampled_tracing() -> Iterator[_CountingProvider]:
+    """Tracing on at a 50% sample ratio (ids as the runtime makes them), spans in memory."""
+    provider = _CountingProvider(sampler=ParentBased(TraceIdRatioBased(0.5)), id_generator=tracing.root_ids())
+    provider.spans = InMemorySpanExporter()  # type: ignore[attr-defined]
+    provider.add_span_processor(SimpleSpanProcessor(provider.spans))  # type: ignore[attr-defined]
+    tracing._STATE.provider, tracing._STATE.tracer = provider, provider.get_tracer("test")
+    try:
+        yield provider
+    finally:
+        tracing._STATE.provider, tracing._STATE.tracer = None, None
+
+
+async def test_a_new_trace_is_sampled_before_any_span_and_an_unsampled_one_only_passes_on(
+    half_sampled_tracing: _CountingProvider,
+) -> None:
+    """Requests arriving without a trace start one: its sampling is decided first, so the ones not kept
+    never reach the instrumentation (no span built), yet their trace id is in the log lines and goes on
+    to the next hop unsampled; the ones kept record under that same id, and only they."""
+    provider = half_sampled_tracing
+    hops: list[tuple[str | None, str]] = []
+
+    async def leaf(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return dict(context.invocation_metadata()).get("traceparent", "").encode()
+
+    leaf_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
+    leaf_server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(SERVICE, {"Say": grpc.unary_unary_rpc_method_handler(leaf)})]
+    )
+    leaf_port = leaf_server.add_insecure_port("127.0.0.1:0")
+    await leaf_server.start()
+    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=tracing_grpc.client_interceptors())
+
+    async def root(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        ids = tracing.current_ids()
+        hops.append(
+            (ids[0] if ids else None, (await downstream.unary_unary(f"/{SERVICE}/Say")(b"", timeout=5)).decode())
+        )
+        return b""
+
+    root_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
+    root_server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(SERVICE, {"Relay": grpc.unary_unary_rpc_method_handler(root)})]
+    )
+    root_port = root_server.add_insecure_port("127.0.0.1:0")
+    await root_server.start()
+    caller = grpc.aio.insecure_channel(f"127.0.0.1:{root_port}")  # no trace context: each request is a root
+    try:
+        for _ in range(32):
+            await caller.unary_unary(f"/{SERVICE}/Relay")(b"x", timeout=5)
+    finally:
+        await caller.close()
+        await downstream.close()
+        await root_server.stop(None)
+        await leaf_server.stop(None)
+
+    bound = TraceIdRatioBased.get_bound_for_rate(0.5)
+    kept = {
+        trace_id for trace_id, _ in hops if trace_id and int(trace_id, 16) & TraceIdRatioBased.TRACE_ID_LIMIT < bound
+    }
+    assert len(hops) == 32 and all(trace_id for trace_id, _ in hops)
+    assert 0 < len(kept) < 32  # both kinds of root were seen (all alike: one chance in 2^31)
+    for trace_id, passed_on in hops:
+        _version, carried, _span, flags = passed_on.split("-")
+        assert carried == trace_id  # the next hop continues the trace the log lines name
+        assert bool(int(flags, 16) & 1) is (trace_id in kept)
+    spans = provider.spans.get_finished_spans()  # type: ignore[attr-defined]
+    roots = [s for s in spans if s.name == f"/{SERVICE}/Relay"]
+    assert {format(s.context.trace_id, "032x") for s in roots} == kept  # kept roots record under their own id
+    assert len(roots) == len(kept)
+    # Root server span, client span and leaf server span for each kept request; nothing for the others.
+    assert provider.started == 3 * len(kept)
+
+
+async def test_the_gateway_records_only_sampled_requests_and_starts_no_span_for_the_others(
+    half_sampled_tracing: _CountingProvider,
+) -> None:
+    """The gateway is where most traces start: the requests not kept skip the ASGI middleware (no span
+    built) but still run inside their trace (log lines, calls passed on); a client's unsampled context is
+    kept as it came; the kept requests record under the trace id they were decided on."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from gateway.telemetry import traced
+
+    async def whoami(request: Request) -> PlainTextResponse:
+        ids = tracing.current_ids()
+        return PlainTextResponse(ids[0] if ids else "")
+
+    app = traced(Starlette(routes=[Route("/v1/whoami", whoami)]))
+    provider = half_sampled_tracing
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        seen = [(await client.get("/v1/whoami")).text for _ in range(32)]
+        unsampled = f"00-{'a' * 32}-{'b' * 16}-00"
+        passed_on = (await client.get("/v1/whoami", headers={"traceparent": unsampled})).text
+
+    bound = TraceIdRatioBased.get_bound_for_rate(0.5)
+    kept = {t for t in seen if t and int(t, 16) & TraceIdRatioBased.TRACE_ID_LIMIT < bound}
+    assert all(seen) and len(set(seen)) == 32
+    assert 0 < len(kept) < 32  # both kinds of root were seen (all alike: one chance in 2^31)
+    assert passed_on == "a" * 32
+    recorded = {format(s.context.trace_id, "032x") for s in provider.spans.get_finished_spans()}  # type: ignore[attr-defined]
+    assert recorded == kept
+    assert provider.started == len(kept)
