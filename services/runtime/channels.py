@@ -28,7 +28,7 @@ from services.runtime import callctx
 from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
 from services.runtime.errors import relayed
-from services.runtime.interceptors import ClientInterceptor
+from services.runtime.interceptors import runtime_client_interceptors
 from services.runtime.telemetry import client_interceptors
 from services.runtime.topology import CALL_GRAPH, CONTRACTS
 
@@ -190,9 +190,12 @@ class Channels:
                 ("grpc.enable_retries", 1),
                 ("grpc.service_config", json.dumps(service_config(CONTRACTS[target]))),
             ]
-            interceptor = ClientInterceptor(self._settings.default_deadline_seconds)
+            interceptors = [
+                *client_interceptors(),
+                *runtime_client_interceptors(self._settings.default_deadline_seconds),
+            ]
             self._channels[target] = grpc.aio.insecure_channel(
-                self._settings.addresses[target], options=options, interceptors=[*client_interceptors(), interceptor]
+                self._settings.addresses[target], options=options, interceptors=interceptors
             )
         return self._channels[target]
 

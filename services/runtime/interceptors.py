@@ -409,18 +409,9 @@ class AccessLog:
         )
 
 
-class ClientInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adds the request id and a deadline to every outgoing call: no later than what the caller has left,
-    `default_deadline` when it set none, and counts and times unary calls (grpc_client_*). The token is the
-    call site's business (services.runtime.channels).
-
-    grpc.aio files an interceptor under the first kind of call it implements only: on a channel this
-    object intercepts unary-unary calls alone."""
+class _CallDetails:
+    """Adds the request id and a deadline to an outgoing call: no later than what the caller has left,
+    `default_deadline` when it set none. The token is the call site's business (services.runtime.channels)."""
 
     def __init__(self, default_deadline: float) -> None:
         self._default_deadline = default_deadline
@@ -438,6 +429,12 @@ class ClientInterceptor(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+class ClientInterceptor(_CallDetails, grpc.aio.UnaryUnaryClientInterceptor):
+    """Unary calls: the request id and deadline (see _CallDetails), and their count and time (grpc_client_*).
+    One kind of call per class: grpc.aio files an interceptor under the first kind it implements only, so
+    the streaming kinds have classes of their own (`runtime_client_interceptors`)."""
+
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         if not metrics.SWITCH.on:
             return await continuation(self._details(client_call_details), request)
@@ -451,11 +448,27 @@ class ClientInterceptor(
         )
         return call
 
+
+class _UnaryStreamDetails(_CallDetails, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request)
 
+
+class _StreamUnaryDetails(_CallDetails, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request_iterator)
 
+
+class _StreamStreamDetails(_CallDetails, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return await continuation(self._details(client_call_details), request_iterator)
+
+
+def runtime_client_interceptors(default_deadline: float) -> list[_CallDetails]:
+    """The runtime's interceptors for a channel: one per kind of call."""
+    return [
+        ClientInterceptor(default_deadline),
+        _UnaryStreamDetails(default_deadline),
+        _StreamUnaryDetails(default_deadline),
+        _StreamStreamDetails(default_deadline),
+    ]

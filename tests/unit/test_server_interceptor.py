@@ -80,6 +80,7 @@ class Probe(photo_pb2_grpc.PhotoServiceServicer):
     def __init__(self) -> None:
         self.behaviour: Behaviour = self.answer
         self.seen: list[Seen] = []
+        self.streamed: list[Seen] = []  # DownloadPhoto's callers
         self.stream_closed = asyncio.Event()
         self.cancelled = asyncio.Event()
 
@@ -95,7 +96,11 @@ class Probe(photo_pb2_grpc.PhotoServiceServicer):
             raise
 
     async def DownloadPhoto(self, request: Any, context: Any) -> AsyncIterator[photo_pb2.DownloadPhotoResponse]:
+        self.streamed.append(Seen(callctx.principal(), callctx.request_id(), callctx.time_remaining()))
         try:
+            if request.photo_id == 7:  # a short answer, for downstream streaming calls
+                yield photo_pb2.DownloadPhotoResponse(chunk=b"x")
+                return
             while True:
                 yield photo_pb2.DownloadPhotoResponse(chunk=b"x" * 1024)
                 await asyncio.sleep(0.01)
@@ -599,6 +604,33 @@ async def test_without_a_callers_deadline_downstream_calls_get_the_default_one(
         await peers.close()
     [seen] = servicer.seen
     assert seen.time_remaining is not None and 4.0 < seen.time_remaining <= 5.0  # SHUTTER_DEFAULT_DEADLINE_SECONDS
+
+
+async def test_a_downstream_streaming_call_carries_the_request_id_and_the_callers_deadline(
+    probe: tuple[InProcessServer, Probe],
+) -> None:
+    """grpc.aio files a client interceptor under one kind of call only: streaming calls need their own."""
+    server, servicer = probe
+    peers = _peers(server)
+    photos = peers.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER)
+
+    async def nested(request: photo_pb2.GetPhotoRequest, context: Any) -> photo_pb2.GetPhotoResponse:
+        if request.photo_id == 5:
+            await asyncio.sleep(0.3)
+            async for _ in photos.DownloadPhoto(photo_pb2.DownloadPhotoRequest(photo_id=7)):
+                pass
+        return photo_pb2.GetPhotoResponse()
+
+    servicer.behaviour = nested
+    try:
+        await get_photo(server, timeout=2)
+    finally:
+        await peers.close()
+    [outer] = servicer.seen
+    [inner] = servicer.streamed
+    assert inner.request_id == outer.request_id and inner.request_id
+    assert outer.time_remaining is not None and inner.time_remaining is not None
+    assert inner.time_remaining < outer.time_remaining - 0.25  # the caller's remaining time, not the default 5 s
 
 
 # -- who a downstream call runs as -------------------------------------------------------------------------
