@@ -411,16 +411,17 @@ class AccessLog:
 
 class _CallDetails:
     """Adds the request id and a deadline to an outgoing call: no later than what the caller has left,
-    `default_deadline` when it set none. The token is the call site's business (services.runtime.channels)."""
+    `default_deadline` when it set none (None: no default). The token is the call site's business
+    (services.runtime.channels)."""
 
-    def __init__(self, default_deadline: float) -> None:
+    def __init__(self, default_deadline: float | None) -> None:
         self._default_deadline = default_deadline
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         timeout = details.timeout if details.timeout is not None else self._default_deadline
         remaining = callctx.time_remaining()
         if remaining is not None:
-            timeout = max(min(timeout, remaining), 0.001)
+            timeout = max(min(timeout if timeout is not None else remaining, remaining), 0.001)
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         request_id = callctx.request_id()
         if request_id and "x-request-id" not in metadata:
@@ -465,10 +466,11 @@ class _StreamStreamDetails(_CallDetails, grpc.aio.StreamStreamClientInterceptor)
 
 
 def runtime_client_interceptors(default_deadline: float) -> list[_CallDetails]:
-    """The runtime's interceptors for a channel: one per kind of call."""
+    """The runtime's interceptors for a channel: one per kind of call. Calls answering with a stream get
+    no default deadline (a watch is open-ended by design); the caller's remaining time still bounds them."""
     return [
         ClientInterceptor(default_deadline),
-        _UnaryStreamDetails(default_deadline),
+        _UnaryStreamDetails(None),
         _StreamUnaryDetails(default_deadline),
-        _StreamStreamDetails(default_deadline),
+        _StreamStreamDetails(None),
     ]

@@ -633,6 +633,23 @@ async def test_a_downstream_streaming_call_carries_the_request_id_and_the_caller
     assert inner.time_remaining < outer.time_remaining - 0.25  # the caller's remaining time, not the default 5 s
 
 
+async def test_outside_any_rpc_a_streamed_answer_gets_no_default_deadline(
+    probe: tuple[InProcessServer, Probe],
+) -> None:
+    """A watch (the gateway's Server-Sent Events) stays open as long as its client wants."""
+    server, servicer = probe
+    peers = _peers(server)
+    photos = peers.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=SERVICE)
+    callctx.bind(None, "", None)
+    try:
+        async for _ in photos.DownloadPhoto(photo_pb2.DownloadPhotoRequest(photo_id=7)):
+            pass
+    finally:
+        await peers.close()
+    [seen] = servicer.streamed
+    assert seen.time_remaining is None
+
+
 # -- who a downstream call runs as -------------------------------------------------------------------------
 
 
