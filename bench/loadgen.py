@@ -50,6 +50,7 @@ def build_protoset(out: Path) -> Path:
 
     from tools.protogen import PROTO_ROOT, _include_dirs
 
+    out.mkdir(parents=True, exist_ok=True)
     path = out / "shutter.protoset"
     sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     args = ["protoc", *(f"-I{d}" for d in _include_dirs()), f"--descriptor_set_out={path}", "--include_imports"]

@@ -132,7 +132,12 @@ async def test_cors_is_off_by_default(http: httpx.AsyncClient) -> None:
 async def cors_gateway(mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A second gateway on the session's mesh, with CORS allowed for one origin."""
     port = free_port()
-    env = {**mesh.env, "SHUTTER_GATEWAY_PORT": str(port), "SHUTTER_GATEWAY_CORS_ORIGINS": ALLOWED_ORIGIN}
+    env = {
+        **mesh.env,
+        "SHUTTER_GATEWAY_PORT": str(port),
+        "SHUTTER_GATEWAY_METRICS_PORT": str(free_port()),  # not the session gateway's
+        "SHUTTER_GATEWAY_CORS_ORIGINS": ALLOWED_ORIGIN,
+    }
     log = Path(tmp_path_factory.mktemp("cors-gateway")) / "gateway.log"
     with log.open("wb") as out:
         process = subprocess.Popen(gateway_command(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -52,8 +52,9 @@ async def test_protected_rpcs_need_a_valid_token(mesh: Mesh, name: str) -> None:
 
 
 # Services whose first unary RPC takes an empty request as a real question: GetFeed reads the caller's own
-# feed (user_id defaults to the token's user; tests/integration/test_caller_defaults.py checks the answer).
-EMPTY_REQUEST_IS_A_QUESTION = {"feed"}
+# feed (user_id defaults to the token's user; tests/integration/test_caller_defaults.py checks the answer), and
+# ListNotifications the caller's own notifications.
+EMPTY_REQUEST_IS_A_QUESTION = {"feed", "notification"}  # "my feed", "my notifications"
 
 
 @pytest.fixture(scope="module")
