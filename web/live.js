@@ -12,6 +12,12 @@
 import { events } from './http.js';
 import * as session from './session.js';
 
+// Streams close as the page goes (reload, navigation): left open, they held the page's unload up
+// (seen in Chrome: a reload stalled until its renderer timed out).
+const leaving = new AbortController();
+window.addEventListener('beforeunload', () => leaving.abort());
+window.addEventListener('pagehide', () => leaving.abort());
+
 const FIRST_RETRY_MS = 2000;
 const LONGEST_RETRY_MS = 30000;
 
@@ -46,7 +52,8 @@ async function* read(body) {
  * Watch `path` until `signal` aborts: onMessage(data) for every event. Reconnects after a break,
  * resuming after the last event id; waits longer after each failed attempt.
  */
-export async function watch(path, onMessage, signal) {
+export async function watch(path, onMessage, pageSignal) {
+  const signal = AbortSignal.any([pageSignal, leaving.signal]);
   let lastId = '';
   let delay = FIRST_RETRY_MS;
   while (!signal.aborted && session.current()) {
