@@ -11,10 +11,9 @@ from prometheus_client import Counter
 from services.feed.fanout import FANOUT_EVENTS, Fanout, feed_item
 from services.feed.settings import FeedSettings
 from services.feed.store import STORAGE, FeedStore, Post
-from services.runtime.callctx import acting_as, principal
+from services.runtime.callctx import acting_as
 from services.runtime.channels import CALLER, SERVICE
-from services.runtime.errors import InvalidArgument
-from services.runtime.live import LiveUpdates, relay
+from services.runtime.live import LiveUpdates, watch_stream
 from services.runtime.requests import CursorField, PageTokens, page_size
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
@@ -64,24 +63,21 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         self, request: feed_pb2.WatchFeedRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[feed_pb2.WatchFeedResponse]:
         user_id = acting_as(request.user_id, "user_id")
-        if request.after_position < 0:
-            raise InvalidArgument("after_position", "must be a position, or 0 for live updates only")
-        caller = principal()
-        async with self._live.watch(user_id) as watcher:  # subscribed before the feed is read
-            after = request.after_position
-            if not after:
-                newest = await self._store.feed(user_id, None, 1)
-                after = newest[0].photo_id if newest else 0
-            updates = relay(
-                watcher,
-                context,
-                after=after,
-                until=None if caller is None else caller.expires_at,
-                catch_up=lambda position, resync: self._catch_up(user_id, position, resync),
-                parse=feed_pb2.WatchFeedResponse.FromString,
-            )
-            async for update in updates:
-                yield update
+
+        async def newest() -> int:
+            posts = await self._store.feed(user_id, None, 1)
+            return posts[0].photo_id if posts else 0
+
+        async for update in watch_stream(
+            self._live,
+            user_id,
+            request.after_position,
+            context,
+            newest=newest,
+            catch_up=lambda position, resync: self._catch_up(user_id, position, resync),
+            parse=feed_pb2.WatchFeedResponse.FromString,
+        ):
+            yield update
 
     async def _catch_up(self, user_id: int, after: int, resync: bool) -> list[feed_pb2.WatchFeedResponse]:
         """The fanned-out items after `after`, oldest first; a resync marker when that is more than one

@@ -10,10 +10,10 @@ import grpc
 from services.notification.notifier import NOTIFY_EVENTS, Notifier, notification_message, unread_count
 from services.notification.settings import NotificationSettings
 from services.notification.store import STORAGE, Entry, NotificationStore, Type
-from services.runtime.callctx import acting_as, principal
+from services.runtime.callctx import acting_as
 from services.runtime.errors import InvalidArgument
 from services.runtime.ids import id_timestamp_ms
-from services.runtime.live import LiveUpdates, relay
+from services.runtime.live import LiveUpdates, watch_stream
 from services.runtime.purges import purge_on_deletion
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
@@ -121,24 +121,21 @@ class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
         """The unread count first, then what came after `after_position`, then live updates; after a
         resync marker, again what came after the last position sent. Ends when the caller's token expires."""
         user_id = acting_as(request.user_id, "user_id")
-        if request.after_position < 0:
-            raise InvalidArgument("after_position", "must be a position, or 0 for live updates only")
-        caller = principal()
-        async with self._live.watch(user_id) as watcher:  # subscribed before the store is read
-            after = request.after_position
-            if not after:  # live only: from the newest notification there is now
-                newest = await self._store.recent(user_id, 1)
-                after = newest[0].notification_id if newest else 0
-            updates = relay(
-                watcher,
-                context,
-                after=after,
-                until=None if caller is None else caller.expires_at,
-                catch_up=lambda position, resync: self._catch_up(user_id, position, resync),
-                parse=notification_pb2.WatchNotificationsResponse.FromString,
-            )
-            async for update in updates:
-                yield update
+
+        async def newest() -> int:
+            entries = await self._store.recent(user_id, 1)
+            return entries[0].notification_id if entries else 0
+
+        async for update in watch_stream(
+            self._live,
+            user_id,
+            request.after_position,
+            context,
+            newest=newest,
+            catch_up=lambda position, resync: self._catch_up(user_id, position, resync),
+            parse=notification_pb2.WatchNotificationsResponse.FromString,
+        ):
+            yield update
 
     async def _catch_up(
         self, user_id: int, after: int, resync: bool

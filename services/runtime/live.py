@@ -30,7 +30,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 
-from services.runtime.errors import ResourceExhausted, Unauthenticated, Unavailable
+from services.runtime import callctx
+from services.runtime.errors import InvalidArgument, ResourceExhausted, Unauthenticated, Unavailable
 from services.runtime.events import EventBus
 
 log = logging.getLogger("shutter.live")
@@ -180,6 +181,35 @@ class LiveUpdates:
         for watchers in self._watchers.values():
             for watcher in watchers:
                 watcher.offer(RESYNC)
+
+
+async def watch_stream(
+    live: LiveUpdates,
+    user_id: int,
+    after_position: int,
+    context: grpc.aio.ServicerContext,
+    *,
+    newest: Callable[[], Awaitable[int]],
+    catch_up: Callable[[int, bool], Awaitable[Sequence[UpdateT]]],
+    parse: Callable[[bytes], UpdateT],
+) -> AsyncIterator[UpdateT]:
+    """A Watch* RPC's answer: `after_position` checked, the user's updates subscribed to before the store is
+    read, position 0 meaning "from `newest()` on" (live only), then `relay`. Ends when the caller's token does."""
+    if after_position < 0:
+        raise InvalidArgument("after_position", "must be a position, or 0 for live updates only")
+    caller = callctx.principal()
+    async with live.watch(user_id) as watcher:
+        after = after_position or await newest()
+        updates = relay(
+            watcher,
+            context,
+            after=after,
+            until=None if caller is None else caller.expires_at,
+            catch_up=catch_up,
+            parse=parse,
+        )
+        async for update in updates:
+            yield update
 
 
 class Positioned(Protocol):
