@@ -701,6 +701,11 @@ def main() -> None:
     parser.add_argument(
         "--no-object-store", dest="object_store", action="store_false", help="skip the S3 phase (view-path runs)"
     )
+    parser.add_argument(
+        "--mesh-only",
+        action="store_true",
+        help="the mesh phases only (paths, mix, live, freshness): a before/after comparison of a change in 15 minutes",
+    )
     options = parser.parse_args()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = options.out / (stamp + ("-quick" if options.quick else ""))
@@ -710,6 +715,12 @@ def main() -> None:
     started = time.monotonic()
     bench.baselines()
     asyncio.run(run_mesh_phases(bench))
+    if options.mesh_only:
+        bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
+        bench.write()
+        print(f"\nreport: {out / 'report.md'}")
+        print(json.dumps(bench.results["ratios"]))
+        return
     if options.object_store:
         sizes = object_store.QUICK if options.quick else object_store.FULL
         bench.log("object store: SeaweedFS baselines, then uploads and downloads on the S3 path")
