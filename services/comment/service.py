@@ -142,7 +142,8 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         page, next_token = self._page(photo_id, order, comments, limit)
         reader = reading_user()
         if reader is not None:
-            await existing_photo(self._photos, photo_id)  # a photo the user may not see: NOT_FOUND
+            if photo_id not in await self._shown_photos([photo_id]):  # as for a photo that does not exist
+                return comment_pb2.ListCommentsResponse()
             shown = await self._visibility.unblocked(reader, {c.user_id for c in page})  # blocked both ways: hidden
             page = [c for c in page if c.user_id in shown]
         return comment_pb2.ListCommentsResponse(comments=page, next_page_token=next_token, total_size=total)

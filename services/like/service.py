@@ -76,6 +76,11 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
             photo_owner_id=owner_id,
         )
 
+    async def _may_see(self, photo_id: int) -> bool:
+        """Whether the calling user may see the photo (the photo service applies the visibility policy when
+        asked as them); a service reading for its own viewers judges itself."""
+        return reading_user() is None or photo_id in await visible_photo_ids(self._photos, [photo_id])
+
     async def _summary(self, photo_id: int, viewer_id: int) -> like_pb2.LikeSummary:
         return _summary_message((await self._store.summaries([(photo_id, viewer_id)]))[0])
 
@@ -103,8 +108,8 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
     ) -> like_pb2.GetLikeSummaryResponse:
         photo_id = require_id(request.photo_id, "photo_id")
         viewer_id = viewer(request.viewer_id, "viewer_id")
-        if reading_user() is not None:
-            await existing_photo(self._photos, photo_id)  # a photo the user may not see: NOT_FOUND
+        if not await self._may_see(photo_id):  # answered as for a photo that does not exist: nobody liked it
+            return like_pb2.GetLikeSummaryResponse(summary=like_pb2.LikeSummary(photo_id=photo_id))
         return like_pb2.GetLikeSummaryResponse(summary=await self._summary(photo_id, viewer_id))
 
     async def BatchGetLikeSummaries(
@@ -147,8 +152,8 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         photo_id = require_id(request.photo_id, "photo_id")
         limit = page_size(request.page_size)
         reader = reading_user()
-        if reader is not None:
-            await existing_photo(self._photos, photo_id)  # a photo the user may not see: NOT_FOUND
+        if not await self._may_see(photo_id):  # answered as for a photo that does not exist: no likers
+            return like_pb2.ListLikersResponse()
         position = self._pages.decode(request, {"p": CursorField.ID, "t": CursorField.COUNT, "u": CursorField.ID})
         if position is not None and position["p"] != photo_id:
             raise InvalidArgument("page_token", "belongs to another photo")

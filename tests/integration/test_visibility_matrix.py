@@ -130,8 +130,7 @@ async def _like_summary(mesh: Mesh, scene: Scene) -> str:
     reply = await _likes(mesh).GetLikeSummary(
         like_pb2.GetLikeSummaryRequest(photo_id=scene.photo.photo_id), metadata=scene.viewer.metadata, timeout=10
     )
-    assert reply.summary.like_count == 1
-    return OK
+    return _shown(reply.summary.like_count == 1)
 
 
 async def _like_summaries(mesh: Mesh, scene: Scene) -> str:

@@ -9,7 +9,9 @@ Answers:
   HIDDEN     OK, and it is not (left out of a list, a batch or a feed)
   OK         OK (a single item, or an answer that carries no photo: counts, followers)
   NOT_FOUND  as for something that does not exist: content the viewer may not see, and anything between
-             blocked users (PERMISSION_DENIED would reveal that the photo, or the account, is there)
+             blocked users (PERMISSION_DENIED would reveal that the photo, or the account, is there).
+             Likes and comments of a photo that does not exist have always answered "none" rather than
+             NOT_FOUND, so those of a photo the viewer may not see answer "none" (HIDDEN) too.
   DENIED     PERMISSION_DENIED: the listings of a private account the viewer does not follow (the account's
              existence and name are public, as on Instagram)
 """
@@ -53,10 +55,10 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "follow.ListFollowers":   (OK,     OK,      DENIED,    DENIED,    NOT_FOUND, NOT_FOUND, OK),
     "follow.ListFollowees":   (OK,     OK,      DENIED,    DENIED,    NOT_FOUND, NOT_FOUND, OK),
     "follow.GetFollowCounts": (OK,     OK,      OK,        OK,        NOT_FOUND, NOT_FOUND, OK),
-    "like.GetLikeSummary":    (OK,     OK,      NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK),
+    "like.GetLikeSummary":    (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
     "like.BatchGetLikeSummaries": (SHOWN, SHOWN, HIDDEN,   HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
-    "like.ListLikers":        (SHOWN,  SHOWN,   NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, SHOWN),
-    "comment.ListComments":   (SHOWN,  SHOWN,   NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, SHOWN),
+    "like.ListLikers":        (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
+    "comment.ListComments":   (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
     "comment.BatchGetCommentCounts": (SHOWN, SHOWN, HIDDEN, HIDDEN,  HIDDEN,    HIDDEN,    SHOWN),
     "search.SearchPhotos":    (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
     # SHOWN: the whole profile; HIDDEN: name (and avatar) only, the bio left out.
