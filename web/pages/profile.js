@@ -137,7 +137,9 @@ export const profilePage = {
             h('p', { class: 'muted' }, `@${user.username}`),
             stats,
             user.bio ? h('p', { class: 'bio' }, user.bio) : null,
-            mine ? ownActions() : [followButton(user, counts, drawStats), profileMenu(user, relation, drawStats)],
+            mine
+              ? ownActions()
+              : h('div', { class: 'follow-row' }, followButton(user, counts, drawStats), profileMenu(user, relation, drawStats)),
           ),
         ),
         h('h2', { class: 'section-title' }, 'Photos'),
