@@ -183,7 +183,7 @@ async def start_server(
     telemetry: Telemetry | None = None,
 ) -> Served:
     """The runtime's gRPC server for `runtime`'s servicers, listening on `address` and answering health
-    NOT_SERVING: the interceptor stack (telemetry's first, then lifecycle, auth, limits, errors, access log),
+    NOT_SERVING: the runtime's interceptor (tracing, lifecycle, auth, limits, errors, access log, metrics),
     message limits, keepalive, health, reflection and (when its setting says so) channelz."""
     limits = runtime.section(LimitSettings)
     # Test doubles run without NATS (no deleted-users check): nothing to count on, so no limits either.
@@ -191,7 +191,6 @@ async def start_server(
     trusted = parse_networks(limits.trusted_peers)
     server = grpc.aio.server(
         interceptors=[
-            *(telemetry.server_interceptors() if telemetry else []),
             ServerInterceptor(
                 runtime.tokens,
                 lifecycle,
