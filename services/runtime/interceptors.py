@@ -33,7 +33,7 @@ from opentelemetry import context as otel_context
 from services.runtime import callctx, errors, metrics, tracing_grpc
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
-from services.runtime.limits import Limiter, client_address
+from services.runtime.limits import Limiter, TrustedPeers, client_address
 
 rpc_log = logging.getLogger("shutter.rpc")
 
@@ -198,14 +198,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         deleted_users: DeletedUserCheck | None = None,
         access_log: AccessLog | None = None,
         limiter: Limiter | None = None,
-        trusted_peers: tuple[Any, ...] = (),
+        trusted_peers: TrustedPeers | None = None,
     ) -> None:
         self._authority = authority
         self._lifecycle = lifecycle
         self._deleted_users = deleted_users
         self._access_log = access_log or AccessLog()
         self._limiter = limiter
-        self._trusted_peers = trusted_peers
+        self._trusted_peers = trusted_peers or TrustedPeers()
 
     async def intercept_service(
         self,
@@ -282,12 +282,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     async def _limit(self, method: str, context: grpc.aio.ServicerContext) -> None:
         """Count the call against the limits table (services.runtime.limits); RateLimited when over. Services
         calling on their own behalf are not limited. The figures go back as trailing metadata."""
-        address = client_address(context.invocation_metadata() or (), context.peer(), self._trusted_peers)
-        callctx.bind_client_address(address)
+        metadata = context.invocation_metadata() or ()
+        trusted = self._trusted_peers
+        # Worked out when asked (here for a limited method, or by the handler): most calls never need it.
+        callctx.bind_client_address(lambda: client_address(metadata, context.peer(), trusted))
         current = callctx.principal()
-        if self._limiter is None or (current is not None and current.user_id is None):
+        limiter = self._limiter
+        if limiter is None or not limiter.limits(method) or (current is not None and current.user_id is None):
             return
-        quota = await self._limiter.admit(method, current.user_id if current else None, address)
+        quota = await limiter.admit(method, current.user_id if current else None, callctx.client_address())
         if quota is not None:
             context.set_trailing_metadata(quota.metadata())
 
