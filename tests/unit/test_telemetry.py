@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
 from bench.telemetry import histogram_quantile
 from services.runtime import metrics, tracing, tracing_grpc
@@ -566,3 +566,26 @@ async def test_the_gateway_records_only_sampled_requests_and_starts_no_span_for_
     recorded = {format(s.context.trace_id, "032x") for s in provider.spans.get_finished_spans()}  # type: ignore[attr-defined]
     assert recorded == kept
     assert provider.started == len(kept)
+
+
+def test_the_loop_families_expose_what_the_library_families_would() -> None:
+    """The runtime's lock-free RPC families (LoopCounter, LoopHistogram) against prometheus-client's own,
+    fed the same observations, including values on bucket bounds: the same exposition, bar `_created`."""
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    histogram = metrics.LoopHistogram("t_seconds", "doc", ["m"], metrics.LATENCY_BUCKETS, registry=ours)
+    counter = metrics.LoopCounter("t_handled", "doc", ["m", "code"], registry=ours)
+    library_histogram = Histogram("t_seconds", "doc", ["m"], buckets=metrics.LATENCY_BUCKETS, registry=theirs)
+    library_counter = Counter("t_handled", "doc", ["m", "code"], registry=theirs)
+    observations = [0.0001, 0.0005, 0.001, 0.0049, 0.005, 0.3, 9.0, 10.0, 11.0, 0.0005]
+    for index, seconds in enumerate(observations):
+        method = "A" if index % 3 else "B"
+        histogram.observe_into(histogram.child((method,)), seconds)
+        library_histogram.labels(method).observe(seconds)
+        counter.inc((method, "OK"))
+        library_counter.labels(method, "OK").inc()
+
+    def exposition(registry: CollectorRegistry) -> list[str]:
+        return sorted(line for line in generate_latest(registry).decode().splitlines() if "_created" not in line)
+
+    assert exposition(ours) == exposition(theirs)
+    assert ours.get_sample_value("t_seconds_count", {"m": "A"}) == 6
