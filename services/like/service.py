@@ -151,12 +151,12 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
     ) -> like_pb2.ListLikersResponse:
         photo_id = require_id(request.photo_id, "photo_id")
         limit = page_size(request.page_size)
-        reader = reading_user()
-        if not await self._may_see(photo_id):  # answered as for a photo that does not exist: no likers
-            return like_pb2.ListLikersResponse()
         position = self._pages.decode(request, {"p": CursorField.ID, "t": CursorField.COUNT, "u": CursorField.ID})
         if position is not None and position["p"] != photo_id:
             raise InvalidArgument("page_token", "belongs to another photo")
+        reader = reading_user()
+        if not await self._may_see(photo_id):  # answered as for a photo that does not exist: no likers
+            return like_pb2.ListLikersResponse()
         after = LikerCursor(position["t"], position["u"]) if position else None
         likes = await self._store.likers(photo_id, limit + 1, after)
         page, more = likes[:limit], len(likes) > limit
