@@ -176,6 +176,8 @@ class FollowService(PrivacyHandlers, follow_pb2_grpc.FollowServiceServicer):
         problems.check(len(request.followee_ids) <= MAX_CHECK_IDS, "followee_ids", f"at most {MAX_CHECK_IDS} ids")
         problems.check(all(i > 0 for i in request.followee_ids), "followee_ids", "must all be positive ids")
         problems.raise_if_any()
+        # Whom a private account follows is for its approved followers, as its lists are.
+        await self._require_visible(request.follower_id, private_too=True)
         following = await self._store.following(request.follower_id, list(dict.fromkeys(request.followee_ids)))
         return follow_pb2.CheckFollowingResponse(
             states=[follow_pb2.FollowState(followee_id=i, following=i in following) for i in request.followee_ids]

@@ -63,6 +63,10 @@ ROUTES: dict[str, tuple[Callable[[Scene], str], Callable[[Scene, Any], str]]] = 
     "follow.ListFollowers": (lambda s: f"/v1/users/{s.author.user_id}/followers", lambda s, body: OK),
     "follow.ListFollowees": (lambda s: f"/v1/users/{s.author.user_id}/following", lambda s, body: OK),
     "follow.GetFollowCounts": (lambda s: f"/v1/users/{s.author.user_id}/follow-counts", lambda s, body: OK),
+    "follow.CheckFollowing": (
+        lambda s: f"/v1/users/{s.author.user_id}/following:check?followeeIds={s.viewer.user_id}",
+        lambda s, body: OK,
+    ),
     "like.GetLikeSummary": (
         lambda s: f"/v1/photos/{s.photo.photo_id}/likes:summary",
         lambda s, body: _shown(body["summary"].get("likeCount") == "1"),

@@ -180,6 +180,16 @@ async def _get_user(mesh: Mesh, scene: Scene) -> str:
     return _shown(reply.user.bio == scene.bio)
 
 
+async def _check_following(mesh: Mesh, scene: Scene) -> str:
+    """Whom the author follows, asked one id at a time: a point form of their followees list."""
+    await follows(mesh).CheckFollowing(
+        follow_pb2.CheckFollowingRequest(follower_id=scene.author.user_id, followee_ids=[scene.viewer.user_id]),
+        metadata=scene.viewer.metadata,
+        timeout=10,
+    )
+    return OK
+
+
 CALLS: dict[str, Callable[[Mesh, Scene], Awaitable[str]]] = {
     "photo.GetPhoto": _get_photo,
     "photo.BatchGetPhotos": _batch_get_photos,
@@ -191,6 +201,7 @@ CALLS: dict[str, Callable[[Mesh, Scene], Awaitable[str]]] = {
     "follow.ListFollowers": _list_followers,
     "follow.ListFollowees": _list_followees,
     "follow.GetFollowCounts": _follow_counts,
+    "follow.CheckFollowing": _check_following,
     "like.GetLikeSummary": _like_summary,
     "like.BatchGetLikeSummaries": _like_summaries,
     "like.ListLikers": _likers,

@@ -55,6 +55,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "follow.ListFollowers":   (OK,     OK,      DENIED,    DENIED,    NOT_FOUND, NOT_FOUND, OK),
     "follow.ListFollowees":   (OK,     OK,      DENIED,    DENIED,    NOT_FOUND, NOT_FOUND, OK),
     "follow.GetFollowCounts": (OK,     OK,      OK,        OK,        NOT_FOUND, NOT_FOUND, OK),
+    "follow.CheckFollowing":  (OK,     OK,      DENIED,    DENIED,    NOT_FOUND, NOT_FOUND, OK),
     "like.GetLikeSummary":    (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
     "like.BatchGetLikeSummaries": (SHOWN, SHOWN, HIDDEN,   HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
     "like.ListLikers":        (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
