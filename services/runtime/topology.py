@@ -79,5 +79,5 @@ CALL_GRAPH: dict[str, frozenset[str]] = {
     "view": frozenset({"photo", "like", "comment", "follow"}),
     "feed": frozenset({"follow"}),
     "search": frozenset({"photo", "follow"}),
-    "notification": frozenset(),
+    "notification": frozenset({"follow"}),
 }

@@ -15,6 +15,7 @@ from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
 from tests.support.feeds import feed_has, feed_lacks
 from tests.support.mesh import Mesh
+from tests.support.notifications import groups_of
 from tests.support.photos import make_jpeg, upload
 from tests.support.privacy import approve, block, follows, mute, set_private
 from tests.support.rich_status import field_violations
@@ -306,3 +307,25 @@ async def test_bad_inputs_are_refused_and_write_nothing(mesh: Mesh) -> None:
     assert not (
         await stub.SetAccountPrivacy(follow_pb2.SetAccountPrivacyRequest(), metadata=bob.metadata, timeout=10)
     ).private
+
+
+async def test_a_block_hides_what_the_blocked_user_did_from_notifications(mesh: Mesh) -> None:
+    author, fan = await sign_up_many(mesh, 2, "note")
+    photo = await photo_of(mesh, author)
+    await like_pb2_grpc.LikeServiceStub(mesh.channel("like")).LikePhoto(
+        like_pb2.LikePhotoRequest(photo_id=photo.photo_id), metadata=fan.metadata, timeout=10
+    )
+
+    async def actors() -> set[int]:
+        return {actor for group in await groups_of(mesh, author) for actor in group.latest_actor_ids}
+
+    async def fan_shown() -> bool:
+        return fan.user_id in await actors()
+
+    await eventually(fan_shown, timeout=30)
+    await block(mesh, author, fan)
+
+    async def fan_hidden() -> bool:
+        return not await fan_shown()
+
+    await eventually(fan_hidden, timeout=2)
