@@ -84,7 +84,7 @@ async def test_streams_and_consumers_are_replicated_three_times(clustered: Mesh)
         assert await eventually(lambda d=durable: consumer_replicas(clustered, d), 30) == 3
 
 
-async def test_losing_the_stream_leader_during_uploads_loses_and_duplicates_nothing(clustered: Mesh) -> None:
+async def test_losing_the_stream_leader_during_uploads_loses_nothing_and_applies_nothing_twice(clustered: Mesh) -> None:
     cluster = clustered.nats_cluster
     assert cluster is not None
     (author,) = await sign_up_many(clustered, 1, "author")
