@@ -41,6 +41,8 @@ from shutter.follow.v1 import follow_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
+# A blob file this old, in a directory replicas share, belongs to no upload still on its way to committing.
+SHARED_FILES_SETTLE_SECONDS = 600.0
 _VARIANT_NAMES = {
     photo_pb2.PHOTO_VARIANT_ORIGINAL: "original",
     photo_pb2.PHOTO_VARIANT_DISPLAY: "display",
@@ -185,7 +187,10 @@ def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
     database = open_database(runtime, STORAGE)
     store = STORAGE.store_class(runtime.store_backend)(database)
     if blob_store == "files":
-        return store, FilesystemBlobStore(runtime.data_path("blobs")), None
+        # Replicas on one machine (SHUTTER_SHARD_ID set) share the directory: a sibling's upload may be in flight.
+        shared = runtime.settings.shard_id is not None
+        settle = SHARED_FILES_SETTLE_SECONDS if shared else 0.0
+        return store, FilesystemBlobStore(runtime.data_path("blobs"), settle_seconds=settle), None
     sweep_seconds = runtime.section(PhotoSettings).sweep_seconds
     if blob_store == "s3":
         from services.photo.s3_blobs import S3BlobStore, S3Config  # the S3 client only when S3 is chosen
@@ -199,7 +204,7 @@ def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
 def build(runtime: Runtime) -> None:
     store, blobs, sweep_seconds = open_stores(runtime)
     settings = runtime.section(PhotoSettings)
-    staging = Staging(runtime.data_path("tmp"))
+    staging = Staging(runtime.replica_path("tmp"))
     images = ImagePool(settings.image_workers, settings.max_pixels)
     for component in (blobs, staging, images, OrphanSweeper(store, blobs, sweep_seconds)):
         runtime.add_component(component)
