@@ -1,4 +1,10 @@
-"""PhotoService handlers: validate, authorise, call the uploader or the store, map to protos."""
+"""PhotoService handlers: validate, authorise, call the uploader or the store, map to protos.
+
+Reads made by a user pass the visibility policy (services.runtime.visibility): a photo the caller may not
+see is NOT_FOUND, as a missing one (GetPhoto, DownloadPhoto; left out of BatchGetPhotos), and an account
+whose content they may not see cannot be listed. Reads made by a service (a view's batch, the indexer)
+are not filtered here: that service judges for its own viewers.
+"""
 
 from __future__ import annotations
 
@@ -24,11 +30,14 @@ from services.photo.uploads import Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
+from services.runtime.channels import SERVICE
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, storage_faults
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_database
+from services.runtime.visibility import Visibility, reading_user
 from shutter.events.v1 import events_pb2
+from shutter.follow.v1 import follow_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
@@ -60,9 +69,16 @@ def to_proto(photo: PhotoRecord) -> photo_pb2.Photo:
 
 class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     def __init__(
-        self, store: PhotoStore, blobs: BlobStore, uploader: Uploader, deleter: Deleter, pages: PageTokens
+        self,
+        store: PhotoStore,
+        blobs: BlobStore,
+        uploader: Uploader,
+        deleter: Deleter,
+        pages: PageTokens,
+        visibility: Visibility,
     ) -> None:
         self._store = store
+        self._visibility = visibility
         self._pages = pages
         self._blobs = blobs
         self._uploader = uploader
@@ -77,14 +93,17 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     async def GetPhoto(
         self, request: photo_pb2.GetPhotoRequest, context: grpc.aio.ServicerContext
     ) -> photo_pb2.GetPhotoResponse:
-        return photo_pb2.GetPhotoResponse(photo=to_proto(await self._find(request.photo_id)))
+        return photo_pb2.GetPhotoResponse(photo=to_proto(await self._find_visible(request.photo_id)))
 
     async def BatchGetPhotos(
         self, request: photo_pb2.BatchGetPhotosRequest, context: grpc.aio.ServicerContext
     ) -> photo_pb2.BatchGetPhotosResponse:
         photo_ids = validate_photo_ids(list(request.photo_ids))
         found = await self._store.get_many(photo_ids) if photo_ids else {}
-        return photo_pb2.BatchGetPhotosResponse(photos=[to_proto(found[i]) for i in photo_ids if i in found])
+        shown = await self._visibility.visible_authors(reading_user(), {photo.user_id for photo in found.values()})
+        return photo_pb2.BatchGetPhotosResponse(
+            photos=[to_proto(found[i]) for i in photo_ids if i in found and found[i].user_id in shown]
+        )
 
     async def DownloadPhoto(
         self, request: photo_pb2.DownloadPhotoRequest, context: grpc.aio.ServicerContext
@@ -93,7 +112,7 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         variant = request.variant or photo_pb2.PHOTO_VARIANT_DISPLAY
         if variant not in _VARIANT_NAMES:
             raise InvalidArgument("variant", "is not a known photo variant")
-        photo = await self._find(request.photo_id)
+        photo = await self._find_visible(request.photo_id)
         if variant == photo_pb2.PHOTO_VARIANT_ORIGINAL and callctx.acting_user_id() != photo.user_id:
             # The original keeps its EXIF (GPS and all); only its owner gets it back.
             raise PermissionDenied("only the owner may download the original; ask for DISPLAY or THUMBNAIL")
@@ -124,6 +143,7 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     ) -> photo_pb2.ListUserPhotosResponse:
         user_id = require_id(request.user_id, "user_id")
         limit = page_size(request.page_size)
+        await self._visibility.require_account(reading_user(), user_id)
         position = self._pages.decode(request, {"u": CursorField.ID, "before": CursorField.ID})
         before: int | None = None
         if position is not None:
@@ -144,6 +164,12 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             raise PermissionDenied("only the photo's owner may delete it")
         await self._deleter.delete(photo)
         return photo_pb2.DeletePhotoResponse()
+
+    async def _find_visible(self, photo_id: int) -> PhotoRecord:
+        """The photo, if the caller may see it; NOT_FOUND (as for a missing one) if not."""
+        photo = await self._find(photo_id)
+        await self._visibility.require_content(reading_user(), photo.user_id, f"photo {photo_id}")
+        return photo
 
     async def _find(self, photo_id: int) -> PhotoRecord:
         photo = await self._store.get(require_id(photo_id, "photo_id"))
@@ -194,8 +220,11 @@ def build(runtime: Runtime) -> None:
         limiter=runtime.limiter(),
     )
     runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
     runtime.add_servicer(
         photo_pb2_grpc.add_PhotoServiceServicer_to_server,
-        PhotoService(store, blobs, uploader, deleter, PageTokens(runtime.settings.signing_secret())),
+        PhotoService(store, blobs, uploader, deleter, PageTokens(runtime.settings.signing_secret()), visibility),
         photo_pb2.DESCRIPTOR.services_by_name["PhotoService"],
     )

@@ -6,6 +6,7 @@ import { showErrors } from '../errors.js';
 import { busy, field, formStatus } from '../forms.js';
 import { go } from '../router.js';
 import * as session from '../session.js';
+import { privacySwitch } from './safety.js';
 
 export const settingsPage = {
   async render({ main, signal }) {
@@ -37,6 +38,6 @@ export const settingsPage = {
         }
       });
     });
-    fill(main, h('div', { class: 'narrow' }, heading('Edit profile'), form));
+    fill(main, h('div', { class: 'narrow' }, heading('Edit profile'), form, await privacySwitch(signal)));
   },
 };
