@@ -33,7 +33,7 @@ from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
 from tests.support.mesh import Mesh, auth
 
-SERVICES = ("user", "photo", "like", "comment", "view")
+SERVICES = ("user", "follow", "photo", "like", "comment", "view")
 TARGET_COST = 0.03
 # Far above any load here: everything is counted, nothing refused.
 UNREACHABLE = "1000000000/300"

@@ -194,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="live-probe-") as workdir:
         mesh = Mesh(
             Path(workdir),
-            services=("user", "photo", "like", "notification"),
+            services=("user", "follow", "photo", "like", "notification"),
             extra_env={"SHUTTER_LOG_LEVEL": "WARNING"},
         )
         try:

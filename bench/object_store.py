@@ -209,7 +209,7 @@ async def _photo_paths(
     server: SeaweedServer, workdir: Path, sizes: Sizes, log: Callable[[str], None]
 ) -> dict[str, Rate]:
     env = {**server.env("bench-photos"), "SHUTTER_LOG_LEVEL": "WARNING"}
-    mesh = Mesh(workdir / "mesh", services=("photo",), extra_env=env)
+    mesh = Mesh(workdir / "mesh", services=("follow", "photo"), extra_env=env)
     try:
         await mesh.start()
         mesh.start_gateway()

@@ -65,7 +65,7 @@ def percentile(values: list[float], p: int) -> float:
 
 async def run(photos: int, concurrency: int, idle: float = 0.0) -> None:
     with tempfile.TemporaryDirectory(prefix="search-probe-") as workdir:
-        mesh = Mesh(Path(workdir), services=("photo", "search"))
+        mesh = Mesh(Path(workdir), services=("follow", "photo", "search"))
         try:
             await mesh.start()
             await poster(mesh, 9_000, 5, [], [])  # warm-up: channels, consumer, page cache

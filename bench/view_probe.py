@@ -25,7 +25,7 @@ from shutter.view.v1 import view_pb2, view_pb2_grpc
 from tests.support.mesh import Mesh, auth
 from tests.support.photos import make_jpeg, upload
 
-SERVICES = ("photo", "like", "comment", "view")
+SERVICES = ("follow", "photo", "like", "comment", "view")
 OWNER, VIEWER = 1001, 2002
 
 

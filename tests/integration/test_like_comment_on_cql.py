@@ -20,7 +20,7 @@ from tests.support.social import new_photo, publish_event, user_deleted
 from tests.support.users import Identity, user_without_account
 from tests.support.waiting import eventually
 
-cql_mesh = cql_mesh_fixture(services=("photo", "like", "comment", "view"))
+cql_mesh = cql_mesh_fixture(services=("photo", "like", "comment", "view", "follow"))
 
 
 async def view(mesh: Mesh, photo_id: int, viewer: Identity) -> view_pb2.PhotoView:

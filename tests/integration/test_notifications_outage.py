@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 async def test_a_watcher_survives_a_nats_restart_and_catches_up(tmp_path: Path) -> None:
-    mesh = Mesh(tmp_path, services=("user", "photo", "like", "notification"))
+    mesh = Mesh(tmp_path, services=("user", "photo", "like", "notification", "follow"))
     try:
         await mesh.start()
         owner, fan = await sign_up(mesh), await sign_up(mesh)

@@ -43,7 +43,7 @@ VARIANTS = ("original", "display", "thumbnail")
 async def photo_mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Mesh]:
     running = Mesh(
         Path(tmp_path_factory.mktemp("photo-mesh")),
-        services=("photo",),
+        services=("photo", "follow"),
         extra_env={"SHUTTER_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)},
     )
     try:

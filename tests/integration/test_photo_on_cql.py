@@ -20,7 +20,7 @@ from tests.support.users import user_without_account
 
 DISPLAY = photo_pb2.PHOTO_VARIANT_DISPLAY
 
-cql_mesh = cql_mesh_fixture(services=("photo",))
+cql_mesh = cql_mesh_fixture(services=("photo", "follow"))
 
 
 async def test_upload_get_download_and_delete_a_photo_on_cql(cql_mesh: Mesh, cql_session: Session) -> None:

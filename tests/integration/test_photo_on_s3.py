@@ -49,7 +49,7 @@ def store_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedSe
 @pytest.fixture(scope="module")
 async def s3_mesh(tmp_path_factory: pytest.TempPathFactory, store_server: SeaweedServer) -> AsyncIterator[Mesh]:
     workdir = Path(tmp_path_factory.mktemp("photos3mesh"))
-    async with Mesh(workdir, services=("photo",), extra_env=store_server.env(BUCKET)) as running:
+    async with Mesh(workdir, services=("photo", "follow"), extra_env=store_server.env(BUCKET)) as running:
         running.start_gateway()
         await running.wait_gateway()
         yield running

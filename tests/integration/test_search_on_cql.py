@@ -24,7 +24,7 @@ from tests.support.users import user_without_account
 
 pytestmark = pytest.mark.slow
 
-cql_mesh = cql_mesh_fixture(services=("photo", "search"))
+cql_mesh = cql_mesh_fixture(services=("photo", "search", "follow"))
 
 
 async def test_posts_are_indexed_in_cql_and_the_reindex_rebuilds_a_lost_index(

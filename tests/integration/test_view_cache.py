@@ -63,7 +63,7 @@ async def test_a_deleted_photo_is_gone_from_views_within_a_second_of_the_acknowl
 
 
 async def test_with_nats_down_the_cache_still_forgets_a_deleted_photo_within_a_second(tmp_path: Path) -> None:
-    mesh = Mesh(tmp_path, services=("photo", "like", "comment", "view"))
+    mesh = Mesh(tmp_path, services=("photo", "like", "comment", "view", "follow"))
     try:
         await mesh.start()
         owner, viewer = user_without_account(mesh), user_without_account(mesh)  # no user service here
