@@ -129,8 +129,12 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
 LIMITED_METHODS: dict[str, str] = {
     "/shutter.user.v1.UserService/CreateUser": "signup",
     "/shutter.user.v1.UserService/UpdateUser": "profile",
+    "/shutter.user.v1.UserService/UploadAvatar": "profile",
     "/shutter.user.v1.UserService/DeleteUser": "profile",
     "/shutter.photo.v1.PhotoService/UploadPhoto": "uploads",
+    "/shutter.photo.v1.PhotoService/UploadMedia": "uploads",
+    "/shutter.photo.v1.PhotoService/CreatePost": "uploads",
+    "/shutter.photo.v1.PhotoService/UpdatePhoto": "profile",
     "/shutter.photo.v1.PhotoService/DeletePhoto": "deletes",
     "/shutter.comment.v1.CommentService/PostComment": "comments",
     "/shutter.comment.v1.CommentService/DeleteComment": "deletes",

@@ -72,7 +72,7 @@ CALL_GRAPH: dict[str, frozenset[str]] = {
     "gateway": frozenset(SERVICE_NAMES),
     "user": frozenset(),
     "follow": frozenset({"user"}),
-    "photo": frozenset(),
+    "photo": frozenset({"user"}),  # a caption's @mentions, resolved to users
     "like": frozenset({"photo"}),
     "comment": frozenset({"photo"}),
     "view": frozenset({"photo", "like", "comment"}),

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 
 from services.runtime.errors import InvalidArgument, Violations
+from services.runtime.normalise import Term, query_terms, tag_key, words
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
 from services.search.indexer import start_indexer
-from services.search.normalise import Term, query_terms, tag_key, words
 from services.search.store import STORAGE, IndexedPhoto, SearchStore
 from shutter.search.v1 import search_pb2, search_pb2_grpc
 

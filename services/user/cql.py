@@ -41,7 +41,7 @@ from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import READ_FAST, READ_STRONG, SERIAL, WRITE_DURABLE, CqlDatabase, CqlSchema, Query, applied
 from services.runtime.outbox_cql import write_with_events
 from services.user import rules
-from services.user.store import Credentials, ProfileChange, UsernameTaken, UserRecord
+from services.user.store import AvatarImage, Credentials, ProfileChange, UsernameTaken, UserRecord
 from shutter.events.v1 import events_pb2
 
 SCHEMA = CqlSchema(
@@ -62,10 +62,29 @@ SCHEMA = CqlSchema(
             bio text,
             created_at_ms bigint
         )""",
+        # Profile pictures: square renditions by size, and the version clients put in their URLs.
+        """CREATE TABLE IF NOT EXISTS avatars (
+            user_id bigint,
+            size int,
+            content_type text,
+            data blob,
+            sha256 text,
+            version bigint static,
+            PRIMARY KEY ((user_id), size)
+        )""",
     ),
 )
 
 _USER = "user_id, username, display_name, bio, created_at_ms"
+# One partition per user: its renditions as rows, the version static (one read answers a batch's URL).
+DELETE_AVATARS = Query("DELETE FROM avatars WHERE user_id = ?", WRITE_DURABLE)
+INSERT_AVATAR = Query(
+    "INSERT INTO avatars (user_id, size, content_type, data, sha256, version) VALUES (?, ?, ?, ?, ?, ?)", WRITE_DURABLE
+)
+READ_AVATAR = Query("SELECT content_type, data, sha256 FROM avatars WHERE user_id = ? AND size = ?", READ_FAST)
+READ_AVATAR_VERSION = Query("SELECT version FROM avatars WHERE user_id = ? LIMIT 1", READ_FAST)
+# Reads of many users' avatar versions at once (BatchGetUsers).
+_AVATAR_READS = 64
 _CLAIM = f"username_key, password_hash, {_USER}"
 
 CLAIM = Query(
@@ -171,7 +190,11 @@ class CqlUserStore:
         user = await self.get(user_id)
         if user is None:
             return False
-        writes = [(DELETE_USER, (user_id,)), (DELETE_CLAIM, (rules.username_key(user.username),))]
+        writes = [
+            (DELETE_USER, (user_id,)),
+            (DELETE_CLAIM, (rules.username_key(user.username),)),
+            (DELETE_AVATARS, (user_id,)),
+        ]
         await write_with_events(self._db, writes, [event])
         return True
 
@@ -212,3 +235,28 @@ class CqlUserStore:
 
         users = await bounded_gather(user_ids, read, _READ_CONCURRENCY)
         return {user.user_id: user for user in users if user is not None}
+
+    async def set_avatar(self, user_id: int, version: int, renditions: dict[int, AvatarImage]) -> bool:
+        """The renditions and the version in one partition: one batch, applied together. The rows are
+        overwritten in place (the sizes are fixed), so no delete races the insert."""
+        if await self.get(user_id) is None:
+            return False
+        await self._db.batch(
+            [
+                (INSERT_AVATAR, (user_id, size, image.content_type, image.data, image.sha256, version))
+                for size, image in renditions.items()
+            ]
+        )
+        return True
+
+    async def avatar(self, user_id: int, size: int) -> AvatarImage | None:
+        rows = await self._db.execute(READ_AVATAR, (user_id, size))
+        return AvatarImage(rows[0].content_type, bytes(rows[0].data), rows[0].sha256) if rows else None
+
+    async def avatar_versions(self, user_ids: Sequence[int]) -> dict[int, int]:
+        async def read(user_id: int) -> int | None:
+            rows = await self._db.execute(READ_AVATAR_VERSION, (user_id,))
+            return rows[0].version if rows and rows[0].version else None
+
+        versions = await bounded_gather(list(user_ids), read, _AVATAR_READS)
+        return {user_id: version for user_id, version in zip(user_ids, versions, strict=True) if version}

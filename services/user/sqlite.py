@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from services.runtime.outbox import enqueue
 from services.runtime.sqlite import Database, SqliteSchema
 from services.user import rules
-from services.user.store import Credentials, ProfileChange, UsernameTaken, UserRecord
+from services.user.store import AvatarImage, Credentials, ProfileChange, UsernameTaken, UserRecord
 from shutter.events.v1 import events_pb2
 
 _STEP_1 = """
@@ -26,7 +26,24 @@ CREATE TABLE IF NOT EXISTS users_by_username (
 ) WITHOUT ROWID;
 """
 
-SCHEMA = SqliteSchema((_STEP_1,))
+SCHEMA = SqliteSchema(
+    (
+        _STEP_1,
+        # Profile pictures: square renditions by size, and the version clients put in their URLs.
+        """CREATE TABLE IF NOT EXISTS avatars (
+            user_id INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            content_type TEXT NOT NULL,
+            data BLOB NOT NULL,
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (user_id, size)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS avatar_versions (
+            user_id INTEGER PRIMARY KEY,
+            version INTEGER NOT NULL
+        );""",
+    )
+)
 
 _USER_COLUMNS = "user_id, username, display_name, bio, created_at_ms"
 # SQLite's default limit on bound parameters is far above this; chunks keep statements small.
@@ -126,8 +143,47 @@ class SqliteUserStore:
             if row is None:
                 return False
             conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM avatars WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM avatar_versions WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM users_by_username WHERE username_key = ?", (rules.username_key(row[0]),))
             enqueue(conn, event)
             return True
 
         return await self._db.write(work)
+
+    async def set_avatar(self, user_id: int, version: int, renditions: dict[int, AvatarImage]) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
+                return False
+            conn.execute("DELETE FROM avatars WHERE user_id = ?", (user_id,))
+            for size, image in renditions.items():
+                conn.execute(
+                    "INSERT INTO avatars (user_id, size, content_type, data, sha256) VALUES (?, ?, ?, ?, ?)",
+                    (user_id, size, image.content_type, image.data, image.sha256),
+                )
+            conn.execute("INSERT OR REPLACE INTO avatar_versions (user_id, version) VALUES (?, ?)", (user_id, version))
+            return True
+
+        return await self._db.write(work)
+
+    async def avatar(self, user_id: int, size: int) -> AvatarImage | None:
+        def work(conn: sqlite3.Connection) -> AvatarImage | None:
+            row = conn.execute(
+                "SELECT content_type, data, sha256 FROM avatars WHERE user_id = ? AND size = ?", (user_id, size)
+            ).fetchone()
+            return AvatarImage(row[0], bytes(row[1]), row[2]) if row else None
+
+        return await self._db.read(work)
+
+    async def avatar_versions(self, user_ids: Sequence[int]) -> dict[int, int]:
+        def work(conn: sqlite3.Connection) -> dict[int, int]:
+            found: dict[int, int] = {}
+            for start in range(0, len(user_ids), _IN_CHUNK):
+                chunk = list(user_ids[start : start + _IN_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    conn.execute(f"SELECT user_id, version FROM avatar_versions WHERE user_id IN ({marks})", chunk)
+                )
+            return found
+
+        return await self._db.read(work)

@@ -44,7 +44,7 @@ def accept_confirm(app: WebApp) -> None:
 def upload_in_the_browser(app: WebApp, jpeg: Path, title: str, location: str, tags: str) -> list[int]:
     """Post a photo through the form; the progress bar's values as the bytes went."""
     app.go("#/upload")
-    app.field("Photo").send_keys(str(jpeg))
+    app.field("Photos").send_keys(str(jpeg))
     preview = app.browser.wait(lambda d: d.find_element(By.CSS_SELECTOR, "img.preview:not([hidden])"))
     assert int(preview.get_attribute("naturalWidth")) == 1600, "the preview shows the chosen file"
     app.field("Title").send_keys(title)

@@ -8,7 +8,7 @@ import * as api from '../api.js';
 import { count, fill, h, heading, icon, when } from '../dom.js';
 import { clearErrors, describe, showErrors } from '../errors.js';
 import { busy, field, formStatus } from '../forms.js';
-import { photoImage } from '../images.js';
+import { captionText, postImages } from '../post.js';
 import { likeButton, userLink } from '../parts.js';
 import { go } from '../router.js';
 import * as session from '../session.js';
@@ -47,20 +47,14 @@ export const photoPage = {
         h(
           'div',
           { class: 'photo-frame' },
-          photoImage({
-            photoId: photo.photoId,
-            variant: api.VARIANT.display,
-            width: photo.width,
-            height: photo.height,
-            alt: photo.title || 'Untitled photo',
-            eager: true,
-          }),
+          postImages(photo, { eager: true }),
         ),
         h(
           'div',
           { class: 'photo-side' },
           h('header', { class: 'post-head' }, userLink(people.get(photo.userId)), when(photo.createdAt)),
           heading(photo.title || 'Untitled photo'),
+          captionText(photo.caption),
           photo.location ? h('p', { class: 'location' }, icon('pin'), photo.location) : null,
           tags(photo.tags || []),
           h(
@@ -69,6 +63,7 @@ export const photoPage = {
             unavailable.has(LIKES)
               ? h('p', { class: 'note' }, 'Likes unavailable right now.')
               : likeButton(photo.photoId, view),
+            isOwner ? h('a', { href: `#/p/${photo.photoId}/edit`, class: 'button secondary small' }, 'Edit post') : null,
             isOwner ? deletePhotoButton(photo) : null,
           ),
           section,

@@ -25,29 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshutter/events/v1/events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\tEventMeta\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x87\x02\n\x0bPhotoPosted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x10\n\x08location\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12.\n\ntime_stamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12mentioned_user_ids\x18\t \x03(\x03\"]\n\x0cPhotoDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\"\x95\x01\n\rFollowCreated\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\rFollowDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x0bLikeChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05liked\x18\x04 \x01(\x08\x12\x16\n\x0ephoto_owner_id\x18\x05 \x01(\x03\"\xbd\x01\n\x0e\x43ommentChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x12\n\ncomment_id\x18\x03 \x01(\x03\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x30\n\x06\x63hange\x18\x05 \x01(\x0e\x32 .shutter.events.v1.CommentChange\x12\x16\n\x0ephoto_owner_id\x18\x06 \x01(\x03\"J\n\x0bUserDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x0f\n\x07user_id\x18\x02 \x01(\x03*g\n\rCommentChange\x12\x1e\n\x1a\x43OMMENT_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OMMENT_CHANGE_CREATED\x10\x01\x12\x1a\n\x16\x43OMMENT_CHANGE_DELETED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshutter/events/v1/events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\tEventMeta\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x98\x02\n\x0bPhotoPosted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x10\n\x08location\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12.\n\ntime_stamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12mentioned_user_ids\x18\t \x03(\x03\x12\x0f\n\x07\x63\x61ption\x18\n \x01(\t\"\x97\x02\n\x0bPhotoEdited\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x10\n\x08location\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x0f\n\x07\x63\x61ption\x18\x07 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x08 \x03(\x03\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tedited_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x0cPhotoDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\"\x95\x01\n\rFollowCreated\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\rFollowDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x0bLikeChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05liked\x18\x04 \x01(\x08\x12\x16\n\x0ephoto_owner_id\x18\x05 \x01(\x03\"\xbd\x01\n\x0e\x43ommentChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x12\n\ncomment_id\x18\x03 \x01(\x03\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x30\n\x06\x63hange\x18\x05 \x01(\x0e\x32 .shutter.events.v1.CommentChange\x12\x16\n\x0ephoto_owner_id\x18\x06 \x01(\x03\"J\n\x0bUserDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x0f\n\x07user_id\x18\x02 \x01(\x03*g\n\rCommentChange\x12\x1e\n\x1a\x43OMMENT_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OMMENT_CHANGE_CREATED\x10\x01\x12\x1a\n\x16\x43OMMENT_CHANGE_DELETED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shutter.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMMENTCHANGE']._serialized_start=1249
-  _globals['_COMMENTCHANGE']._serialized_end=1352
+  _globals['_COMMENTCHANGE']._serialized_start=1548
+  _globals['_COMMENTCHANGE']._serialized_end=1651
   _globals['_EVENTMETA']._serialized_start=86
   _globals['_EVENTMETA']._serialized_end=180
   _globals['_PHOTOPOSTED']._serialized_start=183
-  _globals['_PHOTOPOSTED']._serialized_end=446
-  _globals['_PHOTODELETED']._serialized_start=448
-  _globals['_PHOTODELETED']._serialized_end=541
-  _globals['_FOLLOWCREATED']._serialized_start=544
-  _globals['_FOLLOWCREATED']._serialized_end=693
-  _globals['_FOLLOWDELETED']._serialized_start=696
-  _globals['_FOLLOWDELETED']._serialized_end=845
-  _globals['_LIKECHANGED']._serialized_start=848
-  _globals['_LIKECHANGED']._serialized_end=979
-  _globals['_COMMENTCHANGED']._serialized_start=982
-  _globals['_COMMENTCHANGED']._serialized_end=1171
-  _globals['_USERDELETED']._serialized_start=1173
-  _globals['_USERDELETED']._serialized_end=1247
+  _globals['_PHOTOPOSTED']._serialized_end=463
+  _globals['_PHOTOEDITED']._serialized_start=466
+  _globals['_PHOTOEDITED']._serialized_end=745
+  _globals['_PHOTODELETED']._serialized_start=747
+  _globals['_PHOTODELETED']._serialized_end=840
+  _globals['_FOLLOWCREATED']._serialized_start=843
+  _globals['_FOLLOWCREATED']._serialized_end=992
+  _globals['_FOLLOWDELETED']._serialized_start=995
+  _globals['_FOLLOWDELETED']._serialized_end=1144
+  _globals['_LIKECHANGED']._serialized_start=1147
+  _globals['_LIKECHANGED']._serialized_end=1278
+  _globals['_COMMENTCHANGED']._serialized_start=1281
+  _globals['_COMMENTCHANGED']._serialized_end=1470
+  _globals['_USERDELETED']._serialized_start=1472
+  _globals['_USERDELETED']._serialized_end=1546
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,16 @@ class UserServiceStub:
                 request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserResponse.FromString,
                 _registered_method=True)
+        self.UploadAvatar = channel.stream_unary(
+                '/shutter.user.v1.UserService/UploadAvatar',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarResponse.FromString,
+                _registered_method=True)
+        self.DownloadAvatar = channel.unary_stream(
+                '/shutter.user.v1.UserService/DownloadAvatar',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarResponse.FromString,
+                _registered_method=True)
         self.Authenticate = channel.unary_unary(
                 '/shutter.user.v1.UserService/Authenticate',
                 request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.AuthenticateRequest.SerializeToString,
@@ -114,6 +124,20 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadAvatar(self, request_iterator, context):
+        """Own account only: a new profile picture (JPEG, PNG, WebP or GIF, up to 10 MB), cropped square.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadAvatar(self, request, context):
+        """A profile picture's bytes (User.avatar_url says where).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Authenticate(self, request, context):
         """Username + password -> signed access token. Wrong username or password: UNAUTHENTICATED.
         """
@@ -153,6 +177,16 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.DeleteUser,
                     request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.FromString,
                     response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserResponse.SerializeToString,
+            ),
+            'UploadAvatar': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadAvatar,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarResponse.SerializeToString,
+            ),
+            'DownloadAvatar': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadAvatar,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarResponse.SerializeToString,
             ),
             'Authenticate': grpc.unary_unary_rpc_method_handler(
                     servicer.Authenticate,
@@ -322,6 +356,60 @@ class UserService:
             '/shutter.user.v1.UserService/DeleteUser',
             shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.SerializeToString,
             shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadAvatar(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/shutter.user.v1.UserService/UploadAvatar',
+            shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/shutter.user.v1.UserService/DownloadAvatar',
+            shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarResponse.FromString,
             options,
             channel_credentials,
             insecure,
