@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.runtime.errors import InvalidArgument, PermissionDenied, Unauthenticated
@@ -27,7 +28,7 @@ class Principal:
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
-_client_address: contextvars.ContextVar[str] = contextvars.ContextVar("client_address", default="")
+_client_address: contextvars.ContextVar[str | Callable[[], str]] = contextvars.ContextVar("client_address", default="")
 
 
 def bind(principal: Principal | None, request_id: str, time_remaining: float | None) -> None:
@@ -42,14 +43,19 @@ def bind_principal(principal: Principal | None) -> None:
     _principal.set(principal)
 
 
-def bind_client_address(address: str) -> None:
-    """Where the call comes from (services.runtime.limits.client_address): set by the server interceptor."""
+def bind_client_address(address: str | Callable[[], str]) -> None:
+    """Where the call comes from (services.runtime.limits.client_address), or how to work it out when first
+    asked: set by the server interceptor."""
     _client_address.set(address)
 
 
 def client_address() -> str:
     """The calling client's address ("" outside an RPC): what per-address limits count."""
-    return _client_address.get()
+    address = _client_address.get()
+    if not isinstance(address, str):
+        address = address()
+        _client_address.set(address)
+    return address
 
 
 def principal() -> Principal | None:

@@ -285,7 +285,7 @@ class LimitSettings(Section):
     )
     lease_max: int = setting(
         "SHUTTER_LIMITS_LEASE_MAX",
-        32,
+        128,
         "the most calls a process counts at once against a shared limit (1: a round trip to NATS every call)",
         minimum=1,
     )

@@ -28,11 +28,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import grpc
+from opentelemetry import context as otel_context
 
-from services.runtime import callctx, errors, metrics
+from services.runtime import callctx, errors, metrics, tracing_grpc
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
-from services.runtime.limits import Limiter, client_address
+from services.runtime.limits import Limiter, TrustedPeers, client_address
 
 rpc_log = logging.getLogger("shutter.rpc")
 
@@ -197,19 +198,35 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         deleted_users: DeletedUserCheck | None = None,
         access_log: AccessLog | None = None,
         limiter: Limiter | None = None,
-        trusted_peers: tuple[Any, ...] = (),
+        trusted_peers: TrustedPeers | None = None,
     ) -> None:
         self._authority = authority
         self._lifecycle = lifecycle
         self._deleted_users = deleted_users
         self._access_log = access_log or AccessLog()
         self._limiter = limiter
-        self._trusted_peers = trusted_peers
+        self._trusted_peers = trusted_peers or TrustedPeers()
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        # Tracing first (services.runtime.tracing_grpc): a recorded call goes through the library's
+        # interceptor, outside ours, so its span is current for everything here; any other traced call
+        # gets its trace context made current by our own wrapper, with no layer of its own.
+        trace_context = tracing_grpc.arriving(details)
+        if trace_context is tracing_grpc.RECORD:
+            return await tracing_grpc.server_library().intercept_service(
+                lambda recorded: self._handler(continuation, recorded, None), details
+            )
+        return await self._handler(continuation, details, trace_context)
+
+    async def _handler(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+        trace_context: Any,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         if handler is None:
@@ -218,24 +235,24 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary, streaming_request=False),
+                self._wrap_unary(method, handler.unary_unary, trace_context, streaming_request=False),
                 request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.stream_unary, streaming_request=True),
+                self._wrap_unary(method, handler.stream_unary, trace_context, streaming_request=True),
                 request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.unary_stream, streaming_request=False),
+                self._wrap_stream(method, handler.unary_stream, trace_context, streaming_request=False),
                 request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(method, handler.stream_stream, streaming_request=True),
+            self._wrap_stream(method, handler.stream_stream, trace_context, streaming_request=True),
             request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
@@ -265,17 +282,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     async def _limit(self, method: str, context: grpc.aio.ServicerContext) -> None:
         """Count the call against the limits table (services.runtime.limits); RateLimited when over. Services
         calling on their own behalf are not limited. The figures go back as trailing metadata."""
-        address = client_address(context.invocation_metadata() or (), context.peer(), self._trusted_peers)
-        callctx.bind_client_address(address)
+        metadata = context.invocation_metadata() or ()
+        trusted = self._trusted_peers
+        # Worked out when asked (here for a limited method, or by the handler): most calls never need it.
+        callctx.bind_client_address(lambda: client_address(metadata, context.peer(), trusted))
         current = callctx.principal()
-        if self._limiter is None or (current is not None and current.user_id is None):
+        limiter = self._limiter
+        if limiter is None or not limiter.limits(method) or (current is not None and current.user_id is None):
             return
-        quota = await self._limiter.admit(method, current.user_id if current else None, address)
+        quota = await limiter.admit(method, current.user_id if current else None, callctx.client_address())
         if quota is not None:
             context.set_trailing_metadata(quota.metadata())
 
     def _wrap_unary(
-        self, method: str, behavior: Callable[..., Awaitable[Any]], *, streaming_request: bool
+        self, method: str, behavior: Callable[..., Awaitable[Any]], trace_context: Any, *, streaming_request: bool
     ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if self._lifecycle.marker(method, context):
@@ -284,6 +304,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             budget = context.time_remaining()
             code = grpc.StatusCode.OK
             tracked = self._lifecycle.entered(method)
+            trace_token = None if trace_context is None else otel_context.attach(trace_context)
             try:
                 self._begin(method, context)
                 await self._limit(method, context)
@@ -303,11 +324,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     self._lifecycle.left()
                 _measure(method, code, started)
                 self._access_log.record(method, code, started, budget)
+                if trace_token is not None:
+                    otel_context.detach(trace_token)
 
         return wrapped
 
     def _wrap_stream(
-        self, method: str, behavior: Callable[..., AsyncIterator[Any]], *, streaming_request: bool
+        self, method: str, behavior: Callable[..., AsyncIterator[Any]], trace_context: Any, *, streaming_request: bool
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             if self._lifecycle.marker(method, context):
@@ -316,6 +339,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             budget = context.time_remaining()
             code = grpc.StatusCode.OK
             tracked = self._lifecycle.entered(method)
+            trace_token = None if trace_context is None else otel_context.attach(trace_context)
             try:
                 self._begin(method, context)
                 await self._limit(method, context)
@@ -344,6 +368,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     self._lifecycle.left()
                 _measure(method, code, started)
                 self._access_log.record(method, code, started, budget)
+                if trace_token is not None:
+                    otel_context.detach(trace_token)
 
         return wrapped
 
@@ -411,18 +437,22 @@ class AccessLog:
 
 class _CallDetails:
     """Adds the request id and a deadline to an outgoing call: no later than what the caller has left,
-    `default_deadline` when it set none (None: no default). The token is the call site's business
+    `default_deadline` when it set none (None: no default); and its trace context (services.runtime.
+    tracing_grpc: a recorded call goes through the library's interceptor, the others only pass the
+    context on, in the same metadata copy). The token is the call site's business
     (services.runtime.channels)."""
+
+    kind = ""  # the kind of call, as tracing_grpc.client_library names it
 
     def __init__(self, default_deadline: float | None) -> None:
         self._default_deadline = default_deadline
 
-    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    def _details(self, details: grpc.aio.ClientCallDetails, extra: tuple[tuple[str, str], ...] = ()) -> Any:
         timeout = details.timeout if details.timeout is not None else self._default_deadline
         remaining = callctx.time_remaining()
         if remaining is not None:
             timeout = max(min(timeout if timeout is not None else remaining, remaining), 0.001)
-        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        metadata = grpc.aio.Metadata(*(details.metadata or ()), *extra)
         request_id = callctx.request_id()
         if request_id and "x-request-id" not in metadata:
             metadata["x-request-id"] = request_id
@@ -430,19 +460,31 @@ class _CallDetails:
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+    def _send(self, continuation: Any, details: grpc.aio.ClientCallDetails, request: Any) -> Any:
+        """The call, made by `continuation` with our details (an awaitable, as the continuation's)."""
+        trace_metadata = tracing_grpc.outgoing(details)
+        if trace_metadata is tracing_grpc.RECORD:
+            library = tracing_grpc.client_library(self.kind)
+            return getattr(library, f"intercept_{self.kind}")(
+                lambda recorded, sent: continuation(self._details(recorded), sent), details, request
+            )
+        return continuation(self._details(details, trace_metadata), request)
+
 
 class ClientInterceptor(_CallDetails, grpc.aio.UnaryUnaryClientInterceptor):
-    """Unary calls: the request id and deadline (see _CallDetails), and their count and time (grpc_client_*).
-    One kind of call per class: grpc.aio files an interceptor under the first kind it implements only, so
-    the streaming kinds have classes of their own (`runtime_client_interceptors`)."""
+    """Unary calls: the request id, deadline and trace context (see _CallDetails), and their count and time
+    (grpc_client_*). One kind of call per class: grpc.aio files an interceptor under the first kind it
+    implements only, so the streaming kinds have classes of their own (`runtime_client_interceptors`)."""
+
+    kind = "unary_unary"
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         if not metrics.SWITCH.on:
-            return await continuation(self._details(client_call_details), request)
+            return await self._send(continuation, client_call_details, request)
         # The call's metrics are observed here, not by an interceptor of their own (each grpc.aio layer
         # costs every call); streaming calls get theirs from services.runtime.telemetry.
         started = time.perf_counter()
-        call = await continuation(self._details(client_call_details), request)
+        call = await self._send(continuation, client_call_details, request)
         method = client_call_details.method
         metrics.CLIENT_RPCS.observe(
             method.decode() if isinstance(method, bytes) else method, await call.code(), time.perf_counter() - started
@@ -451,18 +493,24 @@ class ClientInterceptor(_CallDetails, grpc.aio.UnaryUnaryClientInterceptor):
 
 
 class _UnaryStreamDetails(_CallDetails, grpc.aio.UnaryStreamClientInterceptor):
+    kind = "unary_stream"
+
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request)
+        return await self._send(continuation, client_call_details, request)
 
 
 class _StreamUnaryDetails(_CallDetails, grpc.aio.StreamUnaryClientInterceptor):
+    kind = "stream_unary"
+
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request_iterator)
+        return await self._send(continuation, client_call_details, request_iterator)
 
 
 class _StreamStreamDetails(_CallDetails, grpc.aio.StreamStreamClientInterceptor):
+    kind = "stream_stream"
+
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request_iterator)
+        return await self._send(continuation, client_call_details, request_iterator)
 
 
 def runtime_client_interceptors(default_deadline: float) -> list[_CallDetails]:

@@ -164,9 +164,23 @@ def parse_networks(entries: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipad
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
 
 
-@functools.lru_cache(maxsize=4096)
-def _trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
-    return in_networks(address, networks)
+class TrustedPeers:
+    """The networks whose client-address metadata is believed (the gateways'), with what each host seen was
+    found to be: asked on every call, so one dict lookup rather than parsing the host and testing networks."""
+
+    MAX_HOSTS = 4096
+
+    def __init__(self, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = ()) -> None:
+        self.networks = tuple(networks)
+        self._hosts: dict[str, bool] = {}
+
+    def __contains__(self, host: str) -> bool:
+        found = self._hosts.get(host)
+        if found is None:
+            if len(self._hosts) >= self.MAX_HOSTS:
+                self._hosts.clear()
+            found = self._hosts[host] = in_networks(host, self.networks)
+        return found
 
 
 def in_networks(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
@@ -203,13 +217,11 @@ def address_key(address: str) -> str:
     return str(ip)
 
 
-def client_address(
-    metadata: Iterable[tuple[str, str | bytes]], peer: str | None, trusted: Sequence[ipaddress._BaseNetwork]
-) -> str:
+def client_address(metadata: Iterable[tuple[str, str | bytes]], peer: str | None, trusted: TrustedPeers) -> str:
     """Who is calling: the address a trusted peer (the gateway) vouches for in CLIENT_ADDRESS_KEY, else the
     peer itself. Anyone else's CLIENT_ADDRESS_KEY is ignored: a client calling directly cannot pick its key."""
     host = peer_host(peer)
-    if _trusted(host, tuple(trusted)):  # type: ignore[arg-type]
+    if host in trusted:
         vouched = next((v for k, v in metadata if k == CLIENT_ADDRESS_KEY and isinstance(v, str)), None)
         if vouched:
             return vouched
@@ -389,8 +401,9 @@ class _OutageLog:
             log.info("rate-limit counters available again")
 
 
-# A process takes at most this fraction of a limit from the shared counter at once (see Allowance).
-LEASE_FRACTION = 64
+# A process takes at most this fraction of a limit from the shared counter at once (see Allowance): a 16th
+# keeps the round trips of a busy account's views to about one in a hundred calls.
+LEASE_FRACTION = 16
 MAX_ALLOWANCES = 100_000
 
 
@@ -402,7 +415,7 @@ class Allowance:
     a process takes a lease of several units at once (Limiter._lease) and hands them out locally. The shared
     total still bounds every replica together: a lease is counted there before any of it is used. The price:
     units a replica holds unused are spent for the others, so an account spread over R replicas may be refused
-    up to R leases early (a lease is at most a 64th of the limit, and leases shrink to one near the limit).
+    up to R leases early (a lease is at most a 16th of the limit, and leases shrink to one near the limit).
     """
 
     window_end: float
@@ -511,7 +524,7 @@ class Limiter:
         return True, Quota(rule, rate, max(allowance.total - allowance.left, 0), reset)
 
     def _lease(self, rate: Rate, total: int, amount: int) -> int:
-        """How much to take from the shared counter at once: a 64th of the limit (calls: at most lease_max),
+        """How much to take from the shared counter at once: a 16th of the limit (calls: at most lease_max),
         shrinking to one as the total nears the limit, so the last quarter is counted call by call."""
         base = rate.count // LEASE_FRACTION
         if amount == 1:
@@ -525,6 +538,10 @@ class Limiter:
                 self._allowances = {k: a for k, a in self._allowances.items() if a.window_end > now}
             found = self._allowances[name] = Allowance(window_end)
         return found
+
+    def limits(self, method: str) -> bool:
+        """Whether calls of `method` are counted at all (most calls between services are not)."""
+        return self.enabled and method in LIMITED_METHODS
 
     async def admit(self, method: str, user_id: int | None, address: str) -> Quota | None:
         """The interceptor's check for one call of `method`; the tightest quota after it (None: unlimited)."""

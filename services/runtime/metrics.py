@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from services.runtime import errors
 
@@ -56,58 +60,121 @@ def split_method(method: str) -> tuple[str, str]:
     return service, name
 
 
+class LoopCounter:
+    """A labelled counter for observations made on the event loop's thread: a dict of floats, with none of
+    prometheus-client's per-increment lock and checks (which, a few per RPC, cost more than the rest of
+    observing it); exported by collecting, as a custom collector is. A scrape runs in the endpoint's thread
+    and reads what is there (the GIL makes each addition whole)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: list[str], registry: Any = REGISTRY) -> None:
+        self._name, self._documentation, self._labelnames = name, documentation, labelnames
+        self.values: dict[tuple[str, ...], float] = {}
+        if registry is not None:
+            registry.register(self)
+
+    def inc(self, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        self.values[labels] = self.values.get(labels, 0.0) + amount
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        for labels, value in list(self.values.items()):
+            family.add_metric(labels, value)
+        yield family
+
+
+class LoopHistogram:
+    """A labelled histogram observed on the event loop's thread, as LoopCounter: per label values, one count
+    per bucket and the sum (an observation is a bisect and two additions)."""
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: list[str], buckets: tuple[float, ...], registry: Any = REGISTRY
+    ) -> None:
+        self._name, self._documentation, self._labelnames = name, documentation, labelnames
+        self._bounds = tuple(buckets)
+        self._bucket_names = [*(floatToGoString(b) for b in self._bounds), "+Inf"]
+        self.children: dict[tuple[str, ...], list[float]] = {}
+        if registry is not None:
+            registry.register(self)
+
+    def child(self, labels: tuple[str, ...]) -> list[float]:
+        """The counts of `labels`' buckets (the last for +Inf), then the sum: kept by callers on hot paths."""
+        found = self.children.get(labels)
+        if found is None:
+            found = self.children[labels] = [0.0] * (len(self._bounds) + 2)
+        return found
+
+    def observe_into(self, child: list[float], seconds: float) -> None:
+        child[bisect_left(self._bounds, seconds)] += 1
+        child[-1] += seconds
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        for labels, child in list(self.children.items()):
+            counts, total = child[:-1], child[-1]
+            cumulative, buckets = 0.0, []
+            for bound, count in zip(self._bucket_names, counts, strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            family.add_metric(labels, buckets, total)
+        yield family
+
+
 class RpcMetrics:
     """Requests by method and status code, and latency by method, for one side of every RPC.
 
-    Label children are looked up once per (method, code) and kept: `labels()` takes a lock and
-    builds a tuple, which would be most of the cost on a hot path.
+    Observed on every call, so on the event loop's own families (LoopCounter, LoopHistogram) and with the
+    label tuples built once per (method, code). A gateway with several workers sums their metrics through
+    prometheus-client's multiprocess files, which only its own families write: there (PROMETHEUS_MULTIPROC_DIR
+    set when this module is imported, as in each worker), the library's families are used instead.
     """
 
-    def __init__(self, handled: Counter, seconds: Histogram) -> None:
-        self._handled = handled
-        self._seconds = seconds
-        self._handled_children: dict[tuple[str, grpc.StatusCode], Any] = {}
-        self._seconds_children: dict[str, Any] = {}
+    def __init__(self, side: str, handled_doc: str, seconds_doc: str) -> None:
+        labels = ["grpc_service", "grpc_method"]
+        handled, seconds = f"grpc_{side}_handled", f"grpc_{side}_handling_seconds"
+        self._library: tuple[Counter, Histogram] | None = None
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            self._library = (
+                Counter(handled, handled_doc, [*labels, "grpc_code"]),
+                Histogram(seconds, seconds_doc, labels, buckets=LATENCY_BUCKETS),
+            )
+        else:
+            self._handled = LoopCounter(handled, handled_doc, [*labels, "grpc_code"])
+            self._seconds = LoopHistogram(seconds, seconds_doc, labels, LATENCY_BUCKETS)
+        self._handled_labels: dict[tuple[str, grpc.StatusCode], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     def observe(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
         if not SWITCH.on:
             return
-        handled = self._handled_children.get((method, code))
+        handled = self._handled_labels.get((method, code))
         if handled is None:
-            handled = self._handled.labels(*split_method(method), code.name)
-            self._handled_children[(method, code)] = handled
-        timer = self._seconds_children.get(method)
+            handled = (*split_method(method), code.name)
+            if self._library is not None:
+                handled = self._library[0].labels(*handled)
+            self._handled_labels[(method, code)] = handled
+        timer = self._timers.get(method)
         if timer is None:
-            timer = self._seconds_children[method] = self._seconds.labels(*split_method(method))
-        handled.inc()
-        timer.observe(seconds)
+            labels = split_method(method)
+            timer = self._timers[method] = (
+                self._library[1].labels(*labels) if self._library is not None else self._seconds.child(labels)
+            )
+        if self._library is not None:
+            handled.inc()
+            timer.observe(seconds)
+            return
+        self._handled.inc(handled)
+        self._seconds.observe_into(timer, seconds)
 
 
 SERVER_RPCS = RpcMetrics(
-    Counter(
-        "grpc_server_handled",
-        "RPCs completed by this server, by method and status code.",
-        ["grpc_service", "grpc_method", "grpc_code"],
-    ),
-    Histogram(
-        "grpc_server_handling_seconds",
-        "Time this server took to answer an RPC, from its arrival to its status.",
-        ["grpc_service", "grpc_method"],
-        buckets=LATENCY_BUCKETS,
-    ),
+    "server",
+    "RPCs completed by this server, by method and status code.",
+    "Time this server took to answer an RPC, from its arrival to its status.",
 )
 CLIENT_RPCS = RpcMetrics(
-    Counter(
-        "grpc_client_handled",
-        "RPCs this process made to other services, by method and the status code it got.",
-        ["grpc_service", "grpc_method", "grpc_code"],
-    ),
-    Histogram(
-        "grpc_client_handling_seconds",
-        "Time an RPC this process made took to get its status, retries included.",
-        ["grpc_service", "grpc_method"],
-        buckets=LATENCY_BUCKETS,
-    ),
+    "client",
+    "RPCs this process made to other services, by method and the status code it got.",
+    "Time an RPC this process made took to get its status, retries included.",
 )
 
 
@@ -125,19 +192,19 @@ class Labelled:
         return found
 
 
-_STORE_SECONDS = Labelled(
-    Histogram(
-        "shutter_store_operation_seconds",
-        "Time a store call took, by backend and operation (the store method, or the CQL statement).",
-        ["backend", "operation"],
-        buckets=LATENCY_BUCKETS,
-    )
+_STORE_SECONDS = LoopHistogram(
+    "shutter_store_operation_seconds",
+    "Time a store call took, by backend and operation (the store method, or the CQL statement).",
+    ["backend", "operation"],
+    LATENCY_BUCKETS,
 )
+_STORE_CHILDREN: dict[tuple[str, str], list[float]] = {}
 
 
 def observe_store(backend: str, operation: str, seconds: float) -> None:
+    """A store call's time (on the event loop's thread, after the call: a LoopHistogram)."""
     if SWITCH.on:
-        _STORE_SECONDS.child(backend, operation).observe(seconds)
+        _STORE_SECONDS.observe_into(_STORE_SECONDS.child((backend, operation)), seconds)
 
 
 _call_sites: dict[object, str] = {}

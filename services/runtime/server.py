@@ -35,7 +35,7 @@ from services.runtime.config import LimitSettings, Settings
 from services.runtime.events import Consumer, EventBus, Handler
 from services.runtime.ids import IdGenerator
 from services.runtime.interceptors import DRAIN_MARKER_KEY, AccessLog, DeletedUserCheck, Lifecycle, ServerInterceptor
-from services.runtime.limits import Counters, Limiter, parse_networks
+from services.runtime.limits import Counters, Limiter, TrustedPeers, parse_networks
 from services.runtime.live import LiveUpdates
 from services.runtime.logs import configure_logging
 from services.runtime.revocation import DeletedUsers
@@ -183,15 +183,14 @@ async def start_server(
     telemetry: Telemetry | None = None,
 ) -> Served:
     """The runtime's gRPC server for `runtime`'s servicers, listening on `address` and answering health
-    NOT_SERVING: the interceptor stack (telemetry's first, then lifecycle, auth, limits, errors, access log),
+    NOT_SERVING: the runtime's interceptor (tracing, lifecycle, auth, limits, errors, access log, metrics),
     message limits, keepalive, health, reflection and (when its setting says so) channelz."""
     limits = runtime.section(LimitSettings)
     # Test doubles run without NATS (no deleted-users check): nothing to count on, so no limits either.
     limiter = runtime.limiter() if deleted_users is not None and limits.enabled else None
-    trusted = parse_networks(limits.trusted_peers)
+    trusted = TrustedPeers(parse_networks(limits.trusted_peers))
     server = grpc.aio.server(
         interceptors=[
-            *(telemetry.server_interceptors() if telemetry else []),
             ServerInterceptor(
                 runtime.tokens,
                 lifecycle,

@@ -1,12 +1,12 @@
 """Telemetry of one process: its settings, its metrics endpoint and tracer, and the RPC interceptors.
 
 Every process (each service through `run_service`, the gateway through its app) starts Telemetry
-first and stops it last, and puts `server_interceptors()` / `client_interceptors()` in front of the
-runtime's own interceptors: tracing outermost (its span is current for everything inside), then the
-runtime's. The RPC metrics of unary calls and of every served RPC are observed by the runtime's own
-interceptors (services.runtime.interceptors), which already time every call and know its status: a
-grpc.aio interceptor layer costs every call, so metrics add no layer of their own there. Client calls
-with a stream get a metrics interceptor here (observed from a done callback when the call ends).
+first and stops it last. Tracing and the RPC metrics of unary calls and of every served RPC live in the
+runtime's own interceptors (services.runtime.interceptors, deciding about tracing first with
+services.runtime.tracing_grpc), which already time every call and know its status: a grpc.aio
+interceptor layer costs every call, so telemetry adds no layer of its own there. Client calls with a
+stream get a metrics interceptor here, `client_interceptors()`, put before the runtime's (observed from
+a done callback when the call ends).
 
 Settings: services.runtime.config.TelemetrySettings (every process; its own /metrics port among them).
 """
@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from services.runtime import metrics, tracing, tracing_grpc
+from services.runtime import metrics, tracing
 from services.runtime.config import Settings, TelemetrySettings
 
 
@@ -44,15 +44,10 @@ class Telemetry:
         tracing.shutdown()
         self.endpoint.stop()
 
-    def server_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
-        """Telemetry's server interceptors, to go before the runtime's own (none when tracing is off: the
-        runtime's own interceptor observes the RPC metrics)."""
-        return tracing_grpc.server_interceptors()
-
 
 def client_interceptors() -> list[Any]:
-    """Telemetry's client interceptors for a channel, before the runtime's (none when all is off)."""
-    return [*tracing_grpc.client_interceptors(), *(client_metrics() if metrics.SWITCH.on else [])]
+    """Telemetry's client interceptors for a channel, before the runtime's (none when metrics are off)."""
+    return client_metrics() if metrics.SWITCH.on else []
 
 
 def add_channelz(server: grpc.aio.Server) -> list[str]:

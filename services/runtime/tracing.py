@@ -112,14 +112,18 @@ def new_root(name: str) -> tuple[int, Any | None]:
     if result.decision.is_sampled():
         _DECIDED_TRACE_ID.set(trace_id)
         return trace_id, None
+    span_id = random.getrandbits(64) or 1
     span_context = trace.SpanContext(
         trace_id=trace_id,
-        span_id=random.getrandbits(64) or 1,
+        span_id=span_id,
         is_remote=False,
         trace_flags=_UNSAMPLED_RANDOM_ID,  # as the SDK flags the ids its random generator draws
         trace_state=result.trace_state,
     )
-    return trace_id, trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY_CONTEXT)
+    context = trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY_CONTEXT)
+    if not result.trace_state:  # with a trace state to send too, calls format both (tracing_grpc.outgoing)
+        context = otel_context.set_value(_PASSED_ON, f"00-{trace_id:032x}-{span_id:016x}-02", context)
+    return trace_id, context
 
 
 _EMPTY_CONTEXT = otel_context.Context()
@@ -135,7 +139,19 @@ def unsampled_parent(traceparent: str) -> Any:
         is_remote=True,
         trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
     )
-    return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+    context = trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY_CONTEXT)
+    return otel_context.set_value(_PASSED_ON, traceparent, context)
+
+
+# An unrecorded request's context carries the traceparent its calls pass on (W3C: unchanged when it came
+# with one), made once as the context is, so each outgoing call reads it instead of formatting it again.
+_PASSED_ON = otel_context.create_key("shutter-passed-on-traceparent")
+
+
+def passed_on_traceparent() -> str | None:
+    """The traceparent calls made here pass on, when the current request is one not recorded (see above)."""
+    value = otel_context.get_value(_PASSED_ON)
+    return value if isinstance(value, str) else None
 
 
 def unsampled(traceparent: str) -> bool:

@@ -1,12 +1,19 @@
-"""Tracing of gRPC calls: the server and client interceptors every server and channel of the runtime puts
-first (services.runtime.telemetry), when tracing is on (services.runtime.tracing).
+"""Tracing of gRPC calls, when tracing is on (services.runtime.tracing): what the runtime's own server and
+client interceptors (services.runtime.interceptors) do about it, as their first step.
 
-They are opentelemetry-instrumentation-grpc's grpc.aio interceptors, with two changes:
-- client-streaming calls get our interceptor: the library's awaits the call's status before returning
-  the call, and a request stream written with `call.write()` (the gateway's uploads) cannot start
-  until the interceptors have returned, so the call would hang until its deadline;
-- requests that will not be recorded take a fast path (below): those their caller chose not to
-  record, and new traces whose sampling, decided before the library does any work, says no.
+Calls that are recorded go through opentelemetry-instrumentation-grpc's grpc.aio interceptors, except
+client-streaming calls, which get ours: the library's awaits the call's status before returning the call,
+and a request stream written with `call.write()` (the gateway's uploads) cannot start until the
+interceptors have returned, so the call would hang until its deadline.
+
+At a low sample ratio nearly every request is one that will not be recorded: its caller chose not to
+record it, or it starts a trace (no incoming context) that the sampler drops. The library would still
+build a span for it (attributes, peer parsing, a proxy around the servicer context) and record nothing,
+and each grpc.aio interceptor layer costs every call. So the decision comes first, in the runtime's
+interceptors, and such requests get only their trace context: the caller's (or the new unsampled
+trace's, tracing.new_root) is made current as it is, so log lines carry its trace id, and the calls made
+from here pass it on unchanged (W3C's "pass the traceparent on"), read from the context rather than
+formatted again per call.
 """
 
 from __future__ import annotations
@@ -15,7 +22,6 @@ import asyncio
 from typing import Any
 
 import grpc
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -24,6 +30,9 @@ from services.runtime.tracing import _STATE, unsampled, unsampled_parent
 
 # Probes and tooling poll these; a trace per health check would bury the requests.
 UNTRACED_SERVICES = ("grpc.health.v1.", "grpc.reflection.", "grpc.channelz.")
+
+# `arriving` / `outgoing`: the library records this call.
+RECORD = object()
 
 
 def _method(details: Any) -> str:
@@ -34,24 +43,6 @@ def _traced(details: Any) -> bool:
     return not _method(details).lstrip("/").startswith(UNTRACED_SERVICES)
 
 
-def server_interceptors() -> list[Any]:
-    """The grpc.aio server interceptors that open a SERVER span per RPC (none when tracing is off)."""
-    if _STATE.provider is None:
-        return []
-    from opentelemetry.instrumentation.grpc import aio_server_interceptor
-
-    return [_UnsampledServerFastPath(aio_server_interceptor(tracer_provider=_STATE.provider, filter_=_traced))]
-
-
-# At a low sample ratio nearly every request is one that will not be recorded: its caller chose not to
-# record it, or it starts a trace (no incoming context) that the sampler drops. The library would still
-# build a span for it (attributes, peer parsing, a proxy around the servicer context) and record
-# nothing; a third of the CPU of a small RPC at 1% sampling went there. Such requests take a fast path
-# instead: the caller's context (or the new unsampled trace's, tracing.new_root) is made current as it
-# is (so log lines carry its trace id and calls made from here forward the decision, W3C's "pass the
-# traceparent on unchanged"), and nothing else.
-
-
 def _incoming_traceparent(metadata: Any) -> str | None:
     for key, value in metadata or ():
         if key == "traceparent":
@@ -59,164 +50,79 @@ def _incoming_traceparent(metadata: Any) -> str | None:
     return None
 
 
-class _UnsampledServerFastPath(grpc.aio.ServerInterceptor):
-    """The library's server interceptor, except for requests that will not be recorded: those whose
-    caller did not sample them, and new traces (no incoming context) whose sampling, decided here first,
-    says no."""
-
-    def __init__(self, library: grpc.aio.ServerInterceptor) -> None:
-        self._library = library
-
-    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        incoming = _incoming_traceparent(details.invocation_metadata)
-        if incoming is None:
-            if not _traced(details):
-                return await continuation(details)
-            # Decided in the task the handler runs in (grpc.aio runs a call's interceptors and its
-            # handler in one task), so a sampled root's id reaches the library's span.
-            _trace_id, parent = tracing.new_root(details.method)
-            if parent is None:
-                return await self._library.intercept_service(continuation, details)
-        elif unsampled(incoming):
-            parent = unsampled_parent(incoming)
-        else:
-            return await self._library.intercept_service(continuation, details)
-        handler = await continuation(details)
-        if handler is None:
+def arriving(details: Any) -> Any:
+    """What tracing does with a call arriving with `details`: None (tracing off, or a method never
+    traced), RECORD (the library records it: its caller sampled it, or it starts a trace sampled here),
+    or the context to make current while it is handled (a trace that records nothing)."""
+    if _STATE.provider is None:
+        return None
+    incoming = _incoming_traceparent(details.invocation_metadata)
+    if incoming is None:
+        if not _traced(details):
             return None
-        codecs = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(_within_unary(parent, handler.unary_unary), **codecs)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(_within_unary(parent, handler.stream_unary), **codecs)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(_within_stream(parent, handler.unary_stream), **codecs)
-        return grpc.stream_stream_rpc_method_handler(_within_stream(parent, handler.stream_stream), **codecs)
+        # Decided in the task the handler runs in (grpc.aio runs a call's interceptors and its handler in
+        # one task), so a sampled root's id reaches the library's span.
+        _trace_id, parent = tracing.new_root(details.method)
+        return RECORD if parent is None else parent
+    if unsampled(incoming):
+        return unsampled_parent(incoming)
+    return RECORD
 
 
-def _within_unary(parent: Any, behavior: Any) -> Any:
-    async def within(request: Any, context: Any) -> Any:
-        token = otel_context.attach(parent)
-        try:
-            return await behavior(request, context)
-        finally:
-            otel_context.detach(token)
-
-    return within
-
-
-def _within_stream(parent: Any, behavior: Any) -> Any:
-    async def within(request: Any, context: Any) -> Any:
-        token = otel_context.attach(parent)
-        try:
-            async for response in behavior(request, context):
-                yield response
-        finally:
-            otel_context.detach(token)
-
-    return within
-
-
-def _forwarded(details: Any) -> Any:
-    """The call's details with the current trace context added when it will not be recorded (None:
-    the library records this call). Outside any trace, a new one is started here: its sampling decided
-    first (tracing.new_root), so an unsampled one is only passed on."""
+def outgoing(details: Any) -> Any:
+    """What an outgoing call carries: () (tracing off, or an untraced method), RECORD (the library makes
+    its CLIENT span and sends its context), or the metadata that passes a trace not recorded on. Outside
+    any trace a new one starts here, its sampling decided first (tracing.new_root)."""
+    if _STATE.provider is None:
+        return ()
+    passed_on = tracing.passed_on_traceparent()
+    if passed_on is not None:
+        return (("traceparent", passed_on),)
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         if not _traced(details):
-            return None
+            return ()
         _trace_id, root = tracing.new_root(_method(details))
         if root is None:
-            return None
+            return RECORD
         span_context = trace.get_current_span(root).get_span_context()
     elif span_context.trace_flags.sampled:
-        return None
-    metadata = grpc.aio.Metadata(*(details.metadata or ()))
-    metadata["traceparent"] = (
-        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
-    )
+        return RECORD
+    traceparent = f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
     if span_context.trace_state:
-        metadata["tracestate"] = span_context.trace_state.to_header()
-    return grpc.aio.ClientCallDetails(
-        details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
-    )
+        return (("traceparent", traceparent), ("tracestate", span_context.trace_state.to_header()))
+    return (("traceparent", traceparent),)
 
 
-class _UnaryUnaryFastPath(grpc.aio.UnaryUnaryClientInterceptor):
-    def __init__(self, library: Any) -> None:
-        self._library = library
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        forwarded = _forwarded(details)
-        if forwarded is not None:
-            return await continuation(forwarded, request)
-        return await self._library.intercept_unary_unary(continuation, details, request)
+def server_library() -> grpc.aio.ServerInterceptor:
+    """The instrumentation's server interceptor: it records the calls `arriving` says RECORD for."""
+    return _library()["server"]  # type: ignore[no-any-return]
 
 
-class _UnaryStreamFastPath(grpc.aio.UnaryStreamClientInterceptor):
-    def __init__(self, library: Any) -> None:
-        self._library = library
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        forwarded = _forwarded(details)
-        if forwarded is not None:
-            return await continuation(forwarded, request)
-        return await self._library.intercept_unary_stream(continuation, details, request)
+def client_library(kind: str) -> Any:
+    """The interceptor that records outgoing calls of `kind` ("unary_unary", "stream_unary", …)."""
+    return _library()[kind]
 
 
-class _StreamUnaryFastPath(grpc.aio.StreamUnaryClientInterceptor):
-    def __init__(self, library: Any) -> None:
-        self._library = library
-
-    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
-        forwarded = _forwarded(details)
-        if forwarded is not None:
-            return await continuation(forwarded, requests)
-        return await self._library.intercept_stream_unary(continuation, details, requests)
+_LIBRARY: dict[str, Any] = {}
 
 
-class _StreamStreamFastPath(grpc.aio.StreamStreamClientInterceptor):
-    def __init__(self, library: Any) -> None:
-        self._library = library
+def _library() -> dict[str, Any]:
+    """The recording interceptors for this process's tracer provider, made once."""
+    if _LIBRARY.get("provider") is not _STATE.provider:
+        from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
-    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
-        forwarded = _forwarded(details)
-        if forwarded is not None:
-            return await continuation(forwarded, requests)
-        return await self._library.intercept_stream_stream(continuation, details, requests)
-
-
-_FAST_PATHS: tuple[tuple[type, type], ...] = (
-    (grpc.aio.UnaryUnaryClientInterceptor, _UnaryUnaryFastPath),
-    (grpc.aio.UnaryStreamClientInterceptor, _UnaryStreamFastPath),
-    (grpc.aio.StreamUnaryClientInterceptor, _StreamUnaryFastPath),
-    (grpc.aio.StreamStreamClientInterceptor, _StreamStreamFastPath),
-)
-
-
-def _with_fast_path(interceptor: Any) -> Any:
-    return next(fast(interceptor) for kind, fast in _FAST_PATHS if isinstance(interceptor, kind))
-
-
-def client_interceptors() -> list[Any]:
-    """The grpc.aio client interceptors that open a CLIENT span per call and send `traceparent`
-    (inside a trace its root chose not to record, they only send it on: see the fast path above).
-
-    The library's, except for client-streaming calls: its stream-unary interceptor awaits the call's
-    status before returning the call, and a request stream written with `call.write()` (the gateway's
-    uploads) cannot start until the interceptors have returned, so the call would hang until its
-    deadline. That one is ours: it ends the span from a done callback.
-    """
-    if _STATE.provider is None or _STATE.tracer is None:
-        return []
-    from opentelemetry.instrumentation.grpc import aio_client_interceptors
-
-    library = aio_client_interceptors(tracer_provider=_STATE.provider, filter_=_traced)
-    chosen = [i for i in library if not isinstance(i, grpc.aio.StreamUnaryClientInterceptor)]
-    return [_with_fast_path(i) for i in [*chosen, _StreamUnaryTracing(_STATE.tracer)]]
+        client = aio_client_interceptors(tracer_provider=_STATE.provider, filter_=_traced)
+        _LIBRARY.clear()
+        _LIBRARY.update(
+            provider=_STATE.provider,
+            server=aio_server_interceptor(tracer_provider=_STATE.provider, filter_=_traced),
+            unary_unary=next(i for i in client if isinstance(i, grpc.aio.UnaryUnaryClientInterceptor)),
+            unary_stream=next(i for i in client if isinstance(i, grpc.aio.UnaryStreamClientInterceptor)),
+            stream_stream=next(i for i in client if isinstance(i, grpc.aio.StreamStreamClientInterceptor)),
+            stream_unary=_StreamUnaryTracing(_STATE.tracer),  # type: ignore[arg-type]
+        )
+    return _LIBRARY
 
 
 class _StreamUnaryTracing(grpc.aio.StreamUnaryClientInterceptor):

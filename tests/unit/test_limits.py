@@ -18,6 +18,7 @@ from services.runtime.limits import (
     Quota,
     Rate,
     RateLimited,
+    TrustedPeers,
     address_key,
     parse_networks,
     peer_host,
@@ -25,7 +26,7 @@ from services.runtime.limits import (
 from services.runtime.limits import client_address as service_client_address
 from services.runtime.topology import CONTRACTS
 
-LOOPBACK = parse_networks(["127.0.0.0/8", "::1/128"])
+LOOPBACK = TrustedPeers(parse_networks(["127.0.0.0/8", "::1/128"]))
 
 
 def test_rates_parse_count_per_seconds_and_zero_turns_a_limit_off() -> None:

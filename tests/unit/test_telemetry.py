@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
 from bench.telemetry import histogram_quantile
 from services.runtime import metrics, tracing, tracing_grpc
@@ -26,7 +26,7 @@ from services.runtime.auth import TokenAuthority
 from services.runtime.config import TelemetrySettings
 from services.runtime.cql import operation
 from services.runtime.errors import InvalidArgument
-from services.runtime.interceptors import ClientInterceptor, Lifecycle, ServerInterceptor
+from services.runtime.interceptors import ClientInterceptor, Lifecycle, ServerInterceptor, runtime_client_interceptors
 from services.runtime.logs import JsonFormatter
 from services.runtime.telemetry import client_metrics
 from services.runtime.topology import METRICS_PORTS
@@ -66,7 +66,11 @@ def test_a_bad_setting_stops_the_start_naming_it(env: dict[str, str], named: str
 
 def test_tracing_off_adds_nothing_anywhere() -> None:
     assert not tracing.enabled()
-    assert tracing_grpc.server_interceptors() == [] and tracing_grpc.client_interceptors() == []
+    call = grpc.aio.ClientCallDetails(
+        f"/{SERVICE}/Say", 5, (("traceparent", f"00-{'a' * 32}-{'b' * 16}-01"),), None, None
+    )
+    call.invocation_metadata = call.metadata  # as the server side names it
+    assert tracing_grpc.arriving(call) is None and tracing_grpc.outgoing(call) == ()
     assert tracing.outbox_context() is None
     with tracing.publishing("shutter.events.photo.posted", '{"traceparent": "00-ab-cd-01"}') as headers:
         assert headers is None
@@ -265,6 +269,17 @@ def test_the_endpoint_serves_the_registry_over_http_and_a_taken_port_stops_the_s
         endpoint.stop()
 
 
+_AUTHORITY = TokenAuthority("k" * 40, 60)
+SERVICE_AUTH = (("authorization", f"Bearer {_AUTHORITY.issue_service_token('probe', ttl_seconds=60)}"),)
+
+
+def traced_server_interceptor() -> ServerInterceptor:
+    """The runtime's server interceptor, ready: tracing is its first step (services.runtime.tracing_grpc)."""
+    ready = Lifecycle()
+    ready.ready = True
+    return ServerInterceptor(_AUTHORITY, ready)
+
+
 @pytest.fixture
 def in_memory_tracing() -> Iterator[TracerProvider]:
     """Tracing switched on in this process only for the test; finished spans stay in memory."""
@@ -319,7 +334,7 @@ async def test_traced_calls_of_every_kind_go_through_and_carry_the_trace(in_memo
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=tracing_grpc.client_interceptors())
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=runtime_client_interceptors(5))
     try:
         with in_memory_tracing.get_tracer("test").start_as_current_span("request") as parent:
             assert await channel.unary_unary(f"/{SERVICE}/Say")(b"hi", timeout=5) == b"hi"
@@ -351,20 +366,20 @@ async def test_a_request_its_caller_did_not_sample_passes_its_trace_on_and_recor
         received.append(dict(context.invocation_metadata()).get("traceparent", ""))
         return request
 
-    leaf_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
+    leaf_server = grpc.aio.server(interceptors=[traced_server_interceptor()])
     leaf_server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Say": grpc.unary_unary_rpc_method_handler(leaf)})]
     )
     leaf_port = leaf_server.add_insecure_port("127.0.0.1:0")
     await leaf_server.start()
-    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=tracing_grpc.client_interceptors())
+    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=runtime_client_interceptors(5))
 
     async def middle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         ids = tracing.current_ids()
         logged.append(ids[0] if ids else None)
-        return await downstream.unary_unary(f"/{SERVICE}/Say")(request, timeout=5)
+        return await downstream.unary_unary(f"/{SERVICE}/Say")(request, metadata=SERVICE_AUTH, timeout=5)
 
-    middle_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
+    middle_server = grpc.aio.server(interceptors=[traced_server_interceptor()])
     middle_server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Relay": grpc.unary_unary_rpc_method_handler(middle)})]
     )
@@ -374,13 +389,17 @@ async def test_a_request_its_caller_did_not_sample_passes_its_trace_on_and_recor
     exporter = in_memory_tracing.spans  # type: ignore[attr-defined]
     try:
         unsampled = f"00-{'a' * 32}-{'b' * 16}-00"
-        await caller.unary_unary(f"/{SERVICE}/Relay")(b"x", metadata=(("traceparent", unsampled),), timeout=5)
+        await caller.unary_unary(f"/{SERVICE}/Relay")(
+            b"x", metadata=(*SERVICE_AUTH, ("traceparent", unsampled)), timeout=5
+        )
         assert received == [unsampled]  # passed on unchanged
         assert logged == ["a" * 32]  # the trace id is still in the middle's log lines
         assert exporter.get_finished_spans() == ()
 
         sampled = f"00-{'c' * 32}-{'d' * 16}-01"
-        await caller.unary_unary(f"/{SERVICE}/Relay")(b"x", metadata=(("traceparent", sampled),), timeout=5)
+        await caller.unary_unary(f"/{SERVICE}/Relay")(
+            b"x", metadata=(*SERVICE_AUTH, ("traceparent", sampled)), timeout=5
+        )
         assert received[1].split("-")[1] == "c" * 32 and received[1] != sampled  # a new parent: our span
         for _ in range(100):
             if len(exporter.get_finished_spans()) >= 3:
@@ -467,22 +486,21 @@ async def test_a_new_trace_is_sampled_before_any_span_and_an_unsampled_one_only_
     async def leaf(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         return dict(context.invocation_metadata()).get("traceparent", "").encode()
 
-    leaf_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
+    leaf_server = grpc.aio.server(interceptors=[traced_server_interceptor()])
     leaf_server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Say": grpc.unary_unary_rpc_method_handler(leaf)})]
     )
     leaf_port = leaf_server.add_insecure_port("127.0.0.1:0")
     await leaf_server.start()
-    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=tracing_grpc.client_interceptors())
+    downstream = grpc.aio.insecure_channel(f"127.0.0.1:{leaf_port}", interceptors=runtime_client_interceptors(5))
 
     async def root(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         ids = tracing.current_ids()
-        hops.append(
-            (ids[0] if ids else None, (await downstream.unary_unary(f"/{SERVICE}/Say")(b"", timeout=5)).decode())
-        )
+        passed_on = await downstream.unary_unary(f"/{SERVICE}/Say")(b"", metadata=SERVICE_AUTH, timeout=5)
+        hops.append((ids[0] if ids else None, passed_on.decode()))
         return b""
 
-    root_server = grpc.aio.server(interceptors=tracing_grpc.server_interceptors())
+    root_server = grpc.aio.server(interceptors=[traced_server_interceptor()])
     root_server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Relay": grpc.unary_unary_rpc_method_handler(root)})]
     )
@@ -491,7 +509,7 @@ async def test_a_new_trace_is_sampled_before_any_span_and_an_unsampled_one_only_
     caller = grpc.aio.insecure_channel(f"127.0.0.1:{root_port}")  # no trace context: each request is a root
     try:
         for _ in range(32):
-            await caller.unary_unary(f"/{SERVICE}/Relay")(b"x", timeout=5)
+            await caller.unary_unary(f"/{SERVICE}/Relay")(b"x", metadata=SERVICE_AUTH, timeout=5)
     finally:
         await caller.close()
         await downstream.close()
@@ -548,3 +566,26 @@ async def test_the_gateway_records_only_sampled_requests_and_starts_no_span_for_
     recorded = {format(s.context.trace_id, "032x") for s in provider.spans.get_finished_spans()}  # type: ignore[attr-defined]
     assert recorded == kept
     assert provider.started == len(kept)
+
+
+def test_the_loop_families_expose_what_the_library_families_would() -> None:
+    """The runtime's lock-free RPC families (LoopCounter, LoopHistogram) against prometheus-client's own,
+    fed the same observations, including values on bucket bounds: the same exposition, bar `_created`."""
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    histogram = metrics.LoopHistogram("t_seconds", "doc", ["m"], metrics.LATENCY_BUCKETS, registry=ours)
+    counter = metrics.LoopCounter("t_handled", "doc", ["m", "code"], registry=ours)
+    library_histogram = Histogram("t_seconds", "doc", ["m"], buckets=metrics.LATENCY_BUCKETS, registry=theirs)
+    library_counter = Counter("t_handled", "doc", ["m", "code"], registry=theirs)
+    observations = [0.0001, 0.0005, 0.001, 0.0049, 0.005, 0.3, 9.0, 10.0, 11.0, 0.0005]
+    for index, seconds in enumerate(observations):
+        method = "A" if index % 3 else "B"
+        histogram.observe_into(histogram.child((method,)), seconds)
+        library_histogram.labels(method).observe(seconds)
+        counter.inc((method, "OK"))
+        library_counter.labels(method, "OK").inc()
+
+    def exposition(registry: CollectorRegistry) -> list[str]:
+        return sorted(line for line in generate_latest(registry).decode().splitlines() if "_created" not in line)
+
+    assert exposition(ours) == exposition(theirs)
+    assert ours.get_sample_value("t_seconds_count", {"m": "A"}) == 6
