@@ -91,6 +91,17 @@ export const listComments = (photoId, pageToken, signal) =>
 export const postComment = (photoId, me, text) =>
   request('POST', `/v1/photos/${photoId}/comments`, { body: { userId: me, text } }).then((r) => r.comment);
 export const deleteComment = (photoId, commentId) => request('DELETE', `/v1/photos/${photoId}/comments/${commentId}`);
+/** replyTo: a comment of this photo (a reply to a reply joins its top comment's thread). */
+export const replyToComment = (photoId, me, text, replyTo) =>
+  request('POST', `/v1/photos/${photoId}/comments`, { body: { userId: me, text, replyTo } }).then((r) => r.comment);
+export const likeComment = (photoId, commentId) =>
+  request('PUT', `/v1/photos/${photoId}/comments/${commentId}/like`, { body: {} }).then((r) => r.likes);
+export const unlikeComment = (photoId, commentId) =>
+  request('DELETE', `/v1/photos/${photoId}/comments/${commentId}/like`).then((r) => r.likes);
+export const batchGetCommentLikes = (photoId, commentIds, signal) =>
+  request('GET', `/v1/photos/${photoId}/comments:batchLikes`, { query: { commentIds }, signal, quiet: true }).then(
+    (r) => r.likes || [],
+  );
 
 // -- notifications and live updates --------------------------------------------------------
 

@@ -138,6 +138,8 @@ LIMITED_METHODS: dict[str, str] = {
     "/shutter.photo.v1.PhotoService/DeletePhoto": "deletes",
     "/shutter.comment.v1.CommentService/PostComment": "comments",
     "/shutter.comment.v1.CommentService/DeleteComment": "deletes",
+    "/shutter.comment.v1.CommentService/LikeComment": "likes",
+    "/shutter.comment.v1.CommentService/UnlikeComment": "likes",
     "/shutter.like.v1.LikeService/LikePhoto": "likes",
     "/shutter.like.v1.LikeService/UnlikePhoto": "likes",
     "/shutter.follow.v1.FollowService/Follow": "follows",

@@ -83,3 +83,42 @@ def test_edit_your_post(app: WebApp, gateway: str) -> None:
     app.button("Save").click()
     message = app.browser.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".field-error"))[0]
     assert "1500" in message.text
+
+
+def test_reply_to_a_comment_and_like_it(app: WebApp, gateway: str) -> None:
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        owner = ApiUser.sign_up(http, unique("jo"), "Jo")
+        reader = ApiUser.sign_up(http, unique("kim"), "Kim")
+        photo = owner.upload(scene_jpeg(320, 240, "dawn", grain=4), "Threads")
+        owner.comment(photo["photoId"], "first thought")
+        owner.comment(photo["photoId"], "second thought")
+    app.open("#/signin")
+    app.sign_in(reader.username, PASSWORD)
+    app.go(f"#/p/{photo['photoId']}")
+    app.wait_text("first thought")
+    first = app.main().find_elements(By.CSS_SELECTOR, "li.comment")[0]
+    app.button("Reply", within=first).click()
+    assert f"Replying to @{owner.username}" in app.text()
+    app.field("Add a comment").send_keys("a reply")
+    app.button("Post").click()
+    app.wait_text("Comment posted.")
+    texts = [
+        li.find_element(By.CSS_SELECTOR, ".comment-text").text
+        for li in app.main().find_elements(By.CSS_SELECTOR, "li.comment")
+    ]
+    assert texts == ["first thought", "a reply", "second thought"], "the reply sits under its top comment"
+    assert "reply" in app.main().find_elements(By.CSS_SELECTOR, "li.comment")[1].get_attribute("class")
+    like = app.button("Like this comment", within=first)
+    like.click()
+    app.browser.wait(lambda d: like.get_attribute("aria-pressed") == "true", message="the comment liked")
+    assert like.text == "1"
+    assert not app.capture("comment-thread")
+    app.driver.refresh()
+    app.wait_text("a reply")
+    texts = [
+        li.find_element(By.CSS_SELECTOR, ".comment-text").text
+        for li in app.main().find_elements(By.CSS_SELECTOR, "li.comment")
+    ]
+    assert texts == ["first thought", "a reply", "second thought"], "threads come back from the server"
+    first = app.main().find_elements(By.CSS_SELECTOR, "li.comment")[0]
+    assert app.button("Unlike this comment", within=first).get_attribute("aria-pressed") == "true"
