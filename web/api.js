@@ -20,6 +20,9 @@ export const batchGetUsers = (userIds, signal) =>
     : Promise.resolve([]);
 /** A new profile picture (form: a `file` part): the user with its new avatar URLs. */
 export const uploadAvatar = (form) => upload('/v1/avatar', form, () => {});
+/** People whose username or name starts with `query` (case and accents aside): {users, nextPageToken}. */
+export const searchUsers = (query, pageToken, signal) =>
+  request('GET', '/v1/users:search', { query: { query, pageSize: 20, pageToken }, signal });
 export const updateUser = (userId, displayName, bio) =>
   request('PATCH', `/v1/users/${userId}`, {
     body: { displayName, bio, updateMask: 'displayName,bio' },

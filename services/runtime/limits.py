@@ -145,6 +145,7 @@ LIMITED_METHODS: dict[str, str] = {
     "/shutter.follow.v1.FollowService/Follow": "follows",
     "/shutter.follow.v1.FollowService/Unfollow": "follows",
     "/shutter.search.v1.SearchService/SearchPhotos": "search",
+    "/shutter.user.v1.UserService/SearchUsers": "search",
     "/shutter.feed.v1.FeedService/GetFeed": "feed",
     "/shutter.view.v1.ViewService/ViewPhoto": "views",
     "/shutter.view.v1.ViewService/ViewUserPhotos": "views",

@@ -40,7 +40,7 @@ from typing import Any
 from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import READ_FAST, READ_STRONG, SERIAL, WRITE_DURABLE, CqlDatabase, CqlSchema, Query, applied
 from services.runtime.outbox_cql import write_with_events
-from services.user import rules
+from services.user import names, rules
 from services.user.store import AvatarImage, Credentials, ProfileChange, UsernameTaken, UserRecord
 from shutter.events.v1 import events_pb2
 
@@ -72,6 +72,15 @@ SCHEMA = CqlSchema(
             version bigint static,
             PRIMARY KEY ((user_id), size)
         )""",
+        # Finding people by name (services.user.names): partitioned by a term's first two characters,
+        # each row carrying all of the user's terms so a prefix lists each user once.
+        """CREATE TABLE IF NOT EXISTS user_names (
+            bucket text,
+            term text,
+            user_id bigint,
+            terms list<text>,
+            PRIMARY KEY ((bucket), term, user_id)
+        )""",
     ),
 )
 
@@ -83,6 +92,13 @@ INSERT_AVATAR = Query(
 )
 READ_AVATAR = Query("SELECT content_type, data, sha256 FROM avatars WHERE user_id = ? AND size = ?", READ_FAST)
 READ_AVATAR_VERSION = Query("SELECT version FROM avatars WHERE user_id = ? LIMIT 1", READ_FAST)
+INSERT_NAME = Query("INSERT INTO user_names (bucket, term, user_id, terms) VALUES (?, ?, ?, ?)", WRITE_DURABLE)
+DELETE_NAME = Query("DELETE FROM user_names WHERE bucket = ? AND term = ? AND user_id = ?", WRITE_DURABLE)
+SEARCH_NAMES = Query(
+    "SELECT term, user_id, terms FROM user_names WHERE bucket = ? AND (term, user_id) > (?, ?) AND (term) < (?)"
+    " LIMIT ?",
+    READ_FAST,
+)
 # Reads of many users' avatar versions at once (BatchGetUsers).
 _AVATAR_READS = 64
 _CLAIM = f"username_key, password_hash, {_USER}"
@@ -180,6 +196,8 @@ class CqlUserStore:
             return None
         if change.display_name is not None:
             await self._db.execute(SET_DISPLAY_NAME, (change.display_name, user_id))
+            new_terms = names.name_terms(user.username, change.display_name)
+            await self._index_names(user_id, names.name_terms(user.username, user.display_name), new_terms)
             user = UserRecord(user.user_id, user.username, change.display_name, user.bio, user.created_at_ms)
         if change.bio is not None:
             await self._db.execute(SET_BIO, (change.bio, user_id))
@@ -194,6 +212,10 @@ class CqlUserStore:
             (DELETE_USER, (user_id,)),
             (DELETE_CLAIM, (rules.username_key(user.username),)),
             (DELETE_AVATARS, (user_id,)),
+            *(
+                (DELETE_NAME, (names.bucket(term), term, user_id))
+                for term in names.name_terms(user.username, user.display_name)
+            ),
         ]
         await write_with_events(self._db, writes, [event])
         return True
@@ -215,7 +237,27 @@ class CqlUserStore:
             user = await self.get(claim.user_id)  # None if the account was deleted meanwhile (its delete wins)
         return user
 
+    async def _index_names(self, user_id: int, old: list[str], new: list[str]) -> None:
+        """Move the user's name rows from the `old` terms to the `new` ones, in one batch."""
+        gone = [(DELETE_NAME, (names.bucket(term), term, user_id)) for term in old if term not in new]
+        put = [(INSERT_NAME, (names.bucket(term), term, user_id, new)) for term in new]
+        await self._db.batch([*gone, *put])
+
+    async def search_names(self, prefix: str, after: tuple[str, int] | None, limit: int) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        cursor = after if after is not None and after[0] >= prefix else (prefix, -1)
+        while len(found) < limit:
+            rows = await self._db.execute(SEARCH_NAMES, (names.bucket(prefix), *cursor, prefix + names.TOP, limit * 2))
+            for row in rows:
+                if names.first_match(list(row.terms or [row.term]), prefix) == row.term:
+                    found.append((row.term, row.user_id))
+            if len(rows) < limit * 2:
+                break
+            cursor = (rows[-1].term, rows[-1].user_id)
+        return found[:limit]
+
     async def _write_first_profile(self, user: UserRecord) -> None:
+        await self._index_names(user.user_id, [], names.name_terms(user.username, user.display_name))
         await self._db.execute(
             INSERT_USER,
             (

@@ -17,10 +17,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from services.runtime import callctx
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated, Violations
 from services.runtime.events import new_meta
-from services.runtime.requests import require_id, timestamp_from_unix_ms
+from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
-from services.user import avatars, rules
+from services.runtime.text import text_problem
+from services.user import avatars, names, rules
 from services.user.passwords import Passwords, hasher_for
 from services.user.settings import TEST_PROFILE, SignInSettings, UserSettings
 from services.user.signin import SignInGuard
@@ -29,6 +30,7 @@ from shutter.events.v1 import events_pb2
 from shutter.user.v1 import user_pb2, user_pb2_grpc
 
 _AVATAR_CHUNK = 64 * 1024
+MAX_QUERY_CHARS = 64
 log = logging.getLogger("shutter.user")
 
 MAX_BATCH_USERS = 500
@@ -64,6 +66,7 @@ def _raise_problems(*checks: tuple[str, str | None]) -> None:
 class UserService(user_pb2_grpc.UserServiceServicer):
     def __init__(self, runtime: Runtime, store: UserStore, passwords: Passwords, signin: SignInGuard) -> None:
         self._runtime = runtime
+        self._pages = PageTokens(runtime.settings.signing_secret())
         self._store = store
         self._passwords = passwords
         self._signin = signin
@@ -131,6 +134,29 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         # The avatars' versions in the same call: one more local read for the whole page, none per user.
         versions = await self._store.avatar_versions([user.user_id for user in users]) if users else {}
         return user_pb2.BatchGetUsersResponse(users=[to_proto(u, versions.get(u.user_id, 0)) for u in users])
+
+    async def SearchUsers(
+        self, request: user_pb2.SearchUsersRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.SearchUsersResponse:
+        _raise_problems(("query", text_problem(request.query, MAX_QUERY_CHARS)))
+        prefix = names.query_prefix(request.query)
+        if len(prefix) < names.MIN_PREFIX_CHARS:
+            raise InvalidArgument("query", f"must have at least {names.MIN_PREFIX_CHARS} characters besides '@'")
+        limit = page_size(request.page_size)
+        position = self._pages.decode(request, {"q": CursorField.TEXT, "t": CursorField.TEXT, "u": CursorField.ID})
+        if position is not None and position["q"] != prefix:
+            raise InvalidArgument("page_token", "belongs to another query")
+        after = (position["t"], position["u"]) if position is not None else None
+        found = await self._store.search_names(prefix, after, limit + 1)
+        page = found[:limit]
+        token = ""
+        if len(found) > limit:
+            token = self._pages.encode(request, {"q": prefix, "t": page[-1][0], "u": page[-1][1]})
+        ids = [user_id for _, user_id in page]
+        users, versions = await asyncio.gather(self._store.get_many(ids), self._store.avatar_versions(ids))
+        # A name row can outlive its account by a moment (the account's delete removes it): left out.
+        listed = [to_proto(users[i], versions.get(i, 0)) for i in dict.fromkeys(ids) if i in users]
+        return user_pb2.SearchUsersResponse(users=listed, next_page_token=token)
 
     async def UpdateUser(
         self, request: user_pb2.UpdateUserRequest, context: grpc.aio.ServicerContext

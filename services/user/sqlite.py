@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 
 from services.runtime.outbox import enqueue
 from services.runtime.sqlite import Database, SqliteSchema
-from services.user import rules
+from services.user import names, rules
 from services.user.store import AvatarImage, Credentials, ProfileChange, UsernameTaken, UserRecord
 from shutter.events.v1 import events_pb2
 
@@ -42,6 +43,14 @@ SCHEMA = SqliteSchema(
             user_id INTEGER PRIMARY KEY,
             version INTEGER NOT NULL
         );""",
+        # Finding people by name (services.user.names): one row per term, with all of the user's terms.
+        """CREATE TABLE IF NOT EXISTS user_names (
+            term TEXT NOT NULL,
+            user_id INTEGER NOT NULL,
+            terms TEXT NOT NULL,
+            PRIMARY KEY (term, user_id)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO user_names (term, user_id, terms) SELECT lower(username), user_id, '[]' FROM users;""",
     )
 )
 
@@ -71,6 +80,7 @@ class SqliteUserStore:
                 f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                 (user.user_id, user.username, user.display_name, user.bio, user.created_at_ms),
             )
+            _index_names(conn, user.user_id, [], names.name_terms(user.username, user.display_name))
 
         await self._db.write(work)
 
@@ -130,7 +140,11 @@ class SqliteUserStore:
     async def update(self, user_id: int, change: ProfileChange) -> UserRecord | None:
         def work(conn: sqlite3.Connection) -> UserRecord | None:
             if change.display_name is not None:
+                old = conn.execute("SELECT username, display_name FROM users WHERE user_id = ?", (user_id,)).fetchone()
                 conn.execute("UPDATE users SET display_name = ? WHERE user_id = ?", (change.display_name, user_id))
+                if old is not None:
+                    new_terms = names.name_terms(old[0], change.display_name)
+                    _index_names(conn, user_id, names.name_terms(old[0], old[1]), new_terms)
             if change.bio is not None:
                 conn.execute("UPDATE users SET bio = ? WHERE user_id = ?", (change.bio, user_id))
             return _user(conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)).fetchone())
@@ -139,9 +153,10 @@ class SqliteUserStore:
 
     async def delete(self, user_id: int, event: events_pb2.UserDeleted) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
-            row = conn.execute("SELECT username FROM users WHERE user_id = ?", (user_id,)).fetchone()
+            row = conn.execute("SELECT username, display_name FROM users WHERE user_id = ?", (user_id,)).fetchone()
             if row is None:
                 return False
+            _index_names(conn, user_id, names.name_terms(row[0], row[1]), [])
             conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM avatars WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM avatar_versions WHERE user_id = ?", (user_id,))
@@ -187,3 +202,34 @@ class SqliteUserStore:
             return found
 
         return await self._db.read(work)
+
+    async def search_names(self, prefix: str, after: tuple[str, int] | None, limit: int) -> list[tuple[str, int]]:
+        def work(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            found: list[tuple[str, int]] = []
+            cursor = after or ("", 0)
+            while len(found) < limit:
+                rows = conn.execute(
+                    "SELECT term, user_id, terms FROM user_names WHERE (term, user_id) > (?, ?) AND term >= ?"
+                    " AND term < ? ORDER BY term, user_id LIMIT ?",
+                    (*cursor, prefix, prefix + names.TOP, limit * 2),
+                ).fetchall()
+                for term, user_id, terms in rows:
+                    if names.first_match(json.loads(terms) or [term], prefix) == term:
+                        found.append((term, user_id))
+                if len(rows) < limit * 2:
+                    break
+                cursor = (rows[-1][0], rows[-1][1])
+            return found[:limit]
+
+        return await self._db.read(work)
+
+
+def _index_names(conn: sqlite3.Connection, user_id: int, old: list[str], new: list[str]) -> None:
+    """Move the user's name rows from the `old` terms to the `new` ones (each row carries them all)."""
+    for term in old:
+        conn.execute("DELETE FROM user_names WHERE term = ? AND user_id = ?", (term, user_id))
+    for term in new:
+        conn.execute(
+            "INSERT OR REPLACE INTO user_names (term, user_id, terms) VALUES (?, ?, ?)",
+            (term, user_id, json.dumps(new)),
+        )

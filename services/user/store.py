@@ -81,6 +81,11 @@ class UserStore(Protocol):
     async def delete(self, user_id: int, event: events_pb2.UserDeleted) -> bool:
         """Remove the account and enqueue `event` with it; False when there was none."""
 
+    async def search_names(self, prefix: str, after: tuple[str, int] | None, limit: int) -> list[tuple[str, int]]:
+        """(term, user_id) of up to `limit` users found under a term starting with `prefix` (at least
+        names.MIN_PREFIX_CHARS folded characters), each once at its smallest such term, in (term, user_id)
+        order after `after`. A deleted user may still be listed: callers read the profiles."""
+
     async def set_avatar(self, user_id: int, version: int, renditions: dict[int, AvatarImage]) -> bool:
         """Replace the user's profile picture (renditions by pixel size) and its version; False when there is
         no such user (nothing is written then)."""

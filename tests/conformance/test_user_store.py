@@ -257,3 +257,39 @@ async def test_no_avatar_without_an_account_and_none_after_it_goes(users: Users)
 
     assert await users.store.avatar(dan.user_id, 320) is None
     assert await users.store.avatar_versions([dan.user_id]) == {}
+
+
+# Finding people by name prefix (services.user.names): case and accents aside, each person once, paged.
+
+
+async def all_found(users: Users, prefix: str, page: int) -> list[int]:
+    found: list[int] = []
+    after = None
+    while matches := await users.store.search_names(prefix, after, page):
+        assert len(matches) <= page
+        found.extend(user_id for _, user_id in matches)
+        after = matches[-1]
+    return found
+
+
+async def test_people_are_found_by_name_prefix_once_each_in_name_order(users: Users) -> None:
+    elodie = new_user("elodie_b", "Élodie Brun")
+    eli = new_user("eli.m", "Eli Marsh")
+    brun = new_user("brunhilde", "Hilde")
+    other = new_user("zed", "Zed")
+    for user in (elodie, eli, brun, other):
+        await users.store.create(user, "hash")
+
+    assert await all_found(users, "el", 10) == [eli.user_id, elodie.user_id]  # "eli" < "eli.m" < "elodie"
+    for page in (1, 2):
+        assert await all_found(users, "el", page) == [eli.user_id, elodie.user_id]
+    assert await all_found(users, "bru", 10) == [elodie.user_id, brun.user_id]  # a name's word "brun" < "brunhilde"
+    assert await all_found(users, "elodie br", 10) == [elodie.user_id]  # the whole name
+    assert await all_found(users, "qq", 10) == []
+
+    await users.store.update(elodie.user_id, ProfileChange(display_name="Lo Durand"))
+    assert await all_found(users, "bru", 10) == [brun.user_id]  # the old name is gone
+    assert await all_found(users, "du", 10) == [elodie.user_id]
+    assert await all_found(users, "el", 10) == [eli.user_id, elodie.user_id]  # still by username
+    await users.store.delete(eli.user_id, deleted(eli.user_id))
+    assert await all_found(users, "el", 10) == [elodie.user_id]

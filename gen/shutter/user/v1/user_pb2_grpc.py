@@ -54,6 +54,11 @@ class UserServiceStub:
                 request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersRequest.SerializeToString,
                 response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersResponse.FromString,
                 _registered_method=True)
+        self.SearchUsers = channel.unary_unary(
+                '/shutter.user.v1.UserService/SearchUsers',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersResponse.FromString,
+                _registered_method=True)
         self.UpdateUser = channel.unary_unary(
                 '/shutter.user.v1.UserService/UpdateUser',
                 request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.UpdateUserRequest.SerializeToString,
@@ -105,6 +110,14 @@ class UserServiceServicer:
 
     def BatchGetUsers(self, request, context):
         """Profiles for many ids in one call (feeds and views show authors).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchUsers(self, request, context):
+        """People whose username or display name (any word of it, or the whole) starts with the query, case and
+        accents aside; in name order, paged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -167,6 +180,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.BatchGetUsers,
                     request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersRequest.FromString,
                     response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersResponse.SerializeToString,
+            ),
+            'SearchUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchUsers,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersResponse.SerializeToString,
             ),
             'UpdateUser': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateUser,
@@ -302,6 +320,33 @@ class UserService:
             '/shutter.user.v1.UserService/BatchGetUsers',
             shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersRequest.SerializeToString,
             shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/SearchUsers',
+            shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,
