@@ -18,12 +18,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(GOBIN):$(PATH)
 
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: run run-traced test venv tools jaeger weed seaweedfs browser cassandra-jars cassandra proto check-gen chart-values settings-doc lint bench bench-quick profile capacity clean
+.PHONY: run run-traced test venv tools jaeger weed seaweedfs browser cassandra-jars cassandra cluster-cassandra proto check-gen chart-values settings-doc lint bench bench-quick bench-replicas profile capacity clean
 
 # SHUTTER_STORE=cql make run: the same mesh on the CQL backend, with a local Cassandra node and a local
 # SeaweedFS for the photo bytes (the object store). grpcurl (into .tools/bin) is for poking at the
 # running services, as the README shows. SHUTTER_TRACING=1 make run (or make run-traced): every request
-# traced into a local Jaeger.
+# traced into a local Jaeger. SHUTTER_REPLICAS=2 make run: two replicas of every service, each on its own port and
+# id shard, every caller balancing over them (round_robin), as the chart's StatefulSets and headless Services do.
 run: venv $(GOBIN)/grpcurl $(if $(filter cql,$(SHUTTER_STORE)),cassandra-jars $(GOBIN)/weed) $(if $(filter 1,$(SHUTTER_TRACING)),$(GOBIN)/jaeger)
 	$(PY) -m services.runtime.mesh
 
@@ -110,6 +111,12 @@ $(CASSANDRA_STAMP): tests/support/cassandra/pom.xml | venv
 cassandra: venv cassandra-jars
 	$(PY) -m tests.support.cassandra run
 
+# Three Cassandra nodes (127.0.0.1-3, RF=3) under the user, photo and like services; one node SIGKILLed under
+# load, restarted, hints delivered, then checked alone (tests/scale/cassandra_outage.py). Minutes on 2 cores,
+# hence not part of `make test`; prints its figures and exits 1 if reads/writes stopped or a node did not converge.
+cluster-cassandra: venv cassandra-jars
+	$(PY) -m tests.scale.cassandra_outage --json var/scale/cassandra.json
+
 proto: venv
 	$(PY) -m tools.protogen gen
 
@@ -137,6 +144,10 @@ bench-quick: venv $(BENCH_TOOLS) $(GOBIN)/weed
 # Where the view path spends its time: py-spy on view, photo, like and comment under ghz load.
 profile: venv $(GOBIN)/ghz
 	$(PY) -m bench.profile
+
+# The design mix with 1 and with 2 replicas of every service (bench/out/replicas.json, read by `make capacity`).
+bench-replicas: venv
+	$(PY) -m bench.replicas
 
 capacity: venv
 	$(PY) -m bench.capacity

@@ -1,7 +1,9 @@
 """Capacity model: what the design's load would cost, from what this machine measured.
 
-`make capacity` prints it from the latest bench results (bench/out/latest/results.json); the bench
-report includes it too. Every assumption is a named constant printed with the table.
+`make capacity` prints it from the latest bench results (bench/out/latest/results.json) and the replica
+measurement (`make bench-replicas`: bench/out/replicas.json); the bench report includes it too. Every
+assumption is a named constant; the table's `basis` column says which figures rest on a measurement made on
+this machine and which only on the design's inputs and those constants.
 """
 
 from __future__ import annotations
@@ -51,6 +53,70 @@ DISK_FILL = 0.8  # headroom for EC rebuilds and vacuum (compaction of deleted ne
 CDN_HIT_RATIO = 0.9  # assumed: presigned/CDN-cached display and thumbnail reads that never reach the store
 DOWNLOADS_PER_VIEW = 1  # a view shows one display rendition
 CLOUD_USD_PER_TB_MONTH = 20.0  # assumed object-storage list price at PB scale (provider's durability)
+
+
+MEASURED, ASSUMED = "measured", "assumed"
+# Rows whose figure comes from a measurement on this machine (scaled to the design's load); every other row
+# rests on the design's inputs and the constants above alone.
+MEASURED_ROWS = (
+    "view path cores",
+    "view path nodes",
+    "whole-mix",
+    "object store cores",
+    "photo service cores",
+    "gateway + photo cores",
+    "replicas:",
+)
+REPLICAS_RESULTS = ROOT / "bench" / "out" / "replicas.json"
+
+
+def basis(label: str, results: dict) -> str:
+    """Whether row `label` rests on a measurement (see MEASURED_ROWS) or only on assumptions."""
+    if label.startswith(("feed writes per post", "feed entry writes", "feed storage")):
+        return MEASURED if (results.get("graph") or {}).get("follower_counts") else ASSUMED
+    return MEASURED if label.startswith(MEASURED_ROWS) else ASSUMED
+
+
+def load_replicas(path: Path = REPLICAS_RESULTS) -> dict | None:
+    """`make bench-replicas`'s figures, when it has been run."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def replica_rows(replicas: dict | None) -> list[list[object]]:
+    """The mix with 1 and with 2 replicas of every service, measured (bench/replicas.py)."""
+    if not replicas or len(replicas.get("runs") or []) < 2:
+        return [["replicas not measured yet", "-", "run `make bench-replicas` (1 and 2 replicas of every service)"]]
+    one, two = replicas["runs"][:2]
+    cores = replicas.get("cores") or 1
+    per_replica = two["views_per_s_per_replica"]
+    rows: list[list[object]] = [
+        [
+            "replicas: mixed views/s, 1 replica of each service",
+            f"{one['views_per_s']:,.0f}",
+            f"closed loop, {one['workers']} workers, {one['errors']} errors, {cores} shared cores",
+        ],
+        [
+            "replicas: mixed views/s, 2 replicas of each service",
+            f"{two['views_per_s']:,.0f} ({per_replica:,.0f} per replica)",
+            f"{two['workers']} workers, {two['errors']} errors, the same {cores} cores",
+        ],
+        [
+            "replicas: scaling from 1 to 2 on shared cores",
+            f"{replicas.get('scaling_1_to_2') or 0:.2f}×",
+            "2.0× would mean a replica is bound by its own process, 1.0× by the machine's cores",
+        ],
+    ]
+    if per_replica:
+        needed = math.ceil(VIEWS_PER_S / per_replica)
+        rows.append(
+            [
+                "replicas: mesh replicas for the design's views",
+                f"{needed:,}",
+                f"{VIEWS_PER_S:,} views/s ÷ {per_replica:,.0f} per replica measured with 2 (each on "
+                f"{cores / 2 / 9:.2f} of a core here: an upper bound on replicas needed)",
+            ]
+        )
+    return rows
 
 
 def _per_core(results: dict, name: str) -> float | None:
@@ -223,6 +289,7 @@ def capacity_rows(results: dict) -> list[list[object]]:
     rows.append(
         ["daily active users", f"{DAILY_ACTIVE_USERS:,}", "design input; views/uploads above are its peak rates"]
     )
+    rows.extend(replica_rows(results["replicas"] if "replicas" in results else load_replicas()))
     return rows
 
 
@@ -320,7 +387,8 @@ def object_store_rows(results: dict, daily_bytes: float) -> list[list[object]]:
 
 
 def capacity_table(results: dict) -> str:
-    return markdown_table(["quantity", "estimate", "from"], capacity_rows(results))
+    rows = [[*row, basis(str(row[0]), results)] for row in capacity_rows(results)]
+    return markdown_table(["quantity", "estimate", "from", "basis"], rows)
 
 
 def main() -> None:

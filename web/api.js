@@ -115,3 +115,27 @@ export const markNotificationsRead = (me, upToPosition) =>
 /** Server-Sent Events paths, read by live.js. */
 export const notificationsWatchPath = (me) => `/v1/users/${me}/notifications:watch`;
 export const feedWatchPath = (me) => `/v1/users/${me}/feed:watch`;
+
+// -- privacy and safety: private accounts, follow requests, blocks, mutes ------------------
+
+/** The signed-in person's side of a relationship: {private, following, requested, blocking, muting, followedBy}. */
+export const getRelationship = (me, userId, signal) =>
+  request('GET', `/v1/users/${me}/relationships`, { query: { userIds: userId }, signal }).then(
+    (r) => r.relationships?.[0] || {},
+  );
+export const setPrivacy = (me, isPrivate) =>
+  request('PUT', `/v1/users/${me}/privacy`, { body: { private: isPrivate } });
+export const listFollowRequests = (me, pageToken, signal) =>
+  request('GET', `/v1/users/${me}/follow-requests`, { query: { pageSize: 30, pageToken }, signal });
+export const approveFollowRequest = (me, requesterId) =>
+  request('POST', `/v1/users/${me}/follow-requests/${requesterId}:approve`, { body: {} });
+export const rejectFollowRequest = (me, requesterId) =>
+  request('POST', `/v1/users/${me}/follow-requests/${requesterId}:reject`, { body: {} });
+export const withdrawFollowRequest = (me, userId) => request('DELETE', `/v1/users/${me}/follow-requests-sent/${userId}`);
+export const block = (me, userId) => request('PUT', `/v1/users/${me}/blocks/${userId}`, { body: {} });
+export const unblock = (me, userId) => request('DELETE', `/v1/users/${me}/blocks/${userId}`);
+export const mute = (me, userId) => request('PUT', `/v1/users/${me}/mutes/${userId}`, { body: {} });
+export const unmute = (me, userId) => request('DELETE', `/v1/users/${me}/mutes/${userId}`);
+/** kind: 'blocks' or 'mutes'; a page of {users: [{userId, timeStamp}], nextPageToken}. */
+export const listLinks = (me, kind, pageToken, signal) =>
+  request('GET', `/v1/users/${me}/${kind}`, { query: { pageSize: 30, pageToken }, signal });

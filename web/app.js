@@ -13,6 +13,7 @@ import { notFoundPage } from './pages/notfound.js';
 import { notificationsPage } from './pages/notifications.js';
 import { photoPage } from './pages/photo.js';
 import { peoplePage, profilePage } from './pages/profile.js';
+import { linksPage, requestsPage } from './pages/safety.js';
 import { searchPage } from './pages/search.js';
 import { settingsPage } from './pages/settings.js';
 import { signInPage, signUpPage } from './pages/signin.js';
@@ -32,6 +33,9 @@ router.route('/p/:id/edit', editPage);
 router.route('/u/:username', profilePage);
 router.route('/u/:username/followers', peoplePage('followers'));
 router.route('/u/:username/following', peoplePage('following'));
+router.route('/requests', requestsPage);
+router.route('/settings/blocked', linksPage('blocks'));
+router.route('/settings/muted', linksPage('mutes'));
 router.route('/404', notFoundPage);
 
 // The bell's unread count, kept up to date by the notifications stream while someone is signed in.

@@ -9,9 +9,9 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentLikes, CommentStore
-from services.photo.client import existing_photo
+from services.photo.client import existing_photo, visible_photo_ids
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, acting_user_id
-from services.runtime.channels import CALLER
+from services.runtime.channels import CALLER, SERVICE
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
@@ -19,8 +19,10 @@ from services.runtime.purges import purge_on_deletion
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_or_now
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
+from services.runtime.visibility import Visibility, reading_user
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
+from shutter.follow.v1 import follow_pb2_grpc
 from shutter.photo.v1 import photo_pb2_grpc
 
 MAX_TEXT_CHARS = 2200
@@ -77,8 +79,10 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         ids: IdGenerator,
         source: str,
         pages: PageTokens,
+        visibility: Visibility,
     ) -> None:
         self._store = store
+        self._visibility = visibility
         self._pages = pages
         self._photos = photos
         self._ids = ids
@@ -153,6 +157,7 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
     ) -> comment_pb2.CommentLikes:
         photo_id = require_id(request.photo_id, "photo_id")
         comment_id = require_id(request.comment_id, "comment_id")
+        await existing_photo(self._photos, photo_id)  # as for a comment: the photo must be there for the caller
         likes = await self._store.like_comment(photo_id, comment_id, acting_user_id(), liked)
         if likes is None:
             raise NotFound(f"comment {comment_id} of photo {photo_id} not found")
@@ -166,6 +171,8 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             raise InvalidArgument("comment_ids", f"at most {MAX_BATCH} ids per call")
         for index, comment_id in enumerate(request.comment_ids):
             require_id(comment_id, f"comment_ids[{index}]")
+        if reading_user() is not None and photo_id not in await self._shown_photos([photo_id]):
+            return comment_pb2.BatchGetCommentLikesResponse()  # as for a photo that does not exist
         found = await self._store.comment_likes(photo_id, list(request.comment_ids), acting_user_id())
         return comment_pb2.BatchGetCommentLikesResponse(likes=[_likes_message(likes) for likes in found])
 
@@ -186,6 +193,12 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
             self._store.page(photo_id, limit + 1, after, newest_first), self._store.counts([photo_id])
         )
         page, next_token = self._page(photo_id, order, comments, limit)
+        reader = reading_user()
+        if reader is not None:
+            if photo_id not in await self._shown_photos([photo_id]):  # as for a photo that does not exist
+                return comment_pb2.ListCommentsResponse()
+            shown = await self._visibility.unblocked(reader, {c.user_id for c in page})  # blocked both ways: hidden
+            page = [c for c in page if c.user_id in shown]
         return comment_pb2.ListCommentsResponse(comments=page, next_page_token=next_token, total_size=total)
 
     def _page(
@@ -214,8 +227,12 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         violations.raise_if_any()
         order = _ORDERS[request.order]
         firsts = await self._store.first_pages(photo_ids, limit + 1, order == comment_pb2.COMMENT_ORDER_NEWEST_FIRST)
+        shown = await self._shown_photos(photo_ids)
         photos = []
         for photo_id, first in zip(photo_ids, firsts, strict=True):
+            if photo_id not in shown:  # a photo the user may not see answers as one with no comments
+                photos.append(comment_pb2.PhotoComments(photo_id=photo_id))
+                continue
             page, next_token = self._page(photo_id, order, first.comments, limit)
             photos.append(
                 comment_pb2.PhotoComments(
@@ -255,11 +272,19 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         if any(photo_id <= 0 for photo_id in photo_ids):
             raise InvalidArgument("photo_ids", "must all be positive ids")
         counts = await self._store.counts(photo_ids)
+        shown = await self._shown_photos(photo_ids)
         return comment_pb2.BatchGetCommentCountsResponse(
             counts=[
-                comment_pb2.CommentCount(photo_id=p, comment_count=n) for p, n in zip(photo_ids, counts, strict=True)
+                comment_pb2.CommentCount(photo_id=p, comment_count=n if p in shown else 0)
+                for p, n in zip(photo_ids, counts, strict=True)
             ]
         )
+
+    async def _shown_photos(self, photo_ids: list[int]) -> set[int]:
+        """All of them when a service reads (the view judges for its viewers); a user gets the ones they may see."""
+        if reading_user() is None:
+            return set(photo_ids)
+        return await visible_photo_ids(self._photos, list(dict.fromkeys(photo_ids)))
 
 
 def build(runtime: Runtime) -> None:
@@ -267,8 +292,12 @@ def build(runtime: Runtime) -> None:
     # As the caller: the photo must exist for them (and, once photos have visibility, be visible to them).
     photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER)
     purge_on_deletion(runtime, "comment-purge", store, "comments")
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
+    pages = PageTokens(runtime.settings.signing_secret())
     runtime.add_servicer(
         comment_pb2_grpc.add_CommentServiceServicer_to_server,
-        CommentService(store, photos, runtime.ids, runtime.name, PageTokens(runtime.settings.signing_secret())),
+        CommentService(store, photos, runtime.ids, runtime.name, pages, visibility),
         comment_pb2.DESCRIPTOR.services_by_name["CommentService"],
     )

@@ -10,6 +10,13 @@ Events are handled one at a time, mostly in stream order; a retried event (nak w
 expired ack) can come later than events behind it. A fan-out racing an unfollow stays safe because
 it reads the follower list live, and the FollowDeleted purge removes whatever the author wrote into
 that feed whenever it runs; a follow's backfill checks CheckFollowing first for the same reason.
+
+Blocks: BlockCreated purges each user's posts from the other's feed (its FollowDeleted events do too).
+A fan-out racing a block or an unfollow re-reads, after writing a page, which of its followers still
+follow the author (from the follow service, not a cache) and takes the post back out of the others'
+feeds: a change committed before that re-read is seen by it, one committed after it purges after the
+write. Either way no entry is left behind, whatever order replicas handle the events in. Live watchers
+are told only of posts that may stand in their feed (services.runtime.visibility.in_feed: not muted).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from services.runtime.ids import id_timestamp_ms
 from services.runtime.live import LiveUpdates
 from services.runtime.metrics import LAG_BUCKETS, event_lag_seconds
 from services.runtime.requests import timestamp_from_unix_ms
+from services.runtime.visibility import Visibility, in_feed
 from shutter.events.v1 import events_pb2
 from shutter.feed.v1 import feed_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
@@ -49,6 +57,7 @@ FANOUT_EVENTS: list[type[Message]] = [
     events_pb2.FollowCreated,
     events_pb2.FollowDeleted,
     events_pb2.UserDeleted,
+    events_pb2.BlockCreated,
 ]
 
 
@@ -74,6 +83,7 @@ class Fanout:
         follow: follow_pb2_grpc.FollowServiceStub,
         *,
         live: LiveUpdates | None = None,
+        visibility: Visibility | None = None,
         large_account_followers: int,
         followers_page_size: int = 1000,
         backfill_posts: int = 50,
@@ -81,6 +91,7 @@ class Fanout:
         self._store = store
         self._live = live
         self._follow = follow
+        self._visibility = visibility
         self._large_account_followers = large_account_followers
         self._page_size = followers_page_size
         self._backfill_posts = backfill_posts
@@ -96,6 +107,9 @@ class Fanout:
             await self._store.remove_author_from_feed(event.follower_id, event.followee_id)
         elif isinstance(event, events_pb2.UserDeleted):
             await self._store.remove_user(event.user_id)
+        elif isinstance(event, events_pb2.BlockCreated):
+            await self._store.remove_author_from_feed(event.blocker_id, event.blocked_id)
+            await self._store.remove_author_from_feed(event.blocked_id, event.blocker_id)
 
     async def photo_posted(self, event: events_pb2.PhotoPosted) -> None:
         started = time.monotonic()
@@ -131,7 +145,7 @@ class Fanout:
                 follower_ids = [follow.follower_id for follow in page.follows]
                 if follower_ids:
                     written += await self._store.add_to_feeds(post, follower_ids)
-                    await self._tell_watchers(post, follower_ids)
+                    await self._tell_watchers(post, await self._still_following(post, follower_ids))
             except BaseException:
                 if upcoming is not None:
                     upcoming.cancel()
@@ -139,6 +153,18 @@ class Fanout:
             if upcoming is None:
                 return written
             page = await upcoming
+
+    async def _still_following(self, post: Post, follower_ids: list[int]) -> list[int]:
+        """After a page is written: the followers who still follow the author (read fresh); the post is taken
+        back out of the others' feeds (see the module docstring). Of those, the ones to tell live."""
+        if self._visibility is None:
+            return follower_ids
+        pairs = [(follower_id, post.author_id) for follower_id in follower_ids]
+        found = await self._visibility.relationships(pairs, fresh=True)
+        for follower_id in follower_ids:
+            if not found[(follower_id, post.author_id)].following:
+                await self._store.remove_author_from_feed(follower_id, post.author_id)
+        return [f for f in follower_ids if in_feed(f, post.author_id, found[(f, post.author_id)])]
 
     async def _tell_watchers(self, post: Post, follower_ids: list[int]) -> None:
         """After the rows are written: each follower's live feed (services.runtime.live) gets the item."""

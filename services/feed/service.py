@@ -1,4 +1,8 @@
-"""FeedService: a user's home feed, newest first, with large accounts' posts merged in at read time."""
+"""FeedService: a user's home feed, newest first, with large accounts' posts merged in at read time.
+
+Every page passes the visibility policy (services.runtime.visibility.in_feed): a muted or blocked
+author's posts are left out even before the purges have run, and come back on unmute.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from services.runtime.live import LiveUpdates, watch_stream
 from services.runtime.requests import CursorField, PageTokens, page_size
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
+from services.runtime.visibility import Visibility
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
@@ -33,9 +38,15 @@ CHECK_FOLLOWING_BATCH = 100
 
 class FeedService(feed_pb2_grpc.FeedServiceServicer):
     def __init__(
-        self, store: FeedStore, follow: follow_pb2_grpc.FollowServiceStub, pages: PageTokens, live: LiveUpdates
+        self,
+        store: FeedStore,
+        follow: follow_pb2_grpc.FollowServiceStub,
+        pages: PageTokens,
+        live: LiveUpdates,
+        visibility: Visibility,
     ) -> None:
         self._store = store
+        self._visibility = visibility
         self._pages = pages
         self._follow = follow
         self._live = live
@@ -54,8 +65,9 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         pulled = await self._pulled(user_id, before, size + 1)
         merged = _merge_newest_first(pushed, pulled)
         page, more = merged[:size], len(merged) > size
+        shown = await self._visibility.feed_authors(user_id, {post.author_id for post in page})
         return feed_pb2.GetFeedResponse(
-            items=[feed_item(post) for post in page],
+            items=[feed_item(post) for post in page if post.author_id in shown],
             next_page_token=self._pages.encode(request, {"before": page[-1].photo_id}) if more else "",
         )
 
@@ -125,6 +137,9 @@ def build(runtime: Runtime) -> None:
         options["trim_every"] = settings.trim_every
     store: FeedStore = open_store(runtime, STORAGE, **options)
     live = runtime.live("feed")
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
     fanout = Fanout(
         store,
         # As the service: fan-out runs for events, with no caller; it reads the author's followers itself.
@@ -133,6 +148,7 @@ def build(runtime: Runtime) -> None:
         followers_page_size=settings.followers_page_size,
         backfill_posts=settings.follow_backfill,
         live=live,
+        visibility=visibility,
     )
     runtime.consume(
         DURABLE,
@@ -150,6 +166,7 @@ def build(runtime: Runtime) -> None:
             runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=CALLER),
             PageTokens(runtime.settings.signing_secret()),
             live,
+            visibility,
         ),
         feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
     )

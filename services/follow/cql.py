@@ -12,7 +12,9 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from services.follow.store import DeletedUser, FollowCounts, FollowEdge
+from google.protobuf.message import Message
+
+from services.follow.store import Blocked, BlockEvents, DeletedUser, FollowCounts, FollowEdge, Link, LinkKind
 from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import (
     READ_FAST,
@@ -28,6 +30,7 @@ from services.runtime.outbox_cql import write_with_events
 from services.runtime.requests import INT64_MAX
 from services.runtime.tombstones import Kind
 from services.runtime.tombstones_cql import CqlTombstones, copy_legacy_marks
+from services.runtime.visibility import Pair, Relationship
 from shutter.events.v1 import events_pb2
 
 SCHEMA = CqlSchema(
@@ -60,8 +63,52 @@ SCHEMA = CqlSchema(
         )""",
         "CREATE TABLE IF NOT EXISTS deleted_users (user_id bigint PRIMARY KEY)",
         copy_legacy_marks("deleted_users", "user_id", Kind.USER),
+        """CREATE TABLE IF NOT EXISTS user_links (
+            kind text,
+            from_id bigint,
+            to_id bigint,
+            link_id bigint,
+            time_stamp_ms bigint,
+            PRIMARY KEY ((kind, from_id), to_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS user_links_by_from (
+            kind text,
+            from_id bigint,
+            link_id bigint,
+            to_id bigint,
+            time_stamp_ms bigint,
+            PRIMARY KEY ((kind, from_id), link_id)
+        ) WITH CLUSTERING ORDER BY (link_id DESC)""",
+        "CREATE TABLE IF NOT EXISTS account_privacy (user_id bigint PRIMARY KEY, private boolean)",
     ),
 )
+
+CLAIM_LINK = Query(
+    "INSERT INTO user_links (kind, from_id, to_id, link_id, time_stamp_ms) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
+    WRITE_DURABLE,
+    serial_consistency=SERIAL,
+)
+READ_LINK = Query("SELECT link_id FROM user_links WHERE kind = ? AND from_id = ? AND to_id = ?", READ_STRONG)
+RELEASE_LINK = Query(
+    "DELETE FROM user_links WHERE kind = ? AND from_id = ? AND to_id = ? IF link_id = ?",
+    WRITE_DURABLE,
+    serial_consistency=SERIAL,
+)
+INSERT_LINK_ROW = Query(
+    "INSERT INTO user_links_by_from (kind, from_id, link_id, to_id, time_stamp_ms) VALUES (?, ?, ?, ?, ?)",
+    WRITE_DURABLE,
+)
+DELETE_LINK_ROW = Query("DELETE FROM user_links_by_from WHERE kind = ? AND from_id = ? AND link_id = ?", WRITE_DURABLE)
+LINKS_PAGE = Query(
+    "SELECT to_id, link_id, time_stamp_ms FROM user_links_by_from"
+    " WHERE kind = ? AND from_id = ? AND link_id < ? LIMIT ?",
+    READ_STRONG,
+)
+LINKED = Query("SELECT to_id FROM user_links WHERE kind = ? AND from_id = ? AND to_id IN ?", READ_STRONG)
+READ_PRIVACY = Query("SELECT private FROM account_privacy WHERE user_id = ?", READ_STRONG)
+PRIVATE_IN = Query("SELECT user_id, private FROM account_privacy WHERE user_id IN ?", READ_STRONG)
+WRITE_PRIVACY = Query("INSERT INTO account_privacy (user_id, private) VALUES (?, ?)", WRITE_DURABLE)
+FOLLOWING_STRONG = Query("SELECT followee_id FROM follows WHERE follower_id = ? AND followee_id IN ?", READ_STRONG)
 
 CLAIM_EDGE = Query(
     "INSERT INTO follows (follower_id, followee_id, follow_id, time_stamp_ms) VALUES (?, ?, ?, ?) IF NOT EXISTS",
@@ -137,6 +184,7 @@ class CqlFollowStore:
 
     async def follow(self, edge: FollowEdge, event: events_pb2.FollowCreated) -> tuple[FollowEdge, bool]:
         await self._refuse_deleted(edge.follower_id, edge.followee_id)
+        await self._refuse_blocked(edge.follower_id, edge.followee_id)
         rows = await self._db.execute(
             CLAIM_EDGE, (edge.follower_id, edge.followee_id, edge.follow_id, edge.time_stamp_ms)
         )
@@ -149,7 +197,8 @@ class CqlFollowStore:
         await self._count(edge.follower_id, edge.followee_id, +1)
         try:
             await self._refuse_deleted(edge.follower_id, edge.followee_id)
-        except DeletedUser:  # deleted while we wrote: the purge may have missed this edge, so remove it here
+            await self._refuse_blocked(edge.follower_id, edge.followee_id)
+        except (DeletedUser, Blocked):  # deleted or blocked while we wrote: the purge may have missed this edge
             await self._purge_edge(edge.follower_id, edge.followee_id, edge.follow_id)
             raise
         return edge, True
@@ -226,3 +275,140 @@ class CqlFollowStore:
         for user_id in user_ids:
             if user_id in deleted:
                 raise DeletedUser(user_id)
+
+    async def _refuse_blocked(self, a: int, b: int) -> None:
+        forward, backward = await asyncio.gather(
+            self._db.execute(LINKED, (LinkKind.BLOCK.value, a, [b])),
+            self._db.execute(LINKED, (LinkKind.BLOCK.value, b, [a])),
+        )
+        if forward or backward:
+            raise Blocked(b)
+
+    # -- links: blocks, mutes, follow requests ------------------------------------------------------
+    # One winner per change, as for edges: the link row is claimed (IF NOT EXISTS) or released (IF link_id
+    # = ?) with a lightweight transaction, and only the winner writes the list row and the event.
+
+    async def add_link(self, link: Link, event: Message) -> bool:
+        rows = await self._db.execute(
+            CLAIM_LINK, (link.kind.value, link.from_id, link.to_id, link.link_id, link.time_stamp_ms)
+        )
+        if not applied(rows) and rows[0].link_id != link.link_id:  # equal: our own attempt, retried
+            return False
+        row = (INSERT_LINK_ROW, (link.kind.value, link.from_id, link.link_id, link.to_id, link.time_stamp_ms))
+        await write_with_events(self._db, [row], [event])
+        return True
+
+    async def _release_link(self, kind: LinkKind, from_id: int, to_id: int) -> int | None:
+        """The removed link's id, or None when there was none (or another remover won)."""
+        rows = await self._db.execute(READ_LINK, (kind.value, from_id, to_id))
+        if not rows:
+            return None
+        link_id = rows[0].link_id
+        if not applied(await self._db.execute(RELEASE_LINK, (kind.value, from_id, to_id, link_id))):
+            return None
+        return link_id
+
+    async def remove_link(self, kind: LinkKind, from_id: int, to_id: int, event: Message) -> bool:
+        link_id = await self._release_link(kind, from_id, to_id)
+        if link_id is None:
+            return False
+        await write_with_events(self._db, [(DELETE_LINK_ROW, (kind.value, from_id, link_id))], [event])
+        return True
+
+    async def links(self, kind: LinkKind, from_id: int, before_link_id: int | None, limit: int) -> list[Link]:
+        cursor = before_link_id if before_link_id is not None else INT64_MAX
+        rows = await self._db.execute(LINKS_PAGE, (kind.value, from_id, cursor, limit))
+        return [Link(kind, from_id, row.to_id, row.link_id, row.time_stamp_ms) for row in rows]
+
+    async def approve_request(
+        self,
+        edge: FollowEdge,
+        resolved: events_pb2.FollowRequestResolved,
+        created: events_pb2.FollowCreated,
+    ) -> tuple[FollowEdge, bool] | None:
+        if not await self.remove_link(LinkKind.REQUEST, edge.followee_id, edge.follower_id, resolved):
+            return None
+        try:
+            return await self.follow(edge, created)
+        except Blocked:
+            return None  # a request left over from a race with a block ends here, unapproved
+
+    async def block(self, link: Link, events: BlockEvents) -> bool:
+        a, b = link.from_id, link.to_id
+        # The block first: a follow racing it re-checks blocks after writing and removes itself.
+        created = await self.add_link(link, events.created)
+        for follower_id, followee_id in ((a, b), (b, a)):
+            await self.unfollow(follower_id, followee_id, events.unfollows[(follower_id, followee_id)])
+        for target_id, requester_id in ((a, b), (b, a)):
+            await self.remove_link(
+                LinkKind.REQUEST, target_id, requester_id, events.requests_ended[(target_id, requester_id)]
+            )
+        return created
+
+    async def set_private(self, user_id: int, private: bool, event: events_pb2.AccountPrivacyChanged) -> bool:
+        rows = await self._db.execute(READ_PRIVACY, (user_id,))
+        if bool(rows and rows[0].private) == private:
+            return False
+        await write_with_events(self._db, [(WRITE_PRIVACY, (user_id, private))], [event])
+        return True
+
+    async def private_users(self, user_ids: Sequence[int]) -> set[int]:
+        ids = list(dict.fromkeys(user_ids))
+        found: set[int] = set()
+        for start in range(0, len(ids), _CLUSTERING_IN_LIMIT):
+            rows = await self._db.execute(PRIVATE_IN, (ids[start : start + _CLUSTERING_IN_LIMIT],))
+            found.update(row.user_id for row in rows if row.private)
+        return found
+
+    async def relationships(self, pairs: Sequence[Pair]) -> dict[Pair, Relationship]:
+        """Grouped by viewer and by author, so a batch costs a few IN queries per distinct user, all at once."""
+        unique = list(dict.fromkeys(pairs))
+        if not unique:
+            return {}
+        by_viewer: dict[int, list[int]] = {}
+        by_author: dict[int, list[int]] = {}
+        for viewer, author in unique:
+            by_viewer.setdefault(viewer, []).append(author)
+            by_author.setdefault(author, []).append(viewer)
+
+        async def linked(query: Query, head: tuple, ids: list[int]) -> set[int]:
+            chunks = [ids[i : i + _CLUSTERING_IN_LIMIT] for i in range(0, len(ids), _CLUSTERING_IN_LIMIT)]
+            pages = await asyncio.gather(*(self._db.execute(query, (*head, chunk)) for chunk in chunks))
+            return {row[0] for rows in pages for row in rows}
+
+        async def per_viewer(viewer: int, authors: list[int]) -> list[set[int]]:
+            return list(
+                await asyncio.gather(
+                    linked(FOLLOWING_STRONG, (viewer,), authors),
+                    linked(LINKED, (LinkKind.BLOCK.value, viewer), authors),
+                    linked(LINKED, (LinkKind.MUTE.value, viewer), authors),
+                )
+            )
+
+        async def per_author(author: int, viewers: list[int]) -> list[set[int]]:
+            return list(
+                await asyncio.gather(
+                    linked(LINKED, (LinkKind.REQUEST.value, author), viewers),
+                    linked(LINKED, (LinkKind.BLOCK.value, author), viewers),
+                )
+            )
+
+        viewer_facts = await asyncio.gather(*(per_viewer(v, authors) for v, authors in by_viewer.items()))
+        author_facts = await asyncio.gather(*(per_author(a, viewers) for a, viewers in by_author.items()))
+        private = await self.private_users(list(by_author))
+        # Transposed: one dict per fact, keyed by the user it was asked for.
+        following, blocking, muting = (
+            dict(zip(by_viewer, facts, strict=True)) for facts in zip(*viewer_facts, strict=True)
+        )
+        requested, blocked_by = (dict(zip(by_author, facts, strict=True)) for facts in zip(*author_facts, strict=True))
+        return {
+            (viewer, author): Relationship(
+                author_private=author in private,
+                following=author in following[viewer],
+                requested=viewer in requested[author],
+                blocked_by_author=viewer in blocked_by[author],
+                blocked_by_viewer=author in blocking[viewer],
+                muted=author in muting[viewer],
+            )
+            for viewer, author in unique
+        }

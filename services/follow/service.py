@@ -2,7 +2,9 @@
 
 Writes act only for the authenticated follower and only between users the user service knows;
 they are idempotent and emit FollowCreated / FollowDeleted (via the outbox) only when the graph
-actually changed. Reads are open to any authenticated caller: the graph is public.
+actually changed. A private account's follow is a request (services.follow.privacy, with blocks, mutes
+and the relationship facts). Reads follow the visibility policy (services.runtime.visibility): a private
+account's lists are for its owner and approved followers, and blocked users do not see each other's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
-from services.follow.store import STORAGE, FollowEdge, FollowStore
+from services.follow.privacy import PrivacyHandlers
+from services.follow.store import STORAGE, Blocked, FollowEdge, FollowStore
 from services.runtime import callctx
 from services.runtime.channels import CALLER
 from services.runtime.errors import InvalidArgument, NotFound, Violations
@@ -26,6 +29,7 @@ from services.runtime.requests import (
 )
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
+from services.runtime.visibility import Verdict, deny_account, reading_user, verdict
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
@@ -56,7 +60,7 @@ def _edge(follower_id: int, followee_id: int) -> tuple[int, int]:
     return callctx.acting_as(follower_id, "follower_id"), followee_id
 
 
-class FollowService(follow_pb2_grpc.FollowServiceServicer):
+class FollowService(PrivacyHandlers, follow_pb2_grpc.FollowServiceServicer):
     def __init__(self, runtime: Runtime, store: FollowStore) -> None:
         self._runtime = runtime
         self._store = store
@@ -73,6 +77,15 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         if followee_id not in found:
             raise NotFound(f"followee {followee_id} does not exist")
 
+    async def _require_visible(self, user_id: int, *, private_too: bool) -> None:
+        """The policy on this service's own lists, with the facts read from its own store (no call)."""
+        viewer = reading_user()
+        if viewer is None or viewer == user_id:
+            return
+        found = verdict(viewer, user_id, (await self._store.relationships([(viewer, user_id)]))[(viewer, user_id)])
+        if found is Verdict.BLOCKED or (found is Verdict.PRIVATE and private_too):
+            raise deny_account(found, user_id)
+
     async def Follow(
         self, request: follow_pb2.FollowRequest, context: grpc.aio.ServicerContext
     ) -> follow_pb2.FollowResponse:
@@ -81,6 +94,11 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
             raise InvalidArgument("followee_id", "cannot follow yourself")
         stamp = timestamp_or_now(request.time_stamp, "time_stamp")
         await self._require_users(follower_id, followee_id)
+        facts = (await self._store.relationships([(follower_id, followee_id)]))[(follower_id, followee_id)]
+        if facts.blocked:
+            raise Blocked(followee_id)
+        if facts.author_private and not facts.following:
+            return await self._request_follow(follower_id, followee_id)
         edge = FollowEdge(follower_id, followee_id, self._runtime.ids.next_id(), stamp.ToMilliseconds())
         event = events_pb2.FollowCreated(
             meta=new_meta(self._runtime.ids, self._runtime.name),
@@ -88,7 +106,7 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
             followee_id=edge.followee_id,
             time_stamp=stamp,
         )
-        stored, created = await self._store.follow(edge, event)  # DeletedUser: NOT_FOUND
+        stored, created = await self._store.follow(edge, event)  # DeletedUser, Blocked: NOT_FOUND
         return follow_pb2.FollowResponse(follow=to_proto(stored), created=created)
 
     async def Unfollow(
@@ -113,6 +131,7 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         if user_id <= 0:
             raise InvalidArgument("user_id", "must be a positive id")
         limit = page_size(request.page_size, maximum=MAX_LIST_PAGE)
+        await self._require_visible(user_id, private_too=True)
         position = self._pages.decode(request, {"user": CursorField.ID, "before": CursorField.ID})
         before = None
         if position is not None:
@@ -143,6 +162,7 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
     ) -> follow_pb2.GetFollowCountsResponse:
         if request.user_id <= 0:
             raise InvalidArgument("user_id", "must be a positive id")
+        await self._require_visible(request.user_id, private_too=False)  # a private profile shows its counts
         counts = await self._store.counts(request.user_id)
         return follow_pb2.GetFollowCountsResponse(
             follower_count=counts.follower_count, followee_count=counts.followee_count
@@ -156,6 +176,8 @@ class FollowService(follow_pb2_grpc.FollowServiceServicer):
         problems.check(len(request.followee_ids) <= MAX_CHECK_IDS, "followee_ids", f"at most {MAX_CHECK_IDS} ids")
         problems.check(all(i > 0 for i in request.followee_ids), "followee_ids", "must all be positive ids")
         problems.raise_if_any()
+        # Whom a private account follows is for its approved followers, as its lists are.
+        await self._require_visible(request.follower_id, private_too=True)
         following = await self._store.following(request.follower_id, list(dict.fromkeys(request.followee_ids)))
         return follow_pb2.CheckFollowingResponse(
             states=[follow_pb2.FollowState(followee_id=i, following=i in following) for i in request.followee_ids]

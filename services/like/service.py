@@ -7,10 +7,10 @@ import time
 import grpc
 
 from services.like.store import MAX_BATCH, STORAGE, LikerCursor, LikeStore, Summary
-from services.photo.client import existing_photo
+from services.photo.client import existing_photo, visible_photo_ids
 from services.runtime import callctx
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, viewer
-from services.runtime.channels import CALLER
+from services.runtime.channels import CALLER, SERVICE
 from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.events import new_meta
 from services.runtime.ids import IdGenerator
@@ -18,7 +18,9 @@ from services.runtime.purges import purge_on_deletion
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
+from services.runtime.visibility import Visibility, reading_user
 from shutter.events.v1 import events_pb2
+from shutter.follow.v1 import follow_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2_grpc
 
@@ -56,8 +58,10 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         ids: IdGenerator,
         source: str,
         pages: PageTokens,
+        visibility: Visibility,
     ) -> None:
         self._store = store
+        self._visibility = visibility
         self._pages = pages
         self._photos = photos
         self._ids = ids
@@ -71,6 +75,11 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
             liked=liked,
             photo_owner_id=owner_id,
         )
+
+    async def _may_see(self, photo_id: int) -> bool:
+        """Whether the calling user may see the photo (the photo service applies the visibility policy when
+        asked as them); a service reading for its own viewers judges itself."""
+        return reading_user() is None or photo_id in await visible_photo_ids(self._photos, [photo_id])
 
     async def _summary(self, photo_id: int, viewer_id: int) -> like_pb2.LikeSummary:
         return _summary_message((await self._store.summaries([(photo_id, viewer_id)]))[0])
@@ -99,6 +108,8 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
     ) -> like_pb2.GetLikeSummaryResponse:
         photo_id = require_id(request.photo_id, "photo_id")
         viewer_id = viewer(request.viewer_id, "viewer_id")
+        if not await self._may_see(photo_id):  # answered as for a photo that does not exist: nobody liked it
+            return like_pb2.GetLikeSummaryResponse(summary=like_pb2.LikeSummary(photo_id=photo_id))
         return like_pb2.GetLikeSummaryResponse(summary=await self._summary(photo_id, viewer_id))
 
     async def BatchGetLikeSummaries(
@@ -111,7 +122,12 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
             raise InvalidArgument("photo_ids", "must all be positive ids")
         viewer_id = viewer(request.viewer_id, "viewer_id")
         summaries = await self._store.summaries([(photo_id, viewer_id) for photo_id in photo_ids])
-        return like_pb2.BatchGetLikeSummariesResponse(summaries=[_summary_message(s) for s in summaries])
+        answers = [_summary_message(s) for s in summaries]
+        if reading_user() is not None:
+            # Photos the user may not see answer as photos nobody liked (as unknown ones always have).
+            shown = await visible_photo_ids(self._photos, list(dict.fromkeys(photo_ids)))
+            answers = [a if a.photo_id in shown else like_pb2.LikeSummary(photo_id=a.photo_id) for a in answers]
+        return like_pb2.BatchGetLikeSummariesResponse(summaries=answers)
 
     async def BatchGetViewerLikeSummaries(
         self, request: like_pb2.BatchGetViewerLikeSummariesRequest, context: grpc.aio.ServicerContext
@@ -138,6 +154,9 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
         position = self._pages.decode(request, {"p": CursorField.ID, "t": CursorField.COUNT, "u": CursorField.ID})
         if position is not None and position["p"] != photo_id:
             raise InvalidArgument("page_token", "belongs to another photo")
+        reader = reading_user()
+        if not await self._may_see(photo_id):  # answered as for a photo that does not exist: no likers
+            return like_pb2.ListLikersResponse()
         after = LikerCursor(position["t"], position["u"]) if position else None
         likes = await self._store.likers(photo_id, limit + 1, after)
         page, more = likes[:limit], len(likes) > limit
@@ -146,9 +165,12 @@ class LikeService(like_pb2_grpc.LikeServiceServicer):
             if more
             else ""
         )
+        shown = await self._visibility.unblocked(reader, {like.user_id for like in page})  # blocked both ways: hidden
         return like_pb2.ListLikersResponse(
             likers=[
-                like_pb2.Liker(user_id=like.user_id, liked_at=timestamp_from_unix_ms(like.liked_at_ms)) for like in page
+                like_pb2.Liker(user_id=like.user_id, liked_at=timestamp_from_unix_ms(like.liked_at_ms))
+                for like in page
+                if like.user_id in shown
             ],
             next_page_token=next_token,
         )
@@ -159,8 +181,12 @@ def build(runtime: Runtime) -> None:
     # As the caller: the photo must exist for them (and, once photos have visibility, be visible to them).
     photos = runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER)
     purge_on_deletion(runtime, "like-purge", store, "likes")
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
+    pages = PageTokens(runtime.settings.signing_secret())
     runtime.add_servicer(
         like_pb2_grpc.add_LikeServiceServicer_to_server,
-        LikeService(store, photos, runtime.ids, runtime.name, PageTokens(runtime.settings.signing_secret())),
+        LikeService(store, photos, runtime.ids, runtime.name, pages, visibility),
         like_pb2.DESCRIPTOR.services_by_name["LikeService"],
     )

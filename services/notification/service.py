@@ -11,6 +11,7 @@ from services.notification.notifier import NOTIFY_EVENTS, Notifier, notification
 from services.notification.settings import NotificationSettings
 from services.notification.store import STORAGE, Entry, NotificationStore, Type
 from services.runtime.callctx import acting_as
+from services.runtime.channels import SERVICE
 from services.runtime.errors import InvalidArgument
 from services.runtime.ids import id_timestamp_ms
 from services.runtime.live import LiveUpdates, watch_stream
@@ -18,6 +19,8 @@ from services.runtime.purges import purge_on_deletion
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
+from services.runtime.visibility import Visibility
+from shutter.follow.v1 import follow_pb2_grpc
 from shutter.notification.v1 import notification_pb2, notification_pb2_grpc
 
 DURABLE = "notification-notifier"
@@ -59,8 +62,17 @@ def grouped(entries: Sequence[Entry], read_up_to: int) -> list[notification_pb2.
 
 
 class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, store: NotificationStore, live: LiveUpdates, pages: PageTokens, *, capacity: int) -> None:
+    def __init__(
+        self,
+        store: NotificationStore,
+        live: LiveUpdates,
+        pages: PageTokens,
+        *,
+        capacity: int,
+        visibility: Visibility,
+    ) -> None:
         self._store = store
+        self._visibility = visibility
         self._live = live
         self._pages = pages
         self._capacity = capacity
@@ -77,6 +89,9 @@ class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
         before = None if position is None else position["before"]
         # The whole retained list (at most `capacity` rows): groups span pages, so they are made from all of it.
         entries = await self._store.recent(user_id, self._capacity)
+        # What users blocked either way with the reader did is left out (services.runtime.visibility).
+        shown = await self._visibility.unblocked(user_id, {entry.actor_id for entry in entries})
+        entries = [entry for entry in entries if entry.actor_id in shown]
         read_up_to = await self._store.read_position(user_id)
         unread = sum(1 for entry in entries if entry.notification_id > read_up_to)
         wanted = set(request.types)
@@ -143,6 +158,9 @@ class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
         """What came after `after`, oldest first, each with the unread count; then the count on its own
         (flagged after a resync, so a client showing the list re-reads it: withdrawals are not replayed)."""
         entries = await self._store.recent(user_id, self._capacity)
+        # What users blocked either way with the reader did is left out (services.runtime.visibility).
+        shown = await self._visibility.unblocked(user_id, {entry.actor_id for entry in entries})
+        entries = [entry for entry in entries if entry.actor_id in shown]
         read_up_to = await self._store.read_position(user_id)
         unread = sum(1 for entry in entries if entry.notification_id > read_up_to)
         updates = [
@@ -163,8 +181,12 @@ def build(runtime: Runtime) -> None:
     notifier = Notifier(store, live, runtime.ids, capacity=settings.capacity)
     runtime.consume(DURABLE, NOTIFY_EVENTS, notifier.handle, max_deliver=settings.max_deliver)
     purge_on_deletion(runtime, "notification-purge", store, "notifications")
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
+    pages = PageTokens(runtime.settings.signing_secret())
     runtime.add_servicer(
         notification_pb2_grpc.add_NotificationServiceServicer_to_server,
-        NotificationService(store, live, PageTokens(runtime.settings.signing_secret()), capacity=settings.capacity),
+        NotificationService(store, live, pages, capacity=settings.capacity, visibility=visibility),
         notification_pb2.DESCRIPTOR.services_by_name["NotificationService"],
     )

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -131,12 +132,15 @@ async def verified_chunks(
 class FilesystemBlobStore:
     """Blobs as files under `root`, fanned out into 256 directories by a hash of the key.
 
-    The directory is private to one process, so at start-up no upload is in flight: every file is a
-    sweep candidate then, and the sweep runs only at start-up (a crash is what leaves orphans here).
+    A directory private to one process has no upload in flight at start-up: every file is a sweep
+    candidate then, and the sweep runs only at start-up (a crash is what leaves orphans here). Replicas
+    sharing one directory (one machine) pass `settle_seconds`: only files older than that are candidates,
+    since a sibling's upload may be between its blob and its row.
     """
 
-    def __init__(self, root: Path, threads: int = 4) -> None:
+    def __init__(self, root: Path, threads: int = 4, settle_seconds: float = 0.0) -> None:
         self.root = root
+        self._settle_seconds = settle_seconds
         self._io = ThreadPoolExecutor(threads, thread_name_prefix="blobs")
 
     async def start(self) -> None:
@@ -207,7 +211,7 @@ class FilesystemBlobStore:
         """Nothing to record: the start-up sweep lists every file."""
 
     async def sweep_candidates(self) -> AsyncIterator[list[str]]:
-        keys = await self.keys()
+        keys = await self._run(self._settled_keys) if self._settle_seconds else await self.keys()
         for start in range(0, len(keys), SWEEP_BATCH):
             yield keys[start : start + SWEEP_BATCH]
 
@@ -217,3 +221,13 @@ class FilesystemBlobStore:
 
     def _keys(self) -> list[str]:
         return [entry.name for entry in self.root.glob("*/*") if entry.is_file()]
+
+    def _settled_keys(self) -> list[str]:
+        """Keys whose file is older than the settle time (a file gone meanwhile is nobody's candidate)."""
+        before = time.time() - self._settle_seconds
+        settled = []
+        for entry in self.root.glob("*/*"):
+            with contextlib.suppress(FileNotFoundError):
+                if entry.is_file() and entry.stat().st_mtime < before:
+                    settled.append(entry.name)
+        return settled

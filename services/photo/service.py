@@ -1,4 +1,10 @@
-"""PhotoService handlers: validate, authorise, call the uploader or the store, map to protos."""
+"""PhotoService handlers: validate, authorise, call the uploader or the store, map to protos.
+
+Reads made by a user pass the visibility policy (services.runtime.visibility): a photo the caller may not
+see is NOT_FOUND, as a missing one (GetPhoto, DownloadPhoto; left out of BatchGetPhotos), and an account
+whose content they may not see cannot be listed. Reads made by a service (a view's batch, the indexer)
+are not filtered here: that service judges for its own viewers.
+"""
 
 from __future__ import annotations
 
@@ -27,16 +33,20 @@ from services.photo.uploads import Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.channels import CALLER
+from services.runtime.channels import CALLER, SERVICE
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, storage_faults
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_database
+from services.runtime.visibility import Visibility, reading_user
 from shutter.events.v1 import events_pb2
+from shutter.follow.v1 import follow_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.user.v1 import user_pb2_grpc
 
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
+# A blob file this old, in a directory replicas share, belongs to no upload still on its way to committing.
+SHARED_FILES_SETTLE_SECONDS = 600.0
 _VARIANT_NAMES = {
     photo_pb2.PHOTO_VARIANT_ORIGINAL: "original",
     photo_pb2.PHOTO_VARIANT_DISPLAY: "display",
@@ -87,6 +97,7 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         uploader: Uploader,
         deleter: Deleter,
         pages: PageTokens,
+        visibility: Visibility,
         media: MediaUploader,
         posts: PostCreator,
         media_expiry_seconds: float,
@@ -97,6 +108,7 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         self._posts = posts
         self._media_expiry_seconds = media_expiry_seconds
         self._store = store
+        self._visibility = visibility
         self._pages = pages
         self._blobs = blobs
         self._uploader = uploader
@@ -125,14 +137,17 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     async def GetPhoto(
         self, request: photo_pb2.GetPhotoRequest, context: grpc.aio.ServicerContext
     ) -> photo_pb2.GetPhotoResponse:
-        return photo_pb2.GetPhotoResponse(photo=to_proto(await self._find(request.photo_id)))
+        return photo_pb2.GetPhotoResponse(photo=to_proto(await self._find_visible(request.photo_id)))
 
     async def BatchGetPhotos(
         self, request: photo_pb2.BatchGetPhotosRequest, context: grpc.aio.ServicerContext
     ) -> photo_pb2.BatchGetPhotosResponse:
         photo_ids = validate_photo_ids(list(request.photo_ids))
         found = await self._store.get_many(photo_ids) if photo_ids else {}
-        return photo_pb2.BatchGetPhotosResponse(photos=[to_proto(found[i]) for i in photo_ids if i in found])
+        shown = await self._visibility.visible_authors(reading_user(), {photo.user_id for photo in found.values()})
+        return photo_pb2.BatchGetPhotosResponse(
+            photos=[to_proto(found[i]) for i in photo_ids if i in found and found[i].user_id in shown]
+        )
 
     async def DownloadPhoto(
         self, request: photo_pb2.DownloadPhotoRequest, context: grpc.aio.ServicerContext
@@ -141,7 +156,7 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         variant = request.variant or photo_pb2.PHOTO_VARIANT_DISPLAY
         if variant not in _VARIANT_NAMES:
             raise InvalidArgument("variant", "is not a known photo variant")
-        photo = await self._find(request.photo_id)
+        photo = await self._find_visible(request.photo_id)
         if variant == photo_pb2.PHOTO_VARIANT_ORIGINAL and callctx.acting_user_id() != photo.user_id:
             # The original keeps its EXIF (GPS and all); only its owner gets it back.
             raise PermissionDenied("only the owner may download the original; ask for DISPLAY or THUMBNAIL")
@@ -173,6 +188,7 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     ) -> photo_pb2.ListUserPhotosResponse:
         user_id = require_id(request.user_id, "user_id")
         limit = page_size(request.page_size)
+        await self._visibility.require_account(reading_user(), user_id)
         position = self._pages.decode(request, {"u": CursorField.ID, "before": CursorField.ID})
         before: int | None = None
         if position is not None:
@@ -201,6 +217,12 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
             raise PermissionDenied("only the photo's owner may delete it")
         await self._deleter.delete(photo)
         return photo_pb2.DeletePhotoResponse()
+
+    async def _find_visible(self, photo_id: int) -> PhotoRecord:
+        """The photo, if the caller may see it; NOT_FOUND (as for a missing one) if not."""
+        photo = await self._find(photo_id)
+        await self._visibility.require_content(reading_user(), photo.user_id, f"photo {photo_id}")
+        return photo
 
     async def _find(self, photo_id: int) -> PhotoRecord:
         photo = await self._store.get(require_id(photo_id, "photo_id"))
@@ -231,7 +253,10 @@ def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
     database = open_database(runtime, STORAGE)
     store = STORAGE.store_class(runtime.store_backend)(database)
     if blob_store == "files":
-        return store, FilesystemBlobStore(runtime.data_path("blobs")), None
+        # Replicas on one machine (SHUTTER_SHARD_ID set) share the directory: a sibling's upload may be in flight.
+        shared = runtime.settings.shard_id is not None
+        settle = SHARED_FILES_SETTLE_SECONDS if shared else 0.0
+        return store, FilesystemBlobStore(runtime.data_path("blobs"), settle_seconds=settle), None
     sweep_seconds = runtime.section(PhotoSettings).sweep_seconds
     if blob_store == "s3":
         from services.photo.s3_blobs import S3BlobStore, S3Config  # the S3 client only when S3 is chosen
@@ -245,7 +270,7 @@ def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
 def build(runtime: Runtime) -> None:
     store, blobs, sweep_seconds = open_stores(runtime)
     settings = runtime.section(PhotoSettings)
-    staging = Staging(runtime.data_path("tmp"))
+    staging = Staging(runtime.replica_path("tmp"))
     images = ImagePool(settings.image_workers, settings.max_pixels)
     expiry = MediaExpiry(store, blobs, settings.media_expiry_seconds, settings.media_sweep_seconds)
     for component in (blobs, staging, images, OrphanSweeper(store, blobs, sweep_seconds), expiry):
@@ -265,6 +290,9 @@ def build(runtime: Runtime) -> None:
         captions=captions,
     )
     runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
     runtime.add_servicer(
         photo_pb2_grpc.add_PhotoServiceServicer_to_server,
         PhotoService(
@@ -273,6 +301,7 @@ def build(runtime: Runtime) -> None:
             uploader,
             deleter,
             PageTokens(runtime.settings.signing_secret()),
+            visibility,
             MediaUploader(store, blobs, uploader, runtime.ids),
             PostCreator(store, runtime.ids, runtime.name, captions),
             settings.media_expiry_seconds,

@@ -63,6 +63,10 @@ def service_config(service: ServiceDescriptor) -> dict[str, Any]:
         # Spread calls over every address the target resolves to (all pods behind a headless
         # Service in a cluster; one address locally), rather than pinning one connection.
         "loadBalancingConfig": [{"round_robin": {}}],
+        # Only replicas whose grpc.health.v1 says SERVING get calls (one Watch stream per connection, no
+        # per-call cost): a replica starting, or draining after SIGTERM, is skipped as a cluster skips a
+        # pod that is not ready.
+        "healthCheckConfig": {"serviceName": ""},
         "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
         "methodConfig": [],
     }
@@ -80,6 +84,17 @@ def service_config(service: ServiceDescriptor) -> dict[str, Any]:
             }
         )
     return config
+
+
+def channel_options(target: str) -> list[tuple[str, Any]]:
+    """What every channel to service `target` is made with: keepalive, a short reconnect backoff, and the
+    service config (round_robin over health-checked addresses, retries of the contract's safe methods)."""
+    return [
+        *KEEPALIVE_OPTIONS,
+        *RECONNECT_OPTIONS,
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", json.dumps(service_config(CONTRACTS[target]))),
+    ]
 
 
 class Acting(enum.Enum):
@@ -184,18 +199,12 @@ class Channels:
         if target not in self._allowed:
             raise ValueError(f"{self._caller} does not call {target} (see topology.CALL_GRAPH)")
         if target not in self._channels:
-            options = [
-                *KEEPALIVE_OPTIONS,
-                *RECONNECT_OPTIONS,
-                ("grpc.enable_retries", 1),
-                ("grpc.service_config", json.dumps(service_config(CONTRACTS[target]))),
-            ]
             interceptors = [
                 *client_interceptors(),
                 *runtime_client_interceptors(self._settings.default_deadline_seconds),
             ]
             self._channels[target] = grpc.aio.insecure_channel(
-                self._settings.addresses[target], options=options, interceptors=interceptors
+                self._settings.addresses[target], options=channel_options(target), interceptors=interceptors
             )
         return self._channels[target]
 

@@ -50,7 +50,10 @@ class Settings(Section):
     gateway_port: int = setting("SHUTTER_GATEWAY_PORT", GATEWAY_PORT, "the HTTP gateway's port", minimum=0)
     nats_port: int = setting("SHUTTER_NATS_PORT", NATS_PORT, "where `make run` starts nats-server", minimum=0)
     nats_url: str = setting(
-        "SHUTTER_NATS_URL", "", "where the processes find NATS", shown_default="`nats://127.0.0.1:<SHUTTER_NATS_PORT>`"
+        "SHUTTER_NATS_URL",
+        "",
+        "where the processes find NATS (a cluster: its nodes' URLs, comma-separated)",
+        shown_default="`nats://127.0.0.1:<SHUTTER_NATS_PORT>`",
     )
     nats_stream_replicas: int = setting(
         "SHUTTER_NATS_STREAM_REPLICAS", 1, "replicas of the event streams (3 on a NATS cluster)", minimum=1, maximum=5
@@ -229,6 +232,13 @@ class MeshSettings(Section):
 
     PROCESS = "make run"
 
+    replicas: int = setting(
+        "SHUTTER_REPLICAS",
+        1,
+        "processes of every service, each on its own port and id shard; callers balance over them (round_robin)",
+        minimum=1,
+        maximum=64,
+    )
     cql_local_node: bool = setting(
         "SHUTTER_CQL_LOCAL_NODE", True, "with SHUTTER_STORE=cql, start a local Cassandra node (0: use your cluster)"
     )

@@ -41,6 +41,7 @@ import cassandra
 from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, ResponseFuture, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.protocol import ErrorMessage
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, SimpleStatement
 
 from services.runtime import errors
@@ -53,6 +54,15 @@ log = logging.getLogger("shutter.cql")
 # backend is loaded.
 for _outage in (cassandra.Unavailable, cassandra.Timeout, cassandra.OperationTimedOut, NoHostAvailable):
     errors.register(_outage, lambda exc, where: errors.outage("the database", exc))
+
+# Cassandra's CAS_WRITE_UNKNOWN (0x1700): a lightweight transaction's Paxos round timed out after some replicas
+# accepted it (contention, a slow or lost replica). Whether it applied is unknown, like a write timeout: the
+# caller retries an idempotent call. The driver knows no exception class for it (ScyllaDB never sends it).
+CAS_WRITE_UNKNOWN = 0x1700
+errors.register(
+    ErrorMessage,
+    lambda exc, where: errors.outage("the database", exc) if getattr(exc, "code", None) == CAS_WRITE_UNKNOWN else None,
+)
 
 WRITE_DURABLE = ConsistencyLevel.LOCAL_QUORUM
 READ_STRONG = ConsistencyLevel.LOCAL_QUORUM

@@ -126,6 +126,12 @@ async def first_of(*awaitables: Awaitable[object]) -> None:
                 future.cancel()
 
 
+def nats_servers(url: str) -> list[str]:
+    """SHUTTER_NATS_URL as the client's server list: one URL, or a cluster's URLs comma-separated (the client
+    tries them in turn and, connected, learns the rest of the cluster from it)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 class NatsUnavailable(NatsError):
     """NATS is not connected (yet, or at the moment); whatever needed it is retried later."""
 
@@ -232,7 +238,7 @@ class EventBus:
         # nats-py retries the first connection forever too (max_reconnect_attempts=-1), reporting each
         # failed attempt to error_cb.
         await self._nc.connect(
-            self._url,
+            nats_servers(self._url),
             name=self._name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,

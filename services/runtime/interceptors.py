@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import secrets
 import time
@@ -344,8 +345,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 self._begin(method, context)
                 await self._limit(method, context)
                 request = _checked_stream(request) if streaming_request else _checked(request)
+                produced = behavior(request, context)
+                if inspect.isawaitable(produced):  # a handler that writes with context.write (health's Watch)
+                    await produced
+                    return
                 # aclosing: a client that goes away closes the handler's generator too (open blobs…).
-                async with contextlib.aclosing(behavior(request, context)) as responses:
+                async with contextlib.aclosing(produced) as responses:
                     async for response in responses:
                         yield response
             except (asyncio.CancelledError, GeneratorExit):

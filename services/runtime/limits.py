@@ -144,6 +144,20 @@ LIMITED_METHODS: dict[str, str] = {
     "/shutter.like.v1.LikeService/UnlikePhoto": "likes",
     "/shutter.follow.v1.FollowService/Follow": "follows",
     "/shutter.follow.v1.FollowService/Unfollow": "follows",
+    # Changes to the social graph count as follows do (a request's answer, privacy, blocks, mutes).
+    **{
+        f"/shutter.follow.v1.FollowService/{name}": "follows"
+        for name in (
+            "ApproveFollowRequest",
+            "RejectFollowRequest",
+            "WithdrawFollowRequest",
+            "SetAccountPrivacy",
+            "BlockUser",
+            "UnblockUser",
+            "MuteUser",
+            "UnmuteUser",
+        )
+    },
     "/shutter.search.v1.SearchService/SearchPhotos": "search",
     "/shutter.user.v1.UserService/SearchUsers": "search",
     "/shutter.feed.v1.FeedService/GetFeed": "feed",

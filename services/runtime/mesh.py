@@ -6,6 +6,11 @@ reports SERVING the supervisor prints one line per service with its address and 
 URL, the gateway's, then `HH:MM:SS mesh    | ready`. With SHUTTER_TRACING=1 (`make run-traced`) and no
 SHUTTER_OTLP_ENDPOINT of its own, a local Jaeger runs beside NATS and its UI's address is printed too.
 
+SHUTTER_REPLICAS=N runs N replicas of every service, each on a port of its own (the first on the service's
+port, the others on free ones, each line printed) with its own id shard (the block's first + its index, as
+the chart's StatefulSet ordinals), sharing the data directory (SQLite serves several processes on one
+machine). Every caller balances over a service's replicas with round_robin, as over a headless Service's pods.
+
 Ctrl-C or SIGTERM stops the mesh in dependency order: the gateway, then the services, then Cassandra
 and NATS, each group with SIGTERM and, after the shutdown grace, SIGKILL. Services therefore drain and
 close their NATS connections while NATS is still there, and a clean stop logs no error. The children
@@ -23,8 +28,10 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -34,7 +41,88 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.config import MeshSettings, Settings, TelemetrySettings
 from services.runtime.settings import every_section, load
-from services.runtime.topology import SERVICE_NAMES
+from services.runtime.topology import SERVICE_NAMES, SHARD_BLOCKS
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def balanced_target(host: str, ports: Sequence[int]) -> str:
+    """The gRPC target reaching every replica: one address alone, else gRPC's `ipv4:` list, which the
+    channels' round_robin (services.runtime.channels) spreads calls over, as it does over the addresses a
+    headless Service resolves to in a cluster."""
+    if len(ports) == 1:
+        return f"{host}:{ports[0]}"
+    socket.inet_aton(host)  # the ipv4: scheme takes literal addresses only
+    return "ipv4:" + ",".join(f"{host}:{port}" for port in ports)
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One process of a service: its port, its metrics port and its id shard."""
+
+    service: str
+    index: int  # 0 .. replicas-1, the StatefulSet ordinal it stands for
+    port: int
+    metrics_port: int
+
+    @property
+    def name(self) -> str:
+        """The process's name in logs: `photo` for the first replica, `photo-2` for the second…"""
+        return self.service if self.index == 0 else f"{self.service}-{self.index + 1}"
+
+    @property
+    def shard(self) -> int:
+        first, count = SHARD_BLOCKS[self.service]
+        if self.index >= count:
+            raise ValueError(f"{self.service} has {count} id shards: no room for replica {self.index + 1}")
+        return first + self.index
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """What this replica's environment adds to the mesh's."""
+        prefix = f"SHUTTER_{self.service.upper()}"
+        return {
+            f"{prefix}_PORT": str(self.port),
+            f"{prefix}_METRICS_PORT": str(self.metrics_port),
+            "SHUTTER_SHARD_ID": str(self.shard),
+        }
+
+
+def plan_replicas(
+    env: dict[str, str], count: int, services: Sequence[str] = SERVICE_NAMES, port: Callable[[], int] = free_port
+) -> dict[str, list[Replica]]:
+    """`count` replicas of each service: the first on the service's configured ports, the others on free ones."""
+    settings = Settings.from_env(env)
+    telemetry = TelemetrySettings.from_env(env)
+    return {
+        name: [
+            Replica(
+                name,
+                index,
+                settings.ports[name] if index == 0 else port(),
+                telemetry.metrics_ports[name] if index == 0 else port(),
+            )
+            for index in range(count)
+        ]
+        for name in services
+    }
+
+
+def replica_targets(replicas: dict[str, list[Replica]], host: str = "127.0.0.1") -> dict[str, str]:
+    """SHUTTER_<SERVICE>_ADDR for every service with several replicas: every caller balances over them all."""
+    return {
+        f"SHUTTER_{name.upper()}_ADDR": balanced_target(host, [replica.port for replica in group])
+        for name, group in replicas.items()
+        if len(group) > 1
+    }
 
 
 def nats_server_binary() -> str:
@@ -153,6 +241,7 @@ class Child:
 
     name: str
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the mesh's
     process: asyncio.subprocess.Process | None = None
     stopping: bool = False
     pump: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -177,7 +266,7 @@ class Supervisor:
         for child in children:
             child.process = await asyncio.create_subprocess_exec(
                 *child.argv,
-                env=self._env,
+                env={**self._env, **child.env},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -234,14 +323,34 @@ class Supervisor:
                         child.process.kill()
 
 
-async def announce(supervisor: Supervisor, settings: Settings, timeout: float, local_jaeger: bool = False) -> bool:
-    """One line per service once it is SERVING, the gateway's URL once it listens, then `ready`."""
+async def announce(
+    supervisor: Supervisor,
+    settings: Settings,
+    timeout: float,
+    local_jaeger: bool = False,
+    replicas: dict[str, list[Replica]] | None = None,
+) -> bool:
+    """One line per service (per replica) once it is SERVING, the gateway's URL once it listens, then `ready`."""
     for name in SERVICE_NAMES:
-        address = settings.addresses[name]
-        if not await wait_until_serving(address, timeout):
-            supervisor.say("mesh", f"{name} {address} did not become SERVING within {timeout:.0f}s")
-            return False
-        supervisor.say("mesh", f"{name:<8} grpc://{address}{metrics_url(name, settings)}")
+        group = (replicas or {}).get(name) or []
+        if len(group) < 2:
+            address = settings.addresses[name]
+            if not await wait_until_serving(address, timeout):
+                supervisor.say("mesh", f"{name} {address} did not become SERVING within {timeout:.0f}s")
+                return False
+            supervisor.say("mesh", f"{name:<8} grpc://{address}{metrics_url(name, settings)}")
+            continue
+        for replica in group:
+            address = f"{settings.host}:{replica.port}"
+            if not await wait_until_serving(address, timeout):
+                supervisor.say("mesh", f"{replica.name} {address} did not become SERVING within {timeout:.0f}s")
+                return False
+            metrics = (
+                f"  metrics http://{settings.host}:{replica.metrics_port}/metrics"
+                if metrics_url(name, settings)
+                else ""
+            )
+            supervisor.say("mesh", f"{replica.name:<8} grpc://{address}  shard {replica.shard}{metrics}")
     if not await wait_until_listening(settings.host, settings.gateway_port, timeout):
         supervisor.say("mesh", f"the gateway did not listen on {settings.host}:{settings.gateway_port}")
         return False
@@ -254,7 +363,9 @@ async def announce(supervisor: Supervisor, settings: Settings, timeout: float, l
     return True
 
 
-async def run(env: dict[str, str], timeout: float, local_jaeger: bool = False) -> int:
+async def run(
+    env: dict[str, str], timeout: float, local_jaeger: bool = False, replicas: dict[str, list[Replica]] | None = None
+) -> int:
     settings = Settings.from_env(env)
     supervisor = Supervisor(env, settings.shutdown_grace_seconds)
     stop = asyncio.Event()
@@ -283,9 +394,17 @@ async def run(env: dict[str, str], timeout: float, local_jaeger: bool = False) -
         await supervisor.start_group(backing)
         nats = urlparse(settings.nats_url)
         await wait_until_listening(nats.hostname or "127.0.0.1", nats.port or 4222, 20)
-        await supervisor.start_group([Child(name, service_command(name)) for name in SERVICE_NAMES])
+        if replicas:
+            children = [
+                Child(replica.name, service_command(name), replica.env())
+                for name in SERVICE_NAMES
+                for replica in replicas[name]
+            ]
+        else:
+            children = [Child(name, service_command(name)) for name in SERVICE_NAMES]
+        await supervisor.start_group(children)
         await supervisor.start_group([Child("gateway", gateway_command())])
-        return await announce(supervisor, settings, timeout, local_jaeger)
+        return await announce(supervisor, settings, timeout, local_jaeger, replicas)
 
     starting = asyncio.create_task(start_and_announce())
     stopping = asyncio.create_task(stop.wait())
@@ -327,11 +446,15 @@ def main() -> None:
     local_jaeger = runs_local_jaeger(Settings.from_env(env))
     if local_jaeger:
         env["SHUTTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{MeshSettings.from_env(env).jaeger_otlp_port}"
+    count = MeshSettings.from_env(env).replicas
+    replicas = plan_replicas(env, count) if count > 1 else None
+    if replicas:
+        env.update(replica_targets(replicas))
     settings = Settings.from_env(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # A first Cassandra start (and the services' schema migrations) takes longer than SQLite.
     timeout = options.timeout or (240.0 if settings.store == "cql" else 60.0)
-    sys.exit(asyncio.run(run(env, timeout, local_jaeger)))
+    sys.exit(asyncio.run(run(env, timeout, local_jaeger, replicas)))
 
 
 if __name__ == "__main__":

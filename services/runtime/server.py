@@ -100,6 +100,14 @@ class Runtime:
     def data_path(self, *parts: str) -> Path:
         return self.settings.data_dir.joinpath(self.name, *parts)
 
+    def replica_path(self, *parts: str) -> Path:
+        """Files only this process uses (uploads in flight, its deleted-users snapshot): with SHUTTER_SHARD_ID
+        set, in a folder of its shard, so replicas sharing one data directory never sweep or overwrite
+        each other's; a process started alone keeps them beside its data."""
+        if self.settings.shard_id is None:
+            return self.data_path(*parts)
+        return self.data_path(f"shard-{self.settings.shard_id}", *parts)
+
     @property
     def store_backend(self) -> str:
         """ "sqlite" (embedded, one machine) or "cql" (ScyllaDB), from SHUTTER_STORE (checked at start); a
@@ -234,7 +242,7 @@ async def _serve(
     deleted_users = None
     if refuse_deleted_users:
         deleted_users = DeletedUsers(
-            runtime.events(), settings.token_ttl_seconds, runtime.data_path("deleted-users.json")
+            runtime.events(), settings.token_ttl_seconds, runtime.replica_path("deleted-users.json")
         )
         runtime.add_component(deleted_users)
     lifecycle = Lifecycle()

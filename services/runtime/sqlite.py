@@ -167,6 +167,10 @@ def migrate(conn: sqlite3.Connection, schema: SqliteSchema, name: str = "databas
 
 
 def _apply(conn: sqlite3.Connection, script: str, number: int) -> None:
+    # Read again under the write lock: replicas sharing the file (one machine) start together, and another
+    # may have applied this step since the version was first read.
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+        return
     _run_script(conn, script)
     conn.execute(f"PRAGMA user_version = {int(number)}")
 

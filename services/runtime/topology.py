@@ -67,16 +67,17 @@ CONTRACTS: dict[str, ServiceDescriptor] = {
     "notification": notification_pb2.DESCRIPTOR.services_by_name["NotificationService"],
 }
 
-# gRPC calls each process makes. Everyone also talks to NATS and the store.
+# gRPC calls each process makes. Everyone also talks to NATS and the store. Calls to follow from readers are
+# the visibility policy's (services/runtime/visibility.py).
 CALL_GRAPH: dict[str, frozenset[str]] = {
     "gateway": frozenset(SERVICE_NAMES),
-    "user": frozenset(),
+    "user": frozenset({"follow"}),
     "follow": frozenset({"user"}),
-    "photo": frozenset({"user"}),  # a caption's @mentions, resolved to users
-    "like": frozenset({"photo"}),
-    "comment": frozenset({"photo"}),
-    "view": frozenset({"photo", "like", "comment"}),
+    "photo": frozenset({"follow", "user"}),  # user: a caption's @mentions, resolved to users
+    "like": frozenset({"photo", "follow"}),
+    "comment": frozenset({"photo", "follow"}),
+    "view": frozenset({"photo", "like", "comment", "follow"}),
     "feed": frozenset({"follow"}),
-    "search": frozenset({"photo"}),
-    "notification": frozenset(),
+    "search": frozenset({"photo", "follow"}),
+    "notification": frozenset({"follow"}),
 }

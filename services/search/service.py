@@ -1,6 +1,8 @@
 """SearchService handlers: validate the query, turn it into terms, page through the index.
 
-Any authenticated caller may search (the server interceptor enforces the token).
+Any authenticated caller may search (the server interceptor enforces the token); hits pass the
+visibility policy (services.runtime.visibility): a private account's photos are found only by its
+approved followers, and blocked users never find each other's.
 
 Hits come from the index's own documents, so a search never waits on the photo service. Pages are
 keyset pages on photo_id (ids are time-ordered, so this is newest first); the opaque token carries
@@ -11,13 +13,16 @@ from __future__ import annotations
 
 import hashlib
 
+from services.runtime.channels import SERVICE
 from services.runtime.errors import InvalidArgument, Violations
 from services.runtime.normalise import Term, query_terms, tag_key, words
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
+from services.runtime.visibility import Visibility, reading_user
 from services.search.indexer import start_indexer
 from services.search.store import STORAGE, IndexedPhoto, SearchStore
+from shutter.follow.v1 import follow_pb2_grpc
 from shutter.search.v1 import search_pb2, search_pb2_grpc
 
 MAX_TAG_CHARS = 100
@@ -68,8 +73,9 @@ def to_hit(photo: IndexedPhoto) -> search_pb2.SearchHit:
 
 
 class SearchService(search_pb2_grpc.SearchServiceServicer):
-    def __init__(self, store: SearchStore, pages: PageTokens) -> None:
+    def __init__(self, store: SearchStore, pages: PageTokens, visibility: Visibility) -> None:
         self._store = store
+        self._visibility = visibility
         self._pages = pages
 
     async def SearchPhotos(
@@ -89,14 +95,21 @@ class SearchService(search_pb2_grpc.SearchServiceServicer):
         token = ""
         if len(found) > limit:
             token = self._pages.encode(request, {"before": page[-1].photo_id, "query": fingerprint})
-        return search_pb2.SearchPhotosResponse(hits=[to_hit(p) for p in page], next_page_token=token)
+        # Filtered after paging, so a page may come back short; the token still moves past what was hidden.
+        shown = await self._visibility.visible_authors(reading_user(), {p.user_id for p in page})
+        return search_pb2.SearchPhotosResponse(
+            hits=[to_hit(p) for p in page if p.user_id in shown], next_page_token=token
+        )
 
 
 def build(runtime: Runtime) -> None:
     store: SearchStore = open_store(runtime, STORAGE)
     start_indexer(runtime, store)
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
     runtime.add_servicer(
         search_pb2_grpc.add_SearchServiceServicer_to_server,
-        SearchService(store, PageTokens(runtime.settings.signing_secret())),
+        SearchService(store, PageTokens(runtime.settings.signing_secret()), visibility),
         search_pb2.DESCRIPTOR.services_by_name["SearchService"],
     )

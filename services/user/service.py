@@ -15,18 +15,21 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.runtime import callctx
+from services.runtime.channels import SERVICE
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated, Violations
 from services.runtime.events import new_meta
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
 from services.runtime.text import text_problem
+from services.runtime.visibility import Verdict, Visibility, reading_user
 from services.user import avatars, names, rules
 from services.user.passwords import Passwords, hasher_for
 from services.user.settings import TEST_PROFILE, SignInSettings, UserSettings
 from services.user.signin import SignInGuard
 from services.user.store import STORAGE, ProfileChange, UsernameTaken, UserRecord, UserStore
 from shutter.events.v1 import events_pb2
+from shutter.follow.v1 import follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
 
 _AVATAR_CHUNK = 64 * 1024
@@ -64,9 +67,12 @@ def _raise_problems(*checks: tuple[str, str | None]) -> None:
 
 
 class UserService(user_pb2_grpc.UserServiceServicer):
-    def __init__(self, runtime: Runtime, store: UserStore, passwords: Passwords, signin: SignInGuard) -> None:
+    def __init__(
+        self, runtime: Runtime, store: UserStore, passwords: Passwords, signin: SignInGuard, visibility: Visibility
+    ) -> None:
         self._runtime = runtime
         self._pages = PageTokens(runtime.settings.signing_secret())
+        self._visibility = visibility
         self._store = store
         self._passwords = passwords
         self._signin = signin
@@ -100,7 +106,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         user = await self._store.get(require_id(request.user_id, "user_id"))
         if user is None:
             raise NotFound(f"user {request.user_id} not found")
-        return user_pb2.GetUserResponse(user=await self._with_avatar(user))
+        return user_pb2.GetUserResponse(user=await self._profile(user))
 
     async def GetUserByUsername(
         self, request: user_pb2.GetUserByUsernameRequest, context: grpc.aio.ServicerContext
@@ -111,7 +117,21 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         user = await self._store.get_by_username(rules.username_key(request.username))
         if user is None:
             raise NotFound(f"username {request.username!r} not found")
-        return user_pb2.GetUserByUsernameResponse(user=await self._with_avatar(user))
+        return user_pb2.GetUserByUsernameResponse(user=await self._profile(user))
+
+    async def _profile(self, user: UserRecord) -> user_pb2.User:
+        """A profile as the caller may see it (services.runtime.visibility): NOT_FOUND between blocked users; a
+        private account's profile shows its name (and avatar) only to those who do not follow it."""
+        found = Verdict.VISIBLE
+        viewer = reading_user()
+        if viewer is not None:
+            found = await self._visibility.check(viewer, user.user_id)
+        if found is Verdict.BLOCKED:
+            raise NotFound(f"user {user.user_id} not found")
+        profile = await self._with_avatar(user)
+        if found is Verdict.PRIVATE:
+            profile.ClearField("bio")
+        return profile
 
     async def BatchGetUsers(
         self, request: user_pb2.BatchGetUsersRequest, context: grpc.aio.ServicerContext
@@ -275,8 +295,11 @@ def build(runtime: Runtime) -> None:
         log.warning("passwords are hashed with the test-only profile: fine for a test mesh, never for real accounts")
     passwords = Passwords(threads=settings.password_hash_threads, hasher=hasher_for(settings.password_hash_profile))
     runtime.add_component(passwords)
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
+    signin = SignInGuard(runtime.limiter(), runtime.section(SignInSettings))
+    service = UserService(runtime, store, passwords, signin, visibility)
     runtime.add_servicer(
-        user_pb2_grpc.add_UserServiceServicer_to_server,
-        UserService(runtime, store, passwords, SignInGuard(runtime.limiter(), runtime.section(SignInSettings))),
-        user_pb2.DESCRIPTOR.services_by_name["UserService"],
+        user_pb2_grpc.add_UserServiceServicer_to_server, service, user_pb2.DESCRIPTOR.services_by_name["UserService"]
     )

@@ -35,10 +35,12 @@ from services.runtime.channels import CALLER, SERVICE
 from services.runtime.errors import DeadlineExceeded, InvalidArgument, NotFound, ServiceError, Violations
 from services.runtime.requests import page_size
 from services.runtime.server import Runtime
+from services.runtime.visibility import Visibility
 from services.view.cache import PhotoCache
 from services.view.settings import ViewSettings
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
+from shutter.follow.v1 import follow_pb2_grpc
 from shutter.like.v1 import like_pb2, like_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
@@ -95,6 +97,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         *,
         user_photos: photo_pb2_grpc.PhotoServiceStub,
         cache: PhotoCache,
+        visibility: Visibility,
         default_deadline: float,
         part_budget: float,
         comments_page_size: int,
@@ -104,6 +107,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         self._likes = likes
         self._comments = comments
         self._cache = cache
+        self._visibility = visibility
         self._default_deadline = default_deadline
         self._part_budget = part_budget
         self._comments_page_size = comments_page_size
@@ -215,6 +219,9 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         comments = self._comment_loader.submit(photo_id, budget.part)
         try:
             found = cached if photo is None else await self._essential(photo, f"photo {photo_id}")
+            # The photo was read as this service: the policy is applied here, for this viewer (a cache hit
+            # costs two dict lookups; likes and comments are in flight meanwhile).
+            await self._visibility.require_content(viewer_id, found.user_id, f"photo {photo_id}")
             (summary,) = await self._optional([likes], "likes")
             (first_page,) = await self._optional([comments], "comments")
         finally:
@@ -225,7 +232,9 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             view.unavailable_parts.append(view_pb2.VIEW_PART_COMMENTS)
         else:
             view.comment_count = first_page.total_size
-            view.comments.extend(first_page.comments)
+            # Comments by users blocked either way with the viewer are left out (mostly cache hits).
+            shown = await self._visibility.unblocked(viewer_id, {c.user_id for c in first_page.comments})
+            view.comments.extend(c for c in first_page.comments if c.user_id in shown)
             view.comments_next_page_token = first_page.next_page_token
         return view_pb2.ViewPhotoResponse(view=view)
 
@@ -284,6 +293,9 @@ def build(runtime: Runtime) -> None:
     runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoDeleted, lambda e: cache.invalidate(e.photo_id)))
     # An edited photo too: the next view fetches its new words (feeds show photos through views).
     runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoEdited, lambda e: cache.invalidate(e.photo_id)))
+    visibility = Visibility.attach(
+        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    )
     # Batches answer many viewers at once, so they are made as the view service (each viewer was checked
     # here: `acting_as`); a page of a user's photos is listed as the caller, who may see only what they may.
     service = ViewService(
@@ -292,6 +304,7 @@ def build(runtime: Runtime) -> None:
         runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub, as_=SERVICE),
         user_photos=runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER),
         cache=cache,
+        visibility=visibility,
         default_deadline=settings.deadline_seconds,
         part_budget=settings.part_budget_seconds,
         comments_page_size=settings.comments_page_size,

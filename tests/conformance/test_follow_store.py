@@ -16,11 +16,22 @@ import pytest
 from services.follow.cql import CqlFollowStore
 from services.follow.events import UserDeletedHandler
 from services.follow.sqlite import SqliteFollowStore
-from services.follow.store import STORAGE, DeletedUser, FollowCounts, FollowEdge, FollowStore
+from services.follow.store import (
+    STORAGE,
+    Blocked,
+    BlockEvents,
+    DeletedUser,
+    FollowCounts,
+    FollowEdge,
+    FollowStore,
+    Link,
+    LinkKind,
+)
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
 from services.runtime.outbox import OutboxStore, SqliteOutbox
 from services.runtime.outbox_cql import CqlOutbox
+from services.runtime.visibility import Relationship
 from shutter.events.v1 import events_pb2
 from tests.conformance.conftest import Databases
 
@@ -42,12 +53,47 @@ class Follows:
         return await self.store.unfollow(follower, followee, event)
 
     async def events(self) -> list[tuple[str, int, int]]:
-        """(kind, follower, followee) of every pending event, oldest first."""
+        """(kind, follower, followee) of every pending follow event, oldest first."""
         found = []
         for pending in await self.outbox.pending(1000):
             event = decode(pending.subject, pending.payload)
-            found.append((pending.subject.rsplit(".", 1)[-1], event.follower_id, event.followee_id))  # type: ignore[attr-defined]
+            if isinstance(event, events_pb2.FollowCreated | events_pb2.FollowDeleted):
+                found.append((pending.subject.rsplit(".", 1)[-1], event.follower_id, event.followee_id))
         return found
+
+    async def subjects(self) -> list[str]:
+        """The subject of every pending event, oldest first."""
+        return [pending.subject for pending in await self.outbox.pending(1000)]
+
+    def link(self, kind: LinkKind, from_id: int, to_id: int) -> Link:
+        return Link(kind, from_id, to_id, ids.next_id(), int(time.time() * 1000))
+
+    async def block(self, blocker: int, blocked: int) -> bool:
+        meta = lambda: new_meta(ids, "follow")  # noqa: E731
+        events = BlockEvents(
+            created=events_pb2.BlockCreated(meta=meta(), blocker_id=blocker, blocked_id=blocked),
+            unfollows={
+                (a, b): events_pb2.FollowDeleted(meta=meta(), follower_id=a, followee_id=b)
+                for a, b in ((blocker, blocked), (blocked, blocker))
+            },
+            requests_ended={
+                (t, r): events_pb2.FollowRequestResolved(meta=meta(), requester_id=r, target_id=t)
+                for t, r in ((blocker, blocked), (blocked, blocker))
+            },
+        )
+        return await self.store.block(self.link(LinkKind.BLOCK, blocker, blocked), events)
+
+    async def request(self, requester: int, target: int) -> bool:
+        event = events_pb2.FollowRequested(meta=new_meta(ids, "follow"), requester_id=requester, target_id=target)
+        return await self.store.add_link(self.link(LinkKind.REQUEST, target, requester), event)
+
+    async def approve(self, requester: int, target: int) -> tuple[FollowEdge, bool] | None:
+        edge = FollowEdge(requester, target, ids.next_id(), int(time.time() * 1000))
+        resolved = events_pb2.FollowRequestResolved(
+            meta=new_meta(ids, "follow"), requester_id=requester, target_id=target
+        )
+        created = events_pb2.FollowCreated(meta=new_meta(ids, "follow"), follower_id=requester, followee_id=target)
+        return await self.store.approve_request(edge, resolved, created)
 
     async def all_followers(self, user_id: int, page: int) -> list[int]:
         seen: list[int] = []
@@ -223,3 +269,97 @@ async def test_no_edge_survives_a_deletion_racing_new_follows(follows: Follows) 
         assert await follows.store.following(other, [doomed]) == set()
         assert await follows.store.followees(other, None, 10) == []
         assert await follows.store.counts(other) == FollowCounts(0, 0)
+
+
+# -- privacy and safety: requests, blocks, mutes, privacy, relationships ---------------------------------
+
+
+async def test_a_request_is_pending_once_and_approval_turns_it_into_one_follow(follows: Follows) -> None:
+    assert await follows.request(201, 200)
+    assert not await follows.request(201, 200)  # asking twice: still one request, one event
+    assert [link.to_id for link in await follows.store.links(LinkKind.REQUEST, 200, None, 10)] == [201]
+    assert (await follows.store.relationships([(201, 200)]))[(201, 200)] == Relationship(requested=True)
+
+    approved = await follows.approve(201, 200)
+    assert approved is not None and approved[1]
+    assert await follows.approve(201, 200) is None  # nothing pending any more: nothing written
+    assert await follows.store.links(LinkKind.REQUEST, 200, None, 10) == []
+    assert await follows.store.following(201, [200]) == {200}
+    assert await follows.events() == [("created", 201, 200)]
+    subjects = [subject.rsplit(".", 2)[-2] + "." + subject.rsplit(".", 1)[-1] for subject in await follows.subjects()]
+    assert subjects == ["follow.requested", "follow_request.resolved", "follow.created"]
+
+
+async def test_requests_and_blocks_list_newest_first_in_pages(follows: Follows) -> None:
+    for requester in range(301, 308):
+        await follows.request(requester, 300)
+    seen: list[int] = []
+    cursor = None
+    while page := await follows.store.links(LinkKind.REQUEST, 300, cursor, 3):
+        seen.extend(link.to_id for link in page)
+        cursor = page[-1].link_id
+    assert seen == list(range(307, 300, -1))
+    assert await follows.store.links(LinkKind.BLOCK, 300, None, 10) == []  # kinds do not mix
+
+
+async def test_a_block_removes_follows_and_requests_both_ways_and_refuses_new_follows(follows: Follows) -> None:
+    await follows.follow(401, 400)
+    await follows.follow(400, 401)
+    await follows.request(402, 400)
+    await follows.request(400, 402)
+
+    assert await follows.block(400, 401)
+    assert await follows.block(400, 402)
+    assert not await follows.block(400, 401)  # twice: no second block event
+
+    assert await follows.store.following(401, [400]) == set()
+    assert await follows.store.following(400, [401]) == set()
+    assert await follows.store.counts(400) == FollowCounts(0, 0)
+    assert await follows.store.links(LinkKind.REQUEST, 400, None, 10) == []
+    assert await follows.store.links(LinkKind.REQUEST, 402, None, 10) == []
+    assert [link.to_id for link in await follows.store.links(LinkKind.BLOCK, 400, None, 10)] == [402, 401]
+    subjects = await follows.subjects()
+    assert sum(s.endswith("block.created") for s in subjects) == 2
+    assert sum(s.endswith("follow.deleted") for s in subjects) == 2
+    assert sum(s.endswith("follow_request.resolved") for s in subjects) == 2
+
+    for follower, followee in ((401, 400), (400, 401)):
+        with pytest.raises(Blocked):
+            await follows.follow(follower, followee)
+    facts = await follows.store.relationships([(401, 400), (400, 401)])
+    assert facts[(401, 400)] == Relationship(blocked_by_author=True)
+    assert facts[(400, 401)] == Relationship(blocked_by_viewer=True)
+
+    unblocked = events_pb2.BlockDeleted(meta=new_meta(ids, "follow"), blocker_id=400, blocked_id=401)
+    assert await follows.store.remove_link(LinkKind.BLOCK, 400, 401, unblocked)
+    assert not await follows.store.remove_link(LinkKind.BLOCK, 400, 401, unblocked)
+    assert (await follows.store.relationships([(401, 400)]))[(401, 400)] == Relationship()  # nothing restored
+    assert (await follows.follow(401, 400))[1]
+
+
+async def test_privacy_and_mutes_are_facts_of_their_own(follows: Follows) -> None:
+    changed = events_pb2.AccountPrivacyChanged(meta=new_meta(ids, "follow"), user_id=500, private=True)
+    assert await follows.store.set_private(500, True, changed)
+    assert not await follows.store.set_private(500, True, changed)
+    assert await follows.store.private_users([500, 501]) == {500}
+    mute = events_pb2.MuteCreated(meta=new_meta(ids, "follow"), muter_id=501, muted_id=500)
+    assert await follows.store.add_link(follows.link(LinkKind.MUTE, 501, 500), mute)
+    await follows.follow(501, 500)
+
+    facts = await follows.store.relationships([(501, 500), (500, 501), (502, 500)])
+    assert facts[(501, 500)] == Relationship(author_private=True, following=True, muted=True)
+    assert facts[(500, 501)] == Relationship()  # a mute has a direction
+    assert facts[(502, 500)] == Relationship(author_private=True)
+
+    public = events_pb2.AccountPrivacyChanged(meta=new_meta(ids, "follow"), user_id=500, private=False)
+    assert await follows.store.set_private(500, False, public)
+    assert await follows.store.private_users([500]) == set()
+    assert sum(s.endswith("account_privacy.changed") for s in await follows.subjects()) == 2
+
+
+async def test_relationships_answer_large_batches(follows: Follows) -> None:
+    for author in range(1000, 1150):
+        await follows.follow(999, author)
+    pairs = [(999, author) for author in range(1000, 1200)]
+    facts = await follows.store.relationships(pairs)
+    assert [facts[pair].following for pair in pairs] == [True] * 150 + [False] * 50

@@ -86,6 +86,21 @@ async def test_sqlite_steps_run_once_in_order_on_a_database_with_data(tmp_path: 
     assert counts == [(2,)]  # one row (the step ran once), and the trigger in it works
 
 
+async def test_sqlite_replicas_sharing_one_file_apply_each_step_once(tmp_path: Path) -> None:
+    """Replicas on one machine (SHUTTER_REPLICAS) share the service's database and start together: a step
+    that is not idempotent (it inserts) must still run once."""
+    once = "INSERT INTO items (name) VALUES ('once');"
+    schema = SqliteSchema((ITEMS, once, COUNT_ITEMS))
+    for round_ in range(5):  # racing starts; one lucky round is not the point
+        path = tmp_path / f"items-{round_}.db"
+        replicas = await asyncio.gather(*(opened(path, schema) for _ in range(4)))
+        names = await replicas[0].read(lambda conn: conn.execute("SELECT name FROM items").fetchall())
+        counts = await replicas[0].read(lambda conn: conn.execute("SELECT n FROM item_count").fetchall())
+        for replica in replicas:
+            await replica.stop()
+        assert (names, counts, user_version(path)) == ([("once",)], [(1,)], 3)
+
+
 async def test_sqlite_a_failing_step_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "items.db"
     await (await opened(path, SqliteSchema((ITEMS,)))).stop()

@@ -107,3 +107,19 @@ async def test_paging_merges_pulled_posts_without_gaps_or_repeats(small_threshol
 
 async def _count_is(mesh: Mesh, reader: SignedUp, count: int) -> bool:
     return len(await feed_photo_ids(mesh, reader.user_id)) == count
+
+
+async def test_a_muted_large_accounts_pulled_posts_leave_the_muters_feed_only(small_threshold_mesh: Mesh) -> None:
+    """The pull path passes the same visibility policy as fanned-out entries (services.runtime.visibility)."""
+    mesh = small_threshold_mesh
+    star, muter, fan = await sign_up_many(mesh, 3, "lmute")
+    for follower in (muter, fan, *await sign_up_many(mesh, 1, "lmute")):
+        await follower.follow(mesh, star)
+    pulled = await upload(mesh, star.token, star.user_id, JPEG, title="large account, muted")
+    await eventually(lambda: feed_has(mesh, muter, pulled.photo_id), explain=lambda: mesh.log_tail("feed"))
+
+    await follow_pb2_grpc.FollowServiceStub(mesh.channel("follow")).MuteUser(
+        follow_pb2.MuteUserRequest(muted_id=star.user_id), metadata=muter.metadata, timeout=10
+    )
+    await eventually(lambda: feed_lacks(mesh, muter, pulled.photo_id), timeout=5)
+    assert await feed_has(mesh, fan, pulled.photo_id)

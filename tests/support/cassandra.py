@@ -77,16 +77,16 @@ TEST_JVM_FLAGS = [
 
 CASSANDRA_YAML = """\
 cluster_name: shutter-test
-num_tokens: 1
-initial_token: 0
+{tokens}
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:{storage_port}"
-listen_address: 127.0.0.1
-rpc_address: 127.0.0.1
+      - seeds: "{seeds}"
+listen_address: {address}
+rpc_address: {address}
+auto_bootstrap: false
 storage_port: {storage_port}
 ssl_storage_port: {ssl_storage_port}
 start_native_transport: true
@@ -112,7 +112,8 @@ concurrent_counter_writes: 8
 concurrent_compactors: 1
 key_cache_size: 8MiB
 counter_cache_size: 4MiB
-hinted_handoff_enabled: false
+hinted_handoff_enabled: {hinted_handoff}
+hints_flush_period: 2000ms
 auto_snapshot: false
 snapshot_before_compaction: false
 dynamic_snitch: false
@@ -175,13 +176,31 @@ def fetch_jars() -> None:
 
 
 class CassandraNode:
-    """One Cassandra process on loopback; `start()` returns once a CQL query has succeeded."""
+    """One Cassandra process on loopback; `start()` returns once a CQL query has succeeded.
 
-    def __init__(self, workdir: Path, heap_mb: int = 768, native_port: int | None = None) -> None:
+    Alone by default (one token, no hints). A member of a cluster (tests.support.cassandra_cluster) gets
+    its own loopback `address` (127.0.0.2…: Linux routes all of 127/8 to lo), the cluster's `seeds`,
+    `num_tokens` vnodes and hinted handoff.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        heap_mb: int = 768,
+        native_port: int | None = None,
+        *,
+        address: str = "127.0.0.1",
+        storage_port: int | None = None,
+        seeds: str | None = None,
+        num_tokens: int | None = None,
+    ) -> None:
         self.workdir = workdir
         self.heap_mb = heap_mb
+        self.address = address
         self.native_port = native_port or free_port()
-        self.storage_port = free_port()
+        self.storage_port = storage_port or free_port()
+        self.seeds = seeds or f"{address}:{self.storage_port}"
+        self.num_tokens = num_tokens
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
 
@@ -199,7 +218,9 @@ class CassandraNode:
             f"-Xms{self.heap_mb}m",
             f"-Xmx{self.heap_mb}m",
             *JVM17_FLAGS,
-            *TEST_JVM_FLAGS,
+            # A cluster member keeps its system tables in the commit log: one SIGKILLed right after it joined
+            # must come back as itself (its host id and tokens), not as a stranger claiming its address.
+            *(flag for flag in TEST_JVM_FLAGS if self.num_tokens is None or flag != "-Dcassandra.unsafesystem=true"),
             *([f"-javaagent:{jamm[0]}"] if jamm else []),  # lets Cassandra measure memtable sizes exactly
             f"-Dcassandra.config=file://{self.workdir}/cassandra.yaml",
             f"-Dcassandra.storagedir={self.workdir}",
@@ -212,7 +233,12 @@ class CassandraNode:
 
     def write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        alone = self.num_tokens is None
         yaml = CASSANDRA_YAML.format(
+            tokens="num_tokens: 1\ninitial_token: 0" if alone else f"num_tokens: {self.num_tokens}",
+            seeds=self.seeds,
+            address=self.address,
+            hinted_handoff="false" if alone else "true",
             root=self.workdir,
             native_port=self.native_port,
             storage_port=self.storage_port,
@@ -248,7 +274,7 @@ class CassandraNode:
                     f"Cassandra exited with code {self.process.returncode} while starting:\n{self.log_tail()}"
                 )
             with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.native_port)) == 0:
+                if sock.connect_ex((self.address, self.native_port)) == 0:
                     try:
                         self.query_release_version()
                         return
@@ -260,13 +286,19 @@ class CassandraNode:
     def query_release_version(self) -> str:
         from cassandra.cluster import Cluster
 
-        cluster = Cluster(["127.0.0.1"], port=self.native_port, connect_timeout=5, control_connection_timeout=5)
+        cluster = Cluster([self.address], port=self.native_port, connect_timeout=5, control_connection_timeout=5)
         try:
             session = cluster.connect()
             row = session.execute("SELECT release_version FROM system.local", timeout=10).one()
             return row.release_version
         finally:
             cluster.shutdown()
+
+    def kill(self) -> None:
+        """SIGKILL: the node crashes (no drain, no goodbye to gossip)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
 
     def stop(self, grace: float = 20.0) -> None:
         """SIGTERM (Cassandra drains and exits), then SIGKILL if it is still there after `grace`."""

@@ -2,6 +2,10 @@
 
 Ports are picked free per session, data lives in a temporary directory, and each process's
 output goes to a log file that is printed when a test needs to explain a failure.
+
+`Mesh(workdir, replicas=2)` runs two replicas of every service (`photo` and `photo-2`…), each on its
+own port and id shard, as `SHUTTER_REPLICAS=2 make run` does; every process, and the test's own
+channels, balance over them with the runtime's round_robin and retry policy.
 """
 
 from __future__ import annotations
@@ -20,32 +24,44 @@ import grpc
 import httpx
 
 from services.runtime.auth import TokenAuthority
+from services.runtime.channels import channel_options
 from services.runtime.config import Settings
 from services.runtime.cql import keyspace_for
-from services.runtime.mesh import gateway_command, nats_command, service_command, wait_until_serving
+from services.runtime.mesh import (
+    Replica,
+    free_port,
+    gateway_command,
+    nats_command,
+    plan_replicas,
+    replica_targets,
+    service_command,
+    wait_until_serving,
+)
 from services.runtime.topology import METRICS_PORTS, SERVICE_NAMES
 from services.user.settings import TEST_PROFILE
+from tests.support.nats_cluster import NatsCluster
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_SECRET = "test-secret-" + "x" * 40
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Mesh:
     def __init__(
-        self, workdir: Path, services: tuple[str, ...] = SERVICE_NAMES, extra_env: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        services: tuple[str, ...] = SERVICE_NAMES,
+        extra_env: dict[str, str] | None = None,
+        replicas: int = 1,
+        nats: NatsCluster | None = None,
     ):
         self.workdir = workdir
         self.services = services
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.nats_port = free_port()
+        self.nats_cluster = nats  # a cluster instead of one nats-server: streams R3, the client knows every node
+        cluster_env = {"SHUTTER_NATS_URL": nats.url, "SHUTTER_NATS_STREAM_REPLICAS": "3"} if nats else {}
         self.env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
@@ -61,8 +77,11 @@ class Mesh:
             "SHUTTER_LIMITS_ENABLED": "0",
             **{f"SHUTTER_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
             **{f"SHUTTER_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS_PORTS},
+            **cluster_env,
             **(extra_env or {}),
         }
+        self.replicas: dict[str, list[Replica]] = plan_replicas(self.env, replicas, services) if replicas > 1 else {}
+        self.env.update(replica_targets(self.replicas))
         self.settings = Settings.from_env(self.env)
         self.tokens = TokenAuthority(AUTH_SECRET, 3600)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -79,6 +98,9 @@ class Mesh:
         return process
 
     def start_nats(self) -> None:
+        if self.nats_cluster is not None:
+            self.nats_cluster.start()
+            return
         self._spawn("nats", nats_command(self.settings))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -92,7 +114,27 @@ class Mesh:
         self.stop("nats")
 
     def start_service(self, name: str) -> None:
-        self._spawn(name, service_command(name))
+        """Start service `name`, or every replica of it on a replicated mesh."""
+        for replica in self.replicas.get(name, []) or [None]:
+            if replica is None:
+                self._spawn(name, service_command(name))
+            else:
+                self._spawn(replica.name, service_command(name), replica.env())
+
+    def replica(self, name: str) -> Replica:
+        """A replica by its process name (`photo-2`)."""
+        return next(r for group in self.replicas.values() for r in group if r.name == name)
+
+    async def restart_replica(self, name: str, signum: int = signal.SIGKILL) -> None:
+        """Stop one replica (SIGKILL by default: a crash), start it again, wait until it is SERVING."""
+        replica = self.replica(name)
+        self.stop(name, signum)
+        self._spawn(name, service_command(replica.service), replica.env())
+        await self.wait_replica(replica)
+
+    async def wait_replica(self, replica: Replica, timeout: float = 60) -> None:
+        if not await wait_until_serving(replica.address, timeout):
+            raise RuntimeError(f"{replica.name} did not become SERVING:\n{self.log_tail(replica.name)}")
 
     def start_gateway(self, name: str = "gateway", env: dict[str, str] | None = None) -> str:
         """Start a gateway in front of the mesh; its base URL. Another `name` starts one more (a replica, on a
@@ -118,6 +160,9 @@ class Mesh:
         await asyncio.gather(*(self.wait_serving(name) for name in self.services))
 
     async def wait_serving(self, name: str, timeout: float = 60) -> None:
+        if name in self.replicas:
+            await asyncio.gather(*(self.wait_replica(replica, timeout) for replica in self.replicas[name]))
+            return
         if not await wait_until_serving(self.address(name), timeout):
             raise RuntimeError(f"{name} did not become SERVING:\n{self.log_tail(name)}")
 
@@ -154,6 +199,8 @@ class Mesh:
             if name != "nats":
                 self.stop(name)
         self.stop("nats")
+        if self.nats_cluster is not None:
+            self.nats_cluster.stop()
 
     def log_tail(self, name: str, lines: int = 60) -> str:
         path = self.logs / f"{name}.log"
@@ -169,8 +216,13 @@ class Mesh:
         return f"http://{self.settings.host}:{self.env[f'SHUTTER_{name.upper()}_METRICS_PORT']}/metrics"
 
     def channel(self, name: str) -> grpc.aio.Channel:
+        """The test's channel to service `name`; on a replicated mesh, balanced over its replicas with the
+        runtime's own service config (round_robin, retries of the contract's idempotent methods)."""
         if name not in self._channels:
-            self._channels[name] = grpc.aio.insecure_channel(self.address(name))
+            if name in self.replicas:
+                self._channels[name] = grpc.aio.insecure_channel(self.address(name), options=channel_options(name))
+            else:
+                self._channels[name] = grpc.aio.insecure_channel(self.address(name))
         return self._channels[name]
 
     def user_token(self, user_id: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from services.feed.store import STORAGE
 from services.runtime.ids import IdGenerator, id_timestamp_ms
 from services.runtime.requests import CursorField, PageTokens
 from services.runtime.sqlite import Database
+from services.runtime.visibility import Visibility
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2
 
@@ -25,6 +26,9 @@ class FollowGraph:
     def __init__(self) -> None:
         self.followers: dict[int, list[int]] = {}
         self.pages_served = 0
+        self.muted: set[tuple[int, int]] = set()
+        # Runs once a page is served (and before the fan-out writes it): a block or unfollow racing it.
+        self.after_page: Callable[[], None] | None = None
 
     def follow(self, follower_id: int, followee_id: int) -> None:
         self.followers.setdefault(followee_id, []).append(follower_id)
@@ -41,9 +45,26 @@ class FollowGraph:
         start = (PAGES.decode(request, {"at": CursorField.COUNT}) or {"at": 0})["at"]
         page = everyone[start : start + request.page_size]
         more = start + request.page_size < len(everyone)
+        if self.after_page is not None:
+            self.after_page()
         return follow_pb2.ListFollowersResponse(
             follows=[follow_pb2.Follow(follower_id=f, followee_id=request.user_id) for f in page],
             next_page_token=PAGES.encode(request, {"at": start + request.page_size}) if more else "",
+        )
+
+    async def BatchGetRelationships(
+        self, request: follow_pb2.BatchGetRelationshipsRequest, **options: object
+    ) -> follow_pb2.BatchGetRelationshipsResponse:
+        return follow_pb2.BatchGetRelationshipsResponse(
+            relationships=[
+                follow_pb2.Relationship(
+                    viewer_id=p.viewer_id,
+                    author_id=p.author_id,
+                    following=p.viewer_id in self.followers.get(p.author_id, []),
+                    muted=(p.viewer_id, p.author_id) in self.muted,
+                )
+                for p in request.pairs
+            ]
         )
 
     async def CheckFollowing(self, request: follow_pb2.CheckFollowingRequest) -> follow_pb2.CheckFollowingResponse:
@@ -161,3 +182,36 @@ def test_posted_time_comes_from_the_event_or_the_id() -> None:
     assert posted_ms(event) == id_timestamp_ms(event.photo_id)
     event.created_at.FromMilliseconds(1_750_000_000_123)
     assert posted_ms(event) == 1_750_000_000_123
+
+
+async def test_a_block_racing_the_fan_out_leaves_no_entry_behind(store: SqliteFeedStore, graph: FollowGraph) -> None:
+    """The page is read while 3 still follows; the block (which removes the follow) lands before the page is
+    written, and its purge has already run: the fan-out's re-check after writing takes the entry back out."""
+    fanout = Fanout(
+        store,
+        graph,  # type: ignore[arg-type]
+        visibility=Visibility(None, graph),  # type: ignore[arg-type]
+        large_account_followers=50,
+        followers_page_size=7,
+    )
+    for follower in (1, 2, 3):
+        graph.follow(follower, 800)
+    graph.after_page = lambda: graph.unfollow(3, 800)
+    event = posted(800)
+    await fanout.handle(event)
+    assert await feed_ids(store, 1) == [event.photo_id]
+    assert await feed_ids(store, 2) == [event.photo_id]
+    assert await feed_ids(store, 3) == []
+
+
+async def test_block_created_purges_both_feeds(fanout: Fanout, store: SqliteFeedStore, graph: FollowGraph) -> None:
+    graph.follow(1, 900)
+    graph.follow(900, 1)
+    theirs, mine = posted(900), posted(1)
+    await fanout.handle(theirs)
+    await fanout.handle(mine)
+    assert await feed_ids(store, 1) == [theirs.photo_id]
+    assert await feed_ids(store, 900) == [mine.photo_id]
+    await fanout.handle(events_pb2.BlockCreated(blocker_id=1, blocked_id=900))
+    assert await feed_ids(store, 1) == []
+    assert await feed_ids(store, 900) == []

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,6 +40,23 @@ async def test_at_start_up_every_stored_file_is_a_sweep_candidate(blobs: Filesys
     batches = [batch async for batch in blobs.sweep_candidates()]
     assert sorted(key for batch in batches for key in batch) == sorted(stored)
     assert max(map(len, batches)) <= SWEEP_BATCH
+
+
+async def test_a_directory_replicas_share_offers_only_files_older_than_an_upload(tmp_path: Path) -> None:
+    """Replicas on one machine share the blobs directory: a sibling's upload may be between its blob and its
+    row, so a replica starting up must not judge (and delete) the fresh files."""
+    shared = FilesystemBlobStore(tmp_path / "blobs", settle_seconds=600)
+    await shared.start()
+    try:
+        await _put(shared, tmp_path, "1.original", b"old")
+        await _put(shared, tmp_path, "2.original", b"in flight")
+        old = time.time() - 601
+        os.utime(shared.path("1.original"), (old, old))
+        batches = [batch async for batch in shared.sweep_candidates()]
+        assert [key for batch in batches for key in batch] == ["1.original"]
+        assert sorted(await shared.keys()) == ["1.original", "2.original"]
+    finally:
+        await shared.stop()
 
 
 async def test_keys_cannot_escape_the_root(blobs: FilesystemBlobStore) -> None:

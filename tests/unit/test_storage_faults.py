@@ -92,3 +92,17 @@ def test_a_fault_is_answered_and_logged_once_without_a_traceback(caplog: pytest.
     with pytest.raises(ValueError), storage_faults("anything else passes through"):
         raise ValueError("not storage")
     assert len(caplog.records) == 1
+
+
+def test_a_cassandra_lightweight_transaction_with_an_unknown_outcome_is_retryable() -> None:
+    """Cassandra's CAS_WRITE_UNKNOWN (LWT contention or a slow replica, seen under load on a three-node cluster)
+    is an outage the caller retries, like a write timeout, not an INTERNAL error; other server errors stay."""
+    from cassandra.protocol import ErrorMessage
+
+    import services.runtime.cql  # noqa: F401 - registers the CQL faults with the error table
+    from services.runtime.errors import answer_for
+
+    unknown = ErrorMessage(0x1700, "CAS operation result is unknown - proposal accepted by 1 but not a quorum.", None)
+    answer = answer_for(unknown)
+    assert (answer.error.code, answer.retryable) == (grpc.StatusCode.UNAVAILABLE, True)
+    assert answer_for(ErrorMessage(0x0000, "server error", None)).error.code == grpc.StatusCode.INTERNAL

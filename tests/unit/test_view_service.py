@@ -11,9 +11,11 @@ import pytest
 from services.runtime import callctx
 from services.runtime.channels import PeerStub, caller_token
 from services.runtime.errors import DeadlineExceeded, NotFound, Unavailable
+from services.runtime.visibility import Visibility
 from services.view.cache import PhotoCache
 from services.view.service import ViewService
 from shutter.comment.v1 import comment_pb2
+from shutter.follow.v1 import follow_pb2
 from shutter.like.v1 import like_pb2
 from shutter.photo.v1 import photo_pb2
 from shutter.view.v1 import view_pb2
@@ -107,6 +109,21 @@ def comment_fake(barrier: asyncio.Barrier | None = None, **overrides: Any) -> Fa
 
 
 SERVICE_TOKEN = "view-service-token"
+# Authors whose photos VIEWER may not see (the follow fake says they blocked VIEWER).
+BLOCKING_AUTHOR = 66
+
+
+def follow_fake() -> Fake:
+    return Fake(
+        BatchGetRelationships=lambda r: follow_pb2.BatchGetRelationshipsResponse(
+            relationships=[
+                follow_pb2.Relationship(
+                    viewer_id=p.viewer_id, author_id=p.author_id, blocked_by_author=p.author_id == BLOCKING_AUTHOR
+                )
+                for p in r.pairs
+            ]
+        )
+    )
 
 
 class Clock:
@@ -117,7 +134,9 @@ class Clock:
         return self.now
 
 
-def service(photos: Fake, likes: Fake, comments: Fake, cache: PhotoCache | None = None) -> ViewService:
+def service(
+    photos: Fake, likes: Fake, comments: Fake, cache: PhotoCache | None = None, follow: Fake | None = None
+) -> ViewService:
     """The view over the fakes, each behind the runtime's peer stub, as build() makes them: batches as the
     view service, the user page's listing as the caller."""
 
@@ -130,6 +149,7 @@ def service(photos: Fake, likes: Fake, comments: Fake, cache: PhotoCache | None 
         PeerStub("comment", comments, as_service),  # type: ignore[arg-type]
         user_photos=PeerStub("photo", photos, caller_token),  # type: ignore[arg-type]
         cache=cache if cache is not None else PhotoCache(max_entries=100, max_age=0),
+        visibility=Visibility(None, PeerStub("follow", follow or follow_fake(), as_service)),  # type: ignore[arg-type]
         default_deadline=2.0,
         part_budget=0.5,
         comments_page_size=20,
@@ -274,3 +294,42 @@ async def test_user_page_marks_each_photos_missing_parts() -> None:
     )
     assert [list(v.unavailable_parts) for v in reply.views] == [[view_pb2.VIEW_PART_COMMENTS]] * 3
     assert [v.like_count for v in reply.views] == [0, 1, 2]
+
+
+async def test_a_photo_the_viewer_may_not_see_is_not_found_like_a_missing_one() -> None:
+    """The photo is read as the view service (for many viewers), so the view applies the policy itself."""
+    photos = photo_fake(
+        BatchGetPhotos=lambda r: photo_pb2.BatchGetPhotosResponse(
+            photos=[photo_pb2.Photo(photo_id=i, user_id=BLOCKING_AUTHOR) for i in r.photo_ids]
+        )
+    )
+    follow = follow_fake()
+    svc = service(photos, like_fake(), comment_fake(), follow=follow)
+    with pytest.raises(NotFound, match="photo 42 not found"):
+        await view(svc)
+    assert follow.methods() == ["BatchGetRelationships"]
+    assert follow.calls[0].principal is None  # asked as the service, for this viewer's pair
+    assert [(p.viewer_id, p.author_id) for p in follow.calls[0].request.pairs] == [(VIEWER, BLOCKING_AUTHOR)]
+
+
+async def test_the_viewers_own_photo_needs_no_relationship_lookup() -> None:
+    photos = photo_fake(
+        BatchGetPhotos=lambda r: photo_pb2.BatchGetPhotosResponse(
+            photos=[photo_pb2.Photo(photo_id=i, user_id=VIEWER) for i in r.photo_ids]
+        )
+    )
+    follow = follow_fake()
+    result = await view(service(photos, like_fake(), comment_fake(), follow=follow))
+    assert result.photo.user_id == VIEWER
+    assert follow.calls == []
+
+
+async def test_relationships_are_cached_so_repeated_views_make_no_further_lookups() -> None:
+    follow = follow_fake()
+    svc = service(photo_fake(), like_fake(), comment_fake(), follow=follow)
+    await view(svc)  # the author's pair, then the commenters'
+    asked = len(follow.calls)
+    assert 1 <= asked <= 2
+    for _ in range(5):
+        await view(svc)
+    assert len(follow.calls) == asked

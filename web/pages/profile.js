@@ -8,6 +8,7 @@ import { avatarPicture } from '../images.js';
 import { grid, gridItem, paged, userLink } from '../parts.js';
 import { go } from '../router.js';
 import * as session from '../session.js';
+import { profileMenu } from './safety.js';
 
 /** The user a `#/u/:username/…` page is about, or a page saying there is no such person. */
 export async function loadUser(main, username, signal) {
@@ -25,18 +26,29 @@ function followButton(user, counts, redraw) {
   const problem = h('span', { class: 'inline-error', role: 'status' });
   const button = h('button', { type: 'button', class: 'button' });
   const draw = () => {
-    button.textContent = counts.following ? 'Unfollow' : 'Follow';
-    button.className = counts.following ? 'button secondary' : 'button';
-    button.setAttribute('aria-label', `${counts.following ? 'Unfollow' : 'Follow'} ${nameOf(user)}`);
+    // A private account's follow waits for approval: "Requested" until then (pressing it withdraws).
+    const label = counts.following ? 'Unfollow' : counts.requested ? 'Requested' : 'Follow';
+    button.textContent = label;
+    button.className = counts.following || counts.requested ? 'button secondary' : 'button';
+    button.setAttribute('aria-label', `${label} ${nameOf(user)}`);
   };
   button.addEventListener('click', async () => {
     button.disabled = true;
     problem.textContent = '';
     try {
-      if (counts.following) await api.unfollow(me, user.userId);
-      else await api.follow(me, user.userId);
-      counts.following = !counts.following;
-      counts.followers += counts.following ? 1 : -1;
+      if (counts.following) {
+        await api.unfollow(me, user.userId);
+        counts.following = false;
+        counts.followers -= 1;
+      } else if (counts.requested) {
+        await api.withdrawFollowRequest(me, user.userId);
+        counts.requested = false;
+      } else if ((await api.follow(me, user.userId)).pending) {
+        counts.requested = true;
+      } else {
+        counts.following = true;
+        counts.followers += 1;
+      }
       draw();
       redraw();
     } catch (error) {
@@ -63,14 +75,15 @@ export const profilePage = {
     const user = await loadUser(main, params.username, signal);
     if (!user) return;
     const mine = user.userId === session.me().userId;
-    const [followCounts, following] = await Promise.all([
+    const [followCounts, relation] = await Promise.all([
       api.getFollowCounts(user.userId, signal).catch(() => null),
-      mine ? false : api.isFollowing(session.me().userId, user.userId, signal),
+      mine ? {} : api.getRelationship(session.me().userId, user.userId, signal),
     ]);
     const counts = {
       followers: Number(followCounts?.followerCount || 0),
       followees: Number(followCounts?.followeeCount || 0),
-      following,
+      following: Boolean(relation.following),
+      requested: Boolean(relation.requested),
       posts: null, // from the first page of photos (its totalSize)
     };
     const base = `#/u/${encodeURIComponent(user.username)}`;
@@ -89,22 +102,31 @@ export const profilePage = {
     drawStats();
 
     const photos = grid(`Photos by ${nameOf(user)}`);
+    let locked = false; // a private account I don't follow: its photos are for approved followers
     const pager = await paged({
       list: photos,
       signal,
       moreLabel: 'More photos',
       load: async (token) => {
-        const page = await api.listUserPhotos(user.userId, token, signal);
-        if (!token) {
-          counts.posts = Number(page.totalSize || 0);
-          drawStats();
+        try {
+          const page = await api.listUserPhotos(user.userId, token, signal);
+          if (!token) {
+            counts.posts = Number(page.totalSize || 0);
+            drawStats();
+          }
+          return { nodes: (page.photos || []).map(gridItem), next: page.nextPageToken };
+        } catch (error) {
+          if (error.status !== 403) throw error;
+          locked = true;
+          return { nodes: [], next: '' };
         }
-        return { nodes: (page.photos || []).map(gridItem), next: page.nextPageToken };
       },
     });
     const noPhotos = mine
       ? h('p', { class: 'empty' }, 'You haven’t posted yet. ', h('a', { href: '#/upload' }, 'Post your first photo'), '.')
-      : h('p', { class: 'empty' }, `${nameOf(user)} hasn’t posted yet.`);
+      : locked
+        ? h('p', { class: 'empty private-note' }, 'This account is private. Follow it to ask to see its photos.')
+        : h('p', { class: 'empty' }, `${nameOf(user)} hasn’t posted yet.`);
 
     fill(
       main,
@@ -122,7 +144,9 @@ export const profilePage = {
             h('p', { class: 'muted' }, `@${user.username}`),
             stats,
             user.bio ? h('p', { class: 'bio' }, user.bio) : null,
-            mine ? ownActions() : followButton(user, counts, drawStats),
+            mine
+              ? ownActions()
+              : h('div', { class: 'follow-row' }, followButton(user, counts, drawStats), profileMenu(user, relation, drawStats)),
           ),
         ),
         h('h2', { class: 'section-title' }, 'Photos'),

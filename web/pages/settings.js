@@ -7,6 +7,7 @@ import { busy, field, formStatus } from '../forms.js';
 import { avatarPicture } from '../images.js';
 import { go } from '../router.js';
 import * as session from '../session.js';
+import { privacySwitch } from './safety.js';
 
 export const settingsPage = {
   async render({ main, signal }) {
@@ -39,7 +40,7 @@ export const settingsPage = {
         }
       });
     });
-    fill(main, h('div', { class: 'narrow' }, heading('Edit profile'), picture, form));
+    fill(main, h('div', { class: 'narrow' }, heading('Edit profile'), picture, form, await privacySwitch(signal)));
   },
 };
 

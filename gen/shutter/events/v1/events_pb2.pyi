@@ -15,9 +15,22 @@ class CommentChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMMENT_CHANGE_UNSPECIFIED: _ClassVar[CommentChange]
     COMMENT_CHANGE_CREATED: _ClassVar[CommentChange]
     COMMENT_CHANGE_DELETED: _ClassVar[CommentChange]
+
+class FollowRequestOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FOLLOW_REQUEST_OUTCOME_UNSPECIFIED: _ClassVar[FollowRequestOutcome]
+    FOLLOW_REQUEST_OUTCOME_APPROVED: _ClassVar[FollowRequestOutcome]
+    FOLLOW_REQUEST_OUTCOME_REJECTED: _ClassVar[FollowRequestOutcome]
+    FOLLOW_REQUEST_OUTCOME_WITHDRAWN: _ClassVar[FollowRequestOutcome]
+    FOLLOW_REQUEST_OUTCOME_BLOCKED: _ClassVar[FollowRequestOutcome]
 COMMENT_CHANGE_UNSPECIFIED: CommentChange
 COMMENT_CHANGE_CREATED: CommentChange
 COMMENT_CHANGE_DELETED: CommentChange
+FOLLOW_REQUEST_OUTCOME_UNSPECIFIED: FollowRequestOutcome
+FOLLOW_REQUEST_OUTCOME_APPROVED: FollowRequestOutcome
+FOLLOW_REQUEST_OUTCOME_REJECTED: FollowRequestOutcome
+FOLLOW_REQUEST_OUTCOME_WITHDRAWN: FollowRequestOutcome
+FOLLOW_REQUEST_OUTCOME_BLOCKED: FollowRequestOutcome
 
 class EventMeta(_message.Message):
     __slots__ = ("event_id", "occurred_at", "source")
@@ -148,3 +161,77 @@ class UserDeleted(_message.Message):
     meta: EventMeta
     user_id: int
     def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., user_id: _Optional[int] = ...) -> None: ...
+
+class FollowRequested(_message.Message):
+    __slots__ = ("meta", "requester_id", "target_id", "time_stamp")
+    META_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_STAMP_FIELD_NUMBER: _ClassVar[int]
+    meta: EventMeta
+    requester_id: int
+    target_id: int
+    time_stamp: _timestamp_pb2.Timestamp
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., requester_id: _Optional[int] = ..., target_id: _Optional[int] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class FollowRequestResolved(_message.Message):
+    __slots__ = ("meta", "requester_id", "target_id", "outcome")
+    META_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    meta: EventMeta
+    requester_id: int
+    target_id: int
+    outcome: FollowRequestOutcome
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., requester_id: _Optional[int] = ..., target_id: _Optional[int] = ..., outcome: _Optional[_Union[FollowRequestOutcome, str]] = ...) -> None: ...
+
+class BlockCreated(_message.Message):
+    __slots__ = ("meta", "blocker_id", "blocked_id")
+    META_FIELD_NUMBER: _ClassVar[int]
+    BLOCKER_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_ID_FIELD_NUMBER: _ClassVar[int]
+    meta: EventMeta
+    blocker_id: int
+    blocked_id: int
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., blocker_id: _Optional[int] = ..., blocked_id: _Optional[int] = ...) -> None: ...
+
+class BlockDeleted(_message.Message):
+    __slots__ = ("meta", "blocker_id", "blocked_id")
+    META_FIELD_NUMBER: _ClassVar[int]
+    BLOCKER_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_ID_FIELD_NUMBER: _ClassVar[int]
+    meta: EventMeta
+    blocker_id: int
+    blocked_id: int
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., blocker_id: _Optional[int] = ..., blocked_id: _Optional[int] = ...) -> None: ...
+
+class MuteCreated(_message.Message):
+    __slots__ = ("meta", "muter_id", "muted_id")
+    META_FIELD_NUMBER: _ClassVar[int]
+    MUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    MUTED_ID_FIELD_NUMBER: _ClassVar[int]
+    meta: EventMeta
+    muter_id: int
+    muted_id: int
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., muter_id: _Optional[int] = ..., muted_id: _Optional[int] = ...) -> None: ...
+
+class MuteDeleted(_message.Message):
+    __slots__ = ("meta", "muter_id", "muted_id")
+    META_FIELD_NUMBER: _ClassVar[int]
+    MUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    MUTED_ID_FIELD_NUMBER: _ClassVar[int]
+    meta: EventMeta
+    muter_id: int
+    muted_id: int
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., muter_id: _Optional[int] = ..., muted_id: _Optional[int] = ...) -> None: ...
+
+class AccountPrivacyChanged(_message.Message):
+    __slots__ = ("meta", "user_id", "private")
+    META_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    meta: EventMeta
+    user_id: int
+    private: bool
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., user_id: _Optional[int] = ..., private: _Optional[bool] = ...) -> None: ...

@@ -64,13 +64,80 @@ class FollowServiceStub:
                 request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.CheckFollowingRequest.SerializeToString,
                 response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.CheckFollowingResponse.FromString,
                 _registered_method=True)
+        self.ListFollowRequests = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/ListFollowRequests',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListFollowRequestsRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListFollowRequestsResponse.FromString,
+                _registered_method=True)
+        self.ApproveFollowRequest = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/ApproveFollowRequest',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ApproveFollowRequestRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ApproveFollowRequestResponse.FromString,
+                _registered_method=True)
+        self.RejectFollowRequest = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/RejectFollowRequest',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.RejectFollowRequestRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.RejectFollowRequestResponse.FromString,
+                _registered_method=True)
+        self.WithdrawFollowRequest = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/WithdrawFollowRequest',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.WithdrawFollowRequestRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.WithdrawFollowRequestResponse.FromString,
+                _registered_method=True)
+        self.SetAccountPrivacy = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/SetAccountPrivacy',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.SetAccountPrivacyRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.SetAccountPrivacyResponse.FromString,
+                _registered_method=True)
+        self.BlockUser = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/BlockUser',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.BlockUserRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.BlockUserResponse.FromString,
+                _registered_method=True)
+        self.UnblockUser = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/UnblockUser',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.UnblockUserRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.UnblockUserResponse.FromString,
+                _registered_method=True)
+        self.ListBlockedUsers = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/ListBlockedUsers',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListBlockedUsersRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListBlockedUsersResponse.FromString,
+                _registered_method=True)
+        self.MuteUser = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/MuteUser',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.MuteUserRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.MuteUserResponse.FromString,
+                _registered_method=True)
+        self.UnmuteUser = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/UnmuteUser',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.UnmuteUserRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.UnmuteUserResponse.FromString,
+                _registered_method=True)
+        self.ListMutedUsers = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/ListMutedUsers',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListMutedUsersRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListMutedUsersResponse.FromString,
+                _registered_method=True)
+        self.GetRelationships = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/GetRelationships',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.GetRelationshipsRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.GetRelationshipsResponse.FromString,
+                _registered_method=True)
+        self.BatchGetRelationships = channel.unary_unary(
+                '/shutter.follow.v1.FollowService/BatchGetRelationships',
+                request_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.BatchGetRelationshipsRequest.SerializeToString,
+                response_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.BatchGetRelationshipsResponse.FromString,
+                _registered_method=True)
 
 
 class FollowServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Follow(self, request, context):
-        """follow(follower_id, followee_id, time_stamp). Following twice is not an error.
+        """follow(follower_id, followee_id, time_stamp). Following twice is not an error. A private account's
+        follow becomes a pending request (FollowRequested) until its owner approves it. NOT_FOUND when either
+        has blocked the other (as for an account that does not exist: a block is not revealed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -84,7 +151,8 @@ class FollowServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListFollowers(self, request, context):
-        """Newest first.
+        """Newest first. A private account's lists are for its owner and approved followers (PERMISSION_DENIED
+        for others; NOT_FOUND between blocked users).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -105,6 +173,103 @@ class FollowServiceServicer:
 
     def CheckFollowing(self, request, context):
         """Whether follower_id follows each of followee_ids.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFollowRequests(self, request, context):
+        """-- follow requests (private accounts) --
+        Pending requests to the caller's account, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveFollowRequest(self, request, context):
+        """The owner approves: the request becomes a follow (FollowCreated). NOT_FOUND when no such request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectFollowRequest(self, request, context):
+        """The owner rejects. NOT_FOUND when no such request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawFollowRequest(self, request, context):
+        """The requester takes their request back. Withdrawing nothing is not an error (removed=false).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAccountPrivacy(self, request, context):
+        """Private: only approved followers see the account's content. Switching to public approves every
+        pending request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BlockUser(self, request, context):
+        """-- blocks and mutes --
+        Removes follows and requests both ways; each stops seeing the other everywhere. Blocking twice is
+        not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnblockUser(self, request, context):
+        """Restores nothing by itself (follows stay removed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBlockedUsers(self, request, context):
+        """The caller's blocks, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MuteUser(self, request, context):
+        """Hides the muted user's posts from the caller's feed, and nothing else.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmuteUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMutedUsers(self, request, context):
+        """The caller's mutes, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRelationships(self, request, context):
+        """-- relationships --
+        The caller's relationship to each of user_ids (profile buttons: Follow / Requested / Following,
+        Blocked, Muted). Whether someone blocked the caller is not told.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetRelationships(self, request, context):
+        """Every fact the visibility policy needs, for many (viewer, author) pairs at once. Services only
+        (PERMISSION_DENIED for users: it tells who blocked whom).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,6 +307,71 @@ def add_FollowServiceServicer_to_server(servicer, server):
                     servicer.CheckFollowing,
                     request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.CheckFollowingRequest.FromString,
                     response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.CheckFollowingResponse.SerializeToString,
+            ),
+            'ListFollowRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFollowRequests,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListFollowRequestsRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListFollowRequestsResponse.SerializeToString,
+            ),
+            'ApproveFollowRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveFollowRequest,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ApproveFollowRequestRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ApproveFollowRequestResponse.SerializeToString,
+            ),
+            'RejectFollowRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectFollowRequest,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.RejectFollowRequestRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.RejectFollowRequestResponse.SerializeToString,
+            ),
+            'WithdrawFollowRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawFollowRequest,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.WithdrawFollowRequestRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.WithdrawFollowRequestResponse.SerializeToString,
+            ),
+            'SetAccountPrivacy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAccountPrivacy,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.SetAccountPrivacyRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.SetAccountPrivacyResponse.SerializeToString,
+            ),
+            'BlockUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlockUser,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.BlockUserRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.BlockUserResponse.SerializeToString,
+            ),
+            'UnblockUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnblockUser,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.UnblockUserRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.UnblockUserResponse.SerializeToString,
+            ),
+            'ListBlockedUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBlockedUsers,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListBlockedUsersRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListBlockedUsersResponse.SerializeToString,
+            ),
+            'MuteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.MuteUser,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.MuteUserRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.MuteUserResponse.SerializeToString,
+            ),
+            'UnmuteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmuteUser,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.UnmuteUserRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.UnmuteUserResponse.SerializeToString,
+            ),
+            'ListMutedUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMutedUsers,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListMutedUsersRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.ListMutedUsersResponse.SerializeToString,
+            ),
+            'GetRelationships': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRelationships,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.GetRelationshipsRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.GetRelationshipsResponse.SerializeToString,
+            ),
+            'BatchGetRelationships': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetRelationships,
+                    request_deserializer=shutter_dot_follow_dot_v1_dot_follow__pb2.BatchGetRelationshipsRequest.FromString,
+                    response_serializer=shutter_dot_follow_dot_v1_dot_follow__pb2.BatchGetRelationshipsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +536,357 @@ class FollowService:
             '/shutter.follow.v1.FollowService/CheckFollowing',
             shutter_dot_follow_dot_v1_dot_follow__pb2.CheckFollowingRequest.SerializeToString,
             shutter_dot_follow_dot_v1_dot_follow__pb2.CheckFollowingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFollowRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/ListFollowRequests',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.ListFollowRequestsRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.ListFollowRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveFollowRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/ApproveFollowRequest',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.ApproveFollowRequestRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.ApproveFollowRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectFollowRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/RejectFollowRequest',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.RejectFollowRequestRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.RejectFollowRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawFollowRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/WithdrawFollowRequest',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.WithdrawFollowRequestRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.WithdrawFollowRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAccountPrivacy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/SetAccountPrivacy',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.SetAccountPrivacyRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.SetAccountPrivacyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlockUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/BlockUser',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.BlockUserRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.BlockUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnblockUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/UnblockUser',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.UnblockUserRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.UnblockUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBlockedUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/ListBlockedUsers',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.ListBlockedUsersRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.ListBlockedUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MuteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/MuteUser',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.MuteUserRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.MuteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmuteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/UnmuteUser',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.UnmuteUserRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.UnmuteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMutedUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/ListMutedUsers',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.ListMutedUsersRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.ListMutedUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRelationships(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/GetRelationships',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.GetRelationshipsRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.GetRelationshipsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetRelationships(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.follow.v1.FollowService/BatchGetRelationships',
+            shutter_dot_follow_dot_v1_dot_follow__pb2.BatchGetRelationshipsRequest.SerializeToString,
+            shutter_dot_follow_dot_v1_dot_follow__pb2.BatchGetRelationshipsResponse.FromString,
             options,
             channel_credentials,
             insecure,
