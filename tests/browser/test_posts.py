@@ -7,11 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
 
 from tests.browser.people import PASSWORD, ApiUser, unique
 from tests.browser.scenes import scene_jpeg
 from tests.support.browser import WebApp
+
+
+def first_post_link(driver: WebDriver) -> str | bool:
+    """The hash of the first post linked from the page; False while the page is still being drawn."""
+    try:
+        links = driver.find_elements(By.CSS_SELECTOR, "#main a[href^='#/p/']")
+        return links[0].get_attribute("href").split("/", 3)[-1] if links else False
+    except StaleElementReferenceException:
+        return False
 
 
 def test_post_an_album_with_alt_text_and_a_caption(app: WebApp, gateway: str, tmp_path: Path) -> None:
@@ -36,7 +47,7 @@ def test_post_an_album_with_alt_text_and_a_caption(app: WebApp, gateway: str, tm
     app.browser.wait(lambda d: "#/u/" in d.execute_script("return location.hash"), message="the profile after posting")
 
     app.wait_ready()
-    app.main().find_element(By.CSS_SELECTOR, "a[href^='#/p/']").click()
+    app.go(app.browser.wait(lambda d: first_post_link(d), message="the new post on the profile"))
     album = app.browser.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.album"), message="the album")[0]
     images = album.find_elements(By.CSS_SELECTOR, "img.photo")
     assert [img.get_attribute("alt") for img in images] == ["Harbour at dawn", "Harbour at noon", "Harbour at dusk"]
