@@ -12,12 +12,15 @@ made up by the watcher's catch-up from the store. The live update is published a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from google.protobuf.message import Message
 
 from services.notification.store import Entry, NotificationStore, Type
 from services.runtime.ids import IdGenerator, id_timestamp_ms
 from services.runtime.live import LiveUpdates
 from services.runtime.requests import timestamp_from_unix_ms
+from services.runtime.visibility import Visibility
 from shutter.events.v1 import events_pb2
 from shutter.notification.v1 import notification_pb2
 
@@ -57,16 +60,37 @@ def notification_message(entry: Entry) -> notification_pb2.Notification:
     )
 
 
-async def unread_count(store: NotificationStore, user_id: int, capacity: int) -> int:
-    read_up_to = await store.read_position(user_id)
-    return sum(1 for entry in await store.recent(user_id, capacity) if entry.notification_id > read_up_to)
+@dataclass(frozen=True)
+class Shown:
+    """What a reader is shown: their retained notifications, newest first, less what users blocked either
+    way with them did (services.runtime.visibility: the list, the badge and the live stream alike)."""
+
+    entries: list[Entry]
+    read_up_to: int
+
+    @property
+    def unread(self) -> int:
+        return sum(1 for entry in self.entries if entry.notification_id > self.read_up_to)
+
+
+async def shown(store: NotificationStore, visibility: Visibility, user_id: int, capacity: int) -> Shown:
+    entries = await store.recent(user_id, capacity)
+    unblocked = await visibility.unblocked(user_id, {entry.actor_id for entry in entries})
+    return Shown([entry for entry in entries if entry.actor_id in unblocked], await store.read_position(user_id))
+
+
+async def unread_count(store: NotificationStore, visibility: Visibility, user_id: int, capacity: int) -> int:
+    return (await shown(store, visibility, user_id, capacity)).unread
 
 
 class Notifier:
     """The event handler behind the notification service's durable consumer."""
 
-    def __init__(self, store: NotificationStore, live: LiveUpdates, ids: IdGenerator, *, capacity: int) -> None:
+    def __init__(
+        self, store: NotificationStore, live: LiveUpdates, ids: IdGenerator, visibility: Visibility, *, capacity: int
+    ) -> None:
         self._store = store
+        self._visibility = visibility
         self._live = live
         self._ids = ids
         self._capacity = capacity
@@ -119,7 +143,7 @@ class Notifier:
         entry = Entry(recipient_id, self._ids.next_id(), kind, actor_id, photo_id, comment_id, action_key)
         if not await self._store.add(entry, event_id):
             return
-        unread = await unread_count(self._store, recipient_id, self._capacity)
+        unread = await unread_count(self._store, self._visibility, recipient_id, self._capacity)
         await self._live.publish(
             recipient_id,
             notification_pb2.WatchNotificationsResponse(
@@ -131,7 +155,7 @@ class Notifier:
         entry = await self._store.withdraw(action_key, event_id)
         if entry is None:
             return
-        unread = await unread_count(self._store, entry.recipient_id, self._capacity)
+        unread = await unread_count(self._store, self._visibility, entry.recipient_id, self._capacity)
         await self._live.publish(
             entry.recipient_id,
             notification_pb2.WatchNotificationsResponse(withdrawn_id=entry.notification_id, unread_count=unread),

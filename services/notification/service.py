@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import grpc
 
-from services.notification.notifier import NOTIFY_EVENTS, Notifier, notification_message, unread_count
+from services.notification.notifier import NOTIFY_EVENTS, Notifier, notification_message, shown, unread_count
 from services.notification.settings import NotificationSettings
 from services.notification.store import STORAGE, Entry, NotificationStore, Type
 from services.runtime.callctx import acting_as
@@ -88,31 +88,24 @@ class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
         position = self._pages.decode(request, {"before": CursorField.ID})
         before = None if position is None else position["before"]
         # The whole retained list (at most `capacity` rows): groups span pages, so they are made from all of it.
-        entries = await self._store.recent(user_id, self._capacity)
-        # What users blocked either way with the reader did is left out (services.runtime.visibility).
-        shown = await self._visibility.unblocked(user_id, {entry.actor_id for entry in entries})
-        entries = [entry for entry in entries if entry.actor_id in shown]
-        read_up_to = await self._store.read_position(user_id)
-        unread = sum(1 for entry in entries if entry.notification_id > read_up_to)
+        reader = await shown(self._store, self._visibility, user_id, self._capacity)
         wanted = set(request.types)
-        groups = grouped([e for e in entries if not wanted or e.type in wanted], read_up_to)
+        groups = grouped([e for e in reader.entries if not wanted or e.type in wanted], reader.read_up_to)
         if before is not None:
             groups = [group for group in groups if group.position < before]
         page, more = groups[:size], len(groups) > size
         return notification_pb2.ListNotificationsResponse(
             groups=page,
             next_page_token=self._pages.encode(request, {"before": page[-1].position}) if more else "",
-            unread_count=unread,
+            unread_count=reader.unread,
         )
 
     async def GetUnreadCount(
         self, request: notification_pb2.GetUnreadCountRequest, context: grpc.aio.ServicerContext
     ) -> notification_pb2.GetUnreadCountResponse:
         user_id = acting_as(request.user_id, "user_id")
-        return notification_pb2.GetUnreadCountResponse(
-            unread_count=await unread_count(self._store, user_id, self._capacity),
-            read_up_to=await self._store.read_position(user_id),
-        )
+        reader = await shown(self._store, self._visibility, user_id, self._capacity)
+        return notification_pb2.GetUnreadCountResponse(unread_count=reader.unread, read_up_to=reader.read_up_to)
 
     async def MarkNotificationsRead(
         self, request: notification_pb2.MarkNotificationsReadRequest, context: grpc.aio.ServicerContext
@@ -125,7 +118,7 @@ class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
             newest = await self._store.recent(user_id, 1)
             up_to = newest[0].notification_id if newest else 0
         read_up_to = await self._store.mark_read(user_id, up_to) if up_to else await self._store.read_position(user_id)
-        unread = await unread_count(self._store, user_id, self._capacity)
+        unread = await unread_count(self._store, self._visibility, user_id, self._capacity)
         # The user's other screens update their badge too.
         await self._live.publish(user_id, notification_pb2.WatchNotificationsResponse(unread_count=unread))
         return notification_pb2.MarkNotificationsReadResponse(unread_count=unread, read_up_to=read_up_to)
@@ -157,17 +150,13 @@ class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
     ) -> list[notification_pb2.WatchNotificationsResponse]:
         """What came after `after`, oldest first, each with the unread count; then the count on its own
         (flagged after a resync, so a client showing the list re-reads it: withdrawals are not replayed)."""
-        entries = await self._store.recent(user_id, self._capacity)
-        # What users blocked either way with the reader did is left out (services.runtime.visibility).
-        shown = await self._visibility.unblocked(user_id, {entry.actor_id for entry in entries})
-        entries = [entry for entry in entries if entry.actor_id in shown]
-        read_up_to = await self._store.read_position(user_id)
-        unread = sum(1 for entry in entries if entry.notification_id > read_up_to)
+        reader = await shown(self._store, self._visibility, user_id, self._capacity)
+        unread = reader.unread
         updates = [
             notification_pb2.WatchNotificationsResponse(
                 position=entry.notification_id, notification=notification_message(entry), unread_count=unread
             )
-            for entry in reversed(entries)
+            for entry in reversed(reader.entries)
             if entry.notification_id > after
         ]
         updates.append(notification_pb2.WatchNotificationsResponse(unread_count=unread, resync=resync))
@@ -178,12 +167,12 @@ def build(runtime: Runtime) -> None:
     settings = runtime.section(NotificationSettings)
     store: NotificationStore = open_store(runtime, STORAGE, capacity=settings.capacity)
     live = runtime.live("notifications")
-    notifier = Notifier(store, live, runtime.ids, capacity=settings.capacity)
-    runtime.consume(DURABLE, NOTIFY_EVENTS, notifier.handle, max_deliver=settings.max_deliver)
-    purge_on_deletion(runtime, "notification-purge", store, "notifications")
     visibility = Visibility.attach(
         runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
     )
+    notifier = Notifier(store, live, runtime.ids, visibility, capacity=settings.capacity)
+    runtime.consume(DURABLE, NOTIFY_EVENTS, notifier.handle, max_deliver=settings.max_deliver)
+    purge_on_deletion(runtime, "notification-purge", store, "notifications")
     pages = PageTokens(runtime.settings.signing_secret())
     runtime.add_servicer(
         notification_pb2_grpc.add_NotificationServiceServicer_to_server,

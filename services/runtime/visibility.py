@@ -31,7 +31,6 @@ read fails UNAVAILABLE: unknown visibility is never treated as visible.
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -41,11 +40,10 @@ from services.runtime.batching import BatchLoader
 from services.runtime.broadcast import Broadcast
 from services.runtime.errors import DeadlineExceeded, NotFound, PermissionDenied, Unavailable
 from services.runtime.events import EventBus
+from services.runtime.fresh import MAX_AGE_LIMIT_SECONDS, FreshCache
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 
-# The promise: a change to the graph holds everywhere within this many seconds of its acknowledgement.
-MAX_AGE_LIMIT_SECONDS = 1.0
 DEFAULT_TIMEOUT_SECONDS = 2.0
 MAX_BATCH = 500
 
@@ -157,63 +155,18 @@ _CHANGES: tuple[tuple[type, Callable[..., tuple[int, ...]]], ...] = (
 )
 
 
-class RelationshipCache:
-    """(viewer, author) → Relationship, each entry trusted for at most `max_age` after its fetch was sent.
+class RelationshipCache(FreshCache[Pair, Relationship]):
+    """(viewer, author) → Relationship (services.runtime.fresh): `forget(user)` makes every pair touching
+    the user stale at once and refuses answers fetched before it."""
 
-    `forget(user)` invalidates every pair touching the user at once (one dict write, checked on read) and
-    refuses answers fetched before it, so a change is never undone by a fetch that raced it.
-    """
-
-    def __init__(self, max_entries: int, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if not 0 <= max_age <= MAX_AGE_LIMIT_SECONDS:
-            raise ValueError(f"relationships may be cached for 0 to {MAX_AGE_LIMIT_SECONDS} s, not {max_age}")
-        self._max_entries = max_entries
-        self._max_age = max_age
-        self._clock = clock
-        self._entries: dict[Pair, tuple[Relationship, float]] = {}  # → (relationship, sent_at), oldest first
-        self._changed: dict[int, float] = {}  # user → when last changed (for the last max_age seconds)
-        self.hits = 0
-        self.misses = 0
-
-    def now(self) -> float:
-        return self._clock()
-
-    def _fresh(self, pair: Pair, sent_at: float, now: float) -> bool:
-        if now - sent_at >= self._max_age:
-            return False
-        changed = self._changed
-        return changed.get(pair[0], -1.0) < sent_at and changed.get(pair[1], -1.0) < sent_at
-
-    def get(self, pair: Pair) -> Relationship | None:
-        entry = self._entries.get(pair)
-        if entry is not None:
-            if self._fresh(pair, entry[1], self._clock()):
-                self.hits += 1
-                return entry[0]
-            del self._entries[pair]
-        self.misses += 1
-        return None
+    def tokens(self, key: Pair) -> Pair:
+        return key
 
     def put(self, found: Mapping[Pair, Relationship], sent_at: float) -> None:
-        if not self._max_entries or not self._max_age:
-            return
-        now = self._clock()
-        for pair, relationship in found.items():
-            if self._fresh(pair, sent_at, now):
-                self._entries.pop(pair, None)
-                self._entries[pair] = (relationship, sent_at)
-        while len(self._entries) > self._max_entries:
-            del self._entries[next(iter(self._entries))]
+        self.put_fetched(found.items(), sent_at)
 
     def forget(self, user_id: int) -> None:
-        now = self._clock()
-        self._changed.pop(user_id, None)
-        self._changed[user_id] = now
-        while self._changed:  # older than max_age: everything fetched before it has expired anyway
-            oldest = next(iter(self._changed))
-            if self._changed[oldest] > now - self._max_age:
-                break
-            del self._changed[oldest]
+        self.invalidate(user_id)
 
 
 class Visibility:

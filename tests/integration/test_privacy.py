@@ -11,11 +11,12 @@ from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2
 from shutter.like.v1 import like_pb2, like_pb2_grpc
+from shutter.notification.v1 import notification_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
 from tests.support.feeds import feed_has, feed_lacks
 from tests.support.mesh import Mesh
-from tests.support.notifications import groups_of
+from tests.support.notifications import groups_of, notifications
 from tests.support.photos import make_jpeg, upload
 from tests.support.privacy import approve, block, follows, mute, set_private
 from tests.support.rich_status import field_violations
@@ -322,10 +323,16 @@ async def test_a_block_hides_what_the_blocked_user_did_from_notifications(mesh: 
     async def fan_shown() -> bool:
         return fan.user_id in await actors()
 
+    async def unread() -> int:
+        request = notification_pb2.GetUnreadCountRequest(user_id=author.user_id)
+        return (await notifications(mesh).GetUnreadCount(request, metadata=author.metadata, timeout=10)).unread_count
+
     await eventually(fan_shown, timeout=30)
+    assert await unread() == 1
     await block(mesh, author, fan)
 
     async def fan_hidden() -> bool:
         return not await fan_shown()
 
     await eventually(fan_hidden, timeout=2)
+    assert await unread() == 0  # the badge counts what the list shows
