@@ -18,6 +18,11 @@ export const batchGetUsers = (userIds, signal) =>
   userIds.length
     ? request('GET', '/v1/users:batchGet', { query: { userIds }, signal }).then((r) => r.users)
     : Promise.resolve([]);
+/** A new profile picture (form: a `file` part): the user with its new avatar URLs. */
+export const uploadAvatar = (form) => upload('/v1/avatar', form, () => {});
+/** People whose username or name starts with `query` (case and accents aside): {users, nextPageToken}. */
+export const searchUsers = (query, pageToken, signal) =>
+  request('GET', '/v1/users:search', { query: { query, pageSize: 20, pageToken }, signal });
 export const updateUser = (userId, displayName, bio) =>
   request('PATCH', `/v1/users/${userId}`, {
     body: { displayName, bio, updateMask: 'displayName,bio' },
@@ -39,10 +44,21 @@ export const listFollows = (userId, kind, pageToken, signal) =>
 // -- photos --------------------------------------------------------------------------------
 
 export const VARIANT = { display: 'PHOTO_VARIANT_DISPLAY', thumbnail: 'PHOTO_VARIANT_THUMBNAIL' };
-export const contentPath = (photoId, variant) => `/v1/photos/${photoId}/content?variant=${variant}`;
+/** mediaId: one image of an album (unset: the first). */
+export const contentPath = (photoId, variant, mediaId) =>
+  `/v1/photos/${photoId}/content?variant=${variant}${mediaId && mediaId !== photoId ? `&mediaId=${mediaId}` : ''}`;
 
 export const uploadPhoto = (form, onProgress, signal) => upload('/v1/photos', form, onProgress, signal);
+/** One image of an album, before the post: {media, created, expiresAt}. */
+export const uploadMedia = (form, onProgress, signal) => upload('/v1/media', form, onProgress, signal);
+/** metadata: as for uploadPhoto; images: [{mediaId, altText}], in order. */
+export const createPost = (metadata, images) =>
+  request('POST', '/v1/posts', { body: { metadata, images } }).then((r) => r.photo);
 export const deletePhoto = (photoId) => request('DELETE', `/v1/photos/${photoId}`);
+export const getPhoto = (photoId, signal) => request('GET', `/v1/photos/${photoId}`, { signal }).then((r) => r.photo);
+/** fields: {title, caption, location, tags, altTexts: [{mediaId, altText}]}; every one is replaced. */
+export const updatePhoto = (photoId, fields) =>
+  request('PATCH', `/v1/photos/${photoId}`, { body: fields }).then((r) => r.photo);
 export const batchGetPhotos = (photoIds, signal) =>
   request('GET', '/v1/photos:batchGet', { query: { photoIds }, signal }).then((r) => r.photos);
 export const listUserPhotos = (userId, pageToken, signal) =>
@@ -78,6 +94,17 @@ export const listComments = (photoId, pageToken, signal) =>
 export const postComment = (photoId, me, text) =>
   request('POST', `/v1/photos/${photoId}/comments`, { body: { userId: me, text } }).then((r) => r.comment);
 export const deleteComment = (photoId, commentId) => request('DELETE', `/v1/photos/${photoId}/comments/${commentId}`);
+/** replyTo: a comment of this photo (a reply to a reply joins its top comment's thread). */
+export const replyToComment = (photoId, me, text, replyTo) =>
+  request('POST', `/v1/photos/${photoId}/comments`, { body: { userId: me, text, replyTo } }).then((r) => r.comment);
+export const likeComment = (photoId, commentId) =>
+  request('PUT', `/v1/photos/${photoId}/comments/${commentId}/like`, { body: {} }).then((r) => r.likes);
+export const unlikeComment = (photoId, commentId) =>
+  request('DELETE', `/v1/photos/${photoId}/comments/${commentId}/like`).then((r) => r.likes);
+export const batchGetCommentLikes = (photoId, commentIds, signal) =>
+  request('GET', `/v1/photos/${photoId}/comments:batchLikes`, { query: { commentIds }, signal, quiet: true }).then(
+    (r) => r.likes || [],
+  );
 
 // -- notifications and live updates --------------------------------------------------------
 

@@ -91,7 +91,7 @@ export function nameOf(user) {
   return user?.displayName || user?.username || 'Someone';
 }
 
-/** A round badge with the user's initial (there are no profile pictures in the API). */
+/** A round badge with the user's initial (images.avatarPicture puts the profile picture over it). */
 export function avatar(user, size = 'small') {
   const initial = (nameOf(user)[0] || '?').toUpperCase();
   const hue = [...(user?.username || '')].reduce((sum, c) => sum + c.charCodeAt(0), 0) % 6;

@@ -2,9 +2,9 @@
 // load more as you scroll.
 
 import * as api from './api.js';
-import { avatar, count, h, icon, nameOf } from './dom.js';
+import { count, h, icon, nameOf } from './dom.js';
 import { describe } from './errors.js';
-import { photoImage } from './images.js';
+import { avatarPicture, photoImage } from './images.js';
 import * as session from './session.js';
 
 /** A person's name and @username, linking to their profile. */
@@ -13,7 +13,7 @@ export function userLink(user, size = 'small') {
   return h(
     'a',
     { class: 'user-link', href: `#/u/${encodeURIComponent(user.username)}` },
-    avatar(user, size),
+    avatarPicture(user, size),
     h('span', { class: 'user-names' }, h('strong', {}, nameOf(user)), h('span', { class: 'muted' }, `@${user.username}`)),
   );
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.comment.store import MAX_BATCH, Comment, FirstPage, PhotoGone
+from services.comment.store import MAX_BATCH, Comment, CommentLikes, FirstPage, PhotoGone
 from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import (
     READ_FAST,
@@ -49,12 +49,49 @@ SCHEMA = CqlSchema(
         "CREATE TABLE IF NOT EXISTS comment_counts (photo_id bigint PRIMARY KEY, comment_count counter)",
         "CREATE TABLE IF NOT EXISTS deleted_photos (photo_id bigint PRIMARY KEY)",
         copy_legacy_marks("deleted_photos", "photo_id", Kind.PHOTO),
+        # Replies (one level) and likes on comments: a like is claimed once (LWT), and only the claim
+        # that applied moves the counter, so retries and double taps count once.
+        "ALTER TABLE comments_by_photo ADD parent_id bigint",
+        """CREATE TABLE IF NOT EXISTS comment_likes (
+            photo_id bigint,
+            comment_id bigint,
+            user_id bigint,
+            PRIMARY KEY ((photo_id, comment_id), user_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS comment_like_counts (
+            photo_id bigint,
+            comment_id bigint,
+            likes counter,
+            PRIMARY KEY ((photo_id), comment_id)
+        )""",
     ),
 )
 
-_COLUMNS = "comment_id, photo_id, user_id, text, time_stamp_us, created_at_us"
+_COLUMNS = "comment_id, photo_id, user_id, text, time_stamp_us, created_at_us, parent_id"
 
-INSERT_COMMENT = Query(f"INSERT INTO comments_by_photo ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", WRITE_DURABLE)
+INSERT_COMMENT = Query(f"INSERT INTO comments_by_photo ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", WRITE_DURABLE)
+CLAIM_LIKE = Query(
+    "INSERT INTO comment_likes (photo_id, comment_id, user_id) VALUES (?, ?, ?) IF NOT EXISTS",
+    WRITE_DURABLE,
+    serial_consistency=SERIAL,
+)
+RELEASE_LIKE = Query(
+    "DELETE FROM comment_likes WHERE photo_id = ? AND comment_id = ? AND user_id = ? IF EXISTS",
+    WRITE_DURABLE,
+    serial_consistency=SERIAL,
+)
+READ_LIKE = Query(
+    "SELECT user_id FROM comment_likes WHERE photo_id = ? AND comment_id = ? AND user_id = ?", READ_STRONG
+)
+BUMP_LIKES = Query(
+    "UPDATE comment_like_counts SET likes = likes + ? WHERE photo_id = ? AND comment_id = ?",
+    WRITE_DURABLE,
+    idempotent=False,
+)
+READ_LIKES = Query("SELECT likes FROM comment_like_counts WHERE photo_id = ? AND comment_id = ?", READ_FAST)
+DROP_PHOTO_LIKE_COUNTS = Query("DELETE FROM comment_like_counts WHERE photo_id = ?", WRITE_DURABLE)
+DROP_LIKERS = Query("DELETE FROM comment_likes WHERE photo_id = ? AND comment_id = ?", WRITE_DURABLE)
+DROP_LIKE_COUNT = Query("DELETE FROM comment_like_counts WHERE photo_id = ? AND comment_id = ?", WRITE_DURABLE)
 INSERT_BY_USER = Query("INSERT INTO comments_by_user (user_id, photo_id, comment_id) VALUES (?, ?, ?)", WRITE_DURABLE)
 READ_COMMENT = Query(f"SELECT {_COLUMNS} FROM comments_by_photo WHERE photo_id = ? AND comment_id = ?", READ_STRONG)
 REMOVE_COMMENT = Query(
@@ -94,7 +131,9 @@ _PURGE_CONCURRENCY = 32
 
 
 def _comment(row: Any) -> Comment:
-    return Comment(row.comment_id, row.photo_id, row.user_id, row.text, row.time_stamp_us, row.created_at_us)
+    return Comment(
+        row.comment_id, row.photo_id, row.user_id, row.text, row.time_stamp_us, row.created_at_us, row.parent_id or 0
+    )
 
 
 class CqlCommentStore:
@@ -111,6 +150,7 @@ class CqlCommentStore:
             comment.text,
             comment.time_stamp_us,
             comment.created_at_us,
+            comment.parent_id,
         )
         by_user = (comment.user_id, comment.photo_id, comment.comment_id)
         await write_with_events(self._db, [(INSERT_COMMENT, row), (INSERT_BY_USER, by_user)], [event])
@@ -135,7 +175,13 @@ class CqlCommentStore:
         by_user = (event.user_id, photo_id, comment_id)
         await write_with_events(self._db, [(DELETE_BY_USER, by_user)], [event])
         await self._db.execute(BUMP, (-1, photo_id))
+        await self._drop_likes(photo_id, comment_id)
         return True
+
+    async def _drop_likes(self, photo_id: int, comment_id: int) -> None:
+        """A removed comment's likers and count (its id is never reused)."""
+        await self._db.execute(DROP_LIKERS, (photo_id, comment_id))
+        await self._db.execute(DROP_LIKE_COUNT, (photo_id, comment_id))
 
     async def page(self, photo_id: int, limit: int, after_comment_id: int | None, newest_first: bool) -> list[Comment]:
         if newest_first:
@@ -180,11 +226,34 @@ class CqlCommentStore:
                 lambda row: self._db.execute(DELETE_BY_USER, (row.user_id, photo_id, row.comment_id)),
                 _PURGE_CONCURRENCY,
             )
+            await bounded_gather(
+                rows, lambda row: self._db.execute(DROP_LIKERS, (photo_id, row.comment_id)), _PURGE_CONCURRENCY
+            )
             dropped += len(rows)
             after = rows[-1].comment_id
         await self._db.execute(DROP_PHOTO_COMMENTS, (photo_id,))
         await self._db.execute(DROP_PHOTO_COUNT, (photo_id,))
+        await self._db.execute(DROP_PHOTO_LIKE_COUNTS, (photo_id,))
         return dropped
+
+    async def like_comment(self, photo_id: int, comment_id: int, user_id: int, liked: bool) -> CommentLikes | None:
+        if await self.get(photo_id, comment_id) is None:
+            return None
+        claim = CLAIM_LIKE if liked else RELEASE_LIKE
+        if applied(await self._db.execute(claim, (photo_id, comment_id, user_id))):
+            await self._db.execute(BUMP_LIKES, (1 if liked else -1, photo_id, comment_id))
+        return (await self.comment_likes(photo_id, [comment_id], user_id))[0]
+
+    async def comment_likes(self, photo_id: int, comment_ids: list[int], viewer_id: int) -> list[CommentLikes]:
+        async def read(comment_id: int) -> CommentLikes:
+            counted, mine = await asyncio.gather(
+                self._db.execute(READ_LIKES, (photo_id, comment_id)),
+                self._db.execute(READ_LIKE, (photo_id, comment_id, viewer_id)),
+            )
+            # A counter that drifted below zero (a crash between claim and count) reads as zero.
+            return CommentLikes(comment_id, max(counted[0].likes or 0, 0) if counted else 0, bool(mine))
+
+        return await bounded_gather(comment_ids, read, _PURGE_CONCURRENCY)
 
     async def purge_user(self, user_id: int) -> int:
         dropped = 0
@@ -202,6 +271,7 @@ class CqlCommentStore:
         The by-user row goes either way, so a purge's work list always shrinks."""
         if applied(await self._db.execute(REMOVE_COMMENT, (photo_id, comment_id))):
             await self._db.execute(BUMP, (-1, photo_id))
+            await self._drop_likes(photo_id, comment_id)
         await self._db.execute(DELETE_BY_USER, (user_id, photo_id, comment_id))
 
     async def _refuse_deleted(self, photo_id: int) -> None:

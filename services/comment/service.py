@@ -8,7 +8,7 @@ import time
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore
+from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentLikes, CommentStore
 from services.photo.client import existing_photo, visible_photo_ids
 from services.runtime.callctx import UNSET_MEANS_CALLER, acting_as, acting_user_id
 from services.runtime.channels import CALLER, SERVICE
@@ -51,6 +51,13 @@ def comment_message(comment: Comment) -> comment_pb2.Comment:
         text=comment.text,
         time_stamp=_timestamp(comment.time_stamp_us),
         created_at=_timestamp(comment.created_at_us),
+        parent_id=comment.parent_id,
+    )
+
+
+def _likes_message(likes: CommentLikes) -> comment_pb2.CommentLikes:
+    return comment_pb2.CommentLikes(
+        comment_id=likes.comment_id, like_count=likes.like_count, viewer_has_liked=likes.viewer_has_liked
     )
 
 
@@ -111,7 +118,9 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         violations.raise_if_any()
         user_id = acting_as(request.user_id, "user_id")
         photo = await existing_photo(self._photos, request.photo_id)
+        parent_id = await self._thread_of(request.photo_id, request.reply_to)
         comment = Comment(
+            parent_id=parent_id,
             comment_id=self._ids.next_id(),
             photo_id=request.photo_id,
             user_id=user_id,
@@ -122,6 +131,50 @@ class CommentService(comment_pb2_grpc.CommentServiceServicer):
         created = self._event(comment, events_pb2.COMMENT_CHANGE_CREATED, owner_id=photo.user_id)
         await self._store.post(comment, created)  # PhotoGone: NotFound
         return comment_pb2.PostCommentResponse(comment=comment_message(comment))
+
+    async def _thread_of(self, photo_id: int, reply_to: int) -> int:
+        """The top comment a reply joins (a reply to a reply joins its top comment); 0 for no reply. A comment
+        not on this photo is INVALID_ARGUMENT naming reply_to: the request names something it cannot mean."""
+        if reply_to == 0:
+            return 0
+        target = await self._store.get(photo_id, reply_to) if reply_to > 0 else None
+        if target is None:
+            raise InvalidArgument("reply_to", "is not a comment of this photo")
+        return target.parent_id or target.comment_id
+
+    async def LikeComment(
+        self, request: comment_pb2.LikeCommentRequest, context: grpc.aio.ServicerContext
+    ) -> comment_pb2.LikeCommentResponse:
+        return comment_pb2.LikeCommentResponse(likes=await self._like(request, liked=True))
+
+    async def UnlikeComment(
+        self, request: comment_pb2.UnlikeCommentRequest, context: grpc.aio.ServicerContext
+    ) -> comment_pb2.UnlikeCommentResponse:
+        return comment_pb2.UnlikeCommentResponse(likes=await self._like(request, liked=False))
+
+    async def _like(
+        self, request: comment_pb2.LikeCommentRequest | comment_pb2.UnlikeCommentRequest, *, liked: bool
+    ) -> comment_pb2.CommentLikes:
+        photo_id = require_id(request.photo_id, "photo_id")
+        comment_id = require_id(request.comment_id, "comment_id")
+        await existing_photo(self._photos, photo_id)  # as for a comment: the photo must be there for the caller
+        likes = await self._store.like_comment(photo_id, comment_id, acting_user_id(), liked)
+        if likes is None:
+            raise NotFound(f"comment {comment_id} of photo {photo_id} not found")
+        return _likes_message(likes)
+
+    async def BatchGetCommentLikes(
+        self, request: comment_pb2.BatchGetCommentLikesRequest, context: grpc.aio.ServicerContext
+    ) -> comment_pb2.BatchGetCommentLikesResponse:
+        photo_id = require_id(request.photo_id, "photo_id")
+        if len(request.comment_ids) > MAX_BATCH:
+            raise InvalidArgument("comment_ids", f"at most {MAX_BATCH} ids per call")
+        for index, comment_id in enumerate(request.comment_ids):
+            require_id(comment_id, f"comment_ids[{index}]")
+        if reading_user() is not None and photo_id not in await self._shown_photos([photo_id]):
+            return comment_pb2.BatchGetCommentLikesResponse()  # as for a photo that does not exist
+        found = await self._store.comment_likes(photo_id, list(request.comment_ids), acting_user_id())
+        return comment_pb2.BatchGetCommentLikesResponse(likes=[_likes_message(likes) for likes in found])
 
     async def ListComments(
         self, request: comment_pb2.ListCommentsRequest, context: grpc.aio.ServicerContext

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from services.comment.store import MAX_BATCH, Comment, FirstPage, PhotoGone
+from services.comment.store import MAX_BATCH, Comment, CommentLikes, FirstPage, PhotoGone
 from services.runtime.outbox import enqueue
 from services.runtime.sqlite import Database, SqliteSchema
 from services.runtime.tombstones import Kind, SqliteTombstones
@@ -51,10 +51,20 @@ SCHEMA = SqliteSchema(
             SELECT 'photo', photo_id, CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM deleted_photos;
         DROP TABLE deleted_photos;
         """,
+        # Replies (one level) and likes on comments.
+        """
+        ALTER TABLE comments_by_photo ADD COLUMN parent_id INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE IF NOT EXISTS comment_likes (
+            photo_id INTEGER NOT NULL,
+            comment_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            PRIMARY KEY (photo_id, comment_id, user_id)
+        ) WITHOUT ROWID;
+        """,
     )
 )
 
-_COLUMNS = "comment_id, photo_id, user_id, text, time_stamp_us, created_at_us"
+_COLUMNS = "comment_id, photo_id, user_id, text, time_stamp_us, created_at_us, parent_id"
 
 # Rows removed per write transaction when purging, so one huge purge never holds the writer long.
 PURGE_CHUNK = 500
@@ -70,7 +80,7 @@ class SqliteCommentStore:
             if self._marks.is_marked(conn, Kind.PHOTO, comment.photo_id):
                 raise PhotoGone(comment.photo_id)
             conn.execute(
-                f"INSERT INTO comments_by_photo ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO comments_by_photo ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     comment.comment_id,
                     comment.photo_id,
@@ -78,6 +88,7 @@ class SqliteCommentStore:
                     comment.text,
                     comment.time_stamp_us,
                     comment.created_at_us,
+                    comment.parent_id,
                 ),
             )
             conn.execute(
@@ -166,6 +177,30 @@ class SqliteCommentStore:
 
         return await self._db.read(work)
 
+    async def like_comment(self, photo_id: int, comment_id: int, user_id: int, liked: bool) -> CommentLikes | None:
+        def work(conn: sqlite3.Connection) -> CommentLikes | None:
+            exists = conn.execute(
+                "SELECT 1 FROM comments_by_photo WHERE photo_id = ? AND comment_id = ?", (photo_id, comment_id)
+            ).fetchone()
+            if exists is None:
+                return None
+            if liked:
+                conn.execute(
+                    "INSERT OR IGNORE INTO comment_likes (photo_id, comment_id, user_id) VALUES (?, ?, ?)",
+                    (photo_id, comment_id, user_id),
+                )
+            else:
+                conn.execute(
+                    "DELETE FROM comment_likes WHERE photo_id = ? AND comment_id = ? AND user_id = ?",
+                    (photo_id, comment_id, user_id),
+                )
+            return _likes(conn, photo_id, comment_id, user_id)
+
+        return await self._db.write(work)
+
+    async def comment_likes(self, photo_id: int, comment_ids: list[int], viewer_id: int) -> list[CommentLikes]:
+        return await self._db.read(lambda conn: [_likes(conn, photo_id, c, viewer_id) for c in comment_ids])
+
     async def purge_photo(self, photo_id: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
             self._marks.mark(conn, Kind.PHOTO, photo_id)
@@ -178,6 +213,7 @@ class SqliteCommentStore:
             )
             conn.execute("DELETE FROM comments_by_photo WHERE photo_id = ?", (photo_id,))
             conn.execute("DELETE FROM comment_counts WHERE photo_id = ?", (photo_id,))
+            conn.execute("DELETE FROM comment_likes WHERE photo_id = ?", (photo_id,))
             return len(rows)
 
         return await self._db.write(work)
@@ -214,7 +250,19 @@ def _remove(conn: sqlite3.Connection, photo_id: int, comment_id: int) -> bool:
         (row[0], photo_id, comment_id),
     )
     _add_to_count(conn, photo_id, -1)
+    conn.execute("DELETE FROM comment_likes WHERE photo_id = ? AND comment_id = ?", (photo_id, comment_id))
     return True
+
+
+def _likes(conn: sqlite3.Connection, photo_id: int, comment_id: int, viewer_id: int) -> CommentLikes:
+    count = conn.execute(
+        "SELECT COUNT(*) FROM comment_likes WHERE photo_id = ? AND comment_id = ?", (photo_id, comment_id)
+    ).fetchone()[0]
+    mine = conn.execute(
+        "SELECT 1 FROM comment_likes WHERE photo_id = ? AND comment_id = ? AND user_id = ?",
+        (photo_id, comment_id, viewer_id),
+    ).fetchone()
+    return CommentLikes(comment_id, count, mine is not None)
 
 
 def _add_to_count(conn: sqlite3.Connection, photo_id: int, delta: int) -> None:

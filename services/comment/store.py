@@ -29,6 +29,17 @@ class Comment:
     # When the client says it was written, and when we stored it (microseconds since the epoch).
     time_stamp_us: int
     created_at_us: int
+    # The top comment this one replies to (0: a top comment). Replies are one level deep, as on Instagram.
+    parent_id: int = 0
+
+
+@dataclass(frozen=True)
+class CommentLikes:
+    """A comment's like count and whether the viewer is among its likers."""
+
+    comment_id: int
+    like_count: int
+    viewer_has_liked: bool
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,14 @@ class CommentStore(Protocol):
     async def first_pages(self, photo_ids: list[int], limit: int, newest_first: bool) -> list[FirstPage]:
         """Each photo's first `limit` comments in id order and its count, one per id in the order given
         (at most MAX_BATCH): what views of several photos need, in one read."""
+        ...
+
+    async def like_comment(self, photo_id: int, comment_id: int, user_id: int, liked: bool) -> CommentLikes | None:
+        """Like (or unlike) once, however often asked; None, changing nothing, when the comment is gone."""
+        ...
+
+    async def comment_likes(self, photo_id: int, comment_ids: list[int], viewer_id: int) -> list[CommentLikes]:
+        """Counts and the viewer's state, one per comment id in the order given."""
         ...
 
     async def purge_photo(self, photo_id: int) -> int:

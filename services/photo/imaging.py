@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import blurhash
 from PIL import Image, ImageOps
 
 # Decoders we accept, and the content type each one means.
@@ -30,6 +31,9 @@ CONTENT_TYPES: dict[str, str] = {
 DISPLAY_LONGEST_SIDE = 1080
 THUMBNAIL_LONGEST_SIDE = 640
 JPEG_QUALITY = 85
+# Placeholders are computed on a small copy: a BlurHash has 4×3 components, a colour is one pixel's worth.
+PLACEHOLDER_SIDE = 64
+BLURHASH_COMPONENTS = (4, 3)
 
 
 class UnsupportedImage(ValueError):
@@ -57,6 +61,9 @@ class Rendered:
     height: int
     display: RenderedVariant
     thumbnail: RenderedVariant
+    # What a client paints before the bytes come: a BlurHash and the dominant colour ("#rrggbb").
+    blurhash: str = ""
+    dominant_color: str = ""
 
 
 def render(source: str, out_dir: str, max_pixels: int) -> Rendered:
@@ -81,6 +88,7 @@ def render(source: str, out_dir: str, max_pixels: int) -> Rendered:
                 width, height = oriented.size
                 display = _encode_variant(oriented, DISPLAY_LONGEST_SIDE)
                 thumbnail = _encode_variant(oriented, THUMBNAIL_LONGEST_SIDE)
+                hash_, colour = placeholders(oriented)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageTooLarge(f"image has more than {max_pixels} pixels") from exc
         except OSError as exc:
@@ -97,7 +105,27 @@ def render(source: str, out_dir: str, max_pixels: int) -> Rendered:
         height,
         _write_variant(display, Path(out_dir) / "display"),
         _write_variant(thumbnail, Path(out_dir) / "thumbnail"),
+        hash_,
+        colour,
     )
+
+
+def placeholders(image: Image.Image) -> tuple[str, str]:
+    """The BlurHash and the dominant colour of `image`, from a PLACEHOLDER_SIDE copy (transparency on white).
+
+    The dominant colour is the most common of an 8-colour median-cut palette: an average would turn a
+    blue sky over a red roof into a brown neither of them is."""
+    small = image.convert("RGBA")
+    small.thumbnail((PLACEHOLDER_SIDE, PLACEHOLDER_SIDE), Image.Resampling.BOX)
+    rgb = Image.new("RGB", small.size, (255, 255, 255))
+    rgb.paste(small, mask=small.getchannel("A"))
+    palette = rgb.quantize(colors=8, method=Image.Quantize.MEDIANCUT)
+    x_components, y_components = BLURHASH_COMPONENTS
+    hash_ = blurhash.encode(rgb, x_components=x_components, y_components=y_components)  # closes `rgb`
+    counts = sorted(palette.getcolors() or [], reverse=True)
+    index = counts[0][1] if counts else 0
+    red, green, blue = (palette.getpalette() or [0, 0, 0])[index * 3 : index * 3 + 3]
+    return hash_, f"#{red:02x}{green:02x}{blue:02x}"
 
 
 def _has_alpha(image: Image.Image) -> bool:

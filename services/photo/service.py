@@ -21,16 +21,19 @@ from services.photo.blobs import (
     check_stored,
     verified_chunks,
 )
+from services.photo.captions import Captions
+from services.photo.edits import Editor
 from services.photo.events import UserDeletedHandler
+from services.photo.media import MediaExpiry, MediaUploader, PostCreator
 from services.photo.settings import PhotoSettings, S3Settings
 from services.photo.staging import Staging
-from services.photo.store import STORAGE, PhotoRecord, PhotoStore
+from services.photo.store import STORAGE, ImageRecord, PhotoRecord, PhotoStore
 from services.photo.sweeper import OrphanSweeper
 from services.photo.uploads import Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.channels import SERVICE
+from services.runtime.channels import CALLER, SERVICE
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, storage_faults
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
@@ -39,6 +42,7 @@ from services.runtime.visibility import Visibility, reading_user
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2_grpc
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
+from shutter.user.v1 import user_pb2_grpc
 
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
 # A blob file this old, in a directory replicas share, belongs to no upload still on its way to committing.
@@ -48,6 +52,20 @@ _VARIANT_NAMES = {
     photo_pb2.PHOTO_VARIANT_DISPLAY: "display",
     photo_pb2.PHOTO_VARIANT_THUMBNAIL: "thumbnail",
 }
+
+
+def image_proto(image: ImageRecord) -> photo_pb2.Image:
+    return photo_pb2.Image(
+        media_id=image.media_id,
+        width=image.width,
+        height=image.height,
+        byte_size=image.original.byte_size,
+        sha256=image.original.sha256,
+        content_type=image.original.content_type,
+        alt_text=image.alt_text,
+        blurhash=image.blurhash,
+        dominant_color=image.dominant_color,
+    )
 
 
 def to_proto(photo: PhotoRecord) -> photo_pb2.Photo:
@@ -64,6 +82,10 @@ def to_proto(photo: PhotoRecord) -> photo_pb2.Photo:
         byte_size=photo.original.byte_size,
         sha256=photo.original.sha256,
         content_type=photo.original.content_type,
+        images=[image_proto(image) for image in photo.image_list()],
+        caption=photo.caption,
+        mentioned_user_ids=list(photo.mentioned_user_ids),
+        edited_at=timestamp_from_unix_ms(photo.edited_at_ms) if photo.edited_at_ms else None,
     )
 
 
@@ -76,7 +98,15 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         deleter: Deleter,
         pages: PageTokens,
         visibility: Visibility,
+        media: MediaUploader,
+        posts: PostCreator,
+        media_expiry_seconds: float,
+        editor: Editor,
     ) -> None:
+        self._editor = editor
+        self._media = media
+        self._posts = posts
+        self._media_expiry_seconds = media_expiry_seconds
         self._store = store
         self._visibility = visibility
         self._pages = pages
@@ -89,6 +119,20 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
     ) -> photo_pb2.UploadPhotoResponse:
         photo, created = await self._uploader.upload(request_iterator)
         return photo_pb2.UploadPhotoResponse(photo=to_proto(photo), created=created)
+
+    async def UploadMedia(
+        self, request_iterator: AsyncIterator[photo_pb2.UploadMediaRequest], context: grpc.aio.ServicerContext
+    ) -> photo_pb2.UploadMediaResponse:
+        media, created = await self._media.upload(request_iterator)
+        reply = photo_pb2.UploadMediaResponse(media=image_proto(media.image), created=created)
+        reply.expires_at.FromMilliseconds(media.created_at_ms + int(self._media_expiry_seconds * 1000))
+        return reply
+
+    async def CreatePost(
+        self, request: photo_pb2.CreatePostRequest, context: grpc.aio.ServicerContext
+    ) -> photo_pb2.CreatePostResponse:
+        photo, created = await self._posts.create(request)
+        return photo_pb2.CreatePostResponse(photo=to_proto(photo), created=created)
 
     async def GetPhoto(
         self, request: photo_pb2.GetPhotoRequest, context: grpc.aio.ServicerContext
@@ -116,12 +160,13 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         if variant == photo_pb2.PHOTO_VARIANT_ORIGINAL and callctx.acting_user_id() != photo.user_id:
             # The original keeps its EXIF (GPS and all); only its owner gets it back.
             raise PermissionDenied("only the owner may download the original; ask for DISPLAY or THUMBNAIL")
+        image = _image_of(photo, request.media_id)
         info = {
-            photo_pb2.PHOTO_VARIANT_ORIGINAL: photo.original,
-            photo_pb2.PHOTO_VARIANT_DISPLAY: photo.display,
-            photo_pb2.PHOTO_VARIANT_THUMBNAIL: photo.thumbnail,
+            photo_pb2.PHOTO_VARIANT_ORIGINAL: image.original,
+            photo_pb2.PHOTO_VARIANT_DISPLAY: image.display,
+            photo_pb2.PHOTO_VARIANT_THUMBNAIL: image.thumbnail,
         }[variant]
-        key = blob_key(photo.photo_id, _VARIANT_NAMES[variant])
+        key = blob_key(image.media_id, _VARIANT_NAMES[variant])
         with storage_faults("reading a photo's bytes"):  # EIO on our disk is UNAVAILABLE, not INTERNAL
             await check_stored(self._blobs, key, info)
             content = photo_pb2.ContentInfo(
@@ -154,7 +199,15 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         page = photos[:limit]
         more = len(photos) > limit
         next_token = self._pages.encode(request, {"u": user_id, "before": page[-1].photo_id}) if more else ""
-        return photo_pb2.ListUserPhotosResponse(photos=[to_proto(p) for p in page], next_page_token=next_token)
+        total = await self._store.count_by_user(user_id) if position is None else 0
+        return photo_pb2.ListUserPhotosResponse(
+            photos=[to_proto(p) for p in page], next_page_token=next_token, total_size=total
+        )
+
+    async def UpdatePhoto(
+        self, request: photo_pb2.UpdatePhotoRequest, context: grpc.aio.ServicerContext
+    ) -> photo_pb2.UpdatePhotoResponse:
+        return photo_pb2.UpdatePhotoResponse(photo=to_proto(await self._editor.edit(request)))
 
     async def DeletePhoto(
         self, request: photo_pb2.DeletePhotoRequest, context: grpc.aio.ServicerContext
@@ -176,6 +229,19 @@ class PhotoService(photo_pb2_grpc.PhotoServiceServicer):
         if photo is None:
             raise NotFound(f"photo {photo_id} not found")
         return photo
+
+
+def _image_of(photo: PhotoRecord, media_id: int) -> ImageRecord:
+    """The post's image with this media id; its first when 0."""
+    images = photo.image_list()
+    if media_id < 0:
+        raise InvalidArgument("media_id", "must be an image's id (Image.media_id), or unset for the first")
+    if media_id == 0:
+        return images[0]
+    for image in images:
+        if image.media_id == media_id:
+            return image
+    raise NotFound(f"photo {photo.photo_id} has no image {media_id}")
 
 
 def open_stores(runtime: Runtime) -> tuple[PhotoStore, BlobStore, float | None]:
@@ -206,9 +272,12 @@ def build(runtime: Runtime) -> None:
     settings = runtime.section(PhotoSettings)
     staging = Staging(runtime.replica_path("tmp"))
     images = ImagePool(settings.image_workers, settings.max_pixels)
-    for component in (blobs, staging, images, OrphanSweeper(store, blobs, sweep_seconds)):
+    expiry = MediaExpiry(store, blobs, settings.media_expiry_seconds, settings.media_sweep_seconds)
+    for component in (blobs, staging, images, OrphanSweeper(store, blobs, sweep_seconds), expiry):
         runtime.add_component(component)
     deleter = Deleter(store, blobs, runtime.ids, runtime.name)
+    # Mentions are resolved as the author: the user service sees who asks.
+    captions = Captions(runtime.channels.stub("user", user_pb2_grpc.UserServiceStub, as_=CALLER))
     uploader = Uploader(
         store,
         blobs,
@@ -218,6 +287,7 @@ def build(runtime: Runtime) -> None:
         runtime.name,
         max_bytes=runtime.settings.max_upload_bytes,
         limiter=runtime.limiter(),
+        captions=captions,
     )
     runtime.consume("photo-user-deleted", [events_pb2.UserDeleted], UserDeletedHandler(store, deleter))
     visibility = Visibility.attach(
@@ -225,6 +295,17 @@ def build(runtime: Runtime) -> None:
     )
     runtime.add_servicer(
         photo_pb2_grpc.add_PhotoServiceServicer_to_server,
-        PhotoService(store, blobs, uploader, deleter, PageTokens(runtime.settings.signing_secret()), visibility),
+        PhotoService(
+            store,
+            blobs,
+            uploader,
+            deleter,
+            PageTokens(runtime.settings.signing_secret()),
+            visibility,
+            MediaUploader(store, blobs, uploader, runtime.ids),
+            PostCreator(store, runtime.ids, runtime.name, captions),
+            settings.media_expiry_seconds,
+            Editor(store, runtime.ids, runtime.name, captions),
+        ),
         photo_pb2.DESCRIPTOR.services_by_name["PhotoService"],
     )

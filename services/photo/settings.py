@@ -24,6 +24,12 @@ class PhotoSettings(Section):
     sweep_seconds: float = setting(
         "SHUTTER_PHOTO_SWEEP_SECONDS", 300.0, "how often a shared blob store (s3, cql) is swept of orphans", minimum=1
     )
+    media_expiry_seconds: float = setting(
+        "SHUTTER_PHOTO_MEDIA_EXPIRY_SECONDS", 86_400.0, "how long an uploaded medium waits for a post", minimum=1
+    )
+    media_sweep_seconds: float = setting(
+        "SHUTTER_PHOTO_MEDIA_SWEEP_SECONDS", 600.0, "how often media no post took are looked for", minimum=0.1
+    )
 
 
 @dataclass(frozen=True)

@@ -23,19 +23,31 @@ leaves orphans for the sweep, never a row without bytes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import Counter
 
 from services.photo.blobs import BlobStore, blob_key
+from services.photo.captions import Captions
 from services.photo.imaging import ImageTooLarge, Rendered, RenderedVariant, UnsupportedImage
 from services.photo.staging import StagedUpload, Staging
-from services.photo.store import BlobInfo, CommitOutcomeUnknown, KeyReused, PhotoRecord, PhotoStore, same_request
+from services.photo.store import (
+    BlobInfo,
+    CommitOutcomeUnknown,
+    ImageRecord,
+    KeyReused,
+    PhotoRecord,
+    PhotoStore,
+    same_request,
+    single_image_photo,
+)
 from services.photo.validation import validate_metadata
 from services.photo.workers import ImagePool
 from services.runtime import callctx, limits
@@ -72,7 +84,9 @@ class Uploader:
         *,
         max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         limiter: Limiter | None = None,
+        captions: Captions | None = None,
     ) -> None:
+        self._captions = captions or Captions(None)
         self._limiter = limiter
         self._store = store
         self._blobs = blobs
@@ -106,10 +120,24 @@ class Uploader:
         if metadata.idempotency_key:
             earlier = await self._store.by_idempotency_key(metadata.user_id, metadata.idempotency_key)
             if earlier is not None:
-                fingerprint = request_fingerprint(metadata, await self._drain(requests))
+                fingerprint = request_fingerprint(metadata, await self.drain(requests))
                 if not same_request(earlier.fingerprint, fingerprint):
                     raise KeyReused(earlier.photo.photo_id)
                 return earlier.photo, False
+        tags, mentioned = await self._captions.parse(metadata)
+        async with self.receive_image(requests, metadata.user_id) as (staged, sha256, rendered):
+            original = BlobInfo(rendered.content_type, staged.size, sha256)
+            photo = self._describe(metadata, rendered, original, tags, mentioned)
+            fingerprint = request_fingerprint(metadata, sha256)
+            # From here on the photo is as good as stored: finish even if the client cancels.
+            return await asyncio.shield(self._commit(photo, fingerprint, staged, rendered))
+
+    @contextlib.asynccontextmanager
+    async def receive_image(
+        self, requests: AsyncIterator[Any], user_id: int
+    ) -> AsyncIterator[tuple[StagedUpload, str, Rendered]]:
+        """The rest of an upload stream (chunks only) staged, charged to the user's byte quota and rendered:
+        the staged original, its hex SHA-256 and the variants. The staging files go when the block ends."""
         staged = self._staging.new(self._max_bytes)
         try:
             await staged.open()
@@ -121,17 +149,12 @@ class Uploader:
             if staged.size == 0:
                 raise InvalidArgument("chunk", "the upload carried no image bytes")
             # The size is known only now: charged against the daily byte quota before anything is stored.
-            await limits.charge(self._limiter, "upload_bytes", {limits.ACCOUNT: str(metadata.user_id)}, staged.size)
-            rendered = await self._render(staged)
-            original = BlobInfo(rendered.content_type, staged.size, sha256)
-            photo = self._describe(metadata, rendered, original)
-            fingerprint = request_fingerprint(metadata, sha256)
-            # From here on the photo is as good as stored: finish even if the client cancels.
-            return await asyncio.shield(self._commit(photo, fingerprint, staged, rendered))
+            await limits.charge(self._limiter, "upload_bytes", {limits.ACCOUNT: str(user_id)}, staged.size)
+            yield staged, sha256, await self._render(staged)
         finally:
             await asyncio.shield(staged.discard())
 
-    async def _drain(self, requests: AsyncIterator[photo_pb2.UploadPhotoRequest]) -> str:
+    async def drain(self, requests: AsyncIterator[Any]) -> str:
         """Read a retry's bytes to the end (within the limit), returning their hex SHA-256.
 
         The hash tells a true retry from another request under the same key. Reading to the end also
@@ -157,44 +180,47 @@ class Uploader:
         except ImageTooLarge as exc:
             raise InvalidArgument("chunk", str(exc)) from exc
 
-    def _describe(self, metadata: photo_pb2.PhotoMetadata, rendered: Rendered, original: BlobInfo) -> PhotoRecord:
-        """The row to commit, with a fresh time-ordered id."""
-        return PhotoRecord(
-            photo_id=self._ids.next_id(),
+    def _describe(
+        self,
+        metadata: photo_pb2.PhotoMetadata,
+        rendered: Rendered,
+        original: BlobInfo,
+        tags: tuple[str, ...],
+        mentioned: tuple[int, ...],
+    ) -> PhotoRecord:
+        """The row to commit, with a fresh time-ordered id; its one image has that id too."""
+        photo_id = self._ids.next_id()
+        image = image_record(photo_id, rendered, original, metadata.alt_text)
+        return single_image_photo(
+            photo_id,
+            image,
             user_id=metadata.user_id,
             title=metadata.title,
             location=metadata.location,
             time_stamp_ms=timestamp_or_now(metadata.time_stamp, "metadata.time_stamp").ToMilliseconds(),
-            tags=tuple(metadata.tags),
+            tags=tags,
             created_at_ms=int(time.time() * 1000),
-            width=rendered.width,
-            height=rendered.height,
-            original=original,
-            display=_blob_info(rendered.display),
-            thumbnail=_blob_info(rendered.thumbnail),
             idempotency_key=metadata.idempotency_key,
+            images=(image,),
+            caption=metadata.caption,
+            mentioned_user_ids=mentioned,
         )
 
     async def _commit(
         self, photo: PhotoRecord, fingerprint: str, staged: StagedUpload, rendered: Rendered
     ) -> tuple[PhotoRecord, bool]:
-        sources = {
-            "original": staged.original,
-            "display": Path(rendered.display.path),
-            "thumbnail": Path(rendered.thumbnail.path),
-        }
         keys = [blob_key(photo.photo_id, variant) for variant in VARIANTS]
         try:
-            await asyncio.gather(*(self._blobs.put(key, sources[v]) for key, v in zip(keys, VARIANTS, strict=True)))
+            await put_variants(self._blobs, photo.photo_id, staged, rendered)
             stored, created = await self._store.create(photo, posted_event(photo, self._ids, self._source), fingerprint)
         except CommitOutcomeUnknown:
             raise  # the photo may yet be committed: its blobs must stay (the sweep removes them if it is not)
         except BaseException:  # KeyInUse, KeyReused (a concurrent upload with another request won), anything
-            await _delete_quietly(self._blobs, keys)
+            await delete_quietly(self._blobs, keys)
             raise
         if not created:
             # A concurrent retry with the same key won the race: ours is a duplicate.
-            await _delete_quietly(self._blobs, keys)
+            await delete_quietly(self._blobs, keys)
         return stored, created
 
 
@@ -218,10 +244,10 @@ class Deleter:
             return await asyncio.shield(self._delete(photo, event))
 
     async def _delete(self, photo: PhotoRecord, event: events_pb2.PhotoDeleted) -> bool:
-        keys = [blob_key(photo.photo_id, v) for v in VARIANTS]
+        keys = [blob_key(image.media_id, v) for image in photo.image_list() for v in VARIANTS]
         await self._blobs.expect_deletion(keys)
         deleted = await self._store.delete(photo.photo_id, event)
-        await _delete_quietly(self._blobs, keys)
+        await delete_quietly(self._blobs, keys)
         return deleted is not None
 
 
@@ -237,6 +263,8 @@ def request_fingerprint(metadata: photo_pb2.PhotoMetadata, content_sha256: str) 
         list(metadata.tags),
         content_sha256,
     ]
+    if metadata.alt_text or metadata.caption:  # only when set: a request from before keeps its fingerprint
+        fields.extend([metadata.alt_text, metadata.caption])
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -250,6 +278,8 @@ def posted_event(photo: PhotoRecord, ids: IdGenerator, source: str) -> events_pb
         tags=list(photo.tags),
         time_stamp=timestamp_from_unix_ms(photo.time_stamp_ms),
         created_at=timestamp_from_unix_ms(photo.created_at_ms),
+        mentioned_user_ids=list(photo.mentioned_user_ids),
+        caption=photo.caption,
     )
 
 
@@ -265,7 +295,33 @@ def _blob_info(variant: RenderedVariant) -> BlobInfo:
     return BlobInfo(variant.content_type, variant.byte_size, variant.sha256)
 
 
-async def _delete_quietly(blobs: BlobStore, keys: list[str]) -> None:
+def image_record(media_id: int, rendered: Rendered, original: BlobInfo, alt_text: str) -> ImageRecord:
+    return ImageRecord(
+        media_id=media_id,
+        width=rendered.width,
+        height=rendered.height,
+        original=original,
+        display=_blob_info(rendered.display),
+        thumbnail=_blob_info(rendered.thumbnail),
+        alt_text=alt_text,
+        blurhash=rendered.blurhash,
+        dominant_color=rendered.dominant_color,
+    )
+
+
+async def put_variants(blobs: BlobStore, media_id: int, staged: StagedUpload, rendered: Rendered) -> list[str]:
+    """Move the original and its variants durably into the blob store as `<media_id>.<variant>`."""
+    sources = {
+        "original": staged.original,
+        "display": Path(rendered.display.path),
+        "thumbnail": Path(rendered.thumbnail.path),
+    }
+    keys = [blob_key(media_id, variant) for variant in VARIANTS]
+    await asyncio.gather(*(blobs.put(key, sources[v]) for key, v in zip(keys, VARIANTS, strict=True)))
+    return keys
+
+
+async def delete_quietly(blobs: BlobStore, keys: list[str]) -> None:
     """Best effort: a blob left behind is an orphan the sweep removes."""
     for key in keys:
         try:

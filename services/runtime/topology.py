@@ -73,7 +73,7 @@ CALL_GRAPH: dict[str, frozenset[str]] = {
     "gateway": frozenset(SERVICE_NAMES),
     "user": frozenset({"follow"}),
     "follow": frozenset({"user"}),
-    "photo": frozenset({"follow"}),
+    "photo": frozenset({"follow", "user"}),  # user: a caption's @mentions, resolved to users
     "like": frozenset({"photo", "follow"}),
     "comment": frozenset({"photo", "follow"}),
     "view": frozenset({"photo", "like", "comment", "follow"}),

@@ -43,10 +43,10 @@ from typing import Any
 
 from services.runtime.cql import READ_FAST, READ_STRONG, WRITE_DURABLE, WRITE_FAST, CqlDatabase, CqlSchema, Query
 from services.runtime.ids import id_timestamp_ms
+from services.runtime.normalise import Term, TermKind
 from services.runtime.requests import INT64_MAX
 from services.runtime.tombstones import Kind
 from services.runtime.tombstones_cql import CqlTombstones, copy_legacy_marks
-from services.search.normalise import Term, TermKind
 from services.search.store import IndexedPhoto
 
 BUCKET_MS = 86_400_000  # one UTC day; see the module docstring for the arithmetic

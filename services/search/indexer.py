@@ -14,8 +14,8 @@ from google.protobuf.message import Message
 from prometheus_client import Histogram
 
 from services.runtime.metrics import LAG_BUCKETS, event_lag_seconds
+from services.runtime.normalise import Term, document_terms
 from services.runtime.server import Runtime
-from services.search.normalise import Term, document_terms
 from services.search.store import IndexedPhoto, SearchStore
 from shutter.events.v1 import events_pb2
 
@@ -30,11 +30,11 @@ INDEX_LAG = Histogram(
 
 
 def indexed_photo(
-    photo_id: int, user_id: int, title: str, location: str, tags: list[str], created_at_ms: int
+    photo_id: int, user_id: int, title: str, location: str, tags: list[str], created_at_ms: int, caption: str = ""
 ) -> tuple[IndexedPhoto, list[Term]]:
     """The document and its terms, built the same way from an event or from the photo service."""
     document = IndexedPhoto(photo_id, user_id, title, location, tuple(tags), created_at_ms)
-    return document, document_terms(title, location, tags)
+    return document, document_terms(title, location, tags, caption)
 
 
 class SearchIndexer:
@@ -42,12 +42,13 @@ class SearchIndexer:
         self._store = store
 
     async def handle(self, event: Message) -> None:
-        if isinstance(event, events_pb2.PhotoPosted):
+        if isinstance(event, (events_pb2.PhotoPosted, events_pb2.PhotoEdited)):
             await self.photo_posted(event)
         elif isinstance(event, events_pb2.PhotoDeleted):
             await self._store.remove_photo(event.photo_id)
 
-    async def photo_posted(self, event: events_pb2.PhotoPosted) -> None:
+    async def photo_posted(self, event: events_pb2.PhotoPosted | events_pb2.PhotoEdited) -> None:
+        """File the photo under its terms as the event has them (an edit re-files it: terms are replaced)."""
         document, terms = indexed_photo(
             event.photo_id,
             event.user_id,
@@ -55,14 +56,16 @@ class SearchIndexer:
             event.location,
             list(event.tags),
             event.created_at.ToMilliseconds(),
+            event.caption,
         )
         if not await self._store.index_photo(document, terms):
             log.info("skipped a deleted photo", extra={"photo_id": event.photo_id})
             return
-        INDEX_LAG.observe(event_lag_seconds(document.created_at_ms))
+        if isinstance(event, events_pb2.PhotoPosted):  # an edit's lag is not a post's
+            INDEX_LAG.observe(event_lag_seconds(document.created_at_ms))
 
 
 def start_indexer(runtime: Runtime, store: SearchStore) -> SearchIndexer:
     indexer = SearchIndexer(store)
-    runtime.consume(DURABLE, [events_pb2.PhotoPosted, events_pb2.PhotoDeleted], indexer.handle)
+    runtime.consume(DURABLE, [events_pb2.PhotoPosted, events_pb2.PhotoEdited, events_pb2.PhotoDeleted], indexer.handle)
     return indexer

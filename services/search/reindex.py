@@ -98,6 +98,7 @@ async def reindex_user(
             photo.location,
             list(photo.tags),
             photo.created_at.ToMilliseconds(),
+            photo.caption,
         )
         await store.index_photo(document, terms)
         listed.add(photo.photo_id)

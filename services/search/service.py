@@ -15,12 +15,12 @@ import hashlib
 
 from services.runtime.channels import SERVICE
 from services.runtime.errors import InvalidArgument, Violations
+from services.runtime.normalise import Term, query_terms, tag_key, words
 from services.runtime.requests import CursorField, PageTokens, page_size, timestamp_from_unix_ms
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
 from services.runtime.visibility import Visibility, reading_user
 from services.search.indexer import start_indexer
-from services.search.normalise import Term, query_terms, tag_key, words
 from services.search.store import STORAGE, IndexedPhoto, SearchStore
 from shutter.follow.v1 import follow_pb2_grpc
 from shutter.search.v1 import search_pb2, search_pb2_grpc

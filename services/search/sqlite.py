@@ -14,9 +14,9 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
 
+from services.runtime.normalise import Term, TermKind
 from services.runtime.sqlite import Database, SqliteSchema
 from services.runtime.tombstones import Kind, SqliteTombstones
-from services.search.normalise import Term, TermKind
 from services.search.store import IndexedPhoto
 
 _STEP_1 = """

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.runtime.normalise import Term
 from services.runtime.stores import Storage
-from services.search.normalise import Term
 
 STORAGE = Storage(
     sqlite="services.search.sqlite:SqliteSearchStore",

@@ -40,8 +40,8 @@ from typing import Any
 from services.runtime.concurrency import bounded_gather
 from services.runtime.cql import READ_FAST, READ_STRONG, SERIAL, WRITE_DURABLE, CqlDatabase, CqlSchema, Query, applied
 from services.runtime.outbox_cql import write_with_events
-from services.user import rules
-from services.user.store import Credentials, ProfileChange, UsernameTaken, UserRecord
+from services.user import names, rules
+from services.user.store import AvatarImage, Credentials, ProfileChange, UsernameTaken, UserRecord
 from shutter.events.v1 import events_pb2
 
 SCHEMA = CqlSchema(
@@ -62,10 +62,45 @@ SCHEMA = CqlSchema(
             bio text,
             created_at_ms bigint
         )""",
+        # Profile pictures: square renditions by size, and the version clients put in their URLs.
+        """CREATE TABLE IF NOT EXISTS avatars (
+            user_id bigint,
+            size int,
+            content_type text,
+            data blob,
+            sha256 text,
+            version bigint static,
+            PRIMARY KEY ((user_id), size)
+        )""",
+        # Finding people by name (services.user.names): partitioned by a term's first two characters,
+        # each row carrying all of the user's terms so a prefix lists each user once.
+        """CREATE TABLE IF NOT EXISTS user_names (
+            bucket text,
+            term text,
+            user_id bigint,
+            terms list<text>,
+            PRIMARY KEY ((bucket), term, user_id)
+        )""",
     ),
 )
 
 _USER = "user_id, username, display_name, bio, created_at_ms"
+# One partition per user: its renditions as rows, the version static (one read answers a batch's URL).
+DELETE_AVATARS = Query("DELETE FROM avatars WHERE user_id = ?", WRITE_DURABLE)
+INSERT_AVATAR = Query(
+    "INSERT INTO avatars (user_id, size, content_type, data, sha256, version) VALUES (?, ?, ?, ?, ?, ?)", WRITE_DURABLE
+)
+READ_AVATAR = Query("SELECT content_type, data, sha256 FROM avatars WHERE user_id = ? AND size = ?", READ_FAST)
+READ_AVATAR_VERSION = Query("SELECT version FROM avatars WHERE user_id = ? LIMIT 1", READ_FAST)
+INSERT_NAME = Query("INSERT INTO user_names (bucket, term, user_id, terms) VALUES (?, ?, ?, ?)", WRITE_DURABLE)
+DELETE_NAME = Query("DELETE FROM user_names WHERE bucket = ? AND term = ? AND user_id = ?", WRITE_DURABLE)
+SEARCH_NAMES = Query(
+    "SELECT term, user_id, terms FROM user_names WHERE bucket = ? AND (term, user_id) > (?, ?) AND (term) < (?)"
+    " LIMIT ?",
+    READ_FAST,
+)
+# Reads of many users' avatar versions at once (BatchGetUsers).
+_AVATAR_READS = 64
 _CLAIM = f"username_key, password_hash, {_USER}"
 
 CLAIM = Query(
@@ -161,6 +196,8 @@ class CqlUserStore:
             return None
         if change.display_name is not None:
             await self._db.execute(SET_DISPLAY_NAME, (change.display_name, user_id))
+            new_terms = names.name_terms(user.username, change.display_name)
+            await self._index_names(user_id, names.name_terms(user.username, user.display_name), new_terms)
             user = UserRecord(user.user_id, user.username, change.display_name, user.bio, user.created_at_ms)
         if change.bio is not None:
             await self._db.execute(SET_BIO, (change.bio, user_id))
@@ -171,7 +208,15 @@ class CqlUserStore:
         user = await self.get(user_id)
         if user is None:
             return False
-        writes = [(DELETE_USER, (user_id,)), (DELETE_CLAIM, (rules.username_key(user.username),))]
+        writes = [
+            (DELETE_USER, (user_id,)),
+            (DELETE_CLAIM, (rules.username_key(user.username),)),
+            (DELETE_AVATARS, (user_id,)),
+            *(
+                (DELETE_NAME, (names.bucket(term), term, user_id))
+                for term in names.name_terms(user.username, user.display_name)
+            ),
+        ]
         await write_with_events(self._db, writes, [event])
         return True
 
@@ -192,7 +237,27 @@ class CqlUserStore:
             user = await self.get(claim.user_id)  # None if the account was deleted meanwhile (its delete wins)
         return user
 
+    async def _index_names(self, user_id: int, old: list[str], new: list[str]) -> None:
+        """Move the user's name rows from the `old` terms to the `new` ones, in one batch."""
+        gone = [(DELETE_NAME, (names.bucket(term), term, user_id)) for term in old if term not in new]
+        put = [(INSERT_NAME, (names.bucket(term), term, user_id, new)) for term in new]
+        await self._db.batch([*gone, *put])
+
+    async def search_names(self, prefix: str, after: tuple[str, int] | None, limit: int) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        cursor = after if after is not None and after[0] >= prefix else (prefix, -1)
+        while len(found) < limit:
+            rows = await self._db.execute(SEARCH_NAMES, (names.bucket(prefix), *cursor, prefix + names.TOP, limit * 2))
+            for row in rows:
+                if names.first_match(list(row.terms or [row.term]), prefix) == row.term:
+                    found.append((row.term, row.user_id))
+            if len(rows) < limit * 2:
+                break
+            cursor = (rows[-1].term, rows[-1].user_id)
+        return found[:limit]
+
     async def _write_first_profile(self, user: UserRecord) -> None:
+        await self._index_names(user.user_id, [], names.name_terms(user.username, user.display_name))
         await self._db.execute(
             INSERT_USER,
             (
@@ -212,3 +277,28 @@ class CqlUserStore:
 
         users = await bounded_gather(user_ids, read, _READ_CONCURRENCY)
         return {user.user_id: user for user in users if user is not None}
+
+    async def set_avatar(self, user_id: int, version: int, renditions: dict[int, AvatarImage]) -> bool:
+        """The renditions and the version in one partition: one batch, applied together. The rows are
+        overwritten in place (the sizes are fixed), so no delete races the insert."""
+        if await self.get(user_id) is None:
+            return False
+        await self._db.batch(
+            [
+                (INSERT_AVATAR, (user_id, size, image.content_type, image.data, image.sha256, version))
+                for size, image in renditions.items()
+            ]
+        )
+        return True
+
+    async def avatar(self, user_id: int, size: int) -> AvatarImage | None:
+        rows = await self._db.execute(READ_AVATAR, (user_id, size))
+        return AvatarImage(rows[0].content_type, bytes(rows[0].data), rows[0].sha256) if rows else None
+
+    async def avatar_versions(self, user_ids: Sequence[int]) -> dict[int, int]:
+        async def read(user_id: int) -> int | None:
+            rows = await self._db.execute(READ_AVATAR_VERSION, (user_id,))
+            return rows[0].version if rows and rows[0].version else None
+
+        versions = await bounded_gather(list(user_ids), read, _AVATAR_READS)
+        return {user_id: version for user_id, version in zip(user_ids, versions, strict=True) if version}

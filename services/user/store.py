@@ -43,6 +43,15 @@ class ProfileChange:
     bio: str | None = None
 
 
+@dataclass(frozen=True)
+class AvatarImage:
+    """One square rendition of a profile picture (small enough to live in the user store)."""
+
+    content_type: str
+    data: bytes
+    sha256: str
+
+
 class UsernameTaken(AlreadyExists):
     """Another account already holds this username (in any letter case)."""
 
@@ -71,3 +80,18 @@ class UserStore(Protocol):
 
     async def delete(self, user_id: int, event: events_pb2.UserDeleted) -> bool:
         """Remove the account and enqueue `event` with it; False when there was none."""
+
+    async def search_names(self, prefix: str, after: tuple[str, int] | None, limit: int) -> list[tuple[str, int]]:
+        """(term, user_id) of up to `limit` users found under a term starting with `prefix` (at least
+        names.MIN_PREFIX_CHARS folded characters), each once at its smallest such term, in (term, user_id)
+        order after `after`. A deleted user may still be listed: callers read the profiles."""
+
+    async def set_avatar(self, user_id: int, version: int, renditions: dict[int, AvatarImage]) -> bool:
+        """Replace the user's profile picture (renditions by pixel size) and its version; False when there is
+        no such user (nothing is written then)."""
+
+    async def avatar(self, user_id: int, size: int) -> AvatarImage | None:
+        """One rendition of the user's current picture, or None."""
+
+    async def avatar_versions(self, user_ids: Sequence[int]) -> dict[int, int]:
+        """The picture version (its upload's id) of each of these users that has one."""

@@ -291,6 +291,8 @@ def build(runtime: Runtime) -> None:
     cache = PhotoCache(max_entries=settings.photo_cache_entries, max_age=settings.photo_cache_seconds)
     # Every view replica drops a deleted photo at once (the cache's expiry is the guarantee, this the fast path).
     runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoDeleted, lambda e: cache.invalidate(e.photo_id)))
+    # An edited photo too: the next view fetches its new words (feeds show photos through views).
+    runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoEdited, lambda e: cache.invalidate(e.photo_id)))
     visibility = Visibility.attach(
         runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
     )

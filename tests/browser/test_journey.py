@@ -44,7 +44,7 @@ def accept_confirm(app: WebApp) -> None:
 def upload_in_the_browser(app: WebApp, jpeg: Path, title: str, location: str, tags: str) -> list[int]:
     """Post a photo through the form; the progress bar's values as the bytes went."""
     app.go("#/upload")
-    app.field("Photo").send_keys(str(jpeg))
+    app.field("Photos").send_keys(str(jpeg))
     preview = app.browser.wait(lambda d: d.find_element(By.CSS_SELECTOR, "img.preview:not([hidden])"))
     assert int(preview.get_attribute("naturalWidth")) == 1600, "the preview shows the chosen file"
     app.field("Title").send_keys(title)
@@ -93,10 +93,14 @@ def test_two_people_share_a_photo(app: WebApp, tmp_path: Path) -> None:
     app.browser.wait(lambda d: app.heading() == "Sign in")
     app.sign_up(bob, "Bob Marley", PASSWORD)
 
-    # B finds A by username and follows.
+    # B finds A by the start of her name (accents and case aside) and follows.
     app.go("#/search")
-    app.field("Find a person by username").send_keys(ada)
-    app.button("Go").click()
+    app.field("Find people").send_keys(ada[:-2].upper())
+    app.button("Find").click()
+    found = app.browser.wait(
+        lambda d: d.find_elements(By.CSS_SELECTOR, f"a.user-link[href='#/u/{ada}']"), message="Ada found"
+    )
+    found[0].click()
     app.browser.wait(lambda d: app.heading() == "Ada Lovelace")
     app.button("Follow").click()
     app.browser.wait(lambda d: app.button("Unfollow") and "1 follower" in app.text())

@@ -16,7 +16,7 @@ import pytest
 from services.comment import cql, sqlite
 from services.comment.cql import CqlCommentStore
 from services.comment.sqlite import SqliteCommentStore
-from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentStore, FirstPage, PhotoGone
+from services.comment.store import MAX_BATCH, STORAGE, Comment, CommentLikes, CommentStore, FirstPage, PhotoGone
 from services.runtime.cql import Query
 from services.runtime.events import decode, new_meta
 from services.runtime.ids import IdGenerator
@@ -251,3 +251,38 @@ async def test_cql_a_comment_racing_the_photos_purge_does_not_outlive_it(
     assert await purger.page(5, 10, None, newest_first=False) == []
     assert await purger.purge_user(50) == 0  # no by-user row left behind either
     assert await purger.purge_photo(5) == 0
+
+
+# Replies and likes on comments.
+
+
+async def test_a_reply_keeps_its_thread_in_every_read(comments: Comments) -> None:
+    top = await comments.post(40, 10, "top")
+    reply = Comment(ids.next_id(), 40, 11, "reply", 1, 2, parent_id=top.comment_id)
+    await comments.store.post(reply, event(reply, CREATED))
+
+    assert await comments.store.get(40, reply.comment_id) == reply
+    assert await comments.store.page(40, 10, None, newest_first=False) == [top, reply]
+    [first] = await comments.store.first_pages([40], 10, newest_first=True)
+    assert first.comments == [reply, top]
+
+
+async def test_comment_likes_count_once_per_person_and_go_with_the_comment(comments: Comments) -> None:
+    liked, other = await comments.post(41, 10), await comments.post(41, 10)
+    for user_id in (1, 2, 2):  # a double tap counts once
+        await comments.store.like_comment(41, liked.comment_id, user_id, True)
+
+    assert await comments.store.like_comment(41, liked.comment_id, 3, True) == CommentLikes(liked.comment_id, 3, True)
+    assert await comments.store.like_comment(41, liked.comment_id, 3, False) == CommentLikes(liked.comment_id, 2, False)
+    assert await comments.store.like_comment(41, liked.comment_id, 3, False) == CommentLikes(liked.comment_id, 2, False)
+    assert await comments.store.comment_likes(41, [other.comment_id, liked.comment_id], 1) == [
+        CommentLikes(other.comment_id, 0, False),
+        CommentLikes(liked.comment_id, 2, True),
+    ]
+    assert await comments.store.like_comment(41, 12345, 1, True) is None  # no such comment
+    assert await comments.store.like_comment(42, liked.comment_id, 1, True) is None  # another photo's id
+    assert await comments.delete(liked) is True  # its likes go with it
+    assert await comments.store.comment_likes(41, [liked.comment_id], 1) == [CommentLikes(liked.comment_id, 0, False)]
+    await comments.store.like_comment(41, other.comment_id, 1, True)
+    await comments.store.purge_photo(41)
+    assert await comments.store.comment_likes(41, [other.comment_id], 1) == [CommentLikes(other.comment_id, 0, False)]

@@ -173,6 +173,10 @@ CREATE TABLE IF NOT EXISTS upload_keys (
 """
 
 
+# A photo row's columns as f676c60 had them (PHOTO_COLUMNS begins with them; later steps add the rest).
+F676C60_PHOTO_COLUMNS = 19
+
+
 def photo(user_id: int, key: str) -> PhotoRecord:
     return PhotoRecord(
         photo_id=ids.next_id(), user_id=user_id, title="t", location="l", time_stamp_ms=1, tags=("a",),
@@ -209,7 +213,10 @@ async def test_sqlite_a_photo_database_written_by_f676c60_upgrades_and_keeps_ans
     earlier = photo(7, "key-1")
     with sqlite3.connect(path) as conn:
         conn.executescript(PHOTO_SCHEMA_F676C60 + OUTBOX_SCHEMA)
-        conn.execute(f"INSERT INTO photos VALUES ({', '.join('?' * 19)})", photo_values(earlier, json.dumps))
+        conn.execute(
+            f"INSERT INTO photos VALUES ({', '.join('?' * F676C60_PHOTO_COLUMNS)})",
+            photo_values(earlier, json.dumps)[:F676C60_PHOTO_COLUMNS],
+        )
         conn.execute("INSERT INTO photos_by_user VALUES (?, ?)", (7, earlier.photo_id))
         conn.execute("INSERT INTO upload_keys VALUES (?, ?, ?)", (7, "key-1", earlier.photo_id))
 
@@ -218,7 +225,7 @@ async def test_sqlite_a_photo_database_written_by_f676c60_upgrades_and_keeps_ans
         await check_upgraded_photo_store(SqlitePhotoStore(database), earlier)
     finally:
         await database.stop()
-    assert user_version(path) == 2
+    assert user_version(path) == len(PHOTO_STORAGE.sqlite_schema().steps)
 
 
 async def test_sqlite_a_photo_database_from_before_versioning_with_the_fingerprint_column_upgrades(
@@ -243,7 +250,7 @@ async def test_sqlite_a_photo_database_from_before_versioning_with_the_fingerpri
         assert await store.by_idempotency_key(8, "key-9") == KeyedUpload(fresh, "fp-a")
     finally:
         await database.stop()
-    assert user_version(path) == 2
+    assert user_version(path) == len(PHOTO_STORAGE.sqlite_schema().steps)
 
 
 async def test_sqlite_a_like_database_keeps_its_tombstones_through_the_upgrade(tmp_path: Path) -> None:
@@ -411,7 +418,9 @@ async def test_cql_a_photo_keyspace_written_by_f676c60_upgrades_and_keeps_answer
             legacy_session.execute(statement)
     earlier = photo(7, "key-1")
     bucket = photo_cql.bucket_of(earlier.photo_id)
-    values, columns = photo_values(earlier, list), photo_cql.PHOTO_COLUMNS
+    # The row as that code wrote it: the columns it had (later steps add the rest).
+    values = photo_values(earlier, list)[:F676C60_PHOTO_COLUMNS]
+    columns = ", ".join(photo_cql.PHOTO_COLUMNS.split(", ")[:F676C60_PHOTO_COLUMNS])
     markers = ", ".join(["%s"] * len(values))
     legacy_session.execute(f"INSERT INTO photos ({columns}) VALUES ({markers})", values)
     legacy_session.execute(f"INSERT INTO photos_by_user (bucket, {columns}) VALUES (%s, {markers})", (bucket, *values))

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.runtime.ids import min_id_at
+from services.runtime.normalise import Term, TermKind, query_terms
 from services.runtime.requests import INT64_MAX
 from services.search import cql
 from services.search.cql import INSERT_POSTING, CqlSearchStore, bucket_of
 from services.search.indexer import indexed_photo
-from services.search.normalise import Term, TermKind, query_terms
 from services.search.sqlite import SqliteSearchStore
 from services.search.store import STORAGE, SearchStore
 from tests.conformance.conftest import Databases

@@ -21,7 +21,7 @@ from services.user import cql
 from services.user.cql import CqlUserStore
 from services.user.rules import username_key
 from services.user.sqlite import SqliteUserStore
-from services.user.store import STORAGE, Credentials, ProfileChange, UsernameTaken, UserRecord, UserStore
+from services.user.store import STORAGE, AvatarImage, Credentials, ProfileChange, UsernameTaken, UserRecord, UserStore
 from shutter.events.v1 import events_pb2
 from tests.conformance.conftest import Databases
 
@@ -214,3 +214,82 @@ async def test_cql_leftover_cells_after_a_delete_are_not_an_account(
     successor = new_user("leftover")
     await store.create(successor, "new-hash")  # the ownerless claim is taken over
     assert await store.credentials("leftover") == Credentials(successor.user_id, "new-hash")
+
+
+# Profile pictures: renditions by size, one version per user read in batches, gone with the account.
+
+
+def renditions(tag: bytes) -> dict[int, AvatarImage]:
+    return {
+        320: AvatarImage("image/jpeg", tag + b"-large", "aa" * 32),
+        150: AvatarImage("image/jpeg", tag + b"-s", "bb" * 32),
+    }
+
+
+async def test_avatars_by_size_with_versions_in_batches(users: Users) -> None:
+    ada, bob, cy = new_user("ada_avatar"), new_user("bob_avatar"), new_user("cy_avatar")
+    for user in (ada, bob, cy):
+        await users.store.create(user, "hash")
+
+    assert await users.store.set_avatar(ada.user_id, 11, renditions(b"first")) is True
+    assert await users.store.set_avatar(bob.user_id, 12, renditions(b"bob")) is True
+    assert await users.store.set_avatar(ada.user_id, 13, renditions(b"second")) is True  # replaced whole
+
+    assert await users.store.avatar(ada.user_id, 320) == AvatarImage("image/jpeg", b"second-large", "aa" * 32)
+    assert await users.store.avatar(ada.user_id, 150) == AvatarImage("image/jpeg", b"second-s", "bb" * 32)
+    assert await users.store.avatar(ada.user_id, 64) is None
+    assert await users.store.avatar(cy.user_id, 320) is None
+    assert await users.store.avatar_versions([ada.user_id, bob.user_id, cy.user_id, 999]) == {
+        ada.user_id: 13,
+        bob.user_id: 12,
+    }
+    assert await users.store.avatar_versions([]) == {}
+
+
+async def test_no_avatar_without_an_account_and_none_after_it_goes(users: Users) -> None:
+    ghost, dan = new_user("ghost_avatar"), new_user("dan_avatar")
+    await users.store.create(dan, "hash")
+    assert await users.store.set_avatar(ghost.user_id, 1, renditions(b"g")) is False
+    assert await users.store.avatar(ghost.user_id, 320) is None
+    await users.store.set_avatar(dan.user_id, 2, renditions(b"d"))
+
+    assert await users.store.delete(dan.user_id, deleted(dan.user_id)) is True
+
+    assert await users.store.avatar(dan.user_id, 320) is None
+    assert await users.store.avatar_versions([dan.user_id]) == {}
+
+
+# Finding people by name prefix (services.user.names): case and accents aside, each person once, paged.
+
+
+async def all_found(users: Users, prefix: str, page: int) -> list[int]:
+    found: list[int] = []
+    after = None
+    while matches := await users.store.search_names(prefix, after, page):
+        assert len(matches) <= page
+        found.extend(user_id for _, user_id in matches)
+        after = matches[-1]
+    return found
+
+
+async def test_people_are_found_by_name_prefix_once_each_in_name_order(users: Users) -> None:
+    elodie = new_user("elodie_b", "Élodie Brun")
+    eli = new_user("eli.m", "Eli Marsh")
+    brun = new_user("brunhilde", "Hilde")
+    other = new_user("zed", "Zed")
+    for user in (elodie, eli, brun, other):
+        await users.store.create(user, "hash")
+
+    assert await all_found(users, "el", 10) == [eli.user_id, elodie.user_id]  # "eli" < "eli.m" < "elodie"
+    for page in (1, 2):
+        assert await all_found(users, "el", page) == [eli.user_id, elodie.user_id]
+    assert await all_found(users, "bru", 10) == [elodie.user_id, brun.user_id]  # a name's word "brun" < "brunhilde"
+    assert await all_found(users, "elodie br", 10) == [elodie.user_id]  # the whole name
+    assert await all_found(users, "qq", 10) == []
+
+    await users.store.update(elodie.user_id, ProfileChange(display_name="Lo Durand"))
+    assert await all_found(users, "bru", 10) == [brun.user_id]  # the old name is gone
+    assert await all_found(users, "du", 10) == [elodie.user_id]
+    assert await all_found(users, "el", 10) == [eli.user_id, elodie.user_id]  # still by username
+    await users.store.delete(eli.user_id, deleted(eli.user_id))
+    assert await all_found(users, "el", 10) == [elodie.user_id]

@@ -41,7 +41,8 @@ def test_parameters_body_and_security() -> None:
     batch = ops["UserService_BatchGetUsers"]
     assert batch["parameters"] == [
         {"name": "userIds", "in": "query", "schema": {"type": "array", "items": DOC["components"]["schemas"]
-            ["shutter.user.v1.User"]["properties"]["userId"]}}
+            ["shutter.user.v1.User"]["properties"]["userId"]}},
+        {"name": "usernames", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}},
     ]  # fmt: skip
     assert batch["security"] == [{"bearerAuth": []}]
     create = ops["UserService_CreateUser"]

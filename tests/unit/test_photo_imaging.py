@@ -125,3 +125,18 @@ def test_an_unreadable_original_is_an_io_error_not_a_bad_image(tmp_path: Path) -
 def test_decoding_errors_are_still_the_images_fault(tmp_path: Path, data: bytes) -> None:
     with pytest.raises(UnsupportedImage):
         _render(tmp_path, data)
+
+
+def test_placeholders_are_a_blurhash_and_the_dominant_colour(tmp_path: Path) -> None:
+    image = Image.new("RGB", (300, 200), (200, 30, 40))  # mostly red, a wide blue band along the top
+    image.paste((20, 60, 220), (0, 0, 300, 80))  # the average would be a purple with red below 130
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG")
+
+    rendered = _render(tmp_path, encoded.getvalue())
+
+    assert len(rendered.blurhash) == 4 + 2 * 4 * 3  # size flag, max AC, DC (4 chars), then 2 per AC component
+    red, green, blue = (int(rendered.dominant_color[i : i + 2], 16) for i in (1, 3, 5))
+    assert rendered.dominant_color.startswith("#") and red > 150 and green < 80 and blue < 90  # red, not the average
+    blurred = _render(tmp_path, make_jpeg(64, 64))
+    assert blurred.blurhash != rendered.blurhash

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from services.runtime.normalise import query_terms
 from services.runtime.requests import timestamp_from_unix_ms
 from services.runtime.sqlite import Database
 from services.search.indexer import SearchIndexer
-from services.search.normalise import query_terms
 from services.search.sqlite import SqliteSearchStore
 from services.search.store import STORAGE
 from shutter.events.v1 import events_pb2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.search.normalise import Term, TermKind, document_terms, fold, query_terms, tag_key, words
+from services.runtime.normalise import Term, TermKind, document_terms, fold, query_terms, tag_key, words
 
 
 @pytest.mark.parametrize("spelling", ["café", "CAFE", "Café", "cafe", "CAFÉ", "ｃａｆé", "Ｃａｆｅ", "cafe\u0301"])

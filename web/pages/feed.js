@@ -8,7 +8,7 @@
 
 import * as api from '../api.js';
 import { count, fill, h, heading, icon, when } from '../dom.js';
-import { photoImage } from '../images.js';
+import { captionText, postImages } from '../post.js';
 import * as live from '../live.js';
 import { likeButton, paged, userLink } from '../parts.js';
 import { render } from '../router.js';
@@ -45,22 +45,16 @@ function card(photo, author, item, likesById, commentsById) {
     'article',
     { class: 'card post', 'aria-labelledby': titleId },
     h('header', { class: 'post-head' }, userLink(author), when(item.postedAt)),
-    h(
-      'a',
-      { href: `#/p/${photo.photoId}`, class: 'post-photo', tabindex: '-1', 'aria-hidden': 'true' },
-      photoImage({
-        photoId: photo.photoId,
-        variant: api.VARIANT.display,
-        width: photo.width,
-        height: photo.height,
-        alt: photo.title || 'Untitled photo',
-      }),
-    ),
+    // An album swipes in place (a link around it would take the swipe for a tap).
+    (photo.images?.length || 0) > 1
+      ? postImages(photo)
+      : h('a', { href: `#/p/${photo.photoId}`, class: 'post-photo', tabindex: '-1', 'aria-hidden': 'true' }, postImages(photo)),
     h(
       'div',
       { class: 'post-body' },
       h('h2', { class: 'post-title', id: titleId }, h('a', { href: `#/p/${photo.photoId}` }, photo.title || 'Untitled photo')),
       photo.location ? h('p', { class: 'location' }, icon('pin'), photo.location) : null,
+      captionText(photo.caption),
       h(
         'div',
         { class: 'post-actions' },

@@ -8,7 +8,8 @@ import * as api from '../api.js';
 import { count, fill, h, heading, icon, when } from '../dom.js';
 import { clearErrors, describe, showErrors } from '../errors.js';
 import { busy, field, formStatus } from '../forms.js';
-import { photoImage } from '../images.js';
+import { captionText, postImages } from '../post.js';
+import { commentLikeButton, commentLikes, replyTarget } from '../threads.js';
 import { likeButton, userLink } from '../parts.js';
 import { go } from '../router.js';
 import * as session from '../session.js';
@@ -37,7 +38,7 @@ export const photoPage = {
     const commentList = h('ol', { class: 'comments' });
     const section = unavailable.has(COMMENTS)
       ? h('section', { class: 'comments-section' }, h('h2', {}, 'Comments'), h('p', { class: 'note' }, 'Comments unavailable right now.'))
-      : commentsSection({ photo, view, people, commentList, isOwner, signal });
+      : await commentsSection({ photo, view, people, commentList, isOwner, signal });
 
     fill(
       main,
@@ -47,20 +48,14 @@ export const photoPage = {
         h(
           'div',
           { class: 'photo-frame' },
-          photoImage({
-            photoId: photo.photoId,
-            variant: api.VARIANT.display,
-            width: photo.width,
-            height: photo.height,
-            alt: photo.title || 'Untitled photo',
-            eager: true,
-          }),
+          postImages(photo, { eager: true }),
         ),
         h(
           'div',
           { class: 'photo-side' },
           h('header', { class: 'post-head' }, userLink(people.get(photo.userId)), when(photo.createdAt)),
           heading(photo.title || 'Untitled photo'),
+          captionText(photo.caption),
           photo.location ? h('p', { class: 'location' }, icon('pin'), photo.location) : null,
           tags(photo.tags || []),
           h(
@@ -69,6 +64,7 @@ export const photoPage = {
             unavailable.has(LIKES)
               ? h('p', { class: 'note' }, 'Likes unavailable right now.')
               : likeButton(photo.photoId, view),
+            isOwner ? h('a', { href: `#/p/${photo.photoId}/edit`, class: 'button secondary small' }, 'Edit post') : null,
             isOwner ? deletePhotoButton(photo) : null,
           ),
           section,
@@ -109,7 +105,7 @@ function deletePhotoButton(photo) {
   return h('span', { class: 'owner-actions' }, button, problem);
 }
 
-function commentsSection({ photo, view, people, commentList, isOwner, signal }) {
+async function commentsSection({ photo, view, people, commentList, isOwner, signal }) {
   const me = session.me();
   const total = { value: Number(view.commentCount || 0) };
   const title = h('h2', { id: 'comments-title' }, count(total.value, 'comment', 'comments'));
@@ -119,12 +115,33 @@ function commentsSection({ photo, view, people, commentList, isOwner, signal }) 
   };
   // A comment posted here shows at once, and is not shown again when "More comments" reaches it.
   const shown = new Set();
+  const replying = replyTarget();
+  let likes = new Map();
   const item = (comment) => {
     shown.add(comment.commentId);
-    return commentItem(comment, people, photo, isOwner || comment.userId === me.userId, recount);
+    const li = commentItem(comment, people, photo, isOwner || comment.userId === me.userId, recount);
+    li.querySelector('.comment-head').append(
+      commentLikeButton(photo.photoId, comment.commentId, likes.get(comment.commentId)),
+      replyButton(comment, people, replying, commentList),
+    );
+    const thread = comment.parentId && comment.parentId !== '0' ? comment.parentId : comment.commentId;
+    li.dataset.thread = thread;
+    if (thread !== comment.commentId) li.classList.add('reply');
+    return li;
+  };
+  // A reply goes at the end of its thread (under its top comment), wherever the listing put it.
+  const place = (li) => {
+    const thread = commentList.querySelectorAll(`li[data-thread="${li.dataset.thread}"]`);
+    if (li.classList.contains('reply') && thread.length) thread[thread.length - 1].after(li);
+    else commentList.append(li);
   };
   const unseen = (list) => (list || []).filter((comment) => !shown.has(comment.commentId));
-  commentList.append(...unseen(view.comments).map(item));
+  const appendPage = async (list) => {
+    const fresh = unseen(list);
+    likes = await commentLikes(photo.photoId, fresh.map((c) => c.commentId), signal);
+    fresh.map(item).forEach(place);
+  };
+  await appendPage(view.comments);
 
   let token = view.commentsNextPageToken || '';
   const more = h('button', { type: 'button', class: 'button secondary small', hidden: !token }, 'More comments');
@@ -134,7 +151,7 @@ function commentsSection({ photo, view, people, commentList, isOwner, signal }) 
     try {
       const page = await api.listComments(photo.photoId, token, signal);
       await learnPeople(people, (page.comments || []).map((c) => c.userId), signal);
-      commentList.append(...unseen(page.comments).map(item));
+      await appendPage(page.comments);
       token = page.nextPageToken || '';
       more.hidden = !token;
     } catch (error) {
@@ -147,7 +164,8 @@ function commentsSection({ photo, view, people, commentList, isOwner, signal }) 
   const form = h(
     'form',
     { class: 'comment-form', novalidate: true },
-    field({ name: 'text', label: 'Add a comment', errorLabel: 'Your comment', control: 'textarea', rows: 2, required: true }),
+    replying.line,
+    field({ name: 'text', label: 'Add a comment', errorLabel: 'Your comment', control: 'textarea', rows: 2, required: true, errorNames: ['reply_to'] }),
     formStatus(),
     h('button', { type: 'submit', class: 'button small' }, 'Post'),
   );
@@ -156,9 +174,12 @@ function commentsSection({ photo, view, people, commentList, isOwner, signal }) 
     const text = form.elements.text.value;
     await busy(form, 'Posting…', async () => {
       try {
-        const comment = await api.postComment(photo.photoId, me.userId, text);
+        const comment = replying.comment
+          ? await api.replyToComment(photo.photoId, me.userId, text, replying.comment.commentId)
+          : await api.postComment(photo.photoId, me.userId, text);
+        replying.clear();
         people.set(me.userId, me);
-        commentList.append(item(comment));
+        place(item(comment));
         recount(1);
         form.reset();
         clearErrors(form);
@@ -177,6 +198,16 @@ function commentsSection({ photo, view, people, commentList, isOwner, signal }) 
     h('p', {}, more, moreStatus),
     form,
   );
+}
+
+/** "Reply": the comment form answers this comment's thread (the form is below the list). */
+function replyButton(comment, people, replying, commentList) {
+  const button = h('button', { type: 'button', class: 'link-button' }, 'Reply');
+  button.addEventListener('click', () => {
+    replying.set(comment, people.get(comment.userId)?.username || 'someone');
+    commentList.parentElement.querySelector('.comment-form textarea')?.focus();
+  });
+  return button;
 }
 
 function commentItem(comment, people, photo, canDelete, recount) {

@@ -2,8 +2,9 @@
 // follow button (or, on your own, "Edit profile" and "Sign out"), and their photos as a grid.
 
 import * as api from '../api.js';
-import { avatar, count, fill, h, heading, nameOf } from '../dom.js';
+import { count, fill, h, heading, nameOf } from '../dom.js';
 import { describe } from '../errors.js';
+import { avatarPicture } from '../images.js';
 import { grid, gridItem, paged, userLink } from '../parts.js';
 import { go } from '../router.js';
 import * as session from '../session.js';
@@ -83,12 +84,14 @@ export const profilePage = {
       followees: Number(followCounts?.followeeCount || 0),
       following: Boolean(relation.following),
       requested: Boolean(relation.requested),
+      posts: null, // from the first page of photos (its totalSize)
     };
     const base = `#/u/${encodeURIComponent(user.username)}`;
     const stats = h('ul', { class: 'stats' });
     const drawStats = () =>
       fill(
         stats,
+        counts.posts === null ? null : h('li', {}, h('strong', {}, count(counts.posts, 'post', 'posts'))),
         followCounts
           ? [
               h('li', {}, h('a', { href: `${base}/followers` }, h('strong', {}, count(counts.followers, 'follower', 'followers')))),
@@ -107,6 +110,10 @@ export const profilePage = {
       load: async (token) => {
         try {
           const page = await api.listUserPhotos(user.userId, token, signal);
+          if (!token) {
+            counts.posts = Number(page.totalSize || 0);
+            drawStats();
+          }
           return { nodes: (page.photos || []).map(gridItem), next: page.nextPageToken };
         } catch (error) {
           if (error.status !== 403) throw error;
@@ -129,7 +136,7 @@ export const profilePage = {
         h(
           'header',
           { class: 'profile-head' },
-          avatar(user, 'large'),
+          avatarPicture(user, 'large'),
           h(
             'div',
             { class: 'profile-info' },

@@ -1,10 +1,10 @@
-// Search photos by tag, words or place (results as a grid), or go straight to someone's profile.
+// Search photos by tag, words or place (results as a grid), or people by the start of their name.
 
 import * as api from '../api.js';
 import { fill, h, heading } from '../dom.js';
 import { clearErrors, showErrors } from '../errors.js';
-import { busy, field, formStatus } from '../forms.js';
-import { grid, gridItem, paged } from '../parts.js';
+import { field, formStatus } from '../forms.js';
+import { grid, gridItem, paged, userLink } from '../parts.js';
 import { go } from '../router.js';
 
 const KINDS = [
@@ -61,7 +61,7 @@ function searchForm(query) {
   return form;
 }
 
-function personForm() {
+function personForm(query) {
   const form = h(
     'form',
     { class: 'card form', novalidate: true },
@@ -69,30 +69,52 @@ function personForm() {
       'div',
       { class: 'search-row' },
       field({
-        name: 'username',
-        label: 'Find a person by username',
-        errorLabel: 'Username',
+        name: 'people',
+        label: 'Find people',
+        errorLabel: 'Your search',
+        hint: 'The start of a username or name',
         autocapitalize: 'none',
-        placeholder: 'username',
+        value: query.get('people') || '',
+        errorNames: ['query'],
       }),
-      h('button', { type: 'submit', class: 'button secondary' }, 'Go'),
+      h('button', { type: 'submit', class: 'button secondary' }, 'Find'),
     ),
     formStatus(),
   );
-  form.addEventListener('submit', async (event) => {
+  form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const username = form.elements.username.value.trim().replace(/^@/, '');
-    await busy(form, 'Looking…', async () => {
-      try {
-        const user = await api.getUserByUsername(username);
-        go(`#/u/${encodeURIComponent(user.username)}`);
-      } catch (error) {
-        const missing = error.status === 404 ? [{ field: 'username', message: `No one here is called @${username}.` }] : [];
-        showErrors(form, error, missing);
-      }
-    });
+    const words = form.elements.people.value.trim();
+    clearErrors(form);
+    if (!words) return showErrors(form, null, [{ field: 'people', message: 'Type the start of a name.' }]);
+    go(`#/search?people=${encodeURIComponent(words)}`);
   });
   return form;
+}
+
+/** People whose username or name starts with the query, a page at a time. */
+async function peopleResults(form, words, signal) {
+  const list = h('ul', { class: 'people' });
+  try {
+    const pager = await paged({
+      list,
+      signal,
+      moreLabel: 'More people',
+      load: async (token) => {
+        const page = await api.searchUsers(words, token, signal);
+        return { nodes: (page.users || []).map((user) => h('li', {}, userLink(user))), next: page.nextPageToken };
+      },
+    });
+    return h(
+      'section',
+      { class: 'results', 'aria-labelledby': 'people-title' },
+      h('h2', { id: 'people-title' }, `People matching “${words}”`),
+      list.childElementCount ? [list, pager] : h('p', { class: 'empty' }, 'No one’s name starts like that.'),
+    );
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    showErrors(form, error);
+    return null;
+  }
 }
 
 export const searchPage = {
@@ -124,6 +146,8 @@ export const searchPage = {
         showErrors(form, error);
       }
     }
-    fill(main, h('div', { class: 'wide' }, heading('Search'), form, results, personForm()));
+    const people = personForm(query);
+    const found = query.get('people') ? await peopleResults(people, query.get('people'), signal) : null;
+    fill(main, h('div', { class: 'wide' }, heading('Search'), form, results, people, found));
   },
 };

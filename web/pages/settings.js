@@ -4,6 +4,7 @@ import * as api from '../api.js';
 import { fill, h, heading } from '../dom.js';
 import { showErrors } from '../errors.js';
 import { busy, field, formStatus } from '../forms.js';
+import { avatarPicture } from '../images.js';
 import { go } from '../router.js';
 import * as session from '../session.js';
 import { privacySwitch } from './safety.js';
@@ -24,6 +25,7 @@ export const settingsPage = {
         h('a', { href: `#/u/${encodeURIComponent(me.username)}`, class: 'button secondary' }, 'Cancel'),
       ),
     );
+    const picture = pictureForm(me);
     form.elements.display_name.value = me.displayName || '';
     form.elements.bio.value = me.bio || '';
     form.addEventListener('submit', async (event) => {
@@ -38,6 +40,42 @@ export const settingsPage = {
         }
       });
     });
-    fill(main, h('div', { class: 'narrow' }, heading('Edit profile'), form, await privacySwitch(signal)));
+    fill(main, h('div', { class: 'narrow' }, heading('Edit profile'), picture, form, await privacySwitch(signal)));
   },
 };
+
+/** The profile picture: shown as it is, replaced by choosing a file (cropped square by the server). */
+function pictureForm(me) {
+  const shown = h('div', { class: 'avatar-current' }, avatarPicture(me, 'large'));
+  const form = h(
+    'form',
+    { class: 'card form', novalidate: true },
+    shown,
+    field({
+      name: 'file',
+      label: 'Profile picture',
+      hint: 'JPEG, PNG, WebP or GIF; cropped to a square',
+      type: 'file',
+      accept: 'image/jpeg,image/png,image/webp,image/gif',
+      errorNames: ['chunk'],
+    }),
+    formStatus(),
+    h('button', { type: 'submit', class: 'button secondary' }, 'Upload picture'),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const file = form.elements.file.files[0];
+    if (!file) return;
+    const body = new FormData();
+    body.append('file', file, file.name);
+    await busy(form, 'Uploading…', async () => {
+      try {
+        const answer = await api.uploadAvatar(body);
+        shown.replaceChildren(avatarPicture(answer.user, 'large'));
+      } catch (error) {
+        showErrors(form, error);
+      }
+    });
+  });
+  return form;
+}

@@ -21,32 +21,36 @@ COMMENT_ORDER_OLDEST_FIRST: CommentOrder
 COMMENT_ORDER_NEWEST_FIRST: CommentOrder
 
 class Comment(_message.Message):
-    __slots__ = ("comment_id", "photo_id", "user_id", "text", "time_stamp", "created_at")
+    __slots__ = ("comment_id", "photo_id", "user_id", "text", "time_stamp", "created_at", "parent_id")
     COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TIME_STAMP_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ID_FIELD_NUMBER: _ClassVar[int]
     comment_id: int
     photo_id: int
     user_id: int
     text: str
     time_stamp: _timestamp_pb2.Timestamp
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, comment_id: _Optional[int] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., text: _Optional[str] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    parent_id: int
+    def __init__(self, comment_id: _Optional[int] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., text: _Optional[str] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_id: _Optional[int] = ...) -> None: ...
 
 class PostCommentRequest(_message.Message):
-    __slots__ = ("photo_id", "user_id", "time_stamp", "text")
+    __slots__ = ("photo_id", "user_id", "time_stamp", "text", "reply_to")
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TIME_STAMP_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     photo_id: int
     user_id: int
     time_stamp: _timestamp_pb2.Timestamp
     text: str
-    def __init__(self, photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+    reply_to: int
+    def __init__(self, photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., text: _Optional[str] = ..., reply_to: _Optional[int] = ...) -> None: ...
 
 class PostCommentResponse(_message.Message):
     __slots__ = ("comment",)
@@ -115,6 +119,58 @@ class BatchListCommentsResponse(_message.Message):
     PHOTOS_FIELD_NUMBER: _ClassVar[int]
     photos: _containers.RepeatedCompositeFieldContainer[PhotoComments]
     def __init__(self, photos: _Optional[_Iterable[_Union[PhotoComments, _Mapping]]] = ...) -> None: ...
+
+class CommentLikes(_message.Message):
+    __slots__ = ("comment_id", "like_count", "viewer_has_liked")
+    COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIKE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_HAS_LIKED_FIELD_NUMBER: _ClassVar[int]
+    comment_id: int
+    like_count: int
+    viewer_has_liked: bool
+    def __init__(self, comment_id: _Optional[int] = ..., like_count: _Optional[int] = ..., viewer_has_liked: _Optional[bool] = ...) -> None: ...
+
+class LikeCommentRequest(_message.Message):
+    __slots__ = ("photo_id", "comment_id")
+    PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    photo_id: int
+    comment_id: int
+    def __init__(self, photo_id: _Optional[int] = ..., comment_id: _Optional[int] = ...) -> None: ...
+
+class LikeCommentResponse(_message.Message):
+    __slots__ = ("likes",)
+    LIKES_FIELD_NUMBER: _ClassVar[int]
+    likes: CommentLikes
+    def __init__(self, likes: _Optional[_Union[CommentLikes, _Mapping]] = ...) -> None: ...
+
+class UnlikeCommentRequest(_message.Message):
+    __slots__ = ("photo_id", "comment_id")
+    PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    photo_id: int
+    comment_id: int
+    def __init__(self, photo_id: _Optional[int] = ..., comment_id: _Optional[int] = ...) -> None: ...
+
+class UnlikeCommentResponse(_message.Message):
+    __slots__ = ("likes",)
+    LIKES_FIELD_NUMBER: _ClassVar[int]
+    likes: CommentLikes
+    def __init__(self, likes: _Optional[_Union[CommentLikes, _Mapping]] = ...) -> None: ...
+
+class BatchGetCommentLikesRequest(_message.Message):
+    __slots__ = ("photo_id", "comment_ids")
+    PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    photo_id: int
+    comment_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, photo_id: _Optional[int] = ..., comment_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class BatchGetCommentLikesResponse(_message.Message):
+    __slots__ = ("likes",)
+    LIKES_FIELD_NUMBER: _ClassVar[int]
+    likes: _containers.RepeatedCompositeFieldContainer[CommentLikes]
+    def __init__(self, likes: _Optional[_Iterable[_Union[CommentLikes, _Mapping]]] = ...) -> None: ...
 
 class CommentCount(_message.Message):
     __slots__ = ("photo_id", "comment_count")

@@ -54,6 +54,21 @@ class CommentServiceStub:
                 request_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsRequest.SerializeToString,
                 response_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsResponse.FromString,
                 _registered_method=True)
+        self.LikeComment = channel.unary_unary(
+                '/shutter.comment.v1.CommentService/LikeComment',
+                request_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.LikeCommentRequest.SerializeToString,
+                response_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.LikeCommentResponse.FromString,
+                _registered_method=True)
+        self.UnlikeComment = channel.unary_unary(
+                '/shutter.comment.v1.CommentService/UnlikeComment',
+                request_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.UnlikeCommentRequest.SerializeToString,
+                response_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.UnlikeCommentResponse.FromString,
+                _registered_method=True)
+        self.BatchGetCommentLikes = channel.unary_unary(
+                '/shutter.comment.v1.CommentService/BatchGetCommentLikes',
+                request_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchGetCommentLikesRequest.SerializeToString,
+                response_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchGetCommentLikesResponse.FromString,
+                _registered_method=True)
         self.BatchGetCommentCounts = channel.unary_unary(
                 '/shutter.comment.v1.CommentService/BatchGetCommentCounts',
                 request_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchGetCommentCountsRequest.SerializeToString,
@@ -92,6 +107,26 @@ class CommentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LikeComment(self, request, context):
+        """Like a comment (idempotent); the caller likes as themselves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnlikeComment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetCommentLikes(self, request, context):
+        """Like counts of some of a photo's comments, and whether the caller likes each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def BatchGetCommentCounts(self, request, context):
         """Comment counts for many photos in one call.
         """
@@ -121,6 +156,21 @@ def add_CommentServiceServicer_to_server(servicer, server):
                     servicer.BatchListComments,
                     request_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsRequest.FromString,
                     response_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsResponse.SerializeToString,
+            ),
+            'LikeComment': grpc.unary_unary_rpc_method_handler(
+                    servicer.LikeComment,
+                    request_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.LikeCommentRequest.FromString,
+                    response_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.LikeCommentResponse.SerializeToString,
+            ),
+            'UnlikeComment': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlikeComment,
+                    request_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.UnlikeCommentRequest.FromString,
+                    response_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.UnlikeCommentResponse.SerializeToString,
+            ),
+            'BatchGetCommentLikes': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetCommentLikes,
+                    request_deserializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchGetCommentLikesRequest.FromString,
+                    response_serializer=shutter_dot_comment_dot_v1_dot_comment__pb2.BatchGetCommentLikesResponse.SerializeToString,
             ),
             'BatchGetCommentCounts': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetCommentCounts,
@@ -236,6 +286,87 @@ class CommentService:
             '/shutter.comment.v1.CommentService/BatchListComments',
             shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsRequest.SerializeToString,
             shutter_dot_comment_dot_v1_dot_comment__pb2.BatchListCommentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LikeComment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.comment.v1.CommentService/LikeComment',
+            shutter_dot_comment_dot_v1_dot_comment__pb2.LikeCommentRequest.SerializeToString,
+            shutter_dot_comment_dot_v1_dot_comment__pb2.LikeCommentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlikeComment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.comment.v1.CommentService/UnlikeComment',
+            shutter_dot_comment_dot_v1_dot_comment__pb2.UnlikeCommentRequest.SerializeToString,
+            shutter_dot_comment_dot_v1_dot_comment__pb2.UnlikeCommentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetCommentLikes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.comment.v1.CommentService/BatchGetCommentLikes',
+            shutter_dot_comment_dot_v1_dot_comment__pb2.BatchGetCommentLikesRequest.SerializeToString,
+            shutter_dot_comment_dot_v1_dot_comment__pb2.BatchGetCommentLikesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,45 +25,47 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshutter/events/v1/events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\tEventMeta\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x87\x02\n\x0bPhotoPosted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x10\n\x08location\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12.\n\ntime_stamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12mentioned_user_ids\x18\t \x03(\x03\"]\n\x0cPhotoDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\"\x95\x01\n\rFollowCreated\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\rFollowDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x0bLikeChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05liked\x18\x04 \x01(\x08\x12\x16\n\x0ephoto_owner_id\x18\x05 \x01(\x03\"\xbd\x01\n\x0e\x43ommentChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x12\n\ncomment_id\x18\x03 \x01(\x03\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x30\n\x06\x63hange\x18\x05 \x01(\x0e\x32 .shutter.events.v1.CommentChange\x12\x16\n\x0ephoto_owner_id\x18\x06 \x01(\x03\"J\n\x0bUserDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"\x96\x01\n\x0f\x46ollowRequested\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\x12\x11\n\ttarget_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa6\x01\n\x15\x46ollowRequestResolved\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\x12\x11\n\ttarget_id\x18\x03 \x01(\x03\x12\x38\n\x07outcome\x18\x04 \x01(\x0e\x32\'.shutter.events.v1.FollowRequestOutcome\"b\n\x0c\x42lockCreated\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x12\n\nblocker_id\x18\x02 \x01(\x03\x12\x12\n\nblocked_id\x18\x03 \x01(\x03\"b\n\x0c\x42lockDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x12\n\nblocker_id\x18\x02 \x01(\x03\x12\x12\n\nblocked_id\x18\x03 \x01(\x03\"]\n\x0bMuteCreated\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08muter_id\x18\x02 \x01(\x03\x12\x10\n\x08muted_id\x18\x03 \x01(\x03\"]\n\x0bMuteDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08muter_id\x18\x02 \x01(\x03\x12\x10\n\x08muted_id\x18\x03 \x01(\x03\"e\n\x15\x41\x63\x63ountPrivacyChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\x0f\n\x07private\x18\x03 \x01(\x08*g\n\rCommentChange\x12\x1e\n\x1a\x43OMMENT_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OMMENT_CHANGE_CREATED\x10\x01\x12\x1a\n\x16\x43OMMENT_CHANGE_DELETED\x10\x02*\xd2\x01\n\x14\x46ollowRequestOutcome\x12&\n\"FOLLOW_REQUEST_OUTCOME_UNSPECIFIED\x10\x00\x12#\n\x1f\x46OLLOW_REQUEST_OUTCOME_APPROVED\x10\x01\x12#\n\x1f\x46OLLOW_REQUEST_OUTCOME_REJECTED\x10\x02\x12$\n FOLLOW_REQUEST_OUTCOME_WITHDRAWN\x10\x03\x12\"\n\x1e\x46OLLOW_REQUEST_OUTCOME_BLOCKED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshutter/events/v1/events.proto\x12\x11shutter.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\tEventMeta\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x03 \x01(\t\"\x98\x02\n\x0bPhotoPosted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x10\n\x08location\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12.\n\ntime_stamp\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12mentioned_user_ids\x18\t \x03(\x03\x12\x0f\n\x07\x63\x61ption\x18\n \x01(\t\"\x97\x02\n\x0bPhotoEdited\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x10\n\x08location\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x0f\n\x07\x63\x61ption\x18\x07 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x08 \x03(\x03\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tedited_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x0cPhotoDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\"\x95\x01\n\rFollowCreated\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\rFollowDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x13\n\x0b\x66ollower_id\x18\x02 \x01(\x03\x12\x13\n\x0b\x66ollowee_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x0bLikeChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\r\n\x05liked\x18\x04 \x01(\x08\x12\x16\n\x0ephoto_owner_id\x18\x05 \x01(\x03\"\xbd\x01\n\x0e\x43ommentChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08photo_id\x18\x02 \x01(\x03\x12\x12\n\ncomment_id\x18\x03 \x01(\x03\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x30\n\x06\x63hange\x18\x05 \x01(\x0e\x32 .shutter.events.v1.CommentChange\x12\x16\n\x0ephoto_owner_id\x18\x06 \x01(\x03\"J\n\x0bUserDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\"\x96\x01\n\x0f\x46ollowRequested\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\x12\x11\n\ttarget_id\x18\x03 \x01(\x03\x12.\n\ntime_stamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa6\x01\n\x15\x46ollowRequestResolved\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x14\n\x0crequester_id\x18\x02 \x01(\x03\x12\x11\n\ttarget_id\x18\x03 \x01(\x03\x12\x38\n\x07outcome\x18\x04 \x01(\x0e\x32\'.shutter.events.v1.FollowRequestOutcome\"b\n\x0c\x42lockCreated\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x12\n\nblocker_id\x18\x02 \x01(\x03\x12\x12\n\nblocked_id\x18\x03 \x01(\x03\"b\n\x0c\x42lockDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x12\n\nblocker_id\x18\x02 \x01(\x03\x12\x12\n\nblocked_id\x18\x03 \x01(\x03\"]\n\x0bMuteCreated\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08muter_id\x18\x02 \x01(\x03\x12\x10\n\x08muted_id\x18\x03 \x01(\x03\"]\n\x0bMuteDeleted\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x10\n\x08muter_id\x18\x02 \x01(\x03\x12\x10\n\x08muted_id\x18\x03 \x01(\x03\"e\n\x15\x41\x63\x63ountPrivacyChanged\x12*\n\x04meta\x18\x01 \x01(\x0b\x32\x1c.shutter.events.v1.EventMeta\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\x0f\n\x07private\x18\x03 \x01(\x08*g\n\rCommentChange\x12\x1e\n\x1a\x43OMMENT_CHANGE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43OMMENT_CHANGE_CREATED\x10\x01\x12\x1a\n\x16\x43OMMENT_CHANGE_DELETED\x10\x02*\xd2\x01\n\x14\x46ollowRequestOutcome\x12&\n\"FOLLOW_REQUEST_OUTCOME_UNSPECIFIED\x10\x00\x12#\n\x1f\x46OLLOW_REQUEST_OUTCOME_APPROVED\x10\x01\x12#\n\x1f\x46OLLOW_REQUEST_OUTCOME_REJECTED\x10\x02\x12$\n FOLLOW_REQUEST_OUTCOME_WITHDRAWN\x10\x03\x12\"\n\x1e\x46OLLOW_REQUEST_OUTCOME_BLOCKED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shutter.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMMENTCHANGE']._serialized_start=2064
-  _globals['_COMMENTCHANGE']._serialized_end=2167
-  _globals['_FOLLOWREQUESTOUTCOME']._serialized_start=2170
-  _globals['_FOLLOWREQUESTOUTCOME']._serialized_end=2380
+  _globals['_COMMENTCHANGE']._serialized_start=2363
+  _globals['_COMMENTCHANGE']._serialized_end=2466
+  _globals['_FOLLOWREQUESTOUTCOME']._serialized_start=2469
+  _globals['_FOLLOWREQUESTOUTCOME']._serialized_end=2679
   _globals['_EVENTMETA']._serialized_start=86
   _globals['_EVENTMETA']._serialized_end=180
   _globals['_PHOTOPOSTED']._serialized_start=183
-  _globals['_PHOTOPOSTED']._serialized_end=446
-  _globals['_PHOTODELETED']._serialized_start=448
-  _globals['_PHOTODELETED']._serialized_end=541
-  _globals['_FOLLOWCREATED']._serialized_start=544
-  _globals['_FOLLOWCREATED']._serialized_end=693
-  _globals['_FOLLOWDELETED']._serialized_start=696
-  _globals['_FOLLOWDELETED']._serialized_end=845
-  _globals['_LIKECHANGED']._serialized_start=848
-  _globals['_LIKECHANGED']._serialized_end=979
-  _globals['_COMMENTCHANGED']._serialized_start=982
-  _globals['_COMMENTCHANGED']._serialized_end=1171
-  _globals['_USERDELETED']._serialized_start=1173
-  _globals['_USERDELETED']._serialized_end=1247
-  _globals['_FOLLOWREQUESTED']._serialized_start=1250
-  _globals['_FOLLOWREQUESTED']._serialized_end=1400
-  _globals['_FOLLOWREQUESTRESOLVED']._serialized_start=1403
-  _globals['_FOLLOWREQUESTRESOLVED']._serialized_end=1569
-  _globals['_BLOCKCREATED']._serialized_start=1571
-  _globals['_BLOCKCREATED']._serialized_end=1669
-  _globals['_BLOCKDELETED']._serialized_start=1671
-  _globals['_BLOCKDELETED']._serialized_end=1769
-  _globals['_MUTECREATED']._serialized_start=1771
-  _globals['_MUTECREATED']._serialized_end=1864
-  _globals['_MUTEDELETED']._serialized_start=1866
-  _globals['_MUTEDELETED']._serialized_end=1959
-  _globals['_ACCOUNTPRIVACYCHANGED']._serialized_start=1961
-  _globals['_ACCOUNTPRIVACYCHANGED']._serialized_end=2062
+  _globals['_PHOTOPOSTED']._serialized_end=463
+  _globals['_PHOTOEDITED']._serialized_start=466
+  _globals['_PHOTOEDITED']._serialized_end=745
+  _globals['_PHOTODELETED']._serialized_start=747
+  _globals['_PHOTODELETED']._serialized_end=840
+  _globals['_FOLLOWCREATED']._serialized_start=843
+  _globals['_FOLLOWCREATED']._serialized_end=992
+  _globals['_FOLLOWDELETED']._serialized_start=995
+  _globals['_FOLLOWDELETED']._serialized_end=1144
+  _globals['_LIKECHANGED']._serialized_start=1147
+  _globals['_LIKECHANGED']._serialized_end=1278
+  _globals['_COMMENTCHANGED']._serialized_start=1281
+  _globals['_COMMENTCHANGED']._serialized_end=1470
+  _globals['_USERDELETED']._serialized_start=1472
+  _globals['_USERDELETED']._serialized_end=1546
+  _globals['_FOLLOWREQUESTED']._serialized_start=1549
+  _globals['_FOLLOWREQUESTED']._serialized_end=1699
+  _globals['_FOLLOWREQUESTRESOLVED']._serialized_start=1702
+  _globals['_FOLLOWREQUESTRESOLVED']._serialized_end=1868
+  _globals['_BLOCKCREATED']._serialized_start=1870
+  _globals['_BLOCKCREATED']._serialized_end=1968
+  _globals['_BLOCKDELETED']._serialized_start=1970
+  _globals['_BLOCKDELETED']._serialized_end=2068
+  _globals['_MUTECREATED']._serialized_start=2070
+  _globals['_MUTECREATED']._serialized_end=2163
+  _globals['_MUTEDELETED']._serialized_start=2165
+  _globals['_MUTEDELETED']._serialized_end=2258
+  _globals['_ACCOUNTPRIVACYCHANGED']._serialized_start=2260
+  _globals['_ACCOUNTPRIVACYCHANGED']._serialized_end=2361
 # @@protoc_insertion_point(module_scope)

@@ -43,7 +43,7 @@ class EventMeta(_message.Message):
     def __init__(self, event_id: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class PhotoPosted(_message.Message):
-    __slots__ = ("meta", "photo_id", "user_id", "title", "location", "tags", "time_stamp", "created_at", "mentioned_user_ids")
+    __slots__ = ("meta", "photo_id", "user_id", "title", "location", "tags", "time_stamp", "created_at", "mentioned_user_ids", "caption")
     META_FIELD_NUMBER: _ClassVar[int]
     PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class PhotoPosted(_message.Message):
     TIME_STAMP_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     MENTIONED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
     meta: EventMeta
     photo_id: int
     user_id: int
@@ -62,7 +63,32 @@ class PhotoPosted(_message.Message):
     time_stamp: _timestamp_pb2.Timestamp
     created_at: _timestamp_pb2.Timestamp
     mentioned_user_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., title: _Optional[str] = ..., location: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mentioned_user_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    caption: str
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., title: _Optional[str] = ..., location: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., time_stamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mentioned_user_ids: _Optional[_Iterable[int]] = ..., caption: _Optional[str] = ...) -> None: ...
+
+class PhotoEdited(_message.Message):
+    __slots__ = ("meta", "photo_id", "user_id", "title", "location", "tags", "caption", "mentioned_user_ids", "created_at", "edited_at")
+    META_FIELD_NUMBER: _ClassVar[int]
+    PHOTO_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    CAPTION_FIELD_NUMBER: _ClassVar[int]
+    MENTIONED_USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EDITED_AT_FIELD_NUMBER: _ClassVar[int]
+    meta: EventMeta
+    photo_id: int
+    user_id: int
+    title: str
+    location: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    caption: str
+    mentioned_user_ids: _containers.RepeatedScalarFieldContainer[int]
+    created_at: _timestamp_pb2.Timestamp
+    edited_at: _timestamp_pb2.Timestamp
+    def __init__(self, meta: _Optional[_Union[EventMeta, _Mapping]] = ..., photo_id: _Optional[int] = ..., user_id: _Optional[int] = ..., title: _Optional[str] = ..., location: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., caption: _Optional[str] = ..., mentioned_user_ids: _Optional[_Iterable[int]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., edited_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PhotoDeleted(_message.Message):
     __slots__ = ("meta", "photo_id", "user_id")

@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cshutter/photo/v1/photo.proto\x12\x10shutter.photo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x02\n\x05Photo\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08location\x18\x04 \x01(\t\x12.\n\ntime_stamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12\x11\n\tbyte_size\x18\n \x01(\x03\x12\x0e\n\x06sha256\x18\x0b \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x0c \x01(\t\"\x98\x01\n\rPhotoMetadata\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08location\x18\x02 \x01(\t\x12.\n\ntime_stamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"e\n\x12UploadPhotoRequest\x12\x33\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.shutter.photo.v1.PhotoMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"N\n\x13UploadPhotoResponse\x12&\n\x05photo\x18\x01 \x01(\x0b\x32\x17.shutter.photo.v1.Photo\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetPhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\":\n\x10GetPhotoResponse\x12&\n\x05photo\x18\x01 \x01(\x0b\x32\x17.shutter.photo.v1.Photo\"*\n\x15\x42\x61tchGetPhotosRequest\x12\x11\n\tphoto_ids\x18\x01 \x03(\x03\"A\n\x16\x42\x61tchGetPhotosResponse\x12\'\n\x06photos\x18\x01 \x03(\x0b\x32\x17.shutter.photo.v1.Photo\"m\n\x14\x44ownloadPhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12/\n\x07variant\x18\x02 \x01(\x0e\x32\x1e.shutter.photo.v1.PhotoVariant\x12\x12\n\naccept_url\x18\x03 \x01(\x08\"\xb8\x01\n\x0b\x43ontentInfo\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x11\n\tbyte_size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12/\n\x07variant\x18\x04 \x01(\x0e\x32\x1e.shutter.photo.v1.PhotoVariant\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x32\n\x0eurl_expires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x15\x44ownloadPhotoResponse\x12-\n\x04info\x18\x01 \x01(\x0b\x32\x1d.shutter.photo.v1.ContentInfoH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"O\n\x15ListUserPhotosRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Z\n\x16ListUserPhotosResponse\x12\'\n\x06photos\x18\x01 \x03(\x0b\x32\x17.shutter.photo.v1.Photo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12\x44\x65letePhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\"\x15\n\x13\x44\x65letePhotoResponse*\x81\x01\n\x0cPhotoVariant\x12\x1d\n\x19PHOTO_VARIANT_UNSPECIFIED\x10\x00\x12\x1a\n\x16PHOTO_VARIANT_ORIGINAL\x10\x01\x12\x19\n\x15PHOTO_VARIANT_DISPLAY\x10\x02\x12\x1b\n\x17PHOTO_VARIANT_THUMBNAIL\x10\x03\x32\x95\x06\n\x0cPhotoService\x12s\n\x0bUploadPhoto\x12$.shutter.photo.v1.UploadPhotoRequest\x1a%.shutter.photo.v1.UploadPhotoResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/photos:\x01*(\x01\x12s\n\x08GetPhoto\x12!.shutter.photo.v1.GetPhotoRequest\x1a\".shutter.photo.v1.GetPhotoResponse\" \x90\x02\x01\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/photos/{photo_id}\x12\x83\x01\n\x0e\x42\x61tchGetPhotos\x12\'.shutter.photo.v1.BatchGetPhotosRequest\x1a(.shutter.photo.v1.BatchGetPhotosResponse\"\x1e\x90\x02\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/photos:batchGet\x12\x8c\x01\n\rDownloadPhoto\x12&.shutter.photo.v1.DownloadPhotoRequest\x1a\'.shutter.photo.v1.DownloadPhotoResponse\"(\x90\x02\x01\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/photos/{photo_id}/content0\x01\x12\x8a\x01\n\x0eListUserPhotos\x12\'.shutter.photo.v1.ListUserPhotosRequest\x1a(.shutter.photo.v1.ListUserPhotosResponse\"%\x90\x02\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/users/{user_id}/photos\x12y\n\x0b\x44\x65letePhoto\x12$.shutter.photo.v1.DeletePhotoRequest\x1a%.shutter.photo.v1.DeletePhotoResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/photos/{photo_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cshutter/photo/v1/photo.proto\x12\x10shutter.photo.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x03\n\x05Photo\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08location\x18\x04 \x01(\t\x12.\n\ntime_stamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12\x11\n\tbyte_size\x18\n \x01(\x03\x12\x0e\n\x06sha256\x18\x0b \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x0c \x01(\t\x12\'\n\x06images\x18\r \x03(\x0b\x32\x17.shutter.photo.v1.Image\x12\x0f\n\x07\x63\x61ption\x18\x0e \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\x0f \x03(\x03\x12-\n\tedited_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xad\x01\n\x05Image\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x11\n\tbyte_size\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x10\n\x08\x61lt_text\x18\x07 \x01(\t\x12\x10\n\x08\x62lurhash\x18\x08 \x01(\t\x12\x16\n\x0e\x64ominant_color\x18\t \x01(\t\"\xbb\x01\n\rPhotoMetadata\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08location\x18\x02 \x01(\t\x12.\n\ntime_stamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x10\n\x08\x61lt_text\x18\x07 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x08 \x01(\t\":\n\rMediaMetadata\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08\x61lt_text\x18\x02 \x01(\t\"e\n\x12UploadMediaRequest\x12\x33\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.shutter.photo.v1.MediaMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"~\n\x13UploadMediaResponse\x12&\n\x05media\x18\x01 \x01(\x0b\x32\x17.shutter.photo.v1.Image\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"/\n\tPostImage\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x10\n\x08\x61lt_text\x18\x02 \x01(\t\"s\n\x11\x43reatePostRequest\x12\x31\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.shutter.photo.v1.PhotoMetadata\x12+\n\x06images\x18\x02 \x03(\x0b\x32\x1b.shutter.photo.v1.PostImage\"M\n\x12\x43reatePostResponse\x12&\n\x05photo\x18\x01 \x01(\x0b\x32\x17.shutter.photo.v1.Photo\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"e\n\x12UploadPhotoRequest\x12\x33\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.shutter.photo.v1.PhotoMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"N\n\x13UploadPhotoResponse\x12&\n\x05photo\x18\x01 \x01(\x0b\x32\x17.shutter.photo.v1.Photo\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetPhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\":\n\x10GetPhotoResponse\x12&\n\x05photo\x18\x01 \x01(\x0b\x32\x17.shutter.photo.v1.Photo\"*\n\x15\x42\x61tchGetPhotosRequest\x12\x11\n\tphoto_ids\x18\x01 \x03(\x03\"A\n\x16\x42\x61tchGetPhotosResponse\x12\'\n\x06photos\x18\x01 \x03(\x0b\x32\x17.shutter.photo.v1.Photo\"\x7f\n\x14\x44ownloadPhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12/\n\x07variant\x18\x02 \x01(\x0e\x32\x1e.shutter.photo.v1.PhotoVariant\x12\x12\n\naccept_url\x18\x03 \x01(\x08\x12\x10\n\x08media_id\x18\x04 \x01(\x03\"\xb8\x01\n\x0b\x43ontentInfo\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x11\n\tbyte_size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12/\n\x07variant\x18\x04 \x01(\x0e\x32\x1e.shutter.photo.v1.PhotoVariant\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x32\n\x0eurl_expires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x15\x44ownloadPhotoResponse\x12-\n\x04info\x18\x01 \x01(\x0b\x32\x1d.shutter.photo.v1.ContentInfoH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"O\n\x15ListUserPhotosRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"n\n\x16ListUserPhotosResponse\x12\'\n\x06photos\x18\x01 \x03(\x0b\x32\x17.shutter.photo.v1.Photo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x03\"2\n\x0cImageAltText\x12\x10\n\x08media_id\x18\x01 \x01(\x03\x12\x10\n\x08\x61lt_text\x18\x02 \x01(\t\"\xca\x01\n\x12UpdatePhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\x12\x10\n\x08location\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x31\n\talt_texts\x18\x06 \x03(\x0b\x32\x1e.shutter.photo.v1.ImageAltText\x12/\n\x0bupdate_mask\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"=\n\x13UpdatePhotoResponse\x12&\n\x05photo\x18\x01 \x01(\x0b\x32\x17.shutter.photo.v1.Photo\"&\n\x12\x44\x65letePhotoRequest\x12\x10\n\x08photo_id\x18\x01 \x01(\x03\"\x15\n\x13\x44\x65letePhotoResponse*\x81\x01\n\x0cPhotoVariant\x12\x1d\n\x19PHOTO_VARIANT_UNSPECIFIED\x10\x00\x12\x1a\n\x16PHOTO_VARIANT_ORIGINAL\x10\x01\x12\x19\n\x15PHOTO_VARIANT_DISPLAY\x10\x02\x12\x1b\n\x17PHOTO_VARIANT_THUMBNAIL\x10\x03\x32\xf6\x08\n\x0cPhotoService\x12s\n\x0bUploadPhoto\x12$.shutter.photo.v1.UploadPhotoRequest\x1a%.shutter.photo.v1.UploadPhotoResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/photos:\x01*(\x01\x12s\n\x08GetPhoto\x12!.shutter.photo.v1.GetPhotoRequest\x1a\".shutter.photo.v1.GetPhotoResponse\" \x90\x02\x01\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/photos/{photo_id}\x12\x83\x01\n\x0e\x42\x61tchGetPhotos\x12\'.shutter.photo.v1.BatchGetPhotosRequest\x1a(.shutter.photo.v1.BatchGetPhotosResponse\"\x1e\x90\x02\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/photos:batchGet\x12\x8c\x01\n\rDownloadPhoto\x12&.shutter.photo.v1.DownloadPhotoRequest\x1a\'.shutter.photo.v1.DownloadPhotoResponse\"(\x90\x02\x01\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/photos/{photo_id}/content0\x01\x12\x8a\x01\n\x0eListUserPhotos\x12\'.shutter.photo.v1.ListUserPhotosRequest\x1a(.shutter.photo.v1.ListUserPhotosResponse\"%\x90\x02\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/users/{user_id}/photos\x12r\n\x0bUploadMedia\x12$.shutter.photo.v1.UploadMediaRequest\x1a%.shutter.photo.v1.UploadMediaResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/media:\x01*(\x01\x12m\n\nCreatePost\x12#.shutter.photo.v1.CreatePostRequest\x1a$.shutter.photo.v1.CreatePostResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/posts:\x01*\x12|\n\x0bUpdatePhoto\x12$.shutter.photo.v1.UpdatePhotoRequest\x1a%.shutter.photo.v1.UpdatePhotoResponse\" \x82\xd3\xe4\x93\x02\x1a\x32\x15/v1/photos/{photo_id}:\x01*\x12y\n\x0b\x44\x65letePhoto\x12$.shutter.photo.v1.DeletePhotoRequest\x1a%.shutter.photo.v1.DeletePhotoResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/photos/{photo_id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,40 +44,66 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PHOTOSERVICE'].methods_by_name['DownloadPhoto']._serialized_options = b'\220\002\001\202\323\344\223\002\037\022\035/v1/photos/{photo_id}/content'
   _globals['_PHOTOSERVICE'].methods_by_name['ListUserPhotos']._loaded_options = None
   _globals['_PHOTOSERVICE'].methods_by_name['ListUserPhotos']._serialized_options = b'\220\002\001\202\323\344\223\002\034\022\032/v1/users/{user_id}/photos'
+  _globals['_PHOTOSERVICE'].methods_by_name['UploadMedia']._loaded_options = None
+  _globals['_PHOTOSERVICE'].methods_by_name['UploadMedia']._serialized_options = b'\202\323\344\223\002\016\"\t/v1/media:\001*'
+  _globals['_PHOTOSERVICE'].methods_by_name['CreatePost']._loaded_options = None
+  _globals['_PHOTOSERVICE'].methods_by_name['CreatePost']._serialized_options = b'\202\323\344\223\002\016\"\t/v1/posts:\001*'
+  _globals['_PHOTOSERVICE'].methods_by_name['UpdatePhoto']._loaded_options = None
+  _globals['_PHOTOSERVICE'].methods_by_name['UpdatePhoto']._serialized_options = b'\202\323\344\223\002\0322\025/v1/photos/{photo_id}:\001*'
   _globals['_PHOTOSERVICE'].methods_by_name['DeletePhoto']._loaded_options = None
   _globals['_PHOTOSERVICE'].methods_by_name['DeletePhoto']._serialized_options = b'\202\323\344\223\002\027*\025/v1/photos/{photo_id}'
-  _globals['_PHOTOVARIANT']._serialized_start=1570
-  _globals['_PHOTOVARIANT']._serialized_end=1699
-  _globals['_PHOTO']._serialized_start=114
-  _globals['_PHOTO']._serialized_end=387
-  _globals['_PHOTOMETADATA']._serialized_start=390
-  _globals['_PHOTOMETADATA']._serialized_end=542
-  _globals['_UPLOADPHOTOREQUEST']._serialized_start=544
-  _globals['_UPLOADPHOTOREQUEST']._serialized_end=645
-  _globals['_UPLOADPHOTORESPONSE']._serialized_start=647
-  _globals['_UPLOADPHOTORESPONSE']._serialized_end=725
-  _globals['_GETPHOTOREQUEST']._serialized_start=727
-  _globals['_GETPHOTOREQUEST']._serialized_end=762
-  _globals['_GETPHOTORESPONSE']._serialized_start=764
-  _globals['_GETPHOTORESPONSE']._serialized_end=822
-  _globals['_BATCHGETPHOTOSREQUEST']._serialized_start=824
-  _globals['_BATCHGETPHOTOSREQUEST']._serialized_end=866
-  _globals['_BATCHGETPHOTOSRESPONSE']._serialized_start=868
-  _globals['_BATCHGETPHOTOSRESPONSE']._serialized_end=933
-  _globals['_DOWNLOADPHOTOREQUEST']._serialized_start=935
-  _globals['_DOWNLOADPHOTOREQUEST']._serialized_end=1044
-  _globals['_CONTENTINFO']._serialized_start=1047
-  _globals['_CONTENTINFO']._serialized_end=1231
-  _globals['_DOWNLOADPHOTORESPONSE']._serialized_start=1233
-  _globals['_DOWNLOADPHOTORESPONSE']._serialized_end=1331
-  _globals['_LISTUSERPHOTOSREQUEST']._serialized_start=1333
-  _globals['_LISTUSERPHOTOSREQUEST']._serialized_end=1412
-  _globals['_LISTUSERPHOTOSRESPONSE']._serialized_start=1414
-  _globals['_LISTUSERPHOTOSRESPONSE']._serialized_end=1504
-  _globals['_DELETEPHOTOREQUEST']._serialized_start=1506
-  _globals['_DELETEPHOTOREQUEST']._serialized_end=1544
-  _globals['_DELETEPHOTORESPONSE']._serialized_start=1546
-  _globals['_DELETEPHOTORESPONSE']._serialized_end=1567
-  _globals['_PHOTOSERVICE']._serialized_start=1702
-  _globals['_PHOTOSERVICE']._serialized_end=2491
+  _globals['_PHOTOVARIANT']._serialized_start=2842
+  _globals['_PHOTOVARIANT']._serialized_end=2971
+  _globals['_PHOTO']._serialized_start=148
+  _globals['_PHOTO']._serialized_end=554
+  _globals['_IMAGE']._serialized_start=557
+  _globals['_IMAGE']._serialized_end=730
+  _globals['_PHOTOMETADATA']._serialized_start=733
+  _globals['_PHOTOMETADATA']._serialized_end=920
+  _globals['_MEDIAMETADATA']._serialized_start=922
+  _globals['_MEDIAMETADATA']._serialized_end=980
+  _globals['_UPLOADMEDIAREQUEST']._serialized_start=982
+  _globals['_UPLOADMEDIAREQUEST']._serialized_end=1083
+  _globals['_UPLOADMEDIARESPONSE']._serialized_start=1085
+  _globals['_UPLOADMEDIARESPONSE']._serialized_end=1211
+  _globals['_POSTIMAGE']._serialized_start=1213
+  _globals['_POSTIMAGE']._serialized_end=1260
+  _globals['_CREATEPOSTREQUEST']._serialized_start=1262
+  _globals['_CREATEPOSTREQUEST']._serialized_end=1377
+  _globals['_CREATEPOSTRESPONSE']._serialized_start=1379
+  _globals['_CREATEPOSTRESPONSE']._serialized_end=1456
+  _globals['_UPLOADPHOTOREQUEST']._serialized_start=1458
+  _globals['_UPLOADPHOTOREQUEST']._serialized_end=1559
+  _globals['_UPLOADPHOTORESPONSE']._serialized_start=1561
+  _globals['_UPLOADPHOTORESPONSE']._serialized_end=1639
+  _globals['_GETPHOTOREQUEST']._serialized_start=1641
+  _globals['_GETPHOTOREQUEST']._serialized_end=1676
+  _globals['_GETPHOTORESPONSE']._serialized_start=1678
+  _globals['_GETPHOTORESPONSE']._serialized_end=1736
+  _globals['_BATCHGETPHOTOSREQUEST']._serialized_start=1738
+  _globals['_BATCHGETPHOTOSREQUEST']._serialized_end=1780
+  _globals['_BATCHGETPHOTOSRESPONSE']._serialized_start=1782
+  _globals['_BATCHGETPHOTOSRESPONSE']._serialized_end=1847
+  _globals['_DOWNLOADPHOTOREQUEST']._serialized_start=1849
+  _globals['_DOWNLOADPHOTOREQUEST']._serialized_end=1976
+  _globals['_CONTENTINFO']._serialized_start=1979
+  _globals['_CONTENTINFO']._serialized_end=2163
+  _globals['_DOWNLOADPHOTORESPONSE']._serialized_start=2165
+  _globals['_DOWNLOADPHOTORESPONSE']._serialized_end=2263
+  _globals['_LISTUSERPHOTOSREQUEST']._serialized_start=2265
+  _globals['_LISTUSERPHOTOSREQUEST']._serialized_end=2344
+  _globals['_LISTUSERPHOTOSRESPONSE']._serialized_start=2346
+  _globals['_LISTUSERPHOTOSRESPONSE']._serialized_end=2456
+  _globals['_IMAGEALTTEXT']._serialized_start=2458
+  _globals['_IMAGEALTTEXT']._serialized_end=2508
+  _globals['_UPDATEPHOTOREQUEST']._serialized_start=2511
+  _globals['_UPDATEPHOTOREQUEST']._serialized_end=2713
+  _globals['_UPDATEPHOTORESPONSE']._serialized_start=2715
+  _globals['_UPDATEPHOTORESPONSE']._serialized_end=2776
+  _globals['_DELETEPHOTOREQUEST']._serialized_start=2778
+  _globals['_DELETEPHOTOREQUEST']._serialized_end=2816
+  _globals['_DELETEPHOTORESPONSE']._serialized_start=2818
+  _globals['_DELETEPHOTORESPONSE']._serialized_end=2839
+  _globals['_PHOTOSERVICE']._serialized_start=2974
+  _globals['_PHOTOSERVICE']._serialized_end=4116
 # @@protoc_insertion_point(module_scope)

@@ -59,6 +59,21 @@ class PhotoServiceStub:
                 request_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.ListUserPhotosRequest.SerializeToString,
                 response_deserializer=shutter_dot_photo_dot_v1_dot_photo__pb2.ListUserPhotosResponse.FromString,
                 _registered_method=True)
+        self.UploadMedia = channel.stream_unary(
+                '/shutter.photo.v1.PhotoService/UploadMedia',
+                request_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.UploadMediaRequest.SerializeToString,
+                response_deserializer=shutter_dot_photo_dot_v1_dot_photo__pb2.UploadMediaResponse.FromString,
+                _registered_method=True)
+        self.CreatePost = channel.unary_unary(
+                '/shutter.photo.v1.PhotoService/CreatePost',
+                request_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.CreatePostRequest.SerializeToString,
+                response_deserializer=shutter_dot_photo_dot_v1_dot_photo__pb2.CreatePostResponse.FromString,
+                _registered_method=True)
+        self.UpdatePhoto = channel.unary_unary(
+                '/shutter.photo.v1.PhotoService/UpdatePhoto',
+                request_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.UpdatePhotoRequest.SerializeToString,
+                response_deserializer=shutter_dot_photo_dot_v1_dot_photo__pb2.UpdatePhotoResponse.FromString,
+                _registered_method=True)
         self.DeletePhoto = channel.unary_unary(
                 '/shutter.photo.v1.PhotoService/DeletePhoto',
                 request_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.DeletePhotoRequest.SerializeToString,
@@ -106,6 +121,30 @@ class PhotoServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadMedia(self, request_iterator, context):
+        """An album's images go up one by one first (each idempotent by its key), then CreatePost makes the
+        post from their media ids. Media no post takes expire (a day by default).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePost(self, request, context):
+        """A post of 1–10 uploaded media, in order; all or nothing: it appears with every image or not at all.
+        Its id is a photo_id like any other; the first image fills the Photo's single-image fields.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePhoto(self, request, context):
+        """Owner only: the title, caption, location, tags and alt texts (never the pixels). Emits PhotoEdited, so
+        search, views and feeds show the edit within a second.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeletePhoto(self, request, context):
         """Owner only. Emits PhotoDeleted.
         """
@@ -140,6 +179,21 @@ def add_PhotoServiceServicer_to_server(servicer, server):
                     servicer.ListUserPhotos,
                     request_deserializer=shutter_dot_photo_dot_v1_dot_photo__pb2.ListUserPhotosRequest.FromString,
                     response_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.ListUserPhotosResponse.SerializeToString,
+            ),
+            'UploadMedia': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadMedia,
+                    request_deserializer=shutter_dot_photo_dot_v1_dot_photo__pb2.UploadMediaRequest.FromString,
+                    response_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.UploadMediaResponse.SerializeToString,
+            ),
+            'CreatePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePost,
+                    request_deserializer=shutter_dot_photo_dot_v1_dot_photo__pb2.CreatePostRequest.FromString,
+                    response_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.CreatePostResponse.SerializeToString,
+            ),
+            'UpdatePhoto': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePhoto,
+                    request_deserializer=shutter_dot_photo_dot_v1_dot_photo__pb2.UpdatePhotoRequest.FromString,
+                    response_serializer=shutter_dot_photo_dot_v1_dot_photo__pb2.UpdatePhotoResponse.SerializeToString,
             ),
             'DeletePhoto': grpc.unary_unary_rpc_method_handler(
                     servicer.DeletePhoto,
@@ -282,6 +336,87 @@ class PhotoService:
             '/shutter.photo.v1.PhotoService/ListUserPhotos',
             shutter_dot_photo_dot_v1_dot_photo__pb2.ListUserPhotosRequest.SerializeToString,
             shutter_dot_photo_dot_v1_dot_photo__pb2.ListUserPhotosResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadMedia(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/shutter.photo.v1.PhotoService/UploadMedia',
+            shutter_dot_photo_dot_v1_dot_photo__pb2.UploadMediaRequest.SerializeToString,
+            shutter_dot_photo_dot_v1_dot_photo__pb2.UploadMediaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.photo.v1.PhotoService/CreatePost',
+            shutter_dot_photo_dot_v1_dot_photo__pb2.CreatePostRequest.SerializeToString,
+            shutter_dot_photo_dot_v1_dot_photo__pb2.CreatePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePhoto(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.photo.v1.PhotoService/UpdatePhoto',
+            shutter_dot_photo_dot_v1_dot_photo__pb2.UpdatePhotoRequest.SerializeToString,
+            shutter_dot_photo_dot_v1_dot_photo__pb2.UpdatePhotoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/user/v1/user.proto\x12\x0fshutter.user.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"|\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0b\n\x03\x62io\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\x11\x43reateUserRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0b\n\x03\x62io\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"9\n\x12\x43reateUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"6\n\x0fGetUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\",\n\x18GetUserByUsernameRequest\x12\x10\n\x08username\x18\x01 \x01(\t\"@\n\x19GetUserByUsernameResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"(\n\x14\x42\x61tchGetUsersRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\x03\"=\n\x15\x42\x61tchGetUsersResponse\x12$\n\x05users\x18\x01 \x03(\x0b\x32\x15.shutter.user.v1.User\"x\n\x11UpdateUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0b\n\x03\x62io\x18\x03 \x01(\t\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x12UpdateUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"$\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"\x14\n\x12\x44\x65leteUserResponse\"9\n\x13\x41uthenticateRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"\x81\x01\n\x14\x41uthenticateResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04user\x18\x03 \x01(\x0b\x32\x15.shutter.user.v1.User2\xdc\x06\n\x0bUserService\x12k\n\nCreateUser\x12\".shutter.user.v1.CreateUserRequest\x1a#.shutter.user.v1.CreateUserResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/users:\x01*\x12l\n\x07GetUser\x12\x1f.shutter.user.v1.GetUserRequest\x1a .shutter.user.v1.GetUserResponse\"\x1e\x90\x02\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/users/{user_id}\x12\x8f\x01\n\x11GetUserByUsername\x12).shutter.user.v1.GetUserByUsernameRequest\x1a*.shutter.user.v1.GetUserByUsernameResponse\"#\x90\x02\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/usernames/{username}\x12}\n\rBatchGetUsers\x12%.shutter.user.v1.BatchGetUsersRequest\x1a&.shutter.user.v1.BatchGetUsersResponse\"\x1d\x90\x02\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/users:batchGet\x12u\n\nUpdateUser\x12\".shutter.user.v1.UpdateUserRequest\x1a#.shutter.user.v1.UpdateUserResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x32\x13/v1/users/{user_id}:\x01*\x12r\n\nDeleteUser\x12\".shutter.user.v1.DeleteUserRequest\x1a#.shutter.user.v1.DeleteUserResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/users/{user_id}\x12v\n\x0c\x41uthenticate\x12$.shutter.user.v1.AuthenticateRequest\x1a%.shutter.user.v1.AuthenticateResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/auth/token:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ashutter/user/v1/user.proto\x12\x0fshutter.user.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0b\n\x03\x62io\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\navatar_url\x18\x06 \x01(\t\x12\x18\n\x10\x61vatar_small_url\x18\x07 \x01(\t\"!\n\x0e\x41vatarMetadata\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"f\n\x13UploadAvatarRequest\x12\x33\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.shutter.user.v1.AvatarMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\";\n\x14UploadAvatarResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"S\n\x15\x44ownloadAvatarRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12)\n\x04size\x18\x02 \x01(\x0e\x32\x1b.shutter.user.v1.AvatarSize\"E\n\nAvatarInfo\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x11\n\tbyte_size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"a\n\x16\x44ownloadAvatarResponse\x12+\n\x04info\x18\x01 \x01(\x0b\x32\x1b.shutter.user.v1.AvatarInfoH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"Z\n\x11\x43reateUserRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0b\n\x03\x62io\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"9\n\x12\x43reateUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"6\n\x0fGetUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\",\n\x18GetUserByUsernameRequest\x12\x10\n\x08username\x18\x01 \x01(\t\"@\n\x19GetUserByUsernameResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\";\n\x14\x42\x61tchGetUsersRequest\x12\x10\n\x08user_ids\x18\x01 \x03(\x03\x12\x11\n\tusernames\x18\x02 \x03(\t\"=\n\x15\x42\x61tchGetUsersResponse\x12$\n\x05users\x18\x01 \x03(\x0b\x32\x15.shutter.user.v1.User\"J\n\x12SearchUsersRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x13SearchUsersResponse\x12$\n\x05users\x18\x01 \x03(\x0b\x32\x15.shutter.user.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x11UpdateUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0b\n\x03\x62io\x18\x03 \x01(\t\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x12UpdateUserResponse\x12#\n\x04user\x18\x01 \x01(\x0b\x32\x15.shutter.user.v1.User\"$\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"\x14\n\x12\x44\x65leteUserResponse\"9\n\x13\x41uthenticateRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"\x81\x01\n\x14\x41uthenticateResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04user\x18\x03 \x01(\x0b\x32\x15.shutter.user.v1.User*W\n\nAvatarSize\x12\x1b\n\x17\x41VATAR_SIZE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41VATAR_SIZE_LARGE\x10\x01\x12\x15\n\x11\x41VATAR_SIZE_SMALL\x10\x02\x32\xd6\t\n\x0bUserService\x12k\n\nCreateUser\x12\".shutter.user.v1.CreateUserRequest\x1a#.shutter.user.v1.CreateUserResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/users:\x01*\x12l\n\x07GetUser\x12\x1f.shutter.user.v1.GetUserRequest\x1a .shutter.user.v1.GetUserResponse\"\x1e\x90\x02\x01\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/users/{user_id}\x12\x8f\x01\n\x11GetUserByUsername\x12).shutter.user.v1.GetUserByUsernameRequest\x1a*.shutter.user.v1.GetUserByUsernameResponse\"#\x90\x02\x01\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/usernames/{username}\x12}\n\rBatchGetUsers\x12%.shutter.user.v1.BatchGetUsersRequest\x1a&.shutter.user.v1.BatchGetUsersResponse\"\x1d\x90\x02\x01\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/users:batchGet\x12u\n\x0bSearchUsers\x12#.shutter.user.v1.SearchUsersRequest\x1a$.shutter.user.v1.SearchUsersResponse\"\x1b\x90\x02\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/users:search\x12u\n\nUpdateUser\x12\".shutter.user.v1.UpdateUserRequest\x1a#.shutter.user.v1.UpdateUserResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x32\x13/v1/users/{user_id}:\x01*\x12r\n\nDeleteUser\x12\".shutter.user.v1.DeleteUserRequest\x1a#.shutter.user.v1.DeleteUserResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/users/{user_id}\x12t\n\x0cUploadAvatar\x12$.shutter.user.v1.UploadAvatarRequest\x1a%.shutter.user.v1.UploadAvatarResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/avatar:\x01*(\x01\x12\x8a\x01\n\x0e\x44ownloadAvatar\x12&.shutter.user.v1.DownloadAvatarRequest\x1a\'.shutter.user.v1.DownloadAvatarResponse\"%\x90\x02\x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/users/{user_id}/avatar0\x01\x12v\n\x0c\x41uthenticate\x12$.shutter.user.v1.AuthenticateRequest\x1a%.shutter.user.v1.AuthenticateResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/auth/token:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,42 +42,66 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERSERVICE'].methods_by_name['GetUserByUsername']._serialized_options = b'\220\002\001\202\323\344\223\002\032\022\030/v1/usernames/{username}'
   _globals['_USERSERVICE'].methods_by_name['BatchGetUsers']._loaded_options = None
   _globals['_USERSERVICE'].methods_by_name['BatchGetUsers']._serialized_options = b'\220\002\001\202\323\344\223\002\024\022\022/v1/users:batchGet'
+  _globals['_USERSERVICE'].methods_by_name['SearchUsers']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['SearchUsers']._serialized_options = b'\220\002\001\202\323\344\223\002\022\022\020/v1/users:search'
   _globals['_USERSERVICE'].methods_by_name['UpdateUser']._loaded_options = None
   _globals['_USERSERVICE'].methods_by_name['UpdateUser']._serialized_options = b'\202\323\344\223\002\0302\023/v1/users/{user_id}:\001*'
   _globals['_USERSERVICE'].methods_by_name['DeleteUser']._loaded_options = None
   _globals['_USERSERVICE'].methods_by_name['DeleteUser']._serialized_options = b'\202\323\344\223\002\025*\023/v1/users/{user_id}'
+  _globals['_USERSERVICE'].methods_by_name['UploadAvatar']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['UploadAvatar']._serialized_options = b'\202\323\344\223\002\017\"\n/v1/avatar:\001*'
+  _globals['_USERSERVICE'].methods_by_name['DownloadAvatar']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['DownloadAvatar']._serialized_options = b'\220\002\001\202\323\344\223\002\034\022\032/v1/users/{user_id}/avatar'
   _globals['_USERSERVICE'].methods_by_name['Authenticate']._loaded_options = None
   _globals['_USERSERVICE'].methods_by_name['Authenticate']._serialized_options = b'\202\323\344\223\002\023\"\016/v1/auth/token:\001*'
-  _globals['_USER']._serialized_start=144
-  _globals['_USER']._serialized_end=268
-  _globals['_CREATEUSERREQUEST']._serialized_start=270
-  _globals['_CREATEUSERREQUEST']._serialized_end=360
-  _globals['_CREATEUSERRESPONSE']._serialized_start=362
-  _globals['_CREATEUSERRESPONSE']._serialized_end=419
-  _globals['_GETUSERREQUEST']._serialized_start=421
-  _globals['_GETUSERREQUEST']._serialized_end=454
-  _globals['_GETUSERRESPONSE']._serialized_start=456
-  _globals['_GETUSERRESPONSE']._serialized_end=510
-  _globals['_GETUSERBYUSERNAMEREQUEST']._serialized_start=512
-  _globals['_GETUSERBYUSERNAMEREQUEST']._serialized_end=556
-  _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_start=558
-  _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_end=622
-  _globals['_BATCHGETUSERSREQUEST']._serialized_start=624
-  _globals['_BATCHGETUSERSREQUEST']._serialized_end=664
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=666
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=727
-  _globals['_UPDATEUSERREQUEST']._serialized_start=729
-  _globals['_UPDATEUSERREQUEST']._serialized_end=849
-  _globals['_UPDATEUSERRESPONSE']._serialized_start=851
-  _globals['_UPDATEUSERRESPONSE']._serialized_end=908
-  _globals['_DELETEUSERREQUEST']._serialized_start=910
-  _globals['_DELETEUSERREQUEST']._serialized_end=946
-  _globals['_DELETEUSERRESPONSE']._serialized_start=948
-  _globals['_DELETEUSERRESPONSE']._serialized_end=968
-  _globals['_AUTHENTICATEREQUEST']._serialized_start=970
-  _globals['_AUTHENTICATEREQUEST']._serialized_end=1027
-  _globals['_AUTHENTICATERESPONSE']._serialized_start=1030
-  _globals['_AUTHENTICATERESPONSE']._serialized_end=1159
-  _globals['_USERSERVICE']._serialized_start=1162
-  _globals['_USERSERVICE']._serialized_end=2022
+  _globals['_AVATARSIZE']._serialized_start=1844
+  _globals['_AVATARSIZE']._serialized_end=1931
+  _globals['_USER']._serialized_start=145
+  _globals['_USER']._serialized_end=315
+  _globals['_AVATARMETADATA']._serialized_start=317
+  _globals['_AVATARMETADATA']._serialized_end=350
+  _globals['_UPLOADAVATARREQUEST']._serialized_start=352
+  _globals['_UPLOADAVATARREQUEST']._serialized_end=454
+  _globals['_UPLOADAVATARRESPONSE']._serialized_start=456
+  _globals['_UPLOADAVATARRESPONSE']._serialized_end=515
+  _globals['_DOWNLOADAVATARREQUEST']._serialized_start=517
+  _globals['_DOWNLOADAVATARREQUEST']._serialized_end=600
+  _globals['_AVATARINFO']._serialized_start=602
+  _globals['_AVATARINFO']._serialized_end=671
+  _globals['_DOWNLOADAVATARRESPONSE']._serialized_start=673
+  _globals['_DOWNLOADAVATARRESPONSE']._serialized_end=770
+  _globals['_CREATEUSERREQUEST']._serialized_start=772
+  _globals['_CREATEUSERREQUEST']._serialized_end=862
+  _globals['_CREATEUSERRESPONSE']._serialized_start=864
+  _globals['_CREATEUSERRESPONSE']._serialized_end=921
+  _globals['_GETUSERREQUEST']._serialized_start=923
+  _globals['_GETUSERREQUEST']._serialized_end=956
+  _globals['_GETUSERRESPONSE']._serialized_start=958
+  _globals['_GETUSERRESPONSE']._serialized_end=1012
+  _globals['_GETUSERBYUSERNAMEREQUEST']._serialized_start=1014
+  _globals['_GETUSERBYUSERNAMEREQUEST']._serialized_end=1058
+  _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_start=1060
+  _globals['_GETUSERBYUSERNAMERESPONSE']._serialized_end=1124
+  _globals['_BATCHGETUSERSREQUEST']._serialized_start=1126
+  _globals['_BATCHGETUSERSREQUEST']._serialized_end=1185
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=1187
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=1248
+  _globals['_SEARCHUSERSREQUEST']._serialized_start=1250
+  _globals['_SEARCHUSERSREQUEST']._serialized_end=1324
+  _globals['_SEARCHUSERSRESPONSE']._serialized_start=1326
+  _globals['_SEARCHUSERSRESPONSE']._serialized_end=1410
+  _globals['_UPDATEUSERREQUEST']._serialized_start=1412
+  _globals['_UPDATEUSERREQUEST']._serialized_end=1532
+  _globals['_UPDATEUSERRESPONSE']._serialized_start=1534
+  _globals['_UPDATEUSERRESPONSE']._serialized_end=1591
+  _globals['_DELETEUSERREQUEST']._serialized_start=1593
+  _globals['_DELETEUSERREQUEST']._serialized_end=1629
+  _globals['_DELETEUSERRESPONSE']._serialized_start=1631
+  _globals['_DELETEUSERRESPONSE']._serialized_end=1651
+  _globals['_AUTHENTICATEREQUEST']._serialized_start=1653
+  _globals['_AUTHENTICATEREQUEST']._serialized_end=1710
+  _globals['_AUTHENTICATERESPONSE']._serialized_start=1713
+  _globals['_AUTHENTICATERESPONSE']._serialized_end=1842
+  _globals['_USERSERVICE']._serialized_start=1934
+  _globals['_USERSERVICE']._serialized_end=3172
 # @@protoc_insertion_point(module_scope)

@@ -54,6 +54,11 @@ class UserServiceStub:
                 request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersRequest.SerializeToString,
                 response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersResponse.FromString,
                 _registered_method=True)
+        self.SearchUsers = channel.unary_unary(
+                '/shutter.user.v1.UserService/SearchUsers',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersResponse.FromString,
+                _registered_method=True)
         self.UpdateUser = channel.unary_unary(
                 '/shutter.user.v1.UserService/UpdateUser',
                 request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.UpdateUserRequest.SerializeToString,
@@ -63,6 +68,16 @@ class UserServiceStub:
                 '/shutter.user.v1.UserService/DeleteUser',
                 request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserResponse.FromString,
+                _registered_method=True)
+        self.UploadAvatar = channel.stream_unary(
+                '/shutter.user.v1.UserService/UploadAvatar',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarResponse.FromString,
+                _registered_method=True)
+        self.DownloadAvatar = channel.unary_stream(
+                '/shutter.user.v1.UserService/DownloadAvatar',
+                request_serializer=shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarRequest.SerializeToString,
+                response_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarResponse.FromString,
                 _registered_method=True)
         self.Authenticate = channel.unary_unary(
                 '/shutter.user.v1.UserService/Authenticate',
@@ -100,6 +115,14 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchUsers(self, request, context):
+        """People whose username or display name (any word of it, or the whole) starts with the query, case and
+        accents aside; in name order, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateUser(self, request, context):
         """Own account only. Fields not named in update_mask are left alone.
         """
@@ -109,6 +132,20 @@ class UserServiceServicer:
 
     def DeleteUser(self, request, context):
         """Own account only. Emits UserDeleted: photos, likes, comments, follows and feed entries go too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadAvatar(self, request_iterator, context):
+        """Own account only: a new profile picture (JPEG, PNG, WebP or GIF, up to 10 MB), cropped square.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadAvatar(self, request, context):
+        """A profile picture's bytes (User.avatar_url says where).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -144,6 +181,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersRequest.FromString,
                     response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.BatchGetUsersResponse.SerializeToString,
             ),
+            'SearchUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchUsers,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersResponse.SerializeToString,
+            ),
             'UpdateUser': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateUser,
                     request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.UpdateUserRequest.FromString,
@@ -153,6 +195,16 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.DeleteUser,
                     request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.FromString,
                     response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserResponse.SerializeToString,
+            ),
+            'UploadAvatar': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadAvatar,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarResponse.SerializeToString,
+            ),
+            'DownloadAvatar': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadAvatar,
+                    request_deserializer=shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarRequest.FromString,
+                    response_serializer=shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarResponse.SerializeToString,
             ),
             'Authenticate': grpc.unary_unary_rpc_method_handler(
                     servicer.Authenticate,
@@ -279,6 +331,33 @@ class UserService:
             _registered_method=True)
 
     @staticmethod
+    def SearchUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shutter.user.v1.UserService/SearchUsers',
+            shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__pb2.SearchUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def UpdateUser(request,
             target,
             options=(),
@@ -322,6 +401,60 @@ class UserService:
             '/shutter.user.v1.UserService/DeleteUser',
             shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserRequest.SerializeToString,
             shutter_dot_user_dot_v1_dot_user__pb2.DeleteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadAvatar(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/shutter.user.v1.UserService/UploadAvatar',
+            shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__pb2.UploadAvatarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/shutter.user.v1.UserService/DownloadAvatar',
+            shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarRequest.SerializeToString,
+            shutter_dot_user_dot_v1_dot_user__pb2.DownloadAvatarResponse.FromString,
             options,
             channel_credentials,
             insecure,
