@@ -96,7 +96,7 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _into_wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
@@ -143,6 +143,21 @@ class Database:
         for listener in self._commit_listeners:
             listener()
         return result
+
+
+def _into_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Switch the file to WAL. Replicas sharing a new file (SHUTTER_REPLICAS) start together, and the switch
+    needs the file to itself: SQLite answers "database is locked" at once rather than waiting its busy
+    timeout, so wait here, as the busy timeout would."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def migrate(conn: sqlite3.Connection, schema: SqliteSchema, name: str = "database") -> int:

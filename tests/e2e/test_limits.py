@@ -91,7 +91,9 @@ class Limited:
 
 @pytest.fixture(scope="module")
 async def limited(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Limited]:
-    mesh = Mesh(Path(tmp_path_factory.mktemp("limits")), services=("user", "photo", "like"), extra_env=LIMITS_ENV)
+    mesh = Mesh(
+        Path(tmp_path_factory.mktemp("limits")), services=("user", "follow", "photo", "like"), extra_env=LIMITS_ENV
+    )
     try:
         await mesh.start()
         urls = [mesh.start_gateway(), mesh.start_gateway("gateway-2")]

@@ -71,7 +71,9 @@ def connected(found: Trace) -> bool:
     return len(found.roots()) == 1
 
 
-async def test_a_views_trace_holds_the_gateway_view_photo_like_and_comment_spans(traced: Mesh, jaeger: Jaeger) -> None:
+async def test_a_views_trace_holds_the_gateway_view_photo_like_comment_and_follow_spans(
+    traced: Mesh, jaeger: Jaeger
+) -> None:
     owner, viewer = await sign_up_many(traced, 2, "traceview")
     photo = await upload(traced, owner.token, owner.user_id, make_jpeg(30, 20))
     await like_pb2_grpc.LikeServiceStub(traced.channel("like")).LikePhoto(
@@ -89,7 +91,8 @@ async def test_a_views_trace_holds_the_gateway_view_photo_like_and_comment_spans
         )
     assert reply.status_code == 200, reply.text
 
-    wanted = {"gateway", "view", "photo", "like", "comment"}
+    # Follow answers the visibility policy's first question about this (viewer, owner) pair.
+    wanted = {"gateway", "view", "photo", "like", "comment", "follow"}
     found = await trace_until(jaeger, trace_id, lambda t: wanted <= t.services and len(t.spans) >= 9 and connected(t))
     assert found.services == wanted
     # One root: the gateway's server span, named by the route template, never the raw path.
@@ -132,7 +135,9 @@ async def test_an_uploads_trace_continues_through_the_relay_into_fanout_and_inde
 
     def reached(found: Trace) -> bool:
         handled = found.named("feed", "feed-fanout process") and found.named("search", "search-indexer process")
-        return bool(handled) and connected(found)
+        # Each process sends its spans in batches of its own: follow's may come after the consumers'.
+        asked_follow = any(span.service == "follow" and span.kind == "server" for span in found.spans)
+        return bool(handled) and asked_follow and connected(found)
 
     found = await trace_until(jaeger, trace_id, reached)
     [root] = found.roots()

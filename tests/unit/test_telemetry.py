@@ -270,7 +270,7 @@ def test_the_endpoint_serves_the_registry_over_http_and_a_taken_port_stops_the_s
 
 
 _AUTHORITY = TokenAuthority("k" * 40, 60)
-SERVICE_AUTH = (("authorization", f"Bearer {_AUTHORITY.issue_service_token('probe', ttl_seconds=60)}"),)
+SERVICE_AUTH = (("authorization", f"Bearer {_AUTHORITY.issue_service_token('probe', ttl_seconds=86_400)}"),)
 
 
 def traced_server_interceptor() -> ServerInterceptor:
