@@ -6,8 +6,9 @@ merged into their followers' feeds at read time. FollowCreated backfills the fol
 posts; FollowDeleted, PhotoDeleted and UserDeleted purge. Every step is an idempotent upsert or
 delete, so redelivery after a crash or a failed attempt neither duplicates nor loses an entry.
 
-Events are handled one at a time, mostly in stream order; a retried event (nak with delay, an
-expired ack) can come later than events behind it. A fan-out racing an unfollow stays safe because
+Events of one author (`ordering_key`) are handled one at a time, mostly in stream order, other authors'
+alongside (SHUTTER_FEED_FANOUT_CONCURRENCY); a retried event (nak with delay, an expired ack) can come
+later than events behind it. A fan-out racing an unfollow stays safe because
 it reads the follower list live, and the FollowDeleted purge removes whatever the author wrote into
 that feed whenever it runs; a follow's backfill checks CheckFollowing first for the same reason.
 
@@ -59,6 +60,18 @@ FANOUT_EVENTS: list[type[Message]] = [
     events_pb2.UserDeleted,
     events_pb2.BlockCreated,
 ]
+
+
+def ordering_key(event: Message) -> int:
+    """The author whose posts the event is about: one author's events are handled one at a time, in order,
+    while other authors' overlap (the consumer's concurrency)."""
+    if isinstance(event, (events_pb2.PhotoPosted, events_pb2.PhotoDeleted)):
+        return event.user_id
+    if isinstance(event, (events_pb2.FollowCreated, events_pb2.FollowDeleted)):
+        return event.followee_id
+    if isinstance(event, events_pb2.BlockCreated):
+        return event.blocked_id
+    return event.user_id  # type: ignore[attr-defined]  # UserDeleted
 
 
 def feed_item(post: Post) -> feed_pb2.FeedItem:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from prometheus_client import Counter
 
-from services.feed.fanout import FANOUT_EVENTS, Fanout, feed_item
+from services.feed.fanout import FANOUT_EVENTS, Fanout, feed_item, ordering_key
 from services.feed.settings import FeedSettings
 from services.feed.store import STORAGE, FeedStore, Post
 from services.runtime.callctx import acting_as
@@ -157,6 +157,8 @@ def build(runtime: Runtime) -> None:
         # Redeliveries back off up to 10 s apart: 20 deliveries ride out a follow outage of about
         # two and a half minutes before a post is dead-lettered (the runtime default, 5, is ~6 s).
         max_deliver=settings.max_deliver,
+        concurrency=settings.fanout_concurrency,
+        ordering_key=ordering_key,
     )
     runtime.add_servicer(
         feed_pb2_grpc.add_FeedServiceServicer_to_server,

@@ -29,6 +29,12 @@ class FeedSettings(Section):
     follow_backfill: int = setting(
         "SHUTTER_FEED_FOLLOW_BACKFILL", 50, "recent posts of a newly followed author added to the follower's feed"
     )
+    fanout_concurrency: int = setting(
+        "SHUTTER_FEED_FANOUT_CONCURRENCY",
+        8,
+        "fan-out events handled at once (one author's events still one at a time, in order)",
+        minimum=1,
+    )
     max_deliver: int = setting(
         "SHUTTER_FEED_MAX_DELIVER",
         20,

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from services.runtime import callctx, tracing
 
@@ -143,6 +143,18 @@ class BatchLoader(Generic[K, V]):
             for waiter in waiters:
                 if not waiter.future.done():
                     waiter.future.set_result(value)
+
+
+def settle(futures: Iterable[asyncio.Future[Any] | None]) -> None:
+    """Loads a caller stopped waiting for: cancelled if pending, their failure marked seen if not (one batch's
+    failure fails all its keys; those not awaited would each log "exception was never retrieved")."""
+    for future in futures:
+        if future is None:
+            continue
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
 
 
 def _expire(future: asyncio.Future) -> None:  # type: ignore[type-arg]

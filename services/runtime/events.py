@@ -26,18 +26,19 @@ redelivered within one ack wait (5 s) instead of 30 s.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import nats.errors
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -359,7 +360,9 @@ class _PullRequest:
 class Consumer:
     """A durable pull consumer running `handler` for each event, acking after it succeeds.
 
-    `batch` bounds how many messages the process holds at once (delivered, not yet acked).
+    `batch` bounds how many messages the process holds at once (delivered, not yet acked). `concurrency`
+    handlers run at once; events with the same `ordering_key` (an author's, say) still run one at a time, in
+    delivery order, so only unrelated events overlap. Without a key, concurrency stays 1.
     """
 
     def __init__(
@@ -374,7 +377,11 @@ class Consumer:
         ack_wait: float = DEFAULT_ACK_WAIT_SECONDS,
         retry_base_delay: float = 0.2,
         pull_expires: float = PULL_EXPIRES_SECONDS,
+        concurrency: int = 1,
+        ordering_key: Callable[[Message], Hashable] | None = None,
     ) -> None:
+        if concurrency > 1 and ordering_key is None:
+            raise ValueError("a consumer handling events concurrently needs an ordering_key")
         self._bus = bus
         self.durable = durable
         self._subjects = [SUBJECTS[kind] for kind in event_types]
@@ -395,6 +402,10 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._attached = asyncio.Event()
         self._lag_due = 0.0
+        self._concurrency = concurrency
+        self._ordering_key = ordering_key
+        self._lanes: dict[Hashable, asyncio.Lock] = {}
+        self._lane_users: collections.Counter[Hashable] = collections.Counter()
 
     async def start(self) -> None:
         """Returns at once: the consumer attaches whenever NATS is there."""
@@ -564,18 +575,58 @@ class Consumer:
     # -- handling ----------------------------------------------------------------------------------
 
     async def _handle_messages(self) -> None:
+        workers = [
+            asyncio.create_task(self._work(), name=f"consumer-{self.durable}-worker-{n}")
+            for n in range(self._concurrency)
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _work(self) -> None:
         while not self._stopping.is_set():
             getting = asyncio.ensure_future(self._queue.get())
             await first_of(getting, self._stopping.wait())
             if not getting.done() or getting.cancelled():
                 return  # stopping (the get is being cancelled; a queued message stays queued)
             message = getting.result()
+            # Taken before anything is awaited, so a lane's events queue on its lock in delivery order.
+            lane = self._lane_of(message)
             try:
-                await self._observed(message)
+                if lane is None:
+                    await self._observed(message)
+                else:
+                    async with self._lanes[lane]:
+                        await self._observed(message)
             finally:
+                if lane is not None:
+                    self._leave_lane(lane)
                 with contextlib.suppress(ValueError):
                     self._held.remove(message)
                 self._request_changed.set()
+
+    def _lane_of(self, message: Msg) -> Hashable | None:
+        """The message's ordering key, its lock made or shared; None when it needs none (or cannot be read:
+        `_process` dead-letters what does not decode)."""
+        if self._ordering_key is None:
+            return None
+        try:
+            lane = self._ordering_key(decode(message.subject, message.data))
+        except (KeyError, DecodeError):
+            return None
+        if lane not in self._lanes:
+            self._lanes[lane] = asyncio.Lock()
+        self._lane_users[lane] += 1
+        return lane
+
+    def _leave_lane(self, lane: Hashable) -> None:
+        self._lane_users[lane] -= 1
+        if self._lane_users[lane] <= 0:
+            del self._lane_users[lane]
+            del self._lanes[lane]
 
     async def _observed(self, message: Msg) -> None:
         """`_process` inside the delivery's trace span, timed and counted by outcome."""

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -43,12 +44,43 @@ from services.runtime.config import MeshSettings, Settings, TelemetrySettings
 from services.runtime.settings import every_section, load
 from services.runtime.topology import SERVICE_NAMES, SHARD_BLOCKS
 
+# The lowest port free_port hands out; the highest is just below the kernel's ephemeral range.
+LOWEST_FREE_PORT = 10_000
+_handed_out: set[int] = set()
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel picks outgoing connections' local ports from (Linux's default elsewhere)."""
+    try:
+        low, high = (int(part) for part in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (the kernel's pick)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on right now, below the kernel's ephemeral range.
+
+    Binding port 0 would give one from that range, where any outgoing connection made before the server
+    binds it (a client's, NATS's, a test's) can take it; below the range only another listener can, and the
+    bind checks for that. A process never gets the same port twice."""
+    ceiling = ephemeral_ports()[0] - 1
+    if ceiling - LOWEST_FREE_PORT < 1000:  # an unusual range: leave the choice to the kernel
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            return sock.getsockname()[1]
+    for _ in range(500):
+        port = random.randint(LOWEST_FREE_PORT, ceiling)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {LOWEST_FREE_PORT} and {ceiling} on {host}")
 
 
 def balanced_target(host: str, ports: Sequence[int]) -> str:

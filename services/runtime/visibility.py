@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services.runtime import callctx
-from services.runtime.batching import BatchLoader
+from services.runtime.batching import BatchLoader, settle
 from services.runtime.broadcast import Broadcast
 from services.runtime.errors import DeadlineExceeded, NotFound, PermissionDenied, Unavailable
 from services.runtime.events import EventBus
@@ -257,9 +257,7 @@ class Visibility:
                     raise Unavailable("the follow service left a relationship unanswered")
                 answers[pair] = found
         finally:
-            for _, future in futures:
-                if not future.done():
-                    future.cancel()
+            settle(future for _, future in futures)
         return answers
 
     async def check(self, viewer_id: int, author_id: int) -> Verdict:

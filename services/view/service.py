@@ -29,7 +29,7 @@ from typing import TypeVar
 import grpc
 
 from services.runtime import callctx
-from services.runtime.batching import BatchLoader
+from services.runtime.batching import BatchLoader, settle
 from services.runtime.broadcast import Broadcast
 from services.runtime.channels import CALLER, SERVICE
 from services.runtime.errors import DeadlineExceeded, InvalidArgument, NotFound, ServiceError, Violations
@@ -75,17 +75,6 @@ class Budget:
 def _request_id(request_id: str | None) -> Metadata:
     """A batch carries its first caller's request id, so a lone view stays traceable end to end."""
     return (("x-request-id", request_id),) if request_id else ()
-
-
-def _settle(futures: Iterable[asyncio.Future[T] | None]) -> None:
-    """Loads a view stopped waiting for: cancelled if pending, their failure marked seen if not."""
-    for future in futures:
-        if future is None:
-            continue
-        if not future.done():
-            future.cancel()
-        elif not future.cancelled():
-            future.exception()
 
 
 class ViewService(view_pb2_grpc.ViewServiceServicer):
@@ -225,7 +214,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             (summary,) = await self._optional([likes], "likes")
             (first_page,) = await self._optional([comments], "comments")
         finally:
-            _settle((photo, likes, comments))
+            settle((photo, likes, comments))
         view = view_pb2.PhotoView(photo=found)
         _add_likes(view, summary)
         if first_page is None:
@@ -265,7 +254,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             summaries = await self._optional(likes, "likes")
             comment_counts = await self._optional(counts, "comments")
         finally:
-            _settle([*likes, *counts])
+            settle([*likes, *counts])
         views = []
         for photo, summary, count in zip(listed.photos, summaries, comment_counts, strict=True):
             view = view_pb2.PhotoView(photo=photo)

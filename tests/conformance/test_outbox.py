@@ -8,7 +8,6 @@ a service's store.
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +19,7 @@ from services.runtime.config import Settings
 from services.runtime.cql import READ_STRONG, WRITE_DURABLE, CqlDatabase, CqlSchema, Query
 from services.runtime.events import EVENTS_STREAM, EventBus, message_id, new_meta, subject_for
 from services.runtime.ids import IdGenerator, min_id_at
-from services.runtime.mesh import nats_command
+from services.runtime.mesh import free_port, nats_command
 from services.runtime.outbox import OUTBOX_SCHEMA, OutboxRelay, OutboxStore, SqliteOutbox, enqueue
 from services.runtime.outbox_cql import (
     BUCKET_MS,
@@ -157,15 +156,9 @@ async def test_enqueueing_the_same_event_again_leaves_one_pending_row(notes: Not
 # -- relayed to a real JetStream -----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = f"nats://127.0.0.1:{_free_port()}"
+    url = f"nats://127.0.0.1:{free_port()}"
     settings = Settings.from_env({"SHUTTER_NATS_URL": url, "SHUTTER_DATA_DIR": str(tmp_path_factory.mktemp("nats"))})
     process = subprocess.Popen(nats_command(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -191,3 +191,54 @@ async def test_retries_redeliveries_and_dead_letters_are_counted_per_consumer(bu
     assert value("shutter_event_handler_seconds_count") >= 3
     # Consumer lag was read from JetStream as the consumer started.
     assert REGISTRY.get_sample_value("shutter_consumer_pending_events", {"consumer": durable}) is not None
+
+
+async def test_concurrent_handlers_overlap_unrelated_events_and_keep_one_keys_events_in_order(bus: EventBus) -> None:
+    """`concurrency` handlers at once, but events with the same ordering key (here the liking user: two users,
+    five likes each) one at a time, in delivery order."""
+    first = ids.next_id()
+    photo_ids = [first + n for n in range(10)]
+    users = {photo_id: 1 + n % 2 for n, photo_id in enumerate(photo_ids)}
+    running: dict[int, int] = Counter()
+    handled: dict[int, list[int]] = {1: [], 2: []}
+    peak = {"overall": 0, "one key": 0}
+
+    async def handle(event: Message) -> None:
+        assert isinstance(event, events_pb2.LikeChanged)
+        if event.photo_id not in users:
+            return  # other tests' events on the shared stream
+        user = users[event.photo_id]
+        running[user] += 1
+        peak["overall"] = max(peak["overall"], sum(running.values()))
+        peak["one key"] = max(peak["one key"], running[user])
+        await asyncio.sleep(0.05)
+        handled[user].append(event.photo_id)
+        running[user] -= 1
+
+    durable = f"test-{uuid.uuid4().hex[:10]}"
+    consumer = Consumer(
+        bus,
+        durable,
+        [events_pb2.LikeChanged],
+        handle,
+        concurrency=4,
+        ordering_key=lambda event: users.get(event.photo_id, 0),  # type: ignore[attr-defined]
+    )
+    for photo_id in photo_ids:
+        event = events_pb2.LikeChanged(meta=new_meta(ids, "consumer-test"), photo_id=photo_id, user_id=1, liked=True)
+        await bus.publish(
+            SUBJECTS[events_pb2.LikeChanged], event.SerializeToString(), f"consumer-test-{event.meta.event_id}"
+        )
+    await consumer.start()
+    try:
+        await eventually(lambda: len(handled[1]) + len(handled[2]) == 10, timeout=15)
+    finally:
+        await consumer.stop()
+        await bus.jetstream.delete_consumer("SHUTTER_EVENTS", durable)
+    assert handled == {1: photo_ids[0::2], 2: photo_ids[1::2]}
+    assert peak == {"overall": 2, "one key": 1}
+
+
+def test_a_concurrent_consumer_without_an_ordering_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="ordering_key"):
+        Consumer(None, "never", [events_pb2.LikeChanged], lambda event: None, concurrency=2)  # type: ignore[arg-type]

@@ -97,8 +97,14 @@ async def test_services_start_and_serve_during_a_nats_outage_and_stay_safe(tmp_p
         await _comment_eventually(mesh, alice, photo.photo_id)
         assert "deleted" in await _unauthenticated(_comment(mesh, doomed.token, doomed.user_id, photo.photo_id))
 
-        # Quiet logs: search lived through the outage; like was started during it.
+        # Quiet logs: search lived through the outage; like was started during it. Each reconnects on its own
+        # back-off schedule, so wait for its "reachable again" line before reading the rest.
         for service in ("search", "like"):
+
+            async def reconnected(service: str = service) -> bool:
+                return any(line["msg"] == "NATS reachable again" for line in _lines(mesh, service))
+
+            await eventually(reconnected, timeout=30, explain=lambda service=service: mesh.log_tail(service))
             lines = _lines(mesh, service)
             assert [line for line in lines if line["level"] in ("error", "critical")] == [], service
             assert [line for line in lines if "exc" in line] == [], service

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from services.runtime.mesh import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 POM = ROOT / "tests" / "support" / "cassandra" / "pom.xml"
 CASSANDRA_HOME = ROOT / ".tools" / "cassandra"
@@ -134,12 +136,6 @@ LOGBACK_XML = """\
 
 class CassandraUnavailable(RuntimeError):
     """The node could not be fetched or started; the message says why and what to run."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pom_hash() -> str:

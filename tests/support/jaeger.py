@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,18 +18,14 @@ from typing import Any
 
 import httpx
 
+from services.runtime.mesh import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 JAEGER_BINARY = ROOT / ".tools" / "bin" / "jaeger"
 
 
 class JaegerUnavailable(RuntimeError):
     """The binary is missing or did not answer in time."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def config(otlp_grpc: int, query_http: int, query_grpc: int) -> str:
@@ -87,9 +82,9 @@ class Jaeger:
     def start(self, timeout: float = 30) -> None:
         if not os.access(JAEGER_BINARY, os.X_OK):
             raise JaegerUnavailable(f"{JAEGER_BINARY} is missing: `make tools` builds it")
-        self.otlp_grpc_port = self.otlp_grpc_port or _free_port()
-        self.query_http_port = self.query_http_port or _free_port()
-        self.query_grpc_port = self.query_grpc_port or _free_port()
+        self.otlp_grpc_port = self.otlp_grpc_port or free_port()
+        self.query_http_port = self.query_http_port or free_port()
+        self.query_grpc_port = self.query_grpc_port or free_port()
         self.workdir.mkdir(parents=True, exist_ok=True)
         path = self.workdir / "jaeger.yaml"
         path.write_text(config(self.otlp_grpc_port, self.query_http_port, self.query_grpc_port))

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from services.photo.s3_blobs import S3Config
+from services.runtime.mesh import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = "github.com/seaweedfs/seaweedfs"
@@ -43,12 +43,6 @@ SECRET_KEY = "shutter-local-secret"
 
 class SeaweedUnavailable(RuntimeError):
     """The binary could not be built or the server did not start; the message says why."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build(target: Path = WEED) -> Path:

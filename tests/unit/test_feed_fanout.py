@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.feed.fanout import Fanout, posted_ms
+from services.feed.fanout import FANOUT_EVENTS, Fanout, ordering_key, posted_ms
 from services.feed.sqlite import SqliteFeedStore
 from services.feed.store import STORAGE
 from services.runtime.ids import IdGenerator, id_timestamp_ms
@@ -215,3 +215,19 @@ async def test_block_created_purges_both_feeds(fanout: Fanout, store: SqliteFeed
     await fanout.handle(events_pb2.BlockCreated(blocker_id=1, blocked_id=900))
     assert await feed_ids(store, 1) == []
     assert await feed_ids(store, 900) == []
+
+
+def test_each_fanout_event_is_ordered_by_the_author_whose_posts_it_moves() -> None:
+    author, reader = 7, 9
+    keyed = {
+        events_pb2.PhotoPosted: events_pb2.PhotoPosted(photo_id=1, user_id=author),
+        events_pb2.PhotoDeleted: events_pb2.PhotoDeleted(photo_id=1, user_id=author),
+        events_pb2.FollowCreated: events_pb2.FollowCreated(follower_id=reader, followee_id=author),
+        events_pb2.FollowDeleted: events_pb2.FollowDeleted(follower_id=reader, followee_id=author),
+        events_pb2.UserDeleted: events_pb2.UserDeleted(user_id=author),
+        events_pb2.BlockCreated: events_pb2.BlockCreated(blocker_id=reader, blocked_id=author),
+    }
+    assert set(keyed) == set(FANOUT_EVENTS)
+    assert {kind.__name__: ordering_key(event) for kind, event in keyed.items()} == {
+        kind.__name__: author for kind in keyed
+    }

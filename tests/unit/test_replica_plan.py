@@ -4,6 +4,7 @@ and the capacity table's measured/assumed column. The replicas running for real:
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,33 @@ from bench.capacity import ASSUMED, MEASURED, basis, capacity_table, replica_row
 from services.runtime.channels import service_config
 from services.runtime.config import MeshSettings, Settings
 from services.runtime.events import nats_servers
-from services.runtime.mesh import Replica, balanced_target, plan_replicas, replica_targets
+from services.runtime.mesh import (
+    LOWEST_FREE_PORT,
+    Replica,
+    balanced_target,
+    ephemeral_ports,
+    free_port,
+    plan_replicas,
+    replica_targets,
+)
 from services.runtime.server import Runtime
 from services.runtime.topology import CONTRACTS, SERVICE_NAMES, SHARD_BLOCKS
 from tests.support.in_process import serving
 from tests.support.mesh import AUTH_SECRET
 
 ENV = {"SHUTTER_AUTH_SECRET": AUTH_SECRET}
+
+
+def test_free_ports_are_below_the_kernels_ephemeral_range_distinct_and_bindable() -> None:
+    """A port from the ephemeral range can be taken by any outgoing connection before the server binds it
+    (a CI run lost a service that way); below it only another listener can, and free_port checks for one."""
+    low, high = ephemeral_ports()
+    assert LOWEST_FREE_PORT < low <= high
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(LOWEST_FREE_PORT <= port < low for port in ports), sorted(ports)[-3:]
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", ports[0]))  # still free: nothing was left holding it
 
 
 def test_each_replica_has_its_own_port_and_a_shard_of_its_services_block() -> None:
