@@ -109,7 +109,9 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BatchGetUsers(self, request, context):
-        """Profiles for many ids in one call (feeds and views show authors).
+        """Profiles for many ids in one call (feeds and views show authors), as the caller may see them: users who
+        blocked the caller are left out (GetUser answers NOT_FOUND); a private account the caller does not
+        follow, or one the caller blocked, shows its name and avatar only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
