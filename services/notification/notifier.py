@@ -22,7 +22,7 @@ made up by the watcher's catch-up from the store. The live update is published a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -45,6 +45,22 @@ NOTIFY_EVENTS: list[type[Message]] = [
     events_pb2.PhotoPosted,
     events_pb2.PhotoEdited,
 ]
+
+
+def ordering_key(event: Message) -> Hashable:
+    """Whose notifications the event changes: one recipient's events are handled one at a time, in order
+    (an unlike after its like, the unread count each publishes), other recipients' alongside. A post's
+    mentions, and its edits', go together, by photo; a kind not named here is handled one at a time with
+    its own kind."""
+    if isinstance(event, (events_pb2.LikeChanged, events_pb2.CommentChanged)):
+        return event.photo_owner_id
+    if isinstance(event, (events_pb2.FollowCreated, events_pb2.FollowDeleted)):
+        return event.followee_id
+    if isinstance(event, (events_pb2.FollowRequested, events_pb2.FollowRequestResolved)):
+        return event.target_id  # the same lane as the follow an approval makes
+    if isinstance(event, (events_pb2.PhotoPosted, events_pb2.PhotoEdited)):
+        return ("photo", event.photo_id)  # a post, then its edits: each finds the mentions before it done
+    return type(event).__name__
 
 
 def like_key(photo_id: int, user_id: int) -> str:
