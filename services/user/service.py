@@ -202,9 +202,10 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         if len(found) > limit:
             token = self._pages.encode(request, {"q": prefix, "t": page[-1][0], "u": page[-1][1]})
         ids = [user_id for _, user_id in page]
-        users, versions = await asyncio.gather(self._store.get_many(ids), self._store.avatar_versions(ids))
-        # A name row can outlive its account by a moment (the account's delete removes it): left out.
-        listed = [to_proto(users[i], versions.get(i, 0)) for i in dict.fromkeys(ids) if i in users]
+        users = await self._store.get_many(ids)
+        # A name row can outlive its account by a moment (the account's delete removes it): left out. So is
+        # anyone who blocked the caller, as in BatchGetUsers (a page may then hold fewer; the token still pages).
+        listed = await self._as_seen([users[i] for i in dict.fromkeys(ids) if i in users])
         return user_pb2.SearchUsersResponse(users=listed, next_page_token=token)
 
     async def UpdateUser(

@@ -186,7 +186,7 @@ async def test_get_batch_and_unknown_ids(mesh: Mesh) -> None:
         assert set(field_violations(caught.value)) == {"user_ids"}
 
 
-async def test_a_batch_leaves_out_who_blocked_the_caller_and_blocking_back_still_works(mesh: Mesh) -> None:
+async def test_a_batch_and_search_leave_out_who_blocked_the_caller_and_blocking_back_still_works(mesh: Mesh) -> None:
     me = await sign_up(mesh, bio="my bio", sign_in=False)
     blocker = await sign_up(mesh, bio="their bio", sign_in=False)
     other = await sign_up(mesh, bio="a bio", sign_in=False)
@@ -205,6 +205,12 @@ async def test_a_batch_leaves_out_who_blocked_the_caller_and_blocking_back_still
     seen = await batch(blocker, me, other)
     assert (seen[me.user_id].username, seen[me.user_id].bio) == (me.username, "")
     assert seen[other.user_id].bio == "a bio"
+    # Nor does user search find them for me; they find me, by name only.
+    search = users(mesh).SearchUsers
+    mine = await search(user_pb2.SearchUsersRequest(query=blocker.username), metadata=me.metadata, timeout=5)
+    assert list(mine.users) == []
+    theirs = await search(user_pb2.SearchUsersRequest(query=me.username), metadata=blocker.metadata, timeout=5)
+    assert [(u.user_id, u.bio) for u in theirs.users] == [(me.user_id, "")]
     # The follow service asks whether accounts exist as itself: I can block back, and still not follow.
     assert (await block(mesh, me, blocker)).created
     with pytest.raises(grpc.aio.AioRpcError) as caught:

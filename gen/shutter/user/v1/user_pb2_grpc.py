@@ -119,7 +119,8 @@ class UserServiceServicer:
 
     def SearchUsers(self, request, context):
         """People whose username or display name (any word of it, or the whole) starts with the query, case and
-        accents aside; in name order, paged.
+        accents aside; in name order, paged. Profiles as BatchGetUsers shows them: people who blocked the caller
+        are left out (a page may then hold fewer).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
