@@ -46,6 +46,9 @@ log = logging.getLogger("shutter.tracing")
 class _State:
     provider: Any = None  # opentelemetry.sdk.trace.TracerProvider once configured
     tracer: trace.Tracer | None = None
+    # The root sampler's rule, as configure() installs it (a trace id below this bound is kept), so new_root
+    # decides with one comparison; None: ask the provider's sampler (a provider made elsewhere, in tests).
+    root_bound: int | None = None
 
 
 _STATE = _State()
@@ -75,6 +78,7 @@ def configure(service: str, settings: TelemetrySettings) -> None:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.collector)))
     trace.set_tracer_provider(provider)
     _STATE.provider = provider
+    _STATE.root_bound = TraceIdRatioBased(settings.trace_sample_ratio).bound
     _STATE.tracer = provider.get_tracer("shutter.runtime")
     log.info("tracing", extra={"otlp_endpoint": settings.collector, "sample_ratio": settings.trace_sample_ratio})
 
@@ -108,8 +112,13 @@ def new_root(name: str) -> tuple[int, Any | None]:
     for the next root span started in the current context, so the sampler, deciding again, agrees.
     """
     trace_id = random.getrandbits(128) or 1
-    result = _STATE.provider.sampler.should_sample(_EMPTY_CONTEXT, trace_id, name)
-    if result.decision.is_sampled():
+    bound = _STATE.root_bound
+    if bound is not None:  # TraceIdRatioBased's rule, without the sampler's calls and result per request
+        sampled, trace_state = trace_id & _TRACE_ID_LIMIT < bound, None
+    else:
+        result = _STATE.provider.sampler.should_sample(_EMPTY_CONTEXT, trace_id, name)
+        sampled, trace_state = result.decision.is_sampled(), result.trace_state
+    if sampled:
         _DECIDED_TRACE_ID.set(trace_id)
         return trace_id, None
     span_id = random.getrandbits(64) or 1
@@ -118,15 +127,16 @@ def new_root(name: str) -> tuple[int, Any | None]:
         span_id=span_id,
         is_remote=False,
         trace_flags=_UNSAMPLED_RANDOM_ID,  # as the SDK flags the ids its random generator draws
-        trace_state=result.trace_state,
+        trace_state=trace_state,
     )
     context = trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY_CONTEXT)
-    if not result.trace_state:  # with a trace state to send too, calls format both (tracing_grpc.outgoing)
+    if not trace_state:  # with a trace state to send too, calls format both (tracing_grpc.outgoing)
         context = otel_context.set_value(_PASSED_ON, f"00-{trace_id:032x}-{span_id:016x}-02", context)
     return trace_id, context
 
 
 _EMPTY_CONTEXT = otel_context.Context()
+_TRACE_ID_LIMIT = (1 << 64) - 1  # TraceIdRatioBased compares the id's low 64 bits with its bound
 _UNSAMPLED_RANDOM_ID = trace.TraceFlags(trace.TraceFlags.RANDOM_TRACE_ID)
 
 
@@ -178,6 +188,7 @@ def shutdown() -> None:
         _STATE.provider.shutdown()
     _STATE.provider = None
     _STATE.tracer = None
+    _STATE.root_bound = None
 
 
 def current_context() -> Any:

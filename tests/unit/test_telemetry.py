@@ -468,10 +468,27 @@ def half_sampled_tracing() -> Iterator[_CountingProvider]:
     provider.spans = InMemorySpanExporter()  # type: ignore[attr-defined]
     provider.add_span_processor(SimpleSpanProcessor(provider.spans))  # type: ignore[attr-defined]
     tracing._STATE.provider, tracing._STATE.tracer = provider, provider.get_tracer("test")
+    tracing._STATE.root_bound = TraceIdRatioBased(0.5).bound  # as configure() sets it: the one-comparison rule
     try:
         yield provider
     finally:
-        tracing._STATE.provider, tracing._STATE.tracer = None, None
+        tracing._STATE.provider, tracing._STATE.tracer, tracing._STATE.root_bound = None, None, None
+
+
+def test_the_root_decision_made_directly_agrees_with_the_sdks_sampler(in_memory_tracing: TracerProvider) -> None:
+    """new_root decides with TraceIdRatioBased's rule itself; the SDK, deciding again on the same id when the
+    span starts, must agree, or a kept trace would lose its root span (or a dropped one gain it)."""
+    for ratio in (0.0, 0.01, 0.5, 1.0):
+        sampler = ParentBased(TraceIdRatioBased(ratio))
+        tracing._STATE.root_bound = TraceIdRatioBased(ratio).bound
+        try:
+            for _ in range(2000):
+                trace_id, unsampled_context = tracing.new_root("/x/Y")
+                tracing._DECIDED_TRACE_ID.set(0)
+                expected = sampler.should_sample(None, trace_id, "/x/Y").decision.is_sampled()
+                assert (unsampled_context is None) is expected, (ratio, trace_id)
+        finally:
+            tracing._STATE.root_bound = None
 
 
 async def test_a_new_trace_is_sampled_before_any_span_and_an_unsampled_one_only_passes_on(
