@@ -1,6 +1,6 @@
 // What a post shows besides its comments: its images (an album scrolls sideways, one image per
-// swipe on a phone: CSS scroll-snap, no script), each with its own alt text, and its caption with
-// #hashtags linked to their search and @mentions linked to the profile.
+// swipe on a phone: CSS scroll-snap, no script), each with its own alt text, its caption with
+// #hashtags linked to their search and @mentions linked to the profile, and the rest of its tags.
 
 import * as api from './api.js';
 import { h } from './dom.js';
@@ -57,4 +57,46 @@ export function captionText(caption) {
   }
   parts.push(caption.slice(last));
   return h('p', { class: 'caption' }, parts.filter(Boolean));
+}
+
+/**
+ * A tag's key, as the service folds it (services/runtime/normalise.py tag_key): compatibility-composed,
+ * lower-cased (with casefold's ß → ss and ς → σ), accents dropped, letters and digits only.
+ */
+function tagKey(tag) {
+  return tag
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/ß/g, 'ss')
+    .replace(/ς/g, 'σ')
+    .normalize('NFKD')
+    .replace(/[^\p{L}\p{N}\p{Mc}\p{Me}]/gu, '')
+    .normalize('NFC');
+}
+
+/** The keys of the caption's #hashtags (the service adds them to the post's tags). */
+function captionTagKeys(caption) {
+  const keys = new Set();
+  for (const match of (caption || '').matchAll(TOKENS)) if (match[2] !== undefined) keys.add(tagKey(match[2]));
+  return keys;
+}
+
+/** The post's tags its caption does not already show as #hashtags: each tag is shown once. */
+export function tagsBesideCaption(photo) {
+  const inCaption = captionTagKeys(photo.caption);
+  return (photo.tags || []).filter((tag) => !inCaption.has(tagKey(tag)));
+}
+
+/** The tags list under the caption, each linking to its search; null when the caption shows them all. */
+export function postTags(photo) {
+  const tags = tagsBesideCaption(photo);
+  if (!tags.length) return null;
+  return h(
+    'ul',
+    { class: 'tags', 'aria-label': 'Tags' },
+    tags.map((tag) => {
+      const name = tag.replace(/^#+/, ''); // a tag posted through the API may carry its '#'
+      return h('li', {}, h('a', { href: `#/search?tag=${encodeURIComponent(name)}` }, `#${name}`));
+    }),
+  );
 }

@@ -8,7 +8,7 @@ import * as api from '../api.js';
 import { count, fill, h, heading, icon, when } from '../dom.js';
 import { clearErrors, describe, showErrors } from '../errors.js';
 import { busy, field, formStatus } from '../forms.js';
-import { captionText, postImages } from '../post.js';
+import { captionText, postImages, postTags } from '../post.js';
 import { commentLikeButton, commentLikes, replyTarget } from '../threads.js';
 import { likeButton, userLink } from '../parts.js';
 import { go } from '../router.js';
@@ -57,7 +57,7 @@ export const photoPage = {
           heading(photo.title || 'Untitled photo'),
           captionText(photo.caption),
           photo.location ? h('p', { class: 'location' }, icon('pin'), photo.location) : null,
-          tags(photo.tags || []),
+          postTags(photo),
           h(
             'div',
             { class: 'post-actions' },
@@ -77,15 +77,6 @@ export const photoPage = {
 async function learnPeople(people, ids, signal) {
   const missing = [...new Set(ids)].filter((id) => !people.has(id));
   for (const user of await api.batchGetUsers(missing, signal)) people.set(user.userId, user);
-}
-
-function tags(list) {
-  if (!list.length) return null;
-  return h(
-    'ul',
-    { class: 'tags', 'aria-label': 'Tags' },
-    list.map((tag) => h('li', {}, h('a', { href: `#/search?tag=${encodeURIComponent(tag)}` }, `#${tag}`))),
-  );
 }
 
 function deletePhotoButton(photo) {
