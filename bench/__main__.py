@@ -1,7 +1,8 @@
 """`python -m bench [--quick]`: baselines, a fresh mesh, a seeded graph, open-loop load, a report.
 
 Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (vegeta), rate stepped;
-(2) a fresh mesh on embedded defaults, idle RSS; (3) seed users, a power-law follow graph, photos;
+(2) a fresh mesh on embedded defaults, idle RSS; (3) seed users, a power-law follow graph, photos,
+then wait for the event consumers to catch up (bench.backlog; again after the mix);
 (4) view via gRPC and via HTTP alone, and a page of 12 of a user's photos via gRPC, rate stepped;
 (5) the design's mix (views 20 : uploads 1, plus likes, comments, follows, feed reads, searches)
 rate stepped; (6) freshness probes (post→feed, post→searchable) and fan-out throughput at the
@@ -34,6 +35,7 @@ from tqdm import tqdm
 
 from bench import limits_cost, live_probe, object_store
 from bench.accounting import Accountant, StepCost
+from bench.backlog import wait_for_consumers
 from bench.capacity import capacity_table
 from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
 from bench.probes import probe_fanout_throughput, probe_freshness
@@ -477,6 +479,15 @@ class Bench:
                 await mix
         self.results["live"] = {**result.summary(), "mix_view_rate": mix_rate}
 
+    async def catch_up(self, mesh: Mesh, moment: str) -> None:
+        """Let the event consumers finish the last phase's backlog before the next phase measures anything."""
+        drained = await wait_for_consumers(mesh.settings.nats_url, 60 if self.quick else 900, f"events {moment}")
+        self.log(
+            f"events {moment}: {drained.events_at_start} left, handled in {drained.seconds:.1f} s"
+            + ("" if drained.caught_up else " (gave up waiting)")
+        )
+        self.results.setdefault("backlog", {})[moment] = drained.summary()  # type: ignore[index]
+
     async def freshness(self, mesh: Mesh, graph: Graph) -> None:
         p = self.profile
         followers = graph.followers
@@ -588,8 +599,14 @@ class Bench:
                         "0",
                     ],
                     ["fan-out feed entries/s (one post, lower bound)", fresh.get("fanout_entries_per_s"), ""],
+                    *(
+                        [f"events left {moment}, s to handle them", f"{d['events_at_start']}, {d['seconds']}", ""]
+                        for moment, d in (self.results.get("backlog") or {}).items()  # type: ignore[union-attr]
+                    ),
                 ],
             ),
+            "",
+            "Each phase starts once every consumer has caught up with the one before (bench.backlog).",
         ]
         live = self.results.get("live") or {}
         lines += [
@@ -673,12 +690,14 @@ async def run_mesh_phases(bench: Bench) -> None:
         processes = (*SERVICE_NAMES, "gateway")
         started = await MeshReadings.take(mesh, processes)
         graph = await bench.seed(mesh)
+        await bench.catch_up(mesh, "after seeding")
         bench.accountant = Accountant(
             {name: proc.pid for name, proc in mesh.processes.items()},
             {name: mesh.logs / f"{name}.log" for name in mesh.services},
         )
         await asyncio.to_thread(bench.single_paths, mesh, graph)
         await asyncio.to_thread(bench.mixed, mesh, graph)
+        await bench.catch_up(mesh, "after the mix")
         before_freshness = await MeshReadings.take(mesh, processes)
         await bench.freshness(mesh, graph)
         ended = await MeshReadings.take(mesh, processes)

@@ -6,11 +6,11 @@ merged into their followers' feeds at read time. FollowCreated backfills the fol
 posts; FollowDeleted, PhotoDeleted and UserDeleted purge. Every step is an idempotent upsert or
 delete, so redelivery after a crash or a failed attempt neither duplicates nor loses an entry.
 
-Events of one author (`ordering_key`) are handled one at a time, mostly in stream order, other authors'
-alongside (SHUTTER_FEED_FANOUT_CONCURRENCY); a retried event (nak with delay, an expired ack) can come
+Events of one author, or of one follow edge (`ordering_key`), are handled one at a time, mostly in stream
+order, others alongside (SHUTTER_FEED_FANOUT_CONCURRENCY); a retried event (nak with delay, an expired ack) can come
 later than events behind it. A fan-out racing an unfollow stays safe because
 it reads the follower list live, and the FollowDeleted purge removes whatever the author wrote into
-that feed whenever it runs; a follow's backfill checks CheckFollowing first for the same reason.
+that feed whenever it runs; a follow's backfill reads the edge afresh first for the same reason.
 
 Blocks: BlockCreated purges each user's posts from the other's feed (its FollowDeleted events do too).
 A fan-out racing a block or an unfollow re-reads, after writing a page, which of its followers still
@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Hashable
 
 from google.protobuf.message import Message
 from prometheus_client import Histogram
@@ -62,16 +63,18 @@ FANOUT_EVENTS: list[type[Message]] = [
 ]
 
 
-def ordering_key(event: Message) -> int:
-    """The author whose posts the event is about: one author's events are handled one at a time, in order,
-    while other authors' overlap (the consumer's concurrency)."""
-    if isinstance(event, (events_pb2.PhotoPosted, events_pb2.PhotoDeleted)):
+def ordering_key(event: Message) -> Hashable:
+    """What must not overlap: one author's posts (and their deletion, and the author's own) one at a time, in
+    order; one follow edge's creation and deletion likewise. Everything else overlaps (the consumer's
+    concurrency): the store's tombstones and the re-reads below keep out-of-order handling safe, the key only
+    keeps the common case in order."""
+    if isinstance(event, (events_pb2.PhotoPosted, events_pb2.PhotoDeleted, events_pb2.UserDeleted)):
         return event.user_id
     if isinstance(event, (events_pb2.FollowCreated, events_pb2.FollowDeleted)):
-        return event.followee_id
+        return (event.follower_id, event.followee_id)
     if isinstance(event, events_pb2.BlockCreated):
-        return event.blocked_id
-    return event.user_id  # type: ignore[attr-defined]  # UserDeleted
+        return tuple(sorted((event.blocker_id, event.blocked_id)))
+    raise TypeError(f"not a fan-out event: {type(event).__name__}")
 
 
 def feed_item(post: Post) -> feed_pb2.FeedItem:
@@ -95,8 +98,8 @@ class Fanout:
         store: FeedStore,
         follow: follow_pb2_grpc.FollowServiceStub,
         *,
+        visibility: Visibility,
         live: LiveUpdates | None = None,
-        visibility: Visibility | None = None,
         large_account_followers: int,
         followers_page_size: int = 1000,
         backfill_posts: int = 50,
@@ -170,8 +173,6 @@ class Fanout:
     async def _still_following(self, post: Post, follower_ids: list[int]) -> list[int]:
         """After a page is written: the followers who still follow the author (read fresh); the post is taken
         back out of the others' feeds (see the module docstring). Of those, the ones to tell live."""
-        if self._visibility is None:
-            return follower_ids
         pairs = [(follower_id, post.author_id) for follower_id in follower_ids]
         found = await self._visibility.relationships(pairs, fresh=True)
         for follower_id in follower_ids:
@@ -193,11 +194,10 @@ class Fanout:
 
     async def follow_created(self, event: events_pb2.FollowCreated) -> None:
         # A redelivered FollowCreated may arrive after the FollowDeleted that undid it: ask the
-        # follow service, the source of truth, before backfilling.
-        reply = await self._follow.CheckFollowing(
-            follow_pb2.CheckFollowingRequest(follower_id=event.follower_id, followee_ids=[event.followee_id])
-        )
-        if not any(state.following for state in reply.states if state.followee_id == event.followee_id):
+        # follow service, the source of truth, before backfilling (fresh, so coalesced with the checks of
+        # other events in flight rather than one call each).
+        pair = (event.follower_id, event.followee_id)
+        if not (await self._visibility.relationships([pair], fresh=True))[pair].following:
             return
         posts = await self._store.recent_posts(event.followee_id, self._backfill_posts)
         if posts:

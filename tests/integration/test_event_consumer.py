@@ -15,6 +15,7 @@ import pytest
 from google.protobuf.message import Message
 from prometheus_client import REGISTRY
 
+from bench.backlog import wait_for_consumers
 from services.runtime.errors import Unavailable
 from services.runtime.events import DEAD_LETTER_STREAM, SUBJECTS, Consumer, EventBus, is_transient, new_meta
 from services.runtime.ids import IdGenerator
@@ -242,3 +243,28 @@ async def test_concurrent_handlers_overlap_unrelated_events_and_keep_one_keys_ev
 def test_a_concurrent_consumer_without_an_ordering_key_is_refused() -> None:
     with pytest.raises(ValueError, match="ordering_key"):
         Consumer(None, "never", [events_pb2.LikeChanged], lambda event: None, concurrency=2)  # type: ignore[arg-type]
+
+
+async def test_the_bench_waits_until_every_consumer_has_caught_up(bus: EventBus, mesh: Mesh) -> None:
+    """bench.backlog: events a consumer has not handled yet hold the wait; once handled, it ends."""
+    photo_ids = {ids.next_id() for _ in range(5)}
+    release = asyncio.Event()
+
+    async def handle(event: Message) -> None:
+        if isinstance(event, events_pb2.LikeChanged) and event.photo_id in photo_ids:
+            await release.wait()
+
+    durable = f"test-{uuid.uuid4().hex[:10]}"
+    consumer = Consumer(bus, durable, [events_pb2.LikeChanged], handle, batch=2)
+    await consumer.start()
+    try:
+        await consumer.attached()
+        await _publish_likes(bus, sorted(photo_ids))
+        held = await wait_for_consumers(mesh.settings.nats_url, timeout=2, label="test")
+        assert not held.caught_up and held.events_at_start >= 5
+        release.set()
+        drained = await wait_for_consumers(mesh.settings.nats_url, timeout=30, label="test")
+        assert drained.caught_up, drained
+    finally:
+        await consumer.stop()
+        await bus.jetstream.delete_consumer("SHUTTER_EVENTS", durable)

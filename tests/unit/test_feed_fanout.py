@@ -93,7 +93,14 @@ def graph() -> FollowGraph:
 
 @pytest.fixture
 def fanout(store: SqliteFeedStore, graph: FollowGraph) -> Fanout:
-    return Fanout(store, graph, large_account_followers=50, followers_page_size=7, backfill_posts=3)  # type: ignore[arg-type]
+    return Fanout(
+        store,
+        graph,  # type: ignore[arg-type]
+        visibility=Visibility(None, graph),  # type: ignore[arg-type]
+        large_account_followers=50,
+        followers_page_size=7,
+        backfill_posts=3,
+    )
 
 
 ids = IdGenerator(3)
@@ -217,17 +224,26 @@ async def test_block_created_purges_both_feeds(fanout: Fanout, store: SqliteFeed
     assert await feed_ids(store, 900) == []
 
 
-def test_each_fanout_event_is_ordered_by_the_author_whose_posts_it_moves() -> None:
+def test_fanout_events_overlap_unless_they_touch_one_author_or_one_follow_edge() -> None:
     author, reader = 7, 9
-    keyed = {
-        events_pb2.PhotoPosted: events_pb2.PhotoPosted(photo_id=1, user_id=author),
-        events_pb2.PhotoDeleted: events_pb2.PhotoDeleted(photo_id=1, user_id=author),
-        events_pb2.FollowCreated: events_pb2.FollowCreated(follower_id=reader, followee_id=author),
-        events_pb2.FollowDeleted: events_pb2.FollowDeleted(follower_id=reader, followee_id=author),
-        events_pb2.UserDeleted: events_pb2.UserDeleted(user_id=author),
-        events_pb2.BlockCreated: events_pb2.BlockCreated(blocker_id=reader, blocked_id=author),
-    }
-    assert set(keyed) == set(FANOUT_EVENTS)
-    assert {kind.__name__: ordering_key(event) for kind, event in keyed.items()} == {
-        kind.__name__: author for kind in keyed
-    }
+    posts = [
+        events_pb2.PhotoPosted(photo_id=1, user_id=author),
+        events_pb2.PhotoDeleted(photo_id=1, user_id=author),
+        events_pb2.UserDeleted(user_id=author),
+    ]
+    edge = [
+        events_pb2.FollowCreated(follower_id=reader, followee_id=author),
+        events_pb2.FollowDeleted(follower_id=reader, followee_id=author),
+    ]
+    blocks = [
+        events_pb2.BlockCreated(blocker_id=reader, blocked_id=author),
+        events_pb2.BlockCreated(blocker_id=author, blocked_id=reader),
+    ]
+    assert {type(event) for event in posts + edge + blocks} == set(FANOUT_EVENTS)
+    assert {ordering_key(event) for event in posts} == {author}
+    assert {ordering_key(event) for event in edge} == {(reader, author)}
+    assert {ordering_key(event) for event in blocks} == {(author, reader)}
+    other_edge = events_pb2.FollowCreated(follower_id=reader + 1, followee_id=author)
+    assert ordering_key(other_edge) != ordering_key(edge[0])  # one author's new followers backfill together
+    with pytest.raises(TypeError):
+        ordering_key(events_pb2.LikeChanged(photo_id=1, user_id=author))
