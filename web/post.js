@@ -6,7 +6,10 @@ import * as api from './api.js';
 import { h } from './dom.js';
 import { photoImage } from './images.js';
 
-/** The post's images: one <img>, or a swipeable list of them with "1 / 3" counters. */
+/**
+ * The post's images: one <img>, or a swipeable list of them with "1 / 3" counters and Previous/Next
+ * buttons (a mouse has no swipe, and the list's scrollbar is a small target).
+ */
 export function postImages(photo, { variant = api.VARIANT.display, eager = false } = {}) {
   const images = photo.images?.length ? photo.images : [{ mediaId: photo.photoId, width: photo.width, height: photo.height }];
   const fallback = photo.title || 'Untitled photo';
@@ -22,7 +25,7 @@ export function postImages(photo, { variant = api.VARIANT.display, eager = false
       eager,
     });
   if (images.length === 1) return one(images[0]);
-  return h(
+  const list = h(
     'ul',
     // Focusable, so a keyboard scrolls it with the arrow keys as a finger swipes it.
     { class: 'album', tabindex: '0', 'aria-label': `Album of ${images.length} images` },
@@ -30,6 +33,21 @@ export function postImages(photo, { variant = api.VARIANT.display, eager = false
       h('li', { class: 'album-item' }, one(image), h('span', { class: 'album-count' }, `${index + 1} / ${images.length}`)),
     ),
   );
+  const previous = h('button', { type: 'button', class: 'album-step album-previous', 'aria-label': 'Previous image', disabled: true }, '‹');
+  const next = h('button', { type: 'button', class: 'album-step album-next', 'aria-label': 'Next image' }, '›');
+  const shown = () => Math.round(list.scrollLeft / Math.max(list.clientWidth, 1));
+  // One image per step; scroll-snap settles it, and the scroll event updates the buttons.
+  previous.addEventListener('click', () => list.scrollTo({ left: (shown() - 1) * list.clientWidth, behavior: 'smooth' }));
+  next.addEventListener('click', () => list.scrollTo({ left: (shown() + 1) * list.clientWidth, behavior: 'smooth' }));
+  list.addEventListener(
+    'scroll',
+    () => {
+      previous.disabled = shown() <= 0;
+      next.disabled = shown() >= images.length - 1;
+    },
+    { passive: true },
+  );
+  return h('div', { class: 'album-frame' }, list, previous, next);
 }
 
 // The same shapes the photo service parses (services/runtime/normalise.py): a tag is '#' then letters,

@@ -208,3 +208,26 @@ def test_editing_an_album_shows_each_image_beside_its_alt_text(app: WebApp, gate
     assert app.heading() == "Two tides"
     shown = app.main().find_elements(By.CSS_SELECTOR, "ul.album img.photo")
     assert [img.get_attribute("alt") for img in shown] == ["Tide 1", "Tide 2"]
+
+
+def test_an_album_steps_through_its_images_with_buttons(app: WebApp, gateway: str) -> None:
+    """A mouse cannot swipe: Previous and Next move one image at a time and hide at either end."""
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        author = ApiUser.sign_up(http, unique("pia"), "Pia")
+        album = author.post_album([scene_jpeg(320, 240, palette, grain=4) for palette in ("dawn", "noon")], "Steps")
+    app.open("#/signin")
+    app.sign_in(author.username, PASSWORD)
+    app.go(f"#/p/{album['photoId']}")
+    strip = app.main().find_element(By.CSS_SELECTOR, "ul.album")
+    assert not app.main().find_element(By.CSS_SELECTOR, "button[aria-label='Previous image']").is_displayed()
+    app.button("Next image").click()
+    width = app.js("return arguments[0].clientWidth", strip)
+    app.browser.wait(
+        lambda d: app.js("return Math.round(arguments[0].scrollLeft)", strip) == width, message="the second image"
+    )
+    app.browser.wait(
+        lambda d: not d.find_element(By.CSS_SELECTOR, "button[aria-label='Next image']").is_displayed(),
+        message="Next hidden on the last image",
+    )
+    app.button("Previous image").click()
+    app.browser.wait(lambda d: app.js("return arguments[0].scrollLeft", strip) == 0, message="back to the first")
