@@ -70,10 +70,14 @@ class ApiUser:
         )
         assert answer.status_code == 200, answer.text
 
-    def comment(self, photo_id: str, text: str) -> None:
-        answer = self.http.post(
-            f"/v1/photos/{photo_id}/comments", json={"userId": self.user_id, "text": text}, headers=self.headers
-        )
+    def comment(self, photo_id: str, text: str, reply_to: str = "") -> dict:
+        body = {"userId": self.user_id, "text": text} | ({"replyTo": reply_to} if reply_to else {})
+        answer = self.http.post(f"/v1/photos/{photo_id}/comments", json=body, headers=self.headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["comment"]
+
+    def delete_comment(self, photo_id: str, comment_id: str) -> None:
+        answer = self.http.delete(f"/v1/photos/{photo_id}/comments/{comment_id}", headers=self.headers)
         assert answer.status_code == 200, answer.text
 
     def like(self, photo_id: str) -> None:

@@ -231,3 +231,22 @@ def test_an_album_steps_through_its_images_with_buttons(app: WebApp, gateway: st
     )
     app.button("Previous image").click()
     app.browser.wait(lambda d: app.js("return arguments[0].scrollLeft", strip) == 0, message="back to the first")
+
+
+def test_a_reply_to_a_deleted_comment_is_not_shown_under_another(app: WebApp, gateway: str) -> None:
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        owner = ApiUser.sign_up(http, unique("quin"), "Quin")
+        reader = ApiUser.sign_up(http, unique("rae"), "Rae")
+        photo = owner.upload(scene_jpeg(320, 240, "noon", grain=4), "Orphans")
+        owner.comment(photo["photoId"], "kept thought")
+        gone = owner.comment(photo["photoId"], "withdrawn thought")
+        reader.comment(photo["photoId"], "an answer", reply_to=gone["commentId"])
+        owner.delete_comment(photo["photoId"], gone["commentId"])
+    app.open("#/signin")
+    app.sign_in(reader.username, PASSWORD)
+    app.go(f"#/p/{photo['photoId']}")
+    app.wait_text("an answer")
+    kept, answer = app.main().find_elements(By.CSS_SELECTOR, "li.comment")
+    assert "reply" not in kept.get_attribute("class").split()
+    assert "reply" not in answer.get_attribute("class").split(), "not indented under the kept comment"
+    assert answer.text.startswith("Reply to a deleted comment")
