@@ -12,6 +12,7 @@ made up by the watcher's catch-up from the store. The live update is published a
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -31,6 +32,19 @@ NOTIFY_EVENTS: list[type[Message]] = [
     events_pb2.FollowDeleted,
     events_pb2.PhotoPosted,
 ]
+
+
+def ordering_key(event: Message) -> Hashable:
+    """Whose notifications the event changes: one recipient's events are handled one at a time, in order
+    (an unlike after its like, the unread count each publishes), other recipients' alongside. A post's
+    mentions go together, by photo; a kind not named here is handled one at a time with its own kind."""
+    if isinstance(event, (events_pb2.LikeChanged, events_pb2.CommentChanged)):
+        return event.photo_owner_id
+    if isinstance(event, (events_pb2.FollowCreated, events_pb2.FollowDeleted)):
+        return event.followee_id
+    if isinstance(event, events_pb2.PhotoPosted):
+        return ("photo", event.photo_id)
+    return type(event).__name__
 
 
 def like_key(photo_id: int, user_id: int) -> str:

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 
 import grpc
 
-from services.notification.notifier import NOTIFY_EVENTS, Notifier, notification_message, shown, unread_count
+from services.notification.notifier import (
+    NOTIFY_EVENTS,
+    Notifier,
+    notification_message,
+    ordering_key,
+    shown,
+    unread_count,
+)
 from services.notification.settings import NotificationSettings
 from services.notification.store import STORAGE, Entry, NotificationStore, Type
 from services.runtime.callctx import acting_as
@@ -171,7 +178,14 @@ def build(runtime: Runtime) -> None:
         runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
     )
     notifier = Notifier(store, live, runtime.ids, visibility, capacity=settings.capacity)
-    runtime.consume(DURABLE, NOTIFY_EVENTS, notifier.handle, max_deliver=settings.max_deliver)
+    runtime.consume(
+        DURABLE,
+        NOTIFY_EVENTS,
+        notifier.handle,
+        max_deliver=settings.max_deliver,
+        concurrency=settings.concurrency,
+        ordering_key=ordering_key,
+    )
     purge_on_deletion(runtime, "notification-purge", store, "notifications")
     pages = PageTokens(runtime.settings.signing_secret())
     runtime.add_servicer(

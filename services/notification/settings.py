@@ -19,6 +19,12 @@ class NotificationSettings(Section):
     capacity: int = setting(
         "SHUTTER_NOTIFICATION_CAPACITY", 500, "notifications kept per user, newest first", minimum=1, maximum=5000
     )
+    concurrency: int = setting(
+        "SHUTTER_NOTIFICATION_CONCURRENCY",
+        8,
+        "events turned into notifications at once (one recipient's still one at a time, in order)",
+        minimum=1,
+    )
     max_deliver: int = setting(
         "SHUTTER_NOTIFICATION_MAX_DELIVER",
         20,

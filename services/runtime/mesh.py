@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ from services.runtime.topology import SERVICE_NAMES, SHARD_BLOCKS
 
 # The lowest port free_port hands out; the highest is just below the kernel's ephemeral range.
 LOWEST_FREE_PORT = 10_000
+# A port handed out is claimed for this long (a file per port in PORT_CLAIMS), so concurrent test runs,
+# benches and meshes on one machine never pick the same one between the pick and the server's bind.
+PORT_CLAIM_SECONDS = 600.0
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "shutter-port-claims"
 _handed_out: set[int] = set()
 
 
@@ -59,11 +64,11 @@ def ephemeral_ports() -> tuple[int, int]:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now, below the kernel's ephemeral range.
+    """A port nothing listens on right now, below the kernel's ephemeral range, claimed for a while.
 
     Binding port 0 would give one from that range, where any outgoing connection made before the server
-    binds it (a client's, NATS's, a test's) can take it; below the range only another listener can, and the
-    bind checks for that. A process never gets the same port twice."""
+    binds it (a client's, NATS's, a test's) can take it; below the range only another listener can: the
+    bind checks for one, and the claim keeps other processes of ours from picking it meanwhile."""
     ceiling = ephemeral_ports()[0] - 1
     if ceiling - LOWEST_FREE_PORT < 1000:  # an unusual range: leave the choice to the kernel
         with socket.socket() as sock:
@@ -71,7 +76,7 @@ def free_port(host: str = "127.0.0.1") -> int:
             return sock.getsockname()[1]
     for _ in range(500):
         port = random.randint(LOWEST_FREE_PORT, ceiling)
-        if port in _handed_out:
+        if port in _handed_out or not _claim(port):
             continue
         with socket.socket() as sock:
             try:
@@ -81,6 +86,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         _handed_out.add(port)
         return port
     raise RuntimeError(f"no free port between {LOWEST_FREE_PORT} and {ceiling} on {host}")
+
+
+def _claim(port: int) -> bool:
+    """Claim `port` for PORT_CLAIM_SECONDS across processes; False when another process holds it."""
+    claim = PORT_CLAIMS / str(port)
+    try:
+        PORT_CLAIMS.mkdir(exist_ok=True)
+        if claim.exists() and time.time() - claim.stat().st_mtime > PORT_CLAIM_SECONDS:
+            claim.unlink(missing_ok=True)  # an old claim: its server is up (or gone) by now
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    except OSError:
+        return True  # no claims possible here (a read-only temp dir): the bind check alone
+    return True
 
 
 def balanced_target(host: str, ports: Sequence[int]) -> str:

@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from services.runtime.topology import METRICS_PORTS, SERVICE_NAMES
+from services.runtime.topology import SERVICE_NAMES
 from tests.support.jaeger import JAEGER_BINARY
-from tests.support.mesh import AUTH_SECRET, ROOT, free_port
+from tests.support.mesh import AUTH_SECRET, free_port
+from tests.support.supervised import LINE, Supervised, run_env
 
 pytestmark = pytest.mark.slow
-
-READY = re.compile(r"^\d\d:\d\d:\d\d mesh +\| ready$")
-LINE = re.compile(r"^\d\d:\d\d:\d\d (\S+) +\| (.*)$")
 
 
 def _json(text: str) -> dict[str, object] | None:
@@ -37,51 +30,14 @@ def _json(text: str) -> dict[str, object] | None:
 
 
 def test_the_mesh_starts_prints_ready_and_stops_cleanly_in_order_on_ctrl_c(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "SHUTTER_DATA_DIR": str(tmp_path / "data"),
-        "SHUTTER_NATS_PORT": str(free_port()),
-        "SHUTTER_GATEWAY_PORT": str(free_port()),
-        **{f"SHUTTER_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
-        **{f"SHUTTER_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS_PORTS},
-    }
-    env.pop("SHUTTER_NATS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.runtime.mesh"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if READY.match(lines[-1]):
-                ready.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert ready.wait(120), "\n".join(lines[-60:])
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    reader.join(timeout=10)
+    with Supervised(run_env(tmp_path)) as mesh:
+        mesh.wait_ready(120)
+        code = mesh.interrupt(60)
+    lines = mesh.lines
     output = "\n".join(lines)
-    assert code == 0, output[-5000:]
+    assert code == 0, mesh.explain()
 
-    parsed = [(m.group(1), m.group(2)) for m in map(LINE.match, lines) if m]
+    parsed = mesh.parsed()
     assert len(parsed) == len(lines), [line for line in lines if not LINE.match(line)]
     errors = [text for _, text in parsed if '"level": "error"' in text or '"level": "critical"' in text]
     assert errors == [], errors
@@ -109,45 +65,18 @@ def test_the_mesh_starts_prints_ready_and_stops_cleanly_in_order_on_ctrl_c(tmp_p
 
 def test_make_run_prints_metrics_urls_and_starts_jaeger_when_tracing_is_asked_for(tmp_path: Path) -> None:
     assert os.access(JAEGER_BINARY, os.X_OK), "`make tools` builds .tools/bin/jaeger"
-    env = {
-        **os.environ,
-        "SHUTTER_DATA_DIR": str(tmp_path / "data"),
-        "SHUTTER_AUTH_SECRET": AUTH_SECRET,
-        "SHUTTER_NATS_PORT": str(free_port()),
-        "SHUTTER_GATEWAY_PORT": str(free_port()),
-        **{f"SHUTTER_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
-        **{f"SHUTTER_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS_PORTS},
-        "SHUTTER_TRACING": "1",
-        "SHUTTER_JAEGER_OTLP_PORT": str(free_port()),
-        "SHUTTER_JAEGER_UI_PORT": str(free_port()),
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-    }
-    for name in ("SHUTTER_NATS_URL", "SHUTTER_OTLP_ENDPOINT"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.runtime.mesh"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    env = run_env(
+        tmp_path,
+        SHUTTER_AUTH_SECRET=AUTH_SECRET,
+        SHUTTER_TRACING="1",
+        SHUTTER_JAEGER_OTLP_PORT=str(free_port()),
+        SHUTTER_JAEGER_UI_PORT=str(free_port()),
+        OTEL_BSP_SCHEDULE_DELAY="100",
     )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:  # all along: a full pipe would stall the supervisor and every process behind it
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if READY.match(lines[-1]):
-                ready.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert ready.wait(120), "\n".join(lines[-60:])
+    with Supervised(env) as mesh:
+        mesh.wait_ready(120)
         printed = {}
-        for who, text in (m.groups() for m in map(LINE.match, lines) if m):
+        for who, text in mesh.parsed():
             if who == "mesh":
                 name, _, rest = text.partition(" ")
                 printed[name] = rest.strip()
@@ -174,13 +103,4 @@ def test_make_run_prints_metrics_urls_and_starts_jaeger_when_tracing_is_asked_fo
             services = set(httpx.get(f"{ui}/api/services", timeout=5).json()["data"] or [])
             time.sleep(0.2)
         assert wanted <= services, services
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0, "\n".join(lines[-40:])
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    reader.join(timeout=10)
+        assert mesh.interrupt(60) == 0, mesh.explain(40)

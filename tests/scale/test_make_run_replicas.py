@@ -5,63 +5,35 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
-from services.runtime.topology import METRICS_PORTS, SERVICE_NAMES, SHARD_BLOCKS
+from services.runtime.topology import SERVICE_NAMES, SHARD_BLOCKS
 from services.user.settings import TEST_PROFILE
-from tests.support.mesh import AUTH_SECRET, ROOT, free_port
+from tests.support.mesh import AUTH_SECRET, free_port
+from tests.support.supervised import Supervised, run_env
 from tests.support.users import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.slow
 
-READY = re.compile(r"^\d\d:\d\d:\d\d mesh +\| ready$")
 REPLICA_LINE = re.compile(r"^\d\d:\d\d:\d\d mesh +\| (\S+) +grpc://(\S+)  shard (\d+)")
 
 
 def test_two_replicas_of_every_service_start_answer_and_stop(tmp_path: Path) -> None:
     gateway_port = free_port()
-    env = {
-        **os.environ,
-        "SHUTTER_REPLICAS": "2",
-        "SHUTTER_AUTH_SECRET": AUTH_SECRET,
-        "SHUTTER_DATA_DIR": str(tmp_path / "data"),
-        "SHUTTER_NATS_PORT": str(free_port()),
-        "SHUTTER_GATEWAY_PORT": str(gateway_port),
-        "SHUTTER_PASSWORD_HASH_PROFILE": TEST_PROFILE,
-        "SHUTTER_METRICS": "0",
-        **{f"SHUTTER_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
-        **{f"SHUTTER_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS_PORTS},
-    }
-    env.pop("SHUTTER_NATS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.runtime.mesh"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    env = run_env(
+        tmp_path,
+        SHUTTER_REPLICAS="2",
+        SHUTTER_AUTH_SECRET=AUTH_SECRET,
+        SHUTTER_GATEWAY_PORT=str(gateway_port),
+        SHUTTER_PASSWORD_HASH_PROFILE=TEST_PROFILE,
+        SHUTTER_METRICS="0",
     )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if READY.match(lines[-1]):
-                ready.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert ready.wait(180), "\n".join(lines[-60:])
+    with Supervised(env) as mesh:
+        mesh.wait_ready(180)
+        lines = mesh.lines
         announced = {m.group(1): (m.group(2), int(m.group(3))) for m in map(REPLICA_LINE.match, lines) if m}
         assert set(announced) == {n for s in SERVICE_NAMES for n in (s, f"{s}-2")}, announced
         assert len({address for address, _ in announced.values()}) == 2 * len(SERVICE_NAMES)
@@ -79,17 +51,8 @@ def test_two_replicas_of_every_service_start_answer_and_stop(tmp_path: Path) -> 
                     },
                 )
                 assert made.status_code == 200, made.text
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=90)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    reader.join(timeout=10)
-    assert code == 0, "\n".join(lines[-60:])
+        code = mesh.interrupt(90)
+    assert code == 0, mesh.explain()
     errors = [line for line in lines if '"level": "error"' in line]
     assert errors == [], errors[:5]
     # Both user replicas served sign-ups: the gateway balanced over them.

@@ -4,13 +4,16 @@ and the capacity table's measured/assumed column. The replicas running for real:
 from __future__ import annotations
 
 import json
+import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.capacity import ASSUMED, MEASURED, basis, capacity_table, replica_rows
+from services.runtime import mesh as mesh_module
 from services.runtime.channels import service_config
 from services.runtime.config import MeshSettings, Settings
 from services.runtime.events import nats_servers
@@ -41,6 +44,24 @@ def test_free_ports_are_below_the_kernels_ephemeral_range_distinct_and_bindable(
     assert all(LOWEST_FREE_PORT <= port < low for port in ports), sorted(ports)[-3:]
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", ports[0]))  # still free: nothing was left holding it
+
+
+def test_a_port_another_process_claimed_is_not_handed_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two test runs (or a bench and a test run) on one machine: the claim keeps their picks apart until
+    the servers have bound them; a claim older than PORT_CLAIM_SECONDS is taken over."""
+    claims = tmp_path / "claims"
+    monkeypatch.setattr(mesh_module, "PORT_CLAIMS", claims)
+    picks = iter([20_001, 20_001, 20_002, 20_003])
+    monkeypatch.setattr(mesh_module.random, "randint", lambda low, high: next(picks))
+    claims.mkdir()
+    (claims / "20001").touch()  # another process's
+    stale = claims / "20002"
+    stale.touch()
+    old = time.time() - mesh_module.PORT_CLAIM_SECONDS - 1
+    os.utime(stale, (old, old))
+    assert free_port() == 20_002
+    assert free_port() == 20_003
+    assert sorted(path.name for path in claims.iterdir()) == ["20001", "20002", "20003"]
 
 
 def test_each_replica_has_its_own_port_and_a_shard_of_its_services_block() -> None:

@@ -12,6 +12,7 @@ import pytest
 from gateway.errors import rpc_error_response
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError
 from tests.support.rich_status import field_violations, precondition_violations
+from tests.support.supervised import explain
 from tests.support.waiting import eventually
 
 
@@ -108,3 +109,16 @@ def test_a_field_named_twice_is_not_hidden_by_the_dict(transport) -> None:  # ty
 def test_precondition_violations_read_the_same_over_grpc_and_http(transport) -> None:  # type: ignore[no-untyped-def]
     refusal = transport(FailedPrecondition("used", ("IDEMPOTENCY_KEY_REUSED", "metadata.idempotency_key", "used")))
     assert precondition_violations(refusal) == [("IDEMPOTENCY_KEY_REUSED", "metadata.idempotency_key")]
+
+
+def test_a_failed_make_run_shows_the_process_that_exited_apart_from_the_others_lines() -> None:
+    """A CI run once showed only `comment exited with code 1` under sixty lines of the others stopping."""
+    lines = [
+        '15:01:25 comment      | {"level": "error", "msg": "cannot serve metrics: address in use"}',
+        "15:01:25 mesh         | comment exited with code 1; stopping the mesh",
+        *(f"15:01:26 user         | line {n}" for n in range(80)),
+    ]
+    report = explain(lines, last=10)
+    assert report.splitlines()[:10] == lines[-10:]
+    assert report.splitlines()[-2:] == ["--- the last lines of comment, which exited:", lines[0]]
+    assert explain(lines[2:], last=10) == "\n".join(lines[-10:])  # nothing exited: the tail alone
