@@ -17,7 +17,7 @@ from services.follow.events import USER_DELETED_DURABLE, UserDeletedHandler
 from services.follow.privacy import PrivacyHandlers
 from services.follow.store import STORAGE, Blocked, FollowEdge, FollowStore
 from services.runtime import callctx
-from services.runtime.channels import CALLER
+from services.runtime.channels import SERVICE
 from services.runtime.errors import InvalidArgument, NotFound, Violations
 from services.runtime.events import new_meta
 from services.runtime.requests import (
@@ -65,8 +65,10 @@ class FollowService(PrivacyHandlers, follow_pb2_grpc.FollowServiceServicer):
         self._runtime = runtime
         self._store = store
         self._pages = PageTokens(runtime.settings.signing_secret())
-        # As the caller: both accounts must exist for the one who asks to follow.
-        self._users = runtime.channels.stub("user", user_pb2_grpc.UserServiceStub, as_=CALLER)
+        # As the service: whether an account exists is this service's question, whoever asks (the user service
+        # leaves users who blocked the caller out of the caller's own answers; blocks are judged here, from
+        # this service's store, so one can block back someone who blocked them).
+        self._users = runtime.channels.stub("user", user_pb2_grpc.UserServiceStub, as_=SERVICE)
 
     async def _require_users(self, follower_id: int, followee_id: int) -> None:
         """NOT_FOUND unless both accounts exist (a deleted user's leftover token cannot follow)."""

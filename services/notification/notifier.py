@@ -1,9 +1,19 @@
 """The JetStream consumer that turns events into notifications, and tells live watchers.
 
-LikeChanged, CommentChanged, FollowCreated/FollowDeleted and PhotoPosted's mentions add or withdraw one
-notification each; the events carry the recipient (the photo's owner, the followee, the mentioned users),
-so nothing here calls another service. No one is notified of their own action. Deleted photos and users
-are purged by the runtime's purge consumer (services.runtime.purges), not here.
+LikeChanged, CommentChanged, FollowCreated/FollowDeleted, FollowRequested/FollowRequestResolved and the
+mentions of PhotoPosted and PhotoEdited add or withdraw one notification each; the events carry the
+recipient (the photo's owner, the followee, the account asked, the mentioned users), so nothing here calls
+another service but the visibility policy's. No one is notified of their own action. Deleted photos and
+users are purged by the runtime's purge consumer (services.runtime.purges), not here.
+
+Mentions: a user blocked either way with the author is not notified (services.runtime.visibility
+`unblocked`, asked once per event with mentions: a cached lookup, or one batched call to follow); the post
+is not refused, so the author learns nothing of the block. A mention is news once per photo and user: its
+action is ordered by the photo's id, not the event's (see store.py), so an edit notifies only the users it
+newly mentions, and a redelivered post or edit notifies nobody again.
+
+Follow requests: the account asked is notified of a request; any end of it (approved, rejected, withdrawn,
+a block) withdraws that notification, and an approval's FollowCreated notifies as every follow does.
 
 Redelivery: a notification is stored once per action and event (see store.py), so a redelivered event
 stores nothing and publishes nothing; a publish lost to a crash between the store and the publish is
@@ -12,7 +22,7 @@ made up by the watcher's catch-up from the store. The live update is published a
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -30,20 +40,26 @@ NOTIFY_EVENTS: list[type[Message]] = [
     events_pb2.CommentChanged,
     events_pb2.FollowCreated,
     events_pb2.FollowDeleted,
+    events_pb2.FollowRequested,
+    events_pb2.FollowRequestResolved,
     events_pb2.PhotoPosted,
+    events_pb2.PhotoEdited,
 ]
 
 
 def ordering_key(event: Message) -> Hashable:
     """Whose notifications the event changes: one recipient's events are handled one at a time, in order
     (an unlike after its like, the unread count each publishes), other recipients' alongside. A post's
-    mentions go together, by photo; a kind not named here is handled one at a time with its own kind."""
+    mentions, and its edits', go together, by photo; a kind not named here is handled one at a time with
+    its own kind."""
     if isinstance(event, (events_pb2.LikeChanged, events_pb2.CommentChanged)):
         return event.photo_owner_id
     if isinstance(event, (events_pb2.FollowCreated, events_pb2.FollowDeleted)):
         return event.followee_id
-    if isinstance(event, events_pb2.PhotoPosted):
-        return ("photo", event.photo_id)
+    if isinstance(event, (events_pb2.FollowRequested, events_pb2.FollowRequestResolved)):
+        return event.target_id  # the same lane as the follow an approval makes
+    if isinstance(event, (events_pb2.PhotoPosted, events_pb2.PhotoEdited)):
+        return ("photo", event.photo_id)  # a post, then its edits: each finds the mentions before it done
     return type(event).__name__
 
 
@@ -57,6 +73,10 @@ def comment_key(comment_id: int) -> str:
 
 def follow_key(follower_id: int, followee_id: int) -> str:
     return f"follow:{follower_id}:{followee_id}"
+
+
+def follow_request_key(requester_id: int, target_id: int) -> str:
+    return f"follow_request:{requester_id}:{target_id}"
 
 
 def mention_key(photo_id: int, user_id: int) -> str:
@@ -136,10 +156,24 @@ class Notifier:
             await self._add(event.followee_id, Type.FOLLOW, event.follower_id, key, event_id)
         elif isinstance(event, events_pb2.FollowDeleted):
             await self._withdraw(follow_key(event.follower_id, event.followee_id), event_id)
-        elif isinstance(event, events_pb2.PhotoPosted):
-            for mentioned in dict.fromkeys(event.mentioned_user_ids):
-                key = mention_key(event.photo_id, mentioned)
-                await self._add(mentioned, Type.MENTION, event.user_id, key, event_id, photo_id=event.photo_id)
+        elif isinstance(event, events_pb2.FollowRequested):
+            key = follow_request_key(event.requester_id, event.target_id)
+            await self._add(event.target_id, Type.FOLLOW_REQUESTED, event.requester_id, key, event_id)
+        elif isinstance(event, events_pb2.FollowRequestResolved):
+            await self._withdraw(follow_request_key(event.requester_id, event.target_id), event_id)
+        elif isinstance(event, (events_pb2.PhotoPosted, events_pb2.PhotoEdited)):
+            await self._mentions(event.photo_id, event.user_id, event.mentioned_user_ids)
+
+    async def _mentions(self, photo_id: int, author_id: int, mentioned_ids: Iterable[int]) -> None:
+        """Notify the users a caption mentions who are not blocked either way with its author, each once
+        per photo: ordered by the photo id, the action is done for every later event (see the module doc)."""
+        mentioned = [user for user in dict.fromkeys(mentioned_ids) if user != author_id]
+        if not mentioned:
+            return
+        allowed = await self._visibility.unblocked(author_id, mentioned)
+        for user in mentioned:
+            if user in allowed:
+                await self._add(user, Type.MENTION, author_id, mention_key(photo_id, user), photo_id, photo_id=photo_id)
 
     async def _add(
         self,
@@ -147,15 +181,17 @@ class Notifier:
         kind: Type,
         actor_id: int,
         action_key: str,
-        event_id: int,
+        order: int,
         *,
         photo_id: int = 0,
         comment_id: int = 0,
     ) -> None:
+        """Store and push one notification; `order` is the action's order (store.py): the event's id, or a
+        number fixed for an action that is news only once."""
         if recipient_id <= 0 or recipient_id == actor_id:  # unknown owner (an old event), or oneself
             return
         entry = Entry(recipient_id, self._ids.next_id(), kind, actor_id, photo_id, comment_id, action_key)
-        if not await self._store.add(entry, event_id):
+        if not await self._store.add(entry, order):
             return
         unread = await unread_count(self._store, self._visibility, recipient_id, self._capacity)
         await self._live.publish(

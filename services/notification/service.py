@@ -37,7 +37,7 @@ GROUP_ACTORS = 3
 
 def group_key(entry: Entry) -> str:
     """Likes group per photo and follows per (UTC) day, as Instagram and Mastodon do; a comment or a
-    mention says something of its own and stands alone."""
+    mention says something of its own, and a follow request is answered on its own: each stands alone."""
     if entry.type is Type.LIKE:
         return f"like:{entry.photo_id}"
     if entry.type is Type.FOLLOW:

@@ -6,10 +6,12 @@ Backend-neutral (SQLite and CQL; tests/conformance/test_notification_store.py ho
   list's order, and the position a reader marks read or resumes from, so a late event still lands after
   what a watcher has already seen).
 - Every notification comes from an *action* with a key of its own ("like:<photo>:<user>",
-  "comment:<comment>", "follow:<follower>:<followee>", "mention:<photo>:<user>"). The action keeps the
-  id of the last event that changed it: an event older than that is ignored, so an unlike redelivered
-  before its like, or a like redelivered after its unlike, cannot bring the notification back. A
-  withdrawal needs only the key, not the recipient (an unlike does not read the photo).
+  "comment:<comment>", "follow:<follower>:<followee>", "follow_request:<requester>:<target>",
+  "mention:<photo>:<user>"). The action keeps the id of the last event that changed it (its *order*): an
+  event older than that is ignored, so an unlike redelivered before its like, or a like redelivered after
+  its unlike, cannot bring the notification back. A withdrawal needs only the key, not the recipient (an
+  unlike does not read the photo). The caller chooses the order: the event's id, or, for an action that
+  is news only once (a mention), a number fixed for the action, so every later event finds it done.
 - Deleted photos and users purge their notifications and leave tombstones (services.runtime.tombstones),
   checked by every add.
 - Each user keeps the newest `capacity` notifications (CAPACITY; why that number: settings.py).
@@ -37,6 +39,7 @@ class Type(enum.IntEnum):
     COMMENT = 2
     FOLLOW = 3
     MENTION = 4
+    FOLLOW_REQUESTED = 5
 
 
 @dataclass(frozen=True)

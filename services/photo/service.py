@@ -33,7 +33,7 @@ from services.photo.uploads import Deleter, Uploader
 from services.photo.validation import validate_photo_ids
 from services.photo.workers import ImagePool
 from services.runtime import callctx
-from services.runtime.channels import CALLER, SERVICE
+from services.runtime.channels import SERVICE
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied, storage_faults
 from services.runtime.requests import CursorField, PageTokens, page_size, require_id, timestamp_from_unix_ms
 from services.runtime.server import Runtime
@@ -276,8 +276,10 @@ def build(runtime: Runtime) -> None:
     for component in (blobs, staging, images, OrphanSweeper(store, blobs, sweep_seconds), expiry):
         runtime.add_component(component)
     deleter = Deleter(store, blobs, runtime.ids, runtime.name)
-    # Mentions are resolved as the author: the user service sees who asks.
-    captions = Captions(runtime.channels.stub("user", user_pb2_grpc.UserServiceStub, as_=CALLER))
+    # Mentions are resolved as the service: every mentioned account exists for the post, even one that blocked
+    # the author (the user service leaves those out of the author's own answers); who is notified is the
+    # notification service's decision (services.notification.notifier), so the post tells the author nothing.
+    captions = Captions(runtime.channels.stub("user", user_pb2_grpc.UserServiceStub, as_=SERVICE))
     uploader = Uploader(
         store,
         blobs,

@@ -22,7 +22,7 @@ from services.runtime.requests import CursorField, PageTokens, page_size, requir
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
 from services.runtime.text import text_problem
-from services.runtime.visibility import Verdict, Visibility, reading_user
+from services.runtime.visibility import Relationship, Verdict, Visibility, reading_user, verdict
 from services.user import avatars, names, rules
 from services.user.passwords import Passwords, hasher_for
 from services.user.settings import TEST_PROFILE, SignInSettings, UserSettings
@@ -136,6 +136,10 @@ class UserService(user_pb2_grpc.UserServiceServicer):
     async def BatchGetUsers(
         self, request: user_pb2.BatchGetUsersRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.BatchGetUsersResponse:
+        """Profiles as the calling user may see them (services calling as themselves get every one): a user who
+        blocked the caller is left out; a private account the caller does not follow shows its name and avatar
+        only, as GetUser does. Unlike GetUser, a user the caller blocked is named (name and avatar only): a batch
+        names people the caller already holds ids of, like the caller's own list of blocked accounts."""
         if len(request.user_ids) + len(request.usernames) > MAX_BATCH_USERS:
             raise InvalidArgument("user_ids", f"at most {MAX_BATCH_USERS} ids and usernames per call")
         for user_id in request.user_ids:
@@ -151,9 +155,34 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         for user in await asyncio.gather(*(self._store.get_by_username(name) for name in names)):
             if user is not None and user.user_id not in {u.user_id for u in users}:
                 users.append(user)
-        # The avatars' versions in the same call: one more local read for the whole page, none per user.
-        versions = await self._store.avatar_versions([user.user_id for user in users]) if users else {}
-        return user_pb2.BatchGetUsersResponse(users=[to_proto(u, versions.get(u.user_id, 0)) for u in users])
+        return user_pb2.BatchGetUsersResponse(users=await self._as_seen(users))
+
+    async def _as_seen(self, users: list[UserRecord]) -> list[user_pb2.User]:
+        """`users` as the calling user may see them (see BatchGetUsers), with their avatars. Costs one local read
+        of the avatars' versions and the caller's relationships to them: a share of one batched, cached lookup
+        (services.runtime.visibility), both for the whole list, none per user."""
+        if not users:
+            return []
+        viewer = reading_user()
+        ids = [user.user_id for user in users]
+        facts: dict[tuple[int, int], Relationship] = {}
+        if viewer is None:
+            versions = await self._store.avatar_versions(ids)
+        else:
+            versions, facts = await asyncio.gather(
+                self._store.avatar_versions(ids), self._visibility.relationships([(viewer, i) for i in ids])
+            )
+        listed = []
+        for user in users:
+            profile = to_proto(user, versions.get(user.user_id, 0))
+            if viewer is not None:
+                relationship = facts[(viewer, user.user_id)]
+                if relationship.blocked_by_author:
+                    continue  # they blocked the caller: left out, as GetUser answers NOT_FOUND
+                if verdict(viewer, user.user_id, relationship) is not Verdict.VISIBLE:
+                    profile.ClearField("bio")  # a private account, or one the caller blocked: name and avatar
+            listed.append(profile)
+        return listed
 
     async def SearchUsers(
         self, request: user_pb2.SearchUsersRequest, context: grpc.aio.ServicerContext
@@ -173,9 +202,10 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         if len(found) > limit:
             token = self._pages.encode(request, {"q": prefix, "t": page[-1][0], "u": page[-1][1]})
         ids = [user_id for _, user_id in page]
-        users, versions = await asyncio.gather(self._store.get_many(ids), self._store.avatar_versions(ids))
-        # A name row can outlive its account by a moment (the account's delete removes it): left out.
-        listed = [to_proto(users[i], versions.get(i, 0)) for i in dict.fromkeys(ids) if i in users]
+        users = await self._store.get_many(ids)
+        # A name row can outlive its account by a moment (the account's delete removes it): left out. So is
+        # anyone who blocked the caller, as in BatchGetUsers (a page may then hold fewer; the token still pages).
+        listed = await self._as_seen([users[i] for i in dict.fromkeys(ids) if i in users])
         return user_pb2.SearchUsersResponse(users=listed, next_page_token=token)
 
     async def UpdateUser(

@@ -1,6 +1,7 @@
 """A private account in the browser: the owner switches it on in settings, a stranger sees "This account
 is private" and asks to follow ("Requested"), the owner approves on the follow-requests page, and the
-follower then sees the photos. Then the profile's More menu blocks, and the blocked list unblocks."""
+follower then sees the photos. Then the profile's More menu blocks, and the blocked list unblocks. A
+request also shows among the owner's notifications, answered there with Approve or Decline."""
 
 from __future__ import annotations
 
@@ -68,3 +69,46 @@ def test_private_account_request_and_approve(app: WebApp, gateway: str) -> None:
     assert "Gia Private" in app.text()
     app.button("Unblock").click()
     app.browser.wait(lambda d: "Gia Private" not in app.text())
+
+
+def notification_about(app: WebApp, name: str) -> str:
+    """The text of the notification line naming `name` ("" when there is none)."""
+    lines = [li.text for li in app.main().find_elements(By.CSS_SELECTOR, "li.notification") if name in li.text]
+    return lines[0] if lines else ""
+
+
+def test_a_follow_request_is_answered_from_the_notifications(app: WebApp, gateway: str) -> None:
+    with httpx.Client(base_url=gateway, timeout=30) as http:
+        owner = ApiUser.sign_up(http, unique("ivy"), "Ivy Private")
+        fan = ApiUser.sign_up(http, unique("jon"), "Jon Fan")
+        pest = ApiUser.sign_up(http, unique("kit"), "Kit Pest")
+        made = http.put(f"/v1/users/{owner.user_id}/privacy", json={"private": True}, headers=owner.headers)
+        assert made.status_code == 200, made.text
+        fan.follow(owner)  # pending: the account is private
+        pest.follow(owner)
+
+    app.open("#/signin")
+    app.sign_in(owner.username, PASSWORD)
+    app.until_shown(
+        "#/notifications",
+        lambda: all("asked to follow you" in notification_about(app, name) for name in ("Jon Fan", "Kit Pest")),
+    )
+    assert not app.capture("notifications-follow-requests")
+
+    app.button("Approve Jon Fan").click()
+    app.browser.wait(
+        lambda d: "started following you" in notification_about(app, "Jon Fan"), message="the request became a follow"
+    )
+    assert not app.main().find_elements(By.XPATH, ".//button[@aria-label='Approve Jon Fan']")
+    app.button("Decline Kit Pest").click()
+    app.browser.wait(lambda d: not notification_about(app, "Kit Pest"), message="the declined request to go")
+
+    # As the server has it now: the follow (as any follow reads), no request left to answer.
+    app.until_shown(
+        "#/notifications",
+        lambda: "started following you" in notification_about(app, "Jon Fan") and not notification_about(app, "Kit"),
+    )
+    assert "asked to follow you" not in app.text()
+    app.go("#/requests")
+    app.browser.wait(lambda d: app.heading() == "Follow requests")
+    assert "No one is waiting for your approval." in app.text()

@@ -95,7 +95,22 @@ ROUTES: dict[str, tuple[Callable[[Scene], str], Callable[[Scene, Any], str]]] = 
         lambda s: f"/v1/users/{s.author.user_id}",
         lambda s, body: _shown(body["user"].get("bio") == s.bio),
     ),
+    "user.BatchGetUsers": (
+        lambda s: f"/v1/users:batchGet?userIds={s.author.user_id}&userIds={s.viewer.user_id}",
+        lambda s, body: _batch_user(s, body.get("users", [])),
+    ),
 }
+
+
+def _batch_user(scene: Scene, users: list[dict[str, Any]]) -> str:
+    """NOT_FOUND: the author is left out of the batch (the viewer, asked too, is always in it)."""
+    found = {user["userId"]: user for user in users}
+    assert str(scene.viewer.user_id) in found
+    author = found.get(str(scene.author.user_id))
+    if author is None:
+        return NOT_FOUND
+    assert author["username"] == scene.author.username
+    return _shown(author.get("bio") == scene.bio)
 
 
 @pytest.fixture(scope="module")

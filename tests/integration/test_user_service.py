@@ -13,8 +13,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
 from shutter.user.v1 import user_pb2, user_pb2_grpc
 from tests.support.mesh import AUTH_SECRET, Mesh, auth
+from tests.support.privacy import block
 from tests.support.rich_status import field_violations
-from tests.support.users import DEFAULT_PASSWORD, sign_up, unique_username
+from tests.support.users import DEFAULT_PASSWORD, SignedUp, sign_up, unique_username
 
 
 def users(mesh: Mesh) -> user_pb2_grpc.UserServiceStub:
@@ -183,6 +184,38 @@ async def test_get_batch_and_unknown_ids(mesh: Mesh) -> None:
             await users(mesh).BatchGetUsers(bad, metadata=alice.metadata, timeout=5)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert set(field_violations(caught.value)) == {"user_ids"}
+
+
+async def test_a_batch_and_search_leave_out_who_blocked_the_caller_and_blocking_back_still_works(mesh: Mesh) -> None:
+    me = await sign_up(mesh, bio="my bio", sign_in=False)
+    blocker = await sign_up(mesh, bio="their bio", sign_in=False)
+    other = await sign_up(mesh, bio="a bio", sign_in=False)
+    await block(mesh, blocker, me)
+
+    async def batch(caller: SignedUp, *people: SignedUp) -> dict[int, user_pb2.User]:
+        request = user_pb2.BatchGetUsersRequest(
+            user_ids=[p.user_id for p in people], usernames=[p.username.upper() for p in people]
+        )
+        reply = await users(mesh).BatchGetUsers(request, metadata=caller.metadata, timeout=5)
+        return {user.user_id: user for user in reply.users}
+
+    # Asked for by id or by name, the blocker is not there for me, as GetUser says NOT_FOUND.
+    assert set(await batch(me, blocker, other)) == {other.user_id}
+    # The blocker still sees whom they blocked by name (their list of blocked accounts needs it), bio aside.
+    seen = await batch(blocker, me, other)
+    assert (seen[me.user_id].username, seen[me.user_id].bio) == (me.username, "")
+    assert seen[other.user_id].bio == "a bio"
+    # Nor does user search find them for me; they find me, by name only.
+    search = users(mesh).SearchUsers
+    mine = await search(user_pb2.SearchUsersRequest(query=blocker.username), metadata=me.metadata, timeout=5)
+    assert list(mine.users) == []
+    theirs = await search(user_pb2.SearchUsersRequest(query=me.username), metadata=blocker.metadata, timeout=5)
+    assert [(u.user_id, u.bio) for u in theirs.users] == [(me.user_id, "")]
+    # The follow service asks whether accounts exist as itself: I can block back, and still not follow.
+    assert (await block(mesh, me, blocker)).created
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await me.follow(mesh, blocker)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_update_honours_the_mask_and_only_the_owner_may_update(mesh: Mesh) -> None:

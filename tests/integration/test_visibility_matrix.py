@@ -180,6 +180,20 @@ async def _get_user(mesh: Mesh, scene: Scene) -> str:
     return _shown(reply.user.bio == scene.bio)
 
 
+async def _batch_get_users(mesh: Mesh, scene: Scene) -> str:
+    reply = await user_pb2_grpc.UserServiceStub(mesh.channel("user")).BatchGetUsers(
+        user_pb2.BatchGetUsersRequest(user_ids=[scene.author.user_id, scene.viewer.user_id]),
+        metadata=scene.viewer.metadata,
+        timeout=10,
+    )
+    found = {user.user_id: user for user in reply.users}
+    assert scene.viewer.user_id in found  # oneself, always
+    if scene.author.user_id not in found:
+        return NOT_FOUND
+    assert found[scene.author.user_id].username == scene.author.username
+    return _shown(found[scene.author.user_id].bio == scene.bio)
+
+
 async def _check_following(mesh: Mesh, scene: Scene) -> str:
     """Whom the author follows, asked one id at a time: a point form of their followees list."""
     await follows(mesh).CheckFollowing(
@@ -209,6 +223,7 @@ CALLS: dict[str, Callable[[Mesh, Scene], Awaitable[str]]] = {
     "comment.BatchGetCommentCounts": _comment_counts,
     "search.SearchPhotos": _search,
     "user.GetUser": _get_user,
+    "user.BatchGetUsers": _batch_get_users,
 }
 
 

@@ -64,6 +64,9 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "search.SearchPhotos":    (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    HIDDEN,    HIDDEN,    SHOWN),
     # SHOWN: the whole profile; HIDDEN: name (and avatar) only, the bio left out.
     "user.GetUser":           (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    NOT_FOUND, NOT_FOUND, SHOWN),
+    # As GetUser, NOT_FOUND being "left out of the answer"; but one the viewer blocked is named (bio left out),
+    # as the viewer's own list of blocked accounts needs.
+    "user.BatchGetUsers":     (SHOWN,  SHOWN,   HIDDEN,    HIDDEN,    NOT_FOUND, HIDDEN,    SHOWN),
 }
 # fmt: on
 

@@ -1,6 +1,7 @@
 // Privacy and safety screens: the private-account switch (on the settings page), the follow-requests
-// page with Approve / Reject, the lists of blocked and muted people, and the Block / Mute menu on a
-// profile. The rules live on the server; these only ask and show what it answers.
+// page with Approve / Decline (the notifications page answers a request with the same buttons), the
+// lists of blocked and muted people, and the Block / Mute menu on a profile. The rules live on the
+// server; these only ask and show what it answers.
 
 import * as api from '../api.js';
 import { fill, h, heading, nameOf } from '../dom.js';
@@ -47,10 +48,10 @@ export async function privacySwitch(signal) {
   );
 }
 
-/** One person in a list, with buttons that act on them and then take the row away. */
-function personRow(person, actions) {
+/** Buttons that act on a person, then call `done(label)` with the one pressed; a failure is said next to
+ *  them and the buttons come back. Returns the buttons' box and the status line, to place in a row. */
+export function personActions(person, actions, done) {
   const problem = h('span', { class: 'inline-error', role: 'status' });
-  const row = h('li', { class: 'person-row' });
   const buttons = actions.map(([label, act, secondary]) => {
     const button = h(
       'button',
@@ -62,7 +63,7 @@ function personRow(person, actions) {
       problem.textContent = '';
       try {
         await act();
-        row.remove();
+        done(label);
       } catch (error) {
         problem.textContent = describe(error);
         for (const each of buttons) each.disabled = false;
@@ -70,10 +71,25 @@ function personRow(person, actions) {
     });
     return button;
   });
-  return fill(row, userLink(person), h('span', { class: 'row-actions' }, buttons), problem);
+  return [h('span', { class: 'row-actions' }, buttons), problem];
 }
 
-/** `#/requests`: who asked to follow me, newest first, each with Approve and Reject. */
+/** The answers to `person`'s request to follow me, for personActions (here and in the notifications). */
+export function requestAnswers(person) {
+  const me = session.me().userId;
+  return [
+    ['Approve', () => api.approveFollowRequest(me, person.userId)],
+    ['Decline', () => api.rejectFollowRequest(me, person.userId), true],
+  ];
+}
+
+/** One person in a list, with buttons that act on them and then take the row away. */
+function personRow(person, actions) {
+  const row = h('li', { class: 'person-row' });
+  return fill(row, userLink(person), personActions(person, actions, () => row.remove()));
+}
+
+/** `#/requests`: who asked to follow me, newest first, each with Approve and Decline. */
 export const requestsPage = {
   async render({ main, signal }) {
     const me = session.me().userId;
@@ -85,12 +101,7 @@ export const requestsPage = {
         const page = await api.listFollowRequests(me, token, signal);
         const people = await api.batchGetUsers((page.requests || []).map((r) => r.requesterId), signal);
         return {
-          nodes: people.map((person) =>
-            personRow(person, [
-              ['Approve', () => api.approveFollowRequest(me, person.userId)],
-              ['Reject', () => api.rejectFollowRequest(me, person.userId), true],
-            ]),
-          ),
+          nodes: people.map((person) => personRow(person, requestAnswers(person))),
           next: page.nextPageToken,
         };
       },

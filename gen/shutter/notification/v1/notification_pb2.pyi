@@ -18,11 +18,13 @@ class NotificationType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTIFICATION_TYPE_COMMENT: _ClassVar[NotificationType]
     NOTIFICATION_TYPE_FOLLOW: _ClassVar[NotificationType]
     NOTIFICATION_TYPE_MENTION: _ClassVar[NotificationType]
+    NOTIFICATION_TYPE_FOLLOW_REQUESTED: _ClassVar[NotificationType]
 NOTIFICATION_TYPE_UNSPECIFIED: NotificationType
 NOTIFICATION_TYPE_LIKE: NotificationType
 NOTIFICATION_TYPE_COMMENT: NotificationType
 NOTIFICATION_TYPE_FOLLOW: NotificationType
 NOTIFICATION_TYPE_MENTION: NotificationType
+NOTIFICATION_TYPE_FOLLOW_REQUESTED: NotificationType
 
 class Notification(_message.Message):
     __slots__ = ("notification_id", "type", "actor_id", "photo_id", "comment_id", "created_at")

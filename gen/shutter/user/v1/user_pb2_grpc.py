@@ -109,7 +109,9 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BatchGetUsers(self, request, context):
-        """Profiles for many ids in one call (feeds and views show authors).
+        """Profiles for many ids in one call (feeds and views show authors), as the caller may see them: users who
+        blocked the caller are left out (GetUser answers NOT_FOUND); a private account the caller does not
+        follow, or one the caller blocked, shows its name and avatar only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -117,7 +119,8 @@ class UserServiceServicer:
 
     def SearchUsers(self, request, context):
         """People whose username or display name (any word of it, or the whole) starts with the query, case and
-        accents aside; in name order, paged.
+        accents aside; in name order, paged. Profiles as BatchGetUsers shows them: people who blocked the caller
+        are left out (a page may then hold fewer).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
