@@ -65,3 +65,20 @@ export function replyTarget() {
   target.line = line;
   return target;
 }
+
+/**
+ * Put a comment's <li> (data-thread: its top comment's id; class "reply" unless it is the top) in the list: a
+ * reply at the end of its thread, under its top comment, wherever the listing put it. A top comment is older
+ * than its replies, so it is listed first; a reply whose top is not there answered a deleted comment, and is
+ * not indented under whichever comment happens to come last: it stands apart, saying so.
+ */
+export function placeComment(list, li) {
+  const thread = [...list.querySelectorAll(`li[data-thread="${li.dataset.thread}"]`)];
+  const isTop = (other) => !other.classList.contains('reply') && !other.classList.contains('orphan-reply');
+  if (li.classList.contains('reply') && !thread.some(isTop)) {
+    li.classList.replace('reply', 'orphan-reply');
+    li.prepend(h('p', { class: 'reply-note' }, 'Reply to a deleted comment'));
+  }
+  if (thread.length) thread[thread.length - 1].after(li);
+  else list.append(li);
+}

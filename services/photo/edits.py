@@ -49,7 +49,9 @@ class Editor:
             tags=tags,
             mentioned_user_ids=mentioned,
             images=_with_alt_texts(photo, request.alt_texts) if "alt_texts" in paths else photo.images,
-            edited_at_ms=int(time.time() * 1000),
+            # Strictly increasing per photo, even within a millisecond or on a replica whose clock lags:
+            # search never files an older version of a post over a newer one (services.search.store).
+            edited_at_ms=max(int(time.time() * 1000), photo.edited_at_ms + 1),
         )
         with storage_faults("editing a photo"):
             stored = await self._store.update(edited, edited_event(edited, self._ids, self._source))

@@ -14,7 +14,8 @@ Tables, each read by its partition key only (no secondary indexes, no ALLOW FILT
 - term_counts((term_kind, term)) counter: approximate posting-list lengths that only choose which
   term drives a query (the rarest). Counter updates are not idempotent (never retried by the driver)
   and can drift; a wrong count makes a query slower, never wrong.
-- docs(photo_id): what a hit shows, plus the terms the photo is filed under (to unfile it).
+- docs(photo_id): what a hit shows, plus the terms the photo is filed under (to unfile it) and the edit
+  it reflects (edited_at_ms): a filing older than the doc's is refused.
 - photos_by_user((user_id), photo_id DESC): for the reindex's per-user reconciliation.
 Deleted photos are tombstoned (services.runtime.tombstones_cql), for the runtime's one retention.
 
@@ -32,6 +33,10 @@ Consistency, per statement below:
   tombstone then reads the doc's terms; index_photo writes the doc then re-reads the tombstone. With
   R + W > RF, one of the two always sees the other, so a post racing its delete is always unfiled
   (by whichever side notices) and a leftover posting finds no doc.
+- index_photo reads the doc's edited_at_ms (with its terms, LOCAL_QUORUM) and refuses an older filing:
+  the indexer handles one event at a time, so a stale post or edit redelivered later never wins. Two
+  replicas filing two versions of one photo at the same instant can still race (the last write
+  wins, no lightweight transaction on the post path); the photo's next edit or the reindex repairs it.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ SCHEMA = CqlSchema(
         ) WITH CLUSTERING ORDER BY (photo_id DESC)""",
         "CREATE TABLE IF NOT EXISTS tombstones (photo_id bigint PRIMARY KEY, deleted_at_ms bigint)",
         copy_legacy_marks("tombstones", "photo_id", Kind.PHOTO, "deleted_at_ms"),
+        "ALTER TABLE docs ADD edited_at_ms bigint",
     ),
 )
 
@@ -117,14 +123,16 @@ SELECT_PRESENT = Query(
 )
 # A hit's document: LOCAL_ONE like the postings that led to it.
 SELECT_DOC = Query(
-    "SELECT photo_id, user_id, title, location, tags, created_at_ms FROM docs WHERE photo_id = ?", READ_FAST
+    "SELECT photo_id, user_id, title, location, tags, created_at_ms, edited_at_ms FROM docs WHERE photo_id = ?",
+    READ_FAST,
 )
 # What decides visibility after a delete: LOCAL_QUORUM both ways (see the module docstring).
 UPSERT_DOC = Query(
-    "INSERT INTO docs (photo_id, user_id, title, location, tags, created_at_ms, terms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO docs (photo_id, user_id, title, location, tags, created_at_ms, terms, edited_at_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     WRITE_DURABLE,
 )
-SELECT_DOC_FILING = Query("SELECT user_id, terms FROM docs WHERE photo_id = ?", READ_STRONG)
+SELECT_DOC_FILING = Query("SELECT user_id, terms, edited_at_ms FROM docs WHERE photo_id = ?", READ_STRONG)
 DELETE_DOC = Query("DELETE FROM docs WHERE photo_id = ?", WRITE_DURABLE)
 INSERT_USER_PHOTO = Query("INSERT INTO photos_by_user (user_id, photo_id) VALUES (?, ?)", WRITE_DURABLE)
 DELETE_USER_PHOTO = Query("DELETE FROM photos_by_user WHERE user_id = ? AND photo_id = ?", WRITE_DURABLE)
@@ -156,16 +164,17 @@ class CqlSearchStore:
     async def _tombstoned(self, photo_id: int) -> bool:
         return await self._marks.is_marked(Kind.PHOTO, photo_id)
 
-    async def _filing(self, photo_id: int) -> tuple[int, list[Term]] | None:
-        """(user_id, terms) the photo is filed under, or None when it has no doc."""
+    async def _filing(self, photo_id: int) -> tuple[int, list[Term], int] | None:
+        """(user_id, terms, edited_at_ms) the photo is filed under, or None when it has no doc."""
         rows = await self._db.execute(SELECT_DOC_FILING, (photo_id,))
         if not rows:
             return None
-        return rows[0].user_id, [Term(TermKind(kind), text) for kind, text in rows[0].terms or ()]
+        row = rows[0]
+        return row.user_id, [Term(TermKind(kind), text) for kind, text in row.terms or ()], row.edited_at_ms or 0
 
     async def index_photo(self, photo: IndexedPhoto, terms: Sequence[Term]) -> bool:
         tombstoned, filing = await asyncio.gather(self._tombstoned(photo.photo_id), self._filing(photo.photo_id))
-        if tombstoned:
+        if tombstoned or (filing is not None and filing[2] > photo.edited_at_ms):
             return False
         wanted = sorted(set(terms))
         previous = set(filing[1]) if filing else set()
@@ -190,6 +199,7 @@ class CqlSearchStore:
                         list(photo.tags),
                         photo.created_at_ms,
                         {_term_params(t) for t in wanted},
+                        photo.edited_at_ms,
                     ),
                 ),
                 (INSERT_USER_PHOTO, (photo.user_id, photo.photo_id)),
@@ -213,7 +223,7 @@ class CqlSearchStore:
         filing = await self._filing(photo_id)
         if filing is None:
             return
-        user_id, terms = filing
+        user_id, terms, _ = filing
         bucket = bucket_of(photo_id)
         await self._each(DELETE_POSTING, [(*_term_params(t), bucket, photo_id) for t in terms])
         await self._db.batch([(DELETE_DOC, (photo_id,)), (DELETE_USER_PHOTO, (user_id, photo_id))], WRITE_DURABLE)
@@ -307,4 +317,12 @@ async def _take(source: AsyncIterator[int], count: int) -> AsyncIterator[int]:
 
 
 def _doc(row: Any) -> IndexedPhoto:
-    return IndexedPhoto(row.photo_id, row.user_id, row.title, row.location, tuple(row.tags or ()), row.created_at_ms)
+    return IndexedPhoto(
+        row.photo_id,
+        row.user_id,
+        row.title,
+        row.location,
+        tuple(row.tags or ()),
+        row.created_at_ms,
+        row.edited_at_ms or 0,
+    )

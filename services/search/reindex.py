@@ -99,6 +99,7 @@ async def reindex_user(
             list(photo.tags),
             photo.created_at.ToMilliseconds(),
             photo.caption,
+            photo.edited_at.ToMilliseconds(),
         )
         await store.index_photo(document, terms)
         listed.add(photo.photo_id)

@@ -57,15 +57,17 @@ SCHEMA = SqliteSchema(
             SELECT 'photo', photo_id, deleted_at_ms FROM tombstones;
         DROP TABLE tombstones;
         """,
+        # The edit a document reflects: an older post or edit event never replaces a newer one.
+        "ALTER TABLE docs ADD COLUMN edited_at_ms INTEGER NOT NULL DEFAULT 0;",
     )
 )
 
-_DOC_COLUMNS = "d.photo_id, d.user_id, d.title, d.location, d.tags, d.created_at_ms"
+_DOC_COLUMNS = "d.photo_id, d.user_id, d.title, d.location, d.tags, d.created_at_ms, d.edited_at_ms"
 
 
 def _doc(row: sqlite3.Row | tuple) -> IndexedPhoto:
-    photo_id, user_id, title, location, tags, created_at_ms = row
-    return IndexedPhoto(photo_id, user_id, title, location, tuple(json.loads(tags)), created_at_ms)
+    photo_id, user_id, title, location, tags, created_at_ms, edited_at_ms = row
+    return IndexedPhoto(photo_id, user_id, title, location, tuple(json.loads(tags)), created_at_ms, edited_at_ms)
 
 
 def _add_posting(conn: sqlite3.Connection, term: Term, photo_id: int) -> None:
@@ -93,11 +95,12 @@ def _drop_posting(conn: sqlite3.Connection, term: Term, photo_id: int) -> None:
         )
 
 
-def _stored_terms(conn: sqlite3.Connection, photo_id: int) -> list[Term] | None:
-    row = conn.execute("SELECT terms FROM docs WHERE photo_id = ?", (photo_id,)).fetchone()
+def _filing(conn: sqlite3.Connection, photo_id: int) -> tuple[list[Term], int] | None:
+    """The terms the photo is filed under and the edit its document reflects; None when it has none."""
+    row = conn.execute("SELECT terms, edited_at_ms FROM docs WHERE photo_id = ?", (photo_id,)).fetchone()
     if row is None:
         return None
-    return [Term(TermKind(kind), text) for kind, text in json.loads(row[0])]
+    return [Term(TermKind(kind), text) for kind, text in json.loads(row[0])], row[1]
 
 
 class SqliteSearchStore:
@@ -111,16 +114,18 @@ class SqliteSearchStore:
         def work(conn: sqlite3.Connection) -> bool:
             if self._marks.is_marked(conn, Kind.PHOTO, photo.photo_id):
                 return False
-            previous = _stored_terms(conn, photo.photo_id) or []
+            previous, filed_edit = _filing(conn, photo.photo_id) or ([], 0)
+            if filed_edit > photo.edited_at_ms:
+                return False
             for term in set(previous) - set(wanted):
                 _drop_posting(conn, term, photo.photo_id)
             for term in wanted:
                 _add_posting(conn, term, photo.photo_id)
             conn.execute(
-                "INSERT INTO docs (photo_id, user_id, title, location, tags, created_at_ms, terms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (photo_id) DO UPDATE SET user_id = excluded.user_id, "
+                "INSERT INTO docs (photo_id, user_id, title, location, tags, created_at_ms, terms, edited_at_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (photo_id) DO UPDATE SET user_id = excluded.user_id, "
                 "title = excluded.title, location = excluded.location, tags = excluded.tags, "
-                "created_at_ms = excluded.created_at_ms, terms = excluded.terms",
+                "created_at_ms = excluded.created_at_ms, terms = excluded.terms, edited_at_ms = excluded.edited_at_ms",
                 (
                     photo.photo_id,
                     photo.user_id,
@@ -129,6 +134,7 @@ class SqliteSearchStore:
                     json.dumps(list(photo.tags), ensure_ascii=False),
                     photo.created_at_ms,
                     json.dumps([[t.kind.value, t.text] for t in wanted], ensure_ascii=False),
+                    photo.edited_at_ms,
                 ),
             )
             return True
@@ -138,7 +144,7 @@ class SqliteSearchStore:
     async def remove_photo(self, photo_id: int) -> None:
         def work(conn: sqlite3.Connection) -> None:
             self._marks.mark(conn, Kind.PHOTO, photo_id)
-            for term in _stored_terms(conn, photo_id) or []:
+            for term in (_filing(conn, photo_id) or ([], 0))[0]:
                 _drop_posting(conn, term, photo_id)
             conn.execute("DELETE FROM docs WHERE photo_id = ?", (photo_id,))
 

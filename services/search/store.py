@@ -2,7 +2,9 @@
 
 A photo is filed under its terms (posting lists keyed by term, newest photo first) and kept as a
 document that answers hits without calling the photo service. A deleted photo leaves a tombstone so
-that a late or redelivered PhotoPosted never brings it back (photo ids are never reused).
+that a late or redelivered PhotoPosted never brings it back (photo ids are never reused). Each
+document carries the edit it reflects (`edited_at_ms`, 0 as posted), so a late or redelivered
+PhotoPosted, or an older PhotoEdited, never puts back words a newer edit replaced.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ STORAGE = Storage(
 
 @dataclass(frozen=True)
 class IndexedPhoto:
-    """What a hit shows: the photo's searchable metadata as it was posted."""
+    """What a hit shows: the photo's searchable metadata as of its latest edit filed."""
 
     photo_id: int
     user_id: int
@@ -31,11 +33,16 @@ class IndexedPhoto:
     location: str
     tags: tuple[str, ...]
     created_at_ms: int
+    # The version of the words: the photo service's edit time (strictly increasing per photo), 0 as posted.
+    edited_at_ms: int = 0
 
 
 class SearchStore(Protocol):
     async def index_photo(self, photo: IndexedPhoto, terms: Sequence[Term]) -> bool:
-        """File `photo` under exactly `terms` (replacing earlier terms). False when it is tombstoned."""
+        """File `photo` under exactly `terms` (replacing earlier terms) unless a newer edit of it is filed.
+
+        False when nothing was filed: the photo is tombstoned, or the index holds a later `edited_at_ms`.
+        An equal one is filed again (a redelivery, or the reindex re-filing with today's normalisation)."""
         ...
 
     async def remove_photo(self, photo_id: int) -> None:

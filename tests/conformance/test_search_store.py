@@ -37,9 +37,18 @@ def id_on_day(day: int, n: int = 0) -> int:
 
 
 async def post(
-    store: SearchStore, photo_id: int, title: str = "", location: str = "", tags: tuple[str, ...] = (), user_id: int = 7
+    store: SearchStore,
+    photo_id: int,
+    title: str = "",
+    location: str = "",
+    tags: tuple[str, ...] = (),
+    user_id: int = 7,
+    edited_at_ms: int = 0,
 ) -> bool:
-    document, terms = indexed_photo(photo_id, user_id, title, location, list(tags), 1_700_000_000_000 + photo_id)
+    """File the photo as posted, or as edited at `edited_at_ms`."""
+    document, terms = indexed_photo(
+        photo_id, user_id, title, location, list(tags), 1_700_000_000_000 + photo_id, edited_at_ms=edited_at_ms
+    )
     return await store.index_photo(document, terms)
 
 
@@ -162,6 +171,31 @@ async def test_reindexing_replaces_the_terms_and_is_idempotent(store: SearchStor
     assert await find(store, text="title new") == [20]
     [hit] = await store.search(query_terms("", "title", ""), None, 10)
     assert (hit.title, hit.tags) == ("new title", ())
+
+
+async def test_a_late_post_or_older_edit_never_replaces_a_newer_edit(store: SearchStore) -> None:
+    assert await post(store, 60, "harbour at dawn", tags=("misty",))
+    assert await post(store, 60, "harbour at noon", tags=("sunny",), edited_at_ms=1_750_000_000_002)
+    assert not await post(store, 60, "harbour at dawn", tags=("misty",))  # the post redelivered
+    assert not await post(store, 60, "harbour at dusk", edited_at_ms=1_750_000_000_001)  # an older edit, late
+    for stale in ({"text": "dawn"}, {"tag": "misty"}, {"text": "dusk"}):
+        assert await find(store, **stale) == [], stale
+    assert await find(store, text="noon harbour") == [60]
+    assert await find(store, tag="sunny") == [60]
+    [hit] = await store.search(query_terms("", "noon", ""), None, 10)
+    assert (hit.title, hit.tags, hit.edited_at_ms) == ("harbour at noon", ("sunny",), 1_750_000_000_002)
+    # The same edit again (a redelivery, or the reindex with today's normalisation) is filed again.
+    assert await post(store, 60, "harbour at noon", tags=("sunny",), edited_at_ms=1_750_000_000_002)
+    assert await post(store, 60, "harbour at night", edited_at_ms=1_750_000_000_003)
+    assert await find(store, text="night") == [60]
+    assert await find(store, text="noon") == []
+
+
+async def test_an_edit_filed_before_its_post_is_kept(store: SearchStore) -> None:
+    assert await post(store, 61, "second thoughts", edited_at_ms=1_750_000_000_000)
+    assert not await post(store, 61, "first thoughts")
+    assert await find(store, text="first") == []
+    assert await find(store, text="second thoughts") == [61]
 
 
 async def test_a_deleted_photo_is_gone_and_stays_gone(store: SearchStore) -> None:

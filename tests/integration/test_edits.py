@@ -1,12 +1,20 @@
 """Editing a post over real gRPC on the shared mesh: only its owner, only its words; the edit reaches reads,
-views (whose cache drops the old copy on PhotoEdited) and search (which re-files the post)."""
+views (whose cache drops the old copy on PhotoEdited) and search (which re-files the post, and keeps the
+newest words when an older event comes late)."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.runtime.events import EVENTS_STREAM, EventBus, message_id, subject_for
+from shutter.events.v1 import events_pb2
 from shutter.photo.v1 import photo_pb2, photo_pb2_grpc
 from shutter.view.v1 import view_pb2, view_pb2_grpc
 from tests.support.mesh import Mesh
@@ -100,3 +108,58 @@ async def test_only_the_owner_edits_and_bad_edits_name_the_field(mesh: Mesh) -> 
         assert field in field_violations(caught.value), (field, field_violations(caught.value))
     unchanged = await stub(mesh).GetPhoto(photo_pb2.GetPhotoRequest(photo_id=photo.photo_id), metadata=owner.metadata)
     assert unchanged.photo.title == "mine" and not unchanged.photo.HasField("edited_at")
+
+
+@pytest.fixture
+async def bus(mesh: Mesh) -> AsyncIterator[EventBus]:
+    connected = EventBus(mesh.settings.nats_url, "edits-test")
+    await connected.start()
+    await asyncio.wait_for(connected.ready(), 20)
+    yield connected
+    await connected.stop()
+
+
+async def posted_event(bus: EventBus, photo_id: int, since: datetime) -> events_pb2.PhotoPosted:
+    """The PhotoPosted the photo service published for `photo_id`, read back from the stream."""
+    subscription = await bus.jetstream.pull_subscribe(
+        subject_for(events_pb2.PhotoPosted()),
+        stream=EVENTS_STREAM,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_TIME,
+            opt_start_time=since,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=60,
+        ),
+    )
+    try:
+        while True:
+            for message in await subscription.fetch(64, timeout=5):
+                event = events_pb2.PhotoPosted.FromString(message.data)
+                if event.photo_id == photo_id:
+                    return event
+    finally:
+        await subscription.unsubscribe()
+
+
+async def test_the_post_delivered_again_after_its_edit_leaves_search_on_the_new_words(
+    mesh: Mesh, bus: EventBus
+) -> None:
+    owner, reader = await sign_up_many(mesh, 2)
+    old_word, new_word, later_word = unique_word(), unique_word(), unique_word()
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    photo = await post(mesh, owner, f"before {old_word}")
+    await until_ids(mesh, reader, [photo.photo_id], text=old_word)
+    title_only = FieldMask(paths=["title"])
+    await update(mesh, owner, photo_id=photo.photo_id, title=f"after {new_word}", update_mask=title_only)
+    await until_ids(mesh, reader, [photo.photo_id], text=new_word)
+    assert await ids(mesh, reader, text=old_word) == []
+
+    # The original event again, as the outbox relay re-publishes it after the stream's duplicate window.
+    original = await posted_event(bus, photo.photo_id, since)
+    assert original.title == f"before {old_word}"
+    await bus.publish(subject_for(original), original.SerializeToString(), f"{message_id(original)}-again")
+    # The indexer handles events in stream order: once a later post is searchable, the stale one was handled.
+    later = await post(mesh, owner, f"later {later_word}")
+    await until_ids(mesh, reader, [later.photo_id], text=later_word)
+    assert await ids(mesh, reader, text=old_word) == []
+    assert await ids(mesh, reader, text=new_word) == [photo.photo_id]

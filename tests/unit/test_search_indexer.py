@@ -1,4 +1,4 @@
-"""The indexer turns PhotoPosted/PhotoDeleted into index changes, idempotently and in any order."""
+"""The indexer turns PhotoPosted/PhotoEdited/PhotoDeleted into index changes, idempotently and in any order."""
 
 from __future__ import annotations
 
@@ -60,3 +60,28 @@ async def test_photo_deleted_removes_it_even_when_it_arrives_first(store: Sqlite
     assert await found(store, tag="dessert") == []
     await indexer.handle(posted(4))
     assert await found(store, tag="dessert") == [4]
+
+
+def edited(photo_id: int, title: str, edited_at_ms: int) -> events_pb2.PhotoEdited:
+    return events_pb2.PhotoEdited(
+        photo_id=photo_id,
+        user_id=5,
+        title=title,
+        location="Lyon, France",
+        tags=["#Dessert", "Caramel"],
+        caption="now with #Caramel",
+        created_at=timestamp_from_unix_ms(1_750_000_000_123),
+        edited_at=timestamp_from_unix_ms(edited_at_ms),
+    )
+
+
+async def test_a_late_post_or_older_edit_leaves_the_newest_edit_filed(store: SqliteSearchStore) -> None:
+    indexer = SearchIndexer(store)
+    await indexer.handle(posted(5))
+    await indexer.handle(edited(5, "Tarte tatin", 1_750_000_100_000))
+    await indexer.handle(posted(5))  # the post redelivered after its edit
+    await indexer.handle(edited(5, "Clafoutis", 1_750_000_050_000))  # an older edit arriving late
+    assert await found(store, text="creme brulee") == []
+    assert await found(store, text="clafoutis") == []
+    assert await found(store, text="tarte tatin") == [5]
+    assert await found(store, tag="caramel", text="now") == [5]

@@ -8,8 +8,8 @@ import * as api from '../api.js';
 import { count, fill, h, heading, icon, when } from '../dom.js';
 import { clearErrors, describe, showErrors } from '../errors.js';
 import { busy, field, formStatus } from '../forms.js';
-import { captionText, postImages } from '../post.js';
-import { commentLikeButton, commentLikes, replyTarget } from '../threads.js';
+import { captionText, postImages, postTags } from '../post.js';
+import { commentLikeButton, commentLikes, placeComment, replyTarget } from '../threads.js';
 import { likeButton, userLink } from '../parts.js';
 import { go } from '../router.js';
 import * as session from '../session.js';
@@ -57,7 +57,7 @@ export const photoPage = {
           heading(photo.title || 'Untitled photo'),
           captionText(photo.caption),
           photo.location ? h('p', { class: 'location' }, icon('pin'), photo.location) : null,
-          tags(photo.tags || []),
+          postTags(photo),
           h(
             'div',
             { class: 'post-actions' },
@@ -77,15 +77,6 @@ export const photoPage = {
 async function learnPeople(people, ids, signal) {
   const missing = [...new Set(ids)].filter((id) => !people.has(id));
   for (const user of await api.batchGetUsers(missing, signal)) people.set(user.userId, user);
-}
-
-function tags(list) {
-  if (!list.length) return null;
-  return h(
-    'ul',
-    { class: 'tags', 'aria-label': 'Tags' },
-    list.map((tag) => h('li', {}, h('a', { href: `#/search?tag=${encodeURIComponent(tag)}` }, `#${tag}`))),
-  );
 }
 
 function deletePhotoButton(photo) {
@@ -129,12 +120,7 @@ async function commentsSection({ photo, view, people, commentList, isOwner, sign
     if (thread !== comment.commentId) li.classList.add('reply');
     return li;
   };
-  // A reply goes at the end of its thread (under its top comment), wherever the listing put it.
-  const place = (li) => {
-    const thread = commentList.querySelectorAll(`li[data-thread="${li.dataset.thread}"]`);
-    if (li.classList.contains('reply') && thread.length) thread[thread.length - 1].after(li);
-    else commentList.append(li);
-  };
+  const place = (li) => placeComment(commentList, li);
   const unseen = (list) => (list || []).filter((comment) => !shown.has(comment.commentId));
   const appendPage = async (list) => {
     const fresh = unseen(list);
