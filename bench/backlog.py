@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import nats
@@ -31,23 +32,31 @@ class Drained:
         return {"seconds": round(self.seconds, 1), "events_at_start": self.events_at_start, "caught_up": self.caught_up}
 
 
-async def backlog(js: nats.js.JetStreamContext) -> int:
-    """Events every consumer of the stream still has to handle (pending plus delivered and not yet acked)."""
+async def backlog(js: nats.js.JetStreamContext, durables: Collection[str] | None = None) -> int:
+    """Events the stream's consumers (or only `durables`) still have to handle: pending plus delivered and not
+    yet acked."""
     infos = await js.consumers_info(EVENTS_STREAM)
-    return sum((info.num_pending or 0) + (info.num_ack_pending or 0) for info in infos)
+    return sum(
+        (info.num_pending or 0) + (info.num_ack_pending or 0)
+        for info in infos
+        if durables is None or info.name in durables
+    )
 
 
-async def wait_for_consumers(nats_url: str, timeout: float, label: str) -> Drained:
-    """Until no consumer has anything left to handle, or `timeout` seconds; shows the backlog shrinking."""
+async def wait_for_consumers(
+    nats_url: str, timeout: float, label: str, durables: Collection[str] | None = None
+) -> Drained:
+    """Until no consumer (of `durables`, when given: a mesh shared with others) has anything left to handle, or
+    `timeout` seconds; shows the backlog shrinking."""
     client = await nats.connect(nats_servers(nats_url), name="bench-backlog")
     started = time.monotonic()
     try:
         js = client.jetstream()
-        first = left = await backlog(js)
+        first = left = await backlog(js, durables)
         with tqdm(total=first, desc=label, unit="event") as bar:
             while left and time.monotonic() - started < timeout:
                 await asyncio.sleep(POLL_SECONDS)
-                left = await backlog(js)
+                left = await backlog(js, durables)
                 bar.total = max(bar.total or 0, left)
                 bar.n = max(bar.total - left, 0)
                 bar.refresh()

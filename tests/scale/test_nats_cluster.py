@@ -56,6 +56,8 @@ async def stream_placement(mesh: Mesh) -> tuple[str, int]:
             info = await connection.jetstream().stream_info(EVENTS_STREAM)
         except NotFoundError as exc:
             raise AssertionError("no events stream yet") from exc
+        except nats.errors.TimeoutError as exc:  # the meta leader busy (placing replicas, a loaded machine)
+            raise AssertionError("the JetStream API did not answer in time") from exc
         assert info.cluster is not None
         assert info.cluster.leader, "no stream leader yet"
         return info.cluster.leader, len({info.cluster.leader, *(peer.name for peer in info.cluster.replicas or [])})
@@ -71,6 +73,8 @@ async def consumer_replicas(mesh: Mesh, durable: str) -> int:
             info = await connection.jetstream().consumer_info(EVENTS_STREAM, durable)
         except NotFoundError as exc:  # its service has not attached yet
             raise AssertionError(f"no consumer {durable} yet") from exc
+        except nats.errors.TimeoutError as exc:
+            raise AssertionError("the JetStream API did not answer in time") from exc
         assert info.cluster is not None and info.cluster.leader, "no consumer leader yet"
         return len({info.cluster.leader, *(peer.name for peer in info.cluster.replicas or [])})
     finally:
