@@ -19,9 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable
-from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from starlette.routing import BaseRoute
@@ -124,22 +122,23 @@ class UnrecordedFastPath:
         if parent is None:
             await self._middleware(scope, receive, send)
             return
-        token = otel_context.attach(parent)
+        token = tracing.entered(parent)
         try:
             await self._app(scope, receive, send)
         finally:
-            otel_context.detach(token)
+            tracing.left(token)
 
     @staticmethod
-    def _unrecorded(scope: Scope) -> Any:
+    def _unrecorded(scope: Scope) -> str | None:
+        """The traceparent of a request that will not be recorded; None for the middleware's."""
         if scope["type"] != "http" or scope["path"].startswith(UNTRACED_PATHS):
             return None
         incoming = next((value for key, value in scope["headers"] if key == b"traceparent"), None)
         if incoming is None:
-            _trace_id, parent = tracing.new_root(scope["method"])
-            return parent
+            _trace_id, unrecorded = tracing.new_root(scope["method"])
+            return unrecorded
         traceparent = incoming.decode("latin-1")
-        return tracing.unsampled_parent(traceparent) if tracing.unsampled(traceparent) else None
+        return traceparent if tracing.unsampled(traceparent) else None
 
 
 def worker_registry(workers: int) -> CollectorRegistry:

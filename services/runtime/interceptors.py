@@ -29,9 +29,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import grpc
-from opentelemetry import context as otel_context
 
-from services.runtime import callctx, errors, metrics, tracing_grpc
+from services.runtime import callctx, errors, metrics, tracing, tracing_grpc
 from services.runtime.auth import TokenAuthority, bearer_token, is_public
 from services.runtime.errors import ServiceError, Unauthenticated, Unavailable
 from services.runtime.limits import Limiter, TrustedPeers, client_address
@@ -305,7 +304,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             budget = context.time_remaining()
             code = grpc.StatusCode.OK
             tracked = self._lifecycle.entered(method)
-            trace_token = None if trace_context is None else otel_context.attach(trace_context)
+            trace_token = None if trace_context is None else tracing.entered(trace_context)
             try:
                 self._begin(method, context)
                 await self._limit(method, context)
@@ -326,7 +325,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 _measure(method, code, started)
                 self._access_log.record(method, code, started, budget)
                 if trace_token is not None:
-                    otel_context.detach(trace_token)
+                    tracing.left(trace_token)
 
         return wrapped
 
@@ -340,7 +339,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             budget = context.time_remaining()
             code = grpc.StatusCode.OK
             tracked = self._lifecycle.entered(method)
-            trace_token = None if trace_context is None else otel_context.attach(trace_context)
+            trace_token = None if trace_context is None else tracing.entered(trace_context)
             try:
                 self._begin(method, context)
                 await self._limit(method, context)
@@ -374,7 +373,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 _measure(method, code, started)
                 self._access_log.record(method, code, started, budget)
                 if trace_token is not None:
-                    otel_context.detach(trace_token)
+                    tracing.left(trace_token)
 
         return wrapped
 

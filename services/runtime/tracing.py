@@ -29,9 +29,10 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -103,83 +104,61 @@ def root_ids() -> Any:
     return RootIds()
 
 
-def new_root(name: str) -> tuple[int, Any | None]:
+def new_root(name: str) -> tuple[int, str | None]:
     """A new trace's id and, decided before any span is made, whether it is sampled.
 
-    Unsampled (nearly every root at a low ratio): (its id, the context of a trace that records nothing,
-    as the SDK would make it) — log lines carry its trace id and calls made in it pass the decision on,
-    without the instrumentation's span machinery. Sampled: (its id, None); the id is handed to the SDK
-    for the next root span started in the current context, so the sampler, deciding again, agrees.
+    Unsampled (nearly every root at a low ratio): (its id, the traceparent of a trace that records
+    nothing, as the SDK would send it) — made current with `entered`, log lines carry its trace id and
+    calls made in it pass it on, with none of OpenTelemetry's span or context machinery. Sampled: (its
+    id, None); the id is handed to the SDK for the next root span started in the current context, so the
+    sampler, deciding again, agrees.
     """
-    trace_id = random.getrandbits(128) or 1
+    ids = random.getrandbits(192)  # trace id (128 bits) and span id (64)
+    trace_id, span_id = ids >> 64 or 1, ids & _TRACE_ID_LIMIT or 1
     bound = _STATE.root_bound
     if bound is not None:  # TraceIdRatioBased's rule, without the sampler's calls and result per request
-        sampled, trace_state = trace_id & _TRACE_ID_LIMIT < bound, None
-    else:
-        result = _STATE.provider.sampler.should_sample(_EMPTY_CONTEXT, trace_id, name)
-        sampled, trace_state = result.decision.is_sampled(), result.trace_state
+        sampled = trace_id & _TRACE_ID_LIMIT < bound
+    else:  # a sampler made elsewhere (tests); a trace state it would add is not passed on
+        sampled = _STATE.provider.sampler.should_sample(_EMPTY_CONTEXT, trace_id, name).decision.is_sampled()
     if sampled:
         _DECIDED_TRACE_ID.set(trace_id)
         return trace_id, None
-    span_id = random.getrandbits(64) or 1
-    span_context = trace.SpanContext(
-        trace_id=trace_id,
-        span_id=span_id,
-        is_remote=False,
-        trace_flags=_UNSAMPLED_RANDOM_ID,  # as the SDK flags the ids its random generator draws
-        trace_state=trace_state,
-    )
-    context = trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY_CONTEXT)
-    if not trace_state:  # with a trace state to send too, calls format both (tracing_grpc.outgoing)
-        context = otel_context.set_value(_PASSED_ON, f"00-{trace_id:032x}-{span_id:016x}-02", context)
-    return trace_id, context
+    # Flags 02: not sampled, its id random (W3C level 2), as the SDK flags the ids its generator draws.
+    return trace_id, f"00-{trace_id:032x}-{span_id:016x}-02"
 
 
 _EMPTY_CONTEXT = otel_context.Context()
 _TRACE_ID_LIMIT = (1 << 64) - 1  # TraceIdRatioBased compares the id's low 64 bits with its bound
-_UNSAMPLED_RANDOM_ID = trace.TraceFlags(trace.TraceFlags.RANDOM_TRACE_ID)
+
+# The traceparent of the request being handled here when it is one not recorded (its caller's, unchanged,
+# or a new unsampled root's): what log lines read their ids from and what calls made here pass on (W3C:
+# "pass the traceparent on"). One context variable instead of OpenTelemetry's span and context objects,
+# which such a request, nearly every request at a low sample ratio, would build and never record into.
+_UNRECORDED: ContextVar[str | None] = ContextVar("shutter_unrecorded_traceparent", default=None)
 
 
-def unsampled_parent(traceparent: str) -> Any:
-    """The caller's context from a traceparent `unsampled` accepted (its shape is checked there):
-    built directly, as the W3C propagator would, without its regular expression and baggage pass."""
-    span_context = trace.SpanContext(
-        trace_id=int(traceparent[3:35], 16),
-        span_id=int(traceparent[36:52], 16),
-        is_remote=True,
-        trace_flags=trace.TraceFlags(int(traceparent[53:55], 16)),
-    )
-    context = trace.set_span_in_context(trace.NonRecordingSpan(span_context), _EMPTY_CONTEXT)
-    return otel_context.set_value(_PASSED_ON, traceparent, context)
+def entered(traceparent: str) -> Token[str | None]:
+    """Make an unrecorded request's `traceparent` (checked by `unsampled`, or from new_root) current;
+    undo with `left`."""
+    return _UNRECORDED.set(traceparent)
 
 
-# An unrecorded request's context carries the traceparent its calls pass on (W3C: unchanged when it came
-# with one), made once as the context is, so each outgoing call reads it instead of formatting it again.
-_PASSED_ON = otel_context.create_key("shutter-passed-on-traceparent")
+def left(token: Token[str | None]) -> None:
+    _UNRECORDED.reset(token)
 
 
 def passed_on_traceparent() -> str | None:
     """The traceparent calls made here pass on, when the current request is one not recorded (see above)."""
-    value = otel_context.get_value(_PASSED_ON)
-    return value if isinstance(value, str) else None
+    return _UNRECORDED.get()
 
 
 def unsampled(traceparent: str) -> bool:
-    """Whether a W3C traceparent says its trace is not recorded (flags' sampled bit clear)."""
-    return (
-        len(traceparent) == 55
-        and traceparent[:3] == "00-"
-        and traceparent[53:] in _UNSAMPLED_FLAGS
-        and traceparent[35] == traceparent[52] == "-"
-        and _HEX.issuperset(traceparent[3:35])
-        and _HEX.issuperset(traceparent[36:52])
-        and traceparent[3:35] != "0" * 32
-        and traceparent[36:52] != "0" * 16
-    )
+    """Whether a W3C traceparent is well formed (version 00, lower-case hex, ids not all zero) and says
+    its trace is not recorded (flags' sampled bit clear)."""
+    return _UNSAMPLED_TRACEPARENT.fullmatch(traceparent) is not None
 
 
-_UNSAMPLED_FLAGS = frozenset(f"{flag:02x}" for flag in range(256) if not flag & 1)
-_HEX = frozenset("0123456789abcdef")
+_UNSAMPLED_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f][02468ace]")
 
 
 def shutdown() -> None:
@@ -192,13 +171,18 @@ def shutdown() -> None:
 
 
 def current_context() -> Any:
-    """The trace context current here (to continue it elsewhere: `within`); None when tracing is off."""
-    return otel_context.get_current() if enabled() else None
+    """The trace context current here (to continue it elsewhere: `within`): an unrecorded request's
+    traceparent, or OpenTelemetry's context; None when tracing is off."""
+    if not enabled():
+        return None
+    return _UNRECORDED.get() or otel_context.get_current()
 
 
 def within(context: Any) -> AbstractContextManager[None]:
     """Make `context` (from `current_context`) current for the block; nothing when it is None."""
-    return _attached(context) if context is not None else nullcontext()
+    if context is None:
+        return nullcontext()
+    return _unrecorded(context) if isinstance(context, str) else _attached(context)
 
 
 @contextmanager
@@ -210,9 +194,23 @@ def _attached(context: Any) -> Iterator[None]:
         otel_context.detach(token)
 
 
+@contextmanager
+def _unrecorded(traceparent: str) -> Iterator[None]:
+    token = _UNRECORDED.set(traceparent)
+    try:
+        yield
+    finally:
+        _UNRECORDED.reset(token)
+
+
 def outbox_context() -> str | None:
     """The current trace context as stored with an outbox row (JSON of the W3C headers), or None."""
-    if _STATE.tracer is None or not trace.get_current_span().get_span_context().is_valid:
+    if _STATE.tracer is None:
+        return None
+    unrecorded = _UNRECORDED.get()
+    if unrecorded is not None:
+        return json.dumps({"traceparent": unrecorded}, separators=(",", ":"))
+    if not trace.get_current_span().get_span_context().is_valid:
         return None
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
@@ -226,7 +224,20 @@ def publishing(subject: str, stored: str | None) -> AbstractContextManager[dict[
     """
     if _STATE.tracer is None or not stored:
         return nullcontext(None)
+    unrecorded = _stored_unrecorded(stored)
+    if unrecorded is not None:  # no span to make: the consumers get the trace as the request had it
+        return nullcontext({"traceparent": unrecorded})
     return _publishing(_STATE.tracer, subject, stored)
+
+
+def _stored_unrecorded(stored: str) -> str | None:
+    """The traceparent of a stored context (outbox_context) whose trace is not recorded, else None."""
+    try:
+        carrier = json.loads(stored)
+    except ValueError:
+        return None
+    traceparent = carrier.get("traceparent") if isinstance(carrier, dict) else None
+    return traceparent if isinstance(traceparent, str) and unsampled(traceparent) else None
 
 
 @contextmanager
@@ -248,6 +259,8 @@ def consuming(consumer: str, subject: str, headers: Mapping[str, str] | None) ->
     """Around one delivery to a consumer's handler: a CONSUMER span, child of the publish (if traced)."""
     if _STATE.tracer is None or not headers or "traceparent" not in headers:
         return nullcontext()
+    if unsampled(headers["traceparent"]):  # not recorded: only its ids, for the handler's log lines
+        return _unrecorded(headers["traceparent"])
     return _STATE.tracer.start_as_current_span(
         f"{consumer} process",
         context=propagate.extract(headers),
@@ -269,6 +282,9 @@ def mark_error(description: str) -> None:
 
 def current_ids() -> tuple[str, str] | None:
     """(trace_id, span_id) in hex of the current span, for log lines; None outside any trace."""
+    unrecorded = _UNRECORDED.get()
+    if unrecorded is not None:
+        return unrecorded[3:35], unrecorded[36:52]
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
         return None

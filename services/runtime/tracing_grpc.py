@@ -26,7 +26,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.runtime import tracing
-from services.runtime.tracing import _STATE, unsampled, unsampled_parent
+from services.runtime.tracing import _STATE, unsampled
 
 # Probes and tooling poll these; a trace per health check would bury the requests.
 UNTRACED_SERVICES = ("grpc.health.v1.", "grpc.reflection.", "grpc.channelz.")
@@ -53,7 +53,8 @@ def _incoming_traceparent(metadata: Any) -> str | None:
 def arriving(details: Any) -> Any:
     """What tracing does with a call arriving with `details`: None (tracing off, or a method never
     traced), RECORD (the library records it: its caller sampled it, or it starts a trace sampled here),
-    or the context to make current while it is handled (a trace that records nothing)."""
+    or the traceparent of a trace that records nothing, to make current while it is handled
+    (tracing.entered)."""
     if _STATE.provider is None:
         return None
     incoming = _incoming_traceparent(details.invocation_metadata)
@@ -62,10 +63,10 @@ def arriving(details: Any) -> Any:
             return None
         # Decided in the task the handler runs in (grpc.aio runs a call's interceptors and its handler in
         # one task), so a sampled root's id reaches the library's span.
-        _trace_id, parent = tracing.new_root(details.method)
-        return RECORD if parent is None else parent
+        _trace_id, unrecorded = tracing.new_root(details.method)
+        return RECORD if unrecorded is None else unrecorded
     if unsampled(incoming):
-        return unsampled_parent(incoming)
+        return incoming
     return RECORD
 
 
@@ -79,19 +80,18 @@ def outgoing(details: Any) -> Any:
     if passed_on is not None:
         return (("traceparent", passed_on),)
     span_context = trace.get_current_span().get_span_context()
-    if not span_context.is_valid:
-        if not _traced(details):
-            return ()
-        _trace_id, root = tracing.new_root(_method(details))
-        if root is None:
+    if span_context.is_valid:
+        if span_context.trace_flags.sampled:
             return RECORD
-        span_context = trace.get_current_span(root).get_span_context()
-    elif span_context.trace_flags.sampled:
-        return RECORD
-    traceparent = f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
-    if span_context.trace_state:
-        return (("traceparent", traceparent), ("tracestate", span_context.trace_state.to_header()))
-    return (("traceparent", traceparent),)
+        # A span not recorded that OpenTelemetry made current (its API used directly): pass it on as W3C says.
+        traceparent = f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
+        if span_context.trace_state:
+            return (("traceparent", traceparent), ("tracestate", span_context.trace_state.to_header()))
+        return (("traceparent", traceparent),)
+    if not _traced(details):
+        return ()
+    _trace_id, unrecorded = tracing.new_root(_method(details))
+    return RECORD if unrecorded is None else (("traceparent", unrecorded),)
 
 
 def server_library() -> grpc.aio.ServerInterceptor:

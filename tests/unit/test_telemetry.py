@@ -13,7 +13,6 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -321,6 +320,24 @@ def test_an_outbox_row_keeps_the_trace_and_the_relay_continues_it(in_memory_trac
         assert tracing.current_ids()[0] == trace_id  # type: ignore[index]
 
 
+def test_an_unrecorded_requests_event_carries_its_trace_as_it_came_and_records_nothing(
+    in_memory_tracing: TracerProvider,
+) -> None:
+    """An upload not sampled: its outbox row keeps its traceparent, the relay sends that on unchanged (no
+    publish span), and the consumer's log lines name the same trace; nothing is recorded anywhere."""
+    traceparent = f"00-{'e' * 32}-{'f' * 16}-00"
+    with tracing.within(traceparent):
+        assert tracing.current_context() == traceparent  # what a batch loader carries to its call
+        stored = tracing.outbox_context()
+    assert stored is not None
+    with tracing.publishing("shutter.events.photo.posted", stored) as headers:
+        assert headers == {"traceparent": traceparent}
+    with tracing.consuming("feed-fanout", "shutter.events.photo.posted", headers):
+        assert tracing.current_ids() == ("e" * 32, "f" * 16)
+    assert tracing.current_ids() is None
+    assert in_memory_tracing.spans.get_finished_spans() == ()  # type: ignore[attr-defined]
+
+
 async def test_traced_calls_of_every_kind_go_through_and_carry_the_trace(in_memory_tracing: TracerProvider) -> None:
     """The tracing client interceptors on a real channel: a written client stream must not hang."""
     seen: list[str] = []
@@ -432,12 +449,20 @@ async def test_a_request_its_caller_did_not_sample_passes_its_trace_on_and_recor
         ("garbage", False),
     ],
 )
-def test_only_well_formed_unsampled_contexts_take_the_fast_path(traceparent: str, fast: bool) -> None:
+def test_only_well_formed_unsampled_contexts_take_the_fast_path(
+    traceparent: str, fast: bool, in_memory_tracing: TracerProvider
+) -> None:
     assert tracing.unsampled(traceparent) is fast
-    if fast:
-        context = trace.get_current_span(tracing.unsampled_parent(traceparent)).get_span_context()
-        assert (format(context.trace_id, "032x"), format(context.span_id, "016x")) == ("a" * 32, "b" * 16)
-        assert context.is_remote and not context.trace_flags.sampled
+    if fast:  # made current as it came: log lines read its ids, calls pass it on unchanged
+        token = tracing.entered(traceparent)
+        try:
+            assert tracing.current_ids() == ("a" * 32, "b" * 16)
+            call = grpc.aio.ClientCallDetails(f"/{SERVICE}/Say", 5, (), None, None)
+            assert tracing_grpc.outgoing(call) == (("traceparent", traceparent),)
+            assert json.loads(tracing.outbox_context() or "") == {"traceparent": traceparent}
+        finally:
+            tracing.left(token)
+        assert tracing.current_ids() is None
 
 
 class _CountingProvider(TracerProvider):
