@@ -181,3 +181,8 @@ async def test_a_request_its_caller_did_not_sample_is_not_recorded_anywhere(trac
     await trace_until(jaeger, sampled, lambda t: {"gateway", "view", "photo"} <= t.services)
     await asyncio.sleep(0.5)
     assert await jaeger.trace(unsampled) is None
+    # Not recorded, yet passed on: each hop's log line for the view names the caller's trace.
+    for service in ("view", "like", "comment"):
+        lines = (traced.logs / f"{service}.log").read_text().splitlines()
+        logged = [json.loads(line) for line in lines if line.startswith("{") and unsampled in line]
+        assert any(line.get("msg") == "rpc" and line.get("trace_id") == unsampled for line in logged), service
