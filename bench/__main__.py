@@ -12,7 +12,8 @@ telemetry costs (bench.telemetry); (10) the abuse limiter's cost on views and up
 against off (bench.limits_cost); report, with per-process CPU and pipeline lags read from the
 mesh's metrics.
 
-Every curve climbs a ×1.6 ladder until a step breaks, then bisects to within 10% (bench.stepping);
+Every curve climbs a ×1.6 ladder until a step breaks (stepping down instead when its first step
+breaks), then bisects to within 10% (bench.stepping); the mix is warmed up first like the others;
 each mesh step also records CPU seconds per process and gRPC calls served (bench.accounting).
 """
 
@@ -99,6 +100,9 @@ class Profile:
     baseline_max_rate: float | None = None
     # Bisect each ceiling until broke ÷ held ≤ this (inf: the ladder alone).
     precision: float = float("inf")
+    # A curve whose first step breaks steps down by this factor (None: it does not), to `min_rate` at least.
+    descend_by: float | None = None
+    min_rate: float = 10
 
 
 QUICK = Profile(
@@ -133,6 +137,7 @@ FULL = Profile(
     live_rate=10,
     baseline_max_rate=80_000,
     precision=1.1,
+    descend_by=1.6,
 )
 
 # What the issue asks of each path, as ratios of ceilings measured in the same run.
@@ -203,6 +208,8 @@ class Bench:
             limits.sustained,
             on_step,
             precision=self.profile.precision,
+            descend_by=self.profile.descend_by,
+            min_rate=self.profile.min_rate,
             **ladder,  # type: ignore[arg-type]
         )
         bar.close()
@@ -430,7 +437,15 @@ class Bench:
             )
 
         with ThreadPoolExecutor(len(MIX)) as pool, tqdm(desc="mix", unit="step") as bar:
-            ceiling = find_ceiling(run_mix, p.mix_rates, holds, on_step, precision=p.precision, warm_up=False)
+            ceiling = find_ceiling(
+                run_mix,
+                p.mix_rates,
+                holds,
+                on_step,
+                precision=p.precision,
+                descend_by=p.descend_by,
+                min_rate=p.min_rate,
+            )
         trials = sorted(ceiling.trials, key=lambda t: t.rate)
         for name in MIX:
             self.curves[f"mix {name}"] = [t.result[name] for t in trials]
@@ -539,14 +554,20 @@ class Bench:
         write_json(self.out, self.results)
         plot = plot_latency(self.out, self.curves)
         load = ", ".join(f"{phase} {' / '.join(f'{v:.2f}' for v in avg)}" for phase, avg in self.load_average.items())
+        p = self.profile
+        descent = (
+            f" (when its first step breaks, it steps down ÷{p.descend_by} to {p.min_rate:.0f}/s until one holds)"
+            if p.descend_by
+            else ""
+        )
         lines = [
             f"# Shutter bench — {self.results['started']}",
             "",
             f"Mode: {'quick' if self.quick else 'full'}; "
             f"{os.cpu_count()} cores; open-loop (ghz --rps --async, vegeta); a step is sustained when p99 ≤ "
             f"{self.limits.p99_ms:.0f} ms (views), errors ≤ 1% and ≥ 90% of the offered rate is achieved. "
-            "Each curve climbs ×1.6 until a step breaks, then bisects until the step that broke is within "
-            "10% of the one that held.",
+            f"Each curve is warmed up at its first rate and climbs ×1.6 until a step breaks{descent}, then "
+            "bisects until the step that broke is within 10% of the one that held.",
             "",
             f"Load average (1 / 5 / 15 min): {load}.",
             "",

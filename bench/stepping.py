@@ -97,10 +97,14 @@ def find_ceiling(
     extend_by: float | None = None,
     max_rate: float | None = None,
     warm_up: bool = True,
+    descend_by: float | None = None,
+    min_rate: float = 1,
 ) -> Ceiling[T]:
     """Warm up at the first rate (connections and caches made on first use), climb `rates` — and
     beyond them by `extend_by` up to `max_rate` when the ladder never breaks — until a step breaks,
-    then bisect (geometric midpoints) until broke/held ≤ `precision`."""
+    then bisect (geometric midpoints) until broke/held ≤ `precision`. When the very first step breaks,
+    step down by `descend_by` (not below `min_rate`) until one holds, so a system slower than the
+    ladder's foot still gets a bracket instead of "none held"."""
     rates = list(rates)
     ceiling: Ceiling[T] = Ceiling()
     if not rates:
@@ -118,6 +122,10 @@ def find_ceiling(
     for rate in _ladder(rates, extend_by, max_rate):
         if not run(rate).held:
             break
+    if descend_by and ceiling.held is None and ceiling.trials:
+        rate = ceiling.trials[0].rate
+        while ceiling.held is None and (rate := round(rate / descend_by)) >= min_rate:
+            run(rate)
     while (spread := ceiling.spread) is not None and spread > precision:
         held, broke = ceiling.held, ceiling.broke
         assert held is not None and broke is not None

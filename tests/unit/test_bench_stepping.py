@@ -56,3 +56,21 @@ def test_on_step_sees_every_trial_in_order() -> None:
     find_ceiling(system.run_at, [100, 200, 400], system.holds, lambda t: seen.append((t.rate, t.held)))
     assert seen[:3] == [(100, True), (200, True), (400, False)]
     assert all(held == (rate < 300) for rate, held in seen)
+
+
+def test_a_first_step_that_breaks_steps_down_until_one_holds_then_bisects() -> None:
+    system = System(capacity=30)
+    ceiling = find_ceiling(
+        system.run_at, [100, 160], system.holds, warm_up=False, descend_by=1.6, min_rate=10, precision=1.1
+    )
+    held, broke = ceiling.bracket()
+    assert held is not None and broke is not None and held < 30 <= broke
+    assert ceiling.spread is not None and ceiling.spread <= 1.1
+    assert system.runs[:4] == [100, 62, 39, 24]  # down the ladder until 24 holds, then midpoints
+    # Nothing holds above the floor: the lowest rate tried is the broken end, nothing held.
+    floor = System(capacity=5)
+    assert find_ceiling(floor.run_at, [100], floor.holds, warm_up=False, descend_by=2, min_rate=20).bracket() == (
+        None,
+        25,
+    )
+    assert floor.runs == [100, 50, 25]
