@@ -180,27 +180,21 @@ def current_context() -> Any:
 
 def within(context: Any) -> AbstractContextManager[None]:
     """Make `context` (from `current_context`) current for the block; nothing when it is None."""
-    if context is None:
-        return nullcontext()
-    return _unrecorded(context) if isinstance(context, str) else _attached(context)
+    return _made_current(context) if context is not None else nullcontext()
 
 
 @contextmanager
-def _attached(context: Any) -> Iterator[None]:
-    token = otel_context.attach(context)
+def _made_current(context: Any) -> Iterator[None]:
+    """An unrecorded traceparent goes in our variable (see _UNRECORDED), anything else is OpenTelemetry's."""
+    unrecorded = isinstance(context, str)
+    token = _UNRECORDED.set(context) if unrecorded else otel_context.attach(context)
     try:
         yield
     finally:
-        otel_context.detach(token)
-
-
-@contextmanager
-def _unrecorded(traceparent: str) -> Iterator[None]:
-    token = _UNRECORDED.set(traceparent)
-    try:
-        yield
-    finally:
-        _UNRECORDED.reset(token)
+        if unrecorded:
+            _UNRECORDED.reset(token)
+        else:
+            otel_context.detach(token)
 
 
 def outbox_context() -> str | None:
@@ -224,31 +218,23 @@ def publishing(subject: str, stored: str | None) -> AbstractContextManager[dict[
     """
     if _STATE.tracer is None or not stored:
         return nullcontext(None)
-    unrecorded = _stored_unrecorded(stored)
-    if unrecorded is not None:  # no span to make: the consumers get the trace as the request had it
-        return nullcontext({"traceparent": unrecorded})
-    return _publishing(_STATE.tracer, subject, stored)
-
-
-def _stored_unrecorded(stored: str) -> str | None:
-    """The traceparent of a stored context (outbox_context) whose trace is not recorded, else None."""
     try:
         carrier = json.loads(stored)
     except ValueError:
-        return None
-    traceparent = carrier.get("traceparent") if isinstance(carrier, dict) else None
-    return traceparent if isinstance(traceparent, str) and unsampled(traceparent) else None
+        carrier = None
+    if not isinstance(carrier, dict):
+        return nullcontext(None)
+    traceparent = carrier.get("traceparent")
+    if isinstance(traceparent, str) and unsampled(traceparent):
+        return nullcontext({"traceparent": traceparent})  # no span to make: consumers get it as the request had it
+    return _publishing(_STATE.tracer, subject, carrier)
 
 
 @contextmanager
-def _publishing(tracer: trace.Tracer, subject: str, stored: str) -> Iterator[dict[str, str]]:
-    try:
-        parent = propagate.extract(json.loads(stored))
-    except ValueError:
-        parent = None
+def _publishing(tracer: trace.Tracer, subject: str, carrier: dict[str, Any]) -> Iterator[dict[str, str]]:
     attributes = {"messaging.system": "nats", "messaging.destination.name": subject}
     with tracer.start_as_current_span(
-        f"publish {subject}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+        f"publish {subject}", context=propagate.extract(carrier), kind=SpanKind.PRODUCER, attributes=attributes
     ):
         headers: dict[str, str] = {}
         propagate.inject(headers)
@@ -260,7 +246,7 @@ def consuming(consumer: str, subject: str, headers: Mapping[str, str] | None) ->
     if _STATE.tracer is None or not headers or "traceparent" not in headers:
         return nullcontext()
     if unsampled(headers["traceparent"]):  # not recorded: only its ids, for the handler's log lines
-        return _unrecorded(headers["traceparent"])
+        return _made_current(headers["traceparent"])
     return _STATE.tracer.start_as_current_span(
         f"{consumer} process",
         context=propagate.extract(headers),

@@ -335,6 +335,8 @@ def test_an_unrecorded_requests_event_carries_its_trace_as_it_came_and_records_n
     with tracing.consuming("feed-fanout", "shutter.events.photo.posted", headers):
         assert tracing.current_ids() == ("e" * 32, "f" * 16)
     assert tracing.current_ids() is None
+    with tracing.publishing("shutter.events.photo.posted", "not json") as headers:
+        assert headers is None  # the relay never starts a trace of its own
     assert in_memory_tracing.spans.get_finished_spans() == ()  # type: ignore[attr-defined]
 
 
