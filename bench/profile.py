@@ -1,9 +1,10 @@
 """`make profile`: where the view path spends its time, from py-spy samples under open-loop load.
 
-Starts a fresh mesh, seeds a few users and photos, drives ViewPhoto (or, with `--call user`,
-ViewUserPhotos pages of 12; with `--call http`, ViewPhoto through the gateway with vegeta) at a fixed
-rate and records every process on the path (view, photo, like, comment, and the gateway for http)
-with py-spy at the same time. Prints what a view cost — CPU seconds per 1,000
+Starts a fresh mesh, seeds a few users and photos (`--owners 250`: as many as `make bench` views, so
+most views miss the view's caches), drives ViewPhoto (or, with `--call user`, ViewUserPhotos pages of
+12; with `--call http`, ViewPhoto through the gateway with vegeta) at a fixed rate and records every
+process on the path (view, photo, like, comment, follow, and the gateway for http) with py-spy at the
+same time. Prints what a view cost — CPU seconds per 1,000
 views per process (from /proc) and gRPC calls per view (from the sampled access log) — then, per
 process, the functions with the most samples (own time and cumulative), and writes the raw collapsed
 stacks (flamegraph input) next to a summary under bench/out/profile-<stamp>/. CPU is a steadier
@@ -28,7 +29,7 @@ from bench.seed import Graph, seed_photos, seed_users
 from tests.support.mesh import Mesh
 
 ROOT = Path(__file__).resolve().parent.parent
-PATH_PROCESSES = ("view", "photo", "like", "comment")
+PATH_PROCESSES = ("view", "photo", "like", "comment", "follow")
 CALLS = {
     "photo": "shutter.view.v1.ViewService/ViewPhoto",
     "user": "shutter.view.v1.ViewService/ViewUserPhotos",
@@ -36,6 +37,7 @@ CALLS = {
 }
 USER_PAGE = 12
 RPC_LOG_EVERY = 50
+PHOTOS_PER_OWNER = 2
 
 
 def summarise(collapsed: Path, top: int) -> list[str]:
@@ -99,7 +101,7 @@ def cost_lines(cost: StepCost, views: int, entry_from_mesh: bool) -> list[str]:
     return lines
 
 
-async def profile(out: Path, rate: float, seconds: float, top: int, call: str, spy: bool) -> str:
+async def profile(out: Path, rate: float, seconds: float, top: int, call: str, spy: bool, owners: int) -> str:
     py_spy = shutil.which("py-spy")
     if spy and not py_spy:
         raise SystemExit("py-spy not found: `make venv` installs it (requirements-dev.txt)")
@@ -111,8 +113,8 @@ async def profile(out: Path, rate: float, seconds: float, top: int, call: str, s
             mesh.start_gateway()
             await mesh.wait_gateway()
         graph = Graph()
-        graph.users = await seed_users(mesh.channel("user"), 6, "prof", mesh.user_token, lambda n: None)
-        await seed_photos(mesh.channel("photo"), graph, 5, random.Random(1), lambda n: None)
+        graph.users = await seed_users(mesh.channel("user"), max(owners, 2), "prof", mesh.user_token, lambda n: None)
+        await seed_photos(mesh.channel("photo"), graph, PHOTOS_PER_OWNER, random.Random(1), lambda n: None)
         gallery = Graph(users=graph.users[:1])
         await seed_photos(mesh.channel("photo"), gallery, USER_PAGE, random.Random(2), lambda n: None)
         viewer = graph.users[1]
@@ -175,11 +177,19 @@ def main() -> None:
         help="ViewPhoto, ViewUserPhotos pages, or ViewPhoto through the gateway",
     )
     parser.add_argument("--no-spy", dest="spy", action="store_false", help="measure cost without py-spy")
+    parser.add_argument(
+        "--owners",
+        type=int,
+        default=3,
+        help=f"users with {PHOTOS_PER_OWNER} photos each, all viewed in turn: a few keep the view's caches warm, "
+        "`make bench`'s 250 (500 photos) make most views miss them",
+    )
     options = parser.parse_args()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = ROOT / "bench" / "out" / f"profile-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
-    print(asyncio.run(profile(out, options.rate, options.seconds, options.top, options.call, options.spy)))
+    summary = profile(out, options.rate, options.seconds, options.top, options.call, options.spy, options.owners)
+    print(asyncio.run(summary))
     print(f"\nraw stacks and summary in {out}")
 
 

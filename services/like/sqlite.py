@@ -112,7 +112,7 @@ class SqliteLikeStore:
                 )
             return [Summary(p, counts.get(p, 0), (p, v) in liked) for p, v in pairs]
 
-        return await self._db.read(work)
+        return await self._db.lookup(work)
 
     async def likers(self, photo_id: int, limit: int, after: LikerCursor | None) -> list[Like]:
         def work(conn: sqlite3.Connection) -> list[Like]:

@@ -155,8 +155,15 @@ def _write_variant(encoded: tuple[bytes, str], path: Path) -> RenderedVariant:
     return RenderedVariant(str(path), content_type, len(data), hashlib.sha256(data).hexdigest())
 
 
+def start_worker(parent_pid: int, nice: int) -> None:
+    """Worker initializer: run `nice` lower than the service, and end with it (exit_with_parent)."""
+    if nice:
+        os.nice(nice)
+    exit_with_parent(parent_pid)
+
+
 def exit_with_parent(parent_pid: int) -> None:
-    """Worker initializer: end this worker when the service process is gone, even by SIGKILL.
+    """End this worker when the service process is gone, even by SIGKILL.
 
     A spawned pool worker holds both ends of its task queue, so it would wait forever otherwise.
     """

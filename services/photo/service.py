@@ -271,7 +271,7 @@ def build(runtime: Runtime) -> None:
     store, blobs, sweep_seconds = open_stores(runtime)
     settings = runtime.section(PhotoSettings)
     staging = Staging(runtime.replica_path("tmp"))
-    images = ImagePool(settings.image_workers, settings.max_pixels)
+    images = ImagePool(settings.image_workers, settings.max_pixels, settings.image_worker_nice)
     expiry = MediaExpiry(store, blobs, settings.media_expiry_seconds, settings.media_sweep_seconds)
     for component in (blobs, staging, images, OrphanSweeper(store, blobs, sweep_seconds), expiry):
         runtime.add_component(component)

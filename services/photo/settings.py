@@ -18,6 +18,13 @@ class PhotoSettings(Section):
     PROCESS = "photo"
 
     image_workers: int = setting("SHUTTER_PHOTO_IMAGE_WORKERS", 2, "processes decoding and resizing uploads", minimum=1)
+    image_worker_nice: int = setting(
+        "SHUTTER_PHOTO_IMAGE_WORKER_NICE",
+        10,
+        "how much lower than the services the image workers run (an upload waits; a view should not)",
+        minimum=0,
+        maximum=19,
+    )
     max_pixels: int = setting(
         "SHUTTER_PHOTO_MAX_PIXELS", DEFAULT_MAX_PIXELS, "the largest image accepted, in pixels", minimum=1
     )

@@ -153,7 +153,7 @@ class SqlitePhotoStore:
         return await self._db.read(lambda conn: _by_key(conn, user_id, key))
 
     async def get(self, photo_id: int) -> PhotoRecord | None:
-        return await self._db.read(lambda conn: _get(conn, photo_id))
+        return await self._db.lookup(lambda conn: _get(conn, photo_id))
 
     async def get_many(self, photo_ids: list[int]) -> dict[int, PhotoRecord]:
         def query(conn: sqlite3.Connection) -> dict[int, PhotoRecord]:
@@ -165,7 +165,7 @@ class SqlitePhotoStore:
                     found[record.photo_id] = record
             return found
 
-        return await self._db.read(query)
+        return await self._db.lookup(query)
 
     async def list_by_user(self, user_id: int, before_photo_id: int | None, limit: int) -> list[PhotoRecord]:
         def query(conn: sqlite3.Connection) -> list[PhotoRecord]:

@@ -27,18 +27,27 @@ IMAGE_SECONDS = Histogram(
 
 
 class ImagePool:
-    def __init__(self, workers: int, max_pixels: int) -> None:
+    """Image workers, `nice`r than the services: decoding an upload takes tens of milliseconds of CPU, and on
+    cores the services share, a worker at their priority holds up the views and reads running beside it
+    (their p99). An upload can wait those milliseconds; the scheduler still gives idle cores to the workers."""
+
+    def __init__(self, workers: int, max_pixels: int, nice: int = 0) -> None:
         self._workers = max(workers, 1)
         self._max_pixels = max_pixels
+        self._nice = nice
         self._pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             self._workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=imaging.exit_with_parent,
-            initargs=(os.getpid(),),
+            initializer=imaging.start_worker,
+            initargs=(os.getpid(), self._nice),
         )
+
+    def worker_pids(self) -> list[int]:
+        """The workers' process ids (none before start)."""
+        return [] if self._pool is None else [process.pid for process in self._pool._processes.values()]
 
     async def start(self) -> None:
         self._pool = self._new_pool()

@@ -24,7 +24,6 @@ import inspect
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
@@ -206,6 +205,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         self._access_log = access_log or AccessLog()
         self._limiter = limiter
         self._trusted_peers = trusted_peers or TrustedPeers()
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
@@ -228,10 +228,22 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
         trace_context: Any,
     ) -> grpc.RpcMethodHandler:
+        method = details.method
+        if trace_context is None:
+            # The usual case: the same wrapped handler for every call of a method, made once (a method's
+            # handler never changes once the server has started).
+            known = self._wrapped.get(method)
+            if known is not None:
+                return known
         handler = await continuation(details)
         if handler is None:
             return None
-        method = details.method
+        wrapped = self._wrap(method, handler, trace_context)
+        if trace_context is None:
+            self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler, trace_context: Any) -> grpc.RpcMethodHandler:
         deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
@@ -260,7 +272,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _begin(self, method: str, context: grpc.aio.ServicerContext) -> None:
         """Bind the call context; raise if the caller may not proceed."""
         metadata = context.invocation_metadata() or ()
-        request_id = next((str(v) for k, v in metadata if k == "x-request-id"), "") or uuid.uuid4().hex
+        # A fresh id is 32 random hex digits, as a uuid4's hex (without building the UUID: every call pays it).
+        request_id = next((str(v) for k, v in metadata if k == "x-request-id"), "") or secrets.token_hex(16)
         callctx.bind(None, request_id, context.time_remaining())
         if method.startswith(_LIFECYCLE_EXEMPT_PREFIXES):
             return
@@ -439,6 +452,17 @@ class AccessLog:
         )
 
 
+def call_timeout(timeout: float | None, default: float | None) -> float | None:
+    """An outgoing call's timeout: `default` when it set none (None: no default), and never later than what
+    the caller being served has left."""
+    if timeout is None:
+        timeout = default
+    remaining = callctx.time_remaining()
+    if remaining is not None:
+        timeout = max(min(timeout if timeout is not None else remaining, remaining), 0.001)
+    return timeout
+
+
 class _CallDetails:
     """Adds the request id and a deadline to an outgoing call: no later than what the caller has left,
     `default_deadline` when it set none (None: no default); and its trace context (services.runtime.
@@ -452,10 +476,7 @@ class _CallDetails:
         self._default_deadline = default_deadline
 
     def _details(self, details: grpc.aio.ClientCallDetails, extra: tuple[tuple[str, str], ...] = ()) -> Any:
-        timeout = details.timeout if details.timeout is not None else self._default_deadline
-        remaining = callctx.time_remaining()
-        if remaining is not None:
-            timeout = max(min(timeout if timeout is not None else remaining, remaining), 0.001)
+        timeout = call_timeout(details.timeout, self._default_deadline)
         metadata = grpc.aio.Metadata(*(details.metadata or ()), *extra)
         request_id = callctx.request_id()
         if request_id and "x-request-id" not in metadata:

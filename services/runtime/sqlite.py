@@ -75,6 +75,8 @@ class Database:
         self._schema = schema if isinstance(schema, SqliteSchema) else SqliteSchema((schema,))
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
+        # Used on the event loop itself, for lookups by key (`lookup`).
+        self._looker: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-w-{path.stem}")
         self._read_thread = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-r-{path.stem}")
         self._commit_listeners: list[Callable[[], None]] = []
@@ -84,6 +86,7 @@ class Database:
         loop = asyncio.get_running_loop()
         self._writer = await loop.run_in_executor(self._write_thread, self._open_writer)
         self._reader = await loop.run_in_executor(self._read_thread, self._connect)
+        self._looker = self._connect()
 
     async def stop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -91,6 +94,8 @@ class Database:
             await loop.run_in_executor(self._write_thread, self._writer.close)
         if self._reader is not None:
             await loop.run_in_executor(self._read_thread, self._reader.close)
+        if self._looker is not None:
+            self._looker.close()
         self._write_thread.shutdown()
         self._read_thread.shutdown()
 
@@ -122,6 +127,18 @@ class Database:
         started = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._read_thread, work, reader)
+        finally:
+            observe_store("sqlite", call_site(work), time.perf_counter() - started)
+
+    async def lookup(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on the event loop, on a connection of its own: for lookups by key, at most a batch's
+        worth (a view's photos, like summaries, first comments, relationships). Such a lookup takes tens of
+        microseconds; sending it to the read thread and back costs more CPU than that, and those batches
+        are what every view waits on. Anything that scans belongs in `read`."""
+        assert self._looker is not None, "database not started"
+        started = time.perf_counter()
+        try:
+            return work(self._looker)
         finally:
             observe_store("sqlite", call_site(work), time.perf_counter() - started)
 

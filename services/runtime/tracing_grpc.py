@@ -40,7 +40,11 @@ def _method(details: Any) -> str:
 
 
 def _traced(details: Any) -> bool:
-    return not _method(details).lstrip("/").startswith(UNTRACED_SERVICES)
+    return _traced_method(_method(details))
+
+
+def _traced_method(method: str) -> bool:
+    return not method.lstrip("/").startswith(UNTRACED_SERVICES)
 
 
 def _incoming_traceparent(metadata: Any) -> str | None:
@@ -71,9 +75,16 @@ def arriving(details: Any) -> Any:
 
 
 def outgoing(details: Any) -> Any:
-    """What an outgoing call carries: () (tracing off, or an untraced method), RECORD (the library makes
-    its CLIENT span and sends its context), or the metadata that passes a trace not recorded on. Outside
-    any trace a new one starts here, its sampling decided first (tracing.new_root)."""
+    """What an outgoing call with `details` carries (see `outgoing_for`)."""
+    if _STATE.provider is None:
+        return ()
+    return outgoing_for(_method(details))
+
+
+def outgoing_for(method: str) -> Any:
+    """What an outgoing call of `method` carries: () (tracing off, or an untraced method), RECORD (the
+    library makes its CLIENT span and sends its context), or the metadata that passes a trace not recorded
+    on. Outside any trace a new one starts here, its sampling decided first (tracing.new_root)."""
     if _STATE.provider is None:
         return ()
     passed_on = tracing.passed_on_traceparent()
@@ -88,9 +99,9 @@ def outgoing(details: Any) -> Any:
         if span_context.trace_state:
             return (("traceparent", traceparent), ("tracestate", span_context.trace_state.to_header()))
         return (("traceparent", traceparent),)
-    if not _traced(details):
+    if not _traced_method(method):
         return ()
-    _trace_id, unrecorded = tracing.new_root(_method(details))
+    _trace_id, unrecorded = tracing.new_root(method)
     return RECORD if unrecorded is None else (("traceparent", unrecorded),)
 
 

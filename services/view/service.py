@@ -12,8 +12,9 @@ is still sent at once, one call to each; under load a view costs a fraction of e
 many callers, so they are made as the view service itself; each caller was authenticated here, and may
 only view as themselves (`acting_as`).
 
-Photo metadata never changes but for deletion, so it is cached for at most a second
-(services.view.cache), dropped at once on PhotoDeleted. Likes and comments are never cached: a like or
+Photo metadata never changes but for deletion (and edits), so it is cached for at most a second
+(services.view.cache), dropped at once on PhotoDeleted; so are pages of a user's photos, for every viewer the
+policy lets see them, dropped when their owner posts, edits or deletes. Likes and comments are never cached: a like or
 comment must show in the liker's next view (read-your-writes) and in anyone's within a second, and
 counts and has-liked are point reads by photo_id in Like and Comment, which scale out by it.
 """
@@ -36,7 +37,7 @@ from services.runtime.errors import DeadlineExceeded, InvalidArgument, NotFound,
 from services.runtime.requests import page_size
 from services.runtime.server import Runtime
 from services.runtime.visibility import Visibility
-from services.view.cache import PhotoCache
+from services.view.cache import ListingCache, PhotoCache
 from services.view.settings import ViewSettings
 from shutter.comment.v1 import comment_pb2, comment_pb2_grpc
 from shutter.events.v1 import events_pb2
@@ -86,6 +87,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         *,
         user_photos: photo_pb2_grpc.PhotoServiceStub,
         cache: PhotoCache,
+        listings: ListingCache,
         visibility: Visibility,
         default_deadline: float,
         part_budget: float,
@@ -96,6 +98,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         self._likes = likes
         self._comments = comments
         self._cache = cache
+        self._listings = listings
         self._visibility = visibility
         self._default_deadline = default_deadline
         self._part_budget = part_budget
@@ -176,18 +179,19 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         answers = await asyncio.gather(*pending, return_exceptions=True)
         failed = [answer for answer in answers if isinstance(answer, BaseException)]
         for failure in failed:
-            if not isinstance(failure, ServiceError | grpc.aio.AioRpcError | TimeoutError):
+            if not isinstance(failure, _PART_FAILURES):
                 raise failure
         if failed:
-            first = failed[0]
-            if isinstance(first, ServiceError):
-                code = first.code.name
-            elif isinstance(first, grpc.aio.AioRpcError):
-                code = first.code().name
-            else:
-                code = "DEADLINE_EXCEEDED"
-            log.warning("view part unavailable", extra={"part": part, "code": code, "request_id": callctx.request_id()})
+            _part_unavailable(part, failed[0])
         return [None if isinstance(answer, BaseException) else answer for answer in answers]
+
+    async def _optional_one(self, pending: asyncio.Future[T | None], part: str) -> T | None:
+        """One answer the view can do without (as `_optional`, with no gathering: a view awaits two of these)."""
+        try:
+            return await pending
+        except _PART_FAILURES as failure:
+            _part_unavailable(part, failure)
+            return None
 
     # -- RPCs -------------------------------------------------------------------------------------
 
@@ -204,17 +208,21 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         # All three asked for before any is awaited: they go out together, with other views' asks.
         cached = self._cache.get(photo_id)
         photo = None if cached is not None else self._photo_loader.submit(photo_id, budget.photo)
+        # Who posted it never changes: when an earlier fetch said, whether the viewer may see them is asked
+        # alongside the photo rather than after it.
+        author = None if cached is not None else self._cache.author(photo_id)
+        relationship = None if author is None else self._visibility.prefetch(viewer_id, author)
         likes = self._like_loader.submit((photo_id, viewer_id), budget.part)
         comments = self._comment_loader.submit(photo_id, budget.part)
         try:
             found = cached if photo is None else await self._essential(photo, f"photo {photo_id}")
             # The photo was read as this service: the policy is applied here, for this viewer (a cache hit
             # costs two dict lookups; likes and comments are in flight meanwhile).
-            await self._visibility.require_content(viewer_id, found.user_id, f"photo {photo_id}")
-            (summary,) = await self._optional([likes], "likes")
-            (first_page,) = await self._optional([comments], "comments")
+            await self._visibility.require_content(viewer_id, found.user_id, f"photo {photo_id}", relationship)
+            summary = await self._optional_one(likes, "likes")
+            first_page = await self._optional_one(comments, "comments")
         finally:
-            settle((photo, likes, comments))
+            settle((photo, None if relationship is None else relationship.future, likes, comments))
         view = view_pb2.PhotoView(photo=found)
         _add_likes(view, summary)
         if first_page is None:
@@ -240,12 +248,21 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             violations.extend(exc.violations)
         violations.raise_if_any()
         viewer_id = callctx.acting_as(request.viewer_id, "viewer_id")
-        sent_at = self._cache.now()
-        listed = await self._user_photos.ListUserPhotos(
-            photo_pb2.ListUserPhotosRequest(user_id=request.user_id, page_size=limit, page_token=request.page_token),
-            timeout=self._budget().photo,
-        )
-        self._cache.put(listed.photos, sent_at)
+        owner = request.user_id
+        key = (owner, request.page_token, limit)
+        # The owner always lists afresh (their new post shows at once); anyone else may be answered from a page
+        # listed for another viewer, once the policy says they may see the account (a cache hit, mostly).
+        listed = None if viewer_id == owner else self._listings.get(key)
+        if listed is None:
+            sent_at, listing_sent_at = self._cache.now(), self._listings.now()
+            listed = await self._user_photos.ListUserPhotos(
+                photo_pb2.ListUserPhotosRequest(user_id=owner, page_size=limit, page_token=request.page_token),
+                timeout=self._budget().photo,
+            )
+            self._cache.put(listed.photos, sent_at)
+            self._listings.put(key, listed, listing_sent_at)
+        else:
+            await self._visibility.require_account(viewer_id, owner)
         photo_ids = [photo.photo_id for photo in listed.photos]
         part = self._budget().part
         likes = [self._like_loader.submit((photo_id, viewer_id), part) for photo_id in photo_ids]
@@ -267,6 +284,20 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         return view_pb2.ViewUserPhotosResponse(views=views, next_page_token=listed.next_page_token)
 
 
+# What leaves a part of a view out instead of failing it: a peer's error, or its budget running out.
+_PART_FAILURES = (ServiceError, grpc.aio.AioRpcError, TimeoutError)
+
+
+def _part_unavailable(part: str, failure: BaseException) -> None:
+    if isinstance(failure, ServiceError):
+        code = failure.code.name
+    elif isinstance(failure, grpc.aio.AioRpcError):
+        code = failure.code().name
+    else:
+        code = "DEADLINE_EXCEEDED"
+    log.warning("view part unavailable", extra={"part": part, "code": code, "request_id": callctx.request_id()})
+
+
 def _add_likes(view: view_pb2.PhotoView, summary: like_pb2.LikeSummary | None) -> None:
     if summary is None:
         view.unavailable_parts.append(view_pb2.VIEW_PART_LIKES)
@@ -278,10 +309,19 @@ def _add_likes(view: view_pb2.PhotoView, summary: like_pb2.LikeSummary | None) -
 def build(runtime: Runtime) -> None:
     settings = runtime.section(ViewSettings)
     cache = PhotoCache(max_entries=settings.photo_cache_entries, max_age=settings.photo_cache_seconds)
-    # Every view replica drops a deleted photo at once (the cache's expiry is the guarantee, this the fast path).
-    runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoDeleted, lambda e: cache.invalidate(e.photo_id)))
-    # An edited photo too: the next view fetches its new words (feeds show photos through views).
-    runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoEdited, lambda e: cache.invalidate(e.photo_id)))
+    listings = ListingCache(max_entries=settings.listing_cache_entries, max_age=settings.listing_cache_seconds)
+
+    def photo_changed(event: events_pb2.PhotoDeleted | events_pb2.PhotoEdited) -> None:
+        cache.invalidate(event.photo_id)
+        listings.invalidate(event.user_id)
+
+    # Every view replica drops a deleted or edited photo, and its owner's pages, at once (the caches' expiry is
+    # the guarantee, this the fast path): the next view fetches its new words (feeds show photos through views).
+    runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoDeleted, photo_changed))
+    runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoEdited, photo_changed))
+    # A new photo, or an account gone, changes its owner's pages.
+    runtime.add_component(Broadcast(runtime.events(), events_pb2.PhotoPosted, lambda e: listings.invalidate(e.user_id)))
+    runtime.add_component(Broadcast(runtime.events(), events_pb2.UserDeleted, lambda e: listings.invalidate(e.user_id)))
     visibility = Visibility.attach(
         runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
     )
@@ -293,6 +333,7 @@ def build(runtime: Runtime) -> None:
         runtime.channels.stub("comment", comment_pb2_grpc.CommentServiceStub, as_=SERVICE),
         user_photos=runtime.channels.stub("photo", photo_pb2_grpc.PhotoServiceStub, as_=CALLER),
         cache=cache,
+        listings=listings,
         visibility=visibility,
         default_deadline=settings.deadline_seconds,
         part_budget=settings.part_budget_seconds,

@@ -36,3 +36,16 @@ class ViewSettings(Section):
         minimum=0,
         maximum=MAX_AGE_LIMIT_SECONDS,
     )
+    listing_cache_entries: int = setting(
+        "SHUTTER_VIEW_LISTING_CACHE_ENTRIES",
+        2_000,
+        "pages of users' photos kept in each view process, for every viewer allowed to see them (0: none)",
+        minimum=0,
+    )
+    listing_cache_seconds: float = setting(
+        "SHUTTER_VIEW_LISTING_CACHE_SECONDS",
+        1.0,
+        "the longest such a page is served from that cache (a new, edited or deleted photo shows within it)",
+        minimum=0,
+        maximum=MAX_AGE_LIMIT_SECONDS,
+    )

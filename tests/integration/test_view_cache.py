@@ -75,3 +75,30 @@ async def test_with_nats_down_the_cache_still_forgets_a_deleted_photo_within_a_s
     assert gone, "every view after the delete still showed the photo"
     assert all(at < PROMISE_SECONDS for at in served), served
     assert all(at < min(gone) for at in served)
+
+
+async def test_a_page_listed_for_one_viewer_answers_others_and_a_new_post_shows_within_a_second(mesh: Mesh) -> None:
+    """Pages of a user's photos are shared by every viewer the policy lets see them, for at most a second: the
+    owner sees their new post at once, everyone else within the second (PhotoPosted drops the page sooner)."""
+    owner, first, second = await sign_up_many(mesh, 3)
+    await new_photo(mesh, owner)
+    views = view_pb2_grpc.ViewServiceStub(mesh.channel("view"))
+
+    async def page(viewer: Identity, request_id: str = "") -> list[int]:
+        metadata = (*viewer.metadata, ("x-request-id", request_id or uuid.uuid4().hex))
+        reply = await views.ViewUserPhotos(
+            view_pb2.ViewUserPhotosRequest(user_id=owner.user_id, page_size=12), metadata=metadata, timeout=10
+        )
+        return [v.photo.photo_id for v in reply.views]
+
+    asked = [uuid.uuid4().hex for _ in range(2)]
+    assert await page(first, asked[0]) == await page(second, asked[1])
+    assert [len(rpc_lines(mesh, "photo", request_id)) for request_id in asked] == [1, 0]  # listed once, for both
+
+    posted = await new_photo(mesh, owner)
+    acknowledged = time.monotonic()
+    assert (await page(owner))[0] == posted.photo_id  # the owner's own page is never an old one
+    while (elapsed := time.monotonic() - acknowledged) < WATCH_SECONDS:
+        if posted.photo_id in await page(first):
+            break
+    assert elapsed < PROMISE_SECONDS, f"the new post showed to others only after {elapsed:.2f} s"

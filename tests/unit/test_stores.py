@@ -130,3 +130,30 @@ async def test_bounded_gather_raises_the_first_failure_itself() -> None:
 def test_shard_of_spreads_sequential_ids_over_every_shard() -> None:
     assert {shard_of(seq, 4) for seq in range(1 << 22, (1 << 22) + 256)} == set(range(16))
     assert shard_of(12345, 4) == ((12345 * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> 60
+
+
+async def test_a_lookup_runs_on_the_event_loop_and_sees_every_committed_write(tmp_path: Path) -> None:
+    """`Database.lookup` has a connection of its own, used on the loop's thread: what a write committed is
+    there for the next lookup (a like shows in the liker's next view), and a failed lookup raises as a read."""
+    import sqlite3
+    import threading
+
+    db = Database(tmp_path / "lookups.db", "CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    await db.start()
+    try:
+        threads: list[str] = []
+
+        def value(conn: sqlite3.Connection) -> str | None:
+            threads.append(threading.current_thread().name)
+            row = conn.execute("SELECT v FROM kv WHERE k = ?", (1,)).fetchone()
+            return row[0] if row else None
+
+        assert await db.lookup(value) is None
+        for text in ("first", "second"):
+            await db.write(lambda conn, text=text: conn.execute("INSERT OR REPLACE INTO kv VALUES (1, ?)", (text,)))
+            assert await db.lookup(value) == text
+        assert set(threads) == {threading.current_thread().name}
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await db.lookup(lambda conn: conn.execute("SELECT * FROM missing").fetchall())
+    finally:
+        await db.stop()

@@ -12,7 +12,7 @@ from services.runtime import callctx
 from services.runtime.channels import PeerStub, caller_token
 from services.runtime.errors import DeadlineExceeded, NotFound, Unavailable
 from services.runtime.visibility import Visibility
-from services.view.cache import PhotoCache
+from services.view.cache import ListingCache, PhotoCache
 from services.view.service import ViewService
 from shutter.comment.v1 import comment_pb2
 from shutter.follow.v1 import follow_pb2
@@ -135,7 +135,12 @@ class Clock:
 
 
 def service(
-    photos: Fake, likes: Fake, comments: Fake, cache: PhotoCache | None = None, follow: Fake | None = None
+    photos: Fake,
+    likes: Fake,
+    comments: Fake,
+    cache: PhotoCache | None = None,
+    follow: Fake | None = None,
+    listings: ListingCache | None = None,
 ) -> ViewService:
     """The view over the fakes, each behind the runtime's peer stub, as build() makes them: batches as the
     view service, the user page's listing as the caller."""
@@ -149,6 +154,7 @@ def service(
         PeerStub("comment", comments, as_service),  # type: ignore[arg-type]
         user_photos=PeerStub("photo", photos, caller_token),  # type: ignore[arg-type]
         cache=cache if cache is not None else PhotoCache(max_entries=100, max_age=0),
+        listings=listings if listings is not None else ListingCache(max_entries=100, max_age=0),
         visibility=Visibility(None, PeerStub("follow", follow or follow_fake(), as_service)),  # type: ignore[arg-type]
         default_deadline=2.0,
         part_budget=0.5,
@@ -333,3 +339,79 @@ async def test_relationships_are_cached_so_repeated_views_make_no_further_lookup
     for _ in range(5):
         await view(svc)
     assert len(follow.calls) == asked
+
+
+async def test_a_photo_whose_author_is_known_is_fetched_together_with_the_viewers_relationship() -> None:
+    """Who posted a photo never changes: once a fetch has said, a view that misses the photo cache asks
+    whether the viewer may see the author alongside the photo, not after it (each fake waits for the other)."""
+    clock = Clock()
+    cache = PhotoCache(max_entries=100, max_age=1.0, clock=clock)
+    await view(service(photo_fake(), like_fake(), comment_fake(), cache, follow=follow_fake()))
+    clock.now += 1.0  # the photo has expired; its author is still known
+
+    barrier = asyncio.Barrier(2)
+    photos, follow = photo_fake(barrier), Fake(barrier, **follow_fake()._answers)
+    result = await asyncio.wait_for(view(service(photos, like_fake(), comment_fake(), cache, follow=follow)), 5)
+    assert result.photo.photo_id == 42
+    assert photos.methods() == ["BatchGetPhotos"]
+    assert [(p.viewer_id, p.author_id) for call in follow.calls for p in call.request.pairs] == [(VIEWER, 1)]
+
+
+async def test_a_relationship_asked_for_ahead_still_refuses_a_blocked_author() -> None:
+    clock = Clock()
+    cache = PhotoCache(max_entries=100, max_age=1.0, clock=clock)
+    by_blocker = photo_fake(
+        BatchGetPhotos=lambda r: photo_pb2.BatchGetPhotosResponse(
+            photos=[photo_pb2.Photo(photo_id=i, user_id=BLOCKING_AUTHOR) for i in r.photo_ids]
+        )
+    )
+    svc = service(by_blocker, like_fake(), comment_fake(), cache)
+    with pytest.raises(NotFound, match="photo 42 not found"):
+        await view(svc)
+    assert cache.author(42) == BLOCKING_AUTHOR
+    clock.now += 1.0
+    follow = follow_fake()
+    with pytest.raises(NotFound, match="photo 42 not found"):
+        await view(service(by_blocker, like_fake(), comment_fake(), cache, follow=follow))
+    assert len(follow.calls) == 1  # the answer asked for ahead is the one used
+
+
+async def page_of(svc: ViewService, owner: int, viewer: int) -> view_pb2.ViewUserPhotosResponse:
+    as_user(viewer)
+    request = view_pb2.ViewUserPhotosRequest(user_id=owner, viewer_id=viewer, page_size=3)
+    return await svc.ViewUserPhotos(request, None)  # type: ignore[arg-type]
+
+
+async def test_a_page_listed_for_one_viewer_answers_the_next_until_its_owner_posts() -> None:
+    clock = Clock()
+    listings = ListingCache(max_entries=100, max_age=1.0, clock=clock)
+    photos = photo_fake()
+    svc = service(photos, like_fake(), comment_fake(), listings=listings)
+    first = await page_of(svc, owner=5, viewer=VIEWER)
+    second = await page_of(svc, owner=5, viewer=8)
+    assert [v.photo.photo_id for v in second.views] == [v.photo.photo_id for v in first.views] == [100, 101, 102]
+    assert [v.viewer_has_liked for v in second.views] == [False] * 3  # likes are still the viewer's own
+    assert photos.methods() == ["ListUserPhotos"]
+    assert photos.calls[0].metadata == (("authorization", f"Bearer t{VIEWER}"),)  # listed as the first caller
+
+    await page_of(svc, owner=5, viewer=5)  # the owner lists afresh, to see a post of theirs at once
+    assert len(photos.calls) == 2
+    listings.invalidate(5)  # PhotoPosted (or edited, deleted) by the owner
+    await page_of(svc, owner=5, viewer=8)
+    assert len(photos.calls) == 3
+    clock.now += 1.0  # max_age after the listing was sent: expired
+    await page_of(svc, owner=5, viewer=8)
+    assert len(photos.calls) == 4
+
+
+async def test_a_cached_page_is_refused_to_a_viewer_the_owner_blocked() -> None:
+    listings = ListingCache(max_entries=100, max_age=1.0, clock=Clock())
+    photos, follow = photo_fake(), follow_fake()
+    svc = service(photos, like_fake(), comment_fake(), follow=follow, listings=listings)
+    await page_of(svc, owner=BLOCKING_AUTHOR, viewer=5)  # listed for someone the owner did not block
+    with pytest.raises(NotFound, match=f"user {BLOCKING_AUTHOR} not found"):
+        await page_of(svc, owner=BLOCKING_AUTHOR, viewer=VIEWER)
+    assert photos.methods() == ["ListUserPhotos"]
+    assert [(p.viewer_id, p.author_id) for call in follow.calls for p in call.request.pairs] == [
+        (VIEWER, BLOCKING_AUTHOR)
+    ]
