@@ -45,18 +45,17 @@ class Backends:
         """The multi-callable for a route's RPC, made once per process."""
         key = (route.service, route.grpc_path)
         if key not in self._callables:
+            channel = self.channels.channel(route.service)
             serialize = message_class(route.method.input_type).SerializeToString
             deserialize = message_class(route.method.output_type).FromString
-            streaming = (route.method.client_streaming, route.method.server_streaming)
-            if streaming == (False, False):
-                # Every JSON route: no grpc.aio interceptor layer on the way (services.runtime.channels.Unary).
-                self._callables[key] = self.channels.unary(route.service, route.grpc_path, serialize, deserialize)
-            else:
-                channel = self.channels.channel(route.service)
-                kind = {(True, False): channel.stream_unary, (False, True): channel.unary_stream}[streaming]
-                self._callables[key] = kind(
-                    route.grpc_path, request_serializer=serialize, response_deserializer=deserialize
-                )
+            kind = {
+                (False, False): channel.unary_unary,
+                (True, False): channel.stream_unary,
+                (False, True): channel.unary_stream,
+            }[(route.method.client_streaming, route.method.server_streaming)]
+            self._callables[key] = kind(
+                route.grpc_path, request_serializer=serialize, response_deserializer=deserialize
+            )
         return self._callables[key]
 
     async def close(self) -> None:

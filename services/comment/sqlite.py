@@ -159,7 +159,7 @@ class SqliteCommentStore:
                 conn.execute("COMMIT")
             return [FirstPage(pages[photo_id], counts.get(photo_id, 0)) for photo_id in photo_ids]
 
-        return await self._db.lookup(work)
+        return await self._db.read(work)
 
     async def counts(self, photo_ids: list[int]) -> list[int]:
         if len(photo_ids) > MAX_BATCH:

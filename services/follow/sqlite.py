@@ -399,4 +399,4 @@ class SqliteFollowStore:
                 found[(viewer, author)] = Relationship(*(bool(value) for value in row))
             return found
 
-        return await self._db.lookup(work)
+        return await self._db.read(work)

@@ -117,54 +117,6 @@ def caller_token() -> str:
     return current.token
 
 
-class ObservedCall:
-    """A unary call made on a channel without interceptors, observed in grpc_client_* when it is awaited (on
-    an intercepted channel the runtime's client interceptor does that). Its trailing metadata is the call's."""
-
-    __slots__ = ("_call", "_method", "_started")
-
-    def __init__(self, call: Any, method: str) -> None:
-        self._call = call
-        self._method = method
-        self._started = time.perf_counter()
-
-    def __await__(self) -> Any:
-        return self._observed().__await__()
-
-    async def _observed(self) -> Any:
-        code = grpc.StatusCode.OK
-        try:
-            return await self._call
-        except grpc.aio.AioRpcError as exc:
-            code = exc.code()
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        finally:
-            metrics.CLIENT_RPCS.observe(self._method, code, time.perf_counter() - self._started)
-
-    async def trailing_metadata(self) -> Any:
-        return await self._call.trailing_metadata()
-
-
-class Unary:
-    """One unary method of a peer, for callers that set their own deadline and request id (the gateway):
-    calls go out on the bare channel with their trace context (ObservedCall), except those tracing records,
-    which take the intercepted channel and its library interceptor (see PeerStub for why)."""
-
-    def __init__(self, method: str, bare: Any, intercepted: Any) -> None:
-        self._method = method
-        self._bare = bare
-        self._intercepted = intercepted
-
-    def __call__(self, request: Any, *, metadata: Any, timeout: float | None) -> Any:
-        trace = tracing_grpc.outgoing_for(self._method)
-        if trace is tracing_grpc.RECORD:
-            return self._intercepted(request, metadata=metadata, timeout=timeout)
-        return ObservedCall(self._bare(request, metadata=(*metadata, *trace), timeout=timeout), self._method)
-
-
 class PeerStub:
     """A peer's stub whose calls carry the token `token()` gives and raise failures as ServiceErrors.
 
@@ -236,10 +188,18 @@ class PeerStub:
         if request_id and not any(key == "x-request-id" for key, _ in sent):
             sent = (*sent, ("x-request-id", request_id))
         timeout = call_timeout(options.pop("timeout", None), self._default_deadline)
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
         try:
-            return await ObservedCall(multicallable(request, metadata=sent, timeout=timeout, **options), path)
+            return await multicallable(request, metadata=sent, timeout=timeout, **options)
         except grpc.aio.AioRpcError as exc:
+            code = exc.code()
             self._raise(exc)
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            metrics.CLIENT_RPCS.observe(path, code, time.perf_counter() - started)
 
     def _streaming(self, name: str) -> Callable[..., AsyncIterator[Any]]:
         async def call(request: Any, *, metadata: Any = None, **options: Any) -> AsyncIterator[Any]:
@@ -302,18 +262,6 @@ class Channels:
                 self._settings.addresses[target], options=channel_options(target)
             )
         return self._bare_channels[target]
-
-    def unary(
-        self, target: str, method: str, serializer: Callable[..., bytes], deserializer: Callable[..., Any]
-    ) -> Unary:
-        """`method` ("/package.Service/Method") of `target`, called with the caller's own metadata and deadline."""
-        bare = self._bare_channel(target).unary_unary(
-            method, request_serializer=serializer, response_deserializer=deserializer
-        )
-        intercepted = self.channel(target).unary_unary(
-            method, request_serializer=serializer, response_deserializer=deserializer
-        )
-        return Unary(method, bare, intercepted)
 
     def stub(self, target: str, stub_class: type[StubT], *, as_: Acting) -> StubT:
         """`stub_class` on `target`'s channels, every call made as the caller or as this service (see module)."""

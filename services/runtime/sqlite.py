@@ -131,10 +131,13 @@ class Database:
             observe_store("sqlite", call_site(work), time.perf_counter() - started)
 
     async def lookup(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` on the event loop, on a connection of its own: for lookups by key, at most a batch's
-        worth (a view's photos, like summaries, first comments, relationships). Such a lookup takes tens of
-        microseconds; sending it to the read thread and back costs more CPU than that, and those batches
-        are what every view waits on. Anything that scans belongs in `read`."""
+        """Run `work` on the event loop, on a connection of its own: for a lookup by key that is one or two
+        statements whatever the batch (a view's photos, like summaries, comment counts: `IN (…)` or a join on
+        the keys). Such a lookup takes tens of microseconds; sending it to the read thread and back costs more
+        CPU than that, and those batches are what every view waits on. Work that runs a statement per key (a
+        page of comments per photo, a relationship per pair) or scans blocks the loop for milliseconds under
+        load, and belongs in `read` (measured: per-pair relationship lookups on the loop doubled the follow
+        service's CPU per view and let its queue run away)."""
         assert self._looker is not None, "database not started"
         started = time.perf_counter()
         try:

@@ -81,7 +81,7 @@ class _StreamStreamMetrics(grpc.aio.StreamStreamClientInterceptor):
 def client_metrics() -> list[Any]:
     """grpc_client_handled_total and grpc_client_handling_seconds for calls with a stream (unary-unary
     calls are observed by the runtime's ClientInterceptor, which every intercepted channel has, or by the peer
-    stub itself: services.runtime.channels.ObservedCall).
+    stub itself: services.runtime.channels.PeerStub).
 
     One interceptor per kind of call: grpc.aio files an interceptor under the first kind it
     implements only. A call with a stream is observed when it ends, from a done callback: the caller

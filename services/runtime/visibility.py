@@ -30,7 +30,6 @@ read fails UNAVAILABLE: unknown visibility is never treated as visible.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -242,45 +241,38 @@ class Visibility:
             answers.update(await self._load(wanted))
         return answers
 
-    def _submit(self, pair: Pair) -> asyncio.Future[Relationship | None]:
-        remaining = callctx.time_remaining()
-        return self._loader.submit(pair, DEFAULT_TIMEOUT_SECONDS if remaining is None else max(remaining, 0.001))
-
     async def _load(self, pairs: list[Pair]) -> dict[Pair, Relationship]:
         """Ask the follow service (coalesced with other requests' asks) for pairs the cache did not answer."""
-        futures = [(pair, self._submit(pair)) for pair in dict.fromkeys(pairs)]
+        remaining = callctx.time_remaining()
+        timeout = DEFAULT_TIMEOUT_SECONDS if remaining is None else max(remaining, 0.001)
+        futures = [(pair, self._loader.submit(pair, timeout)) for pair in dict.fromkeys(pairs)]
+        answers: dict[Pair, Relationship] = {}
         try:
-            return {pair: await _answered(future) for pair, future in futures}
+            for pair, future in futures:
+                try:
+                    found = await future
+                except TimeoutError as exc:
+                    raise DeadlineExceeded("the visibility of this content could not be checked in time") from exc
+                if found is None:
+                    raise Unavailable("the follow service left a relationship unanswered")
+                answers[pair] = found
         finally:
             settle(future for _, future in futures)
+        return answers
 
-    def prefetch(self, viewer_id: int, author_id: int) -> Prefetched | None:
-        """Ask for the pair now, before the content is in hand, when its author is already known (a view
-        whose photo is being fetched): lookup and fetch then cost one round trip, not two in a row. None
-        when no lookup is needed. Pass it to `check`; `settle` it if the content never comes."""
-        pair = (viewer_id, author_id)
-        if viewer_id == author_id or viewer_id <= 0 or author_id <= 0 or self.cache.get(pair) is not None:
-            return None
-        return Prefetched(pair, self._submit(pair))
-
-    async def check(self, viewer_id: int, author_id: int, prefetched: Prefetched | None = None) -> Verdict:
+    async def check(self, viewer_id: int, author_id: int) -> Verdict:
         """The hot path (a view): a cache hit is a dict lookup, with no list or task made."""
         if viewer_id == author_id:
             return Verdict.VISIBLE
         pair = (viewer_id, author_id)
         found = self.cache.get(pair)
         if found is None:
-            if prefetched is not None and prefetched.pair == pair:
-                found = await _answered(prefetched.future)
-            else:
-                found = (await self._load([pair]))[pair]
+            found = (await self._load([pair]))[pair]
         return verdict(viewer_id, author_id, found)
 
-    async def require_content(
-        self, viewer_id: int | None, author_id: int, what: str, prefetched: Prefetched | None = None
-    ) -> None:
+    async def require_content(self, viewer_id: int | None, author_id: int, what: str) -> None:
         """NOT_FOUND (as if missing) unless the viewer may see the author's content; None: a service reads."""
-        if viewer_id is not None and await self.check(viewer_id, author_id, prefetched) is not Verdict.VISIBLE:
+        if viewer_id is not None and await self.check(viewer_id, author_id) is not Verdict.VISIBLE:
             raise deny_content(what)
 
     async def require_account(self, viewer_id: int | None, author_id: int) -> None:
@@ -313,24 +305,6 @@ class Visibility:
         authors = set(author_ids)
         found = await self.relationships([(viewer_id, author) for author in authors])
         return {author for author in authors if in_feed(viewer_id, author, found[(viewer_id, author)])}
-
-
-@dataclass(frozen=True)
-class Prefetched:
-    """A relationship asked for ahead of the content it decides (Visibility.prefetch)."""
-
-    pair: Pair
-    future: asyncio.Future[Relationship | None]
-
-
-async def _answered(future: asyncio.Future[Relationship | None]) -> Relationship:
-    try:
-        found = await future
-    except TimeoutError as exc:
-        raise DeadlineExceeded("the visibility of this content could not be checked in time") from exc
-    if found is None:
-        raise Unavailable("the follow service left a relationship unanswered")
-    return found
 
 
 def _forgetting(

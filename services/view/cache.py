@@ -9,8 +9,7 @@ once per view; everything else still reads through, coalesced (services.runtime.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from services.runtime.fresh import MAX_AGE_LIMIT_SECONDS, FreshCache
 from shutter.photo.v1 import photo_pb2
@@ -19,29 +18,11 @@ __all__ = ["MAX_AGE_LIMIT_SECONDS", "ListingCache", "PhotoCache"]
 
 
 class PhotoCache(FreshCache[int, photo_pb2.Photo]):
-    """photo_id → Photo (services.runtime.fresh); `invalidate(photo_id)` when a photo is deleted or edited.
-
-    Who posted a photo never changes, so that is kept past the photo's freshness (`author`, as many as
-    photos): it lets a view ask whether its viewer may see the author while the photo is still being fetched.
-    """
-
-    def __init__(self, max_entries: int, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(max_entries, max_age, clock)
-        self._authors: dict[int, int] = {}
+    """photo_id → Photo (services.runtime.fresh); `invalidate(photo_id)` when a photo is deleted or edited."""
 
     def put(self, photos: Iterable[photo_pb2.Photo], sent_at: float) -> None:
         """Remember photos a fetch sent at `sent_at` (from now()) found."""
-        photos = list(photos)
         self.put_fetched(((photo.photo_id, photo) for photo in photos), sent_at)
-        authors = self._authors
-        for photo in photos:
-            authors[photo.photo_id] = photo.user_id
-        while len(authors) > self._max_entries:
-            del authors[next(iter(authors))]
-
-    def author(self, photo_id: int) -> int | None:
-        """Who posted `photo_id`, if a fetch has said (it may since have been deleted: that is the fetch's to say)."""
-        return self._authors.get(photo_id)
 
 
 ListingKey = tuple[int, str, int]  # (owner, page_token, page_size)

@@ -13,10 +13,11 @@ many callers, so they are made as the view service itself; each caller was authe
 only view as themselves (`acting_as`).
 
 Photo metadata never changes but for deletion (and edits), so it is cached for at most a second
-(services.view.cache), dropped at once on PhotoDeleted; so are pages of a user's photos, for every viewer the
-policy lets see them, dropped when their owner posts, edits or deletes. Likes and comments are never cached: a like or
-comment must show in the liker's next view (read-your-writes) and in anyone's within a second, and
-counts and has-liked are point reads by photo_id in Like and Comment, which scale out by it.
+(services.view.cache), dropped at once on PhotoDeleted; so are pages of a user's photos, shared by every
+viewer the policy lets see them and dropped when their owner posts, edits or deletes (the owner's own
+pages are always listed afresh). Likes and comments are never cached: a like or comment must show in the
+liker's next view (read-your-writes) and in anyone's within a second, and counts and has-liked are point
+reads by photo_id in Like and Comment, which scale out by it.
 """
 
 from __future__ import annotations
@@ -208,21 +209,17 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         # All three asked for before any is awaited: they go out together, with other views' asks.
         cached = self._cache.get(photo_id)
         photo = None if cached is not None else self._photo_loader.submit(photo_id, budget.photo)
-        # Who posted it never changes: when an earlier fetch said, whether the viewer may see them is asked
-        # alongside the photo rather than after it.
-        author = None if cached is not None else self._cache.author(photo_id)
-        relationship = None if author is None else self._visibility.prefetch(viewer_id, author)
         likes = self._like_loader.submit((photo_id, viewer_id), budget.part)
         comments = self._comment_loader.submit(photo_id, budget.part)
         try:
             found = cached if photo is None else await self._essential(photo, f"photo {photo_id}")
             # The photo was read as this service: the policy is applied here, for this viewer (a cache hit
             # costs two dict lookups; likes and comments are in flight meanwhile).
-            await self._visibility.require_content(viewer_id, found.user_id, f"photo {photo_id}", relationship)
+            await self._visibility.require_content(viewer_id, found.user_id, f"photo {photo_id}")
             summary = await self._optional_one(likes, "likes")
             first_page = await self._optional_one(comments, "comments")
         finally:
-            settle((photo, None if relationship is None else relationship.future, likes, comments))
+            settle((photo, likes, comments))
         view = view_pb2.PhotoView(photo=found)
         _add_likes(view, summary)
         if first_page is None:

@@ -341,41 +341,6 @@ async def test_relationships_are_cached_so_repeated_views_make_no_further_lookup
     assert len(follow.calls) == asked
 
 
-async def test_a_photo_whose_author_is_known_is_fetched_together_with_the_viewers_relationship() -> None:
-    """Who posted a photo never changes: once a fetch has said, a view that misses the photo cache asks
-    whether the viewer may see the author alongside the photo, not after it (each fake waits for the other)."""
-    clock = Clock()
-    cache = PhotoCache(max_entries=100, max_age=1.0, clock=clock)
-    await view(service(photo_fake(), like_fake(), comment_fake(), cache, follow=follow_fake()))
-    clock.now += 1.0  # the photo has expired; its author is still known
-
-    barrier = asyncio.Barrier(2)
-    photos, follow = photo_fake(barrier), Fake(barrier, **follow_fake()._answers)
-    result = await asyncio.wait_for(view(service(photos, like_fake(), comment_fake(), cache, follow=follow)), 5)
-    assert result.photo.photo_id == 42
-    assert photos.methods() == ["BatchGetPhotos"]
-    assert [(p.viewer_id, p.author_id) for call in follow.calls for p in call.request.pairs] == [(VIEWER, 1)]
-
-
-async def test_a_relationship_asked_for_ahead_still_refuses_a_blocked_author() -> None:
-    clock = Clock()
-    cache = PhotoCache(max_entries=100, max_age=1.0, clock=clock)
-    by_blocker = photo_fake(
-        BatchGetPhotos=lambda r: photo_pb2.BatchGetPhotosResponse(
-            photos=[photo_pb2.Photo(photo_id=i, user_id=BLOCKING_AUTHOR) for i in r.photo_ids]
-        )
-    )
-    svc = service(by_blocker, like_fake(), comment_fake(), cache)
-    with pytest.raises(NotFound, match="photo 42 not found"):
-        await view(svc)
-    assert cache.author(42) == BLOCKING_AUTHOR
-    clock.now += 1.0
-    follow = follow_fake()
-    with pytest.raises(NotFound, match="photo 42 not found"):
-        await view(service(by_blocker, like_fake(), comment_fake(), cache, follow=follow))
-    assert len(follow.calls) == 1  # the answer asked for ahead is the one used
-
-
 async def page_of(svc: ViewService, owner: int, viewer: int) -> view_pb2.ViewUserPhotosResponse:
     as_user(viewer)
     request = view_pb2.ViewUserPhotosRequest(user_id=owner, viewer_id=viewer, page_size=3)
