@@ -4,8 +4,8 @@ Starts a fresh mesh, seeds a few users and photos (`--owners 250`: as many as `m
 most views miss the view's caches), drives ViewPhoto (or, with `--call user`, ViewUserPhotos pages of
 12; with `--call http`, ViewPhoto through the gateway with vegeta) at a fixed rate and records every
 process on the path (view, photo, like, comment, follow, and the gateway for http) with py-spy at the
-same time. Prints what a view cost — CPU seconds per 1,000
-views per process (from /proc) and gRPC calls per view (from the sampled access log) — then, per
+same time. Prints what a view cost — CPU seconds per 1,000 views per process (from /proc) and gRPC
+calls per view (from the sampled access log) — then, per
 process, the functions with the most samples (own time and cumulative), and writes the raw collapsed
 stacks (flamegraph input) next to a summary under bench/out/profile-<stamp>/. CPU is a steadier
 yardstick than throughput on a shared machine; `--no-spy` measures it without the sampler's own load.

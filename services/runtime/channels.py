@@ -29,7 +29,7 @@ from services.runtime import callctx, metrics, tracing_grpc
 from services.runtime.auth import TokenAuthority
 from services.runtime.config import Settings
 from services.runtime.errors import relayed
-from services.runtime.interceptors import call_timeout, runtime_client_interceptors
+from services.runtime.interceptors import call_timeout, forwarded_request_id, runtime_client_interceptors
 from services.runtime.telemetry import client_interceptors
 from services.runtime.topology import CALL_GRAPH, CONTRACTS
 
@@ -184,9 +184,7 @@ class PeerStub:
     ) -> Any:
         """One unary call on the bare channel, with what the runtime's client interceptor would add."""
         sent = self._metadata((*(metadata or ()), *trace))
-        request_id = callctx.request_id()
-        if request_id and not any(key == "x-request-id" for key, _ in sent):
-            sent = (*sent, ("x-request-id", request_id))
+        sent = (*sent, *forwarded_request_id(sent))
         timeout = call_timeout(options.pop("timeout", None), self._default_deadline)
         started = time.perf_counter()
         code = grpc.StatusCode.OK

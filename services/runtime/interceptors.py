@@ -24,7 +24,7 @@ import inspect
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import grpc
@@ -452,6 +452,14 @@ class AccessLog:
         )
 
 
+def forwarded_request_id(metadata: Iterable[tuple[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """The request id an outgoing call carries: the caller's, unless the call's metadata names one already."""
+    request_id = callctx.request_id()
+    if not request_id or any(key == "x-request-id" for key, _ in metadata):
+        return ()
+    return (("x-request-id", request_id),)
+
+
 def call_timeout(timeout: float | None, default: float | None) -> float | None:
     """An outgoing call's timeout: `default` when it set none (None: no default), and never later than what
     the caller being served has left."""
@@ -477,10 +485,8 @@ class _CallDetails:
 
     def _details(self, details: grpc.aio.ClientCallDetails, extra: tuple[tuple[str, str], ...] = ()) -> Any:
         timeout = call_timeout(details.timeout, self._default_deadline)
-        metadata = grpc.aio.Metadata(*(details.metadata or ()), *extra)
-        request_id = callctx.request_id()
-        if request_id and "x-request-id" not in metadata:
-            metadata["x-request-id"] = request_id
+        given = (*(details.metadata or ()), *extra)
+        metadata = grpc.aio.Metadata(*given, *forwarded_request_id(given))
         return grpc.aio.ClientCallDetails(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready
         )
