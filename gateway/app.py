@@ -209,6 +209,9 @@ def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starle
         ],
         lifespan=lifespan,
     )
+    # Starlette's `{path:path}` is `.*`, which stops at a newline: a path with an encoded one (%0A) would get
+    # Starlette's own text/plain 404. Whatever no route matches is the gateway's to answer, in JSON.
+    app.router.default = gateway
     app.state.backends = gateway.backends
     middleware.install(app, own)
     app.add_middleware(RequestIdMiddleware)

@@ -81,6 +81,11 @@ async def test_router_answers_unknown_paths_and_wrong_methods(http: httpx.AsyncC
     missing = await http.get("/v1/nothing/here")
     assert missing.status_code == 404
     assert_status_body(missing, 5)
+    # A newline in a path (schemathesis sent one) is answered by the gateway too, never by Starlette's plain 404.
+    for path in ("/v1/usernames/a%0Ab", "/v1/nothing%0Ahere"):
+        odd = await http.get(path)
+        assert odd.headers["content-type"] == "application/json", (path, odd.text)
+        assert odd.status_code in (400, 401, 404) and odd.json()["code"] in (3, 5, 16), (path, odd.text)
     wrong = await http.put("/v1/users/1")
     assert wrong.status_code == 405
     assert set(wrong.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
