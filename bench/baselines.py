@@ -1,7 +1,8 @@
 """The framework's own limits on this machine, measured in the same run as the mesh.
 
 `echo`: a bare grpc.aio server (no interceptors, no auth, no store) answering ViewPhoto with a
-fixed, realistic-size response: the same messages as the real view path, none of the work.
+fixed, realistic-size response: the same messages as the real view path, none of the work; on the event
+loop the services run on (SHUTTER_EVENT_LOOP), so a ratio to it measures our work, not the loop's.
 `hello`: a bare ASGI app on uvicorn (uvloop + httptools) answering GET / with a short body.
 Every mesh path is reported as a ratio to these, since absolute numbers on a shared 2-core box
 are noise.
@@ -10,12 +11,13 @@ are noise.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import grpc
 import uvicorn
 from grpc_reflection.v1alpha import reflection
 
+from services.runtime import loop as event_loop
+from services.runtime.config import Settings
 from shutter.comment.v1 import comment_pb2
 from shutter.photo.v1 import photo_pb2
 from shutter.view.v1 import view_pb2, view_pb2_grpc
@@ -63,7 +65,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     options = parser.parse_args()
     if options.kind == "echo":
-        asyncio.run(serve_echo(options.port))
+        event_loop.run(serve_echo(options.port), Settings.from_env().event_loop)
     else:
         uvicorn.run(
             hello_app, host="127.0.0.1", port=options.port, loop="uvloop", http="httptools", log_level="warning"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.runtime.loop import EVENT_LOOPS
 from services.runtime.settings import PREFIX, Declared, Section, setting
 from services.runtime.topology import DEFAULT_PORTS, GATEWAY_PORT, METRICS_PORTS, NATS_PORT
 
@@ -112,6 +113,9 @@ class Settings(Section):
         maximum=8191,
     )
     log_level: str = setting("SHUTTER_LOG_LEVEL", "INFO", "the lowest level logged", choices=LOG_LEVELS)
+    event_loop: str = setting(
+        "SHUTTER_EVENT_LOOP", "uvloop", "the asyncio event loop each service process runs on", choices=EVENT_LOOPS
+    )
     rpc_log_every: int = setting(
         "SHUTTER_RPC_LOG_EVERY",
         1,

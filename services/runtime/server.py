@@ -29,6 +29,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.runtime import loop as event_loop
 from services.runtime.auth import TokenAuthority
 from services.runtime.channels import KEEPALIVE_OPTIONS, Channels
 from services.runtime.config import LimitSettings, Settings
@@ -163,7 +164,8 @@ def run_service(name: str, build: Callable[[Runtime], None], *, refuse_deleted_u
     telemetry = Telemetry(name, settings)
     telemetry.start()  # first: channels made while building get its interceptors; a slow start can be scraped
     try:
-        code = asyncio.run(_serve(name, build, settings, refuse_deleted_users, sections, telemetry))
+        serving = _serve(name, build, settings, refuse_deleted_users, sections, telemetry)
+        code = event_loop.run(serving, settings.event_loop)
     finally:
         telemetry.stop()
     sys.exit(code)
@@ -249,10 +251,10 @@ async def _serve(
     address = f"{settings.host}:{settings.ports[name]}"
     served = await start_server(runtime, lifecycle, deleted_users, address, telemetry)
     server, port = served.server, served.port
-    log.info("listening", extra={"address": address})
+    loop = asyncio.get_running_loop()
+    log.info("listening", extra={"address": address, "event_loop": type(loop).__module__.partition(".")[0]})
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 

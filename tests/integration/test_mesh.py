@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -74,3 +76,11 @@ async def test_authenticated_empty_request_is_never_a_fake_success(mesh: Mesh, c
         grpc.StatusCode.UNIMPLEMENTED,
         grpc.StatusCode.NOT_FOUND,
     }
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_service_runs_on_uvloop(mesh: Mesh, name: str) -> None:
+    """SHUTTER_EVENT_LOOP's default (services.runtime.loop): each process logs the loop it really got."""
+    lines = [json.loads(line) for line in (mesh.logs / f"{name}.log").read_text().splitlines() if line.startswith("{")]
+    listening = [line for line in lines if line.get("msg") == "listening"]
+    assert listening and {line["event_loop"] for line in listening} == {"uvloop"}, listening
