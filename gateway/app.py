@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import re
-import uuid
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -83,7 +83,7 @@ class RequestIdMiddleware:
             return
         given = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()), b"")
         # The id travels on as gRPC metadata and into logs: accept only a plain token, else make one.
-        request_id = given.decode("ascii") if REQUEST_ID_PATTERN.fullmatch(given) else uuid.uuid4().hex
+        request_id = given.decode("ascii") if REQUEST_ID_PATTERN.fullmatch(given) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

@@ -264,18 +264,49 @@ def routes_for(contracts: dict[str, ServiceDescriptor]) -> list[Route]:
 
 
 class Router:
-    """Finds the route for (HTTP method, raw path); tells 'no such path' from 'wrong method'."""
+    """Finds the route for (HTTP method, raw path); tells 'no such path' from 'wrong method'.
+
+    Routes are tried most specific first. One whose first two segments are literals can only match a path that
+    starts with them, so each is filed under (method, first, second) with the routes that start otherwise: a
+    path is tried against its own few candidates, not every route of the API (that loop was ~5% of the
+    gateway's CPU on a view)."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = sorted(routes, key=lambda r: r.template.specificity, reverse=True)
+        self._anywhere: dict[str, list[Route]] = {}  # by method: routes that do not start with two literals
+        prefixed: dict[tuple[str, str, str], list[Route]] = {}
+        for route in self.routes:
+            prefix = _literal_prefix(route.template)
+            if prefix is None:
+                self._anywhere.setdefault(route.http_method, []).append(route)
+            else:
+                prefixed.setdefault((route.http_method, *prefix), []).append(route)
+        rank = {id(route): index for index, route in enumerate(self.routes)}
+        self._candidates = {
+            key: sorted([*routes, *self._anywhere.get(key[0], [])], key=lambda r: rank[id(r)])
+            for key, routes in prefixed.items()
+        }
 
     def match(self, http_method: str, path: str) -> Match | None:
-        for route in self.routes:
-            if route.http_method == http_method:
-                bindings = route.template.match(path)
-                if bindings is not None:
-                    return Match(route, bindings)
+        parts = (path[1:] if path.startswith("/") else path).split("/", 2)
+        key = (http_method, unquote(parts[0]), unquote(parts[1])) if len(parts) > 1 else None
+        candidates = self._candidates.get(key) if key else None  # type: ignore[arg-type]
+        for route in self._anywhere.get(http_method, ()) if candidates is None else candidates:
+            bindings = route.template.match(path)
+            if bindings is not None:
+                return Match(route, bindings)
         return None
 
     def allowed_methods(self, path: str) -> list[str]:
         return sorted({route.http_method for route in self.routes if route.template.match(path) is not None})
+
+
+def _literal_prefix(template: Template) -> tuple[str, str] | None:
+    """The first two segments when both are literals that a matching path must start with (not a verb's
+    segment, which a path carries with its `:verb`)."""
+    segments = template.segments
+    if len(segments) < 2 or (len(segments) == 2 and template.verb is not None):
+        return None
+    if segments[0] in ("*", "**") or segments[1] in ("*", "**"):
+        return None
+    return segments[0], segments[1]

@@ -37,6 +37,16 @@ from gateway.values import (
 UPDATE_MASK = "update_mask"
 IDEMPOTENCY_KEY = "idempotency_key"
 IDEMPOTENCY_HEADER = "idempotency-key"
+# Singular fields whose checked text value (gateway.values) is already the Python value protobuf stores: set
+# directly, not through json_format (a path's id took a parser and a message copy on every call).
+_DIRECT_TYPES = frozenset(
+    {
+        *(FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32),
+        *(FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64),
+        *(FieldDescriptor.TYPE_FIXED32, FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED32),
+        *(FieldDescriptor.TYPE_SFIXED64, FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_STRING),
+    }
+)
 
 
 def message_class(descriptor: Descriptor) -> type[Message]:
@@ -105,6 +115,9 @@ def assign(message: Message, dotted: str, values: list[str], prefix: str = "") -
     for step in path[:-1]:
         target = getattr(target, step.name)
     converted = [text_value(leaf, value, where) for value in values]
+    if not leaf.is_repeated and leaf.type in _DIRECT_TYPES:
+        setattr(target, leaf.name, converted[0])
+        return
     parsed = type(target)()
     try:
         json_format.ParseDict({leaf.json_name: converted if leaf.is_repeated else converted[0]}, parsed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from google.api import annotations_pb2
 
@@ -140,3 +142,30 @@ def test_client_streams_that_carry_no_bytes_are_refused_at_start_up() -> None:
         routes_for(_contract("clienty", server_streaming=False, client_streaming=True))
     with pytest.raises(TemplateError, match="byte uploads"):
         routes_for(_contract("bidi", server_streaming=True, client_streaming=True))
+
+
+def _first_match_in_order(http_method: str, path: str) -> tuple[object, dict[str, str]] | None:
+    """The router's answer by definition: every route, most specific first."""
+    for route in ROUTER.routes:
+        if route.http_method == http_method and (bindings := route.template.match(path)) is not None:
+            return route, bindings
+    return None
+
+
+def test_the_router_files_routes_by_their_literal_prefix_and_answers_as_trying_every_route() -> None:
+    values = ["1", "me", "%41", "x%2Fy", "", ":search", "a:b", "photos", "%3Asearch"]
+    paths = {"/", "", "/v1", "/v1/", "v1/photos/1", "/V1/photos/1", "/v%31/photos/1", "/v1/photo%73/1/view"}
+    for route in ROUTER.routes:
+        template = route.template.openapi_path()
+        for value in values:
+            path = re.sub(r"\{[^}]*\}", value, template)
+            paths |= {path, path.replace(":", "%3A"), path + "/more", path.rsplit("/", 1)[0]}
+    matched = 0
+    for path in sorted(paths):
+        for http_method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            found = ROUTER.match(http_method, path)
+            assert (None if found is None else (found.route, found.bindings)) == _first_match_in_order(
+                http_method, path
+            ), (http_method, path)
+            matched += found is not None
+    assert matched > len(ROUTER.routes), matched  # most templates matched, not only misses compared
