@@ -75,6 +75,9 @@ MIX = {
     "feed": 1 / 5,
     "search": 1 / 10,
 }
+# The mix's reads: each must meet the p99 limit for a step to hold (the "p99 ≤ 50 ms on reads");
+# writes only must not fail or fall behind.
+MIX_READS = ("view", "feed", "search")
 
 
 @dataclass(frozen=True)
@@ -424,9 +427,9 @@ class Bench:
             return step
 
         def holds(step: dict[str, Measurement]) -> bool:
-            # Views must meet the view target; the other operations only must not fail or fall behind.
+            # Reads must meet the p99 limit; writes only must not fail or fall behind.
             return all(
-                Limits(p99_ms=self.limits.p99_ms if n == "view" else 1000.0).sustained(m) for n, m in step.items()
+                Limits(p99_ms=self.limits.p99_ms if n in MIX_READS else 1000.0).sustained(m) for n, m in step.items()
             )
 
         def on_step(trial: Trial[dict[str, Measurement]]) -> None:
@@ -565,7 +568,8 @@ class Bench:
             "",
             f"Mode: {'quick' if self.quick else 'full'}; "
             f"{os.cpu_count()} cores; open-loop (ghz --rps --async, vegeta); a step is sustained when p99 ≤ "
-            f"{self.limits.p99_ms:.0f} ms (views), errors ≤ 1% and ≥ 90% of the offered rate is achieved. "
+            f"{self.limits.p99_ms:.0f} ms (every read: views, and in the mix feed and search reads too; the mix's "
+            "writes ≤ 1 s), errors ≤ 1% and ≥ 90% of the offered rate is achieved. "
             f"Each curve is warmed up at its first rate and climbs ×1.6 until a step breaks{descent}, then "
             "bisects until the step that broke is within 10% of the one that held.",
             "",

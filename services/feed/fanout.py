@@ -185,8 +185,7 @@ class Fanout:
         if self._live is None:
             return
         update = feed_pb2.WatchFeedResponse(position=post.photo_id, item=feed_item(post))
-        for follower_id in follower_ids:
-            await self._live.publish(follower_id, update)
+        await self._live.publish_to_each(follower_ids, update)
 
     async def _followers(self, user_id: int, token: str) -> follow_pb2.ListFollowersResponse:
         request = follow_pb2.ListFollowersRequest(user_id=user_id, page_size=self._page_size, page_token=token)

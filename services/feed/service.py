@@ -6,7 +6,6 @@ author's posts are left out even before the purges have run, and come back on un
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
@@ -16,14 +15,14 @@ from services.feed.fanout import FANOUT_EVENTS, Fanout, feed_item, ordering_key
 from services.feed.settings import FeedSettings
 from services.feed.store import STORAGE, FeedStore, Post
 from services.runtime.callctx import acting_as
-from services.runtime.channels import CALLER, SERVICE
+from services.runtime.channels import SERVICE
 from services.runtime.live import LiveUpdates, watch_stream
 from services.runtime.requests import CursorField, PageTokens, page_size
 from services.runtime.server import Runtime
 from services.runtime.stores import open_store
 from services.runtime.visibility import Visibility
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
-from shutter.follow.v1 import follow_pb2, follow_pb2_grpc
+from shutter.follow.v1 import follow_pb2_grpc
 
 DURABLE = "feed-fanout"
 # Items a resumed WatchFeed sends from the store; with more missed, it says "resync" (re-read the feed).
@@ -32,15 +31,12 @@ LARGE_ACCOUNT_PULLS = Counter(
     "shutter_feed_large_account_pulls",
     "Feed reads that merged in posts of followed large accounts at read time (pulled, never fanned out).",
 )
-# How many large accounts one CheckFollowing call asks about.
-CHECK_FOLLOWING_BATCH = 100
 
 
 class FeedService(feed_pb2_grpc.FeedServiceServicer):
     def __init__(
         self,
         store: FeedStore,
-        follow: follow_pb2_grpc.FollowServiceStub,
         pages: PageTokens,
         live: LiveUpdates,
         visibility: Visibility,
@@ -48,7 +44,6 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         self._store = store
         self._visibility = visibility
         self._pages = pages
-        self._follow = follow
         self._live = live
 
     async def GetFeed(
@@ -105,20 +100,14 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         return updates
 
     async def _pulled(self, user_id: int, before: int | None, limit: int) -> list[Post]:
-        """Posts of the large accounts the reader follows (never fanned out to anyone)."""
+        """Posts of the large accounts the reader follows (never fanned out to anyone). Whom the reader follows
+        comes from the visibility cache the page is filtered by anyway (≤ 1 s old, dropped at once on follow
+        events): a read costs no call to the follow service once the reader's pairs are cached."""
         large = await self._store.large_accounts()
-        # One call per batch of large accounts, all at once: a page waits for the slowest, not the sum.
-        replies = await asyncio.gather(
-            *(
-                self._follow.CheckFollowing(
-                    follow_pb2.CheckFollowingRequest(
-                        follower_id=user_id, followee_ids=large[start : start + CHECK_FOLLOWING_BATCH]
-                    )
-                )
-                for start in range(0, len(large), CHECK_FOLLOWING_BATCH)
-            )
-        )
-        followed = [state.followee_id for reply in replies for state in reply.states if state.following]
+        if not large:
+            return []
+        found = await self._visibility.relationships([(user_id, author) for author in large])
+        followed = [author for author in large if found[(user_id, author)].following]
         if not followed:
             return []
         LARGE_ACCOUNT_PULLS.inc()
@@ -165,7 +154,6 @@ def build(runtime: Runtime) -> None:
         # As the caller: GetFeed asks which large accounts its reader follows.
         FeedService(
             store,
-            runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=CALLER),
             PageTokens(runtime.settings.signing_secret()),
             live,
             visibility,

@@ -221,7 +221,7 @@ class SqliteFeedStore:
             )
             return [Post(*row) for row in rows]
 
-        return await self._db.read(work)
+        return await self._db.lookup(work)
 
     async def feed(self, user_id: int, before: int | None, limit: int) -> list[Post]:
         def work(conn: sqlite3.Connection) -> list[Post]:
@@ -232,13 +232,13 @@ class SqliteFeedStore:
             )
             return [Post(*row) for row in rows]
 
-        return await self._db.read(work)
+        return await self._db.lookup(work)
 
     async def large_accounts(self) -> list[int]:
         def work(conn: sqlite3.Connection) -> list[int]:
             return [row[0] for row in conn.execute("SELECT author_id FROM large_accounts ORDER BY author_id")]
 
-        return await self._db.read(work)
+        return await self._db.lookup(work)
 
     async def pulled_posts(self, author_ids: Sequence[int], before: int | None, limit: int) -> list[Post]:
         def work(conn: sqlite3.Connection) -> list[Post]:

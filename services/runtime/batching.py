@@ -81,6 +81,23 @@ class BatchLoader(Generic[K, V]):
         self._schedule(loop)
         return future
 
+    def submit_many(self, keys: Iterable[K], timeout: float) -> list[asyncio.Future[V | None]]:
+        """`submit` for each key, with one expiry timer for them all: a fan-out page asks for hundreds of keys
+        at once, and a timer (set, then cancelled) per key was most of what asking cost. The timer stays set
+        until `timeout` passes, finding nothing to do if every answer came."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        request_id, trace = callctx.request_id(), tracing.current_context()
+        futures: list[asyncio.Future[V | None]] = []
+        for key in keys:
+            future: asyncio.Future[V | None] = loop.create_future()
+            self._pending.setdefault(key, []).append(_Waiter(future, deadline, request_id, trace))
+            futures.append(future)
+        if futures:
+            loop.call_at(deadline, _expire_each, futures)
+            self._schedule(loop)
+        return futures
+
     def _free_slots(self) -> int | None:
         return None if self._max_in_flight is None else self._max_in_flight - len(self._running)
 
@@ -160,3 +177,8 @@ def settle(futures: Iterable[asyncio.Future[Any] | None]) -> None:
 def _expire(future: asyncio.Future) -> None:  # type: ignore[type-arg]
     if not future.done():
         future.set_exception(TimeoutError())
+
+
+def _expire_each(futures: list[asyncio.Future]) -> None:  # type: ignore[type-arg]
+    for future in futures:
+        _expire(future)

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Final, Protocol, TypeVar
 
 import grpc
@@ -129,10 +129,18 @@ class LiveUpdates:
     async def publish(self, user_id: int, update: Message) -> None:
         """Best effort, after the write: with NATS away the update is dropped and watchers catch up on
         reconnection from the store."""
+        await self.publish_to_each((user_id,), update)
+
+    async def publish_to_each(self, user_ids: Iterable[int], update: Message) -> None:
+        """The same update to each user's watchers (a fan-out page), serialized once; as `publish`, best effort (a
+        failure is the connection's, so the rest of the page is dropped with it)."""
         if not self._bus.connected:
             return
+        payload = update.SerializeToString()
+        client = self._bus.client
         try:
-            await self._bus.client.publish(live_subject(self._topic, user_id), update.SerializeToString())
+            for user_id in user_ids:
+                await client.publish(live_subject(self._topic, user_id), payload)
         except (NatsError, OSError) as exc:
             log.warning("live update not published", extra={"topic": self._topic, "error": str(exc)[:200]})
 

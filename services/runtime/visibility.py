@@ -245,7 +245,8 @@ class Visibility:
         """Ask the follow service (coalesced with other requests' asks) for pairs the cache did not answer."""
         remaining = callctx.time_remaining()
         timeout = DEFAULT_TIMEOUT_SECONDS if remaining is None else max(remaining, 0.001)
-        futures = [(pair, self._loader.submit(pair, timeout)) for pair in dict.fromkeys(pairs)]
+        unique = list(dict.fromkeys(pairs))
+        futures = list(zip(unique, self._loader.submit_many(unique, timeout), strict=True))
         answers: dict[Pair, Relationship] = {}
         try:
             for pair, future in futures:

@@ -120,3 +120,20 @@ async def test_past_the_free_slots_whole_batches_wait_for_a_returning_one() -> N
     results = await asyncio.gather(*(loader.load(key, 1.0) for key in range(5)))
     assert results == [key * 2 for key in range(5)]
     assert [keys for keys, *_ in backend.calls] == [[0, 1], [2, 3], [4]]
+
+
+async def test_many_keys_asked_at_once_share_one_batch_with_other_asks_and_expire_together() -> None:
+    backend = Backend(delay=0.2)
+    loader = BatchLoader(backend.fetch, max_batch=100)
+    many = loader.submit_many([1, 2, -3], 0.05)
+    lone = loader.submit(4, 1.0)
+    outcomes = await asyncio.gather(*many, return_exceptions=True)
+    assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)  # one deadline for the three
+    assert await lone == 8  # the batch they shared still answers the caller that kept waiting
+    assert [keys for keys, *_ in backend.calls] == [[1, 2, -3, 4]]
+
+
+async def test_many_keys_answered_in_time_come_back_in_the_order_asked() -> None:
+    loader = BatchLoader(Backend().fetch, max_batch=2)
+    assert await asyncio.gather(*loader.submit_many([5, -1, 6], 1.0)) == [10, None, 12]
+    assert loader.submit_many([], 1.0) == []
