@@ -238,7 +238,8 @@ class SqliteFeedStore:
         def work(conn: sqlite3.Connection) -> list[int]:
             return [row[0] for row in conn.execute("SELECT author_id FROM large_accounts ORDER BY author_id")]
 
-        return await self._db.lookup(work)
+        # The whole table, however many large accounts there are: on the read thread, not the event loop.
+        return await self._db.read(work)
 
     async def pulled_posts(self, author_ids: Sequence[int], before: int | None, limit: int) -> list[Post]:
         def work(conn: sqlite3.Connection) -> list[Post]:
