@@ -10,8 +10,8 @@ bracket instead of pretending to a single number.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from bench.loadgen import Measurement
@@ -35,6 +35,17 @@ class Limits:
             or m.achieved_rps >= self.min_achieved_fraction * m.offered_rps
         )
         return m.p99_ms <= self.p99_ms and m.error_rate <= self.max_error_rate and kept_up
+
+
+# A write in a mix only must not fail or fall behind: its p99 may run to this.
+WRITE_P99_MS = 1000.0
+
+
+def mix_holds(step: Mapping[str, Measurement], reads: Collection[str], limits: Limits) -> bool:
+    """Whether a mix step held: every read (the operations named in `reads`) sustained within `limits`,
+    every other operation (a write) within a p99 of WRITE_P99_MS."""
+    writes = replace(limits, p99_ms=WRITE_P99_MS)
+    return all((limits if name in reads else writes).sustained(m) for name, m in step.items())
 
 
 def geometric_rates(start: float, factor: float, steps: int) -> list[float]:

@@ -104,8 +104,6 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         comes from the visibility cache the page is filtered by anyway (≤ 1 s old, dropped at once on follow
         events): a read costs no call to the follow service once the reader's pairs are cached."""
         large = await self._store.large_accounts()
-        if not large:
-            return []
         found = await self._visibility.relationships([(user_id, author) for author in large])
         followed = [author for author in large if found[(user_id, author)].following]
         if not followed:
@@ -151,7 +149,6 @@ def build(runtime: Runtime) -> None:
     )
     runtime.add_servicer(
         feed_pb2_grpc.add_FeedServiceServicer_to_server,
-        # As the caller: GetFeed asks which large accounts its reader follows.
         FeedService(
             store,
             PageTokens(runtime.settings.signing_secret()),

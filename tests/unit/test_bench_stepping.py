@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.stepping import find_ceiling, geometric_rates
+from bench.loadgen import Measurement
+from bench.stepping import Limits, find_ceiling, geometric_rates, mix_holds
 
 
 class System:
@@ -74,3 +75,18 @@ def test_a_first_step_that_breaks_steps_down_until_one_holds_then_bisects() -> N
         25,
     )
     assert floor.runs == [100, 50, 25]
+
+
+def _step(**p99_ms: float) -> dict[str, Measurement]:
+    """A mix step where every operation kept up without errors, at the p99 given per operation."""
+    return {name: Measurement(name, 100.0, 100.0, 800, 0, p99 / 4, p99 / 2, p99) for name, p99 in p99_ms.items()}
+
+
+def test_a_mix_step_holds_only_when_every_read_meets_the_limit_and_writes_keep_up() -> None:
+    reads, limits = ("view", "feed", "search"), Limits(p99_ms=50.0)
+    assert mix_holds(_step(view=40, feed=45, search=30, upload=900), reads, limits)
+    # A slow feed read breaks the step even when views are fast (the report promises reads at p99 ≤ 50 ms).
+    assert not mix_holds(_step(view=40, feed=66, search=30, upload=900), reads, limits)
+    assert not mix_holds(_step(view=40, feed=45, search=51, upload=900), reads, limits)
+    # A write only must not fall behind: a p99 past a second breaks it.
+    assert not mix_holds(_step(view=40, feed=45, search=30, upload=1200), reads, limits)
