@@ -51,6 +51,9 @@ def test_a_port_another_process_claimed_is_not_handed_out(tmp_path: Path, monkey
     the servers have bound them; a claim older than PORT_CLAIM_SECONDS is taken over."""
     claims = tmp_path / "claims"
     monkeypatch.setattr(mesh_module, "PORT_CLAIMS", claims)
+    # This process's own hand-outs are another test's business: the meshes run earlier in the same pytest
+    # process may have been handed 20002 already (it happened: free_port skipped to 20003).
+    monkeypatch.setattr(mesh_module, "_handed_out", set())
     picks = iter([20_001, 20_001, 20_002, 20_003])
     monkeypatch.setattr(mesh_module.random, "randint", lambda low, high: next(picks))
     claims.mkdir()
