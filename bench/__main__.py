@@ -1,6 +1,7 @@
 """`python -m bench [--quick]`: baselines, a fresh mesh, a seeded graph, open-loop load, a report.
 
-Steps: (1) baselines — a bare grpc.aio echo (ghz) and a bare ASGI hello (vegeta), rate stepped;
+Steps: (1) baselines — a bare grpc.aio echo and the same answer through the services' runtime (ghz; see
+bench.baselines), and a bare ASGI hello (vegeta), rate stepped;
 (2) a fresh mesh on embedded defaults, idle RSS; (3) seed users, a power-law follow graph, photos,
 then wait for the event consumers to catch up (bench.backlog; again after the mix);
 (4) view via gRPC and via HTTP alone, and a page of 12 of a user's photos via gRPC, rate stepped;
@@ -40,7 +41,7 @@ from bench.backlog import wait_for_consumers
 from bench.capacity import capacity_table
 from bench.loadgen import Measurement, build_protoset, run_ghz, run_vegeta
 from bench.probes import probe_fanout_throughput, probe_freshness
-from bench.processes import Baseline, memory_kib, wait_for_port
+from bench.processes import Baseline, memory_kib, wait_for_port, wait_for_serving
 from bench.report import (
     BRACKET_HEADERS,
     MEASUREMENT_HEADERS,
@@ -60,8 +61,10 @@ from bench.report import (
 from bench.seed import TAGS, Graph, power_law_follows, seed_follows, seed_photos, seed_users, small_jpeg
 from bench.stepping import Ceiling, Limits, Trial, find_ceiling, geometric_rates, mix_holds
 from bench.telemetry import MeshReadings, cpu_used, pipeline_lags, report_lines, telemetry_cost
+from services.runtime.auth import TokenAuthority
+from services.runtime.mesh import free_port
 from services.runtime.topology import SERVICE_NAMES
-from tests.support.mesh import Mesh
+from tests.support.mesh import AUTH_SECRET, Mesh
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -148,7 +151,12 @@ RATIOS = [
     Ratio("view http ÷ view grpc", "view http", "view grpc", 0.7),
     Ratio("view user photos (page of 12) ÷ echo", "view user photos grpc", "echo grpc (baseline)", 0.25),
     Ratio("view http ÷ hello", "view http", "hello asgi (baseline)", 0.25),
+    # No target: where the view's distance from the echo lies, in the runtime every service runs on or in the view.
+    Ratio("runtime floor ÷ echo", "runtime floor grpc (baseline)", "echo grpc (baseline)", None),
+    Ratio("view grpc ÷ runtime floor", "view grpc", "runtime floor grpc (baseline)", None),
 ]
+# The floor baseline's caller (any user id: it reads nothing).
+FLOOR_VIEWER = 1
 # Views/s the design mix must sustain (twice the 2026-11-30 measurement of 102/s).
 MIX_TARGET_VIEWS = 200
 # ViewUserPhotos pages of this many photos (the issue's "page of 12").
@@ -257,6 +265,32 @@ class Bench:
                 max_rate=p.baseline_max_rate,
             )
             self.results["baseline_echo_rss_kib"] = memory_kib(echo.pid)
+        floor_env = {
+            "SHUTTER_AUTH_SECRET": AUTH_SECRET,
+            "SHUTTER_DATA_DIR": str(self.out / "floor"),
+            "SHUTTER_VIEW_METRICS_PORT": str(free_port()),
+            "SHUTTER_LOG_LEVEL": "INFO",
+            "SHUTTER_RPC_LOG_EVERY": str(RPC_LOG_EVERY),
+        }
+        token = TokenAuthority(AUTH_SECRET, 3600).issue_user_token(FLOOR_VIEWER)[0]
+        with Baseline("floor", self.out, floor_env) as floor:
+            wait_for_serving(floor.port)
+            self.stepped(
+                "runtime floor grpc (baseline)",
+                p.baseline_rates,
+                lambda r: run_ghz(
+                    self.protoset,
+                    "floor",
+                    f"127.0.0.1:{floor.port}",
+                    "shutter.view.v1.ViewService/ViewPhoto",
+                    r,
+                    p.step_seconds,
+                    data=[{"photo_id": str(i), "user_id": str(FLOOR_VIEWER)} for i in range(1, 50)],
+                    metadata={"authorization": f"Bearer {token}"},
+                ),
+                extend_by=1.6 if p.baseline_max_rate else None,
+                max_rate=p.baseline_max_rate,
+            )
         with Baseline("hello", self.out) as hello:
             self.stepped(
                 "hello asgi (baseline)",

@@ -3,6 +3,10 @@
 `echo`: a bare grpc.aio server (no interceptors, no auth, no store) answering ViewPhoto with a
 fixed, realistic-size response: the same messages as the real view path, none of the work; on the event
 loop the services run on (SHUTTER_EVENT_LOOP), so a ratio to it measures our work, not the loop's.
+`floor`: the same constant answer served the way every service is (services.runtime.server: its
+interceptor with token verification, lifecycle, errors, access log and metrics; health, reflection),
+called with a bearer token: the most a view could reach if it did no work of its own at all. It splits
+the view's distance from the echo into the runtime's share (floor ÷ echo) and the view's (view ÷ floor).
 `hello`: a bare ASGI app on uvicorn (uvloop + httptools) answering GET / with a short body.
 Every mesh path is reported as a ratio to these, since absolute numbers on a shared 2-core box
 are noise.
@@ -11,6 +15,7 @@ are noise.
 from __future__ import annotations
 
 import argparse
+import os
 
 import grpc
 import uvicorn
@@ -18,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.runtime import loop as event_loop
 from services.runtime.config import Settings
+from services.runtime.server import Runtime, run_service
 from shutter.comment.v1 import comment_pb2
 from shutter.photo.v1 import photo_pb2
 from shutter.view.v1 import view_pb2, view_pb2_grpc
@@ -51,6 +57,13 @@ async def serve_echo(port: int) -> None:
     await server.wait_for_termination()
 
 
+def build_floor(runtime: Runtime) -> None:
+    """The floor's only servicer: the echo's constant view, as the view service would register its own."""
+    runtime.add_servicer(
+        view_pb2_grpc.add_ViewServiceServicer_to_server, EchoView(), view_pb2.DESCRIPTOR.services_by_name["ViewService"]
+    )
+
+
 async def hello_app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
     """A raw ASGI callable: no framework, no routing."""
     if scope["type"] != "http":
@@ -61,11 +74,16 @@ async def hello_app(scope: dict, receive: object, send: object) -> None:  # type
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=["echo", "hello"])
+    parser.add_argument("kind", choices=["echo", "floor", "hello"])
     parser.add_argument("--port", type=int, required=True)
     options = parser.parse_args()
     if options.kind == "echo":
         event_loop.run(serve_echo(options.port), Settings.from_env().event_loop)
+    elif options.kind == "floor":
+        # Run as the view process would be (its settings, logging, metrics port and token secret come from the
+        # environment the bench gives it); no NATS, so no deleted-users list: a test double's start.
+        os.environ["SHUTTER_VIEW_PORT"] = str(options.port)
+        run_service("view", build_floor, refuse_deleted_users=False)
     else:
         uvicorn.run(
             hello_app, host="127.0.0.1", port=options.port, loop="uvloop", http="httptools", log_level="warning"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.mesh import free_port
 
@@ -21,11 +25,28 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
+def wait_for_serving(port: int, timeout: float = 30.0) -> None:
+    """Until the gRPC server on `port` says SERVING (a runtime server binds its port before it is ready)."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.05)
+    raise RuntimeError(f"127.0.0.1:{port} was not SERVING within {timeout:.0f}s")
+
+
 class Baseline:
     """`python -m bench.baselines <kind>` on a free port, for the duration of a `with` block."""
 
-    def __init__(self, kind: str, log_dir: Path) -> None:
+    def __init__(self, kind: str, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.kind = kind
+        self._env = env
         self.port = free_port()
         self._log = log_dir / f"baseline-{kind}.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -41,6 +62,7 @@ class Baseline:
                 [sys.executable, "-m", "bench.baselines", self.kind, "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **self._env} if self._env else None,
             )
         wait_for_port(self.port)
         return self

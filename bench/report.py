@@ -91,12 +91,13 @@ MEASUREMENT_HEADERS = ["operation", "offered/s", "achieved/s", "p50 ms", "p95 ms
 
 @dataclass(frozen=True)
 class Ratio:
-    """Curve `numerator` over curve `denominator`, with what the issue asks of it."""
+    """Curve `numerator` over curve `denominator`, with what the issue asks of it (None: it asks nothing, the
+    ratio explains another)."""
 
     name: str
     numerator: str
     denominator: str
-    target: float
+    target: float | None
 
 
 @dataclass
@@ -137,11 +138,14 @@ def ratio_rows(ceilings: dict[str, Ceiling[Measurement]], ratios: list[Ratio]) -
         span = f"{low if low is not None else '?'} – {high if high is not None else '≥'}"
         if measured is None:
             verdict = "n/a"
+        elif ratio.target is None:
+            verdict = "(explains)"
         elif measured >= ratio.target:
             verdict = "met"
         else:
             verdict = f"missed by {ratio.target / measured:.2f}×"
-        rows.append([ratio.name, measured if measured is not None else "n/a", span, f"≥ {ratio.target}", verdict])
+        target = "—" if ratio.target is None else f"≥ {ratio.target}"
+        rows.append([ratio.name, measured if measured is not None else "n/a", span, target, verdict])
     return rows
 
 

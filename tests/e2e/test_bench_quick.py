@@ -34,7 +34,8 @@ def test_quick_bench_runs_and_reports(tmp_path: Path) -> None:
     assert "## Ratios to this run's baselines" in report and "## Capacity model" in report
 
     curves = results["curves"]
-    expected = {"echo grpc (baseline)", "hello asgi (baseline)", "view grpc", "view http"}
+    expected = {"echo grpc (baseline)", "runtime floor grpc (baseline)", "hello asgi (baseline)"}
+    expected |= {"view grpc", "view http"}
     expected |= {f"mix {op}" for op in ("view", "upload", "like", "comment", "follow", "feed", "search")}
     assert expected <= set(curves)
     for name, steps in curves.items():
