@@ -94,7 +94,12 @@ AUTHOR_POST_KEYS = Query("SELECT pulled, photo_id FROM author_posts WHERE author
 
 MARK_LARGE = Query("INSERT INTO large_accounts (bucket, author_id, marked_ms) VALUES (0, ?, ?)", WRITE_DURABLE)
 UNMARK_LARGE = Query("DELETE FROM large_accounts WHERE bucket = 0 AND author_id = ?", WRITE_DURABLE)
-LARGE_ACCOUNTS = Query("SELECT author_id FROM large_accounts WHERE bucket = 0", READ_FAST)
+LARGE_ACCOUNTS = Query("SELECT author_id FROM large_accounts WHERE bucket = 0 LIMIT ?", READ_FAST)
+LARGE_AMONG = Query("SELECT author_id FROM large_accounts WHERE bucket = 0 AND author_id IN ?", READ_FAST)
+# ScyllaDB refuses clustering-key IN lists longer than max_clustering_key_restrictions_per_query (100 by default).
+CLUSTERING_IN_LIMIT = 100
+# Such reads in flight for one feed read (a reader following thousands of accounts).
+READ_CONCURRENCY = 16
 
 # Requests in flight for one fan-out page or purge: enough to keep a few nodes busy, few enough that
 # one large purge cannot crowd out the other work of the cluster.
@@ -233,8 +238,14 @@ class CqlFeedStore:
         rows = await self._db.execute(FEED_PAGE, (user_id, cursor, limit))
         return [Post(row.photo_id, row.author_id, row.posted_ms) for row in rows]
 
-    async def large_accounts(self) -> list[int]:
-        return [row.author_id for row in await self._all_rows(LARGE_ACCOUNTS, ())]
+    async def large_accounts(self, limit: int) -> list[int]:
+        return [row.author_id for row in await self._db.execute(LARGE_ACCOUNTS, (limit,))]
+
+    async def large_among(self, author_ids: Sequence[int]) -> set[int]:
+        ids = list(dict.fromkeys(author_ids))
+        chunks = [ids[i : i + CLUSTERING_IN_LIMIT] for i in range(0, len(ids), CLUSTERING_IN_LIMIT)]
+        pages = await bounded_gather(chunks, lambda chunk: self._db.execute(LARGE_AMONG, (chunk,)), READ_CONCURRENCY)
+        return {row.author_id for rows in pages for row in rows}
 
     async def pulled_posts(self, author_ids: Sequence[int], before: int | None, limit: int) -> list[Post]:
         cursor = before if before is not None else INT64_MAX

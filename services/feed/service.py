@@ -12,6 +12,7 @@ import grpc
 from prometheus_client import Counter
 
 from services.feed.fanout import FANOUT_EVENTS, Fanout, feed_item, ordering_key
+from services.feed.large import LargeFollowees
 from services.feed.settings import FeedSettings
 from services.feed.store import STORAGE, FeedStore, Post
 from services.runtime.callctx import acting_as
@@ -40,9 +41,11 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         pages: PageTokens,
         live: LiveUpdates,
         visibility: Visibility,
+        large_followees: LargeFollowees,
     ) -> None:
         self._store = store
         self._visibility = visibility
+        self._large_followees = large_followees
         self._pages = pages
         self._live = live
 
@@ -100,12 +103,8 @@ class FeedService(feed_pb2_grpc.FeedServiceServicer):
         return updates
 
     async def _pulled(self, user_id: int, before: int | None, limit: int) -> list[Post]:
-        """Posts of the large accounts the reader follows (never fanned out to anyone). Whom the reader follows
-        comes from the visibility cache the page is filtered by anyway (≤ 1 s old, dropped at once on follow
-        events): a read costs no call to the follow service once the reader's pairs are cached."""
-        large = await self._store.large_accounts()
-        found = await self._visibility.relationships([(user_id, author) for author in large])
-        followed = [author for author in large if found[(user_id, author)].following]
+        """Posts of the large accounts the reader follows (never fanned out to anyone; services.feed.large)."""
+        followed = await self._large_followees.of(user_id)
         if not followed:
             return []
         LARGE_ACCOUNT_PULLS.inc()
@@ -124,13 +123,14 @@ def build(runtime: Runtime) -> None:
         options["trim_every"] = settings.trim_every
     store: FeedStore = open_store(runtime, STORAGE, **options)
     live = runtime.live("feed")
-    visibility = Visibility.attach(
-        runtime, runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
-    )
+    # As the service: the policy's answers serve every reader; fan-out runs for events, with no caller, and
+    # reads the author's followers itself; a reader's followees are listed for them whatever their privacy.
+    follow = runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE)
+    visibility = Visibility.attach(runtime, follow)
+    large_followees = LargeFollowees.attach(runtime, store, visibility, follow, settings.large_account_pair_checks)
     fanout = Fanout(
         store,
-        # As the service: fan-out runs for events, with no caller; it reads the author's followers itself.
-        runtime.channels.stub("follow", follow_pb2_grpc.FollowServiceStub, as_=SERVICE),
+        follow,
         large_account_followers=settings.large_account_followers,
         followers_page_size=settings.followers_page_size,
         backfill_posts=settings.follow_backfill,
@@ -154,6 +154,7 @@ def build(runtime: Runtime) -> None:
             PageTokens(runtime.settings.signing_secret()),
             live,
             visibility,
+            large_followees,
         ),
         feed_pb2.DESCRIPTOR.services_by_name["FeedService"],
     )

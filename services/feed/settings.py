@@ -23,6 +23,13 @@ class FeedSettings(Section):
         "authors with more followers are not fanned out but merged into their followers' feeds at read time",
         minimum=0,
     )
+    large_account_pair_checks: int = setting(
+        "SHUTTER_FEED_LARGE_ACCOUNT_PAIR_CHECKS",
+        100,
+        "with at most this many large accounts a feed read checks the reader against each; with more, it lists "
+        "whom the reader follows and keeps the large ones",
+        minimum=0,
+    )
     followers_page_size: int = setting(
         "SHUTTER_FEED_FOLLOWERS_PAGE_SIZE", 1000, "followers read (and feeds written) per page of a fan-out", minimum=1
     )

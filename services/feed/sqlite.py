@@ -23,6 +23,9 @@ from services.runtime.requests import INT64_MAX
 from services.runtime.sqlite import Database, SqliteSchema
 from services.runtime.tombstones import Kind, SqliteTombstones
 
+# Keys per IN list (SQLite allows 32,766 variables; a statement this size stays quick to prepare).
+IN_CHUNK = 500
+
 _STEP_1 = """
 CREATE TABLE IF NOT EXISTS feed (
     user_id   INTEGER NOT NULL,
@@ -234,11 +237,25 @@ class SqliteFeedStore:
 
         return await self._db.lookup(work)
 
-    async def large_accounts(self) -> list[int]:
+    async def large_accounts(self, limit: int) -> list[int]:
         def work(conn: sqlite3.Connection) -> list[int]:
-            return [row[0] for row in conn.execute("SELECT author_id FROM large_accounts ORDER BY author_id")]
+            rows = conn.execute("SELECT author_id FROM large_accounts ORDER BY author_id LIMIT ?", (limit,))
+            return [row[0] for row in rows]
 
-        # The whole table, however many large accounts there are: on the read thread, not the event loop.
+        # The first `limit` keys of the table: one short indexed read, on the event loop.
+        return await self._db.lookup(work)
+
+    async def large_among(self, author_ids: Sequence[int]) -> set[int]:
+        def work(conn: sqlite3.Connection) -> set[int]:
+            found: set[int] = set()
+            for start in range(0, len(author_ids), IN_CHUNK):
+                chunk = list(author_ids[start : start + IN_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(f"SELECT author_id FROM large_accounts WHERE author_id IN ({marks})", chunk)
+                found.update(row[0] for row in rows)
+            return found
+
+        # As many keys as the reader follows (thousands, for some): on the read thread.
         return await self._db.read(work)
 
     async def pulled_posts(self, author_ids: Sequence[int], before: int | None, limit: int) -> list[Post]:

@@ -61,8 +61,12 @@ class FeedStore(Protocol):
         """The user's feed, newest first, photo ids strictly below `before` when given."""
         ...
 
-    async def large_accounts(self) -> list[int]:
-        """Authors whose posts were not fanned out."""
+    async def large_accounts(self, limit: int) -> list[int]:
+        """At most `limit` authors whose posts were not fanned out, lowest ids first (there can be many)."""
+        ...
+
+    async def large_among(self, author_ids: Sequence[int]) -> set[int]:
+        """Which of these authors' posts are not fanned out."""
         ...
 
     async def pulled_posts(self, author_ids: Sequence[int], before: int | None, limit: int) -> list[Post]:

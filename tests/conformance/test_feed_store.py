@@ -164,7 +164,7 @@ async def test_user_deleted_removes_their_feed_posts_and_entries(
     assert await feed_ids(store, 1) == [3]
     assert await feed_ids(store, 2) == []
     assert await feed_ids(store, 50) == []
-    assert await store.large_accounts() == []
+    assert await store.large_accounts(10) == []
     assert await store.pulled_posts([50], None, 10) == []
     assert await store.recent_posts(50, 10) == []
     assert await tombstoned(database, Kind.USER, 50)
@@ -191,11 +191,11 @@ async def test_author_posts_keep_the_newest_and_split_pulled(store: FeedStore) -
     assert [p.photo_id for p in await store.pulled_posts([100], None, 10)] == [6, 4]
     assert [p.photo_id for p in await store.pulled_posts([100], 6, 10)] == [4]
     assert [p.photo_id for p in await store.recent_posts(100, 1)] == [5]
-    assert await store.large_accounts() == [100]
+    assert await store.large_accounts(10) == [100]
     # Recording the same post again is harmless.
     assert await store.record_post(post(6), pulled=True)
     assert [p.photo_id for p in await store.pulled_posts([100], None, 1)] == [6]
-    assert await store.large_accounts() == [100]
+    assert await store.large_accounts(10) == [100]
 
 
 async def test_a_redelivered_post_may_change_kind_but_is_kept_once(store: FeedStore) -> None:
@@ -215,7 +215,21 @@ async def test_pulled_posts_merge_several_authors_newest_first(store: FeedStore)
     assert [p.photo_id for p in await store.pulled_posts([1, 2], None, 2)] == [3, 2]
     assert [p.photo_id for p in await store.pulled_posts([1, 2], 3, 10)] == [2, 1]
     assert await store.pulled_posts([], None, 10) == []
-    assert await store.large_accounts() == [1, 2, 3]
+    assert await store.large_accounts(10) == [1, 2, 3]
+
+
+async def test_large_accounts_are_read_a_few_at_a_time_or_picked_from_a_list(store: FeedStore) -> None:
+    """A feed read never reads every large account: the first few (to tell whether there are few), or the
+    large ones among whom the reader follows."""
+    for author_id in (7, 3, 5, 9):
+        await store.record_post(post(author_id * 10, author_id=author_id), pulled=True)
+    await store.record_post(post(40, author_id=4), pulled=False)
+    assert await store.large_accounts(2) == [3, 5]
+    assert await store.large_accounts(10) == [3, 5, 7, 9]
+    assert await store.large_among([9, 4, 3, 11, 3]) == {3, 9}
+    assert await store.large_among([]) == set()
+    # More ids than one IN list takes (SQLite's chunk, ScyllaDB's clustering-key restriction).
+    assert await store.large_among(list(range(1, 1200))) == {3, 5, 7, 9}
 
 
 # -- CQL only: lazy trimming and tombstone expiry ---------------------------------------------

@@ -1,6 +1,9 @@
 """The pull path: a large account's posts reach followers at read time, not through fan-out.
 
-A mesh of its own with the large-account threshold at 2 followers, so three followers make one.
+A mesh of its own with the large-account threshold at 2 followers, so three followers make one. Every
+test runs twice (services.feed.large): with few large accounts, where a read checks the reader against
+each, and with the pair checks set to 0, where a read lists whom the reader follows (the design's scale,
+with far more large accounts than anyone follows).
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ JPEG = make_jpeg(32, 24)
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-async def small_threshold_mesh(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Mesh]:
+@pytest.fixture(scope="module", params=["100", "0"], ids=["pair-checks", "followees-listed"])
+async def small_threshold_mesh(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[Mesh]:
     running = Mesh(
         Path(tmp_path_factory.mktemp("feed-large")),
         services=("user", "follow", "photo", "feed"),
-        extra_env={"SHUTTER_FEED_LARGE_ACCOUNT_FOLLOWERS": "2"},
+        extra_env={
+            "SHUTTER_FEED_LARGE_ACCOUNT_FOLLOWERS": "2",
+            "SHUTTER_FEED_LARGE_ACCOUNT_PAIR_CHECKS": request.param,
+        },
     )
     try:
         await running.start()
@@ -67,9 +75,9 @@ async def test_large_accounts_posts_are_merged_at_read_time(small_threshold_mesh
     assert feed_db_rows(mesh, fanned_out.photo_id) == 1
     assert await feed_photo_ids(mesh, stranger.user_id) == []
 
-    # Unfollowing stops the merge within the visibility cache's bound (whom a reader follows is read from it:
-    # FollowDeleted drops the pair at once, and no answer is trusted past 1 s; 2 s leaves room for a busy
-    # machine); deleting the post removes it for everyone.
+    # Unfollowing stops the merge within the caches' bound (whom a reader follows is read from the visibility
+    # cache, or listed and kept per reader: FollowDeleted drops either at once, and no answer is trusted past
+    # 1 s; 2 s leaves room for a busy machine); deleting the post removes it for everyone.
     await follow_pb2_grpc.FollowServiceStub(mesh.channel("follow")).Unfollow(
         follow_pb2.UnfollowRequest(follower_id=fan3.user_id, followee_id=star.user_id),
         metadata=fan3.metadata,
@@ -125,3 +133,28 @@ async def test_a_muted_large_accounts_pulled_posts_leave_the_muters_feed_only(sm
     )
     await eventually(lambda: feed_lacks(mesh, muter, pulled.photo_id), timeout=5)
     assert await feed_has(mesh, fan, pulled.photo_id)
+
+
+async def test_a_private_large_accounts_posts_are_pulled_once_the_request_is_approved(
+    small_threshold_mesh: Mesh,
+) -> None:
+    """A pending request follows nobody; approval pulls the posts in at the next read (FollowRequestResolved
+    drops what was kept about the reader), with no fan-out or backfill involved."""
+    mesh = small_threshold_mesh
+    follow = follow_pb2_grpc.FollowServiceStub(mesh.channel("follow"))
+    star, asker, *fans = await sign_up_many(mesh, 5, "lpriv")
+    for fan in fans:
+        await fan.follow(mesh, star)
+    await follow.SetAccountPrivacy(
+        follow_pb2.SetAccountPrivacyRequest(private=True), metadata=star.metadata, timeout=10
+    )
+    await asker.follow(mesh, star)
+    pulled = await upload(mesh, star.token, star.user_id, JPEG, title="large and private")
+    await eventually(lambda: feed_has(mesh, fans[0], pulled.photo_id), explain=lambda: mesh.log_tail("feed"))
+    assert await feed_photo_ids(mesh, asker.user_id) == []
+
+    await follow.ApproveFollowRequest(
+        follow_pb2.ApproveFollowRequestRequest(requester_id=asker.user_id), metadata=star.metadata, timeout=10
+    )
+    await eventually(lambda: feed_has(mesh, asker, pulled.photo_id), timeout=2)
+    assert feed_db_rows(mesh, pulled.photo_id) == 0

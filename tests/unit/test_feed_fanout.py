@@ -137,7 +137,7 @@ async def test_large_account_is_recorded_not_fanned_out(
     await fanout.handle(event)
     assert graph.pages_served == 0
     assert await feed_ids(store, 1) == []
-    assert await store.large_accounts() == [600]
+    assert await store.large_accounts(10) == [600]
     assert [p.photo_id for p in await store.pulled_posts([600], None, 10)] == [event.photo_id]
 
 
