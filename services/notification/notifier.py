@@ -6,9 +6,11 @@ recipient (the photo's owner, the followee, the account asked, the mentioned use
 another service but the visibility policy's. No one is notified of their own action. Deleted photos and
 users are purged by the runtime's purge consumer (services.runtime.purges), not here.
 
-Mentions: a user blocked either way with the author is not notified (services.runtime.visibility
-`unblocked`, asked once per event with mentions: a cached lookup, or one batched call to follow); the post
-is not refused, so the author learns nothing of the block. A mention is news once per photo and user: its
+Mentions: only users who may see the post are notified (services.runtime.visibility `viewers_allowed`,
+asked once per event with mentions: a cached lookup, or one batched call to follow): not anyone blocked
+either way with the author, nor, when the author's account is private, anyone who is not an approved
+follower (a notification would name a post they cannot open). The post is not refused, so the author
+learns nothing of a block. A mention is news once per photo and user: its
 action is ordered by the photo's id, not the event's (see store.py), so an edit notifies only the users it
 newly mentions, and a redelivered post or edit notifies nobody again.
 
@@ -165,12 +167,12 @@ class Notifier:
             await self._mentions(event.photo_id, event.user_id, event.mentioned_user_ids)
 
     async def _mentions(self, photo_id: int, author_id: int, mentioned_ids: Iterable[int]) -> None:
-        """Notify the users a caption mentions who are not blocked either way with its author, each once
-        per photo: ordered by the photo id, the action is done for every later event (see the module doc)."""
+        """Notify the users a caption mentions who may see the post, each once per photo: ordered by the photo
+        id, the action is done for every later event (see the module doc)."""
         mentioned = [user for user in dict.fromkeys(mentioned_ids) if user != author_id]
         if not mentioned:
             return
-        allowed = await self._visibility.unblocked(author_id, mentioned)
+        allowed = await self._visibility.viewers_allowed(author_id, mentioned)
         for user in mentioned:
             if user in allowed:
                 await self._add(user, Type.MENTION, author_id, mention_key(photo_id, user), photo_id, photo_id=photo_id)

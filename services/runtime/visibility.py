@@ -292,6 +292,12 @@ class Visibility:
         found = await self.relationships([(viewer_id, author) for author in authors])
         return {author for author in authors if may_see(viewer_id, author, found[(viewer_id, author)])}
 
+    async def viewers_allowed(self, author_id: int, viewer_ids: Iterable[int]) -> set[int]:
+        """Which of these users may see the author's content (whom a mention in it may notify)."""
+        viewers = set(viewer_ids)
+        found = await self.relationships([(viewer, author_id) for viewer in viewers])
+        return {viewer for viewer in viewers if may_see(viewer, author_id, found[(viewer, author_id)])}
+
     async def unblocked(self, viewer_id: int | None, user_ids: Iterable[int]) -> set[int]:
         """Which of these users neither blocks the viewer nor is blocked by them (likers, commenters: a
         private account's likes and comments on public photos stay visible, as on Instagram)."""

@@ -1,5 +1,6 @@
 """Notifications and the privacy rules on the real mesh over gRPC: a caption's mention notifies no one
-blocked either way with its author (the post still stands); an edit notifies only the users it newly
+blocked either way with its author (the post still stands), and a private author's only their approved
+followers; an edit notifies only the users it newly
 mentions, and a redelivered post or edit nobody again; a follow request notifies the private account, and
 its end (approved, rejected, withdrawn) takes that notification back, an approval bringing the follow's."""
 
@@ -117,6 +118,34 @@ async def test_a_mention_notifies_no_one_blocked_either_way_with_the_author(mesh
             await watch.next(lambda update: update.notification.photo_id == second.photo_id, timeout=30)
             pushed = {update.notification.photo_id for update in watch.received if update.position}
             assert pushed == {second.photo_id}
+
+
+async def test_a_private_authors_mention_notifies_only_approved_followers(mesh: Mesh) -> None:
+    """A notification would name a post the stranger and the pending requester cannot open."""
+    author, stranger, asker, follower = await sign_up_many(mesh, 4, "mpriv")
+    to_author = follow_pb2.FollowRequest(followee_id=author.user_id)
+    await follows(mesh).Follow(to_author, metadata=follower.metadata, timeout=10)  # public then: approved
+    await set_private(mesh, author)
+    await follows(mesh).Follow(to_author, metadata=asker.metadata, timeout=10)  # a request, pending
+    # Mentions are handled in the caption's order: once the follower's shows, the others were decided.
+    first = await post(mesh, author, f"@{stranger.username} @{asker.username} @{follower.username}")
+    assert list(first.mentioned_user_ids) == [stranger.user_id, asker.user_id, follower.user_id]
+
+    async def follower_mentioned() -> None:
+        assert await shown(mesh, follower) == [(MENTION, first.photo_id, (author.user_id,))]
+
+    await eventually(follower_mentioned, timeout=30)
+    assert await shown(mesh, stranger) == []
+    assert await shown(mesh, asker) == []
+    # Once approved, the asker may see the author's posts, and a new post's mention reaches them.
+    await approve(mesh, author, asker)
+    second = await post(mesh, author, f"@{asker.username} @{follower.username}")
+
+    async def asker_mentioned() -> None:
+        assert await shown(mesh, asker) == [(MENTION, second.photo_id, (author.user_id,))]
+
+    await eventually(asker_mentioned, timeout=30)
+    assert await shown(mesh, stranger) == []
 
 
 async def test_an_edit_notifies_only_the_users_it_newly_mentions_and_redelivery_no_one(mesh: Mesh) -> None:
