@@ -72,7 +72,9 @@ INSERT = Query(f"INSERT INTO notifications ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?
 DELETE = Query("DELETE FROM notifications WHERE recipient_id = ? AND notification_id = ?", WRITE_DURABLE)
 DELETE_ALL = Query("DELETE FROM notifications WHERE recipient_id = ?", WRITE_DURABLE)
 ONE = Query(f"SELECT {_COLUMNS} FROM notifications WHERE recipient_id = ? AND notification_id = ?", READ_STRONG)
-NEWEST = Query(f"SELECT {_COLUMNS} FROM notifications WHERE recipient_id = ? LIMIT ?", READ_STRONG)
+NEWEST = Query(
+    f"SELECT {_COLUMNS} FROM notifications WHERE recipient_id = ? AND notification_id > ? LIMIT ?", READ_STRONG
+)
 ALL = Query(f"SELECT {_COLUMNS} FROM notifications WHERE recipient_id = ?", READ_STRONG)
 
 INDEX_PHOTO = Query(
@@ -224,8 +226,8 @@ class CqlNotificationStore:
         await self._drop(entry, forget_action=False)
         return entry
 
-    async def recent(self, recipient_id: int, limit: int) -> list[Entry]:
-        return [_entry(row) for row in await self._db.execute(NEWEST, (recipient_id, limit))]
+    async def recent(self, recipient_id: int, limit: int, after: int = 0) -> list[Entry]:
+        return [_entry(row) for row in await self._db.execute(NEWEST, (recipient_id, after, limit))]
 
     async def read_position(self, recipient_id: int) -> int:
         rows = await self._db.execute(READ_POSITION, (recipient_id,))

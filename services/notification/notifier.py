@@ -115,8 +115,21 @@ async def shown(store: NotificationStore, visibility: Visibility, user_id: int, 
     return Shown([entry for entry in entries if entry.actor_id in unblocked], await store.read_position(user_id))
 
 
-async def unread_count(store: NotificationStore, visibility: Visibility, user_id: int, capacity: int) -> int:
-    return (await shown(store, visibility, user_id, capacity)).unread
+@dataclass(frozen=True)
+class Badge:
+    """The badge: how many shown notifications came after the read position."""
+
+    count: int
+    read_up_to: int
+
+
+async def unread_badge(store: NotificationStore, visibility: Visibility, user_id: int, capacity: int) -> Badge:
+    """`shown(...).unread`, reading only the notifications after the read position: a few, for anyone who reads
+    theirs, where the whole retained list (up to `capacity`) was read for every notification added."""
+    read_up_to = await store.read_position(user_id)
+    entries = await store.recent(user_id, capacity, after=read_up_to)
+    unblocked = await visibility.unblocked(user_id, {entry.actor_id for entry in entries})
+    return Badge(sum(1 for entry in entries if entry.actor_id in unblocked), read_up_to)
 
 
 class Notifier:
@@ -195,7 +208,7 @@ class Notifier:
         entry = Entry(recipient_id, self._ids.next_id(), kind, actor_id, photo_id, comment_id, action_key)
         if not await self._store.add(entry, order):
             return
-        unread = await unread_count(self._store, self._visibility, recipient_id, self._capacity)
+        unread = (await unread_badge(self._store, self._visibility, recipient_id, self._capacity)).count
         await self._live.publish(
             recipient_id,
             notification_pb2.WatchNotificationsResponse(
@@ -207,7 +220,7 @@ class Notifier:
         entry = await self._store.withdraw(action_key, event_id)
         if entry is None:
             return
-        unread = await unread_count(self._store, self._visibility, entry.recipient_id, self._capacity)
+        unread = (await unread_badge(self._store, self._visibility, entry.recipient_id, self._capacity)).count
         await self._live.publish(
             entry.recipient_id,
             notification_pb2.WatchNotificationsResponse(withdrawn_id=entry.notification_id, unread_count=unread),

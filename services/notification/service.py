@@ -13,7 +13,7 @@ from services.notification.notifier import (
     notification_message,
     ordering_key,
     shown,
-    unread_count,
+    unread_badge,
 )
 from services.notification.settings import NotificationSettings
 from services.notification.store import STORAGE, Entry, NotificationStore, Type
@@ -111,8 +111,8 @@ class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
         self, request: notification_pb2.GetUnreadCountRequest, context: grpc.aio.ServicerContext
     ) -> notification_pb2.GetUnreadCountResponse:
         user_id = acting_as(request.user_id, "user_id")
-        reader = await shown(self._store, self._visibility, user_id, self._capacity)
-        return notification_pb2.GetUnreadCountResponse(unread_count=reader.unread, read_up_to=reader.read_up_to)
+        badge = await unread_badge(self._store, self._visibility, user_id, self._capacity)
+        return notification_pb2.GetUnreadCountResponse(unread_count=badge.count, read_up_to=badge.read_up_to)
 
     async def MarkNotificationsRead(
         self, request: notification_pb2.MarkNotificationsReadRequest, context: grpc.aio.ServicerContext
@@ -125,10 +125,10 @@ class NotificationService(notification_pb2_grpc.NotificationServiceServicer):
             newest = await self._store.recent(user_id, 1)
             up_to = newest[0].notification_id if newest else 0
         read_up_to = await self._store.mark_read(user_id, up_to) if up_to else await self._store.read_position(user_id)
-        unread = await unread_count(self._store, self._visibility, user_id, self._capacity)
+        count = (await unread_badge(self._store, self._visibility, user_id, self._capacity)).count
         # The user's other screens update their badge too.
-        await self._live.publish(user_id, notification_pb2.WatchNotificationsResponse(unread_count=unread))
-        return notification_pb2.MarkNotificationsReadResponse(unread_count=unread, read_up_to=read_up_to)
+        await self._live.publish(user_id, notification_pb2.WatchNotificationsResponse(unread_count=count))
+        return notification_pb2.MarkNotificationsReadResponse(unread_count=count, read_up_to=read_up_to)
 
     async def WatchNotifications(
         self, request: notification_pb2.WatchNotificationsRequest, context: grpc.aio.ServicerContext

@@ -139,11 +139,12 @@ class SqliteNotificationStore:
 
         return await self._db.write(work)
 
-    async def recent(self, recipient_id: int, limit: int) -> list[Entry]:
+    async def recent(self, recipient_id: int, limit: int, after: int = 0) -> list[Entry]:
         def work(conn: sqlite3.Connection) -> list[Entry]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM notifications WHERE recipient_id = ? ORDER BY notification_id DESC LIMIT ?",
-                (recipient_id, limit),
+                f"SELECT {_COLUMNS} FROM notifications WHERE recipient_id = ? AND notification_id > ?"
+                " ORDER BY notification_id DESC LIMIT ?",
+                (recipient_id, after, limit),
             )
             return [_entry(row) for row in rows]
 

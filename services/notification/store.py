@@ -67,8 +67,9 @@ class NotificationStore(Protocol):
         and ignore its older events from now on. Idempotent; an older `event_id` than the action's changes nothing."""
         ...
 
-    async def recent(self, recipient_id: int, limit: int) -> list[Entry]:
-        """The recipient's newest notifications, newest first."""
+    async def recent(self, recipient_id: int, limit: int, after: int = 0) -> list[Entry]:
+        """The recipient's newest notifications, newest first; only those with ids above `after` (the unread,
+        given the read position) when given."""
         ...
 
     async def read_position(self, recipient_id: int) -> int:

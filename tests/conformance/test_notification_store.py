@@ -58,6 +58,18 @@ async def test_newest_first_and_limited(store: NotificationStore) -> None:
     assert await store.recent(ADA, 10) == []
 
 
+async def test_recent_after_a_position_reads_only_what_came_later(store: NotificationStore) -> None:
+    """What the unread count reads: the notifications after the read position, newest first, capped."""
+    entries = [like(ADA), follow(BOB), like(BOB), follow(ADA)]
+    for number, entry in enumerate(entries, start=1):
+        assert await store.add(entry, event_id=number)
+    newest_first = list(reversed(entries))
+    assert await store.recent(OWNER, 10, after=entries[1].notification_id) == newest_first[:2]
+    assert await store.recent(OWNER, 1, after=entries[1].notification_id) == newest_first[:1]
+    assert await store.recent(OWNER, 10, after=entries[-1].notification_id) == []
+    assert await store.recent(OWNER, 10, after=0) == newest_first
+
+
 async def test_withdraw_by_key_and_a_late_like_does_not_come_back(store: NotificationStore) -> None:
     entry = like(ADA)
     assert await store.add(entry, event_id=100)
