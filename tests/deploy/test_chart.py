@@ -271,6 +271,16 @@ def test_config_points_every_peer_at_its_service(rendered: Rendered) -> None:
         assert int(port) == service["spec"]["ports"][0]["port"] == settings.ports[name], name
 
 
+def test_the_access_log_is_sampled_in_a_cluster(rendered: Rendered) -> None:
+    """A line per call costs about a fifth of a call's CPU (the bench's runtime floor): the chart logs one in 100
+    successful calls per method (failures always; the metrics count every call), and may log them all."""
+    assert Settings.from_env(rendered.config()).rpc_log_every == 100
+    result = template([], "--set", "config.rpcLogEvery=1")
+    assert result.returncode == 0, result.stderr
+    every = Rendered([doc for doc in yaml.safe_load_all(result.stdout) if doc])
+    assert Settings.from_env(every.config()).rpc_log_every == 1
+
+
 def test_auth_secret_comes_from_a_secret(rendered: Rendered) -> None:
     """Every service gets the signing key from a Secret; the internet-facing gateway never holds it."""
     secrets = {doc["metadata"]["name"] for doc in rendered.of_kind("Secret")}

@@ -143,6 +143,7 @@ ConfigMap exists).
   "SHUTTER_SHUTDOWN_GRACE_SECONDS" (toString .Values.config.shutdownGraceSeconds)
   "SHUTTER_DEFAULT_DEADLINE_SECONDS" (toString .Values.config.defaultDeadlineSeconds)
   "SHUTTER_TOKEN_TTL_SECONDS" (toString .Values.config.tokenTtlSeconds)
+  "SHUTTER_RPC_LOG_EVERY" (toString .Values.config.rpcLogEvery)
   "SHUTTER_METRICS" (ternary "1" "0" .Values.telemetry.metrics.enabled)
   "SHUTTER_TRACING" (ternary "1" "0" .Values.telemetry.tracing.enabled)
   "SHUTTER_OTLP_ENDPOINT" .Values.telemetry.tracing.otlpEndpoint
