@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from services.feed.store import FeedStore
 from services.runtime.broadcast import Broadcast
-from services.runtime.events import EventBus
 from services.runtime.fresh import MAX_AGE_LIMIT_SECONDS, FreshCache
 from services.runtime.visibility import Visibility
 from shutter.events.v1 import events_pb2
@@ -33,14 +32,13 @@ READERS_KEPT = 10_000
 
 
 class LargeFollowees:
-    """reader → the large accounts they follow (a runtime component: it follows the readers' follow events)."""
+    """reader → the large accounts they follow."""
 
     def __init__(
         self,
         store: FeedStore,
         visibility: Visibility,
         follow: follow_pb2_grpc.FollowServiceStub,
-        bus: EventBus | None,
         *,
         pair_checks: int,
         max_age: float = MAX_AGE_LIMIT_SECONDS,
@@ -52,16 +50,6 @@ class LargeFollowees:
         self._pair_checks = pair_checks
         self._followees_page = followees_page
         self._listed: FreshCache[int, list[int]] = FreshCache(READERS_KEPT, max_age)
-        forget = self.forget
-        self._changes = (
-            []
-            if bus is None
-            else [
-                Broadcast(bus, events_pb2.FollowCreated, lambda e: forget(e.follower_id)),
-                Broadcast(bus, events_pb2.FollowDeleted, lambda e: forget(e.follower_id)),
-                Broadcast(bus, events_pb2.FollowRequestResolved, lambda e: forget(e.requester_id)),
-            ]
-        )
 
     @classmethod
     def attach(
@@ -72,19 +60,17 @@ class LargeFollowees:
         follow: follow_pb2_grpc.FollowServiceStub,
         pair_checks: int,
     ) -> LargeFollowees:
-        """The process's finder, following its readers' follow events as one of its components. `follow` is
+        """The process's finder, its readers' follow events followed by components of the runtime. `follow` is
         made as the service (a reader's followees are read for them, whatever their account's privacy)."""
-        finder = cls(store, visibility, follow, runtime.events(), pair_checks=pair_checks)
-        runtime.add_component(finder)
+        finder = cls(store, visibility, follow, pair_checks=pair_checks)
+        bus, forget = runtime.events(), finder.forget
+        for broadcast in (
+            Broadcast(bus, events_pb2.FollowCreated, lambda e: forget(e.follower_id)),
+            Broadcast(bus, events_pb2.FollowDeleted, lambda e: forget(e.follower_id)),
+            Broadcast(bus, events_pb2.FollowRequestResolved, lambda e: forget(e.requester_id)),
+        ):
+            runtime.add_component(broadcast)
         return finder
-
-    async def start(self) -> None:
-        for change in self._changes:
-            await change.start()
-
-    async def stop(self) -> None:
-        for change in self._changes:
-            await change.stop()
 
     def forget(self, reader: int) -> None:
         """`reader` followed, unfollowed or was approved: their next read lists whom they follow afresh."""

@@ -6,9 +6,27 @@ await eventually(lambda: feed_has(mesh, bob, photo.photo_id))    # fan-out is as
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from services.feed.sqlite import SqliteFeedStore
+from services.feed.store import STORAGE
+from services.runtime.sqlite import Database
 from shutter.feed.v1 import feed_pb2, feed_pb2_grpc
 from tests.support.mesh import Mesh, auth
 from tests.support.users import Identity
+
+
+@contextlib.asynccontextmanager
+async def sqlite_feed_store(folder: Path) -> AsyncIterator[SqliteFeedStore]:
+    """A real SQLite feed store in `folder`, for tests of the feed's parts without a mesh."""
+    database = Database(folder / "feed.db", STORAGE.sqlite_schema())
+    await database.start()
+    try:
+        yield SqliteFeedStore(database)
+    finally:
+        await database.stop()
 
 
 def feed_stub(mesh: Mesh) -> feed_pb2_grpc.FeedServiceStub:

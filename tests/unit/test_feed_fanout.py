@@ -9,13 +9,12 @@ import pytest
 
 from services.feed.fanout import FANOUT_EVENTS, Fanout, ordering_key, posted_ms
 from services.feed.sqlite import SqliteFeedStore
-from services.feed.store import STORAGE
 from services.runtime.ids import IdGenerator, id_timestamp_ms
 from services.runtime.requests import CursorField, PageTokens
-from services.runtime.sqlite import Database
 from services.runtime.visibility import Visibility
 from shutter.events.v1 import events_pb2
 from shutter.follow.v1 import follow_pb2
+from tests.support.feeds import sqlite_feed_store
 
 PAGES = PageTokens("fan-out-test-secret")
 
@@ -78,12 +77,8 @@ class FollowGraph:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteFeedStore]:
-    database = Database(tmp_path / "feed.db", STORAGE.sqlite_schema())
-    await database.start()
-    try:
-        yield SqliteFeedStore(database)
-    finally:
-        await database.stop()
+    async with sqlite_feed_store(tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture

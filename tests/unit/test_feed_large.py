@@ -13,10 +13,10 @@ import pytest
 
 from services.feed.large import LargeFollowees
 from services.feed.sqlite import SqliteFeedStore
-from services.feed.store import STORAGE, Post
-from services.runtime.sqlite import Database
+from services.feed.store import Post
 from services.runtime.visibility import Visibility
 from shutter.follow.v1 import follow_pb2
+from tests.support.feeds import sqlite_feed_store
 
 READER = 1
 
@@ -56,20 +56,15 @@ class Graph:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteFeedStore]:
-    database = Database(tmp_path / "feed.db", STORAGE.sqlite_schema())
-    await database.start()
-    try:
-        large = SqliteFeedStore(database)
+    async with sqlite_feed_store(tmp_path) as large:
         for author in (10, 20, 30, 40):  # four large accounts: each has a post that was not fanned out
             await large.record_post(Post(photo_id=author * 100, author_id=author, posted_ms=1), pulled=True)
         yield large
-    finally:
-        await database.stop()
 
 
 def finder(store: SqliteFeedStore, graph: Graph, pair_checks: int) -> LargeFollowees:
     visibility = Visibility(None, graph)  # type: ignore[arg-type]
-    return LargeFollowees(store, visibility, graph, None, pair_checks=pair_checks, followees_page=2)  # type: ignore[arg-type]
+    return LargeFollowees(store, visibility, graph, pair_checks=pair_checks, followees_page=2)  # type: ignore[arg-type]
 
 
 async def test_with_many_large_accounts_the_readers_followees_are_listed_in_pages(store: SqliteFeedStore) -> None:
