@@ -8,11 +8,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.runtime.loop import EVENT_LOOPS
 from services.runtime.settings import PREFIX, Declared, Section, setting
 from services.runtime.topology import DEFAULT_PORTS, GATEWAY_PORT, METRICS_PORTS, NATS_PORT
+
+if TYPE_CHECKING:
+    from services.runtime.batching import Pacing
 
 STORE_BACKENDS = ("sqlite", "cql")
 BLOB_STORES = ("files", "s3", "cql")
@@ -282,6 +285,34 @@ def _local_secret(data_dir: Path) -> str:
         handle.flush()
         os.fsync(handle.fileno())
     return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class BatchingSettings(Section):
+    """Every service: how a busy batch loader paces its calls (services.runtime.batching)."""
+
+    PROCESS = "every service"
+
+    pace_per_caller_seconds: float = setting(
+        "SHUTTER_BATCH_PACE_PER_CALLER_SECONDS",
+        0.004,
+        "a busy loader's pause before its next batch, per caller past the first its last batch answered (0: none)",
+        minimum=0,
+        maximum=0.1,
+    )
+    pace_most_seconds: float = setting(
+        "SHUTTER_BATCH_PACE_MOST_SECONDS",
+        0.010,
+        "the longest such a pause (the most a caller waits for it; batch calls per kind ≤ 1 / this per process)",
+        minimum=0,
+        maximum=0.1,
+    )
+
+    @property
+    def pacing(self) -> Pacing:
+        from services.runtime.batching import Pacing
+
+        return Pacing(per_caller=self.pace_per_caller_seconds, most=self.pace_most_seconds)
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services.runtime import callctx
-from services.runtime.batching import BatchLoader, settle
+from services.runtime.batching import NO_PACING, BatchLoader, Pacing, settle
 from services.runtime.broadcast import Broadcast
+from services.runtime.config import BatchingSettings
 from services.runtime.errors import DeadlineExceeded, NotFound, PermissionDenied, Unavailable
 from services.runtime.events import EventBus
 from services.runtime.fresh import MAX_AGE_LIMIT_SECONDS, FreshCache
@@ -179,17 +180,20 @@ class Visibility:
         *,
         max_age: float = MAX_AGE_LIMIT_SECONDS,
         max_entries: int = 100_000,
+        pacing: Pacing = NO_PACING,
     ) -> None:
         self._follow = follow
         self.cache = RelationshipCache(max_entries, max_age)
-        self._loader: BatchLoader[Pair, Relationship] = BatchLoader(self._fetch, MAX_BATCH, max_in_flight=2)
+        self._loader: BatchLoader[Pair, Relationship] = BatchLoader(
+            self._fetch, MAX_BATCH, max_in_flight=2, pacing=pacing
+        )
         self._changes = [] if bus is None else [_forgetting(bus, kind, users, self.cache) for kind, users in _CHANGES]
 
     @classmethod
     def attach(cls, runtime: Runtime, follow: follow_pb2_grpc.FollowServiceStub) -> Visibility:
         """The process's policy, following the graph's events as one of its components. `follow` is the
         caller's own stub (made as the service: one answer serves many viewers)."""
-        visibility = cls(runtime.events(), follow)
+        visibility = cls(runtime.events(), follow, pacing=runtime.section(BatchingSettings).pacing)
         runtime.add_component(visibility)
         return visibility
 

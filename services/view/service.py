@@ -8,7 +8,9 @@ Cost per view. The view path is bound by gRPC calls, so the reads that concurren
 one event-loop turn, or while a batch of their kind is out, go out as one batch call per kind
 (services.runtime.batching): BatchGetPhotos, BatchGetViewerLikeSummaries ((photo, viewer) pairs: one
 call answers many viewers), BatchListComments (first pages) and BatchGetCommentCounts. A lone view
-is still sent at once, one call to each; under load a view costs a fraction of each. Batches answer
+is still sent at once, one call to each; under load a view costs a fraction of each, and a busy loader
+paces its batches (at most one per kind every 10 ms, `Pacing`) so that fraction keeps falling as load
+rises. Batches answer
 many callers, so they are made as the view service itself; each caller was authenticated here, and may
 only view as themselves (`acting_as`).
 
@@ -31,9 +33,10 @@ from typing import TypeVar
 import grpc
 
 from services.runtime import callctx
-from services.runtime.batching import BatchLoader, settle
+from services.runtime.batching import NO_PACING, BatchLoader, Pacing, settle
 from services.runtime.broadcast import Broadcast
 from services.runtime.channels import CALLER, SERVICE
+from services.runtime.config import BatchingSettings
 from services.runtime.errors import DeadlineExceeded, InvalidArgument, NotFound, ServiceError, Violations
 from services.runtime.requests import page_size
 from services.runtime.server import Runtime
@@ -93,6 +96,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         default_deadline: float,
         part_budget: float,
         comments_page_size: int,
+        pacing: Pacing = NO_PACING,
     ) -> None:
         self._photos = photos
         self._user_photos = user_photos
@@ -105,15 +109,17 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         self._part_budget = part_budget
         self._comments_page_size = comments_page_size
         self._photo_loader: BatchLoader[int, photo_pb2.Photo] = BatchLoader(
-            self._fetch_photos, MAX_BATCH, MAX_IN_FLIGHT
+            self._fetch_photos, MAX_BATCH, MAX_IN_FLIGHT, pacing
         )
         self._like_loader: BatchLoader[tuple[int, int], like_pb2.LikeSummary] = BatchLoader(
-            self._fetch_like_summaries, MAX_BATCH, MAX_IN_FLIGHT
+            self._fetch_like_summaries, MAX_BATCH, MAX_IN_FLIGHT, pacing
         )
         self._comment_loader: BatchLoader[int, comment_pb2.PhotoComments] = BatchLoader(
-            self._fetch_first_comments, MAX_BATCH, MAX_IN_FLIGHT
+            self._fetch_first_comments, MAX_BATCH, MAX_IN_FLIGHT, pacing
         )
-        self._count_loader: BatchLoader[int, int] = BatchLoader(self._fetch_comment_counts, MAX_BATCH, MAX_IN_FLIGHT)
+        self._count_loader: BatchLoader[int, int] = BatchLoader(
+            self._fetch_comment_counts, MAX_BATCH, MAX_IN_FLIGHT, pacing
+        )
 
     def _budget(self) -> Budget:
         remaining = callctx.time_remaining()
@@ -262,8 +268,9 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             await self._visibility.require_account(viewer_id, owner)
         photo_ids = [photo.photo_id for photo in listed.photos]
         part = self._budget().part
-        likes = [self._like_loader.submit((photo_id, viewer_id), part) for photo_id in photo_ids]
-        counts = [self._count_loader.submit(photo_id, part) for photo_id in photo_ids]
+        # One ask per page (not per photo): a loader paces itself by how many asks its last batch answered.
+        likes = self._like_loader.submit_many([(photo_id, viewer_id) for photo_id in photo_ids], part)
+        counts = self._count_loader.submit_many(photo_ids, part)
         try:
             summaries = await self._optional(likes, "likes")
             comment_counts = await self._optional(counts, "comments")
@@ -335,6 +342,7 @@ def build(runtime: Runtime) -> None:
         default_deadline=settings.deadline_seconds,
         part_budget=settings.part_budget_seconds,
         comments_page_size=settings.comments_page_size,
+        pacing=runtime.section(BatchingSettings).pacing,
     )
     runtime.add_servicer(
         view_pb2_grpc.add_ViewServiceServicer_to_server, service, view_pb2.DESCRIPTOR.services_by_name["ViewService"]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pytest
 
 from services.runtime import callctx
-from services.runtime.batching import BatchLoader
+from services.runtime.batching import BatchLoader, Pacing
 
 
 class Backend:
@@ -19,8 +19,11 @@ class Backend:
         self.delay = delay
         self.error = error
 
+        self.sent_at: list[float] = []  # loop time of each call
+
     async def fetch(self, keys: list[int], timeout: float, request_id: str | None) -> Mapping[int, int]:
         self.calls.append((keys, timeout, request_id, callctx.principal()))
+        self.sent_at.append(asyncio.get_running_loop().time())
         await asyncio.sleep(self.delay)
         if self.error:
             raise self.error
@@ -137,3 +140,43 @@ async def test_many_keys_answered_in_time_come_back_in_the_order_asked() -> None
     loader = BatchLoader(Backend().fetch, max_batch=2)
     assert await asyncio.gather(*loader.submit_many([5, -1, 6], 1.0)) == [10, None, 12]
     assert loader.submit_many([], 1.0) == []
+
+
+def test_the_pause_grows_with_the_callers_the_last_batch_answered_up_to_its_cap() -> None:
+    pacing = Pacing(per_caller=0.004, most=0.010)
+    assert [pacing.pause_after(callers) for callers in (0, 1, 2, 3)] == [0, 0, 0.004, 0.008]
+    assert pacing.pause_after(4) == pacing.pause_after(100) == 0.010
+    assert Pacing().pause_after(100) == 0  # no pacing: send whenever a slot is free
+
+
+async def test_a_loader_asked_one_caller_at_a_time_is_never_paused() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1, pacing=Pacing(per_caller=5.0, most=5.0))
+    for key in range(3):
+        asked = asyncio.get_running_loop().time()
+        assert await loader.load(key, 1.0) == key * 2
+        assert backend.sent_at[-1] - asked < 1.0  # far below the 5 s a pause would be
+    # A page of keys asked at once is one caller too.
+    assert await asyncio.gather(*loader.submit_many([7, 8, 9], 1.0)) == [14, 16, 18]
+    assert await loader.load(10, 1.0) == 20
+    assert len(backend.calls) == 5
+
+
+async def test_a_busy_loader_pauses_and_what_is_asked_meanwhile_goes_out_together() -> None:
+    backend = Backend()
+    pacing = Pacing(per_caller=0.2, most=0.3)
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1, pacing=pacing)
+    assert await asyncio.gather(*(loader.load(key, 1.0) for key in (1, 2, 3))) == [2, 4, 6]  # three callers
+    later = []
+    for key in (4, 5, 6):  # asked in later turns, well within the pause (min(2 × 0.2, 0.3) s)
+        later.append(loader.submit(key, 1.0))
+        await asyncio.sleep(0)
+    assert len(backend.calls) == 1  # held back: the slot is free, the pause is not over
+    assert await asyncio.gather(*later) == [8, 10, 12]
+    assert [keys for keys, *_ in backend.calls] == [[1, 2, 3], [4, 5, 6]]
+    assert backend.sent_at[1] - backend.sent_at[0] >= 0.3 - 0.001  # the pause, capped at `most`
+    # That batch answered three callers as well; once its pause has passed, a lone caller goes at once.
+    await asyncio.sleep(0.35)
+    asked = asyncio.get_running_loop().time()
+    assert await loader.load(7, 1.0) == 14
+    assert backend.sent_at[2] - asked < 0.2
