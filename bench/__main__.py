@@ -101,8 +101,9 @@ class Profile:
     live_rate: float = 5
     # Users given a full page of photos for ViewUserPhotos (page of USER_PAGE).
     gallery_users: int = 4
-    # The baselines' ladder goes on past `baseline_rates` (×1.6) until a step breaks or this rate.
-    baseline_max_rate: float | None = None
+    # A baseline's or single path's ladder goes on past its rates (×1.6) until a step breaks or this rate
+    # (a path that holds its top step has no ceiling to compare; the mix keeps its own rates).
+    ladder_max_rate: float | None = None
     # Bisect each ceiling until broke ÷ held ≤ this (inf: the ladder alone).
     precision: float = float("inf")
     # A curve whose first step breaks steps down by this factor (None: it does not), to `min_rate` at least.
@@ -140,7 +141,7 @@ FULL = Profile(
     live_watchers=1000,
     live_likes=200,
     live_rate=10,
-    baseline_max_rate=80_000,
+    ladder_max_rate=80_000,
     precision=1.1,
     descend_by=1.6,
 )
@@ -187,6 +188,12 @@ class Bench:
 
     def log(self, message: str) -> None:
         tqdm.write(f"[bench {time.strftime('%H:%M:%S')}] {message}")
+
+    @property
+    def open_ended(self) -> dict[str, object]:
+        """The ladder's extension past a curve's rates (`Profile.ladder_max_rate`), for find_ceiling."""
+        extend = self.profile.ladder_max_rate
+        return {"extend_by": 1.6, "max_rate": extend} if extend else {}
 
     def stepped(  # type: ignore[no-untyped-def]
         self, name: str, rates: list[float], run_at, limits: Limits | None = None, **ladder: object
@@ -261,8 +268,7 @@ class Bench:
                     p.step_seconds,
                     data=[{"photo_id": str(i), "user_id": "1"} for i in range(1, 50)],
                 ),
-                extend_by=1.6 if p.baseline_max_rate else None,
-                max_rate=p.baseline_max_rate,
+                **self.open_ended,
             )
             self.results["baseline_echo_rss_kib"] = memory_kib(echo.pid)
         floor_env = {
@@ -288,8 +294,7 @@ class Bench:
                     data=[{"photo_id": str(i), "user_id": str(FLOOR_VIEWER)} for i in range(1, 50)],
                     metadata={"authorization": f"Bearer {token}"},
                 ),
-                extend_by=1.6 if p.baseline_max_rate else None,
-                max_rate=p.baseline_max_rate,
+                **self.open_ended,
             )
         with Baseline("hello", self.out) as hello:
             self.stepped(
@@ -298,8 +303,7 @@ class Bench:
                 lambda r: run_vegeta(
                     "hello", [{"method": "GET", "url": f"http://127.0.0.1:{hello.port}/"}], r, p.step_seconds
                 ),
-                extend_by=1.6 if p.baseline_max_rate else None,
-                max_rate=p.baseline_max_rate,
+                **self.open_ended,
             )
 
     async def seed(self, mesh: Mesh) -> Graph:
@@ -404,6 +408,7 @@ class Bench:
             "view grpc",
             p.single_rates,
             lambda r: run_ghz(self.protoset, "view grpc", address, method, r, p.step_seconds, data, metadata),
+            **self.open_ended,
         )
         self.path_cost("view grpc", "view", entry_from_mesh=False)
         viewer = graph.users[1 % len(graph.users)]
@@ -416,7 +421,12 @@ class Bench:
             }
             for pid, _ in graph.photos[:500]
         ]
-        self.stepped("view http", p.single_rates, lambda r: run_vegeta("view http", targets, r, p.step_seconds))
+        self.stepped(
+            "view http",
+            p.single_rates,
+            lambda r: run_vegeta("view http", targets, r, p.step_seconds),
+            **self.open_ended,
+        )
         self.path_cost("view http", "view", entry_from_mesh=True)
         pages = [
             {"user_id": str(owner), "viewer_id": str(viewer.user_id), "page_size": USER_PAGE} for owner in self.gallery
@@ -426,6 +436,7 @@ class Bench:
             "view user photos grpc",
             p.single_rates,
             lambda r: run_ghz(self.protoset, "view user photos", address, call, r, p.step_seconds, pages, metadata),
+            **self.open_ended,
         )
         self.path_cost("view user photos grpc", "view", entry_from_mesh=False)
 

@@ -13,13 +13,14 @@ are out wait for the first to come back and then go out together — group commi
 service still sends at once; a busy one sends batches as large as its load, each caller waiting at
 most one downstream round trip longer.
 
-A busy loader also paces itself (`Pacing`): after a batch that answered n callers, the next goes out no
-sooner than (n - 1) × `per_caller` after it, at most `most` (BatchingSettings: 4 ms, 10 ms). A loader
-whose batches each answer one caller keeps sending at once, so a quiet service adds no latency; once
-callers come faster than one per round trip and one per `per_caller` (250/s per loader), each pause
-gathers more of them, and batches go out every `most`: downstream calls per kind stay at most 1 / `most`
-per process whatever the load, each caller waits at most `most` longer, and the CPU a request costs falls
-as load rises (measured with `make profile`: ViewPhoto at 800/s cost the mesh about half the CPU per view).
+A busy loader also paces itself (`Pacing`): while it is asked at least `busy_rate` times a second
+(BatchingSettings: 500), it sends a batch no sooner than `pause` (10 ms) after the last. Below that
+rate it sends as soon as a slot is free, so a quiet or moderately loaded service adds no latency (a
+pause that gathered one or two callers would cost them time and save little). Above it, each batch
+gathers at least busy_rate × pause callers: downstream calls per kind stay at most 1 / `pause` per
+process whatever the load, each caller waits at most `pause` longer, and the CPU a request costs keeps
+falling as load rises (measured with `make profile`: ViewPhoto at 800/s cost the mesh about half the
+CPU per view). The rate is counted over windows of `RATE_WINDOW_SECONDS`.
 
 Each caller keeps its own deadline: it stops waiting when its timeout passes, without failing the
 batch for the others; the batch call gets the latest deadline among the callers still waiting.
@@ -45,18 +46,21 @@ V = TypeVar("V")
 Fetch = Callable[[list[K], float, str | None], Awaitable[Mapping[K, V]]]
 
 
+# How long a loader counts its callers before judging whether it is busy.
+RATE_WINDOW_SECONDS = 0.1
+
+
 @dataclass(frozen=True)
 class Pacing:
-    """How long a busy loader waits between batches (see the module): `per_caller` seconds for each caller
-    past the first that the last batch answered, at most `most`. Zero for either: send as soon as a slot is
-    free."""
+    """A loader asked at least `busy_rate` times a second waits `pause` seconds between batches (see the
+    module). A zero pause, or no rate: send as soon as a slot is free."""
 
-    per_caller: float = 0.0
-    most: float = 0.0
+    busy_rate: float = 0.0
+    pause: float = 0.0
 
-    def pause_after(self, callers: int) -> float:
-        """The pause between a batch that answered `callers` and the next."""
-        return min(self.most, max(callers - 1, 0) * self.per_caller)
+    def pause_at(self, rate: float) -> float:
+        """The pause between batches of a loader asked `rate` times a second."""
+        return self.pause if self.busy_rate > 0 and rate >= self.busy_rate else 0.0
 
 
 NO_PACING = Pacing()
@@ -88,7 +92,9 @@ class BatchLoader(Generic[K, V]):
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._pacing = pacing
-        self._callers = 0  # submit / submit_many calls since the last batch went out
+        self._callers = 0  # submit / submit_many calls in this rate window
+        self._window_start = float("-inf")
+        self._pause = 0.0  # pacing.pause_at the last window's rate
         self._next_send = float("-inf")  # loop time: a paced loader sends no sooner
         self._pending: dict[K, list[_Waiter]] = {}
         self._scheduled = False
@@ -163,8 +169,11 @@ class BatchLoader(Generic[K, V]):
             chunks = chunks[: max(free, 0)]
         loop = asyncio.get_running_loop()
         if chunks:
-            self._next_send = loop.time() + self._pacing.pause_after(self._callers)
-            self._callers = 0
+            now = loop.time()
+            if now - self._window_start >= RATE_WINDOW_SECONDS:
+                self._pause = self._pacing.pause_at(self._callers / (now - self._window_start))
+                self._window_start, self._callers = now, 0
+            self._next_send = now + self._pause
         for chunk in chunks:
             task = loop.create_task(self._run({key: live[key] for key in chunk}))
             self._running.add(task)

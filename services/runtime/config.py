@@ -293,17 +293,16 @@ class BatchingSettings(Section):
 
     PROCESS = "every service"
 
-    pace_per_caller_seconds: float = setting(
-        "SHUTTER_BATCH_PACE_PER_CALLER_SECONDS",
-        0.004,
-        "a busy loader's pause before its next batch, per caller past the first its last batch answered (0: none)",
+    pace_busy_rate: float = setting(
+        "SHUTTER_BATCH_PACE_BUSY_RATE",
+        500.0,
+        "asks a second at which a batch loader counts as busy and paces its batches (0: never)",
         minimum=0,
-        maximum=0.1,
     )
-    pace_most_seconds: float = setting(
-        "SHUTTER_BATCH_PACE_MOST_SECONDS",
+    pace_seconds: float = setting(
+        "SHUTTER_BATCH_PACE_SECONDS",
         0.010,
-        "the longest such a pause (the most a caller waits for it; batch calls per kind ≤ 1 / this per process)",
+        "a busy loader's pause between batches: the most a caller waits for it (batch calls per kind ≤ 1 / this)",
         minimum=0,
         maximum=0.1,
     )
@@ -312,7 +311,7 @@ class BatchingSettings(Section):
     def pacing(self) -> Pacing:
         from services.runtime.batching import Pacing
 
-        return Pacing(per_caller=self.pace_per_caller_seconds, most=self.pace_most_seconds)
+        return Pacing(busy_rate=self.pace_busy_rate, pause=self.pace_seconds)
 
 
 @dataclass(frozen=True)

@@ -182,15 +182,19 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         return found
 
     async def _optional(self, pending: Iterable[asyncio.Future[T | None]], part: str) -> list[T | None]:
-        """Answers the view can do without: any failure (down, slow, broken) leaves that answer None."""
-        answers = await asyncio.gather(*pending, return_exceptions=True)
-        failed = [answer for answer in answers if isinstance(answer, BaseException)]
-        for failure in failed:
-            if not isinstance(failure, _PART_FAILURES):
-                raise failure
-        if failed:
-            _part_unavailable(part, failed[0])
-        return [None if isinstance(answer, BaseException) else answer for answer in answers]
+        """Answers the view can do without: any failure (down, slow, broken) leaves that answer None. Awaited one
+        by one, not gathered: a page's keys come back in one batch, so after the first the rest are done."""
+        answers: list[T | None] = []
+        failed: BaseException | None = None
+        for future in pending:
+            try:
+                answers.append(await future)
+            except _PART_FAILURES as failure:
+                failed = failed or failure
+                answers.append(None)
+        if failed is not None:
+            _part_unavailable(part, failed)
+        return answers
 
     async def _optional_one(self, pending: asyncio.Future[T | None], part: str) -> T | None:
         """One answer the view can do without (as `_optional`, with no gathering: a view awaits two of these)."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pytest
 
 from services.runtime import callctx
-from services.runtime.batching import BatchLoader, Pacing
+from services.runtime.batching import RATE_WINDOW_SECONDS, BatchLoader, Pacing
 
 
 class Backend:
@@ -142,41 +142,54 @@ async def test_many_keys_answered_in_time_come_back_in_the_order_asked() -> None
     assert loader.submit_many([], 1.0) == []
 
 
-def test_the_pause_grows_with_the_callers_the_last_batch_answered_up_to_its_cap() -> None:
-    pacing = Pacing(per_caller=0.004, most=0.010)
-    assert [pacing.pause_after(callers) for callers in (0, 1, 2, 3)] == [0, 0, 0.004, 0.008]
-    assert pacing.pause_after(4) == pacing.pause_after(100) == 0.010
-    assert Pacing().pause_after(100) == 0  # no pacing: send whenever a slot is free
+def test_only_a_loader_asked_at_its_busy_rate_pauses() -> None:
+    pacing = Pacing(busy_rate=500, pause=0.010)
+    assert [pacing.pause_at(rate) for rate in (0, 100, 499.9, 500, 5000)] == [0, 0, 0, 0.010, 0.010]
+    assert Pacing().pause_at(5000) == 0  # no pacing: send whenever a slot is free
+    assert Pacing(busy_rate=0, pause=0.010).pause_at(5000) == 0
 
 
-async def test_a_loader_asked_one_caller_at_a_time_is_never_paused() -> None:
+async def test_a_loader_asked_below_its_busy_rate_is_never_paused() -> None:
     backend = Backend()
-    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1, pacing=Pacing(per_caller=5.0, most=5.0))
+    # Busy at 10,000 asks a second: nothing here comes near it.
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1, pacing=Pacing(busy_rate=10_000, pause=5.0))
     for key in range(3):
         asked = asyncio.get_running_loop().time()
         assert await loader.load(key, 1.0) == key * 2
         assert backend.sent_at[-1] - asked < 1.0  # far below the 5 s a pause would be
-    # A page of keys asked at once is one caller too.
-    assert await asyncio.gather(*loader.submit_many([7, 8, 9], 1.0)) == [14, 16, 18]
-    assert await loader.load(10, 1.0) == 20
-    assert len(backend.calls) == 5
+        await asyncio.sleep(RATE_WINDOW_SECONDS)
+    assert len(backend.calls) == 3
 
 
 async def test_a_busy_loader_pauses_and_what_is_asked_meanwhile_goes_out_together() -> None:
     backend = Backend()
-    pacing = Pacing(per_caller=0.2, most=0.3)
-    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1, pacing=pacing)
-    assert await asyncio.gather(*(loader.load(key, 1.0) for key in (1, 2, 3))) == [2, 4, 6]  # three callers
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1, pacing=Pacing(busy_rate=1, pause=0.3))
+    # Asked three times within a window: busy (at ≥ 1 ask a second), judged when the window's next batch goes.
+    assert await asyncio.gather(*(loader.load(key, 1.0) for key in (1, 2, 3))) == [2, 4, 6]
+    await asyncio.sleep(RATE_WINDOW_SECONDS)
+    assert await loader.load(4, 1.0) == 8
     later = []
-    for key in (4, 5, 6):  # asked in later turns, well within the pause (min(2 × 0.2, 0.3) s)
+    for key in (5, 6, 7):  # asked in later turns, well within the pause
         later.append(loader.submit(key, 1.0))
         await asyncio.sleep(0)
-    assert len(backend.calls) == 1  # held back: the slot is free, the pause is not over
-    assert await asyncio.gather(*later) == [8, 10, 12]
-    assert [keys for keys, *_ in backend.calls] == [[1, 2, 3], [4, 5, 6]]
-    assert backend.sent_at[1] - backend.sent_at[0] >= 0.3 - 0.001  # the pause, capped at `most`
-    # That batch answered three callers as well; once its pause has passed, a lone caller goes at once.
-    await asyncio.sleep(0.35)
+    assert len(backend.calls) == 2  # held back: the slot is free, the pause is not over
+    assert await asyncio.gather(*later) == [10, 12, 14]
+    assert [keys for keys, *_ in backend.calls] == [[1, 2, 3], [4], [5, 6, 7]]
+    assert backend.sent_at[2] - backend.sent_at[1] >= 0.3 - 0.001
+
+
+async def test_a_loader_that_quietens_stops_pausing() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1, pacing=Pacing(busy_rate=20, pause=0.3))
+    await loader.load(0, 1.0)  # a window starts
+    await asyncio.gather(*(loader.load(key, 1.0) for key in range(1, 11)))
+    await asyncio.sleep(RATE_WINDOW_SECONDS)
+    await loader.load(11, 1.0)  # judged busy (11 asks in about a window): the next batch waits
     asked = asyncio.get_running_loop().time()
-    assert await loader.load(7, 1.0) == 14
-    assert backend.sent_at[2] - asked < 0.2
+    await loader.load(12, 1.0)
+    assert backend.sent_at[-1] - asked >= 0.3 - 0.05
+    await asyncio.sleep(0.6)  # quiet
+    await loader.load(13, 1.0)
+    asked = asyncio.get_running_loop().time()
+    assert await loader.load(14, 1.0) == 28  # not paused
+    assert backend.sent_at[-1] - asked < 0.2
