@@ -230,7 +230,9 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             first_page = await self._optional_one(comments, "comments")
         finally:
             settle((photo, likes, comments))
-        view = view_pb2.PhotoView(photo=found)
+        response = view_pb2.ViewPhotoResponse()  # built in place: a message given to a constructor is copied
+        view = response.view
+        view.photo.CopyFrom(found)
         _add_likes(view, summary)
         if first_page is None:
             view.unavailable_parts.append(view_pb2.VIEW_PART_COMMENTS)
@@ -240,7 +242,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             shown = await self._visibility.unblocked(viewer_id, {c.user_id for c in first_page.comments})
             view.comments.extend(c for c in first_page.comments if c.user_id in shown)
             view.comments_next_page_token = first_page.next_page_token
-        return view_pb2.ViewPhotoResponse(view=view)
+        return response
 
     async def ViewUserPhotos(
         self, request: view_pb2.ViewUserPhotosRequest, context: grpc.aio.ServicerContext
@@ -272,7 +274,7 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             await self._visibility.require_account(viewer_id, owner)
         photo_ids = [photo.photo_id for photo in listed.photos]
         part = self._budget().part
-        # One ask per page (not per photo): a loader paces itself by how many asks its last batch answered.
+        # One ask per page, not per photo: a loader paces itself by how often it is asked.
         likes = self._like_loader.submit_many([(photo_id, viewer_id) for photo_id in photo_ids], part)
         counts = self._count_loader.submit_many(photo_ids, part)
         try:
@@ -280,16 +282,15 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             comment_counts = await self._optional(counts, "comments")
         finally:
             settle([*likes, *counts])
-        views = []
+        response = view_pb2.ViewUserPhotosResponse(next_page_token=listed.next_page_token)
         for photo, summary, count in zip(listed.photos, summaries, comment_counts, strict=True):
-            view = view_pb2.PhotoView(photo=photo)
+            view = response.views.add(photo=photo)
             _add_likes(view, summary)
             if count is None:
                 view.unavailable_parts.append(view_pb2.VIEW_PART_COMMENTS)
             else:
                 view.comment_count = count
-            views.append(view)
-        return view_pb2.ViewUserPhotosResponse(views=views, next_page_token=listed.next_page_token)
+        return response
 
 
 # What leaves a part of a view out instead of failing it: a peer's error, or its budget running out.
