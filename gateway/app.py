@@ -163,7 +163,7 @@ class Gateway:
             body = await read_body(request, self.limits.max_json_bytes) if match.route.body else b""
             query = query_items(request.scope.get("query_string", b""))
             grpc_request = build_request(match.route, match.bindings, query, body, request.headers)
-            rpc = call(grpc_request, metadata=metadata, timeout=timeout)
+            rpc = await call(grpc_request, metadata=metadata, timeout=timeout)
             reply = await rpc
             return JSONResponse(to_json(reply, match.route), headers=ratelimit_headers(await rpc.trailing_metadata()))
         except GatewayError as error:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from gateway.errors import HEADERS_TOO_LARGE, GatewayError, invalid_argument
 from gateway.routes import Route
 from gateway.transcoding import message_class
-from services.runtime.channels import Channels
+from services.runtime.channels import Channels, UnaryRoute
 from services.runtime.config import Settings
 from services.runtime.limits import CLIENT_ADDRESS_KEY, in_networks
 
@@ -42,19 +42,27 @@ class Backends:
         self._callables: dict[tuple[str, str], Any] = {}
 
     def callable(self, route: Route) -> Any:
-        """The multi-callable for a route's RPC, made once per process."""
+        """The multi-callable for a route's RPC, made once per process. A unary RPC's is a UnaryRoute (the
+        bare channel but for traced calls: services.runtime.channels); awaiting it gives the finished call."""
         key = (route.service, route.grpc_path)
         if key not in self._callables:
-            channel = self.channels.channel(route.service)
             serialize = message_class(route.method.input_type).SerializeToString
             deserialize = message_class(route.method.output_type).FromString
-            kind = {
-                (False, False): channel.unary_unary,
-                (True, False): channel.stream_unary,
-                (False, True): channel.unary_stream,
-            }[(route.method.client_streaming, route.method.server_streaming)]
-            self._callables[key] = kind(
-                route.grpc_path, request_serializer=serialize, response_deserializer=deserialize
+
+            def on(channel: grpc.aio.Channel) -> Any:
+                kind = {
+                    (False, False): channel.unary_unary,
+                    (True, False): channel.stream_unary,
+                    (False, True): channel.unary_stream,
+                }[(route.method.client_streaming, route.method.server_streaming)]
+                return kind(route.grpc_path, request_serializer=serialize, response_deserializer=deserialize)
+
+            intercepted = on(self.channels.channel(route.service))
+            streaming = route.method.client_streaming or route.method.server_streaming
+            self._callables[key] = (
+                intercepted
+                if streaming
+                else UnaryRoute(route.grpc_path, on(self.channels.bare_channel(route.service)), intercepted)
             )
         return self._callables[key]
 

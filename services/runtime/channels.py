@@ -117,6 +117,42 @@ def caller_token() -> str:
     return current.token
 
 
+class UnaryRoute:
+    """One unary method on a target's two channels. A call that tracing records goes through the channel
+    with interceptors; every other goes through the bare one, with the client work the runtime's
+    interceptors would add done here: the trace context passed on, and the client metrics. A grpc.aio
+    interceptor turns every call into an intercepted call with its own task and futures, measured at a
+    third more client CPU per call. The caller gives the metadata (token, request id) and the timeout."""
+
+    def __init__(self, path: str, bare: Any, intercepted: Any) -> None:
+        self.path = path
+        self._bare = bare
+        self._intercepted = intercepted
+
+    async def __call__(self, request: Any, *, metadata: Any, timeout: float | None, **options: Any) -> Any:
+        """The finished call: `await` it again for the reply, or read its trailing metadata. AioRpcError on
+        failure, as the generated stub raises it."""
+        trace = tracing_grpc.outgoing_for(self.path)
+        if trace is tracing_grpc.RECORD:
+            call = self._intercepted(request, metadata=metadata, timeout=timeout, **options)
+            await call
+            return call
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        call = self._bare(request, metadata=(*metadata, *trace), timeout=timeout, **options)
+        try:
+            await call
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            raise
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            metrics.CLIENT_RPCS.observe(self.path, code, time.perf_counter() - started)
+        return call
+
+
 class PeerStub:
     """A peer's stub whose calls carry the token `token()` gives and raise failures as ServiceErrors.
 
@@ -124,10 +160,8 @@ class PeerStub:
     streaming answer is an async iterator.
 
     Unary calls that are not recorded by tracing (all but the sampled ones) go through `bare_stub`, on a
-    channel with no interceptors, and get the runtime's client work (deadline, request id, trace context,
-    metrics: services.runtime.interceptors) right here: a grpc.aio interceptor turns every call into an
-    intercepted call with its own task and futures, measured at a third more client CPU per call, and the
-    view path makes several calls per view. Streams and recorded calls use `stub`, whose channel has them.
+    channel with no interceptors (`UnaryRoute`), the deadline and request id added here; the view path makes
+    several calls per view. Streams use `stub`, whose channel has the interceptors.
     """
 
     def __init__(
@@ -166,38 +200,29 @@ class PeerStub:
 
     def _unary(self, name: str) -> Callable[..., Any]:
         path = f"/{self._service}/{name}"
-        bare = None if self._bare is None else getattr(self._bare, name)
+        stub_call = getattr(self._stub, name)
+        if self._bare is None:
 
-        async def call(request: Any, *, metadata: Any = None, **options: Any) -> Any:
-            trace = () if bare is None else tracing_grpc.outgoing_for(path)
-            if bare is not None and trace is not tracing_grpc.RECORD:
-                return await self._direct(bare, path, request, metadata, trace, options)
+            async def call(request: Any, *, metadata: Any = None, **options: Any) -> Any:
+                try:
+                    return await stub_call(request, metadata=self._metadata(metadata), **options)
+                except grpc.aio.AioRpcError as exc:
+                    self._raise(exc)
+
+            return call
+        route = UnaryRoute(path, getattr(self._bare, name), stub_call)
+
+        async def direct(request: Any, *, metadata: Any = None, **options: Any) -> Any:
+            # What the runtime's client interceptor would add: the request id, a deadline within the caller's.
+            sent = self._metadata(metadata)
+            sent = (*sent, *forwarded_request_id(sent))
+            timeout = call_timeout(options.pop("timeout", None), self._default_deadline)
             try:
-                return await getattr(self._stub, name)(request, metadata=self._metadata(metadata), **options)
+                return await (await route(request, metadata=sent, timeout=timeout, **options))
             except grpc.aio.AioRpcError as exc:
                 self._raise(exc)
 
-        return call
-
-    async def _direct(
-        self, multicallable: Any, path: str, request: Any, metadata: Any, trace: Any, options: dict[str, Any]
-    ) -> Any:
-        """One unary call on the bare channel, with what the runtime's client interceptor would add."""
-        sent = self._metadata((*(metadata or ()), *trace))
-        sent = (*sent, *forwarded_request_id(sent))
-        timeout = call_timeout(options.pop("timeout", None), self._default_deadline)
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        try:
-            return await multicallable(request, metadata=sent, timeout=timeout, **options)
-        except grpc.aio.AioRpcError as exc:
-            code = exc.code()
-            self._raise(exc)
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        finally:
-            metrics.CLIENT_RPCS.observe(path, code, time.perf_counter() - started)
+        return direct
 
     def _streaming(self, name: str) -> Callable[..., AsyncIterator[Any]]:
         async def call(request: Any, *, metadata: Any = None, **options: Any) -> AsyncIterator[Any]:
@@ -253,7 +278,8 @@ class Channels:
             )
         return self._channels[target]
 
-    def _bare_channel(self, target: str) -> grpc.aio.Channel:
+    def bare_channel(self, target: str) -> grpc.aio.Channel:
+        """`target`'s channel with no interceptors, for UnaryRoute (gRPC core shares the connection)."""
         self.channel(target)  # the same checks, and the channel streams and recorded calls take
         if target not in self._bare_channels:
             self._bare_channels[target] = grpc.aio.insecure_channel(
@@ -270,7 +296,7 @@ class Channels:
                 target,
                 stub_class(self.channel(target)),  # type: ignore[call-arg]
                 token,
-                bare_stub=stub_class(self._bare_channel(target)),  # type: ignore[call-arg]
+                bare_stub=stub_class(self.bare_channel(target)),  # type: ignore[call-arg]
                 default_deadline=self._settings.default_deadline_seconds,
             ),
         )
