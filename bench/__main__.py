@@ -546,14 +546,18 @@ class Bench:
         streams had closed, with every process idle. What each task was awaiting goes to live-tasks.txt."""
         p = self.profile
         budget = p.live_likes / p.live_rate + LIVE_MARGIN_SECONDS
-        try:
-            await asyncio.wait_for(self.live(mesh, graph, mix_rate), budget)
-        except TimeoutError:
-            with (self.out / "live-tasks.txt").open("w") as stacks:
-                for task in asyncio.all_tasks():
-                    print(f"--- {task.get_name()}", file=stacks)
-                    task.print_stack(file=stacks)
-            self.log(f"live: not done in {budget:.0f} s, left out (what it awaited: live-tasks.txt)")
+        live = asyncio.create_task(self.live(mesh, graph, mix_rate), name="live")
+        done, _ = await asyncio.wait({live}, timeout=budget)
+        if live in done:
+            live.result()
+            return
+        with (self.out / "live-tasks.txt").open("w") as stacks:  # before cancelling: where each task waits
+            for task in asyncio.all_tasks():
+                print(f"--- {task.get_name()}", file=stacks)
+                task.print_stack(file=stacks)
+        live.cancel()
+        await asyncio.wait({live}, timeout=10)
+        self.log(f"live: not done in {budget:.0f} s, left out (what it awaited: live-tasks.txt)")
 
     async def catch_up(self, mesh: Mesh, moment: str) -> None:
         """Let the event consumers finish the last phase's backlog before the next phase measures anything."""

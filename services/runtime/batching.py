@@ -17,10 +17,10 @@ A busy loader also paces itself (`Pacing`): while it is asked at least `busy_rat
 (BatchingSettings: 500), it sends a batch no sooner than `pause` (10 ms) after the last. Below that
 rate it sends as soon as a slot is free, so a quiet or moderately loaded service adds no latency (a
 pause that gathered one or two callers would cost them time and save little). Above it, each batch
-gathers at least busy_rate × pause callers: downstream calls per kind stay at most 1 / `pause` per
-process whatever the load, each caller waits at most `pause` longer, and the CPU a request costs keeps
-falling as load rises (measured with `make profile`: ViewPhoto at 800/s cost the mesh about half the
-CPU per view). The rate is counted over windows of `RATE_WINDOW_SECONDS`.
+gathers about rate × pause callers (5 at the busy rate): downstream calls per kind stay at most
+1 / `pause` per process whatever the load, each caller waits at most `pause` longer, and the CPU a
+request costs keeps falling as load rises (measured with `make profile`: ViewPhoto at 800/s cost the
+mesh about half the CPU per view). The rate is counted over windows of `RATE_WINDOW_SECONDS`.
 
 Each caller keeps its own deadline: it stops waiting when its timeout passes, without failing the
 batch for the others; the batch call gets the latest deadline among the callers still waiting.

@@ -10,9 +10,8 @@ one event-loop turn, or while a batch of their kind is out, go out as one batch 
 call answers many viewers), BatchListComments (first pages) and BatchGetCommentCounts. A lone view
 is still sent at once, one call to each; under load a view costs a fraction of each, and a busy loader
 paces its batches (at most one per kind every 10 ms, `Pacing`) so that fraction keeps falling as load
-rises. Batches answer
-many callers, so they are made as the view service itself; each caller was authenticated here, and may
-only view as themselves (`acting_as`).
+rises. Batches answer many callers, so they are made as the view service itself; each caller was
+authenticated here, and may only view as themselves (`acting_as`).
 
 Photo metadata never changes but for deletion (and edits), so it is cached for at most a second
 (services.view.cache), dropped at once on PhotoDeleted; so are pages of a user's photos, shared by every
