@@ -22,6 +22,11 @@ gathers about rate × pause callers (5 at the busy rate): downstream calls per k
 request costs keeps falling as load rises (measured with `make profile`: ViewPhoto at 800/s cost the
 mesh about half the CPU per view). The rate is counted over windows of `RATE_WINDOW_SECONDS`.
 
+A background ask (`load_in_background`: a cache refreshing an entry ahead of its expiry) is not in a
+hurry: it rides along in the next batch a caller's ask sends, and goes out on its own only if none does
+within BACKGROUND_DELAY_SECONDS. It does not count towards the loader's rate. So refreshing a busy
+cache adds keys to batches that were going out anyway, not calls.
+
 Each caller keeps its own deadline: it stops waiting when its timeout passes, without failing the
 batch for the others; the batch call gets the latest deadline among the callers still waiting.
 Because one call answers many callers, the fetch runs in an empty call context — no caller's token
@@ -48,6 +53,9 @@ Fetch = Callable[[list[K], float, str | None], Awaitable[Mapping[K, V]]]
 
 # How long a loader counts its callers before judging whether it is busy.
 RATE_WINDOW_SECONDS = 0.1
+# The longest a background ask (`load_in_background`) waits for a caller's batch to ride along in before
+# it is sent on its own: a cache's refresh ahead has half a second before its entry expires.
+BACKGROUND_DELAY_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,9 @@ class BatchLoader(Generic[K, V]):
         self._pause = 0.0  # pacing.pause_at the last window's rate
         self._next_send = float("-inf")  # loop time: a paced loader sends no sooner
         self._pending: dict[K, list[_Waiter]] = {}
-        self._scheduled = False
+        self._urgent = False  # a caller awaits something pending (else only background asks wait)
+        self._dispatch_handle: asyncio.Handle | None = None
+        self._dispatch_when = float("inf")  # loop time the scheduled dispatch runs at
         self._running: set[asyncio.Task[None]] = set()
         # Batches sent and keys they carried, for the curious (tests, profiles).
         self.batches = 0
@@ -108,14 +118,19 @@ class BatchLoader(Generic[K, V]):
         without a task each). The future fails with TimeoutError once `timeout` seconds pass; a caller
         that stops caring cancels it."""
         loop = asyncio.get_running_loop()
+        future = self._ask(loop, key, timeout)
+        self._callers += 1
+        self._urgent = True
+        self._schedule(loop)
+        return future
+
+    def _ask(self, loop: asyncio.AbstractEventLoop, key: K, timeout: float) -> asyncio.Future[V | None]:
         future: asyncio.Future[V | None] = loop.create_future()
         deadline = loop.time() + timeout
         expiry = loop.call_at(deadline, _expire, future)
         future.add_done_callback(lambda _: expiry.cancel())
         waiter = _Waiter(future, deadline, callctx.request_id(), tracing.current_context())
         self._pending.setdefault(key, []).append(waiter)
-        self._callers += 1
-        self._schedule(loop)
         return future
 
     def submit_many(self, keys: Iterable[K], timeout: float) -> list[asyncio.Future[V | None]]:
@@ -132,6 +147,7 @@ class BatchLoader(Generic[K, V]):
             futures.append(future)
         if futures:
             self._callers += 1
+            self._urgent = True
             loop.call_at(deadline, _expire_each, futures)
             self._schedule(loop)
         return futures
@@ -140,16 +156,36 @@ class BatchLoader(Generic[K, V]):
         return None if self._max_in_flight is None else self._max_in_flight - len(self._running)
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Dispatch at the end of this turn (or once the pause after the last batch is over), unless every
-        slot is taken (a returning batch will)."""
+        """Dispatch at the end of this turn (or once the pause after the last batch is over); only background
+        asks waiting: within BACKGROUND_DELAY_SECONDS, or sooner with whatever a caller asks meanwhile. Not
+        while every slot is taken (a returning batch will)."""
         free = self._free_slots()
-        if self._scheduled or not self._pending or (free is not None and free <= 0):
+        if not self._pending or (free is not None and free <= 0):
             return
-        self._scheduled = True
-        if self._next_send > loop.time():
-            loop.call_at(self._next_send, self._dispatch, context=contextvars.Context())
+        now = loop.time()
+        when = max(now if self._urgent else now + BACKGROUND_DELAY_SECONDS, self._next_send)
+        if self._dispatch_handle is not None:
+            if self._dispatch_when <= when:
+                return
+            self._dispatch_handle.cancel()
+        self._dispatch_when = when
+        if when > now:
+            self._dispatch_handle = loop.call_at(when, self._dispatch, context=contextvars.Context())
         else:
-            loop.call_soon(self._dispatch, context=contextvars.Context())
+            self._dispatch_handle = loop.call_soon(self._dispatch, context=contextvars.Context())
+
+    def load_in_background(self, key: K, timeout: float, then: Callable[[], None]) -> None:
+        """Ask for `key` with nobody awaiting the answer (a cache's refresh ahead: `fetch` keeps what it finds);
+        `then()` runs when it ends, however it ends, and a failure is dropped (the next ask tries again)."""
+
+        def ended(future: asyncio.Future[V | None]) -> None:
+            if not future.cancelled():
+                future.exception()  # retrieved: a failed refresh is not an error anyone waits on
+            then()
+
+        loop = asyncio.get_running_loop()
+        self._ask(loop, key, timeout).add_done_callback(ended)
+        self._schedule(loop)
 
     async def load(self, key: K, timeout: float) -> V | None:
         """The value for `key`; TimeoutError if `timeout` seconds pass first."""
@@ -157,7 +193,7 @@ class BatchLoader(Generic[K, V]):
 
     def _dispatch(self) -> None:
         """Runs once the turn's handlers have all asked (and in an empty context, see the module)."""
-        self._scheduled = False
+        self._dispatch_handle, self._dispatch_when = None, float("inf")
         pending, self._pending = self._pending, {}
         live = {key: waiters for key, waiters in pending.items() if any(not w.future.done() for w in waiters)}
         keys = list(live)
@@ -167,6 +203,7 @@ class BatchLoader(Generic[K, V]):
             for left in chunks[max(free, 0) :]:  # past the free slots: wait for a batch to come back
                 self._pending.update((key, live[key]) for key in left)
             chunks = chunks[: max(free, 0)]
+        self._urgent = self._urgent and bool(self._pending)  # what is left waits as urgently as it did
         loop = asyncio.get_running_loop()
         if chunks:
             now = loop.time()

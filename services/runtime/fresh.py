@@ -7,6 +7,14 @@ doing. Each entry expires `max_age` after the fetch that read it was *sent*: the
 that moment, so any change was acknowledged later still. Events are only the fast path:
 `invalidate(token)` makes every entry naming the token stale at once and refuses what a fetch sent
 before it would put back, so a change is never undone by a fetch that raced it.
+
+Refresh ahead. An entry that expired on its own made the next caller wait for a fetch; on the view path
+that is a whole extra hop (the photo, then the policy for its owner, in turn), and a photo viewed
+several times a second expired every second. With a refresher (`refresh_with`), a hit on an entry older
+than `REFRESH_AFTER_SHARE` of `max_age` still answers from the cache but starts one fetch in the
+background, so an entry in steady use is replaced before it expires and its callers never wait. The
+promise is unchanged: the entry served is the one fetched less than `max_age` ago, and an invalidated
+one is never served while its refresh runs.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ from typing import Generic, TypeVar
 
 # The promise: never served after a change is acknowledged + this.
 MAX_AGE_LIMIT_SECONDS = 1.0
+# A hit on an entry this far into its max_age starts its refresh (with a refresher): early enough that
+# an entry asked for a few times a second is fetched again before it expires.
+REFRESH_AFTER_SHARE = 0.5
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -35,8 +46,21 @@ class FreshCache(Generic[K, V]):
         self._clock = clock
         self._entries: dict[K, tuple[V, float]] = {}  # → (value, sent_at), oldest first
         self._invalidated: dict[Hashable, float] = {}  # token → when, for the last max_age seconds
+        self._refresh_after = max_age * REFRESH_AFTER_SHARE
+        self._refresher: Callable[[K], None] | None = None
+        self._refreshing: set[K] = set()  # keys whose refresh was started and has not ended
         self.hits = 0
         self.misses = 0
+        self.refreshes = 0
+
+    def refresh_with(self, refresher: Callable[[K], None]) -> None:
+        """Refresh ahead (see the module): `refresher(key)` starts a fetch that put_fetched()s what it finds
+        and calls refreshed(key) when it ends, however it ends. It must not block or raise."""
+        self._refresher = refresher
+
+    def refreshed(self, key: K) -> None:
+        """`key`'s refresh ended (found, gone or failed): the next hit past the refresh age may start another."""
+        self._refreshing.discard(key)
 
     def tokens(self, key: K) -> Iterable[Hashable]:
         """What invalidates `key`: itself, unless a cache says otherwise."""
@@ -55,12 +79,22 @@ class FreshCache(Generic[K, V]):
     def get(self, key: K) -> V | None:
         entry = self._entries.get(key)
         if entry is not None:
-            if self._fresh(key, entry[1], self._clock()):
+            now = self._clock()
+            if self._fresh(key, entry[1], now):
                 self.hits += 1
+                if self._refresher is not None and now - entry[1] >= self._refresh_after:
+                    self._refresh(key)
                 return entry[0]
             del self._entries[key]
         self.misses += 1
         return None
+
+    def _refresh(self, key: K) -> None:
+        if key in self._refreshing or self._refresher is None:
+            return
+        self._refreshing.add(key)
+        self.refreshes += 1
+        self._refresher(key)
 
     def put_fetched(self, found: Iterable[tuple[K, V]], sent_at: float) -> None:
         """Remember what a fetch sent at `sent_at` (from now()) found, except what changed since it was sent."""

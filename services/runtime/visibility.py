@@ -16,12 +16,13 @@ copy of the rule. What to answer when the policy says no (`deny_content`, `deny_
 How the facts reach each service. The social graph (follows, requests, blocks, mutes, privacy) lives in
 the follow service; `Visibility` asks it through BatchGetRelationships, coalesced across concurrent
 requests (services.runtime.batching), and keeps each (viewer, author) answer for at most `max_age`
-(≤ 1 s) in a per-process cache. Events are the fast path: every replica follows FollowCreated /
-FollowDeleted / FollowRequested / FollowRequestResolved / BlockCreated / BlockDeleted / MuteCreated /
-MuteDeleted / AccountPrivacyChanged (services.runtime.broadcast) and forgets every pair touching either
-user at once, refusing answers fetched before the change (the view cache's rule). So a block takes
-effect in milliseconds normally and within `max_age` (1 s) whatever NATS does: an entry is never
-trusted longer than that after the fetch that read it was sent.
+(≤ 1 s) in a per-process cache, refreshed ahead while in use (services.runtime.fresh). Events are the
+fast path: every replica follows FollowCreated / FollowDeleted / FollowRequested / FollowRequestResolved /
+BlockCreated / BlockDeleted / MuteCreated / MuteDeleted / AccountPrivacyChanged
+(services.runtime.broadcast) and forgets every pair touching either user at once, refusing answers
+fetched before the change (the view cache's rule). So a block takes effect in milliseconds normally and
+within `max_age` (1 s) whatever NATS does: an entry is never trusted longer than that after the fetch
+that read it was sent.
 
 Cost per read: a cache hit is two dict lookups; a miss is a share of one batched call to the follow
 service. A read whose viewer is the author needs no lookup. When the follow service cannot answer, the
@@ -187,6 +188,7 @@ class Visibility:
         self._loader: BatchLoader[Pair, Relationship] = BatchLoader(
             self._fetch, MAX_BATCH, max_in_flight=2, pacing=pacing
         )
+        self.cache.refresh_with(self._refresh)
         self._changes = [] if bus is None else [_forgetting(bus, kind, users, self.cache) for kind, users in _CHANGES]
 
     @classmethod
@@ -223,6 +225,11 @@ class Visibility:
         found = {(r.viewer_id, r.author_id): Relationship.from_proto(r) for r in reply.relationships}
         self.cache.put(found, sent_at)
         return found
+
+    def _refresh(self, pair: Pair) -> None:
+        """A pair in steady use is fetched again before it expires (services.runtime.fresh): a view of a hot
+        author's photo never waits for the policy's facts."""
+        self._loader.load_in_background(pair, DEFAULT_TIMEOUT_SECONDS, lambda: self.cache.refreshed(pair))
 
     async def relationships(self, pairs: Iterable[Pair], *, fresh: bool = False) -> dict[Pair, Relationship]:
         """Every pair's relationship; `fresh` reads the follow service whatever the cache holds (fan-out's

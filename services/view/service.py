@@ -14,7 +14,8 @@ rises. Batches answer many callers, so they are made as the view service itself;
 authenticated here, and may only view as themselves (`acting_as`).
 
 Photo metadata never changes but for deletion (and edits), so it is cached for at most a second
-(services.view.cache), dropped at once on PhotoDeleted; so are pages of a user's photos, shared by every
+(services.view.cache), refreshed ahead while in use (a hot photo's views never wait for it), dropped at
+once on PhotoDeleted; so are pages of a user's photos, shared by every
 viewer the policy lets see them and dropped when their owner posts, edits or deletes (the owner's own
 pages are always listed afresh). Likes and comments are never cached: a like or comment must show in the
 liker's next view (read-your-writes) and in anyone's within a second, and counts and has-liked are point
@@ -119,6 +120,12 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
         self._count_loader: BatchLoader[int, int] = BatchLoader(
             self._fetch_comment_counts, MAX_BATCH, MAX_IN_FLIGHT, pacing
         )
+        cache.refresh_with(self._refresh_photo)
+
+    def _refresh_photo(self, photo_id: int) -> None:
+        """A photo in steady use is fetched again before it expires (services.runtime.fresh), riding along in the
+        next photo batch, so its views never wait for it."""
+        self._photo_loader.load_in_background(photo_id, self._part_budget, lambda: self._cache.refreshed(photo_id))
 
     def _budget(self) -> Budget:
         remaining = callctx.time_remaining()
@@ -136,7 +143,10 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             photo_pb2.BatchGetPhotosRequest(photo_ids=photo_ids), timeout=timeout, metadata=_request_id(request_id)
         )
         self._cache.put(reply.photos, sent_at)
-        return {photo.photo_id: photo for photo in reply.photos}
+        found = {photo.photo_id: photo for photo in reply.photos}
+        for gone in set(photo_ids).difference(found):  # deleted (or never there): a refresh drops its entry
+            self._cache.invalidate(gone)
+        return found
 
     async def _fetch_like_summaries(self, pairs: list[tuple[int, int]], timeout: float, request_id: str | None) -> dict:
         requests = [like_pb2.GetLikeSummaryRequest(photo_id=photo_id, viewer_id=viewer) for photo_id, viewer in pairs]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Mapping
 
 import pytest
 
 from services.runtime import callctx
-from services.runtime.batching import RATE_WINDOW_SECONDS, BatchLoader, Pacing
+from services.runtime.batching import BACKGROUND_DELAY_SECONDS, RATE_WINDOW_SECONDS, BatchLoader, Pacing
 
 
 class Backend:
@@ -193,3 +194,56 @@ async def test_a_loader_that_quietens_stops_pausing() -> None:
     asked = asyncio.get_running_loop().time()
     assert await loader.load(14, 1.0) == 28  # not paused
     assert backend.sent_at[-1] - asked < 0.2
+
+
+async def test_a_background_ask_rides_along_with_the_next_callers_batch() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1)
+    ended: list[int] = []
+    loader.load_in_background(9, 1.0, lambda: ended.append(9))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert backend.calls == []  # not sent at the end of its turn, as a caller's ask is
+    assert await loader.load(1, 1.0) == 2
+    assert [keys for keys, *_ in backend.calls] == [[9, 1]]
+    await asyncio.sleep(0)
+    assert ended == [9]
+
+
+async def test_a_lone_background_ask_goes_out_on_its_own_after_the_delay() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1)
+    ended: list[int] = []
+    asked = asyncio.get_running_loop().time()
+    loader.load_in_background(9, 1.0, lambda: ended.append(9))
+    await asyncio.sleep(BACKGROUND_DELAY_SECONDS / 2)
+    assert backend.calls == []
+    await asyncio.sleep(BACKGROUND_DELAY_SECONDS)
+    assert [keys for keys, *_ in backend.calls] == [[9]]
+    assert backend.sent_at[0] - asked >= BACKGROUND_DELAY_SECONDS - 0.001
+    assert ended == [9]
+
+
+async def test_a_failed_background_ask_still_ends_and_its_error_is_not_left_unretrieved() -> None:
+    backend = Backend(error=RuntimeError("down"))
+    loader = BatchLoader(backend.fetch, max_batch=100)
+    ended: list[int] = []
+    unretrieved: list[dict] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, context: unretrieved.append(context))
+    loader.load_in_background(9, 1.0, lambda: ended.append(9))
+    await asyncio.sleep(BACKGROUND_DELAY_SECONDS * 1.5)
+    assert ended == [9] and len(backend.calls) == 1
+    gc.collect()  # an unretrieved exception is reported when its future is collected
+    assert unretrieved == []
+
+
+async def test_background_asks_do_not_make_a_loader_busy() -> None:
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=100, max_in_flight=1, pacing=Pacing(busy_rate=5, pause=5.0))
+    for key in range(50):  # 50 background asks, far above the busy rate, in one window
+        loader.load_in_background(key, 1.0, lambda: None)
+    await asyncio.sleep(RATE_WINDOW_SECONDS + BACKGROUND_DELAY_SECONDS)
+    assert len(backend.calls) == 1
+    asked = asyncio.get_running_loop().time()
+    assert await loader.load(100, 1.0) == 200
+    assert backend.sent_at[-1] - asked < 1.0  # not paused: a caller's ask counts, a refresh does not

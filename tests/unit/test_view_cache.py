@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.runtime.fresh import REFRESH_AFTER_SHARE
 from services.view.cache import PhotoCache
 from shutter.photo.v1 import photo_pb2
 
@@ -76,3 +77,49 @@ def test_zero_max_age_or_entries_turns_it_off() -> None:
 def test_the_design_promise_bounds_max_age(max_age: float) -> None:
     with pytest.raises(ValueError, match=r"0 to 1\.0 s"):
         PhotoCache(max_entries=10, max_age=max_age)
+
+
+def test_a_hit_past_the_refresh_age_is_served_and_refreshed_once_until_the_refresh_ends() -> None:
+    clock = Clock()
+    cache = PhotoCache(max_entries=10, max_age=1.0, clock=clock)
+    started: list[int] = []
+    cache.refresh_with(started.append)
+    sent_at = cache.now()
+    cache.put([photo(1)], sent_at)
+    clock.now = sent_at + REFRESH_AFTER_SHARE - 0.01
+    assert cache.get(1) == photo(1) and started == []  # young: no refresh
+    clock.now = sent_at + REFRESH_AFTER_SHARE
+    assert cache.get(1) == photo(1) and started == [1]  # served while it refreshes
+    assert cache.get(1) == photo(1) and started == [1]  # one refresh at a time
+    clock.now = sent_at + 1.0
+    assert cache.get(1) is None  # a refresh that has not come back extends nothing
+    cache.refreshed(1)
+    refetched = cache.now()
+    cache.put([photo(1)], refetched)
+    clock.now = refetched + REFRESH_AFTER_SHARE
+    assert cache.get(1) == photo(1) and started == [1, 1]  # the next refresh, a max_age share after its fetch
+    assert cache.refreshes == 2
+
+
+def test_an_invalidated_entry_is_not_served_while_its_refresh_runs() -> None:
+    clock = Clock()
+    cache = PhotoCache(max_entries=10, max_age=1.0, clock=clock)
+    started: list[int] = []
+    cache.refresh_with(started.append)
+    before = cache.now()
+    cache.put([photo(1)], before)
+    clock.now += REFRESH_AFTER_SHARE
+    assert cache.get(1) == photo(1) and started == [1]
+    clock.now += 0.01
+    cache.invalidate(1)  # deleted while its refresh is out
+    assert cache.get(1) is None
+    cache.put([photo(1)], before + REFRESH_AFTER_SHARE)  # the refresh was sent before the delete: refused
+    assert cache.get(1) is None
+
+
+def test_without_a_refresher_an_old_entry_is_served_until_it_expires() -> None:
+    clock = Clock()
+    cache = PhotoCache(max_entries=10, max_age=1.0, clock=clock)
+    cache.put([photo(1)], cache.now())
+    clock.now += 0.9
+    assert cache.get(1) == photo(1) and cache.refreshes == 0

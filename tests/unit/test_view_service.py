@@ -9,8 +9,10 @@ import grpc
 import pytest
 
 from services.runtime import callctx
+from services.runtime.batching import BACKGROUND_DELAY_SECONDS
 from services.runtime.channels import PeerStub, caller_token
 from services.runtime.errors import DeadlineExceeded, NotFound, Unavailable
+from services.runtime.fresh import REFRESH_AFTER_SHARE
 from services.runtime.visibility import Visibility
 from services.view.cache import ListingCache, PhotoCache
 from services.view.service import ViewService
@@ -271,6 +273,33 @@ async def test_cached_photos_skip_the_photo_call_until_they_expire_or_are_delete
     cache.invalidate(42)  # PhotoDeleted
     await view(svc)
     assert len(photos.calls) == 3
+
+
+async def test_a_photo_in_steady_use_is_refreshed_before_it_expires_and_dropped_once_gone() -> None:
+    clock = Clock()
+    cache = PhotoCache(max_entries=100, max_age=1.0, clock=clock)
+    deleted: set[int] = set()
+    photos = photo_fake(
+        BatchGetPhotos=lambda r: photo_pb2.BatchGetPhotosResponse(
+            photos=[photo_pb2.Photo(photo_id=i, user_id=1) for i in r.photo_ids if i not in deleted]
+        )
+    )
+    svc = service(photos, like_fake(), comment_fake(), cache)
+
+    await view(svc)
+    clock.now += REFRESH_AFTER_SHARE
+    await view(svc)  # answered from the cache; its refresh waits for a batch to ride along in, or the delay
+    assert len(photos.calls) == 1
+    await asyncio.sleep(BACKGROUND_DELAY_SECONDS * 1.5)
+    assert len(photos.calls) == 2
+    clock.now += 0.6  # past the first fetch's max_age, within the refresh's
+    assert (await view(svc)).photo.photo_id == 42
+    assert len(photos.calls) == 2  # no view waited for the photo
+    deleted.add(42)  # gone, and this process never saw the event
+    await asyncio.sleep(BACKGROUND_DELAY_SECONDS * 1.5)  # the refresh that view started finds it gone
+    assert len(photos.calls) == 3
+    with pytest.raises(NotFound):
+        await view(svc)
 
 
 async def test_user_page_makes_one_call_per_dependency_and_keeps_order() -> None:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
+from services.runtime.batching import BACKGROUND_DELAY_SECONDS
 from services.runtime.errors import NotFound, PermissionDenied
 from services.runtime.visibility import (
     Relationship,
     RelationshipCache,
     Verdict,
+    Visibility,
     deny_account,
     in_feed,
     may_see,
     verdict,
 )
+from shutter.follow.v1 import follow_pb2
 
 V, A = 7, 9
 
@@ -88,3 +94,32 @@ def test_the_cache_is_bounded_and_its_age_capped() -> None:
     assert cache.get((1, 2)) is None and cache.get((1, 4)) is not None
     with pytest.raises(ValueError):
         RelationshipCache(max_entries=2, max_age=1.5)
+
+
+class Follow:
+    """The follow service's batch read: every pair unrelated, each call recorded."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[int, int]]] = []
+
+    async def BatchGetRelationships(self, request: Any, timeout: float, metadata: Any) -> Any:
+        self.calls.append([(p.viewer_id, p.author_id) for p in request.pairs])
+        return follow_pb2.BatchGetRelationshipsResponse(
+            relationships=[follow_pb2.Relationship(viewer_id=p.viewer_id, author_id=p.author_id) for p in request.pairs]
+        )
+
+
+async def test_a_pair_in_steady_use_is_fetched_again_before_it_expires_without_a_reader_waiting() -> None:
+    follow = Follow()
+    visibility = Visibility(None, follow, max_age=0.4)  # type: ignore[arg-type]
+    assert await visibility.check(V, A) is Verdict.VISIBLE
+    assert follow.calls == [[(V, A)]]
+    await asyncio.sleep(0.25)  # past the refresh age (half of max_age)
+    assert await visibility.check(V, A) is Verdict.VISIBLE  # from the cache, its refresh started
+    assert len(follow.calls) == 1
+    await asyncio.sleep(BACKGROUND_DELAY_SECONDS * 1.5)
+    assert follow.calls == [[(V, A)], [(V, A)]]
+    await asyncio.sleep(0.1)  # past the first fetch's max_age, within the refresh's
+    misses = visibility.cache.misses
+    assert await visibility.check(V, A) is Verdict.VISIBLE
+    assert visibility.cache.misses == misses
