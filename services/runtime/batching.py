@@ -8,16 +8,18 @@ one. Duplicate keys in a turn share one slot in the batch.
 
 One turn is often not enough: grpc.aio starts each incoming RPC in a loop iteration of its own, so
 views served concurrently rarely ask within the same turn (measured: one batch call per view at any
-rate). With `max_in_flight`, at most that many batch calls are out at once; keys asked for while all
+rate). With `max_in_flight`, at most that many dispatches are out at once; keys asked for while all
 are out wait for the first to come back and then go out together — group commit, in effect. An idle
 service still sends at once; a busy one sends batches as large as its load, each caller waiting at
-most one downstream round trip longer.
+most one downstream round trip longer. A dispatch sends everything asked since the last one, in calls
+of at most `max_batch` keys, all at once: holding the keys past `max_batch` for a later dispatch would
+cap a loader at `max_batch` keys per round trip (or per pause), and a page of 12 photos reached that.
 
 A busy loader also paces itself (`Pacing`): while it is asked at least `busy_rate` times a second
 (BatchingSettings: 500), it sends a batch no sooner than `pause` (10 ms) after the last. Below that
 rate it sends as soon as a slot is free, so a quiet or moderately loaded service adds no latency (a
 pause that gathered one or two callers would cost them time and save little). Above it, each batch
-gathers about rate × pause callers (5 at the busy rate): downstream calls per kind stay at most
+gathers about rate × pause callers (5 at the busy rate): dispatches per kind stay at most
 1 / `pause` per process whatever the load, each caller waits at most `pause` longer, and the CPU a
 request costs keeps falling as load rises (measured with `make profile`: ViewPhoto at 800/s cost the
 mesh about half the CPU per view). The rate is counted over windows of `RATE_WINDOW_SECONDS`.
@@ -192,32 +194,33 @@ class BatchLoader(Generic[K, V]):
         return await self.submit(key, timeout)
 
     def _dispatch(self) -> None:
-        """Runs once the turn's handlers have all asked (and in an empty context, see the module)."""
+        """Runs once the turn's handlers have all asked (and in an empty context, see the module): sends everything
+        asked since the last dispatch, in calls of at most `max_batch` keys, all at once (one slot)."""
         self._dispatch_handle, self._dispatch_when = None, float("inf")
         pending, self._pending = self._pending, {}
         live = {key: waiters for key, waiters in pending.items() if any(not w.future.done() for w in waiters)}
-        keys = list(live)
-        free = self._free_slots()
-        chunks = [keys[start : start + self._max_batch] for start in range(0, len(keys), self._max_batch)]
-        if free is not None:
-            for left in chunks[max(free, 0) :]:  # past the free slots: wait for a batch to come back
-                self._pending.update((key, live[key]) for key in left)
-            chunks = chunks[: max(free, 0)]
-        self._urgent = self._urgent and bool(self._pending)  # what is left waits as urgently as it did
+        self._urgent = False
+        if not live:
+            return
         loop = asyncio.get_running_loop()
-        if chunks:
-            now = loop.time()
-            if now - self._window_start >= RATE_WINDOW_SECONDS:
-                self._pause = self._pacing.pause_at(self._callers / (now - self._window_start))
-                self._window_start, self._callers = now, 0
-            self._next_send = now + self._pause
-        for chunk in chunks:
-            task = loop.create_task(self._run({key: live[key] for key in chunk}))
-            self._running.add(task)
-            task.add_done_callback(self._finished)
+        now = loop.time()
+        if now - self._window_start >= RATE_WINDOW_SECONDS:
+            self._pause = self._pacing.pause_at(self._callers / (now - self._window_start))
+            self._window_start, self._callers = now, 0
+        self._next_send = now + self._pause
+        keys = list(live)
+        chunks = [
+            {key: live[key] for key in keys[at : at + self._max_batch]} for at in range(0, len(keys), self._max_batch)
+        ]
+        task = loop.create_task(self._run(chunks[0]) if len(chunks) == 1 else self._run_each(chunks))
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+
+    async def _run_each(self, chunks: list[dict[K, list[_Waiter]]]) -> None:
+        await asyncio.gather(*(self._run(chunk) for chunk in chunks))
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        """A batch came back: its slot sends what was asked for meanwhile."""
+        """A dispatch came back: its slot sends what was asked for meanwhile."""
         self._running.discard(task)
         self._schedule(asyncio.get_running_loop())
 

@@ -118,12 +118,18 @@ async def test_loads_asked_while_every_slot_is_out_go_out_together_when_one_retu
     assert len(backend.calls) == 3
 
 
-async def test_past_the_free_slots_whole_batches_wait_for_a_returning_one() -> None:
-    backend = Backend(delay=0.02)
+async def test_a_dispatch_sends_every_key_at_once_in_calls_of_max_batch_and_takes_one_slot() -> None:
+    backend = Backend(delay=0.05)
     loader = BatchLoader(backend.fetch, max_batch=2, max_in_flight=1)
-    results = await asyncio.gather(*(loader.load(key, 1.0) for key in range(5)))
-    assert results == [key * 2 for key in range(5)]
-    assert [keys for keys, *_ in backend.calls] == [[0, 1], [2, 3], [4]]
+    first = [loader.submit(key, 1.0) for key in range(5)]
+    await asyncio.sleep(0.01)
+    assert [keys for keys, *_ in backend.calls] == [[0, 1], [2, 3], [4]]  # not held back for later slots
+    assert max(backend.sent_at) - min(backend.sent_at) < 0.01
+    later = loader.submit(5, 1.0)  # the dispatch is still out: its one slot is taken
+    await asyncio.sleep(0.01)
+    assert len(backend.calls) == 3
+    assert await asyncio.gather(*first, later) == [key * 2 for key in range(6)]
+    assert [keys for keys, *_ in backend.calls][3:] == [[5]]
 
 
 async def test_many_keys_asked_at_once_share_one_batch_with_other_asks_and_expire_together() -> None:
