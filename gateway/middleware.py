@@ -1,9 +1,12 @@
 """What browsers need from every answer: compression, a strict Content-Security-Policy, and CORS.
 
 - Compression (zstd, br, gzip — whatever the client accepts) for JSON, HTML, JS and CSS, by
-  starlette-compress; photo bytes (image/*) are already compressed and pass through untouched, and so
-  do Server-Sent Events: a compressor's state (about 2 MiB for zstd) held for each open stream would
-  be most of a watcher's memory, to save bytes on small, rare events.
+  starlette-compress, of answers of SHUTTER_GATEWAY_COMPRESS_MIN_BYTES (1,400) or more: a smaller one fits
+  in one packet on a 1,500-byte MTU either way, so compressing it costs CPU (a photo's view: about 7% of
+  the gateway's, in `make profile --call http`) and saves the client no round trip. Photo bytes (image/*)
+  are already compressed and pass through untouched, and so do Server-Sent Events: a compressor's state
+  (about 2 MiB for zstd) held for each open stream would be most of a watcher's memory, to save bytes on
+  small, rare events.
 - CSP: scripts, styles and API calls from this origin only; images also from `blob:`, since the
   client fetches photos with its bearer token and shows them through object URLs.
 - CORS is off unless SHUTTER_GATEWAY_CORS_ORIGINS (gateway/settings.py) lists the origins (or `*`) of clients served
@@ -80,7 +83,7 @@ def cors_origins(settings: GatewaySettings) -> list[str]:
 def install(app: Starlette, settings: GatewaySettings) -> None:
     """Wraps the app; the last one added runs first, so CORS answers preflights before anything else."""
     remove_compress_type("text/event-stream")  # the library's own registry (see above)
-    app.add_middleware(CompressMiddleware)
+    app.add_middleware(CompressMiddleware, minimum_size=settings.compress_min_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     origins = cors_origins(settings)
     if origins:

@@ -45,6 +45,12 @@ class GatewaySettings(Section):
         "the most a client's Grpc-Timeout header may ask for",
         minimum=0.001,
     )
+    compress_min_bytes: int = setting(
+        "SHUTTER_GATEWAY_COMPRESS_MIN_BYTES",
+        1400,
+        "answers smaller than this go uncompressed: one that fits in one packet arrives no sooner compressed",
+        minimum=0,
+    )
     cors_origins: tuple[str, ...] = setting(
         "SHUTTER_GATEWAY_CORS_ORIGINS", (), "origins (comma-separated, or `*`) of web clients served elsewhere"
     )

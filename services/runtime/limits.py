@@ -201,6 +201,8 @@ class TrustedPeers:
 
 
 def in_networks(address: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    if not networks:  # the usual case (no proxies named): no address to parse on every request
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -78,13 +78,22 @@ async def test_assets_and_json_are_compressed(http: httpx.AsyncClient, mesh: Mes
 
     account = await sign_up(mesh, sign_in=False)
     user_id, headers = account.user_id, account.headers
+    photo_ids = []
     for n in range(4):
         files = {"file": ("p.jpg", make_jpeg(40, 30), "image/jpeg")}
         data = {"userId": str(user_id), "title": f"photo number {n}", "tags": ["a", "b"]}
-        assert (await http.post("/v1/photos", data=data, files=files, headers=headers)).status_code == 200
+        posted = await http.post("/v1/photos", data=data, files=files, headers=headers)
+        assert posted.status_code == 200
+        photo_ids.append(posted.json()["photo"]["photoId"])
     listed = await http.get(f"/v1/users/{user_id}/photos", headers={**headers, "Accept-Encoding": encoding})
     assert listed.status_code == 200 and len(listed.json()["photos"]) == 4
     assert listed.headers["content-encoding"] == encoding, "an RPC's JSON answer is compressed too"
+    view = await http.get(
+        f"/v1/views/photos/{photo_ids[0]}?userId={user_id}", headers={**headers, "Accept-Encoding": encoding}
+    )
+    # Above starlette-compress's own 500-byte floor, below the gateway's (SHUTTER_GATEWAY_COMPRESS_MIN_BYTES).
+    assert view.status_code == 200 and 500 < len(view.content) < 1400, len(view.content)
+    assert "content-encoding" not in view.headers, "an answer that fits in one packet is sent as it is"
 
 
 async def test_photo_bytes_pass_uncompressed_and_revalidate_by_etag(http: httpx.AsyncClient, mesh: Mesh) -> None:
