@@ -35,7 +35,7 @@ from gateway.errors import (
 from gateway.health import healthz
 from gateway.routes import Kind, Router, routes_for
 from gateway.settings import GatewaySettings
-from gateway.telemetry import UNMATCHED, HttpMetrics, name_route, traced, worker_registry
+from gateway.telemetry import UNMATCHED, HttpAccessLog, HttpMetrics, name_route, traced, worker_registry
 from gateway.transcoding import build_request, query_items, to_json
 from services.runtime.config import Settings
 from services.runtime.limits import parse_networks
@@ -215,35 +215,12 @@ def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starle
     app.state.backends = gateway.backends
     middleware.install(app, own)
     app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(HttpMetrics, routes=app.routes)
+    app.add_middleware(HttpMetrics, routes=app.routes, access=HttpAccessLog(settings.rpc_log_every))
     return app
-
-
-class SampledAccessLog(logging.Filter):
-    """uvicorn's access log at one line per `every` requests (each marked `sample_of`), failures always:
-    the gateway's counterpart of the services' SHUTTER_RPC_LOG_EVERY (services.runtime.interceptors)."""
-
-    def __init__(self, every: int) -> None:
-        super().__init__()
-        self._every = every
-        self._seen = 0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        self._seen += 1
-        if self._seen % self._every == 0:
-            record.sample_of = self._every
-            return True
-        status = record.args[-1] if isinstance(record.args, tuple) and record.args else 0
-        if isinstance(status, int) and status >= 400:
-            record.sample_of = 0
-            return True
-        return False
 
 
 def configure_gateway_logging(settings: Settings) -> None:
     configure_logging("gateway", settings.log_level)
-    if settings.rpc_log_every > 1:
-        logging.getLogger("uvicorn.access").addFilter(SampledAccessLog(settings.rpc_log_every))
 
 
 def app_from_env() -> ASGIApp:
@@ -277,6 +254,7 @@ def _serve(settings: Settings, workers: int) -> None:
         loop="uvloop",
         http="httptools",
         log_config=None,
+        access_log=False,  # the gateway writes its own, sampled (gateway.telemetry.HttpAccessLog)
         # X-Forwarded-For is read by the gateway itself, only from SHUTTER_GATEWAY_TRUSTED_PROXIES (uvicorn's
         # own reading would believe any local client's).
         proxy_headers=False,

@@ -1,10 +1,15 @@
-"""The gateway's telemetry: HTTP metrics and the request's root span, named by route template.
+"""The gateway's telemetry: HTTP metrics, the access log and the request's root span, named by route template.
 
 Every request is counted and timed by the route it matched — the contract's template
 (`/v1/photos/{photo_id}`) or the web client's route, never the raw path, which would make one series
 per photo — with its method and status. With tracing on, OpenTelemetry's ASGI middleware opens the
 trace (or continues a client's `traceparent`); its span is renamed to the route once matched, and the
 runtime's channels carry it on to the services.
+
+The access log (`HttpAccessLog`) is the gateway's counterpart of the services' (SHUTTER_RPC_LOG_EVERY,
+services.runtime.interceptors): one line per N requests, each saying `sample_of: N`, and every failure
+(status ≥ 400, `sample_of: 0`). It is written here, not by uvicorn: uvicorn's access logger built a log
+record for every request before a filter could drop it, about 5% of the gateway's CPU.
 
 With several uvicorn workers (SHUTTER_GATEWAY_WORKERS > 1) each worker is its own process: they
 write their metrics to a shared directory (prometheus-client's multiprocess mode) and the parent
@@ -14,6 +19,7 @@ process serves the sum on the gateway's metrics port.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -28,6 +34,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.runtime import metrics, tracing
 
 UNMATCHED = "unmatched"
+
+access_log = logging.getLogger("shutter.http")
 
 _REQUESTS = metrics.Labelled(
     Counter(
@@ -53,17 +61,54 @@ def name_route(scope: Scope, template: str) -> None:
         trace.get_current_span().update_name(f"{scope['method']} {template}")
 
 
-class HttpMetrics:
-    """ASGI middleware counting and timing every HTTP request by route, method and status."""
+class HttpAccessLog:
+    """One line per `every` requests (marked `sample_of`), failures always; nothing is built for the rest."""
 
-    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
+    def __init__(self, every: int = 1) -> None:
+        if every < 1:
+            raise ValueError("the access log keeps at least one request in every `every`")
+        self._every = every
+        self._seen = 0
+
+    def record(self, scope: Scope, route: str, status: int, seconds: float) -> None:
+        self._seen += 1
+        if self._seen % self._every == 0:
+            sample_of = self._every
+        elif status >= 400:
+            sample_of = 0
+        else:
+            return
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        client = scope.get("client")
+        access_log.info(
+            "http",
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "client": f"{client[0]}:{client[1]}" if client else "",
+                "request_id": scope.get("state", {}).get("request_id"),
+                "sample_of": sample_of,
+            },
+        )
+
+
+class HttpMetrics:
+    """ASGI middleware counting and timing every HTTP request by route, method and status, and writing the
+    access log."""
+
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], access: HttpAccessLog | None = None) -> None:
         self.app = app
         # Starlette's own routes (health, OpenAPI, the web client) by endpoint; the gateway's RPC routes
         # name themselves (name_route).
         self._paths = {getattr(route, "endpoint", None): getattr(route, "path", UNMATCHED) for route in routes}
+        self._access = access or HttpAccessLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not metrics.SWITCH.on:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -78,10 +123,13 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            seconds = time.perf_counter() - started
             route = scope.get("state", {}).get("route") or self._paths.get(scope.get("endpoint"), UNMATCHED)
-            method = scope["method"]
-            _REQUESTS.child(route, method, str(status)).inc()
-            _SECONDS.child(route, method).observe(time.perf_counter() - started)
+            if metrics.SWITCH.on:
+                method = scope["method"]
+                _REQUESTS.child(route, method, str(status)).inc()
+                _SECONDS.child(route, method).observe(seconds)
+            self._access.record(scope, route, status, seconds)
 
 
 def traced(app: ASGIApp) -> ASGIApp:

@@ -344,3 +344,28 @@ async def test_cancelled_downloads_and_304s_log_no_error(http: httpx.AsyncClient
     cancelled = await eventually(five_cancelled, timeout=10)
     assert len(cancelled) == 5, cancelled
     assert all(line["status"] == "CANCELLED" and line["sent"] < len(image) for line in cancelled)
+
+
+async def test_every_request_has_an_access_line_with_its_route_status_and_request_id(
+    http: httpx.AsyncClient, mesh: Mesh
+) -> None:
+    offset = (mesh.logs / "gateway.log").stat().st_size
+    refused = await http.get("/v1/photos/12345/likes", headers={"X-Request-Id": "access-probe-1"})
+    healthy = await http.get("/healthz", headers={"X-Request-Id": "access-probe-2"})
+    assert refused.status_code == 401 and healthy.status_code == 200
+
+    async def both() -> dict[str, dict]:
+        lines = {line.get("request_id"): line for line in log_lines_since(mesh, "gateway", offset)}
+        assert {"access-probe-1", "access-probe-2"} <= set(lines), lines
+        return lines
+
+    lines = await eventually(both, timeout=10)
+    first, second = lines["access-probe-1"], lines["access-probe-2"]
+    assert (first["msg"], first["logger"], first["method"], first["path"]) == (
+        "http",
+        "shutter.http",
+        "GET",
+        "/v1/photos/12345/likes",
+    )
+    assert first["status"] == 401 and first["route"] == "/v1/photos/{photo_id}/likes" and first["duration_ms"] > 0
+    assert (second["status"], second["route"], second["sample_of"]) == (200, "/healthz", 1)

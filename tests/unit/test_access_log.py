@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from gateway.app import SampledAccessLog
+from gateway.telemetry import HttpAccessLog
 from services.runtime.interceptors import AccessLog
 
 VIEW = "/shutter.view.v1.ViewService/ViewPhoto"
@@ -57,25 +57,33 @@ def test_a_sampling_interval_below_one_is_refused() -> None:
         AccessLog(every=0)
 
 
-def uvicorn_line(status: int) -> logging.LogRecord:
-    """A record as uvicorn.access makes it: (client, method, path, http version, status)."""
-    return logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        "",
-        0,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:1", "GET", "/v1/x", "1.1", status),
-        None,
+def http_scope(path: str = "/v1/x") -> dict:
+    """What the gateway's middleware sees of a request (uvicorn's ASGI scope)."""
+    return {"type": "http", "method": "GET", "path": path, "client": ("127.0.0.1", 1), "state": {"request_id": "r1"}}
+
+
+def test_the_gateways_access_log_keeps_one_request_in_n_and_every_failure(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "shutter.http")
+    sampled = HttpAccessLog(every=3)
+    for status in (200, 200, 200, 404, 200, 503, 200):
+        sampled.record(http_scope(), "/v1/x", status, 0.002)
+    records = [r for r in caplog.records if r.name == "shutter.http"]
+    # The 3rd and 6th requests stand for three each; the 404 is kept anyway, outside the sample.
+    assert [(r.status, r.sample_of) for r in records] == [(200, 3), (404, 0), (503, 3)]
+    first = records[0]
+    assert (first.method, first.path, first.route, first.client, first.request_id, first.duration_ms) == (
+        "GET",
+        "/v1/x",
+        "/v1/x",
+        "127.0.0.1:1",
+        "r1",
+        2.0,
     )
 
 
-def test_the_gateways_access_log_keeps_one_request_in_n_and_every_failure() -> None:
-    sampled = SampledAccessLog(every=3)
-    kept = [
-        (status, getattr(record, "sample_of", None))
-        for status in (200, 200, 200, 404, 200, 503, 200)
-        if sampled.filter(record := uvicorn_line(status))
-    ]
-    # The 3rd and 6th requests stand for three each; the 404 is kept anyway, outside the sample.
-    assert kept == [(200, 3), (404, 0), (503, 3)]
+def test_the_gateways_access_log_builds_nothing_when_info_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "shutter.http")
+    HttpAccessLog().record(http_scope(), "/v1/x", 500, 0.001)
+    assert [r for r in caplog.records if r.name == "shutter.http"] == []
+    with pytest.raises(ValueError):
+        HttpAccessLog(every=0)
