@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -76,12 +76,31 @@ class Pacing:
 NO_PACING = Pacing()
 
 
-@dataclass(frozen=True)
+class _Group:
+    """The answers of one `submit_group`: one future for all its keys, resolved when the last one arrives."""
+
+    __slots__ = ("future", "left", "values")
+
+    def __init__(self, future: asyncio.Future, size: int) -> None:  # type: ignore[type-arg]
+        self.future = future
+        self.values: list[Any] = [None] * size
+        self.left = size
+
+    def put(self, index: int, value: object) -> None:
+        self.values[index] = value
+        self.left -= 1
+        if not self.left:
+            self.future.set_result(self.values)
+
+
+@dataclass(slots=True)
 class _Waiter:
     future: asyncio.Future  # type: ignore[type-arg]
     deadline: float  # loop time
     request_id: str | None
     trace: object  # the caller's trace context (None with tracing off)
+    group: _Group | None = None  # set for a submit_group key: `future` is the group's
+    index: int = 0  # the key's place in its group
 
 
 class BatchLoader(Generic[K, V]):
@@ -102,7 +121,7 @@ class BatchLoader(Generic[K, V]):
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._pacing = pacing
-        self._callers = 0  # submit / submit_many calls in this rate window
+        self._callers = 0  # submit / submit_group calls in this rate window
         self._window_start = float("-inf")
         self._pause = 0.0  # pacing.pause_at the last window's rate
         self._next_send = float("-inf")  # loop time: a paced loader sends no sooner
@@ -135,24 +154,32 @@ class BatchLoader(Generic[K, V]):
         self._pending.setdefault(key, []).append(waiter)
         return future
 
-    def submit_many(self, keys: Iterable[K], timeout: float) -> list[asyncio.Future[V | None]]:
-        """`submit` for each key, with one expiry timer for them all: a fan-out page asks for hundreds of keys
-        at once, and a timer (set, then cancelled) per key was most of what asking cost. The timer stays set
-        until `timeout` passes, finding nothing to do if every answer came."""
+    def submit_group(self, keys: Sequence[K], timeout: float) -> asyncio.Future[list[V | None]]:
+        """Ask for every key of `keys` at once; the future answers a list in their order (or fails as a whole:
+        the first failure, or TimeoutError once `timeout` passes). A page asks for a dozen keys, a fan-out for
+        hundreds: one future and one timer for them all, not one of each per key."""
         loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[V | None]] = loop.create_future()
+        if not keys:
+            future.set_result([])
+            return future
         deadline = loop.time() + timeout
+        expiry = loop.call_at(deadline, _expire, future)
+        future.add_done_callback(lambda _: expiry.cancel())
+        group = _Group(future, len(keys))
         request_id, trace = callctx.request_id(), tracing.current_context()
-        futures: list[asyncio.Future[V | None]] = []
-        for key in keys:
-            future: asyncio.Future[V | None] = loop.create_future()
-            self._pending.setdefault(key, []).append(_Waiter(future, deadline, request_id, trace))
-            futures.append(future)
-        if futures:
-            self._callers += 1
-            self._urgent = True
-            loop.call_at(deadline, _expire_each, futures)
-            self._schedule(loop)
-        return futures
+        pending = self._pending
+        for index, key in enumerate(keys):
+            waiter = _Waiter(future, deadline, request_id, trace, group, index)
+            waiters = pending.get(key)
+            if waiters is None:
+                pending[key] = [waiter]
+            else:
+                waiters.append(waiter)
+        self._callers += 1
+        self._urgent = True
+        self._schedule(loop)
+        return future
 
     def _free_slots(self) -> int | None:
         return None if self._max_in_flight is None else self._max_in_flight - len(self._running)
@@ -247,8 +274,12 @@ class BatchLoader(Generic[K, V]):
         for key, waiters in batch.items():
             value = found.get(key)
             for waiter in waiters:
-                if not waiter.future.done():
+                if waiter.future.done():
+                    continue
+                if waiter.group is None:
                     waiter.future.set_result(value)
+                else:
+                    waiter.group.put(waiter.index, value)
 
 
 def settle(futures: Iterable[asyncio.Future[Any] | None]) -> None:
@@ -266,8 +297,3 @@ def settle(futures: Iterable[asyncio.Future[Any] | None]) -> None:
 def _expire(future: asyncio.Future) -> None:  # type: ignore[type-arg]
     if not future.done():
         future.set_exception(TimeoutError())
-
-
-def _expire_each(futures: list[asyncio.Future]) -> None:  # type: ignore[type-arg]
-    for future in futures:
-        _expire(future)

@@ -257,20 +257,16 @@ class Visibility:
         remaining = callctx.time_remaining()
         timeout = DEFAULT_TIMEOUT_SECONDS if remaining is None else max(remaining, 0.001)
         unique = list(dict.fromkeys(pairs))
-        futures = list(zip(unique, self._loader.submit_many(unique, timeout), strict=True))
-        answers: dict[Pair, Relationship] = {}
+        asked = self._loader.submit_group(unique, timeout)
         try:
-            for pair, future in futures:
-                try:
-                    found = await future
-                except TimeoutError as exc:
-                    raise DeadlineExceeded("the visibility of this content could not be checked in time") from exc
-                if found is None:
-                    raise Unavailable("the follow service left a relationship unanswered")
-                answers[pair] = found
+            found = await asked
+        except TimeoutError as exc:
+            raise DeadlineExceeded("the visibility of this content could not be checked in time") from exc
         finally:
-            settle(future for _, future in futures)
-        return answers
+            settle((asked,))
+        if any(relationship is None for relationship in found):
+            raise Unavailable("the follow service left a relationship unanswered")
+        return dict(zip(unique, found, strict=True))
 
     async def check(self, viewer_id: int, author_id: int) -> Verdict:
         """The hot path (a view): a cache hit is a dict lookup, with no list or task made."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -190,23 +189,9 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             raise NotFound(f"{what} not found")
         return found
 
-    async def _optional(self, pending: Iterable[asyncio.Future[T | None]], part: str) -> list[T | None]:
-        """Answers the view can do without: any failure (down, slow, broken) leaves that answer None. Awaited one
-        by one, not gathered: a page's keys come back in one batch, so after the first the rest are done."""
-        answers: list[T | None] = []
-        failed: BaseException | None = None
-        for future in pending:
-            try:
-                answers.append(await future)
-            except _PART_FAILURES as failure:
-                failed = failed or failure
-                answers.append(None)
-        if failed is not None:
-            _part_unavailable(part, failed)
-        return answers
-
-    async def _optional_one(self, pending: asyncio.Future[T | None], part: str) -> T | None:
-        """One answer the view can do without (as `_optional`, with no gathering: a view awaits two of these)."""
+    async def _optional(self, pending: asyncio.Future[T | None], part: str) -> T | None:
+        """An answer the view can do without (likes, comments; a page's likes, its counts): any failure (down,
+        slow, broken) leaves it None and names the part unavailable."""
         try:
             return await pending
         except _PART_FAILURES as failure:
@@ -235,8 +220,8 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             # The photo was read as this service: the policy is applied here, for this viewer (a cache hit
             # costs two dict lookups; likes and comments are in flight meanwhile).
             await self._visibility.require_content(viewer_id, found.user_id, f"photo {photo_id}")
-            summary = await self._optional_one(likes, "likes")
-            first_page = await self._optional_one(comments, "comments")
+            summary = await self._optional(likes, "likes")
+            first_page = await self._optional(comments, "comments")
         finally:
             settle((photo, likes, comments))
         response = view_pb2.ViewPhotoResponse()  # built in place: a message given to a constructor is copied
@@ -283,14 +268,14 @@ class ViewService(view_pb2_grpc.ViewServiceServicer):
             await self._visibility.require_account(viewer_id, owner)
         photo_ids = [photo.photo_id for photo in listed.photos]
         part = self._budget().part
-        # One ask per page, not per photo: a loader paces itself by how often it is asked.
-        likes = self._like_loader.submit_many([(photo_id, viewer_id) for photo_id in photo_ids], part)
-        counts = self._count_loader.submit_many(photo_ids, part)
+        # One ask per page, not per photo (a loader paces itself by how often it is asked), answered as one list.
+        likes = self._like_loader.submit_group([(photo_id, viewer_id) for photo_id in photo_ids], part)
+        counts = self._count_loader.submit_group(photo_ids, part)
         try:
-            summaries = await self._optional(likes, "likes")
-            comment_counts = await self._optional(counts, "comments")
+            summaries = await self._optional(likes, "likes") or [None] * len(photo_ids)
+            comment_counts = await self._optional(counts, "comments") or [None] * len(photo_ids)
         finally:
-            settle([*likes, *counts])
+            settle((likes, counts))
         response = view_pb2.ViewUserPhotosResponse(next_page_token=listed.next_page_token)
         for photo, summary, count in zip(listed.photos, summaries, comment_counts, strict=True):
             view = response.views.add(photo=photo)

@@ -135,18 +135,26 @@ async def test_a_dispatch_sends_every_key_at_once_in_calls_of_max_batch_and_take
 async def test_many_keys_asked_at_once_share_one_batch_with_other_asks_and_expire_together() -> None:
     backend = Backend(delay=0.2)
     loader = BatchLoader(backend.fetch, max_batch=100)
-    many = loader.submit_many([1, 2, -3], 0.05)
+    many = loader.submit_group([1, 2, -3], 0.05)
     lone = loader.submit(4, 1.0)
-    outcomes = await asyncio.gather(*many, return_exceptions=True)
-    assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)  # one deadline for the three
+    with pytest.raises(TimeoutError):  # one deadline for the three
+        await many
     assert await lone == 8  # the batch they shared still answers the caller that kept waiting
     assert [keys for keys, *_ in backend.calls] == [[1, 2, -3, 4]]
 
 
 async def test_many_keys_answered_in_time_come_back_in_the_order_asked() -> None:
-    loader = BatchLoader(Backend().fetch, max_batch=2)
-    assert await asyncio.gather(*loader.submit_many([5, -1, 6], 1.0)) == [10, None, 12]
-    assert loader.submit_many([], 1.0) == []
+    backend = Backend()
+    loader = BatchLoader(backend.fetch, max_batch=2)  # three distinct keys: two calls answer one group
+    assert await loader.submit_group([5, -1, 6, 5], 1.0) == [10, None, 12, 10]
+    assert [keys for keys, *_ in backend.calls] == [[5, -1], [6]]
+    assert await loader.submit_group([], 1.0) == []
+
+
+async def test_a_group_fails_as_a_whole_when_one_of_its_calls_fails() -> None:
+    loader = BatchLoader(Backend(error=RuntimeError("down")).fetch, max_batch=2)
+    with pytest.raises(RuntimeError):
+        await loader.submit_group([1, 2, 3], 1.0)
 
 
 def test_only_a_loader_asked_at_its_busy_rate_pauses() -> None:
