@@ -30,10 +30,13 @@ class Stream:
     _lines: AsyncIterator[str] | None = None
 
     async def next_event(self, timeout: float = 10) -> Event | None:
-        """The next event, or None when the stream ended."""
+        """The next event, or None when the stream ended. `asyncio.timeout`, not `wait_for`: on Python 3.11
+        wait_for swallows a cancellation that arrives as its read completes (CPython gh-86296), and the
+        reader then waits for the next event instead of stopping (it hung the bench's live phase)."""
         if self._lines is None:
             self._lines = self.response.aiter_lines()
-        return await asyncio.wait_for(self._read_event(), timeout)
+        async with asyncio.timeout(timeout):
+            return await self._read_event()
 
     async def _read_event(self) -> Event | None:
         assert self._lines is not None
