@@ -83,9 +83,11 @@ class Watcher:
         self._queue.put_nowait(marker)
 
     async def next(self, wait: float) -> bytes | _Marker:
-        """The next update; IDLE after `wait` seconds of nothing."""
+        """The next update; IDLE after `wait` seconds of nothing. `asyncio.timeout`, not `wait_for`: on Python 3.11
+        wait_for swallows a cancellation (the client went away) that arrives as an update does (gh-86296)."""
         try:
-            return await asyncio.wait_for(self._queue.get(), wait)
+            async with asyncio.timeout(wait):
+                return await self._queue.get()
         except TimeoutError:
             return IDLE
 
