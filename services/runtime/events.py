@@ -512,7 +512,8 @@ class Consumer:
     async def _wait_for_change(self, timeout: float) -> None:
         self._request_changed.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._request_changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._request_changed.wait()
 
     async def _on_message(self, message: Msg) -> None:
         request = self._request
@@ -554,7 +555,8 @@ class Consumer:
         """Restart the ack wait of every held message, so none is redelivered while this process lives."""
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._ack_wait / 3)
+                async with asyncio.timeout(self._ack_wait / 3):
+                    await self._stopping.wait()
             for message in list(self._held):
                 with contextlib.suppress(NatsError, OSError):
                     await message.in_progress()

@@ -136,7 +136,8 @@ class Lifecycle:
             await self._idle.wait()
             self._activity.clear()
             try:
-                await asyncio.wait_for(self._activity.wait(), quiet)
+                async with asyncio.timeout(quiet):
+                    await self._activity.wait()
             except TimeoutError:
                 if self._in_flight == 0:
                     return

@@ -124,7 +124,8 @@ class OutboxRelay:
         self._wake.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._task, timeout=3)
+                async with asyncio.timeout(3):
+                    await self._task
             except TimeoutError:
                 self._task.cancel()
 
@@ -169,7 +170,8 @@ class OutboxRelay:
                     log.warning("outbox prune failed; will retry", extra={"error": repr(exc)})
             if sent < self._batch:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll_seconds)
+                    async with asyncio.timeout(self._idle_poll_seconds):
+                        await self._wake.wait()
 
     async def flush(self) -> int:
         """Publish one batch; returns how many were sent."""

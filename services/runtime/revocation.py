@@ -171,7 +171,8 @@ class DeletedUsers:
         """Write at once when the set grows; otherwise every few seconds, to move `watched_until` on."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), SNAPSHOT_EVERY_SECONDS)
+                async with asyncio.timeout(SNAPSHOT_EVERY_SECONDS):
+                    await self._dirty.wait()
             self._dirty.clear()
             self._prune(time.time())
             await self._save()

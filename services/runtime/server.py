@@ -281,7 +281,8 @@ async def _serve(
         await _drain(lifecycle, _own_target(settings.host, port), _methods(runtime), deadline)
     await server.stop(max(deadline - loop.time(), 0.1))
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(lifecycle.idle(), max(deadline - loop.time(), 0.1))
+        async with asyncio.timeout(max(deadline - loop.time(), 0.1)):
+            await lifecycle.idle()
     # Components before channels: a consumer mid-handler (a fan-out calling peers) must not see its
     # channel closed under it, which fails the event with a non-transient error and burns a delivery.
     for component in reversed(started):
@@ -333,7 +334,8 @@ async def _drain(lifecycle: Lifecycle, target: str, methods: list[str], deadline
             marker = ((DRAIN_MARKER_KEY, lifecycle.new_round(set(methods))),)
             calls = [channel.stream_stream(method)(iter([b""]), metadata=marker) for method in methods]
             try:
-                await asyncio.wait_for(lifecycle.round_seen(), max(deadline - loop.time() - 1.0, 0.1))
+                async with asyncio.timeout(max(deadline - loop.time() - 1.0, 0.1)):
+                    await lifecycle.round_seen()
             except TimeoutError:
                 log.warning("drain markers did not all arrive; stopping anyway")
                 return
@@ -347,6 +349,7 @@ async def _drain(lifecycle: Lifecycle, target: str, methods: list[str], deadline
             settled = False
             if quiet:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lifecycle.settled(SETTLE_SECONDS), max(refuse_until - loop.time(), 0.01))
+                    async with asyncio.timeout(max(refuse_until - loop.time(), 0.01)):
+                        await lifecycle.settled(SETTLE_SECONDS)
                 settled = True
     log.info("drained", extra={"refused": lifecycle.refused, "rounds": rounds})
