@@ -15,11 +15,11 @@ authenticated here, and may only view as themselves (`acting_as`).
 
 Photo metadata never changes but for deletion (and edits), so it is cached for at most a second
 (services.view.cache), refreshed ahead while in use (a hot photo's views never wait for it), dropped at
-once on PhotoDeleted; so are pages of a user's photos, shared by every
-viewer the policy lets see them and dropped when their owner posts, edits or deletes (the owner's own
-pages are always listed afresh). Likes and comments are never cached: a like or comment must show in the
-liker's next view (read-your-writes) and in anyone's within a second, and counts and has-liked are point
-reads by photo_id in Like and Comment, which scale out by it.
+once on PhotoDeleted; so are pages of a user's photos, shared by every viewer the policy lets see them
+and dropped when their owner posts, edits or deletes (the owner's own pages are always listed afresh).
+Likes and comments are never cached: a like or comment must show in the liker's next view
+(read-your-writes) and in anyone's within a second, and counts and has-liked are point reads by photo_id
+in Like and Comment, which scale out by it.
 """
 
 from __future__ import annotations
