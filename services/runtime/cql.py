@@ -330,14 +330,22 @@ def migrate_keyspace(
     target = len(schema.steps)
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     while True:
-        version = _version(session, _READ_VERSION_LOCAL)
-        if version >= target and _missing_runtime_tables(session, keyspace, schema) == []:
-            if version > target:
-                log.warning("keyspace is newer than this code", extra={"keyspace": keyspace, "version": version})
-            return version
-        if applied(list(session.execute(_TAKE_LOCK, (owner, lease_seconds)))):
-            break
-        log.info("waiting for the schema lock", extra={"keyspace": keyspace})
+        try:
+            version = _version(session, _READ_VERSION_LOCAL)
+            if version >= target and _missing_runtime_tables(session, keyspace, schema) == []:
+                if version > target:
+                    log.warning("keyspace is newer than this code", extra={"keyspace": keyspace, "version": version})
+                return version
+            if applied(list(session.execute(_TAKE_LOCK, (owner, lease_seconds)))):
+                break
+        except InvalidRequest as exc:
+            # Replicas starting together each created the version tables; until the node settles on one of
+            # those CREATEs, a table can read as missing (seen once in CI: "table schema_lock does not exist").
+            if "does not exist" not in str(exc):
+                raise
+            log.info("the version tables are still being created", extra={"keyspace": keyspace})
+        else:
+            log.info("waiting for the schema lock", extra={"keyspace": keyspace})
         time.sleep(poll_seconds)
     try:
         for statement in schema.runtime_tables:
