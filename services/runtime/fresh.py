@@ -82,19 +82,15 @@ class FreshCache(Generic[K, V]):
             now = self._clock()
             if self._fresh(key, entry[1], now):
                 self.hits += 1
-                if self._refresher is not None and now - entry[1] >= self._refresh_after:
-                    self._refresh(key)
+                refresher = self._refresher
+                if refresher is not None and now - entry[1] >= self._refresh_after and key not in self._refreshing:
+                    self._refreshing.add(key)  # one refresh at a time, until refreshed(key)
+                    self.refreshes += 1
+                    refresher(key)
                 return entry[0]
             del self._entries[key]
         self.misses += 1
         return None
-
-    def _refresh(self, key: K) -> None:
-        if key in self._refreshing or self._refresher is None:
-            return
-        self._refreshing.add(key)
-        self.refreshes += 1
-        self._refresher(key)
 
     def put_fetched(self, found: Iterable[tuple[K, V]], sent_at: float) -> None:
         """Remember what a fetch sent at `sent_at` (from now()) found, except what changed since it was sent."""

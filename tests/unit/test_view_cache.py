@@ -79,13 +79,19 @@ def test_the_design_promise_bounds_max_age(max_age: float) -> None:
         PhotoCache(max_entries=10, max_age=max_age)
 
 
-def test_a_hit_past_the_refresh_age_is_served_and_refreshed_once_until_the_refresh_ends() -> None:
-    clock = Clock()
+def refreshing(clock: Clock) -> tuple[PhotoCache, list[int], float]:
+    """A cache holding photo 1, fetched now, whose refresher records the keys it is asked to refresh."""
     cache = PhotoCache(max_entries=10, max_age=1.0, clock=clock)
     started: list[int] = []
     cache.refresh_with(started.append)
     sent_at = cache.now()
     cache.put([photo(1)], sent_at)
+    return cache, started, sent_at
+
+
+def test_a_hit_past_the_refresh_age_is_served_and_refreshed_once_until_the_refresh_ends() -> None:
+    clock = Clock()
+    cache, started, sent_at = refreshing(clock)
     clock.now = sent_at + REFRESH_AFTER_SHARE - 0.01
     assert cache.get(1) == photo(1) and started == []  # young: no refresh
     clock.now = sent_at + REFRESH_AFTER_SHARE
@@ -103,11 +109,7 @@ def test_a_hit_past_the_refresh_age_is_served_and_refreshed_once_until_the_refre
 
 def test_an_invalidated_entry_is_not_served_while_its_refresh_runs() -> None:
     clock = Clock()
-    cache = PhotoCache(max_entries=10, max_age=1.0, clock=clock)
-    started: list[int] = []
-    cache.refresh_with(started.append)
-    before = cache.now()
-    cache.put([photo(1)], before)
+    cache, started, before = refreshing(clock)
     clock.now += REFRESH_AFTER_SHARE
     assert cache.get(1) == photo(1) and started == [1]
     clock.now += 0.01
