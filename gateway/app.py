@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -21,10 +19,10 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import downloads, middleware, openapi, sse, uploads, web
-from gateway.backends import REQUEST_ID_HEADER, Backends, call_metadata, call_timeout
+from gateway.backends import Backends, call_metadata, call_timeout
 from gateway.errors import (
     PAYLOAD_TOO_LARGE,
     GatewayError,
@@ -68,33 +66,6 @@ class Limits:
         )
 
 
-REQUEST_ID_PATTERN = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-
-
-class RequestIdMiddleware:
-    """Every request gets an id (the client's `X-Request-Id`, or a new one), echoed in the answer."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()), b"")
-        # The id travels on as gRPC metadata and into logs: accept only a plain token, else make one.
-        request_id = given.decode("ascii") if REQUEST_ID_PATTERN.fullmatch(given) else secrets.token_hex(16)
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole (JSON) body, refused with 413 past `limit` bytes."""
     declared = request.headers.get("content-length", "")
@@ -123,7 +94,7 @@ class Gateway:
         self.trusted_proxies = parse_networks(gateway.trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI: Starlette hands every method of every other path here."""
+        """ASGI: every /v1/ request (ApiOrSite), and whatever else Starlette's routes do not take."""
         response = await self.dispatch(Request(scope, receive))
         try:
             await response(scope, receive, send)
@@ -186,10 +157,31 @@ class Gateway:
             return gateway_error_response(error)
 
 
-def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starlette:
+class ApiOrSite:
+    """Sends the contracts' routes (all under /v1/) straight to the gateway, and the rest (health, OpenAPI,
+    the web client) to Starlette's router: an API call skips the router's matching and its error and
+    exception layers, which the gateway does for itself (every failure of a call is answered in JSON)."""
+
+    def __init__(self, gateway: Gateway, site: Starlette) -> None:
+        self.gateway = gateway
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+            await self.gateway(scope, receive, send)
+        else:
+            await self.site(scope, receive, send)
+
+
+API_PREFIX = "/v1/"
+
+
+def create_app(settings: Settings, own: GatewaySettings | None = None) -> ASGIApp:
     """The app, on the gateway's settings (read from `settings`' environment unless given)."""
     own = own if own is not None else GatewaySettings.from_env(settings.environ)
     gateway = Gateway(settings, own)
+    if any(not route.template.text.startswith(API_PREFIX) for route in gateway.router.routes):
+        raise ValueError(f"every route in the contracts is under {API_PREFIX}")
     document = openapi.document(gateway.router.routes)
 
     async def openapi_json(request: Request) -> JSONResponse:
@@ -200,7 +192,7 @@ def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starle
         yield
         await gateway.backends.close()
 
-    app = Starlette(
+    site = Starlette(
         routes=[
             StarletteRoute("/healthz", healthz, methods=["GET"]),
             StarletteRoute("/openapi.json", openapi_json, methods=["GET"]),
@@ -211,12 +203,10 @@ def create_app(settings: Settings, own: GatewaySettings | None = None) -> Starle
     )
     # Starlette's `{path:path}` is `.*`, which stops at a newline: a path with an encoded one (%0A) would get
     # Starlette's own text/plain 404. Whatever no route matches is the gateway's to answer, in JSON.
-    app.router.default = gateway
-    app.state.backends = gateway.backends
-    middleware.install(app, own)
-    app.add_middleware(RequestIdMiddleware)
-    app.add_middleware(HttpMetrics, routes=app.routes, access=HttpAccessLog(settings.rpc_log_every))
-    return app
+    site.router.default = gateway
+    site.state.backends = gateway.backends
+    telemetry = HttpMetrics(site.routes, HttpAccessLog(settings.rpc_log_every))
+    return middleware.wrap(ApiOrSite(gateway, site), own, telemetry)
 
 
 def configure_gateway_logging(settings: Settings) -> None:

@@ -95,7 +95,7 @@ def _is_address(text: str) -> bool:
 def call_metadata(request: Request, trusted_proxies: Sequence[Network] = ()) -> tuple[tuple[str, str], ...]:
     """What travels to the service: the client's credentials, the request id and the client's address (for
     per-address limits; built here, so whatever a client sends under that name never passes), nothing else."""
-    metadata = [(REQUEST_ID_HEADER, request.state.request_id)]  # bounded by RequestIdMiddleware
+    metadata = [(REQUEST_ID_HEADER, request.state.request_id)]  # a plain token (gateway.middleware.request_id)
     address = client_address(request, trusted_proxies)
     if address:
         metadata.append((CLIENT_ADDRESS_KEY, address))

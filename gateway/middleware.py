@@ -1,4 +1,4 @@
-"""What browsers need from every answer: compression, a strict Content-Security-Policy, and CORS.
+"""What every answer passes through: the edge (request id, security headers, metrics), CORS, compression.
 
 - Compression (zstd, br, gzip — whatever the client accepts) for JSON, HTML, JS and CSS, by
   starlette-compress, of answers of SHUTTER_GATEWAY_COMPRESS_MIN_BYTES (1,400) or more: a smaller one fits
@@ -15,12 +15,17 @@
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
+import random
+import re
+import time
+from collections.abc import Iterable
+
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_compress import CompressMiddleware, remove_compress_type
 
 from gateway.settings import GatewaySettings
+from gateway.telemetry import HttpMetrics
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -54,44 +59,77 @@ CORS_EXPOSED_HEADERS = (
 )
 
 
-class SecurityHeadersMiddleware:
-    """Adds the security headers to every answer that does not set its own."""
+REQUEST_ID_HEADER = b"x-request-id"
+REQUEST_ID_PATTERN = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+# Request ids need to be unique, not secret (a client may send its own): a seeded PRNG makes one in a
+# fraction of the time `secrets` takes (a getrandom call per request, ~2% of the gateway's CPU).
+_new_ids = random.Random()
 
-    def __init__(self, app: ASGIApp) -> None:
+
+def request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The client's `X-Request-Id` if it is a plain token (it travels on as gRPC metadata and into
+    logs), else a new one."""
+    given = next((value for name, value in headers if name == REQUEST_ID_HEADER), b"")
+    if REQUEST_ID_PATTERN.fullmatch(given):
+        return given.decode("ascii")
+    return f"{_new_ids.getrandbits(128):032x}"
+
+
+class Edge:
+    """The layer every HTTP request enters by and every answer leaves by: it gives the request its id
+    (echoed in the answer), adds the security headers an answer does not set itself, and records the
+    request's metrics and access-log line (gateway.telemetry.HttpMetrics).
+
+    One layer rather than three: each layer's call and wrapped `send` is paid on every request.
+    """
+
+    def __init__(self, app: ASGIApp, telemetry: HttpMetrics) -> None:
         self.app = app
+        self.telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        identity = request_id(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = identity
+        status = 500  # if the app fails before answering, the server answers 500
 
-        async def send_with_headers(message: Message) -> None:
+        async def send_answer(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                status = message["status"]
+                headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(header for header in SECURITY_HEADERS if header[0] not in present)
+                headers.append((REQUEST_ID_HEADER, identity.encode()))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_answer)
+        finally:
+            self.telemetry.record(scope, status, time.perf_counter() - started)
 
 
 def cors_origins(settings: GatewaySettings) -> list[str]:
     return list(settings.cors_origins)
 
 
-def install(app: Starlette, settings: GatewaySettings) -> None:
-    """Wraps the app; the last one added runs first, so CORS answers preflights before anything else."""
+def wrap(app: ASGIApp, settings: GatewaySettings, telemetry: HttpMetrics) -> ASGIApp:
+    """`app` inside the layers every answer passes, outermost first: the edge, CORS (answering
+    preflights before anything else), compression."""
     remove_compress_type("text/event-stream")  # the library's own registry (see above)
-    app.add_middleware(CompressMiddleware, minimum_size=settings.compress_min_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
+    wrapped: ASGIApp = CompressMiddleware(app, minimum_size=settings.compress_min_bytes)
     origins = cors_origins(settings)
     if origins:
-        app.add_middleware(
-            CORSMiddleware,
+        wrapped = CORSMiddleware(
+            wrapped,
             allow_origins=origins,
             allow_methods=CORS_METHODS,
             allow_headers=CORS_REQUEST_HEADERS,
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         )
+    return Edge(wrapped, telemetry)

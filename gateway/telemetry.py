@@ -23,13 +23,12 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable
 
 from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.runtime import metrics, tracing
 
@@ -90,46 +89,29 @@ class HttpAccessLog:
                 "status": status,
                 "duration_ms": round(seconds * 1000, 3),
                 "client": f"{client[0]}:{client[1]}" if client else "",
-                "request_id": scope.get("state", {}).get("request_id"),
+                "request_id": scope["state"].get("request_id"),
                 "sample_of": sample_of,
             },
         )
 
 
 class HttpMetrics:
-    """ASGI middleware counting and timing every HTTP request by route, method and status, and writing the
-    access log."""
+    """Counts and times every HTTP request by route, method and status, and writes the access log; called
+    once per request by the gateway's edge layer (gateway.middleware.Edge), which sees every answer."""
 
-    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute], access: HttpAccessLog | None = None) -> None:
-        self.app = app
+    def __init__(self, routes: Iterable[BaseRoute], access: HttpAccessLog | None = None) -> None:
         # Starlette's own routes (health, OpenAPI, the web client) by endpoint; the gateway's RPC routes
         # name themselves (name_route).
         self._paths = {getattr(route, "endpoint", None): getattr(route, "path", UNMATCHED) for route in routes}
         self._access = access or HttpAccessLog()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # if the app fails before answering, the server answers 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            seconds = time.perf_counter() - started
-            route = scope.get("state", {}).get("route") or self._paths.get(scope.get("endpoint"), UNMATCHED)
-            if metrics.SWITCH.on:
-                method = scope["method"]
-                _REQUESTS.child(route, method, str(status)).inc()
-                _SECONDS.child(route, method).observe(seconds)
-            self._access.record(scope, route, status, seconds)
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = scope["state"].get("route") or self._paths.get(scope.get("endpoint"), UNMATCHED)
+        if metrics.SWITCH.on:
+            method = scope["method"]
+            _REQUESTS.child(route, method, str(status)).inc()
+            _SECONDS.child(route, method).observe(seconds)
+        self._access.record(scope, route, status, seconds)
 
 
 def traced(app: ASGIApp) -> ASGIApp:

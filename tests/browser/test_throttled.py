@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from gateway import middleware, web
 from gateway.settings import GatewaySettings
+from gateway.telemetry import HttpMetrics
 from tests.support.browser import Browser, WebApp
 from tests.support.mesh import free_port
 
@@ -43,9 +44,9 @@ def throttling_origin() -> Iterator[str]:
             Route("/v1/{path:path}", too_many_requests, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]
     )
-    middleware.install(app, GatewaySettings.from_env({}))
+    wrapped = middleware.wrap(app, GatewaySettings.from_env({}), HttpMetrics(app.routes))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(wrapped, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

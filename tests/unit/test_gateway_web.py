@@ -9,9 +9,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from gateway import middleware, web
 from gateway.settings import GatewaySettings
+from gateway.telemetry import HttpMetrics
 
 INDEX = '<!doctype html><link rel="stylesheet" href="{assets}/style.css"><script type="module" src="{assets}/app.js">'
 
@@ -27,7 +29,7 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def asgi_client(app: Starlette) -> httpx.AsyncClient:
+def asgi_client(app: ASGIApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
 
 
@@ -83,8 +85,8 @@ async def test_security_headers_keep_an_answer_s_own_policy() -> None:
         return PlainTextResponse("x", headers={"Content-Security-Policy": "default-src 'none'"})
 
     app = Starlette(routes=[Route("/own", own)])
-    middleware.install(app, GatewaySettings.from_env({}))
-    answer = await asgi_client(app).get("/own")
+    wrapped = middleware.wrap(app, GatewaySettings.from_env({}), HttpMetrics(app.routes))
+    answer = await asgi_client(wrapped).get("/own")
     assert answer.headers["content-security-policy"] == "default-src 'none'"
     assert answer.headers["x-content-type-options"] == "nosniff"
 
