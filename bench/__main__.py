@@ -158,6 +158,9 @@ RATIOS = [
     # No target: where the view's distance from the echo lies, in the runtime every service runs on or in the view.
     Ratio("runtime floor ÷ echo", "runtime floor grpc (baseline)", "echo grpc (baseline)", None),
     Ratio("view grpc ÷ runtime floor", "view grpc", "runtime floor grpc (baseline)", None),
+    # No target: the most any gateway of uvicorn, grpc.aio and JSON could reach (bench.baselines), and ours against it.
+    Ratio("gateway floor ÷ view grpc", "view http via the gateway floor (baseline)", "view grpc", None),
+    Ratio("view http ÷ gateway floor", "view http", "view http via the gateway floor (baseline)", None),
 ]
 # The floor baseline's caller (any user id: it reads nothing).
 FLOOR_VIEWER = 1
@@ -431,6 +434,17 @@ class Bench:
             **self.open_ended,
         )
         self.path_cost("view http", "view", entry_from_mesh=True)
+        with Baseline("gateway-floor", self.out, mesh.env) as floor:
+            floor_targets = [
+                {**target, "url": target["url"].replace(gateway, f"http://127.0.0.1:{floor.port}")}
+                for target in targets
+            ]
+            self.stepped(
+                "view http via the gateway floor (baseline)",
+                p.single_rates,
+                lambda r: run_vegeta("view http floor", floor_targets, r, p.step_seconds),
+                **self.open_ended,
+            )
         pages = [
             {"user_id": str(owner), "viewer_id": str(viewer.user_id), "page_size": USER_PAGE} for owner in self.gallery
         ]
