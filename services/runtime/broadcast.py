@@ -29,6 +29,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from services.runtime.concurrency import cancel_until_done
 from services.runtime.events import EVENTS_STREAM, SUBJECTS, EventBus
 
 log = logging.getLogger("shutter.broadcast")
@@ -79,8 +80,7 @@ class Broadcast(Generic[EventT]):
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_until_done(self._task)
         if self._subscription is not None:
             with contextlib.suppress(NatsError, OSError, ValueError):
                 await self._subscription.unsubscribe()

@@ -48,6 +48,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 
 from services.runtime import errors, metrics, tracing
+from services.runtime.concurrency import cancel_until_done
 from services.runtime.ids import IdGenerator
 from services.runtime.requests import now_timestamp
 from shutter.events.v1 import events_pb2
@@ -205,6 +206,7 @@ class EventBus:
         self._js: JetStreamContext | None = None
         self._ready = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
+        self._connect_started = False
         self._closing = False
         self._outage = _OutageLog(url)
         self._reconnect_listeners: list[Callable[[], None]] = []
@@ -236,6 +238,7 @@ class EventBus:
         self._reconnect_listeners.append(listener)
 
     async def _connect(self) -> None:
+        self._connect_started = True
         # nats-py retries the first connection forever too (max_reconnect_attempts=-1), reporting each
         # failed attempt to error_cb.
         await self._nc.connect(
@@ -306,10 +309,10 @@ class EventBus:
 
     async def stop(self) -> None:
         self._closing = True
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._connecting
+        if self._connecting is not None:
+            await cancel_until_done(self._connecting)
+        if not self._connect_started:
+            return  # stopped before the connecting task ran: nats-py's client was never set up to close
         if self._nc.is_connected:
             # Flushes what is buffered (acks, the last publishes) before closing.
             with contextlib.suppress(NatsError, OSError, TimeoutError):
@@ -422,9 +425,7 @@ class Consumer:
         running = [task for task in self._tasks if not task.done()]
         if running:
             _, late = await asyncio.wait(running, timeout=5)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+            await asyncio.gather(*(cancel_until_done(task) for task in late))
         if self._inbox is not None:
             with contextlib.suppress(NatsError, OSError, ValueError):
                 await self._inbox.unsubscribe()

@@ -348,7 +348,8 @@ class Counters:
         """Add `amount` (may be negative) to `subject`'s counter; its new total."""
         try:
             if not self._ready:
-                await asyncio.wait_for(self._ensure(), self._timeout)
+                async with asyncio.timeout(self._timeout):
+                    await self._ensure()
             ack = await self._bus.jetstream.publish(
                 subject, b"", timeout=self._timeout, headers={"Nats-Incr": str(amount)}
             )
@@ -359,11 +360,10 @@ class Counters:
     async def read(self, subject: str) -> Count:
         """A counter's total and when it last changed."""
         try:
-            if not self._ready:
-                await asyncio.wait_for(self._ensure(), self._timeout)
-            message = await asyncio.wait_for(
-                self._bus.jetstream.get_msg(LIMITS_STREAM, subject=subject, direct=True), self._timeout
-            )
+            async with asyncio.timeout(self._timeout):
+                if not self._ready:
+                    await self._ensure()
+                message = await self._bus.jetstream.get_msg(LIMITS_STREAM, subject=subject, direct=True)
         except NotFoundError:
             return Count(0, 0.0)
         except (NatsError, OSError, TimeoutError) as exc:
@@ -374,9 +374,10 @@ class Counters:
 
     async def reset(self, subject: str) -> None:
         try:
-            if not self._ready:
-                await asyncio.wait_for(self._ensure(), self._timeout)
-            await asyncio.wait_for(self._bus.jetstream.purge_stream(LIMITS_STREAM, subject=subject), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                if not self._ready:
+                    await self._ensure()
+                await self._bus.jetstream.purge_stream(LIMITS_STREAM, subject=subject)
         except (NatsError, OSError, TimeoutError) as exc:
             raise self._down(exc) from exc
 

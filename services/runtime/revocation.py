@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.runtime.broadcast import Broadcast
+from services.runtime.concurrency import cancel_until_done
 from services.runtime.errors import Unauthenticated
 from services.runtime.events import EventBus
 from shutter.events.v1 import events_pb2
@@ -136,9 +137,7 @@ class DeletedUsers:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(cancel_until_done(task) for task in self._tasks))
         await self._deletions.stop()
         await self._save()
 
