@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -24,6 +25,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_compress import CompressMiddleware, remove_compress_type
 
+from gateway.backends import REQUEST_ID_HEADER
 from gateway.settings import GatewaySettings
 from gateway.telemetry import HttpMetrics
 
@@ -59,17 +61,19 @@ CORS_EXPOSED_HEADERS = (
 )
 
 
-REQUEST_ID_HEADER = b"x-request-id"
+_REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 REQUEST_ID_PATTERN = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-# Request ids need to be unique, not secret (a client may send its own): a seeded PRNG makes one in a
-# fraction of the time `secrets` takes (a getrandom call per request, ~2% of the gateway's CPU).
+# Request ids need to be unique, not secret (a client may send its own): a PRNG seeded from the OS makes one
+# in a fraction of the time `secrets` takes (a getrandom call per request, ~2% of the gateway's CPU). uvicorn
+# spawns its workers, so each seeds its own; a forked child reseeds too, so no two processes share ids.
 _new_ids = random.Random()
+os.register_at_fork(after_in_child=_new_ids.seed)
 
 
 def request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The client's `X-Request-Id` if it is a plain token (it travels on as gRPC metadata and into
     logs), else a new one."""
-    given = next((value for name, value in headers if name == REQUEST_ID_HEADER), b"")
+    given = next((value for name, value in headers if name == _REQUEST_ID_HEADER), b"")
     if REQUEST_ID_PATTERN.fullmatch(given):
         return given.decode("ascii")
     return f"{_new_ids.getrandbits(128):032x}"
@@ -103,7 +107,7 @@ class Edge:
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(header for header in SECURITY_HEADERS if header[0] not in present)
-                headers.append((REQUEST_ID_HEADER, identity.encode()))
+                headers.append((_REQUEST_ID_HEADER, identity.encode()))
                 message["headers"] = headers
             await send(message)
 
